@@ -1,0 +1,1 @@
+"""Policy, checks, evaluation, ranking and scanning: the app's logic, free of Qt."""

@@ -1,0 +1,142 @@
+"""The shape every table has, osquery's TablePlugin shape: a name, typed columns and `generate`.
+
+The embedded engine serves these classes as SQLite virtual tables; the osquery engine registers the
+same classes into a real osqueryd as an extension. `generate(context)` receives the query's
+constraints exactly as osquery hands them to a table, so `WHERE path = '/etc/hosts'` reaches the
+table and it can read only what is asked for.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+ColumnType = Literal["text", "integer", "bigint", "double"]
+Value = str | int | float | None
+Row = dict[str, Value]
+
+
+class Operator(enum.IntEnum):
+    """Constraint operators, numbered as osquery numbers them (osquery/core/tables.h)."""
+
+    EQUALS = 2
+    GREATER_THAN = 4
+    LESS_THAN_OR_EQUALS = 8
+    LESS_THAN = 16
+    GREATER_THAN_OR_EQUALS = 32
+    MATCH = 64
+    LIKE = 65
+    GLOB = 66
+    REGEXP = 67
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a table, with osquery's type name and options."""
+
+    name: str
+    type: ColumnType = "text"
+    index: bool = False
+    required: bool = False
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """One `column <op> expr` term of a query's WHERE clause, as given to `generate`."""
+
+    column: str
+    op: Operator
+    expr: str
+
+
+@dataclass(frozen=True)
+class QueryContext:
+    """The constraints a query puts on a table, as osquery's QueryContext carries them."""
+
+    constraints: tuple[Constraint, ...] = ()
+
+    def equals(self, column: str) -> frozenset[str]:
+        """Return every value the query requires `column` to equal (osquery's getAll(EQUALS))."""
+        return frozenset(
+            c.expr for c in self.constraints if c.column == column and c.op is Operator.EQUALS
+        )
+
+    def to_osquery(self) -> dict[str, Any]:
+        """Return the context in the JSON shape osqueryd sends to an extension's table."""
+        by_column: dict[str, list[dict[str, Any]]] = {}
+        for constraint in self.constraints:
+            by_column.setdefault(constraint.column, []).append(
+                {"op": int(constraint.op), "expr": constraint.expr}
+            )
+        return {
+            "constraints": [
+                {"name": name, "list": terms, "affinity": "TEXT"}
+                for name, terms in by_column.items()
+            ]
+        }
+
+    @classmethod
+    def from_osquery(cls, context: Mapping[str, Any]) -> QueryContext:
+        """Build a context from the JSON shape osqueryd sends; unknown operators are ignored."""
+        constraints: list[Constraint] = []
+        for entry in context.get("constraints", []) or []:
+            for term in entry.get("list", []) or []:
+                try:
+                    op = Operator(int(term["op"]))
+                except (KeyError, ValueError):
+                    continue
+                constraints.append(Constraint(str(entry["name"]), op, str(term.get("expr", ""))))
+        return cls(tuple(constraints))
+
+
+class TableError(Exception):
+    """A table could not produce its rows; the message says why in words a person can act on."""
+
+
+class TablePlugin(ABC):
+    """A table in osquery's TablePlugin shape.
+
+    Subclasses set `name`, `columns` and `platforms` and implement `generate`. Rows map column
+    names to Python values of the column's type (or None); columns left out are NULL. `generate`
+    raises `TableError` when the fact cannot be read at all.
+    """
+
+    name: ClassVar[str]
+    columns: ClassVar[tuple[Column, ...]]
+    platforms: ClassVar[tuple[str, ...]] = ("linux", "darwin", "windows")
+
+    @abstractmethod
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        """Yield the table's rows for a query with the given constraints."""
+
+    @classmethod
+    def column_names(cls) -> tuple[str, ...]:
+        """Return the names of all columns, in declaration order."""
+        return tuple(column.name for column in cls.columns)
+
+    @classmethod
+    def key_columns(cls) -> tuple[str, ...]:
+        """Return the columns whose constraints change what `generate` reads (index/required)."""
+        return tuple(c.name for c in cls.columns if c.index or c.required)
+
+
+@dataclass(frozen=True)
+class TableSet:
+    """The tables an engine serves on this machine, by name."""
+
+    tables: Mapping[str, TablePlugin] = field(default_factory=dict)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tables
+
+    def get(self, name: str) -> TablePlugin | None:
+        """Return the table called `name`, if served."""
+        return self.tables.get(name)
+
+    def names(self) -> tuple[str, ...]:
+        """Return the names of all served tables, sorted."""
+        return tuple(sorted(self.tables))

@@ -1,0 +1,201 @@
+"""The thin adapter through which tables touch the machine: files, commands, environment.
+
+Tables receive a `System` in their constructor and never call `open`, `subprocess` or `os.environ`
+themselves, so tests hand them a fake root folder and recorded command outputs. Commands run as
+argv lists (never through a shell), with a timeout, a bounded output size and `LC_ALL=C`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import IO, Protocol
+
+DEFAULT_TIMEOUT_S = 5.0
+DEFAULT_OUTPUT_LIMIT = 4 * 1024 * 1024
+DEFAULT_FILE_LIMIT = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a finished command printed and how it exited."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        """Return True when the command exited with status 0."""
+        return self.returncode == 0
+
+
+class CommandError(Exception):
+    """A command could not be run to completion: not installed, timed out, or printed too much."""
+
+
+class System(Protocol):
+    """What a table may ask of the machine."""
+
+    @property
+    def home(self) -> str:
+        """The current user's home directory."""
+        ...
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The process environment."""
+        ...
+
+    def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
+        """Run a command (argv list, no shell) and return its output; raise CommandError."""
+        ...
+
+    def which(self, program: str) -> str | None:
+        """Return the full path of `program` on PATH, or None."""
+        ...
+
+    def read_text(self, path: str, *, limit: int = DEFAULT_FILE_LIMIT) -> str:
+        """Return a text file's contents (at most `limit` bytes); raise OSError."""
+        ...
+
+    def read_bytes(self, path: str, *, limit: int = DEFAULT_FILE_LIMIT) -> bytes:
+        """Return a file's bytes (at most `limit`); raise OSError."""
+        ...
+
+    def exists(self, path: str) -> bool:
+        """Return True if `path` exists."""
+        ...
+
+    def list_dir(self, path: str) -> list[str]:
+        """Return the sorted entry names of a directory; raise OSError."""
+        ...
+
+    def is_dir(self, path: str) -> bool:
+        """Return True if `path` is a directory."""
+        ...
+
+
+def _read_bounded(stream: IO[bytes], limit: int, sink: list[bytes], overflow: threading.Event) -> None:
+    total = 0
+    while chunk := stream.read(65536):
+        total += len(chunk)
+        if total > limit:
+            overflow.set()
+            break
+        sink.append(chunk)
+    stream.close()
+
+
+class LocalSystem:
+    """The real machine, optionally seen through a different root folder (for tests)."""
+
+    def __init__(
+        self,
+        root: str | Path = "/",
+        *,
+        env: Mapping[str, str] | None = None,
+        home: str | None = None,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+    ) -> None:
+        self._root = Path(root)
+        self._env = dict(os.environ if env is None else env)
+        self._home = home if home is not None else self._env.get("HOME", os.path.expanduser("~"))
+        self._output_limit = output_limit
+
+    @property
+    def home(self) -> str:
+        """The current user's home directory."""
+        return self._home
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        """The process environment."""
+        return self._env
+
+    def _path(self, path: str) -> Path:
+        if self._root == Path("/"):
+            return Path(path)
+        relative = PurePosixPath(path.replace("\\", "/")).relative_to("/") if path.startswith(
+            ("/", "\\")
+        ) else PurePosixPath(path)
+        return self._root / relative
+
+    def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
+        """Run a command (argv list, no shell) with LC_ALL=C, a timeout and bounded output."""
+        if not argv:
+            raise CommandError("empty command")
+        program = self.which(argv[0]) if not os.path.isabs(argv[0]) else argv[0]
+        if program is None:
+            raise CommandError(f"{argv[0]}: not installed (not found on PATH)")
+        env = dict(self._env)
+        env["LC_ALL"] = "C"
+        env["LANG"] = "C"
+        try:
+            process = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+                [program, *argv[1:]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+            )
+        except OSError as error:
+            raise CommandError(f"{argv[0]}: cannot run: {error.strerror or error}") from error
+        out: list[bytes] = []
+        err: list[bytes] = []
+        overflow = threading.Event()
+        readers = [
+            threading.Thread(target=_read_bounded, args=(process.stdout, self._output_limit, out, overflow)),
+            threading.Thread(target=_read_bounded, args=(process.stderr, self._output_limit, err, overflow)),
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            for reader in readers:
+                reader.join()
+            raise CommandError(f"{argv[0]}: timed out after {timeout:g} s") from None
+        for reader in readers:
+            reader.join()
+        if overflow.is_set():
+            raise CommandError(f"{argv[0]}: printed more than {self._output_limit} bytes")
+        return CommandResult(
+            tuple(argv),
+            returncode,
+            b"".join(out).decode("utf-8", "replace"),
+            b"".join(err).decode("utf-8", "replace"),
+        )
+
+    def which(self, program: str) -> str | None:
+        """Return the full path of `program` on PATH, or None."""
+        return shutil.which(program, path=self._env.get("PATH", os.defpath))
+
+    def read_bytes(self, path: str, *, limit: int = DEFAULT_FILE_LIMIT) -> bytes:
+        """Return a file's bytes, at most `limit`; raise OSError."""
+        with self._path(path).open("rb") as handle:
+            return handle.read(limit)
+
+    def read_text(self, path: str, *, limit: int = DEFAULT_FILE_LIMIT) -> str:
+        """Return a text file's contents, at most `limit` bytes, undecodable bytes replaced."""
+        return self.read_bytes(path, limit=limit).decode("utf-8", "replace")
+
+    def exists(self, path: str) -> bool:
+        """Return True if `path` exists."""
+        return self._path(path).exists()
+
+    def is_dir(self, path: str) -> bool:
+        """Return True if `path` is a directory."""
+        return self._path(path).is_dir()
+
+    def list_dir(self, path: str) -> list[str]:
+        """Return the sorted entry names of a directory; raise OSError."""
+        return sorted(entry.name for entry in self._path(path).iterdir())
