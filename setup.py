@@ -1,4 +1,4 @@
-"""Ship the top-level checks/, practices/ and resources/ inside the wheel as stethoscope_desktop/_data/*.
+"""Ship the top-level checks/, practices/ and resources/ in the wheel as stethoscope_desktop/_data/.
 
 Everything else about the build lives in pyproject.toml; stethoscope_desktop/resources.py is the one
 module that finds these folders in a checkout, an installed wheel and a frozen bundle.

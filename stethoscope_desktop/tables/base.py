@@ -113,15 +113,13 @@ class TablePlugin(ABC):
     def generate(self, context: QueryContext) -> Iterable[Row]:
         """Yield the table's rows for a query with the given constraints."""
 
-    @classmethod
-    def column_names(cls) -> tuple[str, ...]:
+    def column_names(self) -> tuple[str, ...]:
         """Return the names of all columns, in declaration order."""
-        return tuple(column.name for column in cls.columns)
+        return tuple(column.name for column in self.columns)
 
-    @classmethod
-    def key_columns(cls) -> tuple[str, ...]:
+    def key_columns(self) -> tuple[str, ...]:
         """Return the columns whose constraints change what `generate` reads (index/required)."""
-        return tuple(c.name for c in cls.columns if c.index or c.required)
+        return tuple(c.name for c in self.columns if c.index or c.required)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,9 @@ class System(Protocol):
         ...
 
 
-def _read_bounded(stream: IO[bytes], limit: int, sink: list[bytes], overflow: threading.Event) -> None:
+def _read_bounded(
+    stream: IO[bytes], limit: int, sink: list[bytes], overflow: threading.Event
+) -> None:
     total = 0
     while chunk := stream.read(65536):
         total += len(chunk)
@@ -122,9 +124,11 @@ class LocalSystem:
     def _path(self, path: str) -> Path:
         if self._root == Path("/"):
             return Path(path)
-        relative = PurePosixPath(path.replace("\\", "/")).relative_to("/") if path.startswith(
-            ("/", "\\")
-        ) else PurePosixPath(path)
+        relative = (
+            PurePosixPath(path.replace("\\", "/")).relative_to("/")
+            if path.startswith(("/", "\\"))
+            else PurePosixPath(path)
+        )
         return self._root / relative
 
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
@@ -138,7 +142,7 @@ class LocalSystem:
         env["LC_ALL"] = "C"
         env["LANG"] = "C"
         try:
-            process = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+            process = subprocess.Popen(
                 [program, *argv[1:]],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -151,8 +155,12 @@ class LocalSystem:
         err: list[bytes] = []
         overflow = threading.Event()
         readers = [
-            threading.Thread(target=_read_bounded, args=(process.stdout, self._output_limit, out, overflow)),
-            threading.Thread(target=_read_bounded, args=(process.stderr, self._output_limit, err, overflow)),
+            threading.Thread(
+                target=_read_bounded, args=(process.stdout, self._output_limit, out, overflow)
+            ),
+            threading.Thread(
+                target=_read_bounded, args=(process.stderr, self._output_limit, err, overflow)
+            ),
         ]
         for reader in readers:
             reader.start()

@@ -1,0 +1,235 @@
+"""The `stethoscope-desktop` command: the tray app, `scan`, `check-policy`, `convert-instructions`.
+
+`scan` and the other subcommands never import Qt. Exit codes of `scan`: 0 PASS, 1 NUDGE, 2 FAIL,
+3 could not scan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from stethoscope_desktop import __version__
+from stethoscope_desktop.core.checks import load_checks
+from stethoscope_desktop.core.config import parse_config
+from stethoscope_desktop.core.instructions import convert_stethoscope, parse_instructions
+from stethoscope_desktop.core.platforms import current_platform, running_as_admin
+from stethoscope_desktop.core.policy import parse_policy
+from stethoscope_desktop.core.practices import PracticesLoader, practices_folders, system_language
+from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.scanner import Scanner
+from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.core.yamlfile import Problem, YamlFileError, load_yaml
+from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
+from stethoscope_desktop.resources import checks_dir, practices_dir
+from stethoscope_desktop.text_report import render_report
+
+EXIT_CODES = {Status.PASS: 0, Status.NUDGE: 1, Status.FAIL: 2, Status.UNKNOWN: 0}
+EXIT_COULD_NOT_SCAN = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stethoscope-desktop",
+        description="A security checkup of this computer against your organization's practices.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="verbose logging")
+    _scan_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    scan = commands.add_parser("scan", help="check this device once and print the ranked report")
+    _scan_options(scan)
+    scan.add_argument("--json", action="store_true", help="print the report as JSON")
+    scan.add_argument("--no-color", action="store_true", help="never colour the output")
+    check = commands.add_parser(
+        "check-policy", help="validate policy, config and instructions files"
+    )
+    check.add_argument(
+        "paths", nargs="+", type=Path, metavar="PATH", help="a file or a practices folder"
+    )
+    convert = commands.add_parser(
+        "convert-instructions", help="convert Stethoscope's instructions file to this app's format"
+    )
+    convert.add_argument("source", type=Path, help="Stethoscope's instructions.<lang>.yaml")
+    convert.add_argument("-o", "--output", type=Path, help="where to write (default: print)")
+    return parser
+
+
+def _scan_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--practices",
+        type=Path,
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="a practices folder layered over the installed ones (also STETHOSCOPE_PRACTICES)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "embedded", "osquery"),
+        default=argparse.SUPPRESS,
+        help="which engine runs the checks (default: from config.yaml)",
+    )
+    parser.add_argument(
+        "--lang", metavar="xx", default=argparse.SUPPRESS, help="language of the texts"
+    )
+
+
+def _practices_loader(args: argparse.Namespace) -> PracticesLoader:
+    folders = practices_folders(practices_dir(), getattr(args, "practices", None))
+    language = getattr(args, "lang", None) or system_language()
+    return PracticesLoader(folders, language)
+
+
+def run_scan(args: argparse.Namespace) -> tuple[Report, PracticesLoader] | str:
+    """Load practices and checks, scan once; return the report or why it could not scan."""
+    loader = _practices_loader(args)
+    practices = loader.load()
+    platform = current_platform()
+    choice = getattr(args, "engine", None) or practices.config.engine
+    try:
+        engine = create_engine(choice, platform, osquery_path=practices.config.osquery_path)
+    except EngineUnavailable as error:
+        return f"cannot use the {choice} engine: {error}"
+    try:
+        scanner = Scanner(
+            engine,
+            load_checks(checks_dir()),
+            platform=platform,
+            running_as_admin=running_as_admin(),
+        )
+        return scanner.scan(practices), loader
+    finally:
+        engine.close()
+
+
+def _scan_command(args: argparse.Namespace, *, note: str = "") -> int:
+    outcome = run_scan(args)
+    if isinstance(outcome, str):
+        print(f"stethoscope-desktop: {outcome}", file=sys.stderr)
+        return EXIT_COULD_NOT_SCAN
+    report, loader = outcome
+    if getattr(args, "json", False):
+        print(report.to_json())
+    else:
+        if note:
+            print(note)
+        colour = (
+            sys.stdout.isatty()
+            and not getattr(args, "no_color", False)
+            and "NO_COLOR" not in os.environ
+        )
+        practices = loader.load()
+        print(render_report(report, practices.instructions, colour=colour), end="")
+    return EXIT_CODES[report.status]
+
+
+def _check_file(path: Path) -> list[Problem]:
+    try:
+        doc = load_yaml(path)
+    except YamlFileError as error:
+        return [error.problem]
+    name = path.name
+    if name.startswith("instructions."):
+        return parse_instructions(doc).problems
+    if name == "config.yaml":
+        return parse_config(doc).problems
+    return parse_policy(doc).problems
+
+
+def _check_policy_command(paths: Sequence[Path]) -> int:
+    problems: list[Problem] = []
+    checked = 0
+    for path in paths:
+        if path.is_dir():
+            files = [
+                p
+                for p in sorted(path.glob("*.yaml"))
+                if p.name == "policy.yaml"
+                or p.name == "config.yaml"
+                or p.name.startswith("instructions.")
+            ]
+            if not files:
+                problems.append(
+                    Problem(str(path), "no policy.yaml, config.yaml or instructions.*.yaml here")
+                )
+        elif path.exists():
+            files = [path]
+        else:
+            problems.append(Problem(str(path), "no such file or folder"))
+            files = []
+        for file in files:
+            checked += 1
+            problems += _check_file(file)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    print(f"{checked} file(s) valid.")
+    return 0
+
+
+def _convert_command(source: Path, output: Path | None) -> int:
+    try:
+        doc = load_yaml(source)
+    except YamlFileError as error:
+        print(error.problem, file=sys.stderr)
+        return 1
+    if not isinstance(doc.data, dict):
+        print(f"{source}: not an instructions file (expected a mapping)", file=sys.stderr)
+        return 1
+    converted = yaml.safe_dump(
+        convert_stethoscope(doc.data), allow_unicode=True, sort_keys=False, width=100
+    )
+    if output is None:
+        print(converted, end="")
+        return 0
+    if output.exists():
+        print(f"{output}: exists already; not overwriting it", file=sys.stderr)
+        return 1
+    output.write_text(converted, encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+def _has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _app_command(args: argparse.Namespace) -> int:
+    if not _has_display():
+        return _scan_command(
+            args, note="No display found: printing the report instead of opening the window.\n"
+        )
+    try:
+        from stethoscope_desktop.app import run_app  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as error:
+        return _scan_command(
+            args,
+            note=f"The tray window cannot start here ({error}); printing the report instead.\n",
+        )
+    return int(run_app(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "scan":
+        return _scan_command(args)
+    if args.command == "check-policy":
+        return _check_policy_command(args.paths)
+    if args.command == "convert-instructions":
+        return _convert_command(args.source, args.output)
+    return _app_command(args)

@@ -1,0 +1,346 @@
+"""Instruction texts (`instructions.<lang>.yaml`): titles, why it matters, per-platform directions.
+
+Our format gives each practice a `name`, a `rating`, `title: {passing, failing, unknown}`, a
+`description` and `directions` per platform (Markdown with links), plus the UI `strings`.
+Stethoscope's own files, whose titles are Handlebars (`{{#if passing}}…{{else}}…{{/if}}`), load
+too: `convert_stethoscope` turns them into our format, in memory or as a file.
+Texts use `{{placeholder}}` for the few values filled in at report time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stethoscope_desktop.core.status import Rating
+from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest, unknown_keys
+
+PRACTICE_KEYS = (
+    "osVersion",
+    "firewall",
+    "diskEncryption",
+    "automaticUpdates",
+    "screenLock",
+    "screenIdle",
+    "remoteLogin",
+    "openWifiConnections",
+    "stethoscopeVersion",
+    "requiredApplications",
+    "bannedApplications",
+    "suggestedApplications",
+)
+PLATFORM_TEXT_KEYS = ("darwin", "win32", "linux", "ubuntu", "debian", "fedora")
+STRING_KEYS = (
+    "summaryPass", "summaryNudge", "summaryFail", "summaryUnknown",
+    "countCriticalOne", "countCriticalOther", "countSuggestionOne", "countSuggestionOther",
+    "countUnknownOne", "countUnknownOther",
+    "statusPass", "statusNudge", "statusFail", "statusUnknown",
+    "ratingCritical", "ratingHigh", "ratingMedium", "ratingLow",
+    "sectionWhy", "sectionHow", "sectionEvidence", "couldNotCheck",
+    "lastChecked", "scanDuration", "checkAgain", "checking", "lastCheckedBy", "policyErrors",
+    "bannerTitleOne", "bannerTitleOther",
+    "appInstalled", "appNotInstalled", "appOutdated", "appBannedPresent", "appNotBanned",
+    "notifyTitleOne", "notifyTitleOther", "notifyBody",
+    "runningAsAdmin", "noDesktop", "snooze", "quit", "open", "startAtLogin",
+)  # fmt: skip
+PLACEHOLDERS = frozenset(
+    {
+        "requirement", "platformName", "organization", "name", "installFrom", "version",
+        "count", "reason", "time", "duration", "label", "installed", "required", "title",
+    }
+)  # fmt: skip
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+PRACTICE_FIELDS = ("name", "rating", "title", "description", "directions")
+# Keys of Stethoscope's instructions files we accept and what they become.
+STETHOSCOPE_TOP_KEYS = ("organization", "version", "policyFormat")
+STETHOSCOPE_STRINGS = {
+    "ok": "summaryPass",
+    "warning": "summaryNudge",
+    "critical": "summaryFail",
+    "rescanButton": "checkAgain",
+}
+
+
+@dataclass(frozen=True)
+class PracticeText:
+    """Everything the UI says about one practice, in one language."""
+
+    name: str = ""
+    rating: Rating | None = None
+    title_passing: str = ""
+    title_failing: str = ""
+    title_unknown: str = ""
+    description: str = ""
+    directions: Mapping[str, str] = field(default_factory=dict)
+
+    def directions_for(self, platform_keys: tuple[str, ...]) -> tuple[str, str]:
+        """Return (key, text) of the first platform key with directions, e.g. ubuntu then linux."""
+        for key in platform_keys:
+            if self.directions.get(key):
+                return key, self.directions[key]
+        return "", ""
+
+
+@dataclass(frozen=True)
+class Instructions:
+    """Merged instruction texts for one language, English filling the gaps."""
+
+    language: str = "en"
+    strings: Mapping[str, str] = field(default_factory=dict)
+    practices: Mapping[str, PracticeText] = field(default_factory=dict)
+
+    def string(self, key: str, **values: object) -> str:
+        """Return a UI string with its placeholders filled in."""
+        return render(self.strings.get(key, key), values)
+
+    def practice(self, key: str) -> PracticeText:
+        """Return the texts for a practice (empty texts if there are none)."""
+        return self.practices.get(key, PracticeText())
+
+
+def render(text: str, values: Mapping[str, object]) -> str:
+    """Fill `{{placeholder}}`s from `values`; unknown or missing ones become empty."""
+    return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text).strip()
+
+
+def _text(doc: YamlDocument, path: KeyPath, value: Any, problems: list[Problem]) -> str | None:
+    if not isinstance(value, str):
+        problems.append(doc.problem(path, "must be text"))
+        return None
+    for name in PLACEHOLDER.findall(value):
+        if name not in PLACEHOLDERS:
+            problems.append(
+                doc.problem(
+                    path, f"unknown placeholder {{{{{name}}}}}{suggest(name, PLACEHOLDERS)}"
+                )
+            )
+            return None
+    return value.strip()
+
+
+@dataclass
+class InstructionsLayer:
+    """The valid parts of one instructions file, as field-level overrides."""
+
+    file: str
+    language: str = ""
+    strings: dict[str, str] = field(default_factory=dict)
+    practices: dict[str, dict[str, Any]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
+    """Validate an instructions document (ours or Stethoscope's); bad parts are reported."""
+    layer = InstructionsLayer(doc.file)
+    data = doc.data
+    problems = layer.problems
+    if not isinstance(data, dict):
+        problems.append(
+            doc.problem((), "instructions must be a mapping with strings and practices")
+        )
+        return layer
+    if _is_stethoscope_format(data):
+        data = convert_stethoscope(data)
+        doc = YamlDocument(doc.file, data, doc.lines)
+    problems += unknown_keys(
+        doc, data, (), ("language", "strings", "practices", *STETHOSCOPE_TOP_KEYS)
+    )
+    language = data.get("language", "")
+    if language and not (
+        isinstance(language, str) and re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", language)
+    ):
+        problems.append(doc.problem(("language",), "must be a language code such as en or de"))
+    else:
+        layer.language = str(language or "")
+    strings = data.get("strings") or {}
+    if not isinstance(strings, dict):
+        problems.append(doc.problem(("strings",), "must map string names to texts"))
+    else:
+        problems += unknown_keys(doc, strings, ("strings",), STRING_KEYS)
+        for key, value in strings.items():
+            if (
+                key in STRING_KEYS
+                and (text := _text(doc, ("strings", key), value, problems)) is not None
+            ):
+                layer.strings[key] = text
+    practices = data.get("practices") or {}
+    if not isinstance(practices, dict):
+        problems.append(doc.problem(("practices",), "must map practice names to their texts"))
+        return layer
+    problems += unknown_keys(doc, practices, ("practices",), PRACTICE_KEYS)
+    for key, entry in practices.items():
+        if key not in PRACTICE_KEYS:
+            continue
+        parsed = _practice(doc, ("practices", key), entry, problems)
+        if parsed:
+            layer.practices[key] = parsed
+    return layer
+
+
+def _practice(
+    doc: YamlDocument, path: KeyPath, entry: Any, problems: list[Problem]
+) -> dict[str, Any]:
+    if not isinstance(entry, dict):
+        problems.append(
+            doc.problem(path, "must be a mapping with name, rating, title, description, directions")
+        )
+        return {}
+    problems += unknown_keys(doc, entry, path, PRACTICE_FIELDS)
+    parsed: dict[str, Any] = {}
+    if (
+        "name" in entry
+        and (name := _text(doc, (*path, "name"), entry["name"], problems)) is not None
+    ):
+        parsed["name"] = name
+    if "rating" in entry:
+        choices = [r.value for r in Rating]
+        if entry["rating"] in choices:
+            parsed["rating"] = Rating(entry["rating"])
+        else:
+            problems.append(
+                doc.problem(
+                    (*path, "rating"),
+                    f"{entry['rating']!r} is not one of {', '.join(choices)}"
+                    + suggest(str(entry["rating"]), choices),
+                )
+            )
+    if "title" in entry:
+        title = entry["title"]
+        if not isinstance(title, dict):
+            problems.append(doc.problem((*path, "title"), "must be {passing, failing, unknown}"))
+        else:
+            problems += unknown_keys(
+                doc, title, (*path, "title"), ("passing", "failing", "unknown")
+            )
+            for state in ("passing", "failing", "unknown"):
+                if (
+                    state in title
+                    and (text := _text(doc, (*path, "title", state), title[state], problems))
+                    is not None
+                ):
+                    parsed[f"title_{state}"] = " ".join(text.split())
+    if (
+        "description" in entry
+        and (text := _text(doc, (*path, "description"), entry["description"], problems)) is not None
+    ):
+        parsed["description"] = text
+    if "directions" in entry:
+        directions = entry["directions"]
+        if not isinstance(directions, dict):
+            problems.append(
+                doc.problem((*path, "directions"), "must map platforms to Markdown directions")
+            )
+        else:
+            problems += unknown_keys(doc, directions, (*path, "directions"), PLATFORM_TEXT_KEYS)
+            texts = {
+                platform: text
+                for platform, value in directions.items()
+                if platform in PLATFORM_TEXT_KEYS
+                and (text := _text(doc, (*path, "directions", platform), value, problems))
+                is not None
+            }
+            parsed["directions"] = texts
+    return parsed
+
+
+def merge_instructions(layers: list[InstructionsLayer], language: str) -> Instructions:
+    """Merge layers in order (English layers first, then the language's), field by field."""
+    strings: dict[str, str] = {}
+    practices: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        strings.update(layer.strings)
+        for key, fields_ in layer.practices.items():
+            merged = practices.setdefault(key, {})
+            for name, value in fields_.items():
+                if name == "directions":
+                    merged["directions"] = {**merged.get("directions", {}), **value}
+                else:
+                    merged[name] = value
+    return Instructions(
+        language=language,
+        strings=strings,
+        practices={key: PracticeText(**value) for key, value in practices.items()},
+    )
+
+
+# -- Stethoscope's Handlebars format ----------------------------------------------------------
+
+_IF_PASSING = re.compile(
+    r"\{\{#if\s+passing\s*\}\}(?P<yes>.*?)(?:\{\{else\}\}(?P<no>.*?))?\{\{/if\}\}", re.S
+)
+_IF_OTHER = re.compile(
+    r"\{\{#if\s+[^}]*\}\}(?P<yes>.*?)(?:\{\{else\}\}(?P<no>.*?))?\{\{/if\}\}", re.S
+)
+_UNLESS = re.compile(r"\{\{#unless\s+[^}]*\}\}(?P<body>.*?)\{\{/unless\}\}", re.S)
+_EACH = re.compile(r"\{\{#each\s+[^}]*\}\}.*?\{\{/each\}\}", re.S)
+_REQUIREMENT_HELPER = re.compile(r"\{\{\s*(?:requirement|securitySetting)\b[^}]*\}\}")
+_TRIPLE = re.compile(r"\{\{\{.*?\}\}\}", re.S)
+_OTHER_HELPER = re.compile(r"\{\{(?!\s*(?:requirement|platformName|organization)\s*\}\})[^}]*\}\}")
+_ANCHOR = re.compile(r"<a\s+[^>]*href=['\"]([^'\"]+)['\"][^>]*>(.*?)</a>", re.S | re.I)
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+
+
+def _is_stethoscope_format(data: Mapping[str, Any]) -> bool:
+    practices = data.get("practices")
+    if not isinstance(practices, dict):
+        return "policyFormat" in data
+    return any(
+        isinstance(entry, dict) and isinstance(entry.get("title"), str)
+        for entry in practices.values()
+    )
+
+
+def _convert_directions(text: str) -> str:
+    text = _EACH.sub("", text)
+    text = _TRIPLE.sub("", text)
+    text = _UNLESS.sub(lambda m: m.group("body"), text)
+    text = _IF_OTHER.sub(lambda m: m.group("yes"), text)
+    text = _REQUIREMENT_HELPER.sub("{{requirement}}", text)
+    text = _OTHER_HELPER.sub("", text)
+    text = _ANCHOR.sub(lambda m: f"[{' '.join(m.group(2).split())}]({m.group(1)})", text)
+    text = _TAG.sub("", text)
+    lines = [line.rstrip() for line in text.splitlines()]
+    cleaned = "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1]))
+    return cleaned.strip() + "\n"
+
+
+def convert_stethoscope(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Convert Stethoscope's instructions data (Handlebars titles) into our format."""
+    strings = {
+        ours: " ".join(str(data["strings"][theirs]).split())
+        for theirs, ours in STETHOSCOPE_STRINGS.items()
+        if isinstance(data.get("strings"), dict) and isinstance(data["strings"].get(theirs), str)
+    }
+    practices: dict[str, Any] = {}
+    for key, entry in (data.get("practices") or {}).items():
+        if not isinstance(entry, dict):
+            practices[key] = entry
+            continue
+        converted: dict[str, Any] = {}
+        title = entry.get("title")
+        if isinstance(title, str):
+            match = _IF_PASSING.search(title)
+            if match:
+                converted["title"] = {
+                    "passing": " ".join(match.group("yes").split()),
+                    "failing": " ".join((match.group("no") or match.group("yes")).split()),
+                }
+            else:
+                flat = " ".join(title.split())
+                converted["title"] = {"passing": flat, "failing": flat}
+        if isinstance(entry.get("description"), str):
+            converted["description"] = _convert_directions(entry["description"]).strip()
+        if isinstance(entry.get("directions"), dict):
+            converted["directions"] = {
+                platform: _convert_directions(text)
+                for platform, text in entry["directions"].items()
+                if isinstance(text, str)
+            }
+        practices[key] = converted
+    result: dict[str, Any] = {"language": str(data.get("language", "en"))}
+    if strings:
+        result["strings"] = strings
+    result["practices"] = practices
+    return result

@@ -1,0 +1,198 @@
+"""Finding and layering the practices folders: bundled < IT's machine-wide folder < override.
+
+IT installs its files into `platformdirs.site_config_dir("stethoscope")`. `--practices DIR` or
+`STETHOSCOPE_PRACTICES` adds a folder on top for testing; where IT has a folder, that override may
+add to IT's policy but never weaken it. A file that fails to load never stops the app: its
+problems are reported, and the last good version of that file (from an earlier load in this
+process) stays in force.
+"""
+
+from __future__ import annotations
+
+import locale
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from stethoscope_desktop.core.config import AppConfig, ConfigLayer, merge_configs, parse_config
+from stethoscope_desktop.core.instructions import (
+    Instructions,
+    InstructionsLayer,
+    merge_instructions,
+    parse_instructions,
+)
+from stethoscope_desktop.core.policy import Policy, PolicyLayer, merge_layers, parse_policy
+from stethoscope_desktop.core.yamlfile import Problem, YamlDocument, YamlFileError, load_yaml
+
+POLICY_FILE = "policy.yaml"
+CONFIG_FILE = "config.yaml"
+ENV_OVERRIDE = "STETHOSCOPE_PRACTICES"
+APP_NAME = "stethoscope"
+
+
+@dataclass(frozen=True)
+class PracticesFolder:
+    """One layer's folder and what kind of layer it is: bundled, machine (IT's) or override."""
+
+    kind: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class Practices:
+    """Everything loaded from the practices folders, ready for a scan."""
+
+    policy: Policy
+    config: AppConfig
+    instructions: Instructions
+    files: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+
+def machine_folder() -> Path:
+    """Return the machine-wide folder IT installs its practices into on this OS."""
+    return Path(platformdirs.site_config_dir(APP_NAME, appauthor=False))
+
+
+def practices_folders(
+    bundled: Path,
+    override: Path | None = None,
+    *,
+    machine: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[PracticesFolder]:
+    """Return the folders to layer, lowest first; missing ones are left out."""
+    environment = os.environ if env is None else env
+    folders = [PracticesFolder("bundled", bundled)]
+    machine_path = machine_folder() if machine is None else machine
+    if machine_path.is_dir():
+        folders.append(PracticesFolder("machine", machine_path))
+    chosen = (
+        override
+        if override is not None
+        else (Path(environment[ENV_OVERRIDE]) if environment.get(ENV_OVERRIDE) else None)
+    )
+    if chosen is not None:
+        folders.append(PracticesFolder("override", chosen))
+    return folders
+
+
+def system_language(env: Mapping[str, str] | None = None) -> str:
+    """Return the user's language code (`de` from `de_DE.UTF-8`), `en` when unknown."""
+    environment = os.environ if env is None else env
+    for variable in ("LC_ALL", "LC_MESSAGES", "LANGUAGE", "LANG"):
+        value = environment.get(variable, "")
+        if value and value not in ("C", "POSIX") and not value.startswith("C."):
+            return value.split(":")[0].split("_")[0].split(".")[0].lower() or "en"
+    try:
+        code = locale.getlocale()[0]
+    except ValueError:
+        code = None
+    return (code or "en").split("_")[0].lower()
+
+
+class PracticesLoader:
+    """Loads and layers the practices, remembering each file's last good version."""
+
+    def __init__(self, folders: list[PracticesFolder], language: str = "en") -> None:
+        self._folders = folders
+        self._language = language
+        self._last_good: dict[str, Any] = {}
+
+    @property
+    def folders(self) -> list[PracticesFolder]:
+        """Return the folders this loader layers, lowest first."""
+        return list(self._folders)
+
+    def watched_files(self) -> list[Path]:
+        """Return every file whose change should trigger a reload."""
+        names = [
+            POLICY_FILE,
+            CONFIG_FILE,
+            "instructions.en.yaml",
+            f"instructions.{self._language}.yaml",
+        ]
+        return [folder.path / name for folder in self._folders for name in dict.fromkeys(names)]
+
+    def load(self) -> Practices:
+        """Load every layer and merge; never raises for bad files."""
+        problems: list[Problem] = []
+        files: list[str] = []
+        locked = next(
+            (i for i, folder in enumerate(self._folders) if folder.kind == "machine"), None
+        )
+        if self._folders and not self._folders[-1].path.is_dir():
+            problems.append(
+                Problem(str(self._folders[-1].path), "the practices folder does not exist")
+            )
+        policy_layers: list[PolicyLayer] = []
+        config_layers: list[ConfigLayer] = []
+        for folder in self._folders:
+            policy_path = folder.path / POLICY_FILE
+            if policy_path.is_file():
+                files.append(str(policy_path))
+                policy_layers.append(self._layer(policy_path, parse_policy, PolicyLayer, problems))
+            elif folder.kind != "override":
+                policy_layers.append(PolicyLayer(str(policy_path)))
+            config_path = folder.path / CONFIG_FILE
+            if config_path.is_file():
+                files.append(str(config_path))
+                config_layers.append(self._layer(config_path, parse_config, ConfigLayer, problems))
+            elif folder.kind != "override":
+                config_layers.append(ConfigLayer(str(config_path)))
+        policy, merge_problems = merge_layers(policy_layers, locked)
+        problems += merge_problems
+        config, config_problems = merge_configs(config_layers, locked)
+        problems += config_problems
+        languages = ["en"] if self._language == "en" else ["en", self._language]
+        instruction_layers: list[InstructionsLayer] = []
+        for language in languages:
+            for folder in self._folders:
+                path = folder.path / f"instructions.{language}.yaml"
+                if path.is_file():
+                    files.append(str(path))
+                    instruction_layers.append(
+                        self._layer(path, parse_instructions, InstructionsLayer, problems)
+                    )
+        chosen_language = (
+            self._language
+            if any(
+                Path(layer.file).name == f"instructions.{self._language}.yaml"
+                for layer in instruction_layers
+            )
+            else "en"
+        )
+        instructions = merge_instructions(instruction_layers, chosen_language)
+        return Practices(policy, config, instructions, tuple(files), tuple(problems))
+
+    def _layer(self, path: Path, parse: Any, empty: Any, problems: list[Problem]) -> Any:
+        key = str(path)
+        previous = self._last_good.get(key)
+        try:
+            doc: YamlDocument = load_yaml(path)
+        except YamlFileError as error:
+            problems.append(error.problem)
+            if previous is not None:
+                problems.append(Problem(key, "using the last good version of this file"))
+                return previous
+            return empty(key)
+        layer = parse(doc)
+        problems += layer.problems
+        if layer.problems and previous is not None:
+            _keep_last_good_parts(layer, previous)
+        if not layer.problems:
+            self._last_good[key] = layer
+        return layer
+
+
+def _keep_last_good_parts(layer: Any, previous: Any) -> None:
+    """Fill what a file's new version lost to errors from its last good version."""
+    if isinstance(layer, InstructionsLayer):
+        layer.strings = {**previous.strings, **layer.strings}
+        layer.practices = {**previous.practices, **layer.practices}
+    else:
+        layer.values = {**previous.values, **layer.values}

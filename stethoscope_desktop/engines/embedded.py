@@ -1,0 +1,405 @@
+"""The embedded engine: osquery SQL on SQLite, with our tables as virtual tables (through APSW).
+
+Every table is an eponymous virtual table, so `SELECT … FROM os_version` works as in osquery.
+SQLite's planner hands each usable `WHERE` term to `BestIndexObject`; we pass them on to the
+table's `generate(context)` as osquery does (SQLite still applies every term itself, so a table
+may ignore what it cannot use). Within one scan a table is generated at most once per set of
+constraints on its index/required columns, and the tables a scan needs are generated concurrently
+up front.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import apsw
+import apsw.ext
+
+from stethoscope_desktop.engines.base import (
+    EngineInfo,
+    QueryEngine,
+    QueryError,
+    QueryResult,
+    ScanSession,
+    TableTiming,
+)
+from stethoscope_desktop.tables.base import (
+    Column,
+    Constraint,
+    Operator,
+    QueryContext,
+    TableError,
+    TablePlugin,
+    Value,
+)
+
+log = logging.getLogger(__name__)
+
+_SQLITE_TO_OSQUERY: dict[int, Operator] = {
+    apsw.SQLITE_INDEX_CONSTRAINT_EQ: Operator.EQUALS,
+    apsw.SQLITE_INDEX_CONSTRAINT_GT: Operator.GREATER_THAN,
+    apsw.SQLITE_INDEX_CONSTRAINT_LE: Operator.LESS_THAN_OR_EQUALS,
+    apsw.SQLITE_INDEX_CONSTRAINT_LT: Operator.LESS_THAN,
+    apsw.SQLITE_INDEX_CONSTRAINT_GE: Operator.GREATER_THAN_OR_EQUALS,
+    apsw.SQLITE_INDEX_CONSTRAINT_MATCH: Operator.MATCH,
+    apsw.SQLITE_INDEX_CONSTRAINT_LIKE: Operator.LIKE,
+    apsw.SQLITE_INDEX_CONSTRAINT_GLOB: Operator.GLOB,
+    apsw.SQLITE_INDEX_CONSTRAINT_REGEXP: Operator.REGEXP,
+}
+
+_SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
+
+MAX_PREFETCH_WORKERS = 8
+
+CacheKey = tuple[str, tuple[tuple[str, int, str], ...]]
+
+
+def _declaration(table: type[TablePlugin] | TablePlugin) -> str:
+    columns = ", ".join(
+        f'"{c.name}" {_SQL_TYPES[c.type]}{" HIDDEN" if c.hidden else ""}' for c in table.columns
+    )
+    return f"CREATE TABLE x({columns})"
+
+
+def _coerce(value: Value, column: Column) -> Value:
+    """Turn a generated value into the column's SQLite type, as osquery's typed columns do."""
+    if value is None:
+        return None
+    try:
+        if column.type in ("integer", "bigint"):
+            if isinstance(value, bool):
+                return int(value)
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float):
+                return int(value)
+            text = str(value).strip()
+            return int(text) if text else None
+        if column.type == "double":
+            text = str(value).strip()
+            return float(value) if not isinstance(value, str) else (float(text) if text else None)
+    except ValueError:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+class _GeneratedTable:
+    """The rows one generate() call produced (as tuples in column order), or its error."""
+
+    def __init__(self, rows: list[tuple[Value, ...]] | None, error: str | None) -> None:
+        self.rows = rows
+        self.error = error
+
+
+class EmbeddedScanSession(ScanSession):
+    """One scan on the embedded engine: a cache of generated tables and their timings."""
+
+    def __init__(self, engine: EmbeddedEngine) -> None:
+        self._engine = engine
+        self._cache: dict[CacheKey, _GeneratedTable] = {}
+        self._pending: dict[CacheKey, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._timings: dict[str, TableTiming] = {}
+
+    # -- generation, shared by prefetch and by SQLite's Filter calls --------------------------
+
+    def rows_for(self, table: TablePlugin, context: QueryContext) -> list[tuple[Value, ...]]:
+        """Return the table's rows for this context, generating them at most once per scan."""
+        key_columns = set(table.key_columns())
+        key: CacheKey = (
+            table.name,
+            tuple(
+                sorted(
+                    (c.column, int(c.op), c.expr)
+                    for c in context.constraints
+                    if c.column in key_columns
+                )
+            ),
+        )
+        while True:
+            with self._lock:
+                cached = self._cache.get(key)
+                if cached is not None:
+                    break
+                waiting = self._pending.get(key)
+                if waiting is None:
+                    done = threading.Event()
+                    self._pending[key] = done
+                    break
+            waiting.wait()
+        if cached is None:
+            keyed_context = QueryContext(
+                tuple(c for c in context.constraints if c.column in key_columns)
+            )
+            cached = self._generate(table, keyed_context)
+            with self._lock:
+                self._cache[key] = cached
+                self._pending.pop(key).set()
+        if cached.error is not None:
+            raise TableError(cached.error)
+        assert cached.rows is not None
+        return cached.rows
+
+    def _generate(self, table: TablePlugin, context: QueryContext) -> _GeneratedTable:
+        started = time.perf_counter()
+        rows: list[tuple[Value, ...]] | None = None
+        error: str | None = None
+        try:
+            rows = [
+                tuple(_coerce(row.get(c.name), c) for c in table.columns)
+                for row in table.generate(context)
+            ]
+        except TableError as failure:
+            error = str(failure) or f"{table.name}: no reason given"
+        except Exception as failure:  # a bug in a table must not end the scan
+            log.exception("table %s failed", table.name)
+            error = f"{table.name} failed: {type(failure).__name__}: {failure}"
+        elapsed = time.perf_counter() - started
+        with self._lock:
+            previous = self._timings.get(table.name)
+            self._timings[table.name] = TableTiming(
+                table.name,
+                elapsed + (previous.seconds if previous else 0.0),
+                len(rows or ()) + (previous.rows if previous else 0),
+                error,
+            )
+        return _GeneratedTable(rows, error)
+
+    # -- ScanSession ---------------------------------------------------------------------------
+
+    def prepare(self, queries: Sequence[str]) -> None:
+        """Generate, concurrently, every table the queries read that needs no constraints."""
+        needed: dict[str, TablePlugin] = {}
+        for sql in queries:
+            for name in self._engine.tables_read_by(sql):
+                table = self._engine.table(name)
+                if table is not None and not table.key_columns():
+                    needed[name] = table
+        if not needed:
+            return
+        workers = min(MAX_PREFETCH_WORKERS, len(needed))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="table") as pool:
+            for future in [pool.submit(self._prefetch_one, table) for table in needed.values()]:
+                future.result()
+
+    def _prefetch_one(self, table: TablePlugin) -> None:
+        # A failure is remembered in the cache; the query that needs the table reports it.
+        with contextlib.suppress(TableError):
+            self.rows_for(table, QueryContext())
+
+    def query(self, sql: str) -> QueryResult:
+        """Run one query against this scan's tables."""
+        return self._engine.run_query(self, sql)
+
+    def table_timings(self) -> Mapping[str, TableTiming]:
+        """Return the time each table took to generate in this scan."""
+        with self._lock:
+            return dict(self._timings)
+
+    def close(self) -> None:
+        """End the scan, letting the next one begin."""
+        self._engine.end_scan(self)
+
+
+class _Cursor:
+    """An APSW virtual-table cursor over one table's generated rows."""
+
+    def __init__(self, vtable: _VirtualTable) -> None:
+        self._vtable = vtable
+        self._rows: list[tuple[Value, ...]] = []
+        self._index = 0
+
+    def Filter(self, indexnum: int, indexname: str | None, constraintargs: tuple[Any, ...]) -> None:
+        columns = self._vtable.table.columns
+        constraints: list[Constraint] = []
+        if indexname:
+            for term, value in zip(indexname.split(","), constraintargs, strict=True):
+                column_index, op = term.split(":")
+                if value is None:
+                    continue
+                constraints.append(
+                    Constraint(columns[int(column_index)].name, Operator(int(op)), str(value))
+                )
+        session = self._vtable.engine.active_session()
+        self._rows = session.rows_for(self._vtable.table, QueryContext(tuple(constraints)))
+        self._index = 0
+
+    def Eof(self) -> bool:
+        return self._index >= len(self._rows)
+
+    def Rowid(self) -> int:
+        return self._index
+
+    def Column(self, number: int) -> Value:
+        if number == -1:
+            return self._index
+        return self._rows[self._index][number]
+
+    def Next(self) -> None:
+        self._index += 1
+
+    def Close(self) -> None:
+        self._rows = []
+
+
+class _VirtualTable:
+    """An APSW virtual table that serves one TablePlugin."""
+
+    def __init__(self, engine: EmbeddedEngine, table: TablePlugin) -> None:
+        self.engine = engine
+        self.table = table
+
+    def BestIndexObject(self, info: apsw.IndexInfo) -> bool:
+        terms: list[str] = []
+        for i in range(info.nConstraint):
+            op = _SQLITE_TO_OSQUERY.get(info.get_aConstraint_op(i))
+            column = info.get_aConstraint_iColumn(i)
+            if not info.get_aConstraint_usable(i) or op is None or column < 0:
+                continue
+            terms.append(f"{column}:{int(op)}")
+            info.set_aConstraintUsage_argvIndex(i, len(terms))
+            info.set_aConstraintUsage_omit(i, False)
+        info.idxStr = ",".join(terms) if terms else None
+        required = {c.name for c in self.table.columns if c.required}
+        used = {self.table.columns[int(t.split(":")[0])].name for t in terms}
+        # Plans that give a required column a value are far cheaper, as in osquery.
+        missing_required = len(required - used)
+        info.estimatedCost = 10.0 + 1_000_000.0 * missing_required - len(terms)
+        return True
+
+    def Open(self) -> _Cursor:
+        return _Cursor(self)
+
+    def Disconnect(self) -> None:
+        pass
+
+    Destroy = Disconnect
+
+
+class _Module:
+    """The APSW module that connects a virtual table name to its TablePlugin."""
+
+    def __init__(self, engine: EmbeddedEngine, table: TablePlugin) -> None:
+        self._engine = engine
+        self._table = table
+
+    def Connect(
+        self,
+        connection: apsw.Connection,
+        modulename: str,
+        databasename: str,
+        tablename: str,
+        *args: str,
+    ) -> tuple[str, _VirtualTable]:
+        return _declaration(self._table), _VirtualTable(self._engine, self._table)
+
+    Create = Connect
+
+
+class EmbeddedEngine(QueryEngine):
+    """Runs osquery SQL on SQLite with our Python tables as virtual tables."""
+
+    def __init__(self, tables: Iterable[TablePlugin], *, reason: str = "") -> None:
+        self._tables = {table.name: table for table in tables}
+        self._reason = reason
+        self._connection = apsw.Connection(":memory:")
+        for name, table in self._tables.items():
+            self._connection.create_module(
+                name,
+                _Module(self, table),  # type: ignore[arg-type]  # APSW's protocol is structural
+                use_bestindex_object=True,
+                eponymous=True,
+            )
+        self._scan_lock = threading.Lock()
+        self._session: EmbeddedScanSession | None = None
+        self._query_lock = threading.Lock()
+
+    @property
+    def info(self) -> EngineInfo:
+        """Describe the engine for the report."""
+        return EngineInfo(
+            name="embedded",
+            version=f"SQLite {apsw.sqlite_lib_version()}",
+            reason=self._reason,
+            tables=tuple(sorted(self._tables)),
+        )
+
+    def available_tables(self) -> frozenset[str]:
+        """Return the names of the tables served on this machine."""
+        return frozenset(self._tables)
+
+    def table(self, name: str) -> TablePlugin | None:
+        """Return the table plugin called `name`, if served."""
+        return self._tables.get(name)
+
+    def begin_scan(self) -> EmbeddedScanSession:
+        """Open a scan; scans run one at a time, a second waits for the first to close."""
+        self._scan_lock.acquire()
+        self._session = EmbeddedScanSession(self)
+        return self._session
+
+    def end_scan(self, session: EmbeddedScanSession) -> None:
+        """Close `session` if it is the active scan."""
+        if self._session is session:
+            self._session = None
+            self._scan_lock.release()
+
+    def active_session(self) -> EmbeddedScanSession:
+        """Return the scan in progress (SQLite calls back into it while a query runs)."""
+        if self._session is None:
+            raise TableError("no scan in progress")
+        return self._session
+
+    def tables_read_by(self, sql: str) -> list[str]:
+        """Return the names of our tables that `sql` reads, found by preparing it (not running)."""
+        with self._query_lock:
+            try:
+                details = apsw.ext.query_info(self._connection, sql, actions=True)
+            except apsw.Error:
+                return []
+        names: list[str] = []
+        for action in details.actions or ():
+            name = action.table_name
+            if name in self._tables and name not in names:
+                names.append(name)
+        return names
+
+    def run_query(self, session: EmbeddedScanSession, sql: str) -> QueryResult:
+        """Run `sql` within `session` and return its rows as dicts."""
+        if self._session is not session:
+            raise QueryError("the scan this query belongs to has ended")
+        tables = self.tables_read_by(sql)
+        with self._query_lock:
+            try:
+                cursor = self._connection.cursor()
+                cursor.execute(sql)
+                try:
+                    names = [d[0] for d in cursor.getdescription()]
+                except apsw.ExecutionCompleteError:
+                    return QueryResult((), tuple(tables))
+                rows = tuple(dict(zip(names, values, strict=True)) for values in cursor)
+            except TableError as failure:
+                raise QueryError(str(failure), tables) from failure
+            except apsw.SQLError as failure:
+                raise QueryError(_explain_sql_error(str(failure)), tables) from failure
+            except apsw.Error as failure:
+                raise QueryError(f"SQLite: {failure}", tables) from failure
+        return QueryResult(rows, tuple(tables))
+
+    def close(self) -> None:
+        """Close the SQLite connection."""
+        self._connection.close()
+
+
+def _explain_sql_error(message: str) -> str:
+    text = message.removeprefix("SQLError: ")
+    if text.startswith("no such table: "):
+        table = text.removeprefix("no such table: ")
+        return f"needs osquery: table {table} is not built into Stethoscope on this platform"
+    return f"SQL error: {text}"

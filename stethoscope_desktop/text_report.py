@@ -1,0 +1,91 @@
+"""The report as text for a terminal: ranked, with colour when printing to a terminal."""
+
+from __future__ import annotations
+
+import textwrap
+
+from stethoscope_desktop.core.instructions import Instructions
+from stethoscope_desktop.core.report import PracticeResult, Report
+from stethoscope_desktop.core.status import Rating, Status
+
+_COLOURS = {
+    Status.FAIL: "\033[1;31m",
+    Status.NUDGE: "\033[1;33m",
+    Status.UNKNOWN: "\033[1;90m",
+    Status.PASS: "\033[1;32m",
+}
+_SYMBOLS = {Status.FAIL: "✗", Status.NUDGE: "!", Status.UNKNOWN: "?", Status.PASS: "✓"}
+_STATUS_STRINGS = {
+    Status.FAIL: "statusFail",
+    Status.NUDGE: "statusNudge",
+    Status.UNKNOWN: "statusUnknown",
+    Status.PASS: "statusPass",
+}
+_RATING_STRINGS = {
+    Rating.CRITICAL: "ratingCritical",
+    Rating.HIGH: "ratingHigh",
+    Rating.MEDIUM: "ratingMedium",
+    Rating.LOW: "ratingLow",
+}
+_RESET = "\033[0m"
+_DIM = "\033[2m"
+_BOLD = "\033[1m"
+WIDTH = 96
+
+
+def render_report(report: Report, instructions: Instructions, *, colour: bool) -> str:
+    """Return the whole report as text."""
+
+    def paint(code: str, text: str) -> str:
+        return f"{code}{text}{_RESET}" if colour else text
+
+    device = report.device
+    lines = [
+        paint(_BOLD, f"Stethoscope Desktop — {report.organization}"),
+        f"{device.device_name or 'This device'}: {device.os_name or device.platform_name} "
+        f"{device.os_version}".rstrip()
+        + (
+            f" · {device.hardware_vendor} {device.hardware_model}".rstrip()
+            if device.hardware_model
+            else ""
+        ),
+        paint(
+            _DIM,
+            f"Checked {report.started_at} in {report.duration_seconds * 1000:.0f} ms "
+            f"on the {report.engine.name} engine",
+        ),
+        "",
+        paint(_COLOURS[report.status], f"{_SYMBOLS[report.status]} {report.summary}"),
+        "",
+    ]
+    if device.running_as_admin:
+        lines += [paint(_COLOURS[Status.NUDGE], instructions.string("runningAsAdmin")), ""]
+    if report.policy_problems or report.check_problems:
+        lines.append(paint(_COLOURS[Status.NUDGE], instructions.string("policyErrors")))
+        lines += [f"  - {problem}" for problem in (*report.policy_problems, *report.check_problems)]
+        lines.append("")
+    for practice in report.practices:
+        lines += _practice_lines(practice, instructions, paint)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _practice_lines(
+    practice: PracticeResult, instructions: Instructions, paint: object
+) -> list[str]:
+    assert callable(paint)
+    status = instructions.string(_STATUS_STRINGS[practice.status])
+    rating = instructions.string(_RATING_STRINGS[practice.rating])
+    head = paint(_COLOURS[practice.status], f"{_SYMBOLS[practice.status]} {status:<15}")
+    lines = [f"{head} {practice.title}  " + paint(_DIM, f"({rating})")]
+    indent = " " * 18
+    if practice.status is Status.UNKNOWN:
+        lines.append(indent + instructions.string("couldNotCheck", reason=practice.reason))
+    elif practice.observed:
+        lines.append(
+            indent + paint(_DIM, f"{instructions.string('sectionEvidence')}: {practice.observed}")
+        )
+    if practice.status in (Status.FAIL, Status.NUDGE) and practice.directions:
+        for line in practice.directions.splitlines():
+            wrapped = textwrap.wrap(line, WIDTH - len(indent) - 2) or [""]
+            lines += [indent + "  " + part for part in wrapped]
+    return lines

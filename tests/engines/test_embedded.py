@@ -1,0 +1,185 @@
+"""The embedded engine: constraint push-down, once-per-scan generation, errors as reasons."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import pytest
+
+from stethoscope_desktop.engines.base import QueryError
+from stethoscope_desktop.engines.embedded import EmbeddedEngine
+from stethoscope_desktop.tables.base import (
+    Column,
+    Operator,
+    QueryContext,
+    Row,
+    TableError,
+    TablePlugin,
+)
+
+
+class FileTable(TablePlugin):
+    """Like osquery's `file`: path is required and pushed down."""
+
+    name = "file"
+    columns = (
+        Column("path", "text", index=True, required=True),
+        Column("size", "bigint"),
+        Column("hidden_note", "text", hidden=True),
+    )
+
+    def __init__(self) -> None:
+        self.contexts: list[QueryContext] = []
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        self.contexts.append(context)
+        for path in sorted(context.equals("path")):
+            yield {"path": path, "size": str(len(path)), "hidden_note": "x"}
+
+
+class CountingTable(TablePlugin):
+    """A table without key columns that counts how often it is generated."""
+
+    name = "os_version"
+    columns = (Column("name"), Column("major", "integer"), Column("ratio", "double"))
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.threads: set[str] = set()
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        self.calls += 1
+        self.threads.add(threading.current_thread().name)
+        return [{"name": "Debian GNU/Linux", "major": "12", "ratio": 0.5}]
+
+
+class BrokenTable(TablePlugin):
+    name = "broken"
+    columns = (Column("x"),)
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        raise TableError("cannot read /etc/broken: permission denied")
+
+
+class BuggyTable(TablePlugin):
+    name = "buggy"
+    columns = (Column("x"),)
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        raise ZeroDivisionError("oops")
+
+
+def test_equality_constraints_reach_generate_like_osquery() -> None:
+    files = FileTable()
+    engine = EmbeddedEngine([files])
+    with engine.begin_scan() as session:
+        rows = session.query("SELECT path, size FROM file WHERE path IN ('/a', '/bb')").rows
+    assert rows == ({"path": "/a", "size": 2}, {"path": "/bb", "size": 3})
+    assert {c.op for ctx in files.contexts for c in ctx.constraints} == {Operator.EQUALS}
+    assert sorted(e for ctx in files.contexts for e in ctx.equals("path")) == ["/a", "/bb"]
+
+
+def test_join_pushes_the_joined_value_down() -> None:
+    files = FileTable()
+    engine = EmbeddedEngine([files, CountingTable()])
+    with engine.begin_scan() as session:
+        rows = session.query(
+            "SELECT f.path FROM os_version AS o JOIN file AS f ON f.path = '/etc/' || o.major"
+        ).rows
+    assert rows == ({"path": "/etc/12"},)
+
+
+def test_hidden_columns_are_left_out_of_star_but_selectable() -> None:
+    engine = EmbeddedEngine([FileTable()])
+    with engine.begin_scan() as session:
+        star = session.query("SELECT * FROM file WHERE path = '/x'").rows
+        hidden = session.query("SELECT hidden_note FROM file WHERE path = '/x'").rows
+    assert star == ({"path": "/x", "size": 2},)
+    assert hidden == ({"hidden_note": "x"},)
+
+
+def test_values_are_typed_by_the_column_declaration() -> None:
+    engine = EmbeddedEngine([CountingTable()])
+    with engine.begin_scan() as session:
+        (row,) = session.query("SELECT name, major, ratio FROM os_version").rows
+    assert row == {"name": "Debian GNU/Linux", "major": 12, "ratio": 0.5}
+
+
+def test_a_table_is_generated_at_most_once_per_scan_and_again_next_scan() -> None:
+    table = CountingTable()
+    engine = EmbeddedEngine([table])
+    with engine.begin_scan() as session:
+        session.prepare(["SELECT * FROM os_version"])
+        for _ in range(3):
+            session.query("SELECT name FROM os_version WHERE major > 1")
+        assert table.calls == 1
+        assert session.table_timings()["os_version"].rows == 1
+    with engine.begin_scan() as session:
+        session.query("SELECT name FROM os_version")
+    assert table.calls == 2
+
+
+def test_prepare_generates_tables_on_worker_threads() -> None:
+    table = CountingTable()
+    engine = EmbeddedEngine([table, FileTable()])
+    with engine.begin_scan() as session:
+        session.prepare(["SELECT * FROM os_version", "SELECT * FROM file WHERE path = '/a'"])
+        assert table.calls == 1
+        assert all(name.startswith("table") for name in table.threads)
+
+
+def test_a_failing_table_gives_its_reason_and_other_queries_still_run() -> None:
+    engine = EmbeddedEngine([BrokenTable(), CountingTable()])
+    with engine.begin_scan() as session:
+        session.prepare(["SELECT * FROM broken", "SELECT * FROM os_version"])
+        with pytest.raises(QueryError) as failure:
+            session.query("SELECT x FROM broken")
+        assert failure.value.message == "cannot read /etc/broken: permission denied"
+        assert failure.value.tables == ("broken",)
+        assert session.query("SELECT major FROM os_version").rows == ({"major": 12},)
+        assert session.table_timings()["broken"].error == failure.value.message
+
+
+@pytest.mark.allow_warnings
+def test_a_bug_in_a_table_is_a_reason_not_a_crash() -> None:
+    engine = EmbeddedEngine([BuggyTable()])
+    with engine.begin_scan() as session, pytest.raises(QueryError) as failure:
+        session.query("SELECT * FROM buggy")
+    assert "ZeroDivisionError: oops" in failure.value.message
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("SELECT nope FROM os_version", "SQL error: no such column: nope"),
+        ("SELECT * FROM missing_table", "needs osquery: table missing_table"),
+        ("SELEC 1", "SQL error"),
+    ],
+)
+def test_sql_errors_are_query_errors_with_the_sqlite_message(sql: str, message: str) -> None:
+    engine = EmbeddedEngine([CountingTable()])
+    with engine.begin_scan() as session, pytest.raises(QueryError) as failure:
+        session.query(sql)
+    assert message in failure.value.message
+
+
+def test_osquery_context_round_trips_through_its_json_shape() -> None:
+    context = QueryContext.from_osquery(
+        {
+            "constraints": [
+                {"name": "path", "list": [{"op": 2, "expr": "/etc/hosts"}], "affinity": "TEXT"},
+                {"name": "size", "list": [{"op": 4, "expr": "10"}, {"op": 99, "expr": "?"}]},
+            ]
+        }
+    )
+    assert context.equals("path") == frozenset({"/etc/hosts"})
+    assert QueryContext.from_osquery(context.to_osquery()) == context
+
+
+def test_engine_info_names_the_engine_and_its_tables() -> None:
+    engine = EmbeddedEngine([CountingTable()], reason="because")
+    assert engine.info.name == "embedded"
+    assert engine.info.reason == "because"
+    assert engine.info.tables == ("os_version",)
+    assert engine.available_tables() == frozenset({"os_version"})
