@@ -86,6 +86,8 @@ def _practice_lines(
         )
     if practice.status in (Status.FAIL, Status.NUDGE) and practice.directions:
         for line in practice.directions.splitlines():
-            wrapped = textwrap.wrap(line, WIDTH - len(indent) - 2) or [""]
+            wrapped = textwrap.wrap(
+                line, WIDTH - len(indent) - 2, break_long_words=False, break_on_hyphens=False
+            ) or [""]
             lines += [indent + "  " + part for part in wrapped]
     return lines

@@ -33,6 +33,7 @@ from stethoscope_desktop.core.policy import ApplicationRule, Policy, Requirement
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import (
     ApplicationOutcome,
+    AppState,
     DeviceFacts,
     Evidence,
     PracticeResult,
@@ -74,6 +75,17 @@ DEFAULT_RATINGS: Mapping[str, Rating] = {
     "screenLock": Rating.HIGH,
     "remoteLogin": Rating.HIGH,
     "requiredApplications": Rating.HIGH,
+}
+APP_STATE_STRINGS: Mapping[tuple[AppState, bool], str] = {
+    # (state, banned rule) -> instructions string
+    (AppState.INSTALLED, False): "appInstalled",
+    (AppState.INSTALLED, True): "appInstalled",
+    (AppState.NOT_INSTALLED, False): "appNotInstalled",
+    (AppState.NOT_INSTALLED, True): "appNotBanned",
+    (AppState.OUTDATED, False): "appOutdated",
+    (AppState.OUTDATED, True): "appOutdated",
+    (AppState.BANNED_PRESENT, True): "appBannedPresent",
+    (AppState.BANNED_PRESENT, False): "appBannedPresent",
 }
 PLATFORM_NAMES = {"darwin": "macOS", "windows": "Windows", "linux": "Linux"}
 
@@ -353,7 +365,9 @@ class Scanner:
                 fact=fact,
                 requirement=requirement.value,
                 requirement_text=requirement_words(requirement),
-                observed=fact.state.value + (f" ({fact.detail})" if fact.detail else ""),
+                observed=""
+                if fact.state is FeatureState.UNKNOWN
+                else fact.state.value + (f" ({fact.detail})" if fact.detail else ""),
                 requirement_option=requirement,
             )
         if policy.screen_idle is not None:
@@ -379,7 +393,7 @@ class Scanner:
                 else _with_reason(fact, fact.detail or "the idle time could not be read"),
                 requirement=str(policy.screen_idle),
                 requirement_text=f"{policy.screen_idle.describe()} seconds",
-                observed=observed + (f" ({fact.detail})" if fact.detail else ""),
+                observed=observed + (f" ({fact.detail})" if known and fact.detail else ""),
             )
         if policy.stethoscope_version is not None:
             fact = facts[PRACTICE_CHECKS["stethoscopeVersion"]]
@@ -433,8 +447,10 @@ class Scanner:
                 required_version=str(rule.version) if rule.version else "",
                 matched_names=tuple(dict.fromkeys(app.name for app in verdict.matched)),
             )
-            observed = verdict.state.value + (
-                f" ({verdict.installed_version})" if verdict.installed_version else ""
+            observed = builder.instructions.string(
+                APP_STATE_STRINGS[(verdict.state, rule.assertion is Requirement.NEVER)],
+                installed=verdict.installed_version or "?",
+                required=rule.version.describe() if rule.version else "",
             )
         evidence_rows = tuple(
             row for row in fact.rows if row.get("name") and rule.matches(str(row["name"]))
