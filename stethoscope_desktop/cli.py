@@ -1,7 +1,7 @@
 """The `stethoscope-desktop` command: the tray app, `scan`, `check-policy`, `convert-instructions`.
 
 `scan` and the other subcommands never import Qt. Exit codes of `scan`: 0 PASS, 1 NUDGE, 2 FAIL,
-3 could not scan.
+3 could not scan (no engine, or not a single practice could be read).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.text_report import render_report
 
-EXIT_CODES = {Status.PASS: 0, Status.NUDGE: 1, Status.FAIL: 2, Status.UNKNOWN: 0}
+EXIT_CODES = {Status.PASS: 0, Status.NUDGE: 1, Status.FAIL: 2, Status.UNKNOWN: 3}
 EXIT_COULD_NOT_SCAN = 3
 
 

@@ -6,7 +6,8 @@
 - `osVersion`: inside `ok` → PASS, else inside `nudge` → NUDGE, else FAIL.
 - `screenIdle`: the seconds until the screen locks must be inside the range.
 - `applications`: required (ALWAYS/IF_SUPPORTED), suggested, or banned (NEVER) per rule.
-- Overall: FAIL if any practice fails, else NUDGE if any nudges, else PASS.
+- Overall: FAIL if any practice fails, else NUDGE if any nudges, else PASS (UNKNOWN when no
+  practice could be read at all).
 """
 
 from __future__ import annotations
@@ -178,12 +179,18 @@ def application_status(
 
 
 def overall_status(statuses: Iterable[Status]) -> Status:
-    """Return FAIL if any fails, else NUDGE if any nudges, else PASS."""
+    """Return FAIL if any fails, else NUDGE if any nudges, else PASS.
+
+    When nothing at all could be read (every practice UNKNOWN) the device is not said to pass:
+    the overall status is UNKNOWN.
+    """
     seen = set(statuses)
     if Status.FAIL in seen:
         return Status.FAIL
     if Status.NUDGE in seen:
         return Status.NUDGE
+    if seen == {Status.UNKNOWN}:
+        return Status.UNKNOWN
     return Status.PASS
 
 

@@ -253,6 +253,7 @@ def test_application_platform_filter(
         ([PASS, NUDGE, UNK], NUDGE),
         ([NUDGE, FAIL, PASS], FAIL),
         ([UNK, FAIL], FAIL),
+        ([UNK, UNK], UNK),
     ],
 )
 def test_overall_status(statuses: list[Status], expected: Status) -> None:
