@@ -94,9 +94,8 @@ def test_queries_return_the_columns_their_kind_needs(platform: str) -> None:
         sql = check.sql_for(platform)
         if sql is None:
             continue
-        cursor = connection.cursor()
-        cursor.execute(sql)
-        names = {d[0] for d in cursor.getdescription()}
+        info = apsw.ext.query_info(connection, sql)
+        names = {d[0] for d in info.description or ()}
         assert needed[check.kind] <= names, f"{check.file} ({platform}) returns {names}"
 
 
@@ -115,9 +114,7 @@ def test_english_instructions_are_complete() -> None:
         assert practice.name and practice.rating and practice.description, key
         assert practice.title_passing and practice.title_failing and practice.title_unknown, key
         for platform in ("darwin", "win32", "linux"):
-            assert (
-                practice.directions.get(platform, "").lstrip().startswith(("1.", "If", "Your"))
-            ), (key, platform)
+            assert "\n1. " in "\n" + practice.directions.get(platform, ""), (key, platform)
 
 
 def test_other_languages_translate_every_practice_and_string() -> None:

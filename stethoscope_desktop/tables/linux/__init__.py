@@ -1,0 +1,86 @@
+"""Linux implementations of osquery tables and of our own `stethoscope_*` tables.
+
+Each module holds one concern; `linux_tables` instantiates every table against one `System`.
+"""
+
+from __future__ import annotations
+
+from stethoscope_desktop.tables.base import TablePlugin
+from stethoscope_desktop.tables.linux.desktop_apps import DesktopApps
+from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption
+from stethoscope_desktop.tables.linux.firewall import Firewall
+from stethoscope_desktop.tables.linux.mounts import Mounts
+from stethoscope_desktop.tables.linux.network import ListeningPorts
+from stethoscope_desktop.tables.linux.os_version import OsVersion
+from stethoscope_desktop.tables.linux.packages import DebPackages, RpmPackages
+from stethoscope_desktop.tables.linux.remote_login import RemoteLogin
+from stethoscope_desktop.tables.linux.screen_lock import ScreenLock
+from stethoscope_desktop.tables.linux.secureboot import SecureBoot
+from stethoscope_desktop.tables.linux.system_info import SystemInfo
+from stethoscope_desktop.tables.linux.systemd import SystemdUnits
+from stethoscope_desktop.tables.linux.updates import AutomaticUpdates
+from stethoscope_desktop.tables.linux.wifi import WifiNetworks
+from stethoscope_desktop.tables.system import System
+
+__all__ = [
+    "OSQUERY_TABLE_CLASSES",
+    "STETHOSCOPE_TABLE_CLASSES",
+    "AutomaticUpdates",
+    "DebPackages",
+    "DesktopApps",
+    "DiskEncryption",
+    "Firewall",
+    "ListeningPorts",
+    "Mounts",
+    "OsVersion",
+    "RemoteLogin",
+    "RpmPackages",
+    "ScreenLock",
+    "SecureBoot",
+    "SystemInfo",
+    "SystemdUnits",
+    "WifiNetworks",
+    "linux_tables",
+]
+
+# The classes, for tests and documentation: the osquery-compatible ones and our own.
+OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
+    OsVersion,
+    SystemInfo,
+    DebPackages,
+    RpmPackages,
+    ListeningPorts,
+    Mounts,
+    SecureBoot,
+    SystemdUnits,
+)
+STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
+    Firewall,
+    DiskEncryption,
+    AutomaticUpdates,
+    ScreenLock,
+    RemoteLogin,
+    WifiNetworks,
+    DesktopApps,
+)
+
+
+def linux_tables(system: System) -> list[TablePlugin]:
+    """Return one instance of every Linux table, all reading the machine through `system`."""
+    return [
+        OsVersion(system),
+        SystemInfo(system),
+        DebPackages(system),
+        RpmPackages(system),
+        ListeningPorts(system),
+        Mounts(system),
+        SecureBoot(system),
+        SystemdUnits(system),
+        Firewall(system),
+        DiskEncryption(system),
+        AutomaticUpdates(system),
+        ScreenLock(system),
+        RemoteLogin(system),
+        WifiNetworks(system),
+        DesktopApps(system),
+    ]

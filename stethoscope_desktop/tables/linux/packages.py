@@ -1,0 +1,273 @@
+"""osquery's `deb_packages` and `rpm_packages` tables.
+
+deb_packages reads dpkg's database directly: the `status` file of the admin directory
+(/var/lib/dpkg, or each `admindir = '...'` the query asks for, as osquery allows), with the
+not-yet-merged records in `updates/` applied on top, as libdpkg does. Like osquery it lists every
+package whose status is not "not-installed" (so "deinstall ok config-files" packages appear), with
+status as "<want> <flag> <status>", version as written (epoch included), revision as the part
+after the last '-' of the version ("" for native packages) and size as Installed-Size (KiB, as
+dpkg records it). A machine without dpkg has no rows.
+
+rpm_packages runs `rpm -qa` (or `rpm -q NAME` when the query constrains name) with a query format
+whose fields are separated by control characters that cannot appear in package metadata.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
+from stethoscope_desktop.tables.linux._common import (
+    command_reason,
+    list_optional,
+    os_error_reason,
+    read_optional,
+    run_quiet,
+    to_int,
+)
+from stethoscope_desktop.tables.system import System
+
+DPKG_ADMINDIR = "/var/lib/dpkg"
+_STATUS_LIMIT = 32 * 1024 * 1024
+_WANTED_FIELDS = frozenset(
+    {
+        "Package",
+        "Status",
+        "Priority",
+        "Section",
+        "Installed-Size",
+        "Maintainer",
+        "Architecture",
+        "Source",
+        "Version",
+    }
+)
+_WANTED_FIRST = frozenset(field[0] for field in _WANTED_FIELDS)
+
+
+def parse_dpkg_records(text: str) -> list[dict[str, str]]:
+    """Split a dpkg status-format file into records of the fields this module uses."""
+    records: list[dict[str, str]] = []
+    record: dict[str, str] = {}
+    for line in text.split("\n"):
+        if not line:
+            if "Package" in record:
+                records.append(record)
+            record = {}
+        elif line[0] in _WANTED_FIRST:  # skips continuation lines and unwanted fields cheaply
+            key, sep, value = line.partition(":")
+            if sep and key in _WANTED_FIELDS:
+                record[key] = value.strip()
+    if "Package" in record:
+        records.append(record)
+    return records
+
+
+def read_dpkg_database(system: System, admindir: str = DPKG_ADMINDIR) -> list[dict[str, str]]:
+    """Return dpkg's package records, pending `updates/` applied; raise OSError without status."""
+    text = system.read_text(f"{admindir}/status", limit=_STATUS_LIMIT)
+    by_key: dict[tuple[str, str], dict[str, str]] = {}
+    for record in parse_dpkg_records(text):
+        by_key[(record["Package"], record.get("Architecture", ""))] = record
+    for entry in list_optional(system, f"{admindir}/updates"):
+        if not entry.isdigit():
+            continue
+        update = read_optional(system, f"{admindir}/updates/{entry}", limit=_STATUS_LIMIT)
+        for record in parse_dpkg_records(update or ""):
+            by_key[(record["Package"], record.get("Architecture", ""))] = record
+    return [by_key[key] for key in sorted(by_key)]
+
+
+def _records_of(text: str, package: str) -> list[dict[str, str]]:
+    """Return the records of one package in a status-format text, without parsing the rest."""
+    found: list[dict[str, str]] = []
+    needle = f"Package: {package}\n"
+    start = text.find(needle)
+    while start >= 0:
+        if start == 0 or text[start - 1] == "\n":
+            end = text.find("\n\n", start)
+            found.extend(parse_dpkg_records(text[start : end if end >= 0 else len(text)]))
+        start = text.find(needle, start + 1)
+    return found
+
+
+def dpkg_installed(system: System, package: str, admindir: str = DPKG_ADMINDIR) -> bool | None:
+    """Return whether dpkg lists `package` as installed; None when dpkg's status is unreadable.
+
+    Only the package's own record is parsed (in `status`, then any pending `updates/`), so this is
+    much cheaper than reading the whole database.
+    """
+    try:
+        records = _records_of(system.read_text(f"{admindir}/status", limit=_STATUS_LIMIT), package)
+    except OSError:
+        return None
+    for entry in list_optional(system, f"{admindir}/updates"):
+        if entry.isdigit():
+            update = read_optional(system, f"{admindir}/updates/{entry}", limit=_STATUS_LIMIT)
+            records.extend(_records_of(update or "", package))
+    by_arch = {record.get("Architecture", ""): record for record in records}  # later wins
+    return any(record.get("Status", "").split()[2:] == ["installed"] for record in by_arch.values())
+
+
+def debian_revision(version: str) -> str:
+    """Return the Debian revision of a version: what follows its last '-', else ""."""
+    _, sep, revision = version.rpartition("-")
+    return revision if sep else ""
+
+
+class DebPackages(TablePlugin):
+    """Packages in dpkg's database (Debian, Ubuntu and derivatives)."""
+
+    name = "deb_packages"
+    columns = (
+        Column("name", "text"),
+        Column("version", "text"),
+        Column("source", "text"),
+        Column("size", "bigint"),
+        Column("arch", "text"),
+        Column("revision", "text"),
+        Column("status", "text"),
+        Column("maintainer", "text"),
+        Column("section", "text"),
+        Column("priority", "text"),
+        Column("admindir", "text"),
+        Column("pid_with_namespace", "integer", hidden=True),
+        Column("mount_namespace_id", "text", hidden=True),
+    )
+    platforms = ("linux",)
+
+    def __init__(self, system: System) -> None:
+        self._system = system
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        requested = sorted(context.equals("admindir"))
+        admindirs = requested or [DPKG_ADMINDIR]
+        rows: list[Row] = []
+        failures: list[str] = []
+        for admindir in admindirs:
+            try:
+                records = read_dpkg_database(self._system, admindir)
+            except OSError as error:
+                if not requested and not self._system.exists(f"{admindir}/status"):
+                    continue  # no dpkg on this machine: no rows, not an error
+                failures.append(f"{admindir}/status: {os_error_reason(error)}")
+                continue
+            for record in records:
+                status = record.get("Status", "")
+                if status.endswith(" not-installed"):
+                    continue
+                version = record.get("Version", "")
+                rows.append(
+                    {
+                        "name": record["Package"],
+                        "version": version,
+                        "source": record.get("Source", ""),
+                        "size": to_int(record.get("Installed-Size")),
+                        "arch": record.get("Architecture", ""),
+                        "revision": debian_revision(version),
+                        "status": status,
+                        "maintainer": record.get("Maintainer", ""),
+                        "section": record.get("Section", ""),
+                        "priority": record.get("Priority", ""),
+                        "admindir": admindir,
+                        "pid_with_namespace": 0,
+                    }
+                )
+        if failures and not rows:
+            raise TableError("cannot read dpkg's database: " + "; ".join(failures))
+        return rows
+
+
+# Unit and record separators: rpm copies them literally and they never occur in its metadata.
+_FS = "\x1f"
+_RS = "\x1e"
+_RPM_TAGS = (
+    ("name", "NAME"),
+    ("version", "VERSION"),
+    ("release", "RELEASE"),
+    ("source", "SOURCERPM"),
+    ("size", "SIZE"),
+    ("sha1", "SHA1HEADER"),
+    ("arch", "ARCH"),
+    ("epoch", "EPOCH"),
+    ("install_time", "INSTALLTIME"),
+    ("vendor", "VENDOR"),
+    ("package_group", "GROUP"),
+)
+RPM_QUERYFORMAT = _FS.join(f"%{{{tag}}}" for _, tag in _RPM_TAGS) + _RS
+_RPM_INTEGERS = frozenset({"size", "epoch", "install_time"})
+_NOT_INSTALLED = re.compile(r"^package .* is not installed$")
+
+
+def _rpm_lines(text: str, *, records: bool = True) -> list[str]:
+    """Split rpm's output into records (with separators) or other lines (messages)."""
+    lines = [line for chunk in text.split(_RS) for line in chunk.split("\n") if line.strip()]
+    return [line for line in lines if (_FS in line) is records]
+
+
+def parse_rpm_output(text: str) -> list[Row]:
+    """Parse `rpm -q --queryformat RPM_QUERYFORMAT` output into rows."""
+    rows: list[Row] = []
+    for record in _rpm_lines(text):
+        fields = record.split(_FS)
+        if len(fields) != len(_RPM_TAGS):
+            continue
+        row: Row = {}
+        for (column, _), value in zip(_RPM_TAGS, fields, strict=True):
+            if value == "(none)":
+                row[column] = None
+            elif column in _RPM_INTEGERS:
+                row[column] = to_int(value)
+            else:
+                row[column] = value
+        row["pid_with_namespace"] = 0
+        rows.append(row)
+    return rows
+
+
+class RpmPackages(TablePlugin):
+    """Packages in the RPM database (Fedora, RHEL, openSUSE and derivatives)."""
+
+    name = "rpm_packages"
+    columns = (
+        Column("name", "text", index=True),
+        Column("version", "text", index=True),
+        Column("release", "text", index=True),
+        Column("source", "text"),
+        Column("size", "bigint"),
+        Column("sha1", "text"),
+        Column("arch", "text", index=True),
+        Column("epoch", "integer", index=True),
+        Column("install_time", "integer"),
+        Column("vendor", "text"),
+        Column("package_group", "text"),
+        Column("pid_with_namespace", "integer", hidden=True),
+        Column("mount_namespace_id", "text", hidden=True),
+    )
+    platforms = ("linux",)
+
+    def __init__(self, system: System) -> None:
+        self._system = system
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        if self._system.which("rpm") is None:
+            return []
+        names = sorted(context.equals("name"))
+        argv = ["rpm", "-q", *names] if names else ["rpm", "-qa"]
+        result = run_quiet(self._system, [*argv, "--queryformat", RPM_QUERYFORMAT])
+        if isinstance(result, str):
+            raise TableError(f"cannot list RPM packages: {result}")
+        rows = parse_rpm_output(result.stdout)
+        if not result.ok and not names:
+            raise TableError(f"cannot list RPM packages: {command_reason(result)}")
+        if not result.ok:
+            # `rpm -q a b` exits 1 when some are not installed; anything else is a failure.
+            other = [
+                line
+                for line in _rpm_lines(result.stdout, records=False)
+                if not _NOT_INSTALLED.match(line.strip())
+            ]
+            if other or result.stderr.strip():
+                raise TableError(f"cannot list RPM packages: {command_reason(result)}")
+        return rows

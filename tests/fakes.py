@@ -1,0 +1,79 @@
+"""Hand-written fakes for table tests: a folder standing in for / and recorded command outputs.
+
+`FakeSystem` is a `LocalSystem` whose root is a temporary folder, whose environment and home are
+given, and whose commands are answered from a dictionary of recorded results instead of being
+run. Nothing is patched: tables receive the fake exactly as they would receive the real system.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from stethoscope_desktop.tables.system import (
+    DEFAULT_TIMEOUT_S,
+    CommandError,
+    CommandResult,
+    LocalSystem,
+)
+
+Recorded = CommandResult | CommandError
+
+
+class FakeSystem(LocalSystem):
+    """A machine made of a fake root folder and recorded command results."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        home: str = "/home/tester",
+        commands: Mapping[tuple[str, ...], Recorded] | None = None,
+    ) -> None:
+        super().__init__(root, env=dict(env or {}), home=home)
+        self.root = Path(root)
+        self.commands: dict[tuple[str, ...], Recorded] = dict(commands or {})
+        self.calls: list[tuple[str, ...]] = []
+
+    def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
+        """Return (or raise) the recorded result of `argv`; unrecorded programs are missing."""
+        key = tuple(argv)
+        self.calls.append(key)
+        if not key:
+            raise CommandError("empty command")
+        recorded = self.commands.get(key)
+        if recorded is None:
+            raise CommandError(f"{key[0]}: not installed (not found on PATH)")
+        if isinstance(recorded, CommandError):
+            raise recorded
+        return recorded
+
+    def which(self, program: str) -> str | None:
+        """Return /usr/bin/<program> when some recorded command runs it, else None."""
+        if any(argv and argv[0] == program for argv in self.commands):
+            return f"/usr/bin/{program}"
+        return None
+
+    def write(self, path: str, content: str | bytes = "") -> Path:
+        """Write a file at `path` (absolute, as seen by tables) inside the fake root."""
+        return write_file(self.root, path, content)
+
+
+def write_file(root: str | Path, path: str, content: str | bytes = "") -> Path:
+    """Create `path` (absolute, as seen by tables) under `root` with `content`, making folders."""
+    target = Path(root) / path.lstrip("/")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content, encoding="utf-8")
+    return target
+
+
+def result(
+    argv: Sequence[str], stdout: str = "", *, stderr: str = "", returncode: int = 0
+) -> tuple[tuple[str, ...], CommandResult]:
+    """Return a `commands` entry: argv -> a finished command's recorded output."""
+    key = tuple(argv)
+    return key, CommandResult(key, returncode, stdout, stderr)

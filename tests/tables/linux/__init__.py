@@ -1,0 +1,1 @@
+"""Tests of the Linux tables, against fake roots and recorded command outputs."""

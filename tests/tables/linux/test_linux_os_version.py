@@ -1,0 +1,175 @@
+"""os_version and system_info against fake roots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stethoscope_desktop.tables.base import TableError
+from stethoscope_desktop.tables.linux.os_version import OsVersion
+from stethoscope_desktop.tables.linux.system_info import SystemInfo, format_machine_id
+from tests.fakes import FakeSystem, result
+from tests.tables.linux.helpers import fixture, make_root, one_row
+
+
+def os_root(tmp_path: Path, name: str, **extra: str) -> FakeSystem:
+    files = {"/etc/os-release": fixture(f"os-release/{name}"), "/proc/sys/kernel/arch": "x86_64\n"}
+    files.update(extra)
+    return FakeSystem(make_root(tmp_path, files))
+
+
+def test_debian_12_takes_the_point_release_from_debian_version(tmp_path: Path) -> None:
+    system = os_root(
+        tmp_path,
+        "debian-12",
+        **{"/etc/debian_version": fixture("os-release/debian-12.debian_version")},
+    )
+    assert one_row(OsVersion(system)) == {
+        "name": "Debian GNU/Linux",
+        "version": "12 (bookworm)",
+        "major": 12,
+        "minor": 7,
+        "patch": 0,
+        "build": "",
+        "platform": "debian",
+        "platform_like": None,
+        "codename": "bookworm",
+        "arch": "x86_64",
+        "pid_with_namespace": 0,
+    }
+    assert system.calls == []  # arch came from /proc/sys/kernel/arch, no uname
+
+
+def test_debian_without_debian_version_says_minor_0_like_osquery(tmp_path: Path) -> None:
+    row = one_row(OsVersion(os_root(tmp_path, "debian-12")))
+    assert (row["major"], row["minor"], row["patch"]) == (12, 0, 0)
+
+
+def test_ubuntu_24_04(tmp_path: Path) -> None:
+    system = os_root(
+        tmp_path,
+        "ubuntu-24.04",
+        **{"/etc/debian_version": fixture("os-release/ubuntu-24.04.debian_version")},
+    )
+    row = one_row(OsVersion(system))
+    assert row["name"] == "Ubuntu"
+    assert row["version"] == "24.04.1 LTS (Noble Numbat)"
+    assert (row["major"], row["minor"], row["patch"]) == (24, 4, 0)
+    assert (row["platform"], row["platform_like"], row["codename"]) == ("ubuntu", "debian", "noble")
+
+
+def test_fedora_41_keeps_platform_fedora(tmp_path: Path) -> None:
+    system = os_root(
+        tmp_path,
+        "fedora-41",
+        **{"/etc/redhat-release": fixture("os-release/fedora-41.redhat-release")},
+    )
+    row = one_row(OsVersion(system))
+    assert row["name"] == "Fedora Linux"
+    assert row["version"] == "41 (Workstation Edition)"
+    assert (row["major"], row["minor"], row["patch"]) == (41, 0, 0)
+    assert (row["platform"], row["platform_like"], row["codename"]) == ("fedora", None, "")
+
+
+def test_arch_falls_back_to_uname_and_os_release_to_usr_lib(tmp_path: Path) -> None:
+    make_root(tmp_path, {"/usr/lib/os-release": 'NAME="Arch Linux"\nID=arch\nBUILD_ID=rolling\n'})
+    system = FakeSystem(tmp_path, commands=dict([result(["uname", "-m"], "aarch64\n")]))
+    row = one_row(OsVersion(system))
+    assert row["name"] == "Arch Linux"
+    assert row["version"] is None
+    assert row["build"] == "rolling"
+    assert (row["major"], row["minor"], row["patch"]) == (0, 0, 0)
+    assert row["arch"] == "aarch64"
+
+
+def test_no_os_release_is_a_table_error(tmp_path: Path) -> None:
+    with pytest.raises(TableError, match="/etc/os-release: not found"):
+        one_row(OsVersion(FakeSystem(tmp_path)))
+
+
+CPUINFO = """processor\t: 0
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 140
+model name\t: 11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz
+microcode\t: 0xb4
+physical id\t: 0
+core id\t\t: 0
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+model\t\t: 140
+model name\t: 11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz
+physical id\t: 0
+core id\t\t: 0
+
+processor\t: 2
+model name\t: 11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz
+physical id\t: 0
+core id\t\t: 1
+
+"""
+
+
+def test_system_info_from_proc_and_dmi(tmp_path: Path) -> None:
+    make_root(
+        tmp_path,
+        {
+            "/proc/sys/kernel/hostname": "laptop\n",
+            "/proc/sys/kernel/arch": "x86_64\n",
+            "/proc/cpuinfo": CPUINFO,
+            "/proc/meminfo": "MemTotal:       16074520 kB\nMemFree:         1000000 kB\n",
+            "/etc/machine-id": "3d1219c7c4c5404aaa1f6d2a48adfda4\n",
+            "/sys/class/dmi/id/sys_vendor": "LENOVO\n",
+            "/sys/class/dmi/id/product_name": "20XWCTO1WW\n",
+            "/sys/class/dmi/id/product_version": "ThinkPad X1 Carbon Gen 9\n",
+            "/sys/class/dmi/id/board_vendor": "LENOVO\n",
+            "/sys/class/dmi/id/board_name": "20XWCTO1WW\n",
+            "/sys/class/dmi/id/board_version": "SDK0J40697 WIN\n",
+        },
+    )
+    # product_serial, board_serial and product_uuid are root-only: absent here, so NULL.
+    row = one_row(SystemInfo(FakeSystem(tmp_path)))
+    assert row == {
+        "hostname": "laptop",
+        "computer_name": "laptop",
+        "local_hostname": "laptop",
+        "uuid": "3d1219c7-c4c5-404a-aa1f-6d2a48adfda4",
+        "cpu_type": "x86_64",
+        "cpu_subtype": "140",
+        "cpu_brand": "11th Gen Intel(R) Core(TM) i7-1165G7 @ 2.80GHz",
+        "cpu_microcode": "0xb4",
+        "cpu_logical_cores": 3,
+        "cpu_physical_cores": 2,
+        "cpu_sockets": 1,
+        "physical_memory": 16074520 * 1024,
+        "hardware_vendor": "LENOVO",
+        "hardware_model": "20XWCTO1WW",
+        "hardware_version": "ThinkPad X1 Carbon Gen 9",
+        "hardware_serial": None,
+        "board_vendor": "LENOVO",
+        "board_model": "20XWCTO1WW",
+        "board_version": "SDK0J40697 WIN",
+        "board_serial": None,
+    }
+
+
+def test_system_info_prefers_a_readable_product_uuid(tmp_path: Path) -> None:
+    make_root(
+        tmp_path,
+        {
+            "/sys/class/dmi/id/product_uuid": "4c4c4544-0042-3510-8051-b4c04f4e4d32\n",
+            "/etc/machine-id": "3d1219c7c4c5404aaa1f6d2a48adfda4\n",
+        },
+    )
+    assert (
+        one_row(SystemInfo(FakeSystem(tmp_path)))["uuid"] == "4c4c4544-0042-3510-8051-b4c04f4e4d32"
+    )
+
+
+def test_machine_id_must_be_32_hex_digits() -> None:
+    assert format_machine_id("not-a-machine-id") is None
+    assert format_machine_id("0123456789ABCDEF0123456789abcdef") == (
+        "01234567-89ab-cdef-0123-456789abcdef"
+    )
