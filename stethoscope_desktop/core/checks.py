@@ -31,6 +31,15 @@ from stethoscope_desktop.core.yamlfile import (
 PLATFORMS = ("darwin", "linux", "windows")
 CHECK_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_SQL_CHARS = 20_000
+# What people write instead of osquery's platform names, for "did you mean" hints.
+PLATFORM_ALIASES = {
+    "macos": "darwin",
+    "mac": "darwin",
+    "osx": "darwin",
+    "win32": "windows",
+    "win": "windows",
+    "win64": "windows",
+}
 
 
 class CheckKind(StrEnum):
@@ -102,7 +111,7 @@ def parse_check(doc: YamlDocument, check_id: str) -> tuple[Check | None, list[Pr
             doc.problem(("sql",), "must map platforms (darwin, linux, windows) to osquery SQL")
         )
     else:
-        problems += unknown_keys(doc, sql, ("sql",), PLATFORMS)
+        problems += unknown_keys(doc, sql, ("sql",), PLATFORMS, PLATFORM_ALIASES)
         for platform, query in sql.items():
             if platform not in PLATFORMS:
                 continue

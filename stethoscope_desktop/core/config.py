@@ -74,6 +74,16 @@ class ConfigLayer:
     file: str
     values: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # The parsed file, so that a merge problem names the key as written and its line.
+    doc: YamlDocument | None = field(default=None, repr=False, compare=False)
+
+    def problem(self, attribute: str, message: str) -> Problem:
+        """Return a problem about the key of this file that set `attribute`."""
+        written = [key for key, name in CONFIG_KEYS.items() if name == attribute]
+        if self.doc is None or not isinstance(self.doc.data, dict):
+            return Problem(self.file, message, written[0] if written else attribute)
+        key = next((k for k in written if k in self.doc.data), attribute)
+        return self.doc.problem((key,), message)
 
 
 def _regex(
@@ -92,7 +102,7 @@ def _regex(
 
 def parse_config(doc: YamlDocument) -> ConfigLayer:
     """Validate a config document key by key; invalid keys are reported and left out."""
-    layer = ConfigLayer(doc.file)
+    layer = ConfigLayer(doc.file, doc=doc)
     data = doc.data
     if data is None:
         return layer
@@ -228,9 +238,7 @@ def merge_configs(
     for index, layer in enumerate(layers):
         for attribute, value in layer.values.items():
             if attribute in locked:
-                problems.append(
-                    Problem(layer.file, "ignored: IT's configuration sets this", attribute)
-                )
+                problems.append(layer.problem(attribute, "ignored: IT's configuration sets this"))
                 continue
             if attribute == "notifications":
                 value = replace(config.notifications, **value)

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stethoscope_desktop.core.policy import PLATFORM_ALIASES
 from stethoscope_desktop.core.status import Rating
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest, unknown_keys
 
@@ -148,13 +149,15 @@ def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
         doc, data, (), ("language", "strings", "practices", *STETHOSCOPE_TOP_KEYS)
     )
     language = data.get("language", "")
-    if language and not (
+    if language not in (None, "") and not (
         isinstance(language, str) and re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", language)
     ):
         problems.append(doc.problem(("language",), "must be a language code such as en or de"))
     else:
         layer.language = str(language or "")
-    strings = data.get("strings") or {}
+    strings = data.get("strings")
+    if strings is None:
+        strings = {}
     if not isinstance(strings, dict):
         problems.append(doc.problem(("strings",), "must map string names to texts"))
     else:
@@ -165,7 +168,9 @@ def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
                 and (text := _text(doc, ("strings", key), value, problems)) is not None
             ):
                 layer.strings[key] = text
-    practices = data.get("practices") or {}
+    practices = data.get("practices")
+    if practices is None:
+        practices = {}
     if not isinstance(practices, dict):
         problems.append(doc.problem(("practices",), "must map practice names to their texts"))
         return layer
@@ -233,7 +238,9 @@ def _practice(
                 doc.problem((*path, "directions"), "must map platforms to Markdown directions")
             )
         else:
-            problems += unknown_keys(doc, directions, (*path, "directions"), PLATFORM_TEXT_KEYS)
+            problems += unknown_keys(
+                doc, directions, (*path, "directions"), PLATFORM_TEXT_KEYS, PLATFORM_ALIASES
+            )
             texts = {
                 platform: text
                 for platform, value in directions.items()
@@ -313,14 +320,19 @@ def convert_stethoscope(data: Mapping[str, Any]) -> dict[str, Any]:
         for theirs, ours in STETHOSCOPE_STRINGS.items()
         if isinstance(data.get("strings"), dict) and isinstance(data["strings"].get(theirs), str)
     }
+    given = data.get("practices")
     practices: dict[str, Any] = {}
-    for key, entry in (data.get("practices") or {}).items():
+    for key, entry in given.items() if isinstance(given, Mapping) else ():
         if not isinstance(entry, dict):
             practices[key] = entry
             continue
-        converted: dict[str, Any] = {}
+        # Fields that are not Stethoscope's Handlebars text pass through unchanged, so that
+        # parse_instructions validates (and reports) them instead of their being dropped.
+        converted: dict[str, Any] = {k: entry[k] for k in ("name", "rating") if k in entry}
         title = entry.get("title")
-        if isinstance(title, str):
+        if "title" in entry and not isinstance(title, str):
+            converted["title"] = title
+        elif isinstance(title, str):
             match = _IF_PASSING.search(title)
             if match:
                 converted["title"] = {
@@ -332,15 +344,19 @@ def convert_stethoscope(data: Mapping[str, Any]) -> dict[str, Any]:
                 converted["title"] = {"passing": flat, "failing": flat}
         if isinstance(entry.get("description"), str):
             converted["description"] = _convert_directions(entry["description"]).strip()
+        elif "description" in entry:
+            converted["description"] = entry["description"]
         if isinstance(entry.get("directions"), dict):
             converted["directions"] = {
-                platform: _convert_directions(text)
+                platform: _convert_directions(text) if isinstance(text, str) else text
                 for platform, text in entry["directions"].items()
-                if isinstance(text, str)
             }
+        elif "directions" in entry:
+            converted["directions"] = entry["directions"]
         practices[key] = converted
     result: dict[str, Any] = {"language": str(data.get("language", "en"))}
     if strings:
         result["strings"] = strings
-    result["practices"] = practices
+    # A `practices` that is not a mapping is kept as it is for parse_instructions to report.
+    result["practices"] = practices if isinstance(given, Mapping) or given is None else given
     return result

@@ -24,6 +24,7 @@ from stethoscope_desktop.core.yamlfile import (
     KeyPath,
     Problem,
     YamlDocument,
+    format_key,
     plain_document,
     suggest,
     unknown_keys,
@@ -73,6 +74,16 @@ LINUX_DISTRIBUTIONS = (
     "amzn",
 )
 PLATFORM_KEYS = ("darwin", "win32", "linux", "awsWorkspace", "all", *LINUX_DISTRIBUTIONS)
+# What people write instead of Node's platform names, for "did you mean" hints.
+PLATFORM_ALIASES = {
+    "macos": "darwin",
+    "mac": "darwin",
+    "osx": "darwin",
+    "macosx": "darwin",
+    "windows": "win32",
+    "win": "win32",
+    "win64": "win32",
+}
 APPLICATION_KEYS = (
     "name",
     "assertion",
@@ -145,6 +156,19 @@ class PolicyLayer:
     file: str
     values: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Where each key came from, so that a merge problem names the right line and key.
+    doc: YamlDocument | None = field(default=None, repr=False, compare=False)
+    rule_paths: dict[str, KeyPath] = field(default_factory=dict, repr=False, compare=False)
+    # Keys the file sets, valid or not (`firewall`, `osVersion.darwin`), and whether it could
+    # not be read as a policy at all: IT's layer locks these too (see merge_layers).
+    claimed: set[str] = field(default_factory=set, repr=False, compare=False)
+    unreadable: bool = False
+
+    def problem(self, path: KeyPath, message: str) -> Problem:
+        """Return a problem located at `path` in this layer's file."""
+        if self.doc is not None:
+            return self.doc.problem(path, message)
+        return Problem(self.file, message, format_key(path))
 
 
 def _version_range(
@@ -182,7 +206,7 @@ def _os_version(
             doc.problem(path, "must map platforms (darwin, win32, linux, …) to {ok, nudge}")
         )
         return None
-    problems += unknown_keys(doc, value, path, PLATFORM_KEYS)
+    problems += unknown_keys(doc, value, path, PLATFORM_KEYS, PLATFORM_ALIASES)
     brackets: dict[str, VersionBracket] = {}
     for platform, bracket in value.items():
         if platform not in PLATFORM_KEYS:
@@ -278,7 +302,7 @@ def _application(
                 )
             )
         else:
-            problems += unknown_keys(doc, raw, (*path, "platform"), PLATFORM_KEYS)
+            problems += unknown_keys(doc, raw, (*path, "platform"), PLATFORM_KEYS, PLATFORM_ALIASES)
             platform = {}
             for key, value in raw.items():
                 if key not in PLATFORM_KEYS:
@@ -295,7 +319,9 @@ def _application(
         if not isinstance(raw_paths, dict):
             problems.append(doc.problem((*path, "paths"), "must map platforms to folders"))
         else:
-            problems += unknown_keys(doc, raw_paths, (*path, "paths"), PLATFORM_KEYS)
+            problems += unknown_keys(
+                doc, raw_paths, (*path, "paths"), PLATFORM_KEYS, PLATFORM_ALIASES
+            )
             for key, folder in raw_paths.items():
                 if not isinstance(folder, str):
                     problems.append(doc.problem((*path, "paths", key), "must be a folder path"))
@@ -327,17 +353,26 @@ def _application(
 
 def parse_policy(doc: YamlDocument) -> PolicyLayer:
     """Validate a policy document key by key; invalid keys are reported and left out."""
-    layer = PolicyLayer(doc.file)
+    layer = PolicyLayer(doc.file, doc=doc)
     data = doc.data
     if data is None:
         layer.problems.append(doc.problem((), "the policy file is empty"))
+        layer.unreadable = True
         return layer
     if not isinstance(data, dict):
         layer.problems.append(
             doc.problem((), "a policy must be a mapping of practice names to requirements")
         )
+        layer.unreadable = True
         return layer
     layer.problems += unknown_keys(doc, data, (), POLICY_KEYS)
+    layer.claimed = {
+        key
+        for key in data
+        if key in POLICY_KEYS and key not in ("osVersion", "applications", *APPLICATION_LISTS)
+    }
+    if isinstance(data.get("osVersion"), dict):
+        layer.claimed |= {f"osVersion.{p}" for p in data["osVersion"] if p in PLATFORM_KEYS}
     for key, value in data.items():
         problems: list[Problem] = []
         parsed: Any = None
@@ -371,6 +406,9 @@ def parse_policy(doc: YamlDocument) -> PolicyLayer:
                     for index, item in enumerate(value)
                 ]
                 parsed = [rule for rule in rules if rule is not None]
+                for index, rule in enumerate(rules):
+                    if rule is not None:
+                        layer.rule_paths.setdefault(rule.name, (key, index, "name"))
         else:
             continue
         layer.problems += problems
@@ -405,10 +443,9 @@ def merge_layers(
                     slot = f"osVersion.{platform}"
                     if slot in locked:
                         problems.append(
-                            Problem(
-                                layer.file,
+                            layer.problem(
+                                ("osVersion", platform),
                                 "ignored: IT's policy sets this and cannot be weakened here",
-                                slot,
                             )
                         )
                         continue
@@ -422,10 +459,9 @@ def merge_layers(
                 for rule in value:
                     if rule.name in taken:
                         problems.append(
-                            Problem(
-                                layer.file,
+                            layer.problem(
+                                layer.rule_paths.get(rule.name, ("applications",)),
                                 f"ignored: IT's policy has a rule for {rule.name!r}",
-                                "applications",
                             )
                         )
                         continue
@@ -434,10 +470,8 @@ def merge_layers(
                 continue
             if key in locked:
                 problems.append(
-                    Problem(
-                        layer.file,
-                        "ignored: IT's policy sets this and cannot be weakened here",
-                        key,
+                    layer.problem(
+                        (key,), "ignored: IT's policy sets this and cannot be weakened here"
                     )
                 )
                 continue
@@ -447,6 +481,13 @@ def merge_layers(
             locked |= {k for k in layer.values if k not in ("osVersion", "applications")}
             locked |= {f"osVersion.{p}" for p in layer.values.get("osVersion", {})}
             locked |= {f"applications:{r.name}" for r in layer.values.get("applications", [])}
+            # A key IT wrote but got wrong keeps the value below it (the bundled default), and
+            # a later layer may not weaken that either; nor anything at all when IT's file could
+            # not be read, since what IT meant is unknown.
+            locked |= layer.claimed
+            if layer.unreadable:
+                locked |= set(values) | {f"osVersion.{p}" for p in os_version}
+                locked |= {f"applications:{r.name}" for r in applications}
     features = {key: values[key] for key in FEATURE_PRACTICES if key in values}
     policy = Policy(
         os_version=os_version,

@@ -18,7 +18,13 @@ from typing import Any
 
 import platformdirs
 
-from stethoscope_desktop.core.config import AppConfig, ConfigLayer, merge_configs, parse_config
+from stethoscope_desktop.core.config import (
+    CONFIG_KEYS,
+    AppConfig,
+    ConfigLayer,
+    merge_configs,
+    parse_config,
+)
 from stethoscope_desktop.core.instructions import (
     Instructions,
     InstructionsLayer,
@@ -179,20 +185,70 @@ class PracticesLoader:
             if previous is not None:
                 problems.append(Problem(key, "using the last good version of this file"))
                 return previous
-            return empty(key)
+            blank = empty(key)
+            if isinstance(blank, PolicyLayer):
+                blank.unreadable = True
+            return blank
         layer = parse(doc)
         problems += layer.problems
         if layer.problems and previous is not None:
-            _keep_last_good_parts(layer, previous)
+            kept = _keep_last_good_parts(layer, previous)
+            if kept:
+                problems.append(
+                    Problem(
+                        key,
+                        "until this file is fixed, the last good version stays in force for: "
+                        + ", ".join(kept),
+                    )
+                )
         if not layer.problems:
             self._last_good[key] = layer
         return layer
 
 
-def _keep_last_good_parts(layer: Any, previous: Any) -> None:
-    """Fill what a file's new version lost to errors from its last good version."""
+_NOTIFICATION_KEYS = {"reminder_hours": "reminderHours"}
+
+
+def _keep_last_good_parts(layer: Any, previous: Any) -> list[str]:
+    """Fill what a file's new version lost to errors from its last good version.
+
+    Works key by key, and inside `osVersion` (per platform), `applications` (per rule name),
+    `notifications` and each practice's texts (per field), so one broken entry does not throw
+    away its valid neighbours' last good values. Returns the keys kept, as IT writes them.
+    """
+    kept: list[str] = []
     if isinstance(layer, InstructionsLayer):
-        layer.strings = {**previous.strings, **layer.strings}
-        layer.practices = {**previous.practices, **layer.practices}
-    else:
-        layer.values = {**previous.values, **layer.values}
+        for name, text in previous.strings.items():
+            if name not in layer.strings:
+                layer.strings[name] = text
+                kept.append(f"strings.{name}")
+        for practice, fields_ in previous.practices.items():
+            current = layer.practices.setdefault(practice, {})
+            for field_name, value in fields_.items():
+                if field_name == "directions":
+                    new = current.get("directions", {})
+                    old = {
+                        platform: text for platform, text in value.items() if platform not in new
+                    }
+                    current["directions"] = {**old, **new}
+                    kept += [f"practices.{practice}.directions.{platform}" for platform in old]
+                elif field_name not in current:
+                    current[field_name] = value
+                    kept.append(f"practices.{practice}.{field_name.replace('_', '.')}")
+        return kept
+    names = {attribute: key for key, attribute in CONFIG_KEYS.items()}
+    for key, value in previous.values.items():
+        shown = names.get(key, key) if isinstance(layer, ConfigLayer) else key
+        if key not in layer.values:
+            layer.values[key] = value
+            kept.append(shown)
+        elif isinstance(layer, PolicyLayer) and key == "applications":
+            present = {rule.name for rule in layer.values[key]}
+            old_rules = [rule for rule in value if rule.name not in present]
+            layer.values[key] = [*layer.values[key], *old_rules]
+            kept += [f"the applications rule {rule.name!r}" for rule in old_rules]
+        elif isinstance(value, dict):  # osVersion platforms, notifications settings
+            old = {name: item for name, item in value.items() if name not in layer.values[key]}
+            layer.values[key] = {**old, **layer.values[key]}
+            kept += [f"{shown}.{_NOTIFICATION_KEYS.get(name, name)}" for name in old]
+    return kept

@@ -86,6 +86,10 @@ def plain_document(file: str, data: Any) -> YamlDocument:
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "null", "bool", "int", "float", "binary", "timestamp")
+)
 
 
 def _tag_name(tag: str) -> str:
@@ -109,7 +113,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._path: list[str | int | None] = []
         self._composed = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         # `index` is the key node for a mapping value, the position for a list item, else None.
         part = index.value if isinstance(index, yaml.ScalarNode) else index
         self._path.append(part if isinstance(part, str | int) else None)
@@ -119,13 +123,13 @@ class _BoundedLoader(yaml.SafeLoader):
                 raise YamlFileError(Problem(self._file, _too_many_values()))
             if len(self._path) > MAX_DEPTH + 1:
                 path = tuple(p for p in self._path if p is not None)
-                line = self.peek_event().start_mark.line + 1
+                line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
                 raise YamlFileError(
                     Problem(
                         self._file, f"nested deeper than {MAX_DEPTH} levels", format_key(path), line
                     )
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._path.pop()
 
@@ -209,14 +213,29 @@ class _Builder:
             return [
                 self.build(item, (*path, index), depth + 1) for index, item in enumerate(node.value)
             ]
-        return self._loader.construct_object(node)
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        try:
+            return self._loader.construct_object(node)
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
+            # PyYAML's constructors raise these for values such as 2001-02-30 or !!int abc.
+            raise YamlFileError(
+                Problem(
+                    self._file,
+                    f"{node.value!r} is not a valid {_tag_name(node.tag)} value"
+                    " (put it in quotes if it is text)",
+                    format_key(path),
+                    node.start_mark.line + 1,
+                )
+            ) from error
 
     def _allowed_tag(self, node: yaml.Node) -> bool:
         if isinstance(node, yaml.MappingNode):
             return bool(node.tag == _MAP_TAG)
         if isinstance(node, yaml.SequenceNode):
             return bool(node.tag == _SEQ_TAG)
-        return node.tag in self._loader.yaml_constructors
+        return node.tag in _SCALAR_TAGS
 
     def _construct_key(self, key_node: yaml.Node, path: KeyPath) -> Any:
         if not self._allowed_tag(key_node):
@@ -228,7 +247,7 @@ class _Builder:
                     key_node.start_mark.line + 1,
                 )
             )
-        return self._loader.construct_object(key_node)
+        return self._scalar(key_node, path)
 
 
 def parse_yaml(text: str | bytes, file: str) -> YamlDocument:
@@ -244,11 +263,18 @@ def parse_yaml(text: str | bytes, file: str) -> YamlDocument:
             raise YamlFileError(Problem(file, "the file is UTF-16 text; save it as UTF-8"))
         if b"\x00" in text:
             raise YamlFileError(Problem(file, "the file is binary, not YAML text"))
+        raw = text
         try:
-            text = text.decode("utf-8-sig")
+            text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise YamlFileError(
-                Problem(file, f"the file is not UTF-8 text (byte {error.start})")
+                Problem(
+                    file,
+                    f"the file is not UTF-8 text (byte 0x{raw[error.start]:02X} at offset"
+                    f" {error.start}); save it as UTF-8",
+                    "",
+                    raw.count(b"\n", 0, error.start) + 1,
+                )
             ) from error
     try:
         loader = _BoundedLoader(text, file)
@@ -273,9 +299,17 @@ def parse_yaml(text: str | bytes, file: str) -> YamlDocument:
         reason = " ".join(part for part in (error.context, error.problem) if part)
         if "'\\t'" in reason:
             reason += " (indent with spaces, not tabs)"
-        raise YamlFileError(
-            Problem(file, f"not valid YAML: {reason}", "", mark.line + 1 if mark else None)
-        ) from error
+        elif "block scalar" in reason:
+            reason += ' (put ranges such as ">=14.6" in quotes)'
+        context = error.context_mark
+        if context is not None and ("end of stream" in reason or "<stream end>" in reason):
+            # An unclosed quote or bracket: where it opened is what IT needs to look at.
+            reason += " (it is not closed before the end of the file)"
+            mark = context
+        # A mark at the very end of the text is on the line after the last one; name the last.
+        last_line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+        at = min(mark.line + 1, last_line) if mark else None
+        raise YamlFileError(Problem(file, f"not valid YAML: {reason}", "", at)) from error
     except yaml.YAMLError as error:
         raise YamlFileError(Problem(file, f"not valid YAML: {error}")) from error
     except RecursionError as error:
@@ -296,9 +330,15 @@ def load_yaml(path: Path) -> YamlDocument:
     return parse_yaml(raw, str(path))
 
 
-def suggest(word: str, choices: Iterable[str]) -> str:
-    """Return ` (did you mean "x"?)` for the closest of `choices`, or an empty string."""
+def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """Return ` (did you mean "x"?)` for the closest of `choices`, or an empty string.
+
+    `aliases` maps other names people use (`macos`) to the right choice (`darwin`).
+    """
     options = list(choices)
+    alias = (aliases or {}).get(word.lower())
+    if alias in options:
+        return f' (did you mean "{alias}"?)'
     lowered = {choice.lower(): choice for choice in options}
     if word.lower() in lowered:
         return f' (did you mean "{lowered[word.lower()]}"?)'
@@ -307,12 +347,16 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 
 def unknown_keys(
-    doc: YamlDocument, mapping: Mapping[str, Any], path: KeyPath, known: Iterable[str]
+    doc: YamlDocument,
+    mapping: Mapping[str, Any],
+    path: KeyPath,
+    known: Iterable[str],
+    aliases: Mapping[str, str] | None = None,
 ) -> list[Problem]:
     """Return a problem for every key of `mapping` not in `known`, suggesting the right one."""
     allowed = list(known)
     return [
-        doc.problem((*path, key), f"unknown key{suggest(key, allowed)}")
+        doc.problem((*path, key), f"unknown key{suggest(key, allowed, aliases)}")
         for key in mapping
         if key not in allowed
     ]
