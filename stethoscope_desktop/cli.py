@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from stethoscope_desktop import __version__
-from stethoscope_desktop.core.checks import load_checks
+from stethoscope_desktop.core.checks import load_checks, parse_check
 from stethoscope_desktop.core.config import parse_config
 from stethoscope_desktop.core.instructions import convert_stethoscope, parse_instructions
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", action="store_true", help="print the report as JSON")
     scan.add_argument("--no-color", action="store_true", help="never colour the output")
     check = commands.add_parser(
-        "check-policy", help="validate policy, config and instructions files"
+        "check-policy", help="validate policy, config, instructions and check files"
     )
     check.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help="a file or a practices folder"
@@ -139,6 +139,8 @@ def _check_file(path: Path) -> list[Problem]:
         return parse_instructions(doc).problems
     if name == "config.yaml":
         return parse_config(doc).problems
+    if path.parent.name == "checks" or (isinstance(doc.data, dict) and "sql" in doc.data):
+        return parse_check(doc, path.stem)[1]
     return parse_policy(doc).problems
 
 

@@ -204,3 +204,16 @@ def test_scan_does_not_import_qt() -> None:
         check=False,
     )
     assert result.stderr.strip() == "[]"
+
+
+def test_check_policy_validates_check_files_as_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stethoscope_desktop.resources import checks_dir
+
+    assert main(["check-policy", *map(str, sorted(checks_dir().glob("*.yaml")))]) == 0
+    broken = tmp_path / "checks" / "my_check.yaml"
+    broken.parent.mkdir()
+    broken.write_text("kind: state\nsql:\n  macos: SELECT 1 AS enabled\n")
+    assert main(["check-policy", str(broken)]) == 1
+    assert "sql.macos: unknown key" in capsys.readouterr().out

@@ -274,6 +274,10 @@ INVALID_POLICIES = [
         "applications:\n  - {name: 'Notepad++ (portable', assertion: ALWAYS}\n",
         id="shape-name-bad-regex",
     ),
+    pytest.param(
+        "applications:\n  - {name: 'Notepad++', assertion: NEVER}\n",
+        id="shape-name-python-only-regex",
+    ),
     pytest.param("applications:\n  - {name: Zoom}\n", id="shape-missing-assertion"),
     pytest.param(
         "applications:\n  - {name: Zoom, assertion: ALWAYS, exactMatch: 'yes'}\n",

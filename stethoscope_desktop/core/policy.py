@@ -95,6 +95,10 @@ APPLICATION_KEYS = (
     "exactMatch",
 )
 MAX_APP_NAME_CHARS = 200
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# Python-only regular expression syntax: possessive quantifiers and atomic groups. `Notepad++`
+# would silently mean "Notepa" + possessive "d+" in Python; in Stethoscope it was an error.
+_NOT_JAVASCRIPT = re.compile(r"(?<!\\)(?:[*+?}]\+|\(\?>)")
 MAX_APPLICATIONS = 500
 
 
@@ -192,6 +196,9 @@ def _requirement(
     choices = [r.value for r in Requirement]
     if isinstance(value, str) and value in choices:
         return Requirement(value)
+    if value is None:
+        problems.append(doc.problem(path, f"has no value; give one of {', '.join(choices)}"))
+        return None
     hint = suggest(str(value), choices) if isinstance(value, str) else ""
     problems.append(doc.problem(path, f"{value!r} is not one of {', '.join(choices)}{hint}"))
     return None
@@ -275,6 +282,15 @@ def _application(
                     "(set exactMatch: true to match the name literally)",
                 )
             )
+        else:
+            if (found := _NOT_JAVASCRIPT.search(name)) is not None:
+                problems.append(
+                    doc.problem(
+                        (*path, "name"),
+                        f"{found.group(0)!r} is not valid in Stethoscope's (JavaScript) regular "
+                        "expressions; escape it (e.g. Notepad\\+\\+) or set exactMatch: true",
+                    )
+                )
     assertion = default or Requirement.ALWAYS
     if "assertion" in item:
         assertion = (
@@ -386,8 +402,10 @@ def parse_policy(doc: YamlDocument) -> PolicyLayer:
                     doc.problem((key,), 'must be a range of seconds in quotes, e.g. "<=600"')
                 )
             else:
-                # A bare number is the longest time allowed: 600 means "<=600".
-                text = f"<={value}" if isinstance(value, int | float) else value
+                # A bare number is the longest time allowed: 600 (or "600") means "<=600".
+                text = str(value).strip()
+                if _NUMBER.fullmatch(text):
+                    text = f"<={text}"
                 try:
                     parsed = NumericRange.parse(text)
                 except NumericRangeError as error:
@@ -405,10 +423,21 @@ def parse_policy(doc: YamlDocument) -> PolicyLayer:
                     _application(doc, (key, index), item, default, problems)
                     for index, item in enumerate(value)
                 ]
-                parsed = [rule for rule in rules if rule is not None]
+                parsed = []
                 for index, rule in enumerate(rules):
-                    if rule is not None:
-                        layer.rule_paths.setdefault(rule.name, (key, index, "name"))
+                    if rule is None:
+                        continue
+                    if rule.name in layer.rule_paths or any(r.name == rule.name for r in parsed):
+                        first = format_key(layer.rule_paths.get(rule.name, (key,)))
+                        problems.append(
+                            doc.problem(
+                                (key, index, "name"),
+                                f"a rule for {rule.name!r} is already at {first}; this one is ignored",
+                            )
+                        )
+                        continue
+                    layer.rule_paths[rule.name] = (key, index, "name")
+                    parsed.append(rule)
         else:
             continue
         layer.problems += problems

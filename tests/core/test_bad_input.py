@@ -117,7 +117,10 @@ WRONG_TYPES = {
     "empty": "",
 }
 POLICY_TYPE_MESSAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    **{key: (REQUIREMENT_CHOICES, tuple(WRONG_TYPES)) for key in FEATURE_PRACTICES},
+    **{
+        key: (REQUIREMENT_CHOICES, ("list", "mapping", "number", "bool"))
+        for key in FEATURE_PRACTICES
+    },
     "osVersion": ("must map platforms", ("list", "number", "bool", "null", "empty")),
     # A bare number is a valid screenIdle: 600 means "<=600".
     "screenIdle": ("must be a range of seconds", ("list", "mapping", "bool", "null", "empty")),
@@ -138,6 +141,18 @@ WRONG_TYPE_CASES = [
     )
     for key, (fragment, kinds) in POLICY_TYPE_MESSAGES.items()
     for kind in kinds
+]
+WRONG_TYPE_CASES += [
+    Case(
+        f"policy-{key}-{kind}",
+        "policy",
+        f"# IT's policy\n{key}: {WRONG_TYPES[kind]}\n",
+        key,
+        2,
+        "has no value; give one of ALWAYS, SUGGESTED, NEVER, IF_SUPPORTED",
+    )
+    for key in FEATURE_PRACTICES
+    for kind in ("null", "empty")
 ]
 WRONG_TYPE_CASES += [
     Case("policy-osVersion-string", "policy", 'osVersion: "14.6"\n', "osVersion", 1, "must map"),
@@ -1033,3 +1048,53 @@ def test_the_override_cannot_weaken_what_it_got_wrong(
     (problem,) = _problems_of(practices, override / "policy.yaml")
     assert (problem.key, problem.line) == ("firewall", 1)
     assert problem.message.startswith("ignored")
+
+
+# -- Application rules that would mean something else than IT meant --------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("Notepad++", "'++' is not valid in Stethoscope's (JavaScript) regular expressions"),
+        ("a*+", "'*+' is not valid"),
+        ("x{2}+", "'}+' is not valid"),
+        ("(?>atomic)", "'(?>' is not valid"),
+    ],
+)
+def test_python_only_regex_syntax_in_app_names_is_refused(name: str, fragment: str) -> None:
+    text = f"applications:\n  - name: {name!r}\n    assertion: NEVER\n"
+    (problem,) = parse_policy(parse_yaml(text, "policy.yaml")).problems
+    assert (problem.key, problem.line) == ("applications[0].name", 2)
+    assert fragment in problem.message
+
+
+def test_escaped_plus_signs_are_fine() -> None:
+    layer = parse_policy(
+        parse_yaml("applications:\n  - name: 'Notepad\\+\\+'\n    assertion: NEVER\n", "p.yaml")
+    )
+    assert layer.problems == []
+    (rule,) = layer.values["applications"]
+    assert rule.matches("Notepad++") and not rule.matches("Notepad")
+
+
+def test_a_second_rule_for_the_same_app_is_reported_not_silently_merged() -> None:
+    text = (
+        "applications:\n  - name: Zoom\n    assertion: ALWAYS\n"
+        "bannedApplications:\n  - name: Zoom\n"
+    )
+    layer = parse_policy(parse_yaml(text, "policy.yaml"))
+    (problem,) = layer.problems
+    assert (problem.key, problem.line) == ("bannedApplications[0].name", 5)
+    assert "already at applications[0].name" in problem.message
+    assert [(r.name, r.assertion.value) for r in layer.values["applications"]] == [
+        ("Zoom", "ALWAYS")
+    ]
+
+
+@pytest.mark.parametrize("value", ["600", "'600'", "'<=600'"])
+def test_screen_idle_as_a_number_is_the_longest_time_allowed(value: str) -> None:
+    layer = parse_policy(parse_yaml(f"screenIdle: {value}\n", "policy.yaml"))
+    assert layer.problems == []
+    idle = layer.values["screenIdle"]
+    assert idle.contains(600) and idle.contains(30) and not idle.contains(601)
