@@ -432,7 +432,8 @@ def parse_policy(doc: YamlDocument) -> PolicyLayer:
                         problems.append(
                             doc.problem(
                                 (key, index, "name"),
-                                f"a rule for {rule.name!r} is already at {first}; this one is ignored",
+                                f"a rule for {rule.name!r} is already at {first}; "
+                                "this one is ignored",
                             )
                         )
                         continue
