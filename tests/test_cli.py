@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
 from stethoscope_desktop.cli import main
-from stethoscope_desktop.resources import practices_dir
+from stethoscope_desktop.resources import practices_dir, resources_dir
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +28,8 @@ def write_practices(folder: Path, policy: str) -> Path:
 def test_scan_json_is_a_full_report_of_this_machine(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["scan", "--json", "--engine", "embedded"])
     report = json.loads(capsys.readouterr().out)
+    schema = json.loads((resources_dir() / "schemas" / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
     assert code == {"PASS": 0, "NUDGE": 1, "FAIL": 2}[report["status"]]
     keys = {p["key"] for p in report["practices"]}
     assert {

@@ -192,13 +192,3 @@ def overall_status(statuses: Iterable[Status]) -> Status:
     if seen == {Status.UNKNOWN}:
         return Status.UNKNOWN
     return Status.PASS
-
-
-def requirement_words(requirement: Requirement) -> str:
-    """Return a requirement option in words."""
-    return {
-        Requirement.ALWAYS: "must be on",
-        Requirement.SUGGESTED: "recommended",
-        Requirement.NEVER: "must be off",
-        Requirement.IF_SUPPORTED: "must be on where the device can tell",
-    }[requirement]

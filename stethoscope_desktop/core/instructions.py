@@ -45,6 +45,8 @@ STRING_KEYS = (
     "appInstalled", "appNotInstalled", "appOutdated", "appBannedPresent", "appNotBanned",
     "notifyTitleOne", "notifyTitleOther", "notifyBody",
     "runningAsAdmin", "noDesktop", "snooze", "quit", "open", "startAtLogin",
+    "requirementAlways", "requirementSuggested", "requirementNever", "requirementIfSupported",
+    "versionAtLeast", "secondsAtMost",
 )  # fmt: skip
 PLACEHOLDERS = frozenset(
     {

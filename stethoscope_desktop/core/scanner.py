@@ -6,6 +6,7 @@ for a bad fact: a check that fails makes its practices UNKNOWN with the reason.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from stethoscope_desktop.core.evaluate import (
     held_against,
     os_version_status,
     overall_status,
-    requirement_words,
     rule_applies,
     screen_idle_status,
     stethoscope_platform,
@@ -42,7 +42,7 @@ from stethoscope_desktop.core.report import (
     rank,
 )
 from stethoscope_desktop.core.status import FeatureState, Rating, Status
-from stethoscope_desktop.core.versions import parse_version
+from stethoscope_desktop.core.versions import NumericRange, VersionRange, parse_version
 from stethoscope_desktop.engines.base import QueryEngine, QueryError, ScanSession
 from stethoscope_desktop.tables.base import Row, Value
 
@@ -352,7 +352,9 @@ class Scanner:
                     if fact.reason or version
                     else _with_reason(fact, f"cannot read a version in {observed!r}"),
                     requirement=str(required) if required else "",
-                    requirement_text=required.describe() if required else "",
+                    requirement_text=_words_for_versions(builder.instructions, required)
+                    if required
+                    else "",
                     observed=observed,
                 )
         for practice, requirement in policy.features.items():
@@ -364,7 +366,7 @@ class Scanner:
                 status=status,
                 fact=fact,
                 requirement=requirement.value,
-                requirement_text=requirement_words(requirement),
+                requirement_text=_words_for_option(builder.instructions, requirement),
                 observed=""
                 if fact.state is FeatureState.UNKNOWN
                 else fact.state.value + (f" ({fact.detail})" if fact.detail else ""),
@@ -392,7 +394,7 @@ class Scanner:
                 if known or fact.reason
                 else _with_reason(fact, fact.detail or "the idle time could not be read"),
                 requirement=str(policy.screen_idle),
-                requirement_text=f"{policy.screen_idle.describe()} seconds",
+                requirement_text=_words_for_seconds(builder.instructions, policy.screen_idle),
                 observed=observed + (f" ({fact.detail})" if known and fact.detail else ""),
             )
         if policy.stethoscope_version is not None:
@@ -406,7 +408,9 @@ class Scanner:
                 else Status.UNKNOWN,
                 fact=fact,
                 requirement=str(policy.stethoscope_version),
-                requirement_text=policy.stethoscope_version.describe(),
+                requirement_text=_words_for_versions(
+                    builder.instructions, policy.stethoscope_version
+                ),
                 observed=observed,
             )
         if policy.applications:
@@ -429,7 +433,9 @@ class Scanner:
         self, rule: ApplicationRule, fact: Fact, installed: list[InstalledApp], builder: _Builder
     ) -> None:
         practice = APPLICATION_TEXTS[rule.assertion]
-        required_text = rule.version.describe() if rule.version else ""
+        required_text = (
+            _words_for_versions(builder.instructions, rule.version) if rule.version else ""
+        )
         values = {"name": rule.name, "installFrom": rule.install_from, "version": required_text}
         if not fact.ok:
             status = Status.UNKNOWN
@@ -450,7 +456,7 @@ class Scanner:
             observed = builder.instructions.string(
                 APP_STATE_STRINGS[(verdict.state, rule.assertion is Requirement.NEVER)],
                 installed=verdict.installed_version or "?",
-                required=rule.version.describe() if rule.version else "",
+                required=required_text,
             )
         evidence_rows = tuple(
             row for row in fact.rows if row.get("name") and rule.matches(str(row["name"]))
@@ -470,13 +476,40 @@ class Scanner:
                 reason=fact.reason,
             ),
             requirement=rule.assertion.value + (f" {rule.version}" if rule.version else ""),
-            requirement_text=requirement_words(rule.assertion),
+            requirement_text=_words_for_option(builder.instructions, rule.assertion),
             observed=observed,
             requirement_option=rule.assertion,
             values=values,
             application=outcome,
             description=rule.description,
         )
+
+
+REQUIREMENT_STRINGS: Mapping[Requirement, str] = {
+    Requirement.ALWAYS: "requirementAlways",
+    Requirement.SUGGESTED: "requirementSuggested",
+    Requirement.NEVER: "requirementNever",
+    Requirement.IF_SUPPORTED: "requirementIfSupported",
+}
+_AT_LEAST = re.compile(r"^>=\s*v?(\d+(?:\.\d+)*)$")
+
+
+def _words_for_option(instructions: Instructions, requirement: Requirement) -> str:
+    return instructions.string(REQUIREMENT_STRINGS[requirement])
+
+
+def _words_for_versions(instructions: Instructions, allowed: VersionRange) -> str:
+    """Say a version range in the report's language where it is the common `>=x.y` form."""
+    match = _AT_LEAST.match(str(allowed).strip())
+    if match:
+        return instructions.string("versionAtLeast", version=match.group(1))
+    return allowed.describe()
+
+
+def _words_for_seconds(instructions: Instructions, allowed: NumericRange) -> str:
+    if len(allowed.comparators) == 1 and allowed.comparators[0][0] == "<=":
+        return instructions.string("secondsAtMost", count=f"{allowed.comparators[0][1]:g}")
+    return f"{allowed.describe()} s"
 
 
 def _with_reason(fact: Fact, reason: str) -> Fact:
