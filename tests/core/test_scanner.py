@@ -203,6 +203,10 @@ def test_the_report_is_json_and_german_when_asked(tmp_path: Path) -> None:
     english = scan(canned_linux(), tmp_path / "en")
     english_firewall = english.practice("firewall")
     assert english_firewall is not None and english_firewall.title != firewall.title
+    os_version = report.practice("osVersion")
+    assert os_version is not None
+    assert os_version.requirement_text == "13.0.0 oder neuer"
+    assert "13.0.0 oder neuer" in os_version.directions
 
 
 @pytest.mark.parametrize(
