@@ -9,11 +9,24 @@ from __future__ import annotations
 import errno
 import shlex
 
-from stethoscope_desktop.tables.base import Value
+from stethoscope_desktop.tables.base import Column, TablePlugin, Value
 from stethoscope_desktop.tables.system import CommandError, CommandResult, System
 
 # sysfs and procfs files are small; reading at most this much keeps a bad file from costing time.
 SMALL_FILE = 64 * 1024
+# The columns of our one-row "is this feature on?" tables.
+FEATURE_STATE_COLUMNS = (
+    Column("enabled", "integer"),
+    Column("source", "text"),
+    Column("detail", "text"),
+)
+
+
+class MachineTable(TablePlugin):
+    """A table that reads this machine through the `System` adapter it is given."""
+
+    def __init__(self, system: System) -> None:
+        self._system = system
 
 
 def read_optional(system: System, path: str, *, limit: int = SMALL_FILE) -> str | None:

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
-from stethoscope_desktop.tables.linux._common import command_reason, run_quiet
-from stethoscope_desktop.tables.system import System
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables.linux._common import MachineTable, command_reason, run_quiet
 
 _NOT_APPS = frozenset({"base", "core", "snapd", "kernel", "gadget", "disabled"})
 
 
-class DesktopApps(TablePlugin):
+class DesktopApps(MachineTable):
     """Flatpak and Snap applications."""
 
     name = "stethoscope_desktop_apps"
@@ -33,9 +32,6 @@ class DesktopApps(TablePlugin):
         Column("path", "text"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def _flatpak(self) -> list[Row]:
         result = run_quiet(

@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
+from stethoscope_desktop.tables.base import Column, QueryContext, Row
 from stethoscope_desktop.tables.linux._common import (
+    MachineTable,
     command_reason,
     find_program,
     list_optional,
@@ -121,7 +122,7 @@ _NO_BLOCK_DEVICE = {
 }
 
 
-class DiskEncryption(TablePlugin):
+class DiskEncryption(MachineTable):
     """Whether the filesystems at / and /home are on encrypted block devices."""
 
     name = "stethoscope_disk_encryption"
@@ -133,9 +134,6 @@ class DiskEncryption(TablePlugin):
         Column("detail", "text"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def _zfs(self, mount: Mount) -> Row:
         where = f"{mount.path} is on the ZFS dataset {mount.device}"

@@ -22,8 +22,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
+from stethoscope_desktop.tables.base import QueryContext, Row
 from stethoscope_desktop.tables.linux._common import (
+    FEATURE_STATE_COLUMNS,
+    MachineTable,
     command_reason,
     find_program,
     os_error_reason,
@@ -80,19 +82,12 @@ def loaded_netfilter_modules(system: System) -> list[str] | None:
     return [name for name in names if _NETFILTER_MODULES.match(name)]
 
 
-class Firewall(TablePlugin):
+class Firewall(MachineTable):
     """Whether a host firewall is on, which mechanism said so, and what was seen."""
 
     name = "stethoscope_firewall"
-    columns = (
-        Column("enabled", "integer"),
-        Column("source", "text"),
-        Column("detail", "text"),
-    )
+    columns = FEATURE_STATE_COLUMNS
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     # -- ufw -------------------------------------------------------------------------------
 

@@ -14,8 +14,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import (
+    MachineTable,
     list_optional,
     os_error_reason,
     read_line,
@@ -159,7 +160,7 @@ def block_name_for_mount(system: System, mount: Mount) -> str | None:
     return block_name_for_path(system, mount.device)
 
 
-class Mounts(TablePlugin):
+class Mounts(MachineTable):
     """Mounted filesystems."""
 
     name = "mounts"
@@ -177,9 +178,6 @@ class Mounts(TablePlugin):
         Column("flags", "text"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
         try:

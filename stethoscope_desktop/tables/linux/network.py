@@ -15,8 +15,8 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
-from stethoscope_desktop.tables.linux._common import os_error_reason
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables.linux._common import MachineTable, os_error_reason
 from stethoscope_desktop.tables.system import System
 
 TCP_LISTEN = 0x0A
@@ -130,7 +130,7 @@ def read_sockets(
     return sockets, failures
 
 
-class ListeningPorts(TablePlugin):
+class ListeningPorts(MachineTable):
     """TCP and UDP sockets waiting for connections or datagrams."""
 
     name = "listening_ports"
@@ -146,9 +146,6 @@ class ListeningPorts(TablePlugin):
         Column("net_namespace", "text"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
         sockets, failures = read_sockets(self._system)

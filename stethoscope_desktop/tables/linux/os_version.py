@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import (
+    MachineTable,
     os_error_reason,
     parse_env_file,
     read_line,
@@ -50,7 +51,7 @@ def _version_parts(version_id: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-class OsVersion(TablePlugin):
+class OsVersion(MachineTable):
     """The operating system's name and version, one row."""
 
     name = "os_version"
@@ -69,9 +70,6 @@ class OsVersion(TablePlugin):
         Column("mount_namespace_id", "text", hidden=True),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def _os_release(self) -> dict[str, str]:
         reasons: list[str] = []

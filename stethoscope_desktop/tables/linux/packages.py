@@ -17,8 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import (
+    MachineTable,
     command_reason,
     list_optional,
     os_error_reason,
@@ -116,7 +117,7 @@ def debian_revision(version: str) -> str:
     return revision if sep else ""
 
 
-class DebPackages(TablePlugin):
+class DebPackages(MachineTable):
     """Packages in dpkg's database (Debian, Ubuntu and derivatives)."""
 
     name = "deb_packages"
@@ -136,9 +137,6 @@ class DebPackages(TablePlugin):
         Column("mount_namespace_id", "text", hidden=True),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
         requested = sorted(context.equals("admindir"))
@@ -226,7 +224,7 @@ def parse_rpm_output(text: str) -> list[Row]:
     return rows
 
 
-class RpmPackages(TablePlugin):
+class RpmPackages(MachineTable):
     """Packages in the RPM database (Fedora, RHEL, openSUSE and derivatives)."""
 
     name = "rpm_packages"
@@ -246,9 +244,6 @@ class RpmPackages(TablePlugin):
         Column("mount_namespace_id", "text", hidden=True),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
         if self._system.which("rpm") is None:

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
+from stethoscope_desktop.tables.base import QueryContext, Row
+from stethoscope_desktop.tables.linux._common import FEATURE_STATE_COLUMNS, MachineTable
 from stethoscope_desktop.tables.linux._systemd import (
     enablement_links,
     not_running_reason,
     systemd_running,
 )
 from stethoscope_desktop.tables.linux.network import IPPROTO_TCP, InetSocket, read_sockets
-from stethoscope_desktop.tables.system import System
 
 REMOTE_UNITS = (
     "ssh.service",
@@ -44,19 +44,12 @@ def service_for_port(port: int) -> str | None:
     return None
 
 
-class RemoteLogin(TablePlugin):
+class RemoteLogin(MachineTable):
     """Whether SSH, RDP or VNC accepts connections (or starts at boot), one row."""
 
     name = "stethoscope_remote_login"
-    columns = (
-        Column("enabled", "integer"),
-        Column("source", "text"),
-        Column("detail", "text"),
-    )
+    columns = FEATURE_STATE_COLUMNS
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
         sockets, failures = read_sockets(self._system, (IPPROTO_TCP,))

@@ -26,9 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
-from stethoscope_desktop.tables.linux._common import command_reason, read_optional, run_quiet
-from stethoscope_desktop.tables.system import System
+from stethoscope_desktop.tables.base import Column, QueryContext, Row
+from stethoscope_desktop.tables.linux._common import (
+    MachineTable,
+    command_reason,
+    read_optional,
+    run_quiet,
+)
 
 NO_SESSION = (
     "no desktop session: no DISPLAY, WAYLAND_DISPLAY or XDG_CURRENT_DESKTOP, "
@@ -123,7 +127,7 @@ def parse_kde_config(text: str, into: dict[str, dict[str, str]]) -> None:
             into.setdefault(group, {})[key.split("[", 1)[0].strip()] = value.strip()
 
 
-class ScreenLock(TablePlugin):
+class ScreenLock(MachineTable):
     """Whether the screen locks when the user is away, one row."""
 
     name = "stethoscope_screen_lock"
@@ -135,9 +139,6 @@ class ScreenLock(TablePlugin):
         Column("detail", "text"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     # -- gsettings -------------------------------------------------------------------------
 

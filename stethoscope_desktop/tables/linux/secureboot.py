@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
-from stethoscope_desktop.tables.linux._common import os_error_reason
-from stethoscope_desktop.tables.system import System
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables.linux._common import MachineTable, os_error_reason
 
 EFI_DIR = "/sys/firmware/efi"
 EFIVARS_DIR = "/sys/firmware/efi/efivars"
 EFI_GLOBAL_GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
 
-class SecureBoot(TablePlugin):
+class SecureBoot(MachineTable):
     """Whether UEFI Secure Boot is enforced, one row on EFI machines."""
 
     name = "secureboot"
@@ -29,9 +28,6 @@ class SecureBoot(TablePlugin):
         Column("setup_mode", "integer"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def _variable(self, name: str) -> int | None:
         """Return an EFI boolean variable: 1, 0, -1 for other values, None when absent."""

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
-from stethoscope_desktop.tables.linux._common import read_line, read_optional, to_int
+from stethoscope_desktop.tables.base import Column, QueryContext, Row
+from stethoscope_desktop.tables.linux._common import MachineTable, read_line, read_optional, to_int
 from stethoscope_desktop.tables.linux.os_version import machine_arch
-from stethoscope_desktop.tables.system import System
 
 DMI_DIR = "/sys/class/dmi/id"
 _DMI_COLUMNS = (
@@ -87,7 +86,7 @@ def parse_memtotal(text: str) -> int | None:
     return None
 
 
-class SystemInfo(TablePlugin):
+class SystemInfo(MachineTable):
     """Hostname, CPU, memory and hardware identity, one row."""
 
     name = "system_info"
@@ -114,9 +113,6 @@ class SystemInfo(TablePlugin):
         Column("local_hostname", "text"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def _uuid(self) -> str | None:
         product_uuid = read_line(self._system, f"{DMI_DIR}/product_uuid")

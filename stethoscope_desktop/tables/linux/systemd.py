@@ -19,10 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
-from stethoscope_desktop.tables.linux._common import command_reason, run_quiet
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables.linux._common import MachineTable, command_reason, run_quiet
 from stethoscope_desktop.tables.linux._systemd import not_running_reason, systemd_running
-from stethoscope_desktop.tables.system import System
 
 _LIST_FLAGS = ("--plain", "--no-legend", "--no-pager")
 _JOB_TYPES = frozenset(
@@ -111,7 +110,7 @@ def _template(unit: str) -> str | None:
     return f"{prefix}@.{rest.rsplit('.', 1)[1]}"
 
 
-class SystemdUnits(TablePlugin):
+class SystemdUnits(MachineTable):
     """The units systemd has loaded."""
 
     name = "systemd_units"
@@ -132,9 +131,6 @@ class SystemdUnits(TablePlugin):
         Column("source_path", "text"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def _systemctl(self, *args: str) -> str:
         result = run_quiet(self._system, ["systemctl", *args, *_LIST_FLAGS])

@@ -25,8 +25,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
-from stethoscope_desktop.tables.linux._common import list_optional, read_optional
+from stethoscope_desktop.tables.base import QueryContext, Row
+from stethoscope_desktop.tables.linux._common import (
+    FEATURE_STATE_COLUMNS,
+    MachineTable,
+    list_optional,
+    read_optional,
+)
 from stethoscope_desktop.tables.linux._systemd import (
     enablement_links,
     systemd_running,
@@ -183,19 +188,12 @@ def _parse_bool(text: str) -> bool | None:
     return None
 
 
-class AutomaticUpdates(TablePlugin):
+class AutomaticUpdates(MachineTable):
     """Whether the package manager installs updates by itself, one row."""
 
     name = "stethoscope_automatic_updates"
-    columns = (
-        Column("enabled", "integer"),
-        Column("source", "text"),
-        Column("detail", "text"),
-    )
+    columns = FEATURE_STATE_COLUMNS
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def _apt(self) -> Row:
         config = read_apt_config(self._system)

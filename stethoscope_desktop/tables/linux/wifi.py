@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, TablePlugin
-from stethoscope_desktop.tables.linux._common import command_reason, run_quiet
-from stethoscope_desktop.tables.system import System
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables.linux._common import MachineTable, command_reason, run_quiet
 
 NMCLI_MISSING = "NetworkManager's nmcli is not installed, so saved Wi-Fi networks cannot be read"
 WIFI_TYPES = frozenset({"802-11-wireless", "wifi"})  # terse output names the setting type
@@ -52,7 +51,7 @@ def split_terse(line: str) -> list[str]:
     return fields
 
 
-class WifiNetworks(TablePlugin):
+class WifiNetworks(MachineTable):
     """Saved Wi-Fi connections and their security."""
 
     name = "stethoscope_wifi_networks"
@@ -63,9 +62,6 @@ class WifiNetworks(TablePlugin):
         Column("open", "integer"),
     )
     platforms = ("linux",)
-
-    def __init__(self, system: System) -> None:
-        self._system = system
 
     def _nmcli(self, argv: list[str]) -> str:
         result = run_quiet(self._system, argv)
