@@ -206,17 +206,22 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _print_instead_of_window(args: argparse.Namespace, note: str) -> int:
+    """Print the report where the window cannot open; the app ran fine whatever it found."""
+    code = _scan_command(args, note=note)
+    return code if code == EXIT_COULD_NOT_SCAN else 0
+
+
 def _app_command(args: argparse.Namespace) -> int:
     if not _has_display():
-        return _scan_command(
-            args, note="No display found: printing the report instead of opening the window.\n"
+        return _print_instead_of_window(
+            args, "No display found: printing the report instead of opening the window.\n"
         )
     try:
         from stethoscope_desktop.app import run_app  # type: ignore[import-not-found, unused-ignore]
     except ImportError as error:
-        return _scan_command(
-            args,
-            note=f"The tray window cannot start here ({error}); printing the report instead.\n",
+        return _print_instead_of_window(
+            args, f"The tray window cannot start here ({error}); printing the report instead.\n"
         )
     return int(run_app(args))
 
