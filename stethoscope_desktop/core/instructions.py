@@ -47,6 +47,7 @@ STRING_KEYS = (
     "runningAsAdmin", "noDesktop", "snooze", "quit", "open", "startAtLogin",
     "requirementAlways", "requirementSuggested", "requirementNever", "requirementIfSupported",
     "versionAtLeast", "secondsAtMost",
+    "snoozeOneHour", "snoozeFourHours", "snoozeTomorrow", "snoozedUntil",
 )  # fmt: skip
 PLACEHOLDERS = frozenset(
     {

@@ -1,0 +1,121 @@
+"""The app's small persistent state: one JSON object in a file, replaced atomically.
+
+The app keeps what must survive a restart here (the notification state under `"notify"`, and
+whatever else it adds), in `Path(platformdirs.user_state_dir("stethoscope")) / "state.json"`.
+The store knows nothing about the keys: each part of the app owns its own key and its format.
+
+Losing the state is harmless (at worst a notification shows again), so nothing here raises for
+the file system: a missing, unreadable or corrupt file loads as `{}`, a failed save is logged and
+reported as False. A save never leaves a half-written file: it writes a temporary file in the same
+folder, flushes and fsyncs it, and `os.replace`s the real one, which is atomic on POSIX and on
+Windows (same volume).
+
+Concurrency: every save writes its own uniquely named temporary file, so concurrent saves (threads
+or processes) never mix their contents; the file always holds one save whole, the last one to
+finish. There is no lock across processes: two app instances writing different keys could undo
+each other's change (the app runs one instance per user). Within a process, saves through one
+store take turns, and `update` does its load-merge-save under the same lock, so parts of the app
+updating different keys through one store do not lose each other's writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class StateStore:
+    """A JSON object kept in one file."""
+
+    def __init__(self, path: Path) -> None:
+        """Keep the state in `path`; its folder is created on the first save."""
+        self._path = path
+        self._lock = threading.RLock()
+
+    @property
+    def path(self) -> Path:
+        """Return the file the state lives in."""
+        return self._path
+
+    def load(self) -> dict[str, Any]:
+        """Return the saved object; `{}` if there is none or it cannot be read (logged)."""
+        try:
+            text = self._path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as error:
+            logger.warning("Could not read the state file %s: %s", self._path, error)
+            return {}
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, absurd nesting
+            logger.warning("Ignoring the corrupt state file %s: %s", self._path, error)
+            return {}
+        if not isinstance(data, dict):
+            logger.warning(
+                "Ignoring the state file %s: it holds %s, not an object",
+                self._path,
+                type(data).__name__,
+            )
+            return {}
+        return data
+
+    def save(self, data: Mapping[str, Any]) -> bool:
+        """Replace the saved object with `data` atomically; return False (logged) if that failed.
+
+        The file system never makes this raise; `data` that JSON cannot hold (a set, NaN) is a
+        programming error and raises TypeError or ValueError before anything is written.
+        """
+        text = json.dumps(dict(data), ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
+        with self._lock:
+            return self._write(text)
+
+    def _write(self, text: str) -> bool:
+        directory = self._path.parent
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=f".{self._path.name}.", suffix=".tmp", dir=directory)
+        except OSError as error:
+            logger.warning("Could not save the state to %s: %s", self._path, error)
+            return False
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp, self._path)
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+            if not isinstance(error, OSError):
+                raise
+            logger.warning("Could not save the state to %s: %s", self._path, error)
+            return False
+        _sync_directory(directory)
+        return True
+
+    def update(self, values: Mapping[str, Any]) -> bool:
+        """Set these top-level keys, keeping the others; return what `save` returned."""
+        with self._lock:
+            return self.save({**self.load(), **values})
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make the rename itself durable where the OS allows fsync on a folder (POSIX)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

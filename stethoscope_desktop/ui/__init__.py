@@ -1,0 +1,1 @@
+"""The Qt layer: tray, window, cards, notifier, theme."""

@@ -1,0 +1,152 @@
+"""Tray status icons and the app icon, rendered crisply from the SVGs in `resources/icons/`.
+
+Every status has a shield badge whose glyph carries the meaning (check, exclamation mark, cross,
+question mark, circular arrow), so the status never rests on colour alone. Each comes in three
+variants: `status-<name>.svg` for light panels, `status-<name>-dark.svg` for dark panels and
+`status-<name>-template.svg` (black and alpha only) for macOS, which tints template images itself.
+
+The SVGs are rendered with `QSvgRenderer` into pixmaps at every tray size and at 2x, so the icon
+needs no image-format or icon-engine plugin at run time (a frozen bundle may leave those out).
+Rendering needs a `QGuiApplication`; the results are cached per argument set.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import cache, lru_cache
+from pathlib import Path
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtSvg import QSvgRenderer
+
+from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.resources import resources_dir
+
+TRAY_SIZES = (16, 22, 24, 32, 48, 64)
+"""Logical sizes the status icons are drawn at (each also at 2x): the tray sizes of the desktops."""
+
+APP_SIZES = (16, 22, 24, 32, 48, 64, 128, 256)
+"""Logical sizes the app icon is drawn at (each also at 2x): title bars, task bars, launchers."""
+
+SCALES = (1, 2)
+"""Device pixel ratios each size is drawn at."""
+
+APP_ICON_FILE = "stethoscope-desktop.svg"
+
+
+class TrayIconState(StrEnum):
+    """What the tray icon shows; the value is the `<name>` in `status-<name>*.svg`."""
+
+    PASS = "pass"
+    NUDGE = "nudge"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    SCANNING = "scanning"
+
+
+_STATE_OF_STATUS = {
+    Status.PASS: TrayIconState.PASS,
+    Status.NUDGE: TrayIconState.NUDGE,
+    Status.FAIL: TrayIconState.FAIL,
+    Status.UNKNOWN: TrayIconState.UNKNOWN,
+}
+
+
+def state_for(status: Status | None, scanning: bool) -> TrayIconState:
+    """Return the tray icon state for the device's status; `None` means no report yet.
+
+    A scan in progress shows as SCANNING whatever the last verdict was.
+    """
+    if scanning:
+        return TrayIconState.SCANNING
+    if status is None:
+        return TrayIconState.UNKNOWN
+    return _STATE_OF_STATUS[status]
+
+
+def icons_dir() -> Path:
+    """Return the folder of the bundled SVG icons."""
+    return resources_dir() / "icons"
+
+
+def status_icon_path(state: TrayIconState, *, dark: bool, template: bool = False) -> Path:
+    """Return the SVG file for a status icon; a template icon is the same on any panel."""
+    if template:
+        suffix = "-template"
+    elif dark:
+        suffix = "-dark"
+    else:
+        suffix = ""
+    return icons_dir() / f"status-{state.value}{suffix}.svg"
+
+
+def status_icon(state: TrayIconState, *, dark: bool, template: bool = False) -> QIcon:
+    """Return the tray icon for `state`, for a dark or a light panel, or as a macOS template.
+
+    A template icon is a mask (`QIcon.isMask()`): macOS tints it to suit the menu bar, so `dark`
+    does not matter for it.
+    """
+    # Normalise the arguments so a template is rendered once, not once per `dark`.
+    return _status_icon(TrayIconState(state), dark=dark and not template, template=template)
+
+
+@cache
+def _status_icon(state: TrayIconState, *, dark: bool, template: bool) -> QIcon:
+    path = status_icon_path(state, dark=dark, template=template)
+    icon = render_svg_icon(path, TRAY_SIZES)
+    icon.setIsMask(template)
+    return icon
+
+
+@lru_cache(maxsize=1)
+def app_icon() -> QIcon:
+    """Return the application icon (window, task bar, the .desktop entry's image)."""
+    return render_svg_icon(icons_dir() / APP_ICON_FILE, APP_SIZES)
+
+
+def render_svg_icon(path: Path, sizes: tuple[int, ...]) -> QIcon:
+    """Render the SVG at `path` into an icon holding a pixmap per size, at 1x and 2x.
+
+    Raises `FileNotFoundError` if the file is missing and `ValueError` if Qt cannot parse it.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"icon {path} is missing")
+    renderer = QSvgRenderer(str(path))
+    if not renderer.isValid():
+        raise ValueError(f"icon {path} is not an SVG that Qt can render")
+    icon = QIcon()
+    for pixels in sorted({size * scale for size in sizes for scale in SCALES}):
+        icon.addPixmap(_render(renderer, pixels))
+    return icon
+
+
+def _render(renderer: QSvgRenderer, pixels: int) -> QPixmap:
+    """Draw the whole SVG into a transparent square pixmap `pixels` wide."""
+    image = QImage(pixels, pixels, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        renderer.render(painter, QRectF(0, 0, pixels, pixels))
+    finally:
+        painter.end()
+    return QPixmap.fromImage(image)
+
+
+def panel_is_dark(palette: QPalette, scheme: Qt.ColorScheme | None = None) -> bool:
+    """Guess whether the panel that holds the tray icon is dark.
+
+    The system's colour scheme decides when it is known (`QStyleHints.colorScheme()`, Qt 6.5+;
+    `scheme` overrides it, for tests): panels follow the system, not a palette the app may have
+    set. Otherwise the palette's window colour decides by its lightness. Some panels (GNOME's top
+    bar) are dark whatever the scheme; no heuristic sees that.
+    """
+    if scheme is None:
+        scheme = QGuiApplication.styleHints().colorScheme()
+    if scheme == Qt.ColorScheme.Dark:
+        return True
+    if scheme == Qt.ColorScheme.Light:
+        return False
+    return palette.color(QPalette.ColorRole.Window).lightness() < 128

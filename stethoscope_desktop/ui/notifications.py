@@ -1,0 +1,98 @@
+"""Applies core's notification rules to each new report and shows what they decide.
+
+The decision is `core.notify.decide` (pure, tested on its own); the state it needs survives
+restarts in the app's state file, so a restart does not notify again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, tzinfo
+
+from PySide6.QtCore import QObject, Signal
+
+from stethoscope_desktop.core.config import NotificationSettings
+from stethoscope_desktop.core.notify import (
+    Notification,
+    NotifyState,
+    SnoozeChoice,
+    decide,
+    snooze_until,
+)
+from stethoscope_desktop.core.practices import Practices
+from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.state import StateStore
+from stethoscope_desktop.ui.notifier import Notifier
+
+log = logging.getLogger(__name__)
+STATE_KEY = "notify"
+
+
+def local_timezone() -> tzinfo | None:
+    """Return the local time zone."""
+    return datetime.now().astimezone().tzinfo
+
+
+class NotificationController(QObject):
+    """Decides on each report whether to notify, shows it, and remembers what it did."""
+
+    notified = Signal(object)  # Notification
+
+    def __init__(
+        self,
+        notifier: Notifier,
+        store: StateStore,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self._notifier = notifier
+        self._store = store
+        self._clock = clock
+        self._state = NotifyState.from_json(store.load().get(STATE_KEY))
+
+    @property
+    def state(self) -> NotifyState:
+        """Return what the rules remember."""
+        return self._state
+
+    def snoozed_until(self) -> float:
+        """Return until when notifications are snoozed (epoch seconds; 0: not snoozed)."""
+        return self._state.snoozed_until
+
+    def on_report(self, report: Report, practices: Practices) -> Notification | None:
+        """Apply the rules to a new report; show a notification if they say so."""
+        return self.consider(report, practices.config.notifications, practices)
+
+    def consider(
+        self, report: Report, settings: NotificationSettings, practices: Practices
+    ) -> Notification | None:
+        """Apply the rules with explicit settings."""
+        notification, self._state = decide(
+            self._state,
+            report,
+            now=self._clock(),
+            settings=settings,
+            instructions=practices.instructions,
+        )
+        self._save()
+        if notification is not None:
+            log.info("notifying: %s", notification.title)
+            self._notifier.notify(notification.title, notification.body)
+            self.notified.emit(notification)
+        return notification
+
+    def snooze(self, choice: SnoozeChoice | str) -> None:
+        """Snooze notifications (`""` resumes them)."""
+        if choice == "":
+            until = 0.0
+        else:
+            until = snooze_until(self._clock(), choice, local_tz=local_timezone())  # type: ignore[arg-type]
+        self._state = replace(self._state, snoozed_until=until)
+        self._save()
+
+    def _save(self) -> None:
+        self._store.update({STATE_KEY: self._state.to_json()})

@@ -1,0 +1,156 @@
+"""The tray icon: draws the status it is given, toggles the window; its menu is rebuilt on show."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QGuiApplication
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from stethoscope_desktop.core.instructions import Instructions
+from stethoscope_desktop.core.notify import SNOOZE_CHOICES, SnoozeChoice
+from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.ui.icons import state_for, status_icon
+from stethoscope_desktop.ui.theme import palette_is_dark
+from stethoscope_desktop.ui.window import local_time
+
+SNOOZE_STRINGS: dict[SnoozeChoice, str] = {
+    "1h": "snoozeOneHour",
+    "4h": "snoozeFourHours",
+    "tomorrow": "snoozeTomorrow",
+}
+
+
+class Tray(QObject):
+    """The status icon in the system tray and its menu."""
+
+    open_requested = Signal()
+    toggle_requested = Signal()
+    check_requested = Signal()
+    snooze_requested = Signal(str)  # a SnoozeChoice, or "" to resume
+    autostart_toggled = Signal(bool)
+    quit_requested = Signal()
+
+    def __init__(
+        self,
+        *,
+        template_icons: bool,
+        autostart_enabled: Callable[[], bool],
+        snoozed_until: Callable[[], float],
+    ) -> None:
+        super().__init__()
+        self._template = template_icons
+        self._autostart_enabled = autostart_enabled
+        self._snoozed_until = snoozed_until
+        self._instructions = Instructions()
+        self._report: Report | None = None
+        self._scanning = False
+        self.icon = QSystemTrayIcon()
+        self.menu = QMenu()
+        self.menu.aboutToShow.connect(self.rebuild_menu)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._on_icon_activated)
+        self._draw()
+        self.rebuild_menu()
+
+    def show(self) -> None:
+        """Put the icon in the tray."""
+        self.icon.show()
+
+    def set_instructions(self, instructions: Instructions) -> None:
+        """Use these texts for the tooltip and the menu."""
+        self._instructions = instructions
+        self._draw()
+
+    def set_report(self, report: Report) -> None:
+        """Show a new report's status."""
+        self._report = report
+        self._draw()
+
+    def set_scanning(self, scanning: bool) -> None:
+        """Show that a scan is running (only before the first report: later keep the verdict)."""
+        self._scanning = scanning
+        self._draw()
+
+    def redraw(self) -> None:
+        """Draw again, e.g. after the palette changed between light and dark."""
+        self._draw()
+
+    def tooltip(self) -> str:
+        """Return the summary the tooltip shows."""
+        strings = self._instructions
+        report = self._report
+        if report is None:
+            return f"Stethoscope — {strings.string('checking')}"
+        counts = report.counts()
+        parts = []
+        for status, one, other in (
+            (Status.FAIL, "countCriticalOne", "countCriticalOther"),
+            (Status.NUDGE, "countSuggestionOne", "countSuggestionOther"),
+            (Status.UNKNOWN, "countUnknownOne", "countUnknownOther"),
+        ):
+            if counts[status]:
+                parts.append(
+                    strings.string(one if counts[status] == 1 else other, count=counts[status])
+                )
+        summary = ", ".join(parts) if parts else strings.string("statusPass")
+        return f"Stethoscope — {summary}"
+
+    def _draw(self) -> None:
+        scanning = self._scanning and self._report is None
+        state = state_for(self._report.status if self._report else None, scanning)
+        self.icon.setIcon(status_icon(state, dark=palette_is_dark(), template=self._template))
+        self.icon.setToolTip(self.tooltip())
+
+    def rebuild_menu(self) -> None:
+        """Build the menu afresh (it shows the last check time and the snooze state)."""
+        strings = self._instructions
+        menu = self.menu
+        menu.clear()
+        menu.addAction(strings.string("open"), self.open_requested.emit)
+        check = menu.addAction(strings.string("checkAgain"), self.check_requested.emit)
+        check.setEnabled(not self._scanning)
+        if self._scanning:
+            status_line = strings.string("checking")
+        elif self._report is not None:
+            status_line = strings.string("lastChecked", time=local_time(self._report.started_at))
+        else:
+            status_line = ""
+        if status_line:
+            menu.addAction(status_line).setEnabled(False)
+        menu.addSeparator()
+        snooze = menu.addMenu(strings.string("snooze"))
+        until = self._snoozed_until()
+        now = datetime.now().timestamp()
+        if until > now:
+            resume = snooze.addAction(
+                strings.string(
+                    "snoozedUntil", time=datetime.fromtimestamp(until).strftime("%a %H:%M")
+                )
+            )
+            resume.triggered.connect(lambda: self.snooze_requested.emit(""))
+            snooze.addSeparator()
+        for choice in SNOOZE_CHOICES:
+            action = snooze.addAction(strings.string(SNOOZE_STRINGS[choice]))
+            action.triggered.connect(lambda _=False, c=choice: self.snooze_requested.emit(c))
+        autostart = QAction(strings.string("startAtLogin"), menu)
+        autostart.setCheckable(True)
+        autostart.setChecked(self._autostart_enabled())
+        autostart.toggled.connect(self.autostart_toggled)
+        menu.addAction(autostart)
+        menu.addSeparator()
+        menu.addAction(strings.string("quit"), self.quit_requested.emit)
+
+    def _on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason is QSystemTrayIcon.ActivationReason.Trigger:
+            self.toggle_requested.emit()
+        elif reason is QSystemTrayIcon.ActivationReason.DoubleClick:
+            self.open_requested.emit()
+
+    @staticmethod
+    def available() -> bool:
+        """Return True when the desktop has a system tray."""
+        return QSystemTrayIcon.isSystemTrayAvailable() and QGuiApplication.instance() is not None

@@ -1,0 +1,201 @@
+"""The tray app wired together (offscreen): scans on triggers, coalescing, notifications, menu."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from stethoscope_desktop.app import StethoscopeApp
+from stethoscope_desktop.core.checks import load_checks
+from stethoscope_desktop.core.practices import PracticesFolder, PracticesLoader
+from stethoscope_desktop.core.scanner import Scanner
+from stethoscope_desktop.core.state import StateStore
+from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.engines.embedded import EmbeddedEngine
+from stethoscope_desktop.resources import checks_dir, practices_dir
+from stethoscope_desktop.tables.base import QueryContext, Row, TablePlugin
+from tests.canned import CannedTable, canned_linux
+from tests.ui.fakes import MemoryAutostart, RecordingNotifier
+
+
+class SwitchableFirewall(CannedTable):
+    """The firewall table, whose answer a test can change between scans."""
+
+    def __init__(self) -> None:
+        super().__init__("stethoscope_firewall")
+        self.enabled = 1
+        self.delay = 0.0
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        self.calls += 1
+        time.sleep(self.delay)
+        return [{"enabled": self.enabled, "source": "ufw", "detail": f"enabled={self.enabled}"}]
+
+
+@pytest.fixture
+def firewall() -> SwitchableFirewall:
+    return SwitchableFirewall()
+
+
+@pytest.fixture
+def it_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "it"
+    folder.mkdir()
+    (folder / "policy.yaml").write_text("firewall: ALWAYS\n")
+    return folder
+
+
+@pytest.fixture
+def app(
+    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
+) -> Iterator[StethoscopeApp]:
+    tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
+    tables.append(firewall)
+    loader = PracticesLoader(
+        [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)]
+    )
+    scanner = Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux")
+    app = StethoscopeApp(
+        loader=loader,
+        scanner=scanner,
+        platform="linux",
+        store=StateStore(tmp_path / "state" / "state.json"),
+        autostart=MemoryAutostart(),
+        tray_available=False,
+        open_link=lambda url: None,
+        notifier=RecordingNotifier(),
+    )
+    qtbot.addWidget(app.window)
+    yield app
+    app.shutdown()
+
+
+def notifier_of(app: StethoscopeApp) -> RecordingNotifier:
+    assert isinstance(app.notifier, RecordingNotifier)
+    return app.notifier
+
+
+def test_start_scans_once_and_the_window_shows_the_report(
+    qtbot: QtBot, app: StethoscopeApp
+) -> None:
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.start()
+    assert app.window.isVisible(), "without a tray the window opens at start"
+    report = app.window.report()
+    assert report is not None and app.window.cards.cards()
+    assert app.scans.scans_started == 1
+    assert app.timer.isActive() and app.timer.interval() == 60 * 60_000
+
+
+def test_check_again_runs_a_scan_and_the_window_updates(
+    qtbot: QtBot, app: StethoscopeApp, firewall: SwitchableFirewall
+) -> None:
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.start()
+    assert app.window.report() is not None
+    card = app.window.cards.card("firewall")
+    assert card is not None and card.practice.status is Status.PASS
+    firewall.enabled = 0
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.window.check_again.click()
+    card = app.window.cards.card("firewall")
+    assert card is not None and card.practice.status is Status.FAIL
+    assert app.window.banner.isVisible()
+
+
+def test_triggers_during_a_scan_coalesce_into_one_more(
+    qtbot: QtBot, app: StethoscopeApp, firewall: SwitchableFirewall
+) -> None:
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.start()
+    firewall.delay = 0.3
+    reports: list[object] = []
+    app.scans.report_ready.connect(lambda report, practices: reports.append(report))
+    app.scans.request_scan("check again")
+    assert app.scans.is_scanning() and not app.window.check_again.isEnabled()
+    for reason in ("timer", "policy changed", "check again", "timer"):
+        app.scans.request_scan(reason)
+    qtbot.waitUntil(lambda: len(reports) == 2, timeout=10_000)
+    qtbot.wait(500)
+    assert len(reports) == 2, "four triggers during a scan make exactly one more scan"
+    assert app.scans.scans_started == 3
+    assert not app.scans.is_scanning() and app.window.check_again.isEnabled()
+
+
+def test_a_change_to_its_policy_file_triggers_a_rescan(
+    qtbot: QtBot, app: StethoscopeApp, it_folder: Path
+) -> None:
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.start()
+    report = app.window.report()
+    assert report is not None and report.practice("remoteLogin") is not None
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        (it_folder / "policy.yaml").write_text("firewall: ALWAYS\nremoteLogin: ALWAYS\n")
+    report = app.window.report()
+    assert report is not None
+    remote = report.practice("remoteLogin")
+    assert remote is not None and remote.requirement == "ALWAYS"
+
+
+def test_a_new_critical_finding_notifies_once(
+    qtbot: QtBot, app: StethoscopeApp, firewall: SwitchableFirewall
+) -> None:
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.start()
+    assert notifier_of(app).shown == []
+    firewall.enabled = 0
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.scans.request_scan("check again")
+    report = app.window.report()
+    assert report is not None
+    firewall_title = report.practice("firewall").title  # type: ignore[union-attr]
+    assert notifier_of(app).shown == [(firewall_title, notifier_of(app).shown[0][1])]
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.scans.request_scan("timer")
+    assert len(notifier_of(app).shown) == 1, (
+        "the same finding on the next scan does not notify again"
+    )
+
+
+def test_clicking_a_notification_opens_the_window(qtbot: QtBot, app: StethoscopeApp) -> None:
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.start()
+    app.window.hide()
+    app.notifier.clicked.emit()
+    assert app.window.isVisible()
+
+
+def test_notify_state_survives_a_restart(
+    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
+) -> None:
+    firewall.enabled = 0
+
+    def one_run() -> list[tuple[str, str]]:
+        tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
+        tables.append(firewall)
+        loader = PracticesLoader(
+            [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)]
+        )
+        notifier = RecordingNotifier()
+        app = StethoscopeApp(
+            loader=loader,
+            scanner=Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux"),
+            platform="linux",
+            store=StateStore(tmp_path / "state" / "state.json"),
+            autostart=MemoryAutostart(),
+            tray_available=False,
+            open_link=lambda url: None,
+            notifier=notifier,
+        )
+        qtbot.addWidget(app.window)
+        with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+            app.start()
+        app.shutdown()
+        return notifier.shown
+
+    assert len(one_run()) == 1
+    assert one_run() == [], "a restart does not notify about the same finding again"
