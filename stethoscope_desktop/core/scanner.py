@@ -175,6 +175,7 @@ class _Builder:
         values: Mapping[str, object] | None = None,
         application: ApplicationOutcome | None = None,
         description: str = "",
+        title_from: str = "",
     ) -> None:
         texts = self.instructions.practice(practice)
         fill = {
@@ -184,7 +185,7 @@ class _Builder:
             **(values or {}),
         }
         if status is Status.PASS:
-            title = texts.title_passing
+            title = self.instructions.practice(title_from or practice).title_passing
         elif status is Status.UNKNOWN:
             title = texts.title_unknown or texts.title_failing
         else:
@@ -482,6 +483,12 @@ class Scanner:
             values=values,
             application=outcome,
             description=rule.description,
+            # A banned version range with an allowed version installed: say it is installed.
+            title_from="requiredApplications"
+            if outcome is not None
+            and outcome.state is AppState.INSTALLED
+            and rule.assertion is Requirement.NEVER
+            else "",
         )
 
 

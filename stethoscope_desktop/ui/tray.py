@@ -54,10 +54,10 @@ class Tray(QObject):
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_icon_activated)
         self._draw()
-        self.rebuild_menu()
 
     def show(self) -> None:
-        """Put the icon in the tray."""
+        """Put the icon in the tray, its menu ready (some trays read the menu only once)."""
+        self.rebuild_menu()
         self.icon.show()
 
     def set_instructions(self, instructions: Instructions) -> None:

@@ -229,3 +229,30 @@ def test_screen_idle_from_the_screen_lock_table(
     idle = report.practice("screenIdle")
     assert idle is not None and idle.status is status
     assert idle.observed.startswith(observed)
+
+
+def test_an_allowed_version_of_a_banned_app_says_it_is_installed(tmp_path: Path) -> None:
+    policy = (
+        'applications:\n  - name: openssh-server\n    assertion: NEVER\n    version: "<9.0.0"\n'
+    )
+    tables = canned_linux(
+        deb_packages=[
+            {
+                "name": "openssh-server",
+                "version": "1:9.2p1-2+deb12u6",
+                "status": "install ok installed",
+            }
+        ]
+    )
+    sshd = scan(tables, tmp_path, policy=policy).practice("applications/openssh-server")
+    assert sshd is not None and sshd.status is Status.PASS
+    assert sshd.title == "openssh-server is installed"
+    old = canned_linux(
+        deb_packages=[
+            {"name": "openssh-server", "version": "1:8.4p1-5", "status": "install ok installed"}
+        ]
+    )
+    (tmp_path / "old").mkdir()
+    banned = scan(old, tmp_path / "old", policy=policy).practice("applications/openssh-server")
+    assert banned is not None and banned.status is Status.FAIL
+    assert banned.title == "Remove openssh-server"
