@@ -10,6 +10,7 @@ run: $(STAMP)
 	$(BIN)/stethoscope-desktop
 
 test: $(STAMP)
+	bash .ci/install-debian-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy stethoscope_desktop

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
+import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +51,15 @@ MINUTE_MS = 60_000
 INSTANCE_CONNECT_MS = 300
 
 
-def instance_name() -> str:
-    """Return the per-user name of the single-instance socket."""
+def instance_name(env: Mapping[str, str] | None = None) -> str:
+    """Return the name of the single-instance socket: one instance per user and display."""
+    environment = os.environ if env is None else env
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = "user"
-    return f"{APP_ID}-{user}"
+    display = environment.get("WAYLAND_DISPLAY") or environment.get("DISPLAY") or ""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{APP_ID}-{user}-{display}".rstrip("-"))
 
 
 def ask_running_instance_to_show(name: str) -> bool:

@@ -199,3 +199,99 @@ def test_notify_state_survives_a_restart(
 
     assert len(one_run()) == 1
     assert one_run() == [], "a restart does not notify about the same finding again"
+
+
+@pytest.fixture
+def tray_app(
+    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
+) -> Iterator[StethoscopeApp]:
+    tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
+    tables.append(firewall)
+    loader = PracticesLoader(
+        [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)]
+    )
+    app = StethoscopeApp(
+        loader=loader,
+        scanner=Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux"),
+        platform="linux",
+        store=StateStore(tmp_path / "state" / "state.json"),
+        autostart=MemoryAutostart(),
+        tray_available=True,
+        open_link=lambda url: None,
+        notifier=RecordingNotifier(),
+        instance=f"stethoscope-test-{tmp_path.name}",
+    )
+    qtbot.addWidget(app.window)
+    yield app
+    app.shutdown()
+
+
+def menu_action(app: StethoscopeApp, text: str):  # type: ignore[no-untyped-def]
+    assert app.tray is not None
+    app.tray.rebuild_menu()
+    actions = list(app.tray.menu.actions())
+    for action in app.tray.menu.actions():
+        if action.menu() is not None:
+            actions += action.menu().actions()
+    found = [a for a in actions if a.text().startswith(text)]
+    assert found, [a.text() for a in actions]
+    return found[0]
+
+
+def test_with_a_tray_the_window_waits_hidden_and_the_icon_toggles_it(
+    qtbot: QtBot, tray_app: StethoscopeApp
+) -> None:
+    with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
+        tray_app.start()
+    assert tray_app.tray is not None
+    assert not tray_app.window.isVisible()
+    tray_app.tray.toggle_requested.emit()
+    assert tray_app.window.isVisible()
+    tray_app.tray.toggle_requested.emit()
+    assert not tray_app.window.isVisible()
+    tray_app.window.show()
+    tray_app.window.close()
+    assert not tray_app.window.isVisible(), "closing hides the window to the tray"
+
+
+def test_tray_tooltip_and_menu(
+    qtbot: QtBot, tray_app: StethoscopeApp, firewall: SwitchableFirewall
+) -> None:
+    firewall.enabled = 0
+    with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
+        tray_app.start()
+    assert tray_app.tray is not None
+    assert tray_app.tray.icon.toolTip().startswith("Stethoscope — 1 critical")
+    assert menu_action(tray_app, "Last checked ").isEnabled() is False
+    menu_action(tray_app, "Open").trigger()
+    assert tray_app.window.isVisible()
+    with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
+        menu_action(tray_app, "Check again").trigger()
+
+
+def test_tray_menu_start_at_login_and_snooze(qtbot: QtBot, tray_app: StethoscopeApp) -> None:
+    with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
+        tray_app.start()
+    start_at_login = menu_action(tray_app, "Start at login")
+    assert start_at_login.isCheckable() and not start_at_login.isChecked()
+    start_at_login.trigger()
+    assert menu_action(tray_app, "Start at login").isChecked()
+    before = time.time()
+    menu_action(tray_app, "For 4 hours").trigger()
+    assert tray_app.notifications.snoozed_until() >= before + 4 * 3600 - 5
+    resume = menu_action(tray_app, "Snoozed until")
+    resume.trigger()
+    assert tray_app.notifications.snoozed_until() == 0.0
+
+
+def test_a_second_start_shows_the_running_instance(
+    qtbot: QtBot, tray_app: StethoscopeApp, tmp_path: Path
+) -> None:
+    from stethoscope_desktop.app import ask_running_instance_to_show
+
+    with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
+        tray_app.start()
+    assert not tray_app.window.isVisible()
+    assert ask_running_instance_to_show(f"stethoscope-test-{tmp_path.name}")
+    qtbot.waitUntil(tray_app.window.isVisible, timeout=5_000)
+    assert not ask_running_instance_to_show(f"stethoscope-test-nobody-{tmp_path.name}")

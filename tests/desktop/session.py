@@ -1,0 +1,227 @@
+"""A private virtual desktop for tests: Xvfb, a session bus, dunst and a StatusNotifierItem host.
+
+Everything runs on its own display number and its own D-Bus session bus, so tests never touch
+the developer's desktop. The notification daemon's traffic is recorded with dbus-monitor.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+PROGRAMS = {
+    "Xvfb": "xvfb",
+    "xdpyinfo": "x11-utils",
+    "dbus-daemon": "dbus",
+    "dbus-monitor": "dbus",
+    "dbus-send": "dbus",
+    "dunst": "dunst",
+    "gtk-sni-tray-standalone": "haskell-gtk-sni-tray-utils",
+}
+DUNSTRC = """[global]
+    font = DejaVu Sans 10
+[urgency_normal]
+    timeout = 0
+[urgency_critical]
+    timeout = 0
+"""
+
+
+def missing_programs() -> list[str]:
+    """Return the Debian packages whose programs are missing here."""
+    return sorted(
+        {package for program, package in PROGRAMS.items() if shutil.which(program) is None}
+    )
+
+
+def _free_display() -> int:
+    for number in range(140, 200):
+        if (
+            not Path(f"/tmp/.X11-unix/X{number}").exists()
+            and not Path(f"/tmp/.X{number}-lock").exists()
+        ):
+            return number
+    raise RuntimeError("no free X display number")
+
+
+def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+class VirtualDesktop:
+    """Starts and stops the processes of one private desktop."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self.files: list[IO[bytes]] = []
+        self.display = f":{_free_display()}"
+        self.bus = ""
+        self.notify_log = folder / "notify.log"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Return the environment a program on this desktop needs."""
+        return {"DISPLAY": self.display, "DBUS_SESSION_BUS_ADDRESS": self.bus}
+
+    def _start(
+        self, argv: list[str], log: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        out = (self.folder / log).open("wb")
+        self.files.append(out)
+        process = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
+        self.processes.append(process)
+        return process
+
+    def start(self) -> None:
+        """Bring the desktop up (raises TimeoutError when a part does not come up)."""
+        self._start(
+            ["Xvfb", self.display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], "xvfb.log"
+        )
+        _wait(
+            lambda: (
+                subprocess.run(
+                    ["xdpyinfo", "-display", self.display], capture_output=True
+                ).returncode
+                == 0
+            ),
+            15,
+            "Xvfb",
+        )
+        bus = subprocess.Popen(
+            ["dbus-daemon", "--session", "--nofork", "--print-address=1"], stdout=subprocess.PIPE
+        )
+        self.processes.append(bus)
+        assert bus.stdout is not None
+        self.bus = bus.stdout.readline().decode().strip()
+        self.files.append(bus.stdout)
+        monitor_out = self.notify_log.open("wb")
+        self.files.append(monitor_out)
+        self.processes.append(
+            subprocess.Popen(
+                [
+                    "dbus-monitor",
+                    "--address",
+                    self.bus,
+                    "interface='org.freedesktop.Notifications'",
+                ],
+                stdout=monitor_out,
+                stderr=subprocess.STDOUT,
+            )
+        )
+        dunstrc = self.folder / "dunstrc"
+        dunstrc.write_text(DUNSTRC)
+        self._start(["dunst", "-config", str(dunstrc)], "dunst.log", self.env)
+        self._start(
+            ["gtk-sni-tray-standalone", "--top", "--end", "--size", "32", "--watcher"],
+            "tray.log",
+            self.env,
+        )
+        _wait(
+            lambda: self.has_owner("org.freedesktop.Notifications"), 15, "the notification daemon"
+        )
+        _wait(lambda: self.has_owner("org.kde.StatusNotifierWatcher"), 15, "the tray host")
+
+    def stop(self) -> None:
+        """Stop every process this desktop started, newest first."""
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in reversed(self.processes):
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for handle in self.files:
+            handle.close()
+
+    def _send(self, *argv: str) -> str:
+        result = subprocess.run(
+            ["dbus-send", f"--bus={self.bus}", "--print-reply", *argv],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return result.stdout
+
+    def has_owner(self, name: str) -> bool:
+        """Return True when `name` is owned on the session bus."""
+        reply = self._send(
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            f"string:{name}",
+        )
+        return "boolean true" in reply
+
+    def tray_items(self) -> list[str]:
+        """Return the StatusNotifierItems registered with the tray host."""
+        reply = self._send(
+            "--dest=org.kde.StatusNotifierWatcher",
+            "/StatusNotifierWatcher",
+            "org.freedesktop.DBus.Properties.Get",
+            "string:org.kde.StatusNotifierWatcher",
+            "string:RegisteredStatusNotifierItems",
+        )
+        return re.findall(r'string "([^"]+)"', reply)
+
+    def notifications(self) -> list[tuple[str, str, str]]:
+        """Return (app, summary, body) of every Notify call the daemon received."""
+        text = self.notify_log.read_text(errors="replace") if self.notify_log.exists() else ""
+        calls: list[tuple[str, str, str]] = []
+        for block in text.split("method call")[1:]:
+            if "member=Notify" not in block.splitlines()[0]:
+                continue
+            strings = re.findall(r'^\s*string "(.*)"$', block, flags=re.M)
+            if len(strings) >= 4:
+                calls.append((strings[0], strings[2], strings[3]))
+        return calls
+
+
+@pytest.fixture
+def virtual_desktop(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A running private desktop; skipped with the reason where its packages are missing."""
+    missing = missing_programs()
+    if missing:
+        pytest.skip(f"virtual desktop needs the Debian packages: {' '.join(missing)}")
+    desktop = VirtualDesktop(tmp_path)
+    try:
+        desktop.start()
+        problem = qt_cannot_start(desktop.env)
+        if problem:
+            pytest.skip(f"Qt cannot open a window on the virtual desktop: {problem}")
+        yield desktop
+    finally:
+        desktop.stop()
+
+
+def qt_cannot_start(env: dict[str, str]) -> str:
+    """Return why a Qt application cannot start on this display (empty when it can)."""
+    result = subprocess.run(
+        [sys.executable, "-c", "from PySide6.QtWidgets import QApplication; QApplication([])"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env, "QT_QPA_PLATFORM": "xcb"},
+    )
+    if result.returncode == 0:
+        return ""
+    lines = [line for line in result.stderr.splitlines() if "plugin" in line or "library" in line]
+    return (lines[0] if lines else result.stderr.strip()[:200]) + " (install the libxcb-* packages)"
