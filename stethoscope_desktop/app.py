@@ -36,6 +36,7 @@ from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
 from stethoscope_desktop.logsetup import configure_logging
+from stethoscope_desktop.memory import limit_malloc_arenas, release_free_memory
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.ui.icons import app_icon
 from stethoscope_desktop.ui.notifications import NotificationController
@@ -94,7 +95,11 @@ class StethoscopeApp(QObject):
         self._loader = loader
         self._autostart = autostart
         self._interval_minutes = 0
-        self.window = MainWindow(open_link, quit_on_close=not tray_available)
+        self._open_link = open_link
+        self._tray_available = tray_available
+        self._practices: Practices | None = None
+        # The window is built when first needed: an idle tray app should not carry it.
+        self._window: MainWindow | None = None
         self.tray: Tray | None = None
         if tray_available:
             self.tray = Tray(
@@ -115,7 +120,6 @@ class StethoscopeApp(QObject):
         if instance is not None:
             self._listen(instance)
 
-        self.window.check_again_requested.connect(self._on_check_again)
         self.scans.scan_started.connect(self._on_scan_started)
         self.scans.report_ready.connect(self._on_report_ready)
         self.scans.scan_failed.connect(self._on_scan_failed)
@@ -142,6 +146,8 @@ class StethoscopeApp(QObject):
         if self.tray is not None:
             self.tray.show()
         else:
+            # No tray to come back from: the window is the app, closing it quits.
+            QApplication.setQuitOnLastWindowClosed(True)
             self.window.show()
         self.scans.request_scan("start")
 
@@ -158,14 +164,30 @@ class StethoscopeApp(QObject):
 
     # -- window ------------------------------------------------------------------------------
 
+    @property
+    def window(self) -> MainWindow:
+        """Return the window, building it (with the latest report) on first use."""
+        if self._window is None:
+            window = MainWindow(self._open_link, quit_on_close=not self._tray_available)
+            window.check_again_requested.connect(self._on_check_again)
+            if self._practices is not None:
+                config = self._practices.config
+                window.set_instructions(self._practices.instructions, config.organization)
+            window.set_scanning(self.scans.is_scanning())
+            report = self.scans.last_report()
+            if report is not None:
+                window.show_report(report)
+            self._window = window
+        return self._window
+
     def show_window(self) -> None:
         """Show the window in front."""
         self.window.bring_to_front()
 
     def toggle_window(self) -> None:
         """Hide the window if it is shown, else show it."""
-        if self.window.isVisible() and not self.window.isMinimized():
-            self.window.hide()
+        if self._window is not None and self._window.isVisible() and not self._window.isMinimized():
+            self._window.hide()
         else:
             self.show_window()
 
@@ -175,28 +197,36 @@ class StethoscopeApp(QObject):
         self.scans.request_scan("check again")
 
     def _on_scan_started(self, reason: str) -> None:
-        self.window.set_scanning(True)
+        if self._window is not None:
+            self._window.set_scanning(True)
         if self.tray is not None:
             self.tray.set_scanning(True)
 
     def _on_report_ready(self, report: Report, practices: Practices) -> None:
         self._apply_practices(practices)
-        self.window.set_scanning(self.scans.is_scanning())
-        self.window.show_report(report)
+        if self._window is not None:
+            self._window.set_scanning(self.scans.is_scanning())
+            self._window.show_report(report)
         if self.tray is not None:
             self.tray.set_scanning(False)
             self.tray.set_report(report)
+        if self.scans.scans_started == 1:
+            log.info("first verdict shown: %s", report.status.value)
         self.notifications.on_report(report, practices)
+        release_free_memory()
 
     def _on_scan_failed(self, message: str) -> None:
         log.error("scan failed: %s", message)
-        self.window.set_scanning(False)
+        if self._window is not None:
+            self._window.set_scanning(False)
         if self.tray is not None:
             self.tray.set_scanning(False)
 
     def _apply_practices(self, practices: Practices) -> None:
+        self._practices = practices
         config = practices.config
-        self.window.set_instructions(practices.instructions, config.organization)
+        if self._window is not None:
+            self._window.set_instructions(practices.instructions, config.organization)
         if self.tray is not None:
             self.tray.set_instructions(practices.instructions)
         if config.scan_interval_minutes != self._interval_minutes:
@@ -249,6 +279,7 @@ class StethoscopeApp(QObject):
 
 def run_app(args: argparse.Namespace) -> int:
     """Start the tray app; return its exit code."""
+    limit_malloc_arenas()
     configure_logging(bool(getattr(args, "debug", False)))
     QApplication.setApplicationName("Stethoscope")
     QApplication.setDesktopFileName(APP_ID)

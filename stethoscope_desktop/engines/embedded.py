@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import apsw
-import apsw.ext
 
 from stethoscope_desktop.engines.base import (
     EngineInfo,
@@ -358,16 +357,23 @@ class EmbeddedEngine(QueryEngine):
 
     def tables_read_by(self, sql: str) -> list[str]:
         """Return the names of our tables that `sql` reads, found by preparing it (not running)."""
+        names: list[str] = []
+
+        def note_reads(code: int, table: str | None, *_: str | None) -> int:
+            if code == apsw.SQLITE_READ and table in self._tables and table not in names:
+                names.append(table)
+            return apsw.SQLITE_OK
+
         with self._query_lock:
+            self._connection.authorizer = note_reads
             try:
-                details = apsw.ext.query_info(self._connection, sql, actions=True)
+                # EXPLAIN prepares the statement (the authorizer sees every table it reads)
+                # without running it.
+                self._connection.cursor().execute(sql, explain=1).fetchall()
             except apsw.Error:
                 return []
-        names: list[str] = []
-        for action in details.actions or ():
-            name = action.table_name
-            if name in self._tables and name not in names:
-                names.append(name)
+            finally:
+                self._connection.authorizer = None
         return names
 
     def run_query(self, session: EmbeddedScanSession, sql: str) -> QueryResult:

@@ -1,0 +1,118 @@
+"""Notifications straight to the freedesktop notification daemon over D-Bus, through jeepney.
+
+Used on Linux where there is no tray (PySide6 6.12's QtDBus cannot send the `u` (uint32)
+argument Notify needs from Python). Imported only when needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from queue import Queue
+from threading import Thread
+
+from jeepney import DBusAddress, MatchRule, Message, MessageType, new_method_call
+from jeepney.bus_messages import message_bus
+from jeepney.io.threading import DBusConnection, DBusRouter, Proxy, open_dbus_connection
+from PySide6.QtCore import Signal
+
+from stethoscope_desktop.ui.notifier import (
+    APP_NAME,
+    NOTIFICATIONS_PATH,
+    NOTIFICATIONS_SERVICE,
+    NOTIFY_TIMEOUT_S,
+    Notifier,
+)
+
+log = logging.getLogger(__name__)
+
+
+class FreedesktopNotifier(Notifier):
+    """Notifications straight to the desktop's notification daemon over D-Bus (jeepney).
+
+    The daemon sends `ActionInvoked` only to the connection that sent `Notify`, so one
+    connection does both; a daemon thread waits for the clicks and hands them to Qt by signal.
+    """
+
+    _action_invoked = Signal(int, str)
+
+    def __init__(self, router: DBusRouter) -> None:
+        super().__init__()
+        self._router = router
+        self._sent: set[int] = set()
+        self._action_invoked.connect(self._on_action_invoked)
+        self._clicks: Queue[Message] = Queue(maxsize=64)
+        rule = MatchRule(
+            type="signal",
+            interface=NOTIFICATIONS_SERVICE,
+            member="ActionInvoked",
+            path=NOTIFICATIONS_PATH,
+        )
+        self._filter = router.filter(rule, queue=self._clicks)
+        Thread(target=self._wait_for_clicks, name="notification-clicks", daemon=True).start()
+
+    @classmethod
+    def available(cls) -> FreedesktopNotifier | None:
+        """Return a notifier if a notification daemon answers on the session bus."""
+        try:
+            connection = open_dbus_connection(bus="SESSION")
+        except (OSError, KeyError, ValueError) as error:
+            log.info("no session bus for notifications: %s", error)
+            return None
+        router = DBusRouter(connection)
+        proxy = Proxy(message_bus, router)
+        try:
+            (owned,) = proxy.NameHasOwner(NOTIFICATIONS_SERVICE)
+        except Exception as error:  # jeepney raises its own errors for a broken bus
+            log.info("cannot ask the session bus about notifications: %s", error)
+            _close(router, connection)
+            return None
+        if not owned:
+            _close(router, connection)
+            return None
+        return cls(router)
+
+    def notify(self, title: str, body: str) -> bool:
+        """Send Notify(app, 0, icon, summary, body, ["default", "Open"], hints, timeout)."""
+        message = new_method_call(
+            DBusAddress(NOTIFICATIONS_PATH, NOTIFICATIONS_SERVICE, NOTIFICATIONS_SERVICE),
+            "Notify",
+            "susssasa{sv}i",
+            (
+                APP_NAME,
+                0,
+                "stethoscope-desktop",
+                title,
+                body,
+                ["default", "Open"],
+                {"urgency": ("y", 2), "desktop-entry": ("s", "stethoscope-desktop")},
+                -1,
+            ),
+        )
+        try:
+            reply = self._router.send_and_get_reply(message, timeout=NOTIFY_TIMEOUT_S)
+        except Exception as error:  # a dead bus or a timeout: say so, keep running
+            log.warning("notification not shown: %s", error)
+            return False
+        if reply.header.message_type is not MessageType.method_return:
+            log.warning("notification not shown: %s", reply.body)
+            return False
+        self._sent.add(int(reply.body[0]))
+        return True
+
+    def _wait_for_clicks(self) -> None:
+        while True:
+            try:
+                signal = self._clicks.get()
+            except Exception:  # the router closed
+                return
+            notification_id, action = signal.body
+            self._action_invoked.emit(int(notification_id), str(action))
+
+    def _on_action_invoked(self, notification_id: int, action: str) -> None:
+        if notification_id in self._sent and action == "default":
+            self.clicked.emit()
+
+
+def _close(router: DBusRouter, connection: DBusConnection) -> None:
+    router.close()
+    connection.close()
