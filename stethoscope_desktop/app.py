@@ -159,6 +159,7 @@ class StethoscopeApp(QObject):
         """Stop the scan thread and the instance server."""
         self.timer.stop()
         self.scans.shutdown()
+        self.notifier.close()
         if self.server is not None:
             self.server.close()
 

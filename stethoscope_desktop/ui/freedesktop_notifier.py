@@ -35,12 +35,13 @@ class FreedesktopNotifier(Notifier):
 
     _action_invoked = Signal(int, str)
 
-    def __init__(self, router: DBusRouter) -> None:
+    def __init__(self, router: DBusRouter, connection: DBusConnection) -> None:
         super().__init__()
         self._router = router
+        self._connection = connection
         self._sent: set[int] = set()
         self._action_invoked.connect(self._on_action_invoked)
-        self._clicks: Queue[Message] = Queue(maxsize=64)
+        self._clicks: Queue[Message | None] = Queue(maxsize=64)
         rule = MatchRule(
             type="signal",
             interface=NOTIFICATIONS_SERVICE,
@@ -48,7 +49,8 @@ class FreedesktopNotifier(Notifier):
             path=NOTIFICATIONS_PATH,
         )
         self._filter = router.filter(rule, queue=self._clicks)
-        Thread(target=self._wait_for_clicks, name="notification-clicks", daemon=True).start()
+        self._waiter = Thread(target=self._wait_for_clicks, name="notification-clicks", daemon=True)
+        self._waiter.start()
 
     @classmethod
     def available(cls) -> FreedesktopNotifier | None:
@@ -69,7 +71,7 @@ class FreedesktopNotifier(Notifier):
         if not owned:
             _close(router, connection)
             return None
-        return cls(router)
+        return cls(router, connection)
 
     def notify(self, title: str, body: str) -> bool:
         """Send Notify(app, 0, icon, summary, body, ["default", "Open"], hints, timeout)."""
@@ -99,12 +101,14 @@ class FreedesktopNotifier(Notifier):
         self._sent.add(int(reply.body[0]))
         return True
 
+    def close(self) -> None:
+        """Stop listening for clicks and close the D-Bus connection."""
+        self._clicks.put(None)
+        self._waiter.join(timeout=5)
+        _close(self._router, self._connection)
+
     def _wait_for_clicks(self) -> None:
-        while True:
-            try:
-                signal = self._clicks.get()
-            except Exception:  # the router closed
-                return
+        while (signal := self._clicks.get()) is not None:
             notification_id, action = signal.body
             self._action_invoked.emit(int(notification_id), str(action))
 

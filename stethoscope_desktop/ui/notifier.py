@@ -34,6 +34,9 @@ class Notifier(QObject):
         """Show a notification; return True if it was handed to the system."""
         raise NotImplementedError
 
+    def close(self) -> None:
+        """Release what the notifier holds (a D-Bus connection); it is not used afterwards."""
+
     @property
     def name(self) -> str:
         """Say which mechanism this is (for the log)."""
