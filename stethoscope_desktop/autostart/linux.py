@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from stethoscope_desktop.autostart.abc import APP_ID, Autostart, AutostartError, display_path
+from stethoscope_desktop.core.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -251,22 +251,7 @@ class LinuxAutostart(Autostart):
         try:
             if self.path.is_file() and self.path.read_bytes() == text.encode("utf-8"):
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "w",
-                encoding="utf-8",
-                dir=self.path.parent,
-                prefix=".stethoscope-",
-                suffix=".tmp",
-                delete=False,
-            ) as temporary:
-                temporary.write(text)
-            try:
-                os.chmod(temporary.name, 0o644)
-                os.replace(temporary.name, self.path)
-            except OSError:
-                Path(temporary.name).unlink(missing_ok=True)
-                raise
+            write_atomically(self.path, text.encode("utf-8"), mode=0o644)
         except OSError as error:
             reason = error.strerror or str(error)
             raise AutostartError(f"cannot write {self.description}: {reason}") from error

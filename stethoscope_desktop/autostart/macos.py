@@ -15,15 +15,14 @@ instead, which reports that state; that needs Objective-C bindings this module d
 from __future__ import annotations
 
 import logging
-import os
 import plistlib
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from xml.parsers.expat import ExpatError
 
 from stethoscope_desktop.autostart.abc import Autostart, AutostartError, display_path
+from stethoscope_desktop.core.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +71,8 @@ class MacAutostart(Autostart):
         """Write the agent, replacing any earlier one; raise AutostartError on failure."""
         data = plistlib.dumps(self.agent(), fmt=plistlib.FMT_XML)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(
-                "wb", dir=self.path.parent, prefix=".stethoscope-", suffix=".tmp", delete=False
-            ) as temporary:
-                temporary.write(data)
-            try:
-                # launchd refuses an agent that others may write to.
-                os.chmod(temporary.name, 0o644)
-                os.replace(temporary.name, self.path)
-            except OSError:
-                Path(temporary.name).unlink(missing_ok=True)
-                raise
+            # launchd refuses an agent that others may write to.
+            write_atomically(self.path, data, mode=0o644)
         except OSError as error:
             reason = error.strerror or str(error)
             raise AutostartError(f"cannot write {self.description}: {reason}") from error

@@ -20,15 +20,14 @@ updating different keys through one store do not lose each other's writes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from stethoscope_desktop.core.files import write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -80,42 +79,14 @@ class StateStore:
             return self._write(text)
 
     def _write(self, text: str) -> bool:
-        directory = self._path.parent
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(prefix=f".{self._path.name}.", suffix=".tmp", dir=directory)
+            write_atomically(self._path, (text + "\n").encode("utf-8"))
         except OSError as error:
             logger.warning("Could not save the state to %s: %s", self._path, error)
             return False
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(text + "\n")
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, self._path)
-        except BaseException as error:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            if not isinstance(error, OSError):
-                raise
-            logger.warning("Could not save the state to %s: %s", self._path, error)
-            return False
-        _sync_directory(directory)
         return True
 
     def update(self, values: Mapping[str, Any]) -> bool:
         """Set these top-level keys, keeping the others; return what `save` returned."""
         with self._lock:
             return self.save({**self.load(), **values})
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename itself durable where the OS allows fsync on a folder (POSIX)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)

@@ -49,27 +49,41 @@ def it_folder(tmp_path: Path) -> Path:
     return folder
 
 
-@pytest.fixture
-def app(
-    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
-) -> Iterator[StethoscopeApp]:
+def build_app(
+    qtbot: QtBot,
+    tmp_path: Path,
+    firewall: SwitchableFirewall,
+    it_folder: Path,
+    *,
+    tray_available: bool = False,
+    instance: str | None = None,
+) -> StethoscopeApp:
+    """The app on canned tables (the firewall switchable), IT's folder watched, state in tmp."""
     tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
     tables.append(firewall)
     loader = PracticesLoader(
         [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)]
     )
-    scanner = Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux")
     app = StethoscopeApp(
         loader=loader,
-        scanner=scanner,
+        scanner=Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux"),
         platform="linux",
         store=StateStore(tmp_path / "state" / "state.json"),
         autostart=MemoryAutostart(),
-        tray_available=False,
+        tray_available=tray_available,
         open_link=lambda url: None,
         notifier=RecordingNotifier(),
+        instance=instance,
     )
     qtbot.addWidget(app.window)
+    return app
+
+
+@pytest.fixture
+def app(
+    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
+) -> Iterator[StethoscopeApp]:
+    app = build_app(qtbot, tmp_path, firewall, it_folder)
     yield app
     app.shutdown()
 
@@ -175,27 +189,11 @@ def test_notify_state_survives_a_restart(
     firewall.enabled = 0
 
     def one_run() -> list[tuple[str, str]]:
-        tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
-        tables.append(firewall)
-        loader = PracticesLoader(
-            [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)]
-        )
-        notifier = RecordingNotifier()
-        app = StethoscopeApp(
-            loader=loader,
-            scanner=Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux"),
-            platform="linux",
-            store=StateStore(tmp_path / "state" / "state.json"),
-            autostart=MemoryAutostart(),
-            tray_available=False,
-            open_link=lambda url: None,
-            notifier=notifier,
-        )
-        qtbot.addWidget(app.window)
+        app = build_app(qtbot, tmp_path, firewall, it_folder)
         with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
             app.start()
         app.shutdown()
-        return notifier.shown
+        return notifier_of(app).shown
 
     assert len(one_run()) == 1
     assert one_run() == [], "a restart does not notify about the same finding again"
@@ -205,23 +203,10 @@ def test_notify_state_survives_a_restart(
 def tray_app(
     qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
 ) -> Iterator[StethoscopeApp]:
-    tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
-    tables.append(firewall)
-    loader = PracticesLoader(
-        [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)]
-    )
-    app = StethoscopeApp(
-        loader=loader,
-        scanner=Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux"),
-        platform="linux",
-        store=StateStore(tmp_path / "state" / "state.json"),
-        autostart=MemoryAutostart(),
-        tray_available=True,
-        open_link=lambda url: None,
-        notifier=RecordingNotifier(),
-        instance=f"stethoscope-test-{tmp_path.name}",
-    )
-    qtbot.addWidget(app.window)
+    app = build_app(
+        qtbot, tmp_path, firewall, it_folder,
+        tray_available=True, instance=f"stethoscope-test-{tmp_path.name}",
+    )  # fmt: skip
     yield app
     app.shutdown()
 
