@@ -1,7 +1,12 @@
-"""The `stethoscope-desktop` command: the tray app, `scan`, `check-policy`, `convert-instructions`.
+"""The `stethoscope-desktop` command: the tray app, `scan`, `check-policy` and the converters.
 
-`scan` and the other subcommands never import Qt. Exit codes of `scan`: 0 PASS, 1 NUDGE, 2 FAIL,
-3 could not scan (no engine, or not a single practice could be read).
+The converters are `convert-instructions` (Stethoscope's texts) and `import-fleet` (Fleet
+policies into checks for `checks.d/`). `scan` and the other subcommands never import Qt.
+
+Exit codes of `scan`: 0 PASS, 1 NUDGE, 2 FAIL, 3 could not scan (no engine, or not a single
+practice could be read). `import-fleet` exits 0 when it wrote the converted checks (entries it
+left out are listed on stderr with the reason) and 1 when it wrote nothing: the file could not
+be read, no policy was left to convert, or the output exists already (it never overwrites).
 """
 
 from __future__ import annotations
@@ -18,6 +23,14 @@ import yaml
 from stethoscope_desktop import __version__
 from stethoscope_desktop.core.checks import load_checks, parse_check
 from stethoscope_desktop.core.config import parse_config
+from stethoscope_desktop.core.custom_checks import (
+    CHECKS_FOLDER,
+    DESKTOP_PLATFORMS,
+    checks_files,
+    dump_checks,
+    import_fleet,
+    read_checks_file,
+)
 from stethoscope_desktop.core.instructions import convert_stethoscope, parse_instructions
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
 from stethoscope_desktop.core.policy import parse_policy
@@ -58,6 +71,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     convert.add_argument("source", type=Path, help="Stethoscope's instructions.<lang>.yaml")
     convert.add_argument("-o", "--output", type=Path, help="where to write (default: print)")
+    fleet = commands.add_parser(
+        "import-fleet", help="convert a Fleet policies file into checks for checks.d"
+    )
+    fleet.add_argument("source", type=Path, metavar="FILE", help="a Fleet policy YAML file")
+    fleet.add_argument(
+        "--platform",
+        choices=(*DESKTOP_PLATFORMS, "all"),
+        default="all",
+        help="keep only the policies that run on this platform (default: all)",
+    )
+    fleet.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="OUT",
+        help="the file (or folder, such as checks.d) to write; default: print",
+    )
     return parser
 
 
@@ -130,6 +160,8 @@ def _scan_command(args: argparse.Namespace, *, note: str = "") -> int:
 
 
 def _check_file(path: Path) -> list[Problem]:
+    if path.parent.name == CHECKS_FOLDER:
+        return read_checks_file(path).problems
     try:
         doc = load_yaml(path)
     except YamlFileError as error:
@@ -156,6 +188,10 @@ def _check_policy_command(paths: Sequence[Path]) -> int:
                 or p.name == "config.yaml"
                 or p.name.startswith("instructions.")
             ]
+            if (path / CHECKS_FOLDER).is_dir():
+                found, folder_problems = checks_files(path / CHECKS_FOLDER)
+                files += found
+                problems += folder_problems
             if not files:
                 problems.append(
                     Problem(str(path), "no policy.yaml, config.yaml or instructions.*.yaml here")
@@ -200,6 +236,43 @@ def _convert_command(source: Path, output: Path | None) -> int:
     return 0
 
 
+def _import_fleet_command(source: Path, platform: str, output: Path | None) -> int:
+    if not source.is_file():
+        print(f"{source}: no such file", file=sys.stderr)
+        return 1
+    loaded = read_checks_file(source)
+    result = import_fleet(loaded, platform)
+    for skipped in result.skipped:
+        print(f"skipped: {skipped}", file=sys.stderr)
+    if not result.checks:
+        print(f"{source}: no policy to convert for platform {platform}", file=sys.stderr)
+        return 1
+    header = (
+        f"Stethoscope Desktop checks converted from {source.name}\n"
+        f"by `stethoscope-desktop import-fleet` (platform: {platform}).\n"
+        "A query that returns rows passes; one that returns none fails (critical: true makes\n"
+        f"that a critical finding). Install this file into the {CHECKS_FOLDER}/ folder beside\n"
+        "IT's policy.yaml."
+    )
+    converted = dump_checks(result.checks, header)
+    if output is None:
+        print(converted, end="")
+        return 0
+    target = output / f"{source.stem}.yaml" if output.is_dir() else output
+    if target.exists() or target.is_symlink():
+        print(f"{target}: exists already; not overwriting it", file=sys.stderr)
+        return 1
+    try:
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(converted)
+    except OSError as error:
+        print(f"{target}: cannot write: {error.strerror or error}", file=sys.stderr)
+        return 1
+    count = len(result.checks)
+    print(f"wrote {count} check{'s' if count != 1 else ''} to {target}")
+    return 0
+
+
 def _has_display() -> bool:
     if sys.platform in ("win32", "darwin"):
         return True
@@ -239,4 +312,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_policy_command(args.paths)
     if args.command == "convert-instructions":
         return _convert_command(args.source, args.output)
+    if args.command == "import-fleet":
+        return _import_fleet_command(args.source, args.platform, args.output)
     return _app_command(args)

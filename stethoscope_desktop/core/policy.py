@@ -2,8 +2,10 @@
 
 Keys and meanings follow Netflix's Stethoscope: `osVersion` brackets per platform, requirement
 options (`ALWAYS`, `SUGGESTED`, `NEVER`, `IF_SUPPORTED`) for the feature practices, `screenIdle`
-as a numeric range of seconds, `applications` rules, and `stethoscopeVersion`. A key that does
-not validate is reported (file, line, key) and left out, so the rest of the file still applies.
+as a numeric range of seconds, `applications` rules, and `stethoscopeVersion`. One key of our
+own, `customChecks`, lists IT's own Fleet-style checks (see `core.custom_checks`); a
+Stethoscope policy without it is unchanged. A key that does not validate is reported (file,
+line, key) and left out, so the rest of the file still applies.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from stethoscope_desktop.core.custom_checks import CustomCheck, parse_entries
 from stethoscope_desktop.core.versions import (
     NumericRange,
     NumericRangeError,
@@ -43,6 +46,7 @@ APPLICATION_LISTS = {
     "bannedApplications": "NEVER",
     "suggestedApplications": "SUGGESTED",
 }
+CUSTOM_CHECKS_KEY = "customChecks"
 POLICY_KEYS = (
     "osVersion",
     *FEATURE_PRACTICES,
@@ -50,6 +54,7 @@ POLICY_KEYS = (
     "applications",
     *APPLICATION_LISTS,
     "stethoscopeVersion",
+    CUSTOM_CHECKS_KEY,
 )
 # Platform keys: Stethoscope's (process.platform names plus `ubuntu`, `awsWorkspace`, `all`) and
 # the os-release IDs of the Linux distributions people use.
@@ -151,6 +156,8 @@ class Policy:
     stethoscope_version: VersionRange | None = None
     # Which file each top-level key (and osVersion platform) came from, for the report.
     sources: Mapping[str, str] = field(default_factory=dict)
+    # IT's own checks, from `customChecks` and the `checks.d` folders, in layer order.
+    custom_checks: tuple[CustomCheck, ...] = ()
 
 
 @dataclass
@@ -385,7 +392,8 @@ def parse_policy(doc: YamlDocument) -> PolicyLayer:
     layer.claimed = {
         key
         for key in data
-        if key in POLICY_KEYS and key not in ("osVersion", "applications", *APPLICATION_LISTS)
+        if key in POLICY_KEYS
+        and key not in ("osVersion", "applications", CUSTOM_CHECKS_KEY, *APPLICATION_LISTS)
     }
     if isinstance(data.get("osVersion"), dict):
         layer.claimed |= {f"osVersion.{p}" for p in data["osVersion"] if p in PLATFORM_KEYS}
@@ -412,6 +420,10 @@ def parse_policy(doc: YamlDocument) -> PolicyLayer:
                     problems.append(doc.problem((key,), str(error)))
         elif key == "stethoscopeVersion":
             parsed = _version_range(doc, (key,), value, problems)
+        elif key == CUSTOM_CHECKS_KEY:
+            if value is not None:
+                parsed, found = parse_entries(doc, (key,), value)
+                problems += found
         elif key == "applications" or key in APPLICATION_LISTS:
             default = Requirement(APPLICATION_LISTS[key]) if key in APPLICATION_LISTS else None
             if not isinstance(value, list):
@@ -463,6 +475,7 @@ def merge_layers(
     os_version: dict[str, VersionBracket] = {}
     values: dict[str, Any] = {}
     applications: list[ApplicationRule] = []
+    custom_checks: list[CustomCheck] = []
     sources: dict[str, str] = {}
     problems: list[Problem] = []
     locked: set[str] = set()
@@ -498,6 +511,9 @@ def merge_layers(
                     applications = [r for r in applications if r.name != rule.name]
                     applications.append(rule)
                 continue
+            if key == CUSTOM_CHECKS_KEY:
+                custom_checks = _merge_custom_checks(custom_checks, value, locked, problems)
+                continue
             if key in locked:
                 problems.append(
                     layer.problem(
@@ -508,9 +524,14 @@ def merge_layers(
             values[key] = value
             sources[key] = layer.file
         if locked_from is not None and index == locked_from:
-            locked |= {k for k in layer.values if k not in ("osVersion", "applications")}
+            locked |= {
+                k for k in layer.values if k not in ("osVersion", "applications", CUSTOM_CHECKS_KEY)
+            }
             locked |= {f"osVersion.{p}" for p in layer.values.get("osVersion", {})}
             locked |= {f"applications:{r.name}" for r in layer.values.get("applications", [])}
+            locked |= {
+                f"{CUSTOM_CHECKS_KEY}:{c.key}" for c in layer.values.get(CUSTOM_CHECKS_KEY, [])
+            }
             # A key IT wrote but got wrong keeps the value below it (the bundled default), and
             # a later layer may not weaken that either; nor anything at all when IT's file could
             # not be read, since what IT meant is unknown.
@@ -518,6 +539,7 @@ def merge_layers(
             if layer.unreadable:
                 locked |= set(values) | {f"osVersion.{p}" for p in os_version}
                 locked |= {f"applications:{r.name}" for r in applications}
+                locked |= {f"{CUSTOM_CHECKS_KEY}:{c.key}" for c in custom_checks}
     features = {key: values[key] for key in FEATURE_PRACTICES if key in values}
     policy = Policy(
         os_version=os_version,
@@ -526,14 +548,42 @@ def merge_layers(
         applications=tuple(applications),
         stethoscope_version=values.get("stethoscopeVersion"),
         sources=sources,
+        custom_checks=tuple(custom_checks),
     )
     return policy, problems
+
+
+def _merge_custom_checks(
+    merged: list[CustomCheck],
+    checks: list[CustomCheck],
+    locked: set[str],
+    problems: list[Problem],
+) -> list[CustomCheck]:
+    """Layer `checks` over `merged` by key; a check IT's layer has cannot be replaced."""
+    for check in checks:
+        if f"{CUSTOM_CHECKS_KEY}:{check.key}" in locked:
+            problems.append(
+                check.problem(f"ignored: IT's policy has a check with the key {check.key!r}")
+            )
+            continue
+        merged = [c for c in merged if c.key != check.key]
+        merged.append(check)
+    return merged
 
 
 def policy_from_mapping(
     data: Mapping[str, Any], source: str = "request"
 ) -> tuple[Policy, list[Problem]]:
-    """Validate a policy given as data (a web page's JSON) and return it with its problems."""
+    """Validate a policy given as data (a web page's JSON) and return it with its problems.
+
+    A web page's policy cannot bring checks of its own: `customChecks` (SQL to run on this
+    machine) is read only from IT's files.
+    """
     layer = parse_policy(plain_document(source, dict(data)))
+    if CUSTOM_CHECKS_KEY in layer.values:
+        del layer.values[CUSTOM_CHECKS_KEY]
+        layer.problems.append(
+            Problem(source, "ignored: only IT's policy files may add checks", CUSTOM_CHECKS_KEY)
+        )
     policy, problems = merge_layers([layer])
     return policy, layer.problems + problems

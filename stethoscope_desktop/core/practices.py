@@ -5,10 +5,15 @@ IT installs its files into `platformdirs.site_config_dir("stethoscope")`. `--pra
 add to IT's policy but never weaken it. A file that fails to load never stops the app: its
 problems are reported, and the last good version of that file (from an earlier load in this
 process) stays in force.
+
+Each folder may also have a `checks.d/` folder of IT's own checks (see `core.custom_checks`),
+read in file-name order after that folder's `policy.yaml` `customChecks`, as part of the same
+layer: IT's machine-wide checks cannot be replaced by the override.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import locale
 import os
 from collections.abc import Mapping
@@ -25,13 +30,26 @@ from stethoscope_desktop.core.config import (
     merge_configs,
     parse_config,
 )
+from stethoscope_desktop.core.custom_checks import (
+    CHECKS_FOLDER,
+    CustomCheck,
+    add_unique,
+    checks_files,
+    read_checks_file,
+)
 from stethoscope_desktop.core.instructions import (
     Instructions,
     InstructionsLayer,
     merge_instructions,
     parse_instructions,
 )
-from stethoscope_desktop.core.policy import Policy, PolicyLayer, merge_layers, parse_policy
+from stethoscope_desktop.core.policy import (
+    CUSTOM_CHECKS_KEY,
+    Policy,
+    PolicyLayer,
+    merge_layers,
+    parse_policy,
+)
 from stethoscope_desktop.core.yamlfile import Problem, YamlDocument, YamlFileError, load_yaml
 
 POLICY_FILE = "policy.yaml"
@@ -114,6 +132,15 @@ class PracticesLoader:
         """Return the folders this loader layers, lowest first."""
         return list(self._folders)
 
+    def watched_folders(self) -> list[Path]:
+        """Return the folders where a new or removed file should trigger a reload.
+
+        IT's and the override's folders and their `checks.d` folders; the bundled one never
+        changes while the app runs.
+        """
+        folders = [folder.path for folder in self._folders if folder.kind != "bundled"]
+        return folders + [folder / CHECKS_FOLDER for folder in folders]
+
     def watched_files(self) -> list[Path]:
         """Return every file whose change should trigger a reload."""
         names = [
@@ -122,7 +149,12 @@ class PracticesLoader:
             "instructions.en.yaml",
             f"instructions.{self._language}.yaml",
         ]
-        return [folder.path / name for folder in self._folders for name in dict.fromkeys(names)]
+        files = [folder.path / name for folder in self._folders for name in dict.fromkeys(names)]
+        for folder in self._folders:
+            directory = folder.path / CHECKS_FOLDER
+            if directory.is_dir():
+                files += checks_files(directory)[0]
+        return files
 
     def load(self) -> Practices:
         """Load every layer and merge; never raises for bad files."""
@@ -139,11 +171,17 @@ class PracticesLoader:
         config_layers: list[ConfigLayer] = []
         for folder in self._folders:
             policy_path = folder.path / POLICY_FILE
+            layer: PolicyLayer | None = None
             if policy_path.is_file():
                 files.append(str(policy_path))
-                policy_layers.append(self._layer(policy_path, parse_policy, PolicyLayer, problems))
+                layer = self._layer(policy_path, parse_policy, PolicyLayer, problems)
             elif folder.kind != "override":
-                policy_layers.append(PolicyLayer(str(policy_path)))
+                layer = PolicyLayer(str(policy_path))
+            extra = self._checks_folder(folder.path / CHECKS_FOLDER, files, problems)
+            if extra:
+                layer = _with_checks(layer or PolicyLayer(str(policy_path)), extra, problems)
+            if layer is not None:
+                policy_layers.append(layer)
             config_path = folder.path / CONFIG_FILE
             if config_path.is_file():
                 files.append(str(config_path))
@@ -174,6 +212,45 @@ class PracticesLoader:
         )
         instructions = merge_instructions(instruction_layers, chosen_language)
         return Practices(policy, config, instructions, tuple(files), tuple(problems))
+
+    def _checks_folder(
+        self, directory: Path, files: list[str], problems: list[Problem]
+    ) -> list[CustomCheck]:
+        """Load a `checks.d` folder's files in name order; each file keeps its last good version."""
+        if not directory.is_dir():
+            return []
+        paths, found = checks_files(directory)
+        problems += found
+        checks: list[CustomCheck] = []
+        for path in paths:
+            files.append(str(path))
+            checks += self._checks_file(path, problems)
+        return checks
+
+    def _checks_file(self, path: Path, problems: list[Problem]) -> list[CustomCheck]:
+        key = str(path)
+        previous: tuple[CustomCheck, ...] | None = self._last_good.get(key)
+        loaded = read_checks_file(path)
+        problems += loaded.problems
+        if loaded.unreadable and previous is not None:
+            problems.append(Problem(key, "using the last good version of this file"))
+            return list(previous)
+        checks = list(loaded.checks)
+        if not loaded.problems:
+            self._last_good[key] = tuple(checks)
+        elif previous is not None:
+            present = {check.key for check in checks}
+            kept = [check for check in previous if check.key not in present]
+            if kept:
+                checks += kept
+                problems.append(
+                    Problem(
+                        key,
+                        "until this file is fixed, the last good version stays in force for: "
+                        + ", ".join(f"the check {check.name!r}" for check in kept),
+                    )
+                )
+        return checks
 
     def _layer(self, path: Path, parse: Any, empty: Any, problems: list[Problem]) -> Any:
         key = str(path)
@@ -209,6 +286,19 @@ class PracticesLoader:
 _NOTIFICATION_KEYS = {"reminder_hours": "reminderHours"}
 
 
+def _with_checks(
+    layer: PolicyLayer, checks: list[CustomCheck], problems: list[Problem]
+) -> PolicyLayer:
+    """Return a copy of a folder's policy layer with its `checks.d` checks added after its own.
+
+    A copy, so that the layer remembered as the policy file's last good version stays as the
+    file had it.
+    """
+    merged = list(layer.values.get(CUSTOM_CHECKS_KEY, []))
+    add_unique(merged, checks, problems)
+    return dataclasses.replace(layer, values={**layer.values, CUSTOM_CHECKS_KEY: merged})
+
+
 def _keep_last_good_parts(layer: Any, previous: Any) -> list[str]:
     """Fill what a file's new version lost to errors from its last good version.
 
@@ -242,6 +332,11 @@ def _keep_last_good_parts(layer: Any, previous: Any) -> list[str]:
         if key not in layer.values:
             layer.values[key] = value
             kept.append(shown)
+        elif isinstance(layer, PolicyLayer) and key == CUSTOM_CHECKS_KEY:
+            present = {check.key for check in layer.values[key]}
+            old_checks = [check for check in value if check.key not in present]
+            layer.values[key] = [*layer.values[key], *old_checks]
+            kept += [f"the check {check.name!r}" for check in old_checks]
         elif isinstance(layer, PolicyLayer) and key == "applications":
             present = {rule.name for rule in layer.values[key]}
             old_rules = [rule for rule in value if rule.name not in present]

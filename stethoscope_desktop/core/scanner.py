@@ -1,7 +1,8 @@
 """One scan: run the checks the policy needs on an engine, evaluate, and build the ranked report.
 
 The scanner is the only place that knows which check measures which practice. It never raises
-for a bad fact: a check that fails makes its practices UNKNOWN with the reason.
+for a bad fact: a check that fails makes its practices UNKNOWN with the reason. IT's own checks
+(`Policy.custom_checks`) run after the built-in ones, each as a practice of its own.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ from datetime import UTC, datetime
 
 from stethoscope_desktop import __version__
 from stethoscope_desktop.core.checks import Check, CheckKind, CheckSet
+from stethoscope_desktop.core.custom_checks import (
+    CUSTOM_PRACTICE,
+    CustomCheck,
+    custom_check_status,
+)
 from stethoscope_desktop.core.evaluate import (
     InstalledApp,
     PlatformContext,
@@ -88,6 +94,8 @@ APP_STATE_STRINGS: Mapping[tuple[AppState, bool], str] = {
     (AppState.BANNED_PRESENT, False): "appBannedPresent",
 }
 PLATFORM_NAMES = {"darwin": "macOS", "windows": "Windows", "linux": "Linux"}
+# The most rows of one of IT's own checks kept as evidence (the count is always reported).
+MAX_CUSTOM_EVIDENCE_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,24 @@ def run_check(session: ScanSession, check: Check | None, check_id: str, platform
         reason = "" if value is not None else (detail or "the check found no value")
         return Fact(evidence, value=value, rows=rows, reason=reason, detail=detail)
     return Fact(evidence, rows=rows, detail=detail)
+
+
+def run_custom_check(session: ScanSession, check: CustomCheck) -> Fact:
+    """Run one of IT's checks; the fact's value is the number of rows its query returned."""
+    try:
+        result = session.query(check.query)
+    except QueryError as error:
+        return Fact(
+            Evidence(check.key, check.query, error.tables, error=error.message),
+            reason=error.message,
+        )
+    rows = tuple(
+        {name: value.hex() if isinstance(value, bytes) else value for name, value in row.items()}
+        for row in result.rows[:MAX_CUSTOM_EVIDENCE_ROWS]
+    )
+    return Fact(
+        Evidence(check.key, check.query, result.tables, rows), value=len(result.rows), rows=rows
+    )
 
 
 @dataclass
@@ -217,6 +243,40 @@ class _Builder:
             )
         )
 
+    def add_custom(self, check: CustomCheck, fact: Fact) -> None:
+        """Add the result of one of IT's own checks: its texts are the check's own."""
+        count = fact.value if fact.ok and isinstance(fact.value, int) else None
+        status = custom_check_status(check, count)
+        observed = ""
+        if count is not None:
+            observed = (
+                "the query returned no rows"
+                if count == 0
+                else f"the query returned {count} row{'s' if count != 1 else ''}"
+            )
+        self.results.append(
+            PracticeResult(
+                key=check.key,
+                practice=CUSTOM_PRACTICE,
+                name=check.name,
+                status=status,
+                rating=check.rating,
+                title=check.name,
+                description=check.description,
+                directions=check.resolution,
+                directions_platform="",
+                links=links_in(check.resolution),
+                requirement="returns rows",
+                requirement_text="the query returns at least one row",
+                observed=observed,
+                reason=(fact.reason or "the query could not run")
+                if status is Status.UNKNOWN
+                else "",
+                held_against=True,
+                evidence=fact.evidence,
+            )
+        )
+
 
 class Scanner:
     """Runs scans: engine → facts → verdicts → ranked report."""
@@ -263,6 +323,8 @@ class Scanner:
         started = time.perf_counter()
         policy = practices.policy
         facts: dict[str, Fact] = {}
+        custom = [c for c in policy.custom_checks if c.applies_to(self._platform)]
+        custom_facts: dict[str, Fact] = {}
         with self._engine.begin_scan() as session:
             needed = self.needed_checks(policy)
             queries = [
@@ -271,11 +333,13 @@ class Scanner:
                 if (check := self._checks.get(check_id)) is not None
                 and (sql := check.sql_for(self._platform)) is not None
             ]
-            session.prepare(queries)
+            session.prepare(queries + [c.query for c in custom])
             for check_id in needed:
                 facts[check_id] = run_check(
                     session, self._checks.get(check_id), check_id, self._platform
                 )
+            for custom_check in custom:
+                custom_facts[custom_check.key] = run_custom_check(session, custom_check)
             timings = tuple(sorted(session.table_timings().values(), key=lambda t: -t.seconds))
         device = self._device(facts[DEVICE_CHECK], facts["os_version"])
         context = PlatformContext(
@@ -289,6 +353,8 @@ class Scanner:
             practices.instructions, context, device.platform_name, practices.config.organization
         )
         self._evaluate(policy, facts, builder)
+        for custom_check in custom:
+            builder.add_custom(custom_check, custom_facts[custom_check.key])
         ranked = rank(builder.results)
         status = overall_status(p.status for p in ranked)
         return Report(

@@ -49,11 +49,15 @@ class Problem:
 
 
 class YamlFileError(Exception):
-    """A file could not be read as YAML at all."""
+    """A file could not be read as YAML at all.
 
-    def __init__(self, problem: Problem) -> None:
+    For a multi-document file, `documents` holds the documents read before the one that broke.
+    """
+
+    def __init__(self, problem: Problem, documents: tuple[YamlDocument, ...] = ()) -> None:
         super().__init__(str(problem))
         self.problem = problem
+        self.documents = documents
 
 
 @dataclass
@@ -149,6 +153,14 @@ class _Builder:
         self._loader = loader
         self._nodes = 0
         self.lines: dict[KeyPath, int] = {}
+
+    def take_lines(self) -> dict[KeyPath, int]:
+        """Return the lines of the document just built and start afresh for the next one.
+
+        The count of values built carries on, so the expansion bound covers the whole file.
+        """
+        lines, self.lines = self.lines, {}
+        return lines
 
     def build(self, node: yaml.Node, path: KeyPath, depth: int = 0) -> Any:
         self._nodes += 1
@@ -250,34 +262,37 @@ class _Builder:
         return self._scalar(key_node, path)
 
 
-def parse_yaml(text: str | bytes, file: str) -> YamlDocument:
-    """Parse one YAML document from `text`; raise YamlFileError naming `file` and the line."""
+def _decode(text: str | bytes, file: str) -> str:
+    """Return the file's text, refusing what is too big, binary, UTF-16 or not UTF-8."""
     if len(text) > MAX_FILE_BYTES:
         raise YamlFileError(
             Problem(
                 file, f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; refusing to read it"
             )
         )
-    if isinstance(text, bytes):
-        if text.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise YamlFileError(Problem(file, "the file is UTF-16 text; save it as UTF-8"))
-        if b"\x00" in text:
-            raise YamlFileError(Problem(file, "the file is binary, not YAML text"))
-        raw = text
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise YamlFileError(
-                Problem(
-                    file,
-                    f"the file is not UTF-8 text (byte 0x{raw[error.start]:02X} at offset"
-                    f" {error.start}); save it as UTF-8",
-                    "",
-                    raw.count(b"\n", 0, error.start) + 1,
-                )
-            ) from error
+    if isinstance(text, str):
+        return text
+    if text.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise YamlFileError(Problem(file, "the file is UTF-16 text; save it as UTF-8"))
+    if b"\x00" in text:
+        raise YamlFileError(Problem(file, "the file is binary, not YAML text"))
     try:
-        loader = _BoundedLoader(text, file)
+        return text.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise YamlFileError(
+            Problem(
+                file,
+                f"the file is not UTF-8 text (byte 0x{text[error.start]:02X} at offset"
+                f" {error.start}); save it as UTF-8",
+                "",
+                text.count(b"\n", 0, error.start) + 1,
+            )
+        ) from error
+
+
+def _loader(text: str, file: str) -> _BoundedLoader:
+    try:
+        return _BoundedLoader(text, file)
     except yaml.reader.ReaderError as error:
         # Control characters (NUL, ESC, BEL…) are refused as soon as the reader sees the text.
         line = text.count("\n", 0, error.position) + 1
@@ -287,47 +302,88 @@ def parse_yaml(text: str | bytes, file: str) -> YamlDocument:
                 file, f"not valid YAML: the control character U+{code:04X} is not allowed", "", line
             )
         ) from error
+
+
+def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+    mark = error.problem_mark or error.context_mark
+    reason = " ".join(part for part in (error.context, error.problem) if part)
+    if "'\\t'" in reason:
+        reason += " (indent with spaces, not tabs)"
+    elif "block scalar" in reason:
+        reason += ' (put ranges such as ">=14.6" in quotes)'
+    context = error.context_mark
+    if context is not None and ("end of stream" in reason or "<stream end>" in reason):
+        # An unclosed quote or bracket: where it opened is what IT needs to look at.
+        reason += " (it is not closed before the end of the file)"
+        mark = context
+    # A mark at the very end of the text is on the line after the last one; name the last.
+    last_line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
+    at = min(mark.line + 1, last_line) if mark else None
+    return Problem(file, f"not valid YAML: {reason}", "", at)
+
+
+def _parse(text: str | bytes, file: str, *, multiple: bool) -> list[YamlDocument]:
+    decoded = _decode(text, file)
+    loader = _loader(decoded, file)
+    documents: list[YamlDocument] = []
+    builder = _Builder(file, loader)
     try:
-        node = loader.get_single_node()
-        if node is None:
-            return YamlDocument(file, None, {})
-        builder = _Builder(file, loader)
-        data = builder.build(node, ())
-        return YamlDocument(file, data, builder.lines)
+        if not multiple:
+            node = loader.get_single_node()
+            if node is None:
+                return [YamlDocument(file, None, {})]
+            return [YamlDocument(file, builder.build(node, ()), builder.take_lines())]
+        while loader.check_node():
+            node = loader.get_node()
+            data = None if node is None else builder.build(node, ())
+            documents.append(YamlDocument(file, data, builder.take_lines()))
+        return documents
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        reason = " ".join(part for part in (error.context, error.problem) if part)
-        if "'\\t'" in reason:
-            reason += " (indent with spaces, not tabs)"
-        elif "block scalar" in reason:
-            reason += ' (put ranges such as ">=14.6" in quotes)'
-        context = error.context_mark
-        if context is not None and ("end of stream" in reason or "<stream end>" in reason):
-            # An unclosed quote or bracket: where it opened is what IT needs to look at.
-            reason += " (it is not closed before the end of the file)"
-            mark = context
-        # A mark at the very end of the text is on the line after the last one; name the last.
-        last_line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
-        at = min(mark.line + 1, last_line) if mark else None
-        raise YamlFileError(Problem(file, f"not valid YAML: {reason}", "", at)) from error
+        raise YamlFileError(_syntax_problem(error, decoded, file), tuple(documents)) from error
     except yaml.YAMLError as error:
-        raise YamlFileError(Problem(file, f"not valid YAML: {error}")) from error
+        raise YamlFileError(Problem(file, f"not valid YAML: {error}"), tuple(documents)) from error
     except RecursionError as error:
-        raise YamlFileError(Problem(file, "the document is nested too deeply")) from error
+        raise YamlFileError(
+            Problem(file, "the document is nested too deeply"), tuple(documents)
+        ) from error
+    except YamlFileError as error:
+        raise YamlFileError(error.problem, tuple(documents)) from error
     finally:
         loader.dispose()
 
 
-def load_yaml(path: Path) -> YamlDocument:
-    """Read and parse a YAML file; raise YamlFileError naming the file and what is wrong."""
+def parse_yaml(text: str | bytes, file: str) -> YamlDocument:
+    """Parse one YAML document from `text`; raise YamlFileError naming `file` and the line."""
+    return _parse(text, file, multiple=False)[0]
+
+
+def parse_yaml_documents(text: str | bytes, file: str) -> list[YamlDocument]:
+    """Parse every document of a `---`-separated YAML stream, with the same bounds.
+
+    The size, depth and expansion limits apply to the whole file, not to each document. On a
+    syntax error, the YamlFileError's `documents` holds the documents read before it.
+    """
+    return _parse(text, file, multiple=True)
+
+
+def _read(path: Path) -> bytes:
     try:
         with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+            return handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
         raise YamlFileError(
             Problem(str(path), f"cannot read: {error.strerror or error}")
         ) from error
-    return parse_yaml(raw, str(path))
+
+
+def load_yaml(path: Path) -> YamlDocument:
+    """Read and parse a YAML file; raise YamlFileError naming the file and what is wrong."""
+    return parse_yaml(_read(path), str(path))
+
+
+def load_yaml_documents(path: Path) -> list[YamlDocument]:
+    """Read and parse every document of a YAML file (see `parse_yaml_documents`)."""
+    return parse_yaml_documents(_read(path), str(path))
 
 
 def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:

@@ -28,6 +28,7 @@ from stethoscope_desktop.engines.base import (
     ScanSession,
     TableTiming,
 )
+from stethoscope_desktop.engines.sql_functions import register_osquery_functions
 from stethoscope_desktop.tables.base import (
     Column,
     Constraint,
@@ -315,6 +316,9 @@ class EmbeddedEngine(QueryEngine):
                 use_bestindex_object=True,
                 eponymous=True,
             )
+        # osquery's own SQL functions (regex_match, split, concat_ws…), so the same SQL gives
+        # the same answer here as on osquery: see engines/sql_functions.py.
+        register_osquery_functions(self._connection)
         self._scan_lock = threading.Lock()
         self._session: EmbeddedScanSession | None = None
         self._query_lock = threading.Lock()
