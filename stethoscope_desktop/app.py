@@ -112,10 +112,7 @@ class StethoscopeApp(QObject):
         self.scans = ScanCoordinator(scanner, loader)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.VeryCoarseTimer)
-        self.watcher = PracticesWatcher(
-            [folder.path for folder in loader.folders if folder.kind != "bundled"],
-            loader.watched_files(),
-        )
+        self.watcher = PracticesWatcher(loader.watched_folders(), loader.watched_files())
         self.server: QLocalServer | None = None
         if instance is not None:
             self._listen(instance)

@@ -56,6 +56,10 @@ _SQLITE_TO_OSQUERY: dict[int, Operator] = {
 _SQL_TYPES = {"text": "TEXT", "integer": "INTEGER", "bigint": "BIGINT", "double": "DOUBLE"}
 
 MAX_PREFETCH_WORKERS = 8
+# A query (an IT check with a runaway recursive CTE, say) is stopped after this long. Time spent
+# in our tables' own code counts too; their commands have their own, shorter timeouts.
+QUERY_TIME_LIMIT_S = 30.0
+PROGRESS_STEPS = 10_000
 
 CacheKey = tuple[str, tuple[tuple[str, int, str], ...]]
 
@@ -305,7 +309,14 @@ class _Module:
 class EmbeddedEngine(QueryEngine):
     """Runs osquery SQL on SQLite with our Python tables as virtual tables."""
 
-    def __init__(self, tables: Iterable[TablePlugin], *, reason: str = "") -> None:
+    def __init__(
+        self,
+        tables: Iterable[TablePlugin],
+        *,
+        reason: str = "",
+        query_time_limit: float = QUERY_TIME_LIMIT_S,
+    ) -> None:
+        self._query_time_limit = query_time_limit
         self._tables = {table.name: table for table in tables}
         self._reason = reason
         self._connection = apsw.Connection(":memory:")
@@ -385,7 +396,13 @@ class EmbeddedEngine(QueryEngine):
         if self._session is not session:
             raise QueryError("the scan this query belongs to has ended")
         tables = self.tables_read_by(sql)
+        deadline = time.monotonic() + self._query_time_limit
+
+        def past_deadline() -> bool:
+            return time.monotonic() > deadline
+
         with self._query_lock:
+            self._connection.set_progress_handler(past_deadline, PROGRESS_STEPS)
             try:
                 cursor = self._connection.cursor()
                 cursor.execute(sql)
@@ -398,8 +415,13 @@ class EmbeddedEngine(QueryEngine):
                 raise QueryError(str(failure), tables) from failure
             except apsw.SQLError as failure:
                 raise QueryError(_explain_sql_error(str(failure)), tables) from failure
+            except apsw.InterruptError as failure:
+                message = f"the query ran longer than {self._query_time_limit:g} s and was stopped"
+                raise QueryError(message, tables) from failure
             except apsw.Error as failure:
                 raise QueryError(f"SQLite: {failure}", tables) from failure
+            finally:
+                self._connection.set_progress_handler(None)
         return QueryResult(rows, tuple(tables))
 
     def close(self) -> None:

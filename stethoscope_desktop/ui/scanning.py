@@ -121,7 +121,7 @@ class PracticesWatcher(QObject):
 
     def __init__(self, folders: list[Path], files: list[Path]) -> None:
         super().__init__()
-        self._folders = [folder for folder in folders if folder.is_dir()]
+        self._folders = folders
         self._files = files
         self._watcher = QFileSystemWatcher(self)
         self._settle = QTimer(self)
@@ -135,7 +135,8 @@ class PracticesWatcher(QObject):
     def _watch(self) -> None:
         # Editors and installers replace files (write a new one, rename it over the old): the
         # watch on the old file ends, so watch the folders too and re-add files after a change.
-        wanted = [str(f) for f in self._folders] + [str(f) for f in self._files if f.is_file()]
+        wanted = [str(f) for f in self._folders if f.is_dir()]
+        wanted += [str(f) for f in self._files if f.is_file()]
         missing = [path for path in wanted if path not in self._watcher.files()
                    and path not in self._watcher.directories()]  # fmt: skip
         if missing:

@@ -183,3 +183,15 @@ def test_engine_info_names_the_engine_and_its_tables() -> None:
     assert engine.info.reason == "because"
     assert engine.info.tables == ("os_version",)
     assert engine.available_tables() == frozenset({"os_version"})
+
+
+def test_a_runaway_query_is_stopped_at_the_time_limit() -> None:
+    engine = EmbeddedEngine([CountingTable()], query_time_limit=0.2)
+    runaway = (
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+    )
+    with engine.begin_scan() as session:
+        with pytest.raises(QueryError) as failure:
+            session.query(runaway)
+        assert "ran longer than 0.2 s and was stopped" in failure.value.message
+        assert session.query("SELECT major FROM os_version").rows == ({"major": 12},)

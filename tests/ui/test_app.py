@@ -280,3 +280,22 @@ def test_a_second_start_shows_the_running_instance(
     assert ask_running_instance_to_show(f"stethoscope-test-{tmp_path.name}")
     qtbot.waitUntil(tray_app.window.isVisible, timeout=5_000)
     assert not ask_running_instance_to_show(f"stethoscope-test-nobody-{tmp_path.name}")
+
+
+def test_a_new_check_file_in_checks_d_triggers_a_rescan(
+    qtbot: QtBot, app: StethoscopeApp, it_folder: Path
+) -> None:
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        app.start()
+    checks_d = it_folder / "checks.d"
+    checks_d.mkdir()
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        pass  # creating the folder is itself a change IT made
+    with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+        (checks_d / "hostname.yaml").write_text(
+            "- name: Has a host name\n  query: SELECT 1 FROM system_info WHERE hostname != ''\n"
+            "  platform: linux\n  critical: false\n"
+        )
+    report = app.window.report()
+    assert report is not None
+    assert any(p.key.startswith("custom/") for p in report.practices)
