@@ -7,7 +7,8 @@ run. Nothing is patched: tables receive the fake exactly as they would receive t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import errno
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from stethoscope_desktop.tables.system import (
@@ -30,11 +31,15 @@ class FakeSystem(LocalSystem):
         env: Mapping[str, str] | None = None,
         home: str = "/home/tester",
         commands: Mapping[tuple[str, ...], Recorded] | None = None,
+        denied: Iterable[str] = (),
     ) -> None:
         super().__init__(root, env=dict(env or {}), home=home)
         self.root = Path(root)
         self.commands: dict[tuple[str, ...], Recorded] = dict(commands or {})
         self.calls: list[tuple[str, ...]] = []
+        # Paths (as tables see them) that exist but that this user may not read; the tests run
+        # as root, so file modes cannot stand in for this.
+        self.denied: set[str] = set(denied)
 
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
         """Return (or raise) the recorded result of `argv`; unrecorded programs are missing."""
@@ -48,6 +53,20 @@ class FakeSystem(LocalSystem):
         if isinstance(recorded, CommandError):
             raise recorded
         return recorded
+
+    def _check_access(self, path: str) -> None:
+        if path in self.denied:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    def read_bytes(self, path: str, *, limit: int = 4 * 1024 * 1024) -> bytes:
+        """Read a file of the fake root, unless it is one of the denied paths."""
+        self._check_access(path)
+        return super().read_bytes(path, limit=limit)
+
+    def list_dir(self, path: str) -> list[str]:
+        """List a folder of the fake root, unless it is one of the denied paths."""
+        self._check_access(path)
+        return super().list_dir(path)
 
     def which(self, program: str) -> str | None:
         """Return /usr/bin/<program> when some recorded command runs it, else None."""

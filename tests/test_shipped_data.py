@@ -25,7 +25,7 @@ from stethoscope_desktop.tables.system import LocalSystem
 OSQUERY = json.loads((Path(__file__).parent / "data" / "osquery_tables.json").read_text())["tables"]
 CHECKS = load_checks(checks_dir())
 # Facts that have no unprivileged source on that platform yet; the scan says so (UNKNOWN).
-KNOWN_GAPS = {("disk_encryption", "windows"), ("open_wifi_connections", "windows")}
+KNOWN_GAPS: set[tuple[str, str]] = set()
 
 
 def known_schema(platform: str) -> apsw.Connection:

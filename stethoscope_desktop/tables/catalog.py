@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from stethoscope_desktop.tables.base import TablePlugin
 from stethoscope_desktop.tables.common import StethoscopeAppTable
 from stethoscope_desktop.tables.system import System
 
+if TYPE_CHECKING:
+    from stethoscope_desktop.tables.windows import Registry
 
-def builtin_tables(platform: str, system: System) -> list[TablePlugin]:
-    """Return instances of every table the embedded engine serves on `platform`."""
+
+def builtin_tables(
+    platform: str, system: System, *, registry: Registry | None = None
+) -> list[TablePlugin]:
+    """Return instances of every table the embedded engine serves on `platform`.
+
+    `registry` is the Windows registry adapter (the real one when not given); other platforms
+    ignore it.
+    """
     tables: list[TablePlugin] = [StethoscopeAppTable()]
     if platform == "linux":
         from stethoscope_desktop.tables.linux import linux_tables
 
         tables += linux_tables(system)
+    elif platform == "darwin":
+        from stethoscope_desktop.tables.darwin import darwin_tables
+
+        tables += darwin_tables(system)
+    elif platform == "windows":
+        from stethoscope_desktop.tables.windows import windows_tables
+
+        tables += windows_tables(system, registry)
     return tables

@@ -3,6 +3,11 @@
 Tables receive a `System` in their constructor and never call `open`, `subprocess` or `os.environ`
 themselves, so tests hand them a fake root folder and recorded command outputs. Commands run as
 argv lists (never through a shell), with a timeout, a bounded output size and `LC_ALL=C`.
+
+Windows ignores LC_ALL: its console programs (netsh, sc) print in the display language and in the
+console's OEM code page, so output that is not UTF-8 is decoded with that code page there, and
+tables parse such output without relying on translated words. On Windows, commands start without
+a console window.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -82,6 +88,16 @@ class System(Protocol):
         ...
 
 
+def decode_output(data: bytes) -> str:
+    """Decode a command's output: UTF-8, else (on Windows) the console's OEM code page."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        if sys.platform == "win32":
+            return data.decode("oem", "replace")
+        return data.decode("utf-8", "replace")
+
+
 def _read_bounded(
     stream: IO[bytes], limit: int, sink: list[bytes], overflow: threading.Event
 ) -> None:
@@ -148,6 +164,7 @@ class LocalSystem:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 env=env,
+                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
             )
         except OSError as error:
             raise CommandError(f"{argv[0]}: cannot run: {error.strerror or error}") from error
@@ -177,10 +194,7 @@ class LocalSystem:
         if overflow.is_set():
             raise CommandError(f"{argv[0]}: printed more than {self._output_limit} bytes")
         return CommandResult(
-            tuple(argv),
-            returncode,
-            b"".join(out).decode("utf-8", "replace"),
-            b"".join(err).decode("utf-8", "replace"),
+            tuple(argv), returncode, decode_output(b"".join(out)), decode_output(b"".join(err))
         )
 
     def which(self, program: str) -> str | None:

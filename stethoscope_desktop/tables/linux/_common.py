@@ -1,40 +1,43 @@
 """Helpers the Linux tables share: optional reads, small config formats, error wording.
 
+The platform-neutral pieces live in `tables._shared` and are re-exported here.
+
 Everything here goes through the `System` a table was given, so the fakes in the tests see every
 file and command a table touches.
 """
 
 from __future__ import annotations
 
-import errno
 import shlex
 
-from stethoscope_desktop.tables.base import Column, TablePlugin, Value
-from stethoscope_desktop.tables.system import CommandError, CommandResult, System
-
-# sysfs and procfs files are small; reading at most this much keeps a bad file from costing time.
-SMALL_FILE = 64 * 1024
-# The columns of our one-row "is this feature on?" tables.
-FEATURE_STATE_COLUMNS = (
-    Column("enabled", "integer"),
-    Column("source", "text"),
-    Column("detail", "text"),
+from stethoscope_desktop.tables._shared import (
+    FEATURE_STATE_COLUMNS,
+    SMALL_FILE,
+    MachineTable,
+    bool_value,
+    command_reason,
+    os_error_reason,
+    read_optional,
+    run_quiet,
+    to_int,
 )
+from stethoscope_desktop.tables.system import System
 
-
-class MachineTable(TablePlugin):
-    """A table that reads this machine through the `System` adapter it is given."""
-
-    def __init__(self, system: System) -> None:
-        self._system = system
-
-
-def read_optional(system: System, path: str, *, limit: int = SMALL_FILE) -> str | None:
-    """Return a text file's contents, or None when it is missing or unreadable."""
-    try:
-        return system.read_text(path, limit=limit)
-    except OSError:
-        return None
+__all__ = [
+    "FEATURE_STATE_COLUMNS",
+    "SMALL_FILE",
+    "MachineTable",
+    "bool_value",
+    "command_reason",
+    "find_program",
+    "list_optional",
+    "os_error_reason",
+    "parse_env_file",
+    "read_line",
+    "read_optional",
+    "run_quiet",
+    "to_int",
+]
 
 
 def read_line(system: System, path: str) -> str | None:
@@ -49,34 +52,6 @@ def list_optional(system: System, path: str) -> list[str]:
         return system.list_dir(path)
     except OSError:
         return []
-
-
-def os_error_reason(error: OSError) -> str:
-    """Describe why a read failed in a few plain words ("permission denied", "not found")."""
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if error.errno == errno.ENOENT:
-        return "not found"
-    return error.strerror or str(error) or type(error).__name__
-
-
-def command_reason(result: CommandResult) -> str:
-    """Describe a failed command by its own words (last line of stderr, else of stdout)."""
-    for stream in (result.stderr, result.stdout):
-        lines = [line.strip() for line in stream.splitlines() if line.strip()]
-        if lines:
-            return lines[-1]
-    return f"exited with status {result.returncode}"
-
-
-def run_quiet(system: System, argv: list[str]) -> CommandResult | str:
-    """Run a command; return its result, or the reason it could not be run at all."""
-    try:
-        return system.run(argv)
-    except CommandError as error:
-        return str(error) or f"{argv[0]}: could not be run"
-    except OSError as error:
-        return f"{argv[0]}: {os_error_reason(error)}"
 
 
 def find_program(system: System, name: str) -> str | None:
@@ -117,18 +92,3 @@ def parse_env_file(text: str) -> dict[str, str]:
             continue
         values[key] = " ".join(parts)
     return values
-
-
-def to_int(text: str | None) -> int | None:
-    """Return `text` as an integer, or None when it is not one."""
-    if text is None:
-        return None
-    try:
-        return int(text.strip())
-    except ValueError:
-        return None
-
-
-def bool_value(value: bool | None) -> Value:
-    """Map a three-state answer to the 1 / 0 / NULL our tables use."""
-    return None if value is None else int(value)

@@ -1,0 +1,121 @@
+"""Helpers every platform's tables share: the machine-reading base class and error wording.
+
+Everything here goes through the `System` a table was given, so the fakes in the tests see every
+file and command a table touches. Platform packages (`linux/`, `darwin/`, `windows/`) add their
+own helpers on top; nothing here knows which platform it runs on.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import plistlib
+from typing import Any
+
+from stethoscope_desktop.tables.base import Column, TablePlugin, Value
+from stethoscope_desktop.tables.system import CommandError, CommandResult, System
+
+# Small files (sysfs, procfs, preference files) are read at most this far, so a bad file is cheap.
+SMALL_FILE = 64 * 1024
+# The columns of our one-row "is this feature on?" tables, the same on every platform.
+FEATURE_STATE_COLUMNS = (
+    Column("enabled", "integer"),
+    Column("source", "text"),
+    Column("detail", "text"),
+)
+
+
+class MachineTable(TablePlugin):
+    """A table that reads this machine through the `System` adapter it is given."""
+
+    def __init__(self, system: System) -> None:
+        self._system = system
+
+
+def read_optional(system: System, path: str, *, limit: int = SMALL_FILE) -> str | None:
+    """Return a text file's contents, or None when it is missing or unreadable."""
+    try:
+        return system.read_text(path, limit=limit)
+    except OSError:
+        return None
+
+
+def os_error_reason(error: OSError) -> str:
+    """Describe why a read failed in a few plain words ("permission denied", "not found")."""
+    if error.errno in (errno.EACCES, errno.EPERM) or isinstance(error, PermissionError):
+        return "permission denied"
+    if error.errno == errno.ENOENT or isinstance(error, FileNotFoundError):
+        return "not found"
+    return error.strerror or str(error) or type(error).__name__
+
+
+def command_reason(result: CommandResult) -> str:
+    """Describe a failed command by its own words (last line of stderr, else of stdout)."""
+    for stream in (result.stderr, result.stdout):
+        lines = [line.strip() for line in stream.splitlines() if line.strip()]
+        if lines:
+            return lines[-1]
+    return f"exited with status {result.returncode}"
+
+
+def run_quiet(
+    system: System, argv: list[str], *, timeout: float | None = None
+) -> CommandResult | str:
+    """Run a command; return its result, or the reason it could not be run at all."""
+    try:
+        if timeout is None:
+            return system.run(argv)
+        return system.run(argv, timeout=timeout)
+    except CommandError as error:
+        return str(error) or f"{argv[0]}: could not be run"
+    except OSError as error:
+        return f"{argv[0]}: {os_error_reason(error)}"
+
+
+def to_int(text: str | None) -> int | None:
+    """Return `text` as an integer, or None when it is not one."""
+    if text is None:
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        return None
+
+
+def bool_value(value: bool | None) -> Value:
+    """Map a three-state answer to the 1 / 0 / NULL our tables use."""
+    return None if value is None else int(value)
+
+
+class PlistError(Exception):
+    """A property list could not be read or parsed; the message says which and why."""
+
+
+def read_plist(system: System, path: str, *, limit: int = 4 * 1024 * 1024) -> dict[str, Any] | None:
+    """Return a property list file (XML or binary) as a dict, None when it does not exist.
+
+    Raise `PlistError` when it exists but cannot be read or parsed, or is not a dictionary.
+    """
+    try:
+        data = system.read_bytes(path, limit=limit)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno == errno.ENOENT:
+            return None
+        raise PlistError(f"{path}: {os_error_reason(error)}") from error
+    try:
+        parsed = plistlib.loads(data)
+    except (plistlib.InvalidFileException, ValueError, OverflowError) as error:
+        raise PlistError(f"{path}: not a valid property list ({error})") from error
+    if not isinstance(parsed, dict):
+        raise PlistError(f"{path}: not a dictionary property list")
+    return parsed
+
+
+def parse_json_output(text: str) -> Any:
+    """Parse a command's JSON output, tolerating a UTF-8 byte-order mark and blank lines."""
+    cleaned = text.lstrip("\ufeff").strip()
+    if not cleaned:
+        raise ValueError("the command printed nothing")
+    return json.loads(cleaned)
