@@ -1,12 +1,16 @@
-"""The `stethoscope-desktop` command: the tray app, `scan`, `check-policy` and the converters.
+"""The `stethoscope-desktop` command: the tray app, `scan`, `serve`, `check-policy`, converters.
 
 The converters are `convert-instructions` (Stethoscope's texts) and `import-fleet` (Fleet
-policies into checks for `checks.d/`). `scan` and the other subcommands never import Qt.
+policies into checks for `checks.d/`). `serve` runs the local API for web apps without the tray
+(for servers, tests and integration work) until Ctrl-C or SIGTERM. `scan` and the other
+subcommands never import Qt.
 
 Exit codes of `scan`: 0 PASS, 1 NUDGE, 2 FAIL, 3 could not scan (no engine, or not a single
 practice could be read). `import-fleet` exits 0 when it wrote the converted checks (entries it
 left out are listed on stderr with the reason) and 1 when it wrote nothing: the file could not
 be read, no policy was left to convert, or the output exists already (it never overwrites).
+`serve` exits 0 when stopped, 3 when it could not scan (no engine) and 4 when it could not listen
+(the port is taken).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +51,7 @@ from stethoscope_desktop.text_report import render_report
 
 EXIT_CODES = {Status.PASS: 0, Status.NUDGE: 1, Status.FAIL: 2, Status.UNKNOWN: 3}
 EXIT_COULD_NOT_SCAN = 3
+EXIT_COULD_NOT_LISTEN = 4
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +67,30 @@ def _parser() -> argparse.ArgumentParser:
     _scan_options(scan)
     scan.add_argument("--json", action="store_true", help="print the report as JSON")
     scan.add_argument("--no-color", action="store_true", help="never colour the output")
+    serve = commands.add_parser(
+        "serve", help="run the local API for web apps without the tray, until Ctrl-C"
+    )
+    _scan_options(serve)
+    serve.add_argument(
+        "--port",
+        type=int,
+        metavar="N",
+        default=argparse.SUPPRESS,
+        help="the port on 127.0.0.1 and ::1 (default: apiPort from config.yaml; 0 picks one)",
+    )
+    serve.add_argument(
+        "--max-age",
+        type=float,
+        metavar="SECONDS",
+        default=argparse.SUPPRESS,
+        help="reuse a report younger than this (default: 10)",
+    )
+    serve.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="verbose logging, and GraphQL introspection",
+    )
     check = commands.add_parser(
         "check-policy", help="validate policy, config, instructions and check files"
     )
@@ -157,6 +188,77 @@ def _scan_command(args: argparse.Namespace, *, note: str = "") -> int:
         practices = loader.load()
         print(render_report(report, practices.instructions, colour=colour), end="")
     return EXIT_CODES[report.status]
+
+
+def _serve_command(args: argparse.Namespace) -> int:
+    """Run the local API headless until SIGINT or SIGTERM."""
+    from stethoscope_desktop.api import (
+        ApiServer,
+        ApiServerError,
+        ApiService,
+        Freshness,
+        ScannerReportSource,
+    )
+    from stethoscope_desktop.api.network import create_network_reader
+    from stethoscope_desktop.tables.system import LocalSystem
+
+    debug = bool(getattr(args, "debug", False))
+    if not debug:
+        logging.getLogger("stethoscope_desktop.api").setLevel(logging.INFO)
+    practices = _practices_loader(args).load()
+    for problem in practices.problems:
+        print(f"stethoscope-desktop: {problem}", file=sys.stderr)
+    platform = current_platform()
+    choice = getattr(args, "engine", None) or practices.config.engine
+    try:
+        engine = create_engine(choice, platform, osquery_path=practices.config.osquery_path)
+    except EngineUnavailable as error:
+        print(f"stethoscope-desktop: cannot use the {choice} engine: {error}", file=sys.stderr)
+        return EXIT_COULD_NOT_SCAN
+    try:
+        scanner = Scanner(
+            engine,
+            load_checks(checks_dir()),
+            platform=platform,
+            running_as_admin=running_as_admin(),
+        )
+        freshness = Freshness()
+        if getattr(args, "max_age", None) is not None:
+            freshness = Freshness(max_report_age=max(0.0, args.max_age))
+        service = ApiService(
+            ScannerReportSource(scanner),
+            lambda: practices,
+            freshness=freshness,
+            network=create_network_reader(platform, LocalSystem()),
+        )
+        port = getattr(args, "port", None)
+        server = ApiServer(
+            service, port=practices.config.api_port if port is None else port, debug=debug
+        )
+        try:
+            server.start()
+        except ApiServerError as error:
+            print(f"stethoscope-desktop: {error}", file=sys.stderr)
+            return EXIT_COULD_NOT_LISTEN
+        try:
+            stop = threading.Event()
+            previous = {
+                number: signal.signal(number, lambda *_: stop.set())
+                for number in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                print(f"Stethoscope API listening on {' and '.join(server.urls)}", flush=True)
+                while not stop.wait(0.5):
+                    pass
+            finally:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
+        finally:
+            server.stop()
+        print("Stethoscope API stopped.", flush=True)
+        return 0
+    finally:
+        engine.close()
 
 
 def _check_file(path: Path) -> list[Problem]:
@@ -308,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "scan":
         return _scan_command(args)
+    if args.command == "serve":
+        return _serve_command(args)
     if args.command == "check-policy":
         return _check_policy_command(args.paths)
     if args.command == "convert-instructions":

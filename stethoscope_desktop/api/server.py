@@ -1,0 +1,685 @@
+"""The local API's HTTP server: loopback only, in its own threads, Stethoscope's endpoints.
+
+`GET /graphql?query=…&variables=…&sessionId=…` (variables as URL-encoded JSON) and
+`POST /graphql` with a JSON body `{"query", "variables", "operationName", "sessionId"}` (a form
+body works too, as it did in Stethoscope); `/scan` is the same endpoint under Stethoscope's
+other name. `OPTIONS` answers CORS preflights. Built on the standard library's
+`ThreadingHTTPServer` (one thread per connection, at most `max_connections` at once; each
+connection carries one request), bound to 127.0.0.1 and, where the machine has IPv6, to ::1 on
+the same port.
+
+Every request passes the rules of `security.py` in this order, and every refusal is JSON
+(`{"errors": [{"message", "extensions": {"code"}}]}`) with its status: Host (403) → Origin
+(403, no CORS headers) → path (404) → method (405) → rate (429, with `Retry-After`) → body
+(411/400/413/415) → GraphQL (400 for anything that cannot run; 200 with `data`, and field
+errors if any, for everything that ran). Each request is logged at INFO with its origin and
+outcome (never its policy or answer).
+
+With each answered check the server tells its `ApiObserver` (the tray app) who asked and, once
+per `sessionId`, that a page's check failed (`awareness.py`), just before the answer goes out.
+Observers are called on a server thread and must return quickly: the app hands the call to its
+UI thread (a queued Qt signal).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import selectors
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from stethoscope_desktop.api.awareness import SessionNotices
+from stethoscope_desktop.api.schema import (
+    QueryOutcome,
+    QueryRunner,
+    RequestContext,
+    build_api_schema,
+    error_body,
+)
+from stethoscope_desktop.api.security import (
+    ALLOWED_METHODS,
+    ApiLimits,
+    Caller,
+    RateLimiter,
+    Rejection,
+    body_length,
+    classify_caller,
+    cors_headers,
+    host_allowed,
+    preflight,
+    retry_after,
+)
+from stethoscope_desktop.api.service import ApiService
+from stethoscope_desktop.core.report import Report
+
+log = logging.getLogger(__name__)
+
+ENDPOINTS = ("/graphql", "/scan")
+LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
+# How long a connection may take to send its request before it is dropped.
+REQUEST_TIMEOUT_S = 10.0
+_JSON_TYPES = ("application/json", "text/plain")
+_FORM_TYPE = "application/x-www-form-urlencoded"
+_GRAPHQL_TYPE = "application/graphql"
+_MAX_FORM_FIELDS = 16
+_PORT_RETRIES = 5
+
+
+class ApiServerError(RuntimeError):
+    """The server could not start."""
+
+
+class PortInUseError(ApiServerError):
+    """The configured port is taken by another program."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            f"cannot listen on {host} port {port}: another program (perhaps another "
+            "Stethoscope) is using it. Stop that program, or set apiPort in config.yaml "
+            "to a free port."
+        )
+        self.host = host
+        self.port = port
+
+
+class ApiObserver(Protocol):
+    """What the tray app hears from the API. Called on a server thread, never raising into it."""
+
+    def on_checked(self, label: str) -> None:
+        """A web app's (or a local program's) policy check was answered: "Last checked by"."""
+        ...
+
+    def on_page_failed(self, session_id: str, label: str, report: Report) -> None:
+        """A page's check failed; shown once per session id (the report has the reasons)."""
+        ...
+
+
+class NullObserver:
+    """An observer that ignores everything (the headless server's)."""
+
+    def on_checked(self, label: str) -> None:
+        """Ignore."""
+
+    def on_page_failed(self, session_id: str, label: str, report: Report) -> None:
+        """Ignore."""
+
+
+@dataclass(frozen=True)
+class GraphQLParams:
+    """The parameters of one GraphQL request."""
+
+    query: str
+    variables: dict[str, Any] | None = None
+    operation_name: str | None = None
+    session_id: str | None = None
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: dict[str, Any] | None
+    headers: dict[str, str] = field(default_factory=dict)
+    outcome: str = ""
+    caller: Caller | None = None
+    context: RequestContext | None = None
+    session_id: str | None = None
+
+
+def _reject(rejection: Rejection, headers: Mapping[str, str] | None = None) -> _Answer:
+    return _Answer(
+        rejection.status,
+        error_body(rejection.message, rejection.code.upper().replace(" ", "_")),
+        {**dict(rejection.headers), **(headers or {})},
+        rejection.code,
+    )
+
+
+def params_from(data: Mapping[str, Any], limits: ApiLimits) -> GraphQLParams | Rejection:
+    """Read and check the GraphQL parameters of a request (query string, form or JSON)."""
+    query = data.get("query")
+    if not isinstance(query, str) or not query.strip():
+        return Rejection(400, "a GraphQL query is required (the query parameter)", "no query")
+    variables = data.get("variables")
+    if isinstance(variables, str):
+        try:
+            variables = json.loads(variables) if variables.strip() else None
+        except ValueError:
+            return Rejection(400, "variables are not valid JSON", "bad variables")
+    if variables is not None and not isinstance(variables, dict):
+        return Rejection(400, "variables must be a JSON object", "bad variables")
+    operation = data.get("operationName")
+    if operation == "":
+        operation = None
+    if operation is not None and not isinstance(operation, str):
+        return Rejection(400, "operationName must be a string", "bad operation name")
+    session = data.get("sessionId")
+    if session in ("", None, False):
+        session = None
+    elif not isinstance(session, str) or len(session) > limits.max_session_id_chars:
+        return Rejection(
+            400,
+            f"sessionId must be a string of at most {limits.max_session_id_chars} characters",
+            "bad session id",
+        )
+    return GraphQLParams(query, variables, operation, session)
+
+
+def _single_values(pairs: Mapping[str, list[str]]) -> dict[str, Any] | Rejection:
+    single: dict[str, Any] = {}
+    for key, values in pairs.items():
+        if len(values) != 1:
+            return Rejection(400, f"the parameter {key} is given more than once", "repeated")
+        single[key] = values[0]
+    return single
+
+
+def _form(text: str) -> dict[str, Any] | Rejection:
+    try:
+        pairs = parse_qs(
+            text, keep_blank_values=True, strict_parsing=False, max_num_fields=_MAX_FORM_FIELDS
+        )
+    except ValueError:
+        return Rejection(400, "too many parameters", "too many parameters")
+    return _single_values(pairs)
+
+
+class _Api:
+    """The request logic behind the handler: rules, parameters, GraphQL, observer."""
+
+    def __init__(
+        self,
+        service: ApiService,
+        runner: QueryRunner,
+        limits: ApiLimits,
+        limiter: RateLimiter,
+        observer: ApiObserver,
+    ) -> None:
+        self.service = service
+        self.runner = runner
+        self.limits = limits
+        self.limiter = limiter
+        self.observer = observer
+        self.notices = SessionNotices()
+        self.port = 0
+
+    def respond(
+        self, method: str, target: str, headers: Message, read: Callable[[int], bytes]
+    ) -> _Answer:
+        """Answer one request (see the module docstring for the order of the rules)."""
+        hosts = headers.get_all("Host") or []
+        if len(hosts) != 1 or not host_allowed(hosts[0], self.port):
+            return _reject(Rejection(403, "this server answers only to a loopback Host", "host"))
+        origins = headers.get_all("Origin") or []
+        if len(origins) > 1:
+            return _reject(Rejection(400, "more than one Origin header", "origins"))
+        caller = classify_caller(
+            origins[0] if origins else None,
+            headers.get("Sec-Fetch-Site"),
+            headers.get("Referer"),
+            self.service.config(),
+        )
+        if isinstance(caller, Rejection):
+            return _reject(caller)
+        answer = self._respond(caller, method, target, headers, read)
+        answer.caller = caller
+        return answer
+
+    def _respond(
+        self,
+        caller: Caller,
+        method: str,
+        target: str,
+        headers: Message,
+        read: Callable[[int], bytes],
+    ) -> _Answer:
+        cors = cors_headers(caller)
+        split = urlsplit(target)
+        if split.path not in ENDPOINTS:
+            return _reject(Rejection(404, "not found; ask /graphql", "not found"), cors)
+        if method == "OPTIONS":
+            status, preflight_headers = preflight(
+                caller,
+                headers.get("Access-Control-Request-Method"),
+                headers.get("Access-Control-Request-Headers"),
+                headers.get("Access-Control-Request-Private-Network"),
+            )
+            if status != 204:
+                return _reject(
+                    Rejection(status, "only GET and POST are allowed", "method"), preflight_headers
+                )
+            return _Answer(204, None, preflight_headers, "preflight")
+        if method not in ALLOWED_METHODS:
+            allow = {"Allow": ", ".join((*ALLOWED_METHODS, "OPTIONS"))}
+            return _reject(Rejection(405, "only GET and POST are allowed", "method"), cors | allow)
+        wait = self.limiter.acquire(caller.rate_key)
+        if wait > 0:
+            return _reject(
+                Rejection(429, "too many requests; try again later", "rate limited"),
+                cors | {"Retry-After": retry_after(wait)},
+            )
+        params = (
+            self._get_params(split.query) if method == "GET" else self._post_params(headers, read)
+        )
+        if isinstance(params, Rejection):
+            return _reject(params, cors)
+        context = RequestContext(self.service, caller, self.limits.max_policies_per_request)
+        outcome = self.runner.run(params.query, params.variables, params.operation_name, context)
+        return _Answer(
+            outcome.status,
+            outcome.body,
+            cors,
+            _describe(outcome, context),
+            context=context,
+            session_id=params.session_id,
+        )
+
+    def _get_params(self, query_string: str) -> GraphQLParams | Rejection:
+        if len(query_string) > self.limits.max_body_bytes:
+            return Rejection(414, "the URL is too long; POST the query instead", "url too long")
+        data = _form(query_string)
+        return data if isinstance(data, Rejection) else params_from(data, self.limits)
+
+    def _post_params(
+        self, headers: Message, read: Callable[[int], bytes]
+    ) -> GraphQLParams | Rejection:
+        length = body_length(
+            headers.get("Content-Length"),
+            headers.get("Transfer-Encoding"),
+            self.limits.max_body_bytes,
+        )
+        if isinstance(length, Rejection):
+            return length
+        raw = read(length) if length else b""
+        if len(raw) != length:
+            return Rejection(400, "the body ended early", "short body")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return Rejection(400, "the body is not UTF-8", "encoding")
+        kind = headers.get_content_type() if headers.get("Content-Type") else "text/plain"
+        if kind in _JSON_TYPES or kind.endswith("+json"):
+            try:
+                data = json.loads(text)
+            except ValueError:
+                return Rejection(400, "the body is not valid JSON", "bad json")
+            if not isinstance(data, dict):
+                return Rejection(400, "the body must be one JSON object", "bad json")
+            return params_from(data, self.limits)
+        if kind == _FORM_TYPE:
+            form = _form(text)
+            return form if isinstance(form, Rejection) else params_from(form, self.limits)
+        if kind == _GRAPHQL_TYPE:
+            return params_from({"query": text}, self.limits)
+        return Rejection(415, f"send the body as application/json, not {kind}", "media type")
+
+    def after(self, answer: _Answer) -> None:
+        """Tell the observer about an answered check (observers must return quickly)."""
+        context = answer.context
+        if answer.status != 200 or context is None or not context.evaluations:
+            return
+        label = context.caller.label
+        try:
+            self.observer.on_checked(label)
+            for evaluation in context.evaluations:
+                report = evaluation.report
+                if self.notices.claim(answer.session_id, report.status):
+                    assert answer.session_id is not None
+                    self.observer.on_page_failed(answer.session_id, label, report)
+        except Exception:
+            log.exception("the API observer failed")
+
+
+def _describe(outcome: QueryOutcome, context: RequestContext) -> str:
+    if outcome.status != 200:
+        errors = outcome.body.get("errors") or [{}]
+        return f"refused: {str(errors[0].get('message', ''))[:100]}"
+    verdicts = ", ".join(
+        f"{'page' if e.from_page else 'app'} policy {e.report.status.value}"
+        for e in context.evaluations
+    )
+    errors = outcome.body.get("errors")
+    parts = ["answered", verdicts, f"{len(errors)} field error(s)" if errors else ""]
+    return " ".join(part for part in parts if part)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One connection, one request; everything is decided by `_Api.respond`."""
+
+    server: _LoopbackServer
+    protocol_version = "HTTP/1.1"
+    server_version = "stethoscope-desktop"
+    sys_version = ""
+    timeout = REQUEST_TIMEOUT_S
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        api = self.server.api
+        try:
+            answer = api.respond(self.command, self.path, self.headers, self.rfile.read)
+        except Exception:
+            log.exception("the local API failed on %s %s", self.command, urlsplit(self.path).path)
+            answer = _Answer(
+                500, error_body("internal error", "INTERNAL"), outcome="internal error"
+            )
+        origin = self.headers.get("Origin") or "no origin"
+        label = answer.caller.label if answer.caller is not None else "refused"
+        log.info(
+            "%s %s from %s (%s) -> %d %s in %.1f ms",
+            self.command,
+            urlsplit(self.path).path,
+            origin,
+            label,
+            answer.status,
+            answer.outcome,
+            (time.perf_counter() - started) * 1000,
+        )
+        # Logged and told before the answer leaves: whoever reads the answer sees both done.
+        api.after(answer)
+        self._send(answer)
+
+    do_GET = do_POST = do_OPTIONS = do_HEAD = _handle
+    do_PUT = do_DELETE = do_PATCH = do_TRACE = do_CONNECT = _handle
+
+    def _send(self, answer: _Answer) -> None:
+        """Write the whole answer in one write (one loopback round, no Nagle delay)."""
+        body = b""
+        if answer.body is not None:
+            body = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode()
+        phrase = self.responses.get(answer.status, ("",))[0]
+        headers = {
+            "Server": self.version_string(),
+            "Date": self.date_time_string(),
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Cross-Origin-Resource-Policy": "same-origin",
+            "Vary": "Origin",
+            **answer.headers,
+            "Connection": "close",
+        }
+        if answer.status != 204:
+            headers["Content-Type"] = "application/json; charset=utf-8"
+            headers["Content-Length"] = str(len(body))
+        head = f"HTTP/1.1 {answer.status} {phrase}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers.items()
+        )
+        if self.command == "HEAD" or answer.status == 204:
+            body = b""
+        self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
+        self.close_connection = True
+
+    def version_string(self) -> str:
+        """Name the server without Python's version."""
+        return self.server_version
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer the standard library's own refusals (bad request line, 414, 501) in JSON."""
+        text = message or self.responses.get(code, ("error",))[0]
+        log.info("refused a malformed request: %d %s", code, text)
+        answer = _Answer(code, error_body(text, "BAD_HTTP"), outcome=text)
+        with contextlib.suppress(OSError):
+            self._send(answer)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Requests are logged by `_handle`, with their origin and outcome."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Send the standard library's messages to our log, at debug level."""
+        log.debug("http: " + format, *args)
+
+
+class _LoopbackServer(ThreadingHTTPServer):
+    """One listening socket (IPv4 or IPv6) with bounded concurrency."""
+
+    daemon_threads = False
+    block_on_close = True
+    request_queue_size = 1024
+    # `handle_request` gives up after this long if a ready connection went away before accept.
+    timeout = 0.5
+    # On Windows SO_REUSEADDR would let another program take the port over; use exclusive use.
+    allow_reuse_address = sys.platform != "win32"
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        family: socket.AddressFamily,
+        api: _Api,
+        max_connections: int,
+    ) -> None:
+        self.address_family = family
+        self.api = api
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._closing = threading.Event()
+        super().__init__(address, _Handler, bind_and_activate=False)
+        try:
+            if family == socket.AF_INET6:
+                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if sys.platform == "win32":
+                self.socket.setsockopt(
+                    socket.SOL_SOCKET,
+                    socket.SO_EXCLUSIVEADDRUSE,  # type: ignore[attr-defined, unused-ignore]
+                    1,
+                )
+            self.server_bind()
+            self.server_activate()
+        except BaseException:
+            self.server_close()
+            raise
+
+    def server_bind(self) -> None:
+        """Bind without HTTPServer's reverse DNS lookup of the address."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Start a thread for the connection once one of the connection slots is free."""
+        while not self._slots.acquire(timeout=0.2):
+            if self._closing.is_set():
+                self.shutdown_request(request)
+                return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """Handle the connection and free its slot."""
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a failed connection; a client that went away is not an error."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("connection from %s: %s", client_address, error)
+        else:
+            log.error("connection from %s failed", client_address, exc_info=True)
+
+    def refuse_new(self) -> None:
+        """Stop waiting for a free slot: connections not yet started are closed."""
+        self._closing.set()
+
+    def close(self) -> None:
+        """Close the socket, waiting for the requests under way."""
+        self._closing.set()
+        self.server_close()
+
+
+class ApiServer:
+    """The local API server: start, its port and URL, stop. Not restartable."""
+
+    def __init__(
+        self,
+        service: ApiService,
+        *,
+        port: int,
+        observer: ApiObserver | None = None,
+        debug: bool = False,
+        limits: ApiLimits | None = None,
+        rate_limiter: RateLimiter | None = None,
+        addresses: tuple[str, ...] = LOOPBACK_ADDRESSES,
+    ) -> None:
+        base = limits or ApiLimits()
+        self.limits = base.debug() if debug else base
+        self._requested_port = port
+        self._addresses = addresses
+        self._api = _Api(
+            service,
+            QueryRunner(build_api_schema(), self.limits, introspection=debug),
+            self.limits,
+            rate_limiter or RateLimiter(self.limits.rate_burst, self.limits.rate_per_second),
+            observer or NullObserver(),
+        )
+        self._servers: list[_LoopbackServer] = []
+        self._thread: threading.Thread | None = None
+        self._wake: tuple[socket.socket, socket.socket] | None = None
+        self._stopping = threading.Event()
+        self._stopped = False
+
+    @property
+    def port(self) -> int:
+        """Return the port listened on (the chosen one when started with port 0)."""
+        return self._api.port
+
+    @property
+    def urls(self) -> list[str]:
+        """Return the GraphQL URL on each address listened on."""
+        return [
+            f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/graphql"
+            for host in (str(server.server_address[0]) for server in self._servers)
+        ]
+
+    @property
+    def url(self) -> str:
+        """Return the GraphQL URL on 127.0.0.1."""
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def observer(self) -> ApiObserver:
+        """Return the observer told about answered checks."""
+        return self._api.observer
+
+    @observer.setter
+    def observer(self, observer: ApiObserver) -> None:
+        self._api.observer = observer
+
+    def start(self) -> None:
+        """Listen and serve in a background thread; raise PortInUseError or ApiServerError."""
+        if self._servers or self._stopped:
+            raise ApiServerError("the server was started already")
+        for attempt in range(_PORT_RETRIES):
+            try:
+                self._servers = self._bind_all(self._requested_port)
+                break
+            except _PortRace:
+                if attempt == _PORT_RETRIES - 1:
+                    raise ApiServerError(
+                        "could not find a port free on every loopback address"
+                    ) from None
+        self._wake = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, name="api-server", daemon=True)
+        self._thread.start()
+        log.info("local API listening on %s", ", ".join(self.urls))
+
+    def _serve(self) -> None:
+        """Accept connections on every socket; no polling, woken by `stop`."""
+        with selectors.DefaultSelector() as selector:
+            for listening in self._servers:
+                selector.register(listening, selectors.EVENT_READ, listening)
+            assert self._wake is not None
+            selector.register(self._wake[0], selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self._wake[0] or self._stopping.is_set():
+                        return
+                    server: _LoopbackServer = key.data
+                    server.handle_request()
+
+    def _bind_all(self, port: int) -> list[_LoopbackServer]:
+        servers: list[_LoopbackServer] = []
+        try:
+            for host in self._addresses:
+                family = socket.AF_INET6 if ":" in host else socket.AF_INET
+                server = self._bind(host, port, family, required=not servers)
+                if server is None:
+                    continue
+                servers.append(server)
+                port = server.server_port
+                self._api.port = port
+        except BaseException:
+            for server in servers:
+                server.server_close()
+            raise
+        if not servers:
+            raise ApiServerError("no loopback address to listen on")
+        return servers
+
+    def _bind(
+        self, host: str, port: int, family: socket.AddressFamily, *, required: bool
+    ) -> _LoopbackServer | None:
+        try:
+            return _LoopbackServer((host, port), family, self._api, self.limits.max_connections)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                if not required and self._requested_port == 0:
+                    raise _PortRace from error
+                raise PortInUseError(host, port) from error
+            if not required and error.errno in (
+                errno.EADDRNOTAVAIL,
+                errno.EAFNOSUPPORT,
+                errno.EPROTONOSUPPORT,
+            ):
+                log.info("not listening on %s: %s", host, error.strerror)
+                return None
+            raise ApiServerError(
+                f"cannot listen on {host} port {port}: {error.strerror}"
+            ) from error
+
+    def stop(self) -> None:
+        """Stop serving, finish requests under way, close the sockets; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stopping.set()
+        for server in self._servers:
+            server.refuse_new()
+        if self._wake is not None:
+            with contextlib.suppress(OSError):
+                self._wake[1].send(b"x")
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        for server in self._servers:
+            server.close()
+        self._servers = []
+        if self._wake is not None:
+            for end in self._wake:
+                end.close()
+            self._wake = None
+
+    def __enter__(self) -> ApiServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class _PortRace(Exception):
+    """Port 0 gave a port free on one address but taken on another: try another."""
