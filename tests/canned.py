@@ -32,6 +32,10 @@ STETHOSCOPE_COLUMNS: Mapping[str, Sequence[tuple[str, ColumnType]]] = {
     ),
     "stethoscope_wifi_networks": (("name", "text"), ("uuid", "text"), ("security", "text"), ("open", "integer")),
     "stethoscope_desktop_apps": (("name", "text"), ("version", "text"), ("source", "text"), ("path", "text")),
+    "stethoscope_security_software": (
+        ("name", "text"), ("type", "text"), ("enabled", "integer"), ("up_to_date", "integer"),
+        ("version", "text"), ("source", "text"), ("detail", "text"),
+    ),
     "stethoscope_app": (("version", "text"), ("python_version", "text"), ("executable", "text"), ("frozen", "integer")),
 }  # fmt: skip
 

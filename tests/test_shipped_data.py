@@ -113,8 +113,16 @@ def test_english_instructions_are_complete() -> None:
     for key, practice in texts.practices.items():
         assert practice.name and practice.rating and practice.description, key
         assert practice.title_passing and practice.title_failing and practice.title_unknown, key
-        for platform in ("darwin", "win32", "linux"):
-            assert "\n1. " in "\n" + practice.directions.get(platform, ""), (key, platform)
+        # Every platform has numbered steps for every OS version, plain or version-specific.
+        for platform, versions in (
+            ("darwin", ("12.7.6", "13.0", "15.7.1", "")),
+            ("win32", ("10.0.19045", "10.0.22631", "")),
+            ("linux", ("", "6.1")),
+        ):
+            for version in versions:
+                chosen, text = practice.directions_for((platform,), version)
+                assert chosen.partition("@")[0] == platform, (key, platform, version)
+                assert "\n1. " in "\n" + text, (key, platform, version)
 
 
 def test_other_languages_translate_every_practice_and_string() -> None:

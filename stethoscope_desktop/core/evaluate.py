@@ -41,7 +41,11 @@ class PlatformContext:
         return (self.stethoscope, "all")
 
     def text_keys(self) -> tuple[str, ...]:
-        """Return the instructions' directions keys that apply, most specific first."""
+        """Return the instructions' directions keys that apply, most specific first.
+
+        Each may also have versioned variants (`darwin@<13`), chosen by `os_version`; see
+        `PracticeText.directions_for`.
+        """
         return tuple(key for key in self.policy_keys() if key not in ("all", "awsWorkspace"))
 
 

@@ -2,6 +2,11 @@
 
 Our format gives each practice a `name`, a `rating`, `title: {passing, failing, unknown}`, a
 `description` and `directions` per platform (Markdown with links), plus the UI `strings`.
+A directions key may name an OS version range after an `@` (`darwin@<13`, `darwin@>=13`,
+`win32@<10.0.22000`, `ubuntu@>=24.04`) for text that differs between versions of a platform, such
+as System Preferences (macOS 12 and older) and System Settings (macOS 13 and later); the range is
+a node-semver range checked against the device's OS version. See `PracticeText.directions_for`
+for how one text is chosen, and `merge_instructions` for how layers replace a platform's texts.
 Stethoscope's own files, whose titles are Handlebars (`{{#if passing}}…{{else}}…{{/if}}`), load
 too: `convert_stethoscope` turns them into our format, in memory or as a file.
 Texts use `{{placeholder}}` for the few values filled in at report time.
@@ -16,6 +21,7 @@ from typing import Any
 
 from stethoscope_desktop.core.policy import PLATFORM_ALIASES
 from stethoscope_desktop.core.status import Rating
+from stethoscope_desktop.core.versions import VersionRange, VersionRangeError, parse_version
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest, unknown_keys
 
 PRACTICE_KEYS = (
@@ -33,6 +39,8 @@ PRACTICE_KEYS = (
     "suggestedApplications",
 )
 PLATFORM_TEXT_KEYS = ("darwin", "win32", "linux", "ubuntu", "debian", "fedora")
+# Separates a directions key's platform from its OS version range: `darwin@>=13`.
+VERSION_SEPARATOR = "@"
 STRING_KEYS = (
     "summaryPass", "summaryNudge", "summaryFail", "summaryUnknown",
     "countCriticalOne", "countCriticalOther", "countSuggestionOne", "countSuggestionOther",
@@ -79,12 +87,55 @@ class PracticeText:
     description: str = ""
     directions: Mapping[str, str] = field(default_factory=dict)
 
-    def directions_for(self, platform_keys: tuple[str, ...]) -> tuple[str, str]:
-        """Return (key, text) of the first platform key with directions, e.g. ubuntu then linux."""
+    def directions_for(
+        self, platform_keys: tuple[str, ...], os_version: str = ""
+    ) -> tuple[str, str]:
+        """Return (key, text) of the directions for a device, e.g. ("darwin@<13", "1. …").
+
+        For each platform key, most specific first (ubuntu, then linux): the first `key@range`
+        entry, in file order, whose range contains `os_version`; else the plain `key`; else, when
+        the version is unknown, the platform's last versioned entry (files list versions oldest
+        first, so that is the newest text). When no key matches at all, the newest versioned text
+        of the most specific platform that has one is better than none.
+        """
+        version = parse_version(os_version) if os_version else None
+        candidates: dict[str, list[tuple[str, str]]] = {}
         for key in platform_keys:
+            versioned = [
+                (name, text)
+                for name, text in self.directions.items()
+                if text and VERSION_SEPARATOR in name and directions_platform(name) == key
+            ]
+            candidates[key] = versioned
+            if version is not None:
+                for name, text in versioned:
+                    allowed = split_directions_key(name)[1]
+                    if allowed is not None and allowed.satisfies(version):
+                        return name, text
             if self.directions.get(key):
                 return key, self.directions[key]
+            if versioned and version is None:
+                return versioned[-1]
+        for key in platform_keys:
+            if candidates[key]:
+                return candidates[key][-1]
         return "", ""
+
+
+def split_directions_key(key: str) -> tuple[str, VersionRange | None]:
+    """Split `darwin@>=13` into ("darwin", the range); a plain key has no range.
+
+    Raise VersionRangeError when the part after the `@` is not a version range.
+    """
+    platform, sep, allowed = key.partition(VERSION_SEPARATOR)
+    if not sep:
+        return key, None
+    return platform.strip(), VersionRange.parse(allowed.strip())
+
+
+def directions_platform(key: str) -> str:
+    """Return the platform a directions key is for (`darwin@<13` → `darwin`)."""
+    return key.partition(VERSION_SEPARATOR)[0].strip()
 
 
 @dataclass(frozen=True)
@@ -241,22 +292,53 @@ def _practice(
                 doc.problem((*path, "directions"), "must map platforms to Markdown directions")
             )
         else:
-            problems += unknown_keys(
-                doc, directions, (*path, "directions"), PLATFORM_TEXT_KEYS, PLATFORM_ALIASES
-            )
-            texts = {
-                platform: text
-                for platform, value in directions.items()
-                if platform in PLATFORM_TEXT_KEYS
-                and (text := _text(doc, (*path, "directions", platform), value, problems))
-                is not None
-            }
+            texts: dict[str, str] = {}
+            for key, value in directions.items():
+                where = (*path, "directions", key)
+                if not _directions_key_ok(doc, where, str(key), problems):
+                    continue
+                text = _text(doc, where, value, problems)
+                if text is not None:
+                    texts[str(key)] = text
             parsed["directions"] = texts
     return parsed
 
 
+def _directions_key_ok(
+    doc: YamlDocument, where: KeyPath, key: str, problems: list[Problem]
+) -> bool:
+    """Check a directions key: a known platform, then optionally `@` and a version range."""
+    platform, sep, allowed = key.partition(VERSION_SEPARATOR)
+    platform = platform.strip()
+    if platform not in PLATFORM_TEXT_KEYS:
+        problems.append(
+            doc.problem(
+                where, "unknown key" + suggest(platform, PLATFORM_TEXT_KEYS, PLATFORM_ALIASES)
+            )
+        )
+        return False
+    if not sep:
+        return True
+    if not allowed.strip():
+        problems.append(
+            doc.problem(where, f"needs an OS version range after the @, e.g. {platform}@>=13")
+        )
+        return False
+    try:
+        VersionRange.parse(allowed.strip())
+    except VersionRangeError as error:
+        problems.append(doc.problem(where, f"the part after the @ is not a version range: {error}"))
+        return False
+    return True
+
+
 def merge_instructions(layers: list[InstructionsLayer], language: str) -> Instructions:
-    """Merge layers in order (English layers first, then the language's), field by field."""
+    """Merge layers in order (English layers first, then the language's), field by field.
+
+    Directions merge per platform: a layer that gives any directions for a platform (plain or
+    versioned, `darwin` or `darwin@<13`) replaces all of that platform's directions from the
+    layers before it, so IT's single `darwin` text is not outranked by a bundled `darwin@>=13`.
+    """
     strings: dict[str, str] = {}
     practices: dict[str, dict[str, Any]] = {}
     for layer in layers:
@@ -265,7 +347,13 @@ def merge_instructions(layers: list[InstructionsLayer], language: str) -> Instru
             merged = practices.setdefault(key, {})
             for name, value in fields_.items():
                 if name == "directions":
-                    merged["directions"] = {**merged.get("directions", {}), **value}
+                    replaced = {directions_platform(given) for given in value}
+                    kept = {
+                        earlier: text
+                        for earlier, text in merged.get("directions", {}).items()
+                        if directions_platform(earlier) not in replaced
+                    }
+                    merged["directions"] = {**kept, **value}
                 else:
                     merged[name] = value
     return Instructions(

@@ -216,7 +216,9 @@ class _Builder:
             title = texts.title_unknown or texts.title_failing
         else:
             title = texts.title_failing
-        platform_key, directions = texts.directions_for(self.context.text_keys())
+        platform_key, directions = texts.directions_for(
+            self.context.text_keys(), self.context.os_version
+        )
         directions = render(directions, fill)
         reason = ""
         if status is Status.UNKNOWN:

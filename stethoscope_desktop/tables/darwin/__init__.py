@@ -14,6 +14,7 @@ from stethoscope_desktop.tables.darwin.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.darwin.firewall import Alf, Firewall
 from stethoscope_desktop.tables.darwin.os_version import OsVersion
 from stethoscope_desktop.tables.darwin.screen_lock import ScreenLock, ScreenLockTiming
+from stethoscope_desktop.tables.darwin.security_software import SecuritySoftware
 from stethoscope_desktop.tables.darwin.sharing import SharingPreferences
 from stethoscope_desktop.tables.darwin.system_info import SystemInfo
 from stethoscope_desktop.tables.darwin.updates import AutomaticUpdates
@@ -31,6 +32,7 @@ __all__ = [
     "OsVersion",
     "ScreenLock",
     "ScreenLockTiming",
+    "SecuritySoftware",
     "SharingPreferences",
     "SystemInfo",
     "WifiNetworks",
@@ -52,6 +54,7 @@ STETHOSCOPE_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     AutomaticUpdates,
     ScreenLockTiming,
     WifiNetworks,
+    SecuritySoftware,
 )
 
 

@@ -1,7 +1,9 @@
 """Helpers the macOS tables share: `sw_vers`, property-list values, Apple's command outputs.
 
 Property lists are read with plistlib through the `System` adapter (binary and XML alike), never
-through `defaults`, except where only `defaults -currentHost` knows the file's name.
+through `defaults`, except where only `defaults -currentHost` knows the file's name. Apple's tools
+are run by their full paths: they never move, and an app started by launchd may not have /usr/sbin
+on its PATH.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from stethoscope_desktop.tables._shared import command_reason, run_quiet
 from stethoscope_desktop.tables.base import TableError
 from stethoscope_desktop.tables.system import System
 
-SW_VERS = ["sw_vers"]
+SW_VERS = ["/usr/bin/sw_vers"]
 
 
 def parse_sw_vers(text: str) -> dict[str, str]:

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from stethoscope_desktop.tables._shared import MachineTable, command_reason, run_quiet
 from stethoscope_desktop.tables.base import Column, QueryContext, Row
 
-FDESETUP_STATUS = ["fdesetup", "status"]
-FDESETUP_ISACTIVE = ["fdesetup", "isactive"]
+FDESETUP_STATUS = ["/usr/bin/fdesetup", "status"]
+FDESETUP_ISACTIVE = ["/usr/bin/fdesetup", "isactive"]
 _PERCENT = re.compile(r"Percent completed\s*=\s*([\d.,]+)", re.IGNORECASE)
 
 

@@ -13,7 +13,7 @@ from stethoscope_desktop.tables._shared import MachineTable, run_quiet
 from stethoscope_desktop.tables.base import Column, QueryContext, Row
 from stethoscope_desktop.tables.darwin._common import read_sw_vers, version_parts
 
-UNAME_M = ["uname", "-m"]
+UNAME_M = ["/usr/bin/uname", "-m"]
 
 
 class OsVersion(MachineTable):

@@ -26,9 +26,9 @@ from stethoscope_desktop.tables._shared import FEATURE_STATE_COLUMNS, MachineTab
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.system import System
 
-SYSADMINCTL = ["sysadminctl", "-screenLock", "status"]
-IDLE_TIME = ["defaults", "-currentHost", "read", "com.apple.screensaver", "idleTime"]
-PMSET = ["pmset", "-g"]
+SYSADMINCTL = ["/usr/sbin/sysadminctl", "-screenLock", "status"]
+IDLE_TIME = ["/usr/bin/defaults", "-currentHost", "read", "com.apple.screensaver", "idleTime"]
+PMSET = ["/usr/bin/pmset", "-g"]
 DEFAULT_IDLE_TIME_S = 1200
 _DELAY = re.compile(r"screenLock delay is (-?[\d.]+|immediate)", re.IGNORECASE)
 _OFF = re.compile(r"screenLock is off", re.IGNORECASE)

@@ -27,7 +27,7 @@ from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableErro
 from stethoscope_desktop.tables.darwin._common import plist_bool
 from stethoscope_desktop.tables.system import System
 
-PRINT_DISABLED = ["launchctl", "print-disabled", "system"]
+PRINT_DISABLED = ["/bin/launchctl", "print-disabled", "system"]
 ARD_FILE = "/Library/Application Support/Apple/Remote Desktop/RemoteManagement.launchd"
 NAT_PLIST = "/Library/Preferences/SystemConfiguration/com.apple.nat.plist"
 ASSET_CACHE_PLIST = "/Library/Preferences/com.apple.AssetCache.plist"

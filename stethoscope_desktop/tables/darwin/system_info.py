@@ -18,7 +18,7 @@ from stethoscope_desktop.tables._shared import MachineTable, run_quiet, to_int
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 
 SYSCTL = [
-    "sysctl",
+    "/usr/sbin/sysctl",
     "hw.model",
     "hw.machine",
     "machdep.cpu.brand_string",
@@ -28,9 +28,9 @@ SYSCTL = [
     "hw.memsize",
     "kern.hostname",
 ]
-COMPUTER_NAME = ["scutil", "--get", "ComputerName"]
-LOCAL_HOSTNAME = ["scutil", "--get", "LocalHostName"]
-HARDWARE = ["system_profiler", "-json", "SPHardwareDataType"]
+COMPUTER_NAME = ["/usr/sbin/scutil", "--get", "ComputerName"]
+LOCAL_HOSTNAME = ["/usr/sbin/scutil", "--get", "LocalHostName"]
+HARDWARE = ["/usr/sbin/system_profiler", "-json", "SPHardwareDataType"]
 HARDWARE_TIMEOUT_S = 15.0
 
 

@@ -19,6 +19,7 @@ from stethoscope_desktop.tables.windows.programs import Programs
 from stethoscope_desktop.tables.windows.registry import RegistryTable
 from stethoscope_desktop.tables.windows.remote_login import RemoteLogin
 from stethoscope_desktop.tables.windows.screen_lock import ScreenLock
+from stethoscope_desktop.tables.windows.security_software import SecuritySoftware
 from stethoscope_desktop.tables.windows.system_info import SystemInfo
 from stethoscope_desktop.tables.windows.updates import AutomaticUpdates
 from stethoscope_desktop.tables.windows.wifi import WifiNetworks
@@ -35,6 +36,7 @@ __all__ = [
     "RegistryTable",
     "RemoteLogin",
     "ScreenLock",
+    "SecuritySoftware",
     "SystemInfo",
     "WifiNetworks",
     "WinregRegistry",
@@ -55,6 +57,7 @@ STETHOSCOPE_TABLE_CLASSES: tuple[type[WindowsTable], ...] = (
     ScreenLock,
     RemoteLogin,
     WifiNetworks,
+    SecuritySoftware,
 )
 
 

@@ -60,17 +60,15 @@ class RegistryTable(WindowsTable):
             current = following
         return current
 
-    def _value_rows(self, key: str, name_pattern: str | None) -> list[Row]:
+    def _value_rows(self, key: str, name_pattern: str) -> list[Row]:
         try:
             values = self._registry.values(key)
-            subkeys = self._registry.subkeys(key) if name_pattern is not None else []
+            subkeys = self._registry.subkeys(key)
         except OSError:
             return []
         if values is None:
             return []
         rows: list[Row] = []
-        if name_pattern is None:
-            return rows
         pattern = _like(name_pattern)
         for name, value in values.items():
             if pattern.match(name or "(Default)"):

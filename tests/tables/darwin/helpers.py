@@ -17,6 +17,7 @@ from stethoscope_desktop.tables.darwin import (
     firewall,
     os_version,
     screen_lock,
+    security_software,
     sharing,
     system_info,
 )
@@ -40,6 +41,7 @@ COMMANDS: dict[str, list[str]] = {
     "defaults-currentHost-screensaver-idleTime": screen_lock.IDLE_TIME,
     "pmset-g": screen_lock.PMSET,
     "launchctl-print-disabled-system": sharing.PRINT_DISABLED,
+    "spctl-status": security_software.SPCTL_STATUS,
 }
 # The user each recorded Mac belongs to.
 USERS = {"monterey-12": "ben", "ventura-13": "carla", "sonoma-14": "dana", "sequoia-15": "eli"}

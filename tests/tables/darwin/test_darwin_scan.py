@@ -150,3 +150,24 @@ def test_an_app_with_a_non_semver_version_is_compared_by_its_leading_numbers(
     too_old = report.practice("applications/zoom.us")
     assert too_old is not None and too_old.application is not None
     assert (too_old.status, too_old.application.state) == (Status.FAIL, AppState.OUTDATED)
+
+
+@pytest.mark.parametrize(
+    ("machine", "key", "pane"),
+    [
+        ("monterey-12", "darwin@<13", "System Preferences → Security & Privacy → Firewall"),
+        ("ventura-13", "darwin@>=13", "System Settings → Network → Firewall"),
+        ("sequoia-15", "darwin@>=13", "System Settings → Network → Firewall"),
+    ],
+)
+def test_the_report_says_which_version_specific_directions_it_chose(
+    machine: str, key: str, pane: str, tmp_path: Path
+) -> None:
+    report = scan("darwin", builtin_tables("darwin", load_mac(machine, tmp_path)))
+    firewall = report.practice("firewall")
+    assert firewall is not None
+    assert firewall.directions_platform == key
+    assert pane in firewall.directions
+    # Practices whose panes are the same on every version keep their plain key.
+    version = report.practice("stethoscopeVersion")
+    assert version is not None and version.directions_platform == "darwin"

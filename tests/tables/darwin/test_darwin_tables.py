@@ -28,11 +28,15 @@ from stethoscope_desktop.tables.darwin import (
     OsVersion,
     ScreenLock,
     ScreenLockTiming,
+    SecuritySoftware,
     SharingPreferences,
     SystemInfo,
     WifiNetworks,
     darwin_tables,
 )
+from stethoscope_desktop.tables.darwin.disk_encryption import FDESETUP_ISACTIVE, FDESETUP_STATUS
+from stethoscope_desktop.tables.darwin.screen_lock import PMSET
+from stethoscope_desktop.tables.darwin.system_info import HARDWARE
 from stethoscope_desktop.tables.system import CommandResult
 from tests.canned import STETHOSCOPE_COLUMNS
 from tests.fakes import FakeSystem
@@ -77,7 +81,7 @@ def test_our_tables_have_the_columns_the_checks_use(cls: type[Any]) -> None:
 def test_building_the_tables_touches_nothing(tmp_path: Path) -> None:
     system = FakeSystem(tmp_path)
     tables = builtin_tables("darwin", system)
-    assert len({t.name for t in tables}) == len(tables) == 12
+    assert len({t.name for t in tables}) == len(tables) == 13
     assert system.calls == []
 
 
@@ -124,7 +128,7 @@ def test_system_info_on_intel_and_apple_silicon(tmp_path: Path) -> None:
 
 def test_system_info_without_system_profiler_keeps_what_sysctl_says(tmp_path: Path) -> None:
     system = load_mac("sonoma-14", tmp_path)
-    del system.commands[("system_profiler", "-json", "SPHardwareDataType")]
+    del system.commands[tuple(HARDWARE)]
     row = one_row(SystemInfo(system))
     assert row["hardware_serial"] is None
     assert row["hardware_model"] == "Mac15,3"
@@ -219,9 +223,9 @@ def test_filevault(machine: str, encrypted: int, words: str, tmp_path: Path) -> 
 
 def test_filevault_falls_back_to_isactive(tmp_path: Path) -> None:
     system = load_mac("sonoma-14", tmp_path)
-    status = ("fdesetup", "status")
+    status = tuple(FDESETUP_STATUS)
     system.commands[status] = CommandResult(status, 0, "Something unexpected.\n", "")
-    isactive = ("fdesetup", "isactive")
+    isactive = tuple(FDESETUP_ISACTIVE)
     system.commands[isactive] = CommandResult(isactive, 1, "false\n", "")
     row = one_row(DiskEncryption(system))
     assert row["encrypted"] == 0
@@ -230,7 +234,7 @@ def test_filevault_falls_back_to_isactive(tmp_path: Path) -> None:
 
 def test_filevault_unknown_when_nothing_answers(tmp_path: Path) -> None:
     system = load_mac("sonoma-14", tmp_path)
-    del system.commands[("fdesetup", "status")]
+    del system.commands[tuple(FDESETUP_STATUS)]
     row = one_row(DiskEncryption(system))
     assert row["encrypted"] is None
     assert "cannot tell whether FileVault is on" in str(row["detail"])
@@ -268,7 +272,7 @@ def test_screen_lock_timing(
 
 def test_screen_lock_timing_unknown_when_nothing_can_be_read(tmp_path: Path) -> None:
     system = load_mac("ventura-13", tmp_path)
-    del system.commands[("pmset", "-g")]
+    del system.commands[tuple(PMSET)]
     row = one_row(ScreenLockTiming(system))
     assert row["enabled"] is None  # "never" would be a guess
 
@@ -324,3 +328,14 @@ def test_every_table_answers_on_every_recorded_mac(mac: tuple[str, FakeSystem]) 
         if table.name == "stethoscope_wifi_networks" and name != "monterey-12":
             continue
         assert rows(table), table.name
+
+
+@pytest.mark.parametrize(
+    ("machine", "xprotect", "gatekeeper"),
+    [("monterey-12", "2165", 1), ("sonoma-14", "2200", 0), ("sequoia-15", "5323", 1)],
+)
+def test_security_software(machine: str, xprotect: str, gatekeeper: int, tmp_path: Path) -> None:
+    found = {row["name"]: row for row in rows(SecuritySoftware(load_mac(machine, tmp_path)))}
+    assert (found["XProtect"]["enabled"], found["XProtect"]["version"]) == (1, xprotect)
+    assert found["XProtect"]["up_to_date"] is None  # the newest version is not known here
+    assert found["Gatekeeper"]["enabled"] == gatekeeper

@@ -25,6 +25,7 @@ from stethoscope_desktop.tables.windows._registry import RegistryData, RegistryV
 from stethoscope_desktop.tables.windows.disk_encryption import BITLOCKER_SCRIPT
 from stethoscope_desktop.tables.windows.firewall import NETSH
 from stethoscope_desktop.tables.windows.remote_login import SC_QUERY
+from stethoscope_desktop.tables.windows.security_software import PRODUCTS_SCRIPT
 from stethoscope_desktop.tables.windows.system_info import HARDWARE_SCRIPT
 from stethoscope_desktop.tables.windows.wifi import SHOW_PROFILES, show_profile_argv
 from tests.fakes import FakeSystem
@@ -36,6 +37,7 @@ COMMANDS: dict[str, list[str]] = {
     "netsh-advfirewall-show-allprofiles-state": NETSH,
     "netsh-wlan-show-profiles": SHOW_PROFILES,
     "sc-query-sshd": SC_QUERY,
+    "powershell-security-center": powershell_argv(PRODUCTS_SCRIPT),
 }
 PROFILE_PREFIX = "netsh-wlan-show-profile--"
 # When each machine was recorded: "now" for the tables that compare times.
