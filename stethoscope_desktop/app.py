@@ -12,16 +12,19 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
+from stethoscope_desktop.api import ApiServer, ApiServerError, ApiService, ScannerReportSource
+from stethoscope_desktop.api.network import create_network_reader
 from stethoscope_desktop.autostart import Autostart, AutostartError, app_command, create_autostart
 from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
@@ -38,6 +41,7 @@ from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
 from stethoscope_desktop.logsetup import configure_logging
 from stethoscope_desktop.memory import limit_malloc_arenas, release_free_memory
 from stethoscope_desktop.resources import checks_dir, practices_dir
+from stethoscope_desktop.tables.system import LocalSystem
 from stethoscope_desktop.ui.icons import app_icon
 from stethoscope_desktop.ui.notifications import NotificationController
 from stethoscope_desktop.ui.notifier import Notifier, create_notifier
@@ -75,6 +79,21 @@ def ask_running_instance_to_show(name: str) -> bool:
     return True
 
 
+class ApiBridge(QObject):
+    """Hands the API server's events (on its thread) to the UI thread as signals."""
+
+    checked = Signal(str)
+    page_failed = Signal(str, str, object)
+
+    def on_checked(self, label: str) -> None:
+        """A web app's request was answered."""
+        self.checked.emit(label)
+
+    def on_page_failed(self, session_id: str, label: str, report: Report) -> None:
+        """A web app's check failed (once per session id)."""
+        self.page_failed.emit(session_id, label, report)
+
+
 class StethoscopeApp(QObject):
     """The running tray app: window, tray, scans on triggers, notifications."""
 
@@ -90,9 +109,18 @@ class StethoscopeApp(QObject):
         open_link: Callable[[QUrl], Any] = QDesktopServices.openUrl,
         notifier: Notifier | None = None,
         instance: str | None = None,
+        api_port: int | None = None,
+        debug: bool = False,
     ) -> None:
         super().__init__()
         self._loader = loader
+        self._scanner = scanner
+        self._platform = platform
+        self._api_port = api_port
+        self._debug = debug
+        self._checked_by = ""
+        self.api: ApiServer | None = None
+        self.api_bridge = ApiBridge()
         self._autostart = autostart
         self._interval_minutes = 0
         self._open_link = open_link
@@ -123,6 +151,8 @@ class StethoscopeApp(QObject):
         self.timer.timeout.connect(lambda: self.scans.request_scan("timer"))
         self.watcher.practices_changed.connect(lambda: self.scans.request_scan("policy changed"))
         self.notifier.clicked.connect(self.show_window)
+        self.api_bridge.checked.connect(self._on_api_checked)
+        self.api_bridge.page_failed.connect(self._on_api_page_failed)
         if self.tray is not None:
             self.tray.open_requested.connect(self.show_window)
             self.tray.toggle_requested.connect(self.toggle_window)
@@ -140,6 +170,7 @@ class StethoscopeApp(QObject):
         self._apply_style()
         first = self._loader.load()
         self._apply_practices(first)
+        self._start_api()
         if self.tray is not None:
             self.tray.show()
         else:
@@ -155,6 +186,8 @@ class StethoscopeApp(QObject):
     def shutdown(self) -> None:
         """Stop the scan thread and the instance server."""
         self.timer.stop()
+        if self.api is not None:
+            self.api.stop()
         self.scans.shutdown()
         self.notifier.close()
         if self.server is not None:
@@ -175,6 +208,7 @@ class StethoscopeApp(QObject):
             report = self.scans.last_report()
             if report is not None:
                 window.show_report(report)
+            window.set_checked_by(self._checked_by)
             self._window = window
         return self._window
 
@@ -257,6 +291,48 @@ class StethoscopeApp(QObject):
         if self.tray is not None:
             self.tray.redraw()
 
+    # -- the local API for web apps -----------------------------------------------------------
+
+    def _start_api(self) -> None:
+        if self._api_port is None:
+            return
+        service = ApiService(
+            ScannerReportSource(self._scanner, latest=self.scans.last_report),
+            self._current_practices,
+            network=create_network_reader(self._platform, LocalSystem()),
+        )
+        server = ApiServer(
+            service, port=self._api_port, observer=self.api_bridge, debug=self._debug
+        )
+        try:
+            server.start()
+        except ApiServerError as error:
+            log.warning("the local API for web apps is off: %s", error)
+            return
+        self.api = server
+        log.info("local API for web apps at %s", server.url)
+
+    def _current_practices(self) -> Practices:
+        assert self._practices is not None, "the API starts after the practices are loaded"
+        return self._practices
+
+    def _on_api_checked(self, label: str) -> None:
+        self._checked_by = label
+        if self._window is not None:
+            self._window.set_checked_by(label)
+
+    def _on_api_page_failed(self, session_id: str, label: str, report: Report) -> None:
+        practices = self._practices
+        if practices is None or not practices.config.notifications.enabled:
+            return
+        if self.notifications.snoozed_until() > time.time():
+            return
+        strings = practices.instructions
+        self.notifier.notify(
+            strings.string("pageFailedTitle", label=label),
+            strings.string("pageFailedBody", count=len(report.critical())),
+        )
+
     # -- single instance ---------------------------------------------------------------------
 
     def _listen(self, name: str) -> None:
@@ -313,6 +389,8 @@ def run_app(args: argparse.Namespace) -> int:
         autostart=create_autostart(platform, app_command()),
         tray_available=QSystemTrayIcon.isSystemTrayAvailable(),
         instance=name,
+        api_port=config.api_port,
+        debug=bool(getattr(args, "debug", False)),
     )
     app.start()
     try:

@@ -56,6 +56,7 @@ STRING_KEYS = (
     "requirementAlways", "requirementSuggested", "requirementNever", "requirementIfSupported",
     "versionAtLeast", "secondsAtMost",
     "snoozeOneHour", "snoozeFourHours", "snoozeTomorrow", "snoozedUntil",
+    "pageFailedTitle", "pageFailedBody",
 )  # fmt: skip
 PLACEHOLDERS = frozenset(
     {

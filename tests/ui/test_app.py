@@ -57,6 +57,7 @@ def build_app(
     *,
     tray_available: bool = False,
     instance: str | None = None,
+    api_port: int | None = None,
 ) -> StethoscopeApp:
     """The app on canned tables (the firewall switchable), IT's folder watched, state in tmp."""
     tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
@@ -74,6 +75,7 @@ def build_app(
         open_link=lambda url: None,
         notifier=RecordingNotifier(),
         instance=instance,
+        api_port=api_port,
     )
     qtbot.addWidget(app.window)
     return app
@@ -299,3 +301,45 @@ def test_a_new_check_file_in_checks_d_triggers_a_rescan(
     report = app.window.report()
     assert report is not None
     assert any(p.key.startswith("custom/") for p in report.practices)
+
+
+def test_the_local_api_answers_and_the_window_says_who_checked(
+    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
+) -> None:
+    import json
+    import urllib.request
+
+    app = build_app(qtbot, tmp_path, firewall, it_folder, api_port=0)
+    try:
+        with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+            app.start()
+        assert app.api is not None
+        query = "query($policy: DevicePolicy!) { policy { validate(policy: $policy) { status stethoscopeVersion } } }"
+
+        def ask(session: str) -> dict[str, object]:
+            body = json.dumps(
+                {
+                    "query": query,
+                    "variables": {"policy": {"stethoscopeVersion": ">=99.0.0"}},
+                    "sessionId": session,
+                }
+            ).encode()
+            request = urllib.request.Request(
+                app.api.url, data=body, headers={"Content-Type": "application/json"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())  # type: ignore[no-any-return]
+
+        answer = ask("session-1")
+        assert answer["data"] == {
+            "policy": {"validate": {"status": "FAIL", "stethoscopeVersion": "FAIL"}}
+        }
+        qtbot.waitUntil(lambda: "Last checked by" in app.window.last_checked.text(), timeout=5_000)
+        qtbot.waitUntil(lambda: len(notifier_of(app).shown) == 1, timeout=5_000)
+        title, body = notifier_of(app).shown[0]
+        assert title.endswith("may not let you in") and "critical problem" in body
+        ask("session-1")
+        qtbot.wait(300)
+        assert len(notifier_of(app).shown) == 1, "one notice per session id"
+    finally:
+        app.shutdown()
