@@ -97,6 +97,9 @@ class ApiBridge(QObject):
 class StethoscopeApp(QObject):
     """The running tray app: window, tray, scans on triggers, notifications."""
 
+    # A new policy from the policy server (emitted on the fetching thread, handled on the UI's).
+    policy_server_updated = Signal(str)
+
     def __init__(
         self,
         *,
@@ -150,6 +153,8 @@ class StethoscopeApp(QObject):
         self.scans.scan_failed.connect(self._on_scan_failed)
         self.timer.timeout.connect(lambda: self.scans.request_scan("timer"))
         self.watcher.practices_changed.connect(lambda: self.scans.request_scan("policy changed"))
+        self.policy_server_updated.connect(self._on_policy_server_updated)
+        loader.policy_server.add_listener(self.policy_server_updated.emit)
         self.notifier.clicked.connect(self.show_window)
         self.api_bridge.checked.connect(self._on_api_checked)
         self.api_bridge.page_failed.connect(self._on_api_page_failed)
@@ -178,6 +183,10 @@ class StethoscopeApp(QObject):
             QApplication.setQuitOnLastWindowClosed(True)
             self.window.show()
         self.scans.request_scan("start")
+
+    def _on_policy_server_updated(self, url: str) -> None:
+        log.info("new policy from the policy server %s", url)
+        self.scans.request_scan("policy server")
 
     def quit(self) -> None:
         """Leave the app."""

@@ -40,6 +40,7 @@ from stethoscope_desktop.core.custom_checks import (
 from stethoscope_desktop.core.instructions import convert_stethoscope, parse_instructions
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
 from stethoscope_desktop.core.policy import parse_policy
+from stethoscope_desktop.core.policy_server import PolicyServerClient
 from stethoscope_desktop.core.practices import PracticesLoader, practices_folders, system_language
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
@@ -141,15 +142,17 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _practices_loader(args: argparse.Namespace) -> PracticesLoader:
+def _practices_loader(args: argparse.Namespace, *, fetch_now: bool = False) -> PracticesLoader:
+    """Return the loader; `fetch_now` waits for a due policy server fetch instead of starting it."""
     folders = practices_folders(practices_dir(), getattr(args, "practices", None))
     language = getattr(args, "lang", None) or system_language()
-    return PracticesLoader(folders, language)
+    client = PolicyServerClient(background=not fetch_now)
+    return PracticesLoader(folders, language, policy_server=client)
 
 
 def run_scan(args: argparse.Namespace) -> tuple[Report, PracticesLoader] | str:
     """Load practices and checks, scan once; return the report or why it could not scan."""
-    loader = _practices_loader(args)
+    loader = _practices_loader(args, fetch_now=True)
     practices = loader.load()
     platform = current_platform()
     choice = getattr(args, "engine", None) or practices.config.engine

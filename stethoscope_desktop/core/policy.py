@@ -465,13 +465,16 @@ def parse_policy(doc: YamlDocument) -> PolicyLayer:
 
 
 def merge_layers(
-    layers: list[PolicyLayer], locked_from: int | None = None
+    layers: list[PolicyLayer], locked_from: int | None = None, locked_to: int | None = None
 ) -> tuple[Policy, list[Problem]]:
-    """Merge layers, later over earlier. Keys set by layer `locked_from` cannot be changed later.
+    """Merge layers, later over earlier. Keys set by IT's layers cannot be changed later.
 
-    `locked_from` is the index of IT's machine-wide layer: a layer after it (a user's or a test
-    folder) may add practices IT left out, and application rules, but may not weaken IT's.
+    IT's layers are `locked_from` to `locked_to` (inclusive; by default just `locked_from`): the
+    policy server's and the machine-wide folder's. A later one of them may change what an
+    earlier one set (IT's folder wins over the policy server); a layer after them (a user's or
+    a test folder) may add practices IT left out, and application rules, but may not weaken IT's.
     """
+    last_it = locked_from if locked_to is None else locked_to
     os_version: dict[str, VersionBracket] = {}
     values: dict[str, Any] = {}
     applications: list[ApplicationRule] = []
@@ -480,11 +483,12 @@ def merge_layers(
     problems: list[Problem] = []
     locked: set[str] = set()
     for index, layer in enumerate(layers):
+        is_it = locked_from is not None and last_it is not None and locked_from <= index <= last_it
         for key, value in layer.values.items():
             if key == "osVersion":
                 for platform, bracket in value.items():
                     slot = f"osVersion.{platform}"
-                    if slot in locked:
+                    if slot in locked and not is_it:
                         problems.append(
                             layer.problem(
                                 ("osVersion", platform),
@@ -497,7 +501,9 @@ def merge_layers(
                 continue
             if key == "applications":
                 taken = {
-                    rule.name for rule in applications if f"applications:{rule.name}" in locked
+                    rule.name
+                    for rule in applications
+                    if f"applications:{rule.name}" in locked and not is_it
                 }
                 for rule in value:
                     if rule.name in taken:
@@ -512,9 +518,11 @@ def merge_layers(
                     applications.append(rule)
                 continue
             if key == CUSTOM_CHECKS_KEY:
-                custom_checks = _merge_custom_checks(custom_checks, value, locked, problems)
+                custom_checks = _merge_custom_checks(
+                    custom_checks, value, set() if is_it else locked, problems
+                )
                 continue
-            if key in locked:
+            if key in locked and not is_it:
                 problems.append(
                     layer.problem(
                         (key,), "ignored: IT's policy sets this and cannot be weakened here"
@@ -523,7 +531,7 @@ def merge_layers(
                 continue
             values[key] = value
             sources[key] = layer.file
-        if locked_from is not None and index == locked_from:
+        if is_it:
             locked |= {
                 k for k in layer.values if k not in ("osVersion", "applications", CUSTOM_CHECKS_KEY)
             }

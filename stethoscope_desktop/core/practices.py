@@ -1,5 +1,9 @@
 """Finding and layering the practices folders: bundled < IT's machine-wide folder < override.
 
+Where IT's config names a `policyServer`, the policy it serves is a layer of IT's between the
+bundled defaults and IT's folder (see `core.policy_server`): IT's folder wins over it, and the
+override cannot weaken either.
+
 IT installs its files into `platformdirs.site_config_dir("stethoscope")`. `--practices DIR` or
 `STETHOSCOPE_PRACTICES` adds a folder on top for testing; where IT has a folder, that override may
 add to IT's policy but never weaken it. A file that fails to load never stops the app: its
@@ -50,6 +54,7 @@ from stethoscope_desktop.core.policy import (
     merge_layers,
     parse_policy,
 )
+from stethoscope_desktop.core.policy_server import PolicyServerClient
 from stethoscope_desktop.core.yamlfile import Problem, YamlDocument, YamlFileError, load_yaml
 
 POLICY_FILE = "policy.yaml"
@@ -122,10 +127,27 @@ def system_language(env: Mapping[str, str] | None = None) -> str:
 class PracticesLoader:
     """Loads and layers the practices, remembering each file's last good version."""
 
-    def __init__(self, folders: list[PracticesFolder], language: str = "en") -> None:
+    def __init__(
+        self,
+        folders: list[PracticesFolder],
+        language: str = "en",
+        *,
+        policy_server: PolicyServerClient | None = None,
+    ) -> None:
         self._folders = folders
         self._language = language
         self._last_good: dict[str, Any] = {}
+        self._policy_server = policy_server
+
+    @property
+    def policy_server(self) -> PolicyServerClient:
+        """Return the client that fetches a `policyServer`'s policy (made when first needed).
+
+        By default it fetches in the background, into the user's cache folder.
+        """
+        if self._policy_server is None:
+            self._policy_server = PolicyServerClient()
+        return self._policy_server
 
     @property
     def folders(self) -> list[PracticesFolder]:
@@ -169,6 +191,7 @@ class PracticesLoader:
             )
         policy_layers: list[PolicyLayer] = []
         config_layers: list[ConfigLayer] = []
+        bundled_files = 0
         for folder in self._folders:
             policy_path = folder.path / POLICY_FILE
             layer: PolicyLayer | None = None
@@ -188,9 +211,27 @@ class PracticesLoader:
                 config_layers.append(self._layer(config_path, parse_config, ConfigLayer, problems))
             elif folder.kind != "override":
                 config_layers.append(ConfigLayer(str(config_path)))
-        policy, merge_problems = merge_layers(policy_layers, locked)
-        problems += merge_problems
+            if folder.kind == "bundled":
+                bundled_files = len(files)
         config, config_problems = merge_configs(config_layers, locked)
+        locked_to = locked
+        if config.policy_server:
+            remote = self.policy_server.policy(
+                config.policy_server, max_age=config.scan_interval_minutes * 60.0
+            )
+            problems += remote.problems
+            if remote.layer is not None:
+                # Just below IT's folder, or above the bundled layers where there is none.
+                position = (
+                    locked
+                    if locked is not None
+                    else sum(1 for folder in self._folders if folder.kind == "bundled")
+                )
+                policy_layers.insert(position, remote.layer)
+                files.insert(bundled_files, remote.url)
+                locked, locked_to = position, position + (0 if locked is None else 1)
+        policy, merge_problems = merge_layers(policy_layers, locked, locked_to)
+        problems += merge_problems
         problems += config_problems
         languages = ["en"] if self._language == "en" else ["en", self._language]
         instruction_layers: list[InstructionsLayer] = []

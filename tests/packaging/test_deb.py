@@ -1,0 +1,471 @@
+"""The Linux package: built from IT's folder, installed with dpkg, run by a normal user.
+
+`packaging/linux/build-deb.sh` builds the package from `tests/data/it_sample` (revision 1) and
+from a changed copy (revision 2), once per module. The lifecycle test then does what a machine
+goes through: `dpkg -i`, `stethoscope-desktop scan --json` as a freshly made non-root user with
+IT's policy in force, a local edit of IT's policy kept across the upgrade to revision 2, `dpkg -r`
+leaving IT's files, `dpkg -P` removing them. Installing needs root and dpkg; building needs
+dpkg-deb and a Python 3.11+ with pip. Each test skips and says why when they are missing, and
+nothing is done to a machine that has a real stethoscope-desktop installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stethoscope_desktop.autostart.linux import LinuxAutostart, read_desktop_entry
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_DEB = ROOT / "packaging" / "linux" / "build-deb.sh"
+SAMPLE = ROOT / "tests" / "data" / "it_sample"
+PACKAGE = "stethoscope-desktop"
+IT_FOLDER = Path("/etc/xdg/stethoscope")
+PREFIX = Path("/opt/stethoscope-desktop")
+USER = "stetho-test"
+# Packages built here have a revision ending in this, so a leftover from an interrupted run can
+# be told from a real installation.
+TEST_REVISION = "+citest"
+TIMINGS: dict[str, float] = {}
+
+
+def _build_python() -> str:
+    """Return the interpreter build-deb.sh builds for by default."""
+    return "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
+
+
+def _build_tools_missing() -> str | None:
+    if not sys.platform.startswith("linux"):
+        return "Debian packages are built on Linux"
+    for tool in ("dpkg-deb", "dpkg"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    python = _build_python()
+    probe = subprocess.run([python, "-m", "pip", "--version"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        return f"{python} has no pip to install the app into the package (apt install python3-pip)"
+    return None
+
+
+def _python_version() -> str:
+    """Return the X.Y of the Python the package is built for, e.g. 3.11."""
+    return subprocess.run(
+        [_build_python(), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def _installed_version() -> str | None:
+    query = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Version} ${db:Status-Status}", PACKAGE],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if query.returncode != 0 or query.stdout.endswith("not-installed"):
+        return None
+    return query.stdout.split()[0]
+
+
+def _install_tools_missing() -> str | None:
+    if os.geteuid() != 0:
+        return "installing with dpkg -i needs root"
+    for tool in ("runuser", "useradd", "userdel", "dpkg-query"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed"
+    version = _installed_version()
+    if version is not None and not version.endswith(TEST_REVISION):
+        return f"{PACKAGE} {version} is installed on this machine; the test would replace it"
+    if version is None and IT_FOLDER.exists():
+        return f"{IT_FOLDER} exists and no package owns it; the test would change IT's files"
+    return None
+
+
+def _build(it_folder: Path, out_dir: Path, revision: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(BUILD_DEB), "--compression", "zstd", "--revision", revision,
+         str(it_folder), str(out_dir)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+
+
+def _built(it_folder: Path, out_dir: Path, revision: str) -> Path:
+    started = time.monotonic()
+    build = _build(it_folder, out_dir, revision)
+    TIMINGS[f"build {revision}"] = time.monotonic() - started
+    assert build.returncode == 0, build.stderr
+    deb = Path(build.stdout.strip().splitlines()[-1])
+    assert deb.is_file() and deb.parent == out_dir, build.stdout
+    return deb
+
+
+@pytest.fixture(scope="module")
+def it_folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """IT's folder for revision 1 (the sample plus two checks to retire) and for revision 2."""
+    base = tmp_path_factory.mktemp("it")
+    first = base / "revision-1"
+    shutil.copytree(SAMPLE, first)
+    for name in ("retired-a", "retired-b"):
+        (first / "checks.d" / f"{name}.yaml").write_text(
+            f"- name: Example Corp {name}\n  query: SELECT 1 FROM os_version;\n"
+            "  platform: linux\n  critical: false\n",
+            encoding="utf-8",
+        )
+    second = base / "revision-2"
+    shutil.copytree(SAMPLE, second)
+    policy = second / "policy.yaml"
+    policy.write_text(
+        policy.read_text(encoding="utf-8").replace('screenIdle: "<=300"', 'screenIdle: "<=240"'),
+        encoding="utf-8",
+    )
+    config = second / "config.yaml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace(
+            "organization: Example Corp", "organization: Example Corp (revision 2)"
+        ),
+        encoding="utf-8",
+    )
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def debs(it_folders: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The packages of revisions 1 and 2, built once for the module."""
+    reason = _build_tools_missing()
+    if reason:
+        pytest.skip(reason)
+    out = tmp_path_factory.mktemp("debs")
+    return [
+        _built(folder, out, f"{number}{TEST_REVISION}")
+        for number, folder in enumerate(it_folders, start=1)
+    ]
+
+
+def _fields(deb: Path) -> dict[str, str]:
+    text = subprocess.run(
+        ["dpkg-deb", "-f", str(deb)], capture_output=True, text=True, check=True
+    ).stdout
+    fields: dict[str, str] = {}
+    for match in re.finditer(r"^(\S+): (.*(?:\n .*)*)", text, re.MULTILINE):
+        fields[match.group(1)] = match.group(2)
+    return fields
+
+
+def _depends(deb: Path) -> set[str]:
+    return {item.strip().split()[0] for item in _fields(deb)["Depends"].split(",")}
+
+
+def test_the_package_holds_the_app_the_desktop_files_and_its_files_as_conffiles(
+    debs: list[Path],
+) -> None:
+    deb = debs[0]
+    fields = _fields(deb)
+    assert fields["Package"] == PACKAGE
+    assert fields["Version"].endswith(f"-1{TEST_REVISION}")
+    assert (
+        fields["Architecture"]
+        == subprocess.run(
+            ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
+    version = _python_version()
+    assert {f"python{version}", "libxcb-cursor0", "libxkbcommon-x11-0", "libegl1"} <= _depends(deb)
+    listing = subprocess.run(
+        ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
+    ).stdout
+    paths = {
+        line.split(maxsplit=5)[5].split(" -> ")[0].lstrip(".") for line in listing.splitlines()
+    }
+    expected_files = {
+        "/usr/bin/stethoscope-desktop",
+        "/usr/share/applications/stethoscope-desktop.desktop",
+        "/usr/share/icons/hicolor/scalable/apps/stethoscope-desktop.svg",
+        "/etc/xdg/autostart/stethoscope-desktop.desktop",
+        f"{PREFIX}/lib/stethoscope_desktop/cli.py",
+        f"{PREFIX}/lib/stethoscope_desktop/__pycache__/cli.cpython-{version.replace('.', '')}.pyc",
+        f"{PREFIX}/lib/stethoscope_desktop/_data/practices/policy.yaml",
+        f"{PREFIX}/lib/stethoscope_desktop/_data/checks/firewall.yaml",
+        f"{PREFIX}/lib/PySide6/QtWidgets.abi3.so",
+        f"{PREFIX}/lib/apsw/ext.py",
+    }
+    assert expected_files <= paths, expected_files - paths
+    assert not any(p.startswith(f"{PREFIX}/lib/bin/") for p in paths)
+    conffiles = subprocess.run(
+        ["dpkg-deb", "-I", str(deb), "conffiles"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert sorted(conffiles) == sorted(
+        [
+            "/etc/xdg/autostart/stethoscope-desktop.desktop",
+            f"{IT_FOLDER}/policy.yaml",
+            f"{IT_FOLDER}/config.yaml",
+            f"{IT_FOLDER}/instructions.en.yaml",
+            f"{IT_FOLDER}/checks.d/example-corp.yaml",
+            f"{IT_FOLDER}/checks.d/retired-a.yaml",
+            f"{IT_FOLDER}/checks.d/retired-b.yaml",
+        ]
+    )
+    assert {p for p in paths if p.startswith("/etc/") and not p.endswith("/")} <= set(conffiles)
+
+
+def test_the_package_depends_on_every_system_library_the_bundled_qt_loads(
+    debs: list[Path], tmp_path: Path
+) -> None:
+    """Each library the app's Qt modules, Qt's xcb plugin and apsw link to comes from a Depends."""
+    if shutil.which("readelf") is None or shutil.which("ldd") is None:
+        pytest.skip("readelf (binutils) or ldd is not installed")
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp_path)], check=True)
+    lib = tmp_path / PREFIX.relative_to("/") / "lib"
+    qt = lib / "PySide6" / "Qt"
+    binaries = [
+        *(lib / "PySide6" / f"{module}.abi3.so" for module in ("QtCore", "QtGui", "QtWidgets", "QtSvg", "QtNetwork", "QtDBus")),
+        *(qt / "lib" / f"libQt6{name}.so.6" for name in ("Core", "Gui", "Widgets", "Svg", "Network", "DBus", "XcbQpa", "OpenGL")),
+        qt / "plugins" / "platforms" / "libqxcb.so",
+        *(qt / "plugins" / "xcbglintegrations").glob("*.so"),
+        *(lib / "shiboken6").glob("*.so*"),
+        *(lib / "apsw").glob("*.so"),
+    ]  # fmt: skip
+    depends = _depends(debs[0])
+    outside: dict[str, str] = {}
+    for binary in binaries:
+        assert binary.is_file(), binary
+        dynamic = subprocess.run(
+            ["readelf", "-d", str(binary)], capture_output=True, text=True, check=True
+        ).stdout
+        needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic))
+        resolved = subprocess.run(
+            ["ldd", str(binary)], capture_output=True, text=True, check=True
+        ).stdout
+        for name, where in re.findall(r"^\s*(\S+) => (.+?) \(", resolved, re.MULTILINE):
+            if name in needed:
+                assert where != "not found", f"{binary.name} needs {name}, which is missing"
+                if not Path(where).resolve().is_relative_to(tmp_path):
+                    outside[name] = str(Path(where).resolve())
+    owners: dict[str, str] = {}
+    for name, path in outside.items():
+        candidates = [path, path.removeprefix("/usr")] if path.startswith("/usr/") else [path]
+        for candidate in candidates:
+            search = subprocess.run(
+                ["dpkg", "-S", candidate], capture_output=True, text=True, check=False
+            )
+            if search.returncode == 0:
+                owners[name] = search.stdout.split(":")[0]
+                break
+        else:
+            owners[name] = f"(no package owns {path})"
+    missing = {
+        name: owner
+        for name, owner in owners.items()
+        if owner not in depends and not _provides(owner) & depends
+    }
+    assert not missing, f"add these packages to Depends: {missing}"
+
+
+def _provides(package: str) -> set[str]:
+    """Return the names `package` also provides (libglib2.0-0t64 provides libglib2.0-0)."""
+    query = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Provides}", package], capture_output=True, text=True, check=False
+    )
+    return {item.strip().split()[0] for item in query.stdout.split(",") if item.strip()}
+
+
+def test_the_build_refuses_it_files_with_problems(tmp_path: Path) -> None:
+    reason = _build_tools_missing()
+    if reason:
+        pytest.skip(reason)
+    broken = tmp_path / "it"
+    shutil.copytree(SAMPLE, broken)
+    (broken / "policy.yaml").write_text("firewall: SOMETIMES\n", encoding="utf-8")
+    (broken / "notes.txt").write_text("not one of IT's files\n", encoding="utf-8")
+    build = _build(broken, tmp_path / "out", "1")
+    assert build.returncode == 1
+    assert "notes.txt is not one of IT's files" in build.stderr
+    assert f"{IT_FOLDER}/policy.yaml:1" in build.stderr
+    assert "SOMETIMES" in build.stderr
+    assert not list((tmp_path / "out").glob("*.deb"))
+
+
+def _dpkg(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["dpkg", *args], capture_output=True, text=True, check=True, timeout=300,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )  # fmt: skip
+
+
+def _purge_and_remove_user() -> None:
+    import pwd
+
+    if _installed_version() is not None:
+        _dpkg("--purge", PACKAGE)
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        return
+    subprocess.run(["userdel", "--remove", USER], capture_output=True, check=False)
+
+
+@pytest.fixture
+def machine() -> Iterator[Path]:
+    """A machine with no stethoscope-desktop and a normal user; cleaned up after, whatever happens."""
+    reason = _install_tools_missing()
+    if reason:
+        pytest.skip(reason)
+    import pwd
+
+    _purge_and_remove_user()
+    subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", USER], check=True)
+    try:
+        yield Path(pwd.getpwnam(USER).pw_dir)
+    finally:
+        _purge_and_remove_user()
+
+
+def _as_user(home: Path, *argv: str, env: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run argv as the test user, with the environment a login gives and nothing of ours."""
+    clean = (f"HOME={home}", f"USER={USER}", "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C.UTF-8")
+    return subprocess.run(
+        ["runuser", "-u", USER, "--", "env", "-i", *clean, *env, *argv],
+        capture_output=True, text=True, check=False, timeout=120, cwd="/",
+    )  # fmt: skip
+
+
+def _scan(home: Path, *options: str) -> dict[str, Any]:
+    started = time.monotonic()
+    scan = _as_user(home, "stethoscope-desktop", "scan", "--json", *options)
+    TIMINGS.setdefault("scan as the user", time.monotonic() - started)
+    assert scan.returncode in (0, 1, 2), scan.stderr
+    assert "Traceback" not in scan.stderr, scan.stderr
+    report: dict[str, Any] = json.loads(scan.stdout)
+    return report
+
+
+def _requirements(report: dict[str, Any]) -> dict[str, str]:
+    return {practice["key"]: practice["requirement"] for practice in report["practices"]}
+
+
+def test_install_scan_as_a_user_upgrade_remove_purge(
+    debs: list[Path], it_folders: tuple[Path, Path], machine: Path
+) -> None:
+    home = machine
+    started = time.monotonic()
+    _dpkg("--install", str(debs[0]))
+    TIMINGS["dpkg -i"] = time.monotonic() - started
+    assert (IT_FOLDER / "policy.yaml").read_bytes() == (it_folders[0] / "policy.yaml").read_bytes()
+
+    # The installed command, run by a normal user with no display: IT's policy is in force.
+    report = _scan(home)
+    bundled = f"{PREFIX}/lib/stethoscope_desktop/_data/practices/policy.yaml"
+    assert report["policy_files"][:3] == [
+        bundled, bundled.replace("policy.yaml", "config.yaml"), f"{IT_FOLDER}/policy.yaml"
+    ]  # fmt: skip
+    assert f"{IT_FOLDER}/checks.d/example-corp.yaml" in report["policy_files"]
+    assert f"{IT_FOLDER}/instructions.en.yaml" in report["policy_files"]
+    assert report["policy_problems"] == []
+    assert report["organization"] == "Example Corp"
+    requirements = _requirements(report)
+    assert requirements["screenIdle"] == "<=300"  # the bundled default is <=900
+    assert requirements["automaticUpdates"] == "ALWAYS"  # the bundled default is SUGGESTED
+    assert "applications/transmission" in requirements
+    assert "custom/example-corp-device-inventory-readable" in requirements
+    screen_idle = next(p for p in report["practices"] if p["key"] == "screenIdle")
+    assert screen_idle["description"].startswith("Example Corp requires")
+
+    # The user cannot weaken it with a folder of their own.
+    mine = home / "mine"
+    mine.mkdir()
+    (mine / "policy.yaml").write_text('screenIdle: "<=3600"\n', encoding="utf-8")
+    shutil.chown(mine, USER)
+    weakened = _scan(home, "--practices", str(mine))
+    assert _requirements(weakened)["screenIdle"] == "<=300"
+    assert any("IT's policy sets this" in problem for problem in weakened["policy_problems"])
+
+    # The version and the bundled Qt, as the user: the tray app's libraries load.
+    version = _as_user(home, "stethoscope-desktop", "--version")
+    assert version.returncode == 0 and version.stdout.startswith("stethoscope-desktop "), version
+    qt = _as_user(
+        home, f"/usr/bin/python{_python_version()}", "-ISB", "-c",
+        f"import sys; sys.path.insert(0, '{PREFIX}/lib');"
+        "from PySide6.QtWidgets import QApplication; from PySide6 import QtSvg, QtNetwork;"
+        "app = QApplication([]); print(app.platformName())",
+        env=("QT_QPA_PLATFORM=offscreen",),
+    )  # fmt: skip
+    assert qt.returncode == 0 and qt.stdout.strip() == "offscreen", qt.stderr
+
+    # IT's policy edited on this machine, then revision 2 (which changes policy.yaml and
+    # config.yaml, and no longer ships the retired checks) installed over it.
+    policy = IT_FOLDER / "policy.yaml"
+    edited = policy.read_text(encoding="utf-8").replace('"<=300"', '"<=120"')
+    policy.write_text(edited, encoding="utf-8")
+    retired_b = IT_FOLDER / "checks.d" / "retired-b.yaml"
+    retired_b.write_text(retired_b.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    started = time.monotonic()
+    upgrade = _dpkg("--install", "--force-confold", str(debs[1]))
+    TIMINGS["dpkg -i (upgrade)"] = time.monotonic() - started
+    assert _installed_version() == _fields(debs[1])["Version"]
+    assert policy.read_text(encoding="utf-8") == edited  # the local edit stays in force
+    new_policy = (it_folders[1] / "policy.yaml").read_text(encoding="utf-8")
+    assert Path(f"{policy}.dpkg-dist").read_text(encoding="utf-8") == new_policy
+    config = (IT_FOLDER / "config.yaml").read_text(encoding="utf-8")
+    assert config == (it_folders[1] / "config.yaml").read_text(encoding="utf-8")  # not edited
+    assert not (IT_FOLDER / "checks.d" / "retired-a.yaml").exists()  # retired, as shipped
+    assert not retired_b.exists() and Path(f"{retired_b}.dpkg-bak").exists(), upgrade.stderr
+    report = _scan(home)
+    assert _requirements(report)["screenIdle"] == "<=120"
+    assert report["organization"] == "Example Corp (revision 2)"
+    assert not any("retired" in key for key in _requirements(report))
+
+    # Removal leaves IT's files (edited or not) as dpkg does, and takes the app.
+    _dpkg("--remove", PACKAGE)
+    assert not Path("/usr/bin/stethoscope-desktop").exists()
+    assert not PREFIX.exists()
+    assert policy.read_text(encoding="utf-8") == edited
+    assert (IT_FOLDER / "config.yaml").is_file()
+    assert Path("/etc/xdg/autostart/stethoscope-desktop.desktop").is_file()
+
+    # Purge removes them, with dpkg's copies and ours.
+    _dpkg("--purge", PACKAGE)
+    assert _installed_version() is None
+    assert not IT_FOLDER.exists()
+    assert not Path("/etc/xdg/autostart/stethoscope-desktop.desktop").exists()
+    print("timings:", {name: f"{seconds:.1f} s" for name, seconds in TIMINGS.items()})
+
+
+def test_the_shipped_autostart_entry_starts_the_app_and_a_user_can_switch_it_off(
+    tmp_path: Path,
+) -> None:
+    system = ROOT / "packaging" / "linux" / "xdg"
+    autostart = LinuxAutostart(
+        ["/usr/bin/stethoscope-desktop"], config_home=tmp_path, system_dirs=[system]
+    )
+    assert autostart.is_enabled()
+    autostart.disable()
+    override = read_desktop_entry(autostart.path.read_text(encoding="utf-8"))
+    assert override["Hidden"] == "true"
+    assert not autostart.is_enabled()
+    autostart.enable()
+    assert not autostart.path.exists() and autostart.is_enabled()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["packaging/linux/stethoscope-desktop.desktop", "packaging/linux/xdg/autostart/stethoscope-desktop.desktop"],
+)  # fmt: skip
+def test_the_desktop_entries_run_the_installed_command_with_the_icon(entry: str) -> None:
+    path = ROOT / entry
+    keys = read_desktop_entry(path.read_text(encoding="utf-8"))
+    assert keys["Type"] == "Application"
+    assert keys["Exec"] == "/usr/bin/stethoscope-desktop"
+    assert keys["Icon"] == "stethoscope-desktop"
+    assert (ROOT / "resources" / "icons" / f"{keys['Icon']}.svg").is_file()
+    if shutil.which("desktop-file-validate"):
+        check = subprocess.run(
+            ["desktop-file-validate", str(path)], capture_output=True, text=True, check=False
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
