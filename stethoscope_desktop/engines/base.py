@@ -7,11 +7,15 @@ returns typed rows or raises `QueryError` with a reason a person can read.
 
 from __future__ import annotations
 
+import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from stethoscope_desktop.tables.base import Row
+from stethoscope_desktop.tables.base import QueryContext, Row, TableError, TablePlugin
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -94,3 +98,36 @@ class QueryEngine(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the engine's resources (processes, sockets)."""
+
+
+def generate_rows(
+    table: TablePlugin, context: QueryContext
+) -> tuple[list[Row] | None, str | None, float]:
+    """Run a table's `generate`: (rows, None, seconds), or (None, the reason, seconds).
+
+    Never raises: a table's own TableError is its reason, and a bug in a table is logged and
+    reported rather than ending the scan.
+    """
+    started = time.perf_counter()
+    try:
+        rows = [dict(row) for row in table.generate(context)]
+    except TableError as failure:
+        return None, str(failure) or f"{table.name}: no reason given", time.perf_counter() - started
+    except Exception as failure:  # a bug in a table must not end the scan
+        log.exception("table %s failed", table.name)
+        reason = f"{table.name} failed: {type(failure).__name__}: {failure}"
+        return None, reason, time.perf_counter() - started
+    return rows, None, time.perf_counter() - started
+
+
+def add_timing(
+    timings: dict[str, TableTiming], table: str, seconds: float, rows: int, error: str | None
+) -> None:
+    """Add one generation of `table` to a scan's timings (the caller holds their lock)."""
+    previous = timings.get(table)
+    timings[table] = TableTiming(
+        table,
+        seconds + (previous.seconds if previous else 0.0),
+        rows + (previous.rows if previous else 0),
+        error,
+    )

@@ -27,6 +27,8 @@ from stethoscope_desktop.engines.base import (
     QueryResult,
     ScanSession,
     TableTiming,
+    add_timing,
+    generate_rows,
 )
 from stethoscope_desktop.engines.sql_functions import register_osquery_functions
 from stethoscope_desktop.tables.base import (
@@ -151,28 +153,14 @@ class EmbeddedScanSession(ScanSession):
         return cached.rows
 
     def _generate(self, table: TablePlugin, context: QueryContext) -> _GeneratedTable:
-        started = time.perf_counter()
-        rows: list[tuple[Value, ...]] | None = None
-        error: str | None = None
-        try:
-            rows = [
-                tuple(_coerce(row.get(c.name), c) for c in table.columns)
-                for row in table.generate(context)
-            ]
-        except TableError as failure:
-            error = str(failure) or f"{table.name}: no reason given"
-        except Exception as failure:  # a bug in a table must not end the scan
-            log.exception("table %s failed", table.name)
-            error = f"{table.name} failed: {type(failure).__name__}: {failure}"
-        elapsed = time.perf_counter() - started
+        generated, error, seconds = generate_rows(table, context)
+        rows = (
+            None
+            if generated is None
+            else [tuple(_coerce(row.get(c.name), c) for c in table.columns) for row in generated]
+        )
         with self._lock:
-            previous = self._timings.get(table.name)
-            self._timings[table.name] = TableTiming(
-                table.name,
-                elapsed + (previous.seconds if previous else 0.0),
-                len(rows or ()) + (previous.rows if previous else 0),
-                error,
-            )
+            add_timing(self._timings, table.name, seconds, len(rows or ()), error)
         return _GeneratedTable(rows, error)
 
     # -- ScanSession ---------------------------------------------------------------------------

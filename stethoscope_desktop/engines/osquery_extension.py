@@ -36,7 +36,7 @@ from thrift.protocol import TBinaryProtocol
 from thrift.Thrift import TException
 from thrift.transport import TSocket, TTransport
 
-from stethoscope_desktop.engines.base import TableTiming
+from stethoscope_desktop.engines.base import TableTiming, add_timing, generate_rows
 from stethoscope_desktop.tables.base import QueryContext, Row, TableError, TablePlugin, Value
 
 log = logging.getLogger(__name__)
@@ -136,25 +136,9 @@ class TableScan:
     def _generate(
         self, table: TablePlugin, context: QueryContext
     ) -> tuple[list[Row] | None, str | None]:
-        started = time.perf_counter()
-        rows: list[Row] | None = None
-        error: str | None = None
-        try:
-            rows = [dict(row) for row in table.generate(context)]
-        except TableError as failure:
-            error = str(failure) or f"{table.name}: no reason given"
-        except Exception as failure:  # a bug in a table must not end the scan
-            log.exception("table %s failed", table.name)
-            error = f"{table.name} failed: {type(failure).__name__}: {failure}"
-        elapsed = time.perf_counter() - started
+        rows, error, seconds = generate_rows(table, context)
         with self._lock:
-            previous = self._timings.get(table.name)
-            self._timings[table.name] = TableTiming(
-                table.name,
-                elapsed + (previous.seconds if previous else 0.0),
-                len(rows or ()) + (previous.rows if previous else 0),
-                error,
-            )
+            add_timing(self._timings, table.name, seconds, len(rows or ()), error)
         return rows, error
 
     def error_mark(self) -> int:

@@ -25,6 +25,44 @@ FEATURE_STATE_COLUMNS = (
 )
 
 
+# The columns osquery's `system_info` has on every platform (Windows adds `emulated_cpu_type`).
+SYSTEM_INFO_COLUMNS = (
+    Column("hostname", "text"),
+    Column("uuid", "text"),
+    Column("cpu_type", "text"),
+    Column("cpu_subtype", "text"),
+    Column("cpu_brand", "text"),
+    Column("cpu_physical_cores", "integer"),
+    Column("cpu_logical_cores", "integer"),
+    Column("cpu_sockets", "integer"),
+    Column("cpu_microcode", "text"),
+    Column("physical_memory", "bigint"),
+    Column("hardware_vendor", "text"),
+    Column("hardware_model", "text"),
+    Column("hardware_version", "text"),
+    Column("hardware_serial", "text"),
+    Column("board_vendor", "text"),
+    Column("board_model", "text"),
+    Column("board_version", "text"),
+    Column("board_serial", "text"),
+    Column("computer_name", "text"),
+    Column("local_hostname", "text"),
+)
+# The columns osquery's `os_version` has on every platform; each platform adds its own after them.
+OS_VERSION_COLUMNS = (
+    Column("name", "text"),
+    Column("version", "text"),
+    Column("major", "integer"),
+    Column("minor", "integer"),
+    Column("patch", "integer"),
+    Column("build", "text"),
+    Column("platform", "text"),
+    Column("platform_like", "text"),
+    Column("codename", "text"),
+    Column("arch", "text"),
+)
+
+
 class MachineTable(TablePlugin):
     """A table that reads this machine through the `System` adapter it is given."""
 

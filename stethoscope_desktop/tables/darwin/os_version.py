@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables._shared import MachineTable, run_quiet
+from stethoscope_desktop.tables._shared import OS_VERSION_COLUMNS, MachineTable, run_quiet
 from stethoscope_desktop.tables.base import Column, QueryContext, Row
 from stethoscope_desktop.tables.darwin._common import read_sw_vers, version_parts
 
@@ -21,16 +21,7 @@ class OsVersion(MachineTable):
 
     name = "os_version"
     columns = (
-        Column("name", "text"),
-        Column("version", "text"),
-        Column("major", "integer"),
-        Column("minor", "integer"),
-        Column("patch", "integer"),
-        Column("build", "text"),
-        Column("platform", "text"),
-        Column("platform_like", "text"),
-        Column("codename", "text"),
-        Column("arch", "text"),
+        *OS_VERSION_COLUMNS,
         Column("extra", "text"),
     )
     platforms = ("darwin",)

@@ -14,8 +14,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from stethoscope_desktop.tables._shared import MachineTable, run_quiet, to_int
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables._shared import SYSTEM_INFO_COLUMNS, MachineTable, run_quiet, to_int
+from stethoscope_desktop.tables.base import QueryContext, Row, TableError
 
 SYSCTL = [
     "/usr/sbin/sysctl",
@@ -57,28 +57,7 @@ class SystemInfo(MachineTable):
     """The Mac's names, hardware model, serial number and CPU, one row."""
 
     name = "system_info"
-    columns = (
-        Column("hostname", "text"),
-        Column("uuid", "text"),
-        Column("cpu_type", "text"),
-        Column("cpu_subtype", "text"),
-        Column("cpu_brand", "text"),
-        Column("cpu_physical_cores", "integer"),
-        Column("cpu_logical_cores", "integer"),
-        Column("cpu_sockets", "integer"),
-        Column("cpu_microcode", "text"),
-        Column("physical_memory", "bigint"),
-        Column("hardware_vendor", "text"),
-        Column("hardware_model", "text"),
-        Column("hardware_version", "text"),
-        Column("hardware_serial", "text"),
-        Column("board_vendor", "text"),
-        Column("board_model", "text"),
-        Column("board_version", "text"),
-        Column("board_serial", "text"),
-        Column("computer_name", "text"),
-        Column("local_hostname", "text"),
-    )
+    columns = (*SYSTEM_INFO_COLUMNS,)
     platforms = ("darwin",)
 
     def _line(self, argv: list[str]) -> str | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from stethoscope_desktop.tables._shared import OS_VERSION_COLUMNS
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import (
     MachineTable,
@@ -56,16 +57,7 @@ class OsVersion(MachineTable):
 
     name = "os_version"
     columns = (
-        Column("name", "text"),
-        Column("version", "text"),
-        Column("major", "integer"),
-        Column("minor", "integer"),
-        Column("patch", "integer"),
-        Column("build", "text"),
-        Column("platform", "text"),
-        Column("platform_like", "text"),
-        Column("codename", "text"),
-        Column("arch", "text"),
+        *OS_VERSION_COLUMNS,
         Column("pid_with_namespace", "integer", hidden=True),
         Column("mount_namespace_id", "text", hidden=True),
     )

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row
+from stethoscope_desktop.tables._shared import SYSTEM_INFO_COLUMNS
+from stethoscope_desktop.tables.base import QueryContext, Row
 from stethoscope_desktop.tables.linux._common import MachineTable, read_line, read_optional, to_int
 from stethoscope_desktop.tables.linux.os_version import machine_arch
 
@@ -90,28 +91,7 @@ class SystemInfo(MachineTable):
     """Hostname, CPU, memory and hardware identity, one row."""
 
     name = "system_info"
-    columns = (
-        Column("hostname", "text"),
-        Column("uuid", "text"),
-        Column("cpu_type", "text"),
-        Column("cpu_subtype", "text"),
-        Column("cpu_brand", "text"),
-        Column("cpu_physical_cores", "integer"),
-        Column("cpu_logical_cores", "integer"),
-        Column("cpu_sockets", "integer"),
-        Column("cpu_microcode", "text"),
-        Column("physical_memory", "bigint"),
-        Column("hardware_vendor", "text"),
-        Column("hardware_model", "text"),
-        Column("hardware_version", "text"),
-        Column("hardware_serial", "text"),
-        Column("board_vendor", "text"),
-        Column("board_model", "text"),
-        Column("board_version", "text"),
-        Column("board_serial", "text"),
-        Column("computer_name", "text"),
-        Column("local_hostname", "text"),
-    )
+    columns = (*SYSTEM_INFO_COLUMNS,)
     platforms = ("linux",)
 
     def _uuid(self) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables._shared import os_error_reason
+from stethoscope_desktop.tables._shared import OS_VERSION_COLUMNS, os_error_reason
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.windows._common import WindowsTable
 from stethoscope_desktop.tables.windows._registry import Registry, value_of
@@ -76,16 +76,7 @@ class OsVersion(WindowsTable):
 
     name = "os_version"
     columns = (
-        Column("name", "text"),
-        Column("version", "text"),
-        Column("major", "integer"),
-        Column("minor", "integer"),
-        Column("patch", "integer"),
-        Column("build", "text"),
-        Column("platform", "text"),
-        Column("platform_like", "text"),
-        Column("codename", "text"),
-        Column("arch", "text"),
+        *OS_VERSION_COLUMNS,
         Column("install_date", "bigint"),
         Column("revision", "integer"),
     )

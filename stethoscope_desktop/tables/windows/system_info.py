@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from stethoscope_desktop.tables._shared import SYSTEM_INFO_COLUMNS
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.windows._common import WindowsTable, powershell_json
 from stethoscope_desktop.tables.windows._registry import RegistryValue, value_of
@@ -78,26 +79,7 @@ class SystemInfo(WindowsTable):
 
     name = "system_info"
     columns = (
-        Column("hostname", "text"),
-        Column("uuid", "text"),
-        Column("cpu_type", "text"),
-        Column("cpu_subtype", "text"),
-        Column("cpu_brand", "text"),
-        Column("cpu_physical_cores", "integer"),
-        Column("cpu_logical_cores", "integer"),
-        Column("cpu_sockets", "integer"),
-        Column("cpu_microcode", "text"),
-        Column("physical_memory", "bigint"),
-        Column("hardware_vendor", "text"),
-        Column("hardware_model", "text"),
-        Column("hardware_version", "text"),
-        Column("hardware_serial", "text"),
-        Column("board_vendor", "text"),
-        Column("board_model", "text"),
-        Column("board_version", "text"),
-        Column("board_serial", "text"),
-        Column("computer_name", "text"),
-        Column("local_hostname", "text"),
+        *SYSTEM_INFO_COLUMNS,
         Column("emulated_cpu_type", "text"),
     )
     platforms = ("windows",)
