@@ -25,6 +25,27 @@ FEATURE_STATE_COLUMNS = (
 )
 
 
+# Our own tables that every platform serves share one schema, declared here once.
+SCREEN_LOCK_COLUMNS = (
+    Column("enabled", "integer"),
+    Column("lock_after_seconds", "integer"),
+    Column("desktop", "text"),
+    Column("source", "text"),
+    Column("detail", "text"),
+)
+DISK_ENCRYPTION_COLUMNS = (
+    Column("name", "text"),
+    Column("mountpoint", "text"),
+    Column("encrypted", "integer"),
+    Column("type", "text"),
+    Column("detail", "text"),
+)
+WIFI_NETWORK_COLUMNS = (
+    Column("name", "text"),
+    Column("uuid", "text"),
+    Column("security", "text"),
+    Column("open", "integer"),
+)
 # The columns osquery's `system_info` has on every platform (Windows adds `emulated_cpu_type`).
 SYSTEM_INFO_COLUMNS = (
     Column("hostname", "text"),

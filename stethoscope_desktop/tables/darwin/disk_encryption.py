@@ -14,8 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables._shared import MachineTable, command_reason, run_quiet
-from stethoscope_desktop.tables.base import Column, QueryContext, Row
+from stethoscope_desktop.tables._shared import (
+    DISK_ENCRYPTION_COLUMNS,
+    MachineTable,
+    command_reason,
+    run_quiet,
+)
+from stethoscope_desktop.tables.base import QueryContext, Row
 
 FDESETUP_STATUS = ["/usr/bin/fdesetup", "status"]
 FDESETUP_ISACTIVE = ["/usr/bin/fdesetup", "isactive"]
@@ -50,13 +55,7 @@ class DiskEncryption(MachineTable):
     """Whether FileVault protects the startup disk, one row."""
 
     name = "stethoscope_disk_encryption"
-    columns = (
-        Column("name", "text"),
-        Column("mountpoint", "text"),
-        Column("encrypted", "integer"),
-        Column("type", "text"),
-        Column("detail", "text"),
-    )
+    columns = DISK_ENCRYPTION_COLUMNS
     platforms = ("darwin",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:

@@ -22,7 +22,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables._shared import FEATURE_STATE_COLUMNS, MachineTable, run_quiet
+from stethoscope_desktop.tables._shared import (
+    SCREEN_LOCK_COLUMNS,
+    MachineTable,
+    run_quiet,
+)
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.system import System
 
@@ -98,12 +102,7 @@ class ScreenLockTiming(MachineTable):
     """`stethoscope_screen_lock`: does the screen lock by itself, and after how many seconds."""
 
     name = "stethoscope_screen_lock"
-    columns = (
-        FEATURE_STATE_COLUMNS[0],
-        Column("lock_after_seconds", "integer"),
-        Column("desktop", "text"),
-        *FEATURE_STATE_COLUMNS[1:],
-    )
+    columns = SCREEN_LOCK_COLUMNS
     platforms = ("darwin",)
 
     def _idle_time(self) -> tuple[int | None, str]:

@@ -14,8 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from stethoscope_desktop.tables._shared import MachineTable, PlistError, read_plist
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables._shared import (
+    WIFI_NETWORK_COLUMNS,
+    MachineTable,
+    PlistError,
+    read_plist,
+)
+from stethoscope_desktop.tables.base import QueryContext, Row, TableError
 from stethoscope_desktop.tables.darwin._common import macos_major
 
 KNOWN_NETWORKS = "/Library/Preferences/com.apple.wifi.known-networks.plist"
@@ -78,12 +83,7 @@ class WifiNetworks(MachineTable):
     """Saved Wi-Fi networks and their security."""
 
     name = "stethoscope_wifi_networks"
-    columns = (
-        Column("name", "text"),
-        Column("uuid", "text"),
-        Column("security", "text"),
-        Column("open", "integer"),
-    )
+    columns = WIFI_NETWORK_COLUMNS
     platforms = ("darwin",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:

@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row
+from stethoscope_desktop.tables._shared import DISK_ENCRYPTION_COLUMNS
+from stethoscope_desktop.tables.base import QueryContext, Row
 from stethoscope_desktop.tables.linux._common import (
     MachineTable,
     command_reason,
@@ -126,13 +127,7 @@ class DiskEncryption(MachineTable):
     """Whether the filesystems at / and /home are on encrypted block devices."""
 
     name = "stethoscope_disk_encryption"
-    columns = (
-        Column("name", "text"),
-        Column("mountpoint", "text"),
-        Column("encrypted", "integer"),
-        Column("type", "text"),
-        Column("detail", "text"),
-    )
+    columns = DISK_ENCRYPTION_COLUMNS
     platforms = ("linux",)
 
     def _zfs(self, mount: Mount) -> Row:

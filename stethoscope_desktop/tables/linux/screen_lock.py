@@ -26,7 +26,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row
+from stethoscope_desktop.tables._shared import SCREEN_LOCK_COLUMNS
+from stethoscope_desktop.tables.base import QueryContext, Row
 from stethoscope_desktop.tables.linux._common import (
     MachineTable,
     command_reason,
@@ -131,13 +132,7 @@ class ScreenLock(MachineTable):
     """Whether the screen locks when the user is away, one row."""
 
     name = "stethoscope_screen_lock"
-    columns = (
-        Column("enabled", "integer"),
-        Column("lock_after_seconds", "integer"),
-        Column("desktop", "text"),
-        Column("source", "text"),
-        Column("detail", "text"),
-    )
+    columns = SCREEN_LOCK_COLUMNS
     platforms = ("linux",)
 
     # -- gsettings -------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables._shared import WIFI_NETWORK_COLUMNS
+from stethoscope_desktop.tables.base import QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import MachineTable, command_reason, run_quiet
 
 NMCLI_MISSING = "NetworkManager's nmcli is not installed, so saved Wi-Fi networks cannot be read"
@@ -55,12 +56,7 @@ class WifiNetworks(MachineTable):
     """Saved Wi-Fi connections and their security."""
 
     name = "stethoscope_wifi_networks"
-    columns = (
-        Column("name", "text"),
-        Column("uuid", "text"),
-        Column("security", "text"),
-        Column("open", "integer"),
-    )
+    columns = WIFI_NETWORK_COLUMNS
     platforms = ("linux",)
 
     def _nmcli(self, argv: list[str]) -> str:

@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables._shared import DISK_ENCRYPTION_COLUMNS
+from stethoscope_desktop.tables.base import QueryContext, Row, TableError
 from stethoscope_desktop.tables.windows._common import WindowsTable, powershell_json
 
 BITLOCKER_SCRIPT = (
@@ -115,13 +116,7 @@ class DiskEncryption(WindowsTable):
     """Whether BitLocker protects the system drive, one row."""
 
     name = "stethoscope_disk_encryption"
-    columns = (
-        Column("name", "text"),
-        Column("mountpoint", "text"),
-        Column("encrypted", "integer"),
-        Column("type", "text"),
-        Column("detail", "text"),
-    )
+    columns = DISK_ENCRYPTION_COLUMNS
     platforms = ("windows",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from stethoscope_desktop.tables._shared import FEATURE_STATE_COLUMNS, os_error_reason
-from stethoscope_desktop.tables.base import Column, QueryContext, Row
+from stethoscope_desktop.tables._shared import (
+    SCREEN_LOCK_COLUMNS,
+    os_error_reason,
+)
+from stethoscope_desktop.tables.base import QueryContext, Row
 from stethoscope_desktop.tables.windows._common import WindowsTable
 from stethoscope_desktop.tables.windows._registry import RegistryValue, read_value, value_of
 
@@ -41,12 +44,7 @@ class ScreenLock(WindowsTable):
     """Whether the screen locks by itself and after how many seconds, one row."""
 
     name = "stethoscope_screen_lock"
-    columns = (
-        FEATURE_STATE_COLUMNS[0],
-        Column("lock_after_seconds", "integer"),
-        Column("desktop", "text"),
-        *FEATURE_STATE_COLUMNS[1:],
-    )
+    columns = SCREEN_LOCK_COLUMNS
     platforms = ("windows",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:

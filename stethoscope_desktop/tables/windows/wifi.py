@@ -19,8 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables._shared import command_reason, run_quiet
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables._shared import WIFI_NETWORK_COLUMNS, command_reason, run_quiet
+from stethoscope_desktop.tables.base import QueryContext, Row, TableError
 from stethoscope_desktop.tables.windows._common import WindowsTable
 
 SHOW_PROFILES = ["netsh", "wlan", "show", "profiles"]
@@ -123,12 +123,7 @@ class WifiNetworks(WindowsTable):
     """Saved Wi-Fi profiles and their security."""
 
     name = "stethoscope_wifi_networks"
-    columns = (
-        Column("name", "text"),
-        Column("uuid", "text"),
-        Column("security", "text"),
-        Column("open", "integer"),
-    )
+    columns = WIFI_NETWORK_COLUMNS
     platforms = ("windows",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
