@@ -8,14 +8,17 @@ returns typed rows or raises `QueryError` with a reason a person can read.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from stethoscope_desktop.tables.base import QueryContext, Row, TableError, TablePlugin
 
 log = logging.getLogger(__name__)
+RowsT = TypeVar("RowsT")
 
 
 @dataclass(frozen=True)
@@ -120,14 +123,79 @@ def generate_rows(
     return rows, None, time.perf_counter() - started
 
 
-def add_timing(
-    timings: dict[str, TableTiming], table: str, seconds: float, rows: int, error: str | None
-) -> None:
-    """Add one generation of `table` to a scan's timings (the caller holds their lock)."""
-    previous = timings.get(table)
-    timings[table] = TableTiming(
-        table,
-        seconds + (previous.seconds if previous else 0.0),
-        rows + (previous.rows if previous else 0),
-        error,
-    )
+CacheKey = tuple[str, tuple[tuple[str, int, str], ...]]
+
+
+class TableCache(Generic[RowsT]):
+    """One scan's generated tables: each generated at most once per set of key constraints.
+
+    Concurrent callers asking for the same table and constraints wait for one generation.
+    `convert` turns a table's rows into what the engine keeps (typed tuples, or the rows as they
+    are). Also keeps each table's timing and the errors raised, for the report.
+    """
+
+    def __init__(self, convert: Callable[[TablePlugin, list[Row]], RowsT]) -> None:
+        self._convert = convert
+        self._cache: dict[CacheKey, tuple[RowsT | None, str | None]] = {}
+        self._pending: dict[CacheKey, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._timings: dict[str, TableTiming] = {}
+        self._errors: list[str] = []
+
+    def rows_for(self, table: TablePlugin, context: QueryContext) -> RowsT:
+        """Return the table's rows for `context`; raise TableError with the table's reason."""
+        key_columns = set(table.key_columns())
+        keyed = tuple(c for c in context.constraints if c.column in key_columns)
+        key: CacheKey = (table.name, tuple(sorted((c.column, int(c.op), c.expr) for c in keyed)))
+        while True:
+            with self._lock:
+                cached = self._cache.get(key)
+                if cached is not None:
+                    break
+                waiting = self._pending.get(key)
+                if waiting is None:
+                    self._pending[key] = threading.Event()
+                    break
+            waiting.wait()
+        if cached is None:
+            cached = self._generate(table, QueryContext(keyed))
+            with self._lock:
+                self._cache[key] = cached
+                self._pending.pop(key).set()
+        rows, error = cached
+        if error is not None:
+            with self._lock:
+                self._errors.append(error)
+            raise TableError(error)
+        assert rows is not None
+        return rows
+
+    def _generate(
+        self, table: TablePlugin, context: QueryContext
+    ) -> tuple[RowsT | None, str | None]:
+        generated, error, seconds = generate_rows(table, context)
+        rows = None if generated is None else self._convert(table, generated)
+        with self._lock:
+            previous = self._timings.get(table.name)
+            self._timings[table.name] = TableTiming(
+                table.name,
+                seconds + (previous.seconds if previous else 0.0),
+                len(generated or ()) + (previous.rows if previous else 0),
+                error,
+            )
+        return rows, error
+
+    def error_mark(self) -> int:
+        """Return a mark to pass to `errors_since` later."""
+        with self._lock:
+            return len(self._errors)
+
+    def errors_since(self, mark: int) -> list[str]:
+        """Return the distinct table errors raised since `mark`."""
+        with self._lock:
+            return list(dict.fromkeys(self._errors[mark:]))
+
+    def timings(self) -> dict[str, TableTiming]:
+        """Return how long each table took to generate in this scan."""
+        with self._lock:
+            return dict(self._timings)

@@ -26,9 +26,8 @@ from stethoscope_desktop.engines.base import (
     QueryError,
     QueryResult,
     ScanSession,
+    TableCache,
     TableTiming,
-    add_timing,
-    generate_rows,
 )
 from stethoscope_desktop.engines.sql_functions import register_osquery_functions
 from stethoscope_desktop.tables.base import (
@@ -36,6 +35,7 @@ from stethoscope_desktop.tables.base import (
     Constraint,
     Operator,
     QueryContext,
+    Row,
     TableError,
     TablePlugin,
     Value,
@@ -63,7 +63,10 @@ MAX_PREFETCH_WORKERS = 8
 QUERY_TIME_LIMIT_S = 30.0
 PROGRESS_STEPS = 10_000
 
-CacheKey = tuple[str, tuple[tuple[str, int, str], ...]]
+
+def _typed_rows(table: TablePlugin, rows: list[Row]) -> list[tuple[Value, ...]]:
+    """Return rows as tuples in column order, each value of its column's type."""
+    return [tuple(_coerce(row.get(c.name), c) for c in table.columns) for row in rows]
 
 
 def _declaration(table: type[TablePlugin] | TablePlugin) -> str:
@@ -95,73 +98,16 @@ def _coerce(value: Value, column: Column) -> Value:
     return value if isinstance(value, str) else str(value)
 
 
-class _GeneratedTable:
-    """The rows one generate() call produced (as tuples in column order), or its error."""
-
-    def __init__(self, rows: list[tuple[Value, ...]] | None, error: str | None) -> None:
-        self.rows = rows
-        self.error = error
-
-
 class EmbeddedScanSession(ScanSession):
     """One scan on the embedded engine: a cache of generated tables and their timings."""
 
     def __init__(self, engine: EmbeddedEngine) -> None:
         self._engine = engine
-        self._cache: dict[CacheKey, _GeneratedTable] = {}
-        self._pending: dict[CacheKey, threading.Event] = {}
-        self._lock = threading.Lock()
-        self._timings: dict[str, TableTiming] = {}
-
-    # -- generation, shared by prefetch and by SQLite's Filter calls --------------------------
+        self._tables: TableCache[list[tuple[Value, ...]]] = TableCache(_typed_rows)
 
     def rows_for(self, table: TablePlugin, context: QueryContext) -> list[tuple[Value, ...]]:
         """Return the table's rows for this context, generating them at most once per scan."""
-        key_columns = set(table.key_columns())
-        key: CacheKey = (
-            table.name,
-            tuple(
-                sorted(
-                    (c.column, int(c.op), c.expr)
-                    for c in context.constraints
-                    if c.column in key_columns
-                )
-            ),
-        )
-        while True:
-            with self._lock:
-                cached = self._cache.get(key)
-                if cached is not None:
-                    break
-                waiting = self._pending.get(key)
-                if waiting is None:
-                    done = threading.Event()
-                    self._pending[key] = done
-                    break
-            waiting.wait()
-        if cached is None:
-            keyed_context = QueryContext(
-                tuple(c for c in context.constraints if c.column in key_columns)
-            )
-            cached = self._generate(table, keyed_context)
-            with self._lock:
-                self._cache[key] = cached
-                self._pending.pop(key).set()
-        if cached.error is not None:
-            raise TableError(cached.error)
-        assert cached.rows is not None
-        return cached.rows
-
-    def _generate(self, table: TablePlugin, context: QueryContext) -> _GeneratedTable:
-        generated, error, seconds = generate_rows(table, context)
-        rows = (
-            None
-            if generated is None
-            else [tuple(_coerce(row.get(c.name), c) for c in table.columns) for row in generated]
-        )
-        with self._lock:
-            add_timing(self._timings, table.name, seconds, len(rows or ()), error)
-        return _GeneratedTable(rows, error)
+        return self._tables.rows_for(table, context)
 
     # -- ScanSession ---------------------------------------------------------------------------
 
@@ -191,8 +137,7 @@ class EmbeddedScanSession(ScanSession):
 
     def table_timings(self) -> Mapping[str, TableTiming]:
         """Return the time each table took to generate in this scan."""
-        with self._lock:
-            return dict(self._timings)
+        return self._tables.timings()
 
     def close(self) -> None:
         """End the scan, letting the next one begin."""

@@ -36,7 +36,7 @@ from thrift.protocol import TBinaryProtocol
 from thrift.Thrift import TException
 from thrift.transport import TSocket, TTransport
 
-from stethoscope_desktop.engines.base import TableTiming, add_timing, generate_rows
+from stethoscope_desktop.engines.base import TableCache
 from stethoscope_desktop.tables.base import QueryContext, Row, TableError, TablePlugin, Value
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,6 @@ STRING_LIMIT = 64 * 1024 * 1024
 CONTAINER_LIMIT = 4 * 1024 * 1024
 
 MAX_PREFETCH_WORKERS = 8
-CacheKey = tuple[str, tuple[tuple[str, int, str], ...]]
 
 
 def protocol_for(transport: Any) -> Any:
@@ -95,66 +94,11 @@ def to_text(value: Value) -> str:
     return str(value)
 
 
-class TableScan:
+class TableScan(TableCache[list[Row]]):
     """One scan's generated rows of our tables, their timings, and the errors they raised."""
 
     def __init__(self) -> None:
-        self._cache: dict[CacheKey, tuple[list[Row] | None, str | None]] = {}
-        self._pending: dict[CacheKey, threading.Event] = {}
-        self._lock = threading.Lock()
-        self._timings: dict[str, TableTiming] = {}
-        self._errors: list[str] = []
-
-    def rows_for(self, table: TablePlugin, context: QueryContext) -> list[Row]:
-        """Return the table's rows for `context`, generated at most once per key constraints."""
-        key_columns = set(table.key_columns())
-        keyed = tuple(c for c in context.constraints if c.column in key_columns)
-        key: CacheKey = (table.name, tuple(sorted((c.column, int(c.op), c.expr) for c in keyed)))
-        while True:
-            with self._lock:
-                cached = self._cache.get(key)
-                if cached is not None:
-                    break
-                waiting = self._pending.get(key)
-                if waiting is None:
-                    self._pending[key] = threading.Event()
-                    break
-            waiting.wait()
-        if cached is None:
-            cached = self._generate(table, QueryContext(keyed))
-            with self._lock:
-                self._cache[key] = cached
-                self._pending.pop(key).set()
-        rows, error = cached
-        if error is not None:
-            with self._lock:
-                self._errors.append(error)
-            raise TableError(error)
-        assert rows is not None
-        return rows
-
-    def _generate(
-        self, table: TablePlugin, context: QueryContext
-    ) -> tuple[list[Row] | None, str | None]:
-        rows, error, seconds = generate_rows(table, context)
-        with self._lock:
-            add_timing(self._timings, table.name, seconds, len(rows or ()), error)
-        return rows, error
-
-    def error_mark(self) -> int:
-        """Return a mark to pass to `errors_since` later."""
-        with self._lock:
-            return len(self._errors)
-
-    def errors_since(self, mark: int) -> list[str]:
-        """Return the distinct table errors raised to osqueryd since `mark`."""
-        with self._lock:
-            return list(dict.fromkeys(self._errors[mark:]))
-
-    def timings(self) -> dict[str, TableTiming]:
-        """Return how long each table took to generate in this scan."""
-        with self._lock:
-            return dict(self._timings)
+        super().__init__(lambda table, rows: rows)
 
 
 class ExtensionTables:
