@@ -6,7 +6,7 @@ import textwrap
 
 from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.report import PracticeResult, Report
-from stethoscope_desktop.core.status import Rating, Status
+from stethoscope_desktop.core.status import Status
 
 _COLOURS = {
     Status.FAIL: "\033[1;31m",
@@ -15,18 +15,6 @@ _COLOURS = {
     Status.PASS: "\033[1;32m",
 }
 _SYMBOLS = {Status.FAIL: "✗", Status.NUDGE: "!", Status.UNKNOWN: "?", Status.PASS: "✓"}
-_STATUS_STRINGS = {
-    Status.FAIL: "statusFail",
-    Status.NUDGE: "statusNudge",
-    Status.UNKNOWN: "statusUnknown",
-    Status.PASS: "statusPass",
-}
-_RATING_STRINGS = {
-    Rating.CRITICAL: "ratingCritical",
-    Rating.HIGH: "ratingHigh",
-    Rating.MEDIUM: "ratingMedium",
-    Rating.LOW: "ratingLow",
-}
 _RESET = "\033[0m"
 _DIM = "\033[2m"
 _BOLD = "\033[1m"
@@ -73,8 +61,8 @@ def _practice_lines(
     practice: PracticeResult, instructions: Instructions, paint: object
 ) -> list[str]:
     assert callable(paint)
-    status = instructions.string(_STATUS_STRINGS[practice.status])
-    rating = instructions.string(_RATING_STRINGS[practice.rating])
+    status = instructions.status_name(practice.status)
+    rating = instructions.rating_name(practice.rating)
     head = paint(_COLOURS[practice.status], f"{_SYMBOLS[practice.status]} {status:<15}")
     lines = [f"{head} {practice.title}  " + paint(_DIM, f"({rating})")]
     indent = " " * 18

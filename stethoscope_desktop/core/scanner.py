@@ -606,12 +606,7 @@ def _summary(
         ),
         organization=organization,
     )
-    parts = []
-    for count, one, other in (
-        (critical, "countCriticalOne", "countCriticalOther"),
-        (nudges, "countSuggestionOne", "countSuggestionOther"),
-        (unknown, "countUnknownOne", "countUnknownOther"),
-    ):
-        if count:
-            parts.append(instructions.string(one if count == 1 else other, count=count))
+    parts = instructions.count_phrases(
+        {Status.FAIL: critical, Status.NUDGE: nudges, Status.UNKNOWN: unknown}
+    )
     return f"{head} ({', '.join(parts)})" if parts else head

@@ -19,22 +19,10 @@ from PySide6.QtWidgets import (
 
 from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.report import PracticeResult
-from stethoscope_desktop.core.status import Rating, Status
+from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.ui.theme import SYMBOLS
 
 LinkOpener = Callable[[QUrl], Any]
-STATUS_STRINGS = {
-    Status.FAIL: "statusFail",
-    Status.NUDGE: "statusNudge",
-    Status.UNKNOWN: "statusUnknown",
-    Status.PASS: "statusPass",
-}
-RATING_STRINGS = {
-    Rating.CRITICAL: "ratingCritical",
-    Rating.HIGH: "ratingHigh",
-    Rating.MEDIUM: "ratingMedium",
-    Rating.LOW: "ratingLow",
-}
 MAX_EVIDENCE_ROWS = 12
 PracticeRole = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
@@ -116,8 +104,8 @@ class PracticeCard(QFrame):
         self._open_link = open_link
         self.setObjectName("card")
         self.setProperty("status", practice.status.value)
-        status_text = instructions.string(STATUS_STRINGS[practice.status])
-        rating_text = instructions.string(RATING_STRINGS[practice.rating])
+        status_text = instructions.status_name(practice.status)
+        rating_text = instructions.rating_name(practice.rating)
 
         self.chip = QLabel(f"{SYMBOLS[practice.status]}  {status_text}")
         self.chip.setObjectName("chip")

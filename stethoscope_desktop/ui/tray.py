@@ -12,7 +12,6 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.notify import SNOOZE_CHOICES, SnoozeChoice
 from stethoscope_desktop.core.report import Report
-from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.ui.icons import state_for, status_icon
 from stethoscope_desktop.ui.theme import palette_is_dark
 from stethoscope_desktop.ui.window import local_time
@@ -85,17 +84,7 @@ class Tray(QObject):
         report = self._report
         if report is None:
             return f"Stethoscope — {strings.string('checking')}"
-        counts = report.counts()
-        parts = []
-        for status, one, other in (
-            (Status.FAIL, "countCriticalOne", "countCriticalOther"),
-            (Status.NUDGE, "countSuggestionOne", "countSuggestionOther"),
-            (Status.UNKNOWN, "countUnknownOne", "countUnknownOther"),
-        ):
-            if counts[status]:
-                parts.append(
-                    strings.string(one if counts[status] == 1 else other, count=counts[status])
-                )
+        parts = strings.count_phrases(report.counts())
         summary = ", ".join(parts) if parts else strings.string("statusPass")
         return f"Stethoscope — {summary}"
 
