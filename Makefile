@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench icons clean
 
 run: $(STAMP)
 	$(BIN)/stethoscope-desktop
@@ -18,6 +18,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_scan.py
+
+# Render the tray's status icons from their SVGs into resources/icons/tray/ (after editing one).
+icons: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -c "from PySide6.QtGui import QGuiApplication; \
+	app = QGuiApplication([]); from stethoscope_desktop.ui.icons import render_tray_pngs; \
+	print(len(render_tray_pngs()), 'icons rendered')"
 
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)

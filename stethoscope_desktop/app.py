@@ -1,13 +1,14 @@
-"""The composition root: builds the tray app from core, engines and UI, and connects them.
+"""The tray process's composition root: builds the tray app from its UI parts and connects them.
 
 Nothing else creates long-lived objects or connects signals across parts; collaborators are
-passed in through constructors, so tests build the same app with fakes.
+passed in through constructors, so tests build the same app with fakes (a worker in a thread).
+Scanning, the practices and the local API's answers live in the scan worker process
+(`stethoscope_desktop.worker`, its own composition root); this process imports none of that code.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import re
@@ -15,96 +16,74 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
-from stethoscope_desktop.api import ApiServer, ApiServerError, ApiService, ScannerReportSource
-from stethoscope_desktop.api.network import create_network_reader
-from stethoscope_desktop.autostart import Autostart, AutostartError, app_command, create_autostart
-from stethoscope_desktop.core.checks import load_checks
-from stethoscope_desktop.core.platforms import current_platform, running_as_admin
-from stethoscope_desktop.core.practices import (
-    Practices,
-    PracticesLoader,
-    practices_folders,
-    system_language,
+from stethoscope_desktop.autostart import (
+    Autostart,
+    AutostartError,
+    app_command,
+    create_autostart,
 )
-from stethoscope_desktop.core.report import Report
-from stethoscope_desktop.core.scanner import Scanner
+from stethoscope_desktop.core.handover import ScanResult
+from stethoscope_desktop.core.platforms import current_platform
 from stethoscope_desktop.core.state import StateStore
-from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
+from stethoscope_desktop.core.strings import UiStrings
 from stethoscope_desktop.logsetup import configure_logging
 from stethoscope_desktop.memory import limit_malloc_arenas, release_free_memory
-from stethoscope_desktop.resources import checks_dir, practices_dir
-from stethoscope_desktop.tables.system import LocalSystem
 from stethoscope_desktop.ui.icons import app_icon
 from stethoscope_desktop.ui.notifications import NotificationController
 from stethoscope_desktop.ui.notifier import Notifier, create_notifier
 from stethoscope_desktop.ui.scanning import PracticesWatcher, ScanCoordinator
+from stethoscope_desktop.ui.single_instance import (
+    InstanceServer,
+    ask_running_instance_to_show,
+    create_instance_server,
+)
 from stethoscope_desktop.ui.theme import palette_is_dark, style_sheet
 from stethoscope_desktop.ui.tray import Tray
-from stethoscope_desktop.ui.window import MainWindow
+from stethoscope_desktop.ui.worker_client import ApiPort, WorkerLink, WorkerProcess, worker_command
+
+if TYPE_CHECKING:
+    from stethoscope_desktop.ui.window import MainWindow
 
 log = logging.getLogger(__name__)
 APP_ID = "stethoscope-desktop"
 MINUTE_MS = 60_000
-INSTANCE_CONNECT_MS = 300
+# After a worker that served the API crashed, wait this long before starting another for a
+# connection that still waits (a broken installation must not start workers in a loop).
+API_RESTART_DELAY_MS = 5000
+# The state file remembers the API port of the last report, to listen on it from the start.
+API_PORT_KEY = "api_port"
 
 
 def instance_name(env: Mapping[str, str] | None = None) -> str:
     """Return the name of the single-instance socket: one instance per user and display."""
     environment = os.environ if env is None else env
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "user"
+    # Not getpass.getuser(): the same answer, without loading termios and pwd into the tray.
+    user = next(
+        (
+            environment[key]
+            for key in ("LOGNAME", "USER", "LNAME", "USERNAME")
+            if environment.get(key)
+        ),
+        str(os.getuid()) if hasattr(os, "getuid") else "user",
+    )
     display = environment.get("WAYLAND_DISPLAY") or environment.get("DISPLAY") or ""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{APP_ID}-{user}-{display}".rstrip("-"))
 
 
-def ask_running_instance_to_show(name: str) -> bool:
-    """Return True if another instance answered (and was asked to show its window)."""
-    socket = QLocalSocket()
-    socket.connectToServer(name)
-    if not socket.waitForConnected(INSTANCE_CONNECT_MS):
-        return False
-    socket.write(b"show\n")
-    socket.waitForBytesWritten(INSTANCE_CONNECT_MS)
-    socket.disconnectFromServer()
-    return True
-
-
-class ApiBridge(QObject):
-    """Hands the API server's events (on its thread) to the UI thread as signals."""
-
-    checked = Signal(str)
-    page_failed = Signal(str, str, object)
-
-    def on_checked(self, label: str) -> None:
-        """A web app's request was answered."""
-        self.checked.emit(label)
-
-    def on_page_failed(self, session_id: str, label: str, report: Report) -> None:
-        """A web app's check failed (once per session id)."""
-        self.page_failed.emit(session_id, label, report)
-
-
 class StethoscopeApp(QObject):
-    """The running tray app: window, tray, scans on triggers, notifications."""
-
-    # A new policy from the policy server (emitted on the fetching thread, handled on the UI's).
-    policy_server_updated = Signal(str)
+    """The running tray app: window, tray, scans on triggers, notifications, the API's port."""
 
     def __init__(
         self,
         *,
-        loader: PracticesLoader,
-        scanner: Scanner,
+        worker: WorkerLink,
         platform: str,
         store: StateStore,
         autostart: Autostart,
@@ -112,23 +91,26 @@ class StethoscopeApp(QObject):
         open_link: Callable[[QUrl], Any] = QDesktopServices.openUrl,
         notifier: Notifier | None = None,
         instance: str | None = None,
+        api: bool = True,
         api_port: int | None = None,
-        debug: bool = False,
     ) -> None:
+        """Wire the app; `start` shows it.
+
+        `api`: hold the local API's port for web apps (the port from config.yaml, or
+        `api_port` when given: 0 picks a free one).
+        """
         super().__init__()
-        self._loader = loader
-        self._scanner = scanner
+        self._worker = worker
         self._platform = platform
-        self._api_port = api_port
-        self._debug = debug
+        self._store = store
+        self._api_port_override = api_port
         self._checked_by = ""
-        self.api: ApiServer | None = None
-        self.api_bridge = ApiBridge()
+        self._strings = UiStrings()
+        self.api: ApiPort | None = ApiPort() if api else None
         self._autostart = autostart
         self._interval_minutes = 0
         self._open_link = open_link
         self._tray_available = tray_available
-        self._practices: Practices | None = None
         # The window is built when first needed: an idle tray app should not carry it.
         self._window: MainWindow | None = None
         self.tray: Tray | None = None
@@ -140,11 +122,11 @@ class StethoscopeApp(QObject):
             )
         self.notifier = notifier or create_notifier(self.tray.icon if self.tray else None, platform)
         self.notifications = NotificationController(self.notifier, store)
-        self.scans = ScanCoordinator(scanner, loader)
+        self.scans = ScanCoordinator(worker)
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.VeryCoarseTimer)
-        self.watcher = PracticesWatcher(loader.watched_folders(), loader.watched_files())
-        self.server: QLocalServer | None = None
+        self.watcher = PracticesWatcher()
+        self.server: InstanceServer | None = None
         if instance is not None:
             self._listen(instance)
 
@@ -153,11 +135,11 @@ class StethoscopeApp(QObject):
         self.scans.scan_failed.connect(self._on_scan_failed)
         self.timer.timeout.connect(lambda: self.scans.request_scan("timer"))
         self.watcher.practices_changed.connect(lambda: self.scans.request_scan("policy changed"))
-        self.policy_server_updated.connect(self._on_policy_server_updated)
-        loader.policy_server.add_listener(self.policy_server_updated.emit)
+        worker.event_received.connect(self._on_worker_event)
+        worker.stopped.connect(self._on_worker_stopped)
+        if self.api is not None:
+            self.api.connection_waiting.connect(self._on_api_connection_waiting)
         self.notifier.clicked.connect(self.show_window)
-        self.api_bridge.checked.connect(self._on_api_checked)
-        self.api_bridge.page_failed.connect(self._on_api_page_failed)
         if self.tray is not None:
             self.tray.open_requested.connect(self.show_window)
             self.tray.toggle_requested.connect(self.toggle_window)
@@ -172,10 +154,7 @@ class StethoscopeApp(QObject):
 
     def start(self) -> None:
         """Show the tray (or the window where there is none) and run the first scan."""
-        self._apply_style()
-        first = self._loader.load()
-        self._apply_practices(first)
-        self._start_api()
+        self._bind_api(self._remembered_api_port())
         if self.tray is not None:
             self.tray.show()
         else:
@@ -184,20 +163,16 @@ class StethoscopeApp(QObject):
             self.window.show()
         self.scans.request_scan("start")
 
-    def _on_policy_server_updated(self, url: str) -> None:
-        log.info("new policy from the policy server %s", url)
-        self.scans.request_scan("policy server")
-
     def quit(self) -> None:
         """Leave the app."""
         QApplication.quit()
 
     def shutdown(self) -> None:
-        """Stop the scan thread and the instance server."""
+        """Stop the worker, close the API's port and the instance server."""
         self.timer.stop()
+        self._worker.stop()
         if self.api is not None:
-            self.api.stop()
-        self.scans.shutdown()
+            self.api.close()
         self.notifier.close()
         if self.server is not None:
             self.server.close()
@@ -208,17 +183,20 @@ class StethoscopeApp(QObject):
     def window(self) -> MainWindow:
         """Return the window, building it (with the latest report) on first use."""
         if self._window is None:
+            from stethoscope_desktop.ui.window import MainWindow
+
+            # The app icon (up to 512 pixels) is drawn only now: the idle tray does not need it.
+            QApplication.setWindowIcon(app_icon())
             window = MainWindow(self._open_link, quit_on_close=not self._tray_available)
             window.check_again_requested.connect(self._on_check_again)
-            if self._practices is not None:
-                config = self._practices.config
-                window.set_instructions(self._practices.instructions, config.organization)
             window.set_scanning(self.scans.is_scanning())
-            report = self.scans.last_report()
-            if report is not None:
-                window.show_report(report)
+            result = self.scans.last_result()
+            if result is not None:
+                window.set_instructions(result.strings, result.report.organization)
+                window.show_report(result.report)
             window.set_checked_by(self._checked_by)
             self._window = window
+            self._apply_style()
         return self._window
 
     def show_window(self) -> None:
@@ -243,17 +221,27 @@ class StethoscopeApp(QObject):
         if self.tray is not None:
             self.tray.set_scanning(True)
 
-    def _on_report_ready(self, report: Report, practices: Practices) -> None:
-        self._apply_practices(practices)
+    def _on_report_ready(self, result: ScanResult) -> None:
+        report, settings = result.report, result.settings
+        self._strings = result.strings
         if self._window is not None:
+            self._window.set_instructions(result.strings, report.organization)
             self._window.set_scanning(self.scans.is_scanning())
             self._window.show_report(report)
         if self.tray is not None:
+            self.tray.set_instructions(result.strings)
             self.tray.set_scanning(False)
             self.tray.set_report(report)
         if self.scans.scans_started == 1:
             log.info("first verdict shown: %s", report.status.value)
-        self.notifications.on_report(report, practices)
+        if settings.scan_interval_minutes != self._interval_minutes:
+            self._interval_minutes = settings.scan_interval_minutes
+            self.timer.start(self._interval_minutes * MINUTE_MS)
+        self.watcher.set_paths(
+            [Path(p) for p in settings.watch_folders], [Path(p) for p in settings.watch_files]
+        )
+        self._bind_api(settings.api_port)
+        self.notifications.on_report(report, settings.notifications, result.strings)
         release_free_memory()
 
     def _on_scan_failed(self, message: str) -> None:
@@ -263,16 +251,18 @@ class StethoscopeApp(QObject):
         if self.tray is not None:
             self.tray.set_scanning(False)
 
-    def _apply_practices(self, practices: Practices) -> None:
-        self._practices = practices
-        config = practices.config
-        if self._window is not None:
-            self._window.set_instructions(practices.instructions, config.organization)
-        if self.tray is not None:
-            self.tray.set_instructions(practices.instructions)
-        if config.scan_interval_minutes != self._interval_minutes:
-            self._interval_minutes = config.scan_interval_minutes
-            self.timer.start(self._interval_minutes * MINUTE_MS)
+    def _on_worker_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "api-checked":
+            self._on_api_checked(str(event.get("label", "")))
+        elif kind == "page-failed":
+            critical = event.get("critical")
+            self._on_api_page_failed(
+                str(event.get("label", "")), critical if isinstance(critical, int) else 0
+            )
+        elif kind == "policy-server":
+            log.info("new policy from the policy server %s", event.get("url"))
+            self.scans.request_scan("policy server")
 
     def _autostart_enabled(self) -> bool:
         try:
@@ -291,73 +281,98 @@ class StethoscopeApp(QObject):
             log.warning("start at login: %s", error)
 
     def _apply_style(self) -> None:
-        application = QApplication.instance()
-        if isinstance(application, QApplication):
-            application.setStyleSheet(style_sheet(palette_is_dark()))
+        # The style sheet is the window's alone (the tray's menu keeps the system's style), so
+        # an idle tray whose window was never opened does not carry it.
+        if self._window is not None:
+            self._window.setStyleSheet(style_sheet(palette_is_dark()))
 
     def _on_color_scheme_changed(self, *_: object) -> None:
         self._apply_style()
         if self.tray is not None:
             self.tray.redraw()
 
-    # -- the local API for web apps -----------------------------------------------------------
+    # -- the local API for web apps: its port here, its answers in the worker -----------------
 
-    def _start_api(self) -> None:
-        if self._api_port is None:
-            return
-        service = ApiService(
-            ScannerReportSource(self._scanner, latest=self.scans.last_report),
-            self._current_practices,
-            network=create_network_reader(self._platform, LocalSystem()),
-        )
-        server = ApiServer(
-            service, port=self._api_port, observer=self.api_bridge, debug=self._debug
-        )
-        try:
-            server.start()
-        except ApiServerError as error:
-            log.warning("the local API for web apps is off: %s", error)
-            return
-        self.api = server
-        log.info("local API for web apps at %s", server.url)
+    def _remembered_api_port(self) -> int | None:
+        port = self._store.load().get(API_PORT_KEY)
+        return port if isinstance(port, int) and 0 < port < 65536 else None
 
-    def _current_practices(self) -> Practices:
-        assert self._practices is not None, "the API starts after the practices are loaded"
-        return self._practices
+    def _bind_api(self, configured: int | None) -> None:
+        """Listen on the API's port; a worker without the sockets leaves, to be started anew."""
+        api = self.api
+        port = configured if self._api_port_override is None else self._api_port_override
+        if api is None or port is None:
+            return
+        if api.port is not None and port in (0, api.port):
+            return
+        if not api.bind(port):
+            return
+        if self._api_port_override is None:
+            self._store.update({API_PORT_KEY: api.port})
+        self._worker.set_api_sockets(api.sockets)
+        if self._worker.is_running():
+            # It cannot take the new sockets: let it finish its work and leave.
+            self._worker.send({"op": "exit"})
+        api.watch(True)
+
+    def _on_api_connection_waiting(self) -> None:
+        if self._worker.serves_api():
+            return
+        if self._worker.is_running():
+            self._worker.send({"op": "exit"})  # started without the sockets: make way
+        else:
+            self._worker.start()
+
+    def _on_worker_stopped(self, code: int) -> None:
+        api = self.api
+        if api is None or not api.sockets:
+            return
+        if code == 0:
+            api.watch(True)
+        else:
+            QTimer.singleShot(API_RESTART_DELAY_MS, lambda: api.watch(not self._serving()))
+
+    def _serving(self) -> bool:
+        return self._worker.serves_api()
 
     def _on_api_checked(self, label: str) -> None:
         self._checked_by = label
         if self._window is not None:
             self._window.set_checked_by(label)
 
-    def _on_api_page_failed(self, session_id: str, label: str, report: Report) -> None:
-        practices = self._practices
-        if practices is None or not practices.config.notifications.enabled:
+    def _on_api_page_failed(self, label: str, critical: int) -> None:
+        settings = self.scans.last_result()
+        if settings is not None and not settings.settings.notifications.enabled:
             return
         if self.notifications.snoozed_until() > time.time():
             return
-        strings = practices.instructions
+        strings = self._strings
         self.notifier.notify(
             strings.string("pageFailedTitle", label=label),
-            strings.string("pageFailedBody", count=len(report.critical())),
+            strings.string("pageFailedBody", count=critical),
         )
 
     # -- single instance ---------------------------------------------------------------------
 
     def _listen(self, name: str) -> None:
-        QLocalServer.removeServer(name)  # a stale socket from a crashed run
-        self.server = QLocalServer(self)
-        self.server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if not self.server.listen(name):
-            log.warning("single-instance socket: %s", self.server.errorString())
-            return
-        self.server.newConnection.connect(self._on_server_new_connection)
+        server = create_instance_server(name)
+        if server.listen():
+            server.show_requested.connect(self.show_window)
+            self.server = server
 
-    def _on_server_new_connection(self) -> None:
-        assert self.server is not None
-        while (connection := self.server.nextPendingConnection()) is not None:
-            connection.readyRead.connect(self.show_window)
-            connection.disconnected.connect(connection.deleteLater)
+
+def worker_options(args: argparse.Namespace) -> list[str]:
+    """Return the worker's command-line options that carry the tray's own."""
+    options = []
+    if getattr(args, "practices", None):
+        options += ["--practices", str(args.practices)]
+    if getattr(args, "lang", None):
+        options += ["--lang", str(args.lang)]
+    if getattr(args, "engine", None):
+        options += ["--engine", str(args.engine)]
+    if getattr(args, "debug", False):
+        options.append("--debug")
+    return options
 
 
 def run_app(args: argparse.Namespace) -> int:
@@ -368,42 +383,24 @@ def run_app(args: argparse.Namespace) -> int:
     QApplication.setDesktopFileName(APP_ID)
     application = QApplication(sys.argv[:1])
     application.setQuitOnLastWindowClosed(False)
-    application.setWindowIcon(app_icon())
     name = instance_name()
     if ask_running_instance_to_show(name):
         log.info("already running: asked it to show its window")
         return 0
     platform = current_platform()
-    override = getattr(args, "practices", None)
-    language = getattr(args, "lang", None) or system_language()
-    loader = PracticesLoader(practices_folders(practices_dir(), override), language)
-    config = loader.load().config
-    choice = getattr(args, "engine", None) or config.engine
-    try:
-        engine = create_engine(choice, platform, osquery_path=config.osquery_path)
-    except EngineUnavailable as error:
-        log.warning("cannot use the %s engine (%s); using the built-in engine", choice, error)
-        engine = create_engine("embedded", platform)
-    scanner = Scanner(
-        engine, load_checks(checks_dir()), platform=platform, running_as_admin=running_as_admin()
-    )
     store = StateStore(
         Path(platformdirs.user_state_dir("stethoscope", appauthor=False)) / "state.json"
     )
     app = StethoscopeApp(
-        loader=loader,
-        scanner=scanner,
+        worker=WorkerProcess(worker_command(worker_options(args))),
         platform=platform,
         store=store,
         autostart=create_autostart(platform, app_command()),
         tray_available=QSystemTrayIcon.isSystemTrayAvailable(),
         instance=name,
-        api_port=config.api_port,
-        debug=bool(getattr(args, "debug", False)),
     )
     app.start()
     try:
         return application.exec()
     finally:
         app.shutdown()
-        engine.close()

@@ -1,6 +1,6 @@
 """Logging for the app: a rotating file in the user's log folder, and warnings on stderr.
 
-`configure_logging` puts two handlers on the root logger: a `RotatingFileHandler` writing
+`configure_logging` puts two handlers on the root logger: a rotating file handler writing
 `stethoscope.log` in `platformdirs.user_log_dir("stethoscope")` (1 MiB, 3 backups; INFO, or
 DEBUG with `--debug`) and a stderr handler (WARNING, or DEBUG with `--debug`). Calling it again
 replaces them; `unconfigure_logging` removes them. A log folder that cannot be created or a file
@@ -10,7 +10,7 @@ that cannot be opened costs only the file: a warning goes to stderr and the app 
 from __future__ import annotations
 
 import logging
-import logging.handlers
+import os
 import sys
 from pathlib import Path
 
@@ -26,6 +26,49 @@ _FILE_HANDLER = "stethoscope-file"
 _CONSOLE_HANDLER = "stethoscope-console"
 _OUR_HANDLERS = frozenset({_FILE_HANDLER, _CONSOLE_HANDLER})
 _saved_root_level: int | None = None
+
+
+class RotatingFileHandler(logging.FileHandler):
+    """A log file that is renamed to `.1` (`.1` to `.2`, …) when it would grow past `max_bytes`.
+
+    The standard library's `logging.handlers.RotatingFileHandler` does the same, but importing
+    `logging.handlers` (sockets, pickle, queues) costs the idle tray app a megabyte.
+    """
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        super().__init__(path, encoding="utf-8")
+        self.max_bytes = max_bytes
+        self.backups = backups
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write the record, rotating first when it would not fit."""
+        try:
+            if self._would_overflow(record):
+                self._rotate()
+        except OSError:
+            self.handleError(record)
+            return
+        super().emit(record)
+
+    def _would_overflow(self, record: logging.LogRecord) -> bool:
+        if self.stream is None:
+            self.stream = self._open()
+        size = self.stream.tell()
+        return size > 0 and size + len(self.format(record).encode("utf-8")) + 1 > self.max_bytes
+
+    def _rotate(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+        for number in range(self.backups - 1, 0, -1):
+            older = f"{self.baseFilename}.{number}"
+            if os.path.exists(older):
+                os.replace(older, f"{self.baseFilename}.{number + 1}")
+        if self.backups > 0:
+            os.replace(self.baseFilename, f"{self.baseFilename}.1")
+        else:
+            os.remove(self.baseFilename)
+        self.stream = self._open()
 
 
 def default_log_dir() -> Path:
@@ -57,9 +100,7 @@ def configure_logging(debug: bool, *, log_dir: Path | None = None) -> Path | Non
     path = folder / LOG_FILE_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
-        )
+        file_handler = RotatingFileHandler(path, MAX_BYTES, BACKUP_COUNT)
     except OSError as error:
         reason = error.strerror or str(error)
         print(f"stethoscope: warning: not logging to {path}: {reason}", file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import re
 import sys
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ import pytest
 from stethoscope_desktop.logsetup import (
     BACKUP_COUNT,
     MAX_BYTES,
+    RotatingFileHandler,
     configure_logging,
     default_log_dir,
     unconfigure_logging,
@@ -143,9 +143,7 @@ def test_a_folder_that_cannot_be_created_costs_only_the_file(
 
 def test_unconfigure_removes_the_handlers_and_closes_the_file(tmp_path: Path) -> None:
     configure_logging(False, log_dir=tmp_path)
-    (file_handler,) = [
-        h for h in our_handlers() if isinstance(h, logging.handlers.RotatingFileHandler)
-    ]
+    (file_handler,) = [h for h in our_handlers() if isinstance(h, RotatingFileHandler)]
     unconfigure_logging()
     assert our_handlers() == []
     assert file_handler.stream is None

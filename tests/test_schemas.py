@@ -58,7 +58,7 @@ from stethoscope_desktop.core.versions import (
     VersionRangeError,
 )
 from stethoscope_desktop.core.yamlfile import Problem, YamlFileError, format_key, parse_yaml
-from stethoscope_desktop.engines.base import EngineInfo, TableTiming
+from stethoscope_desktop.engines.info import EngineInfo, TableTiming
 from stethoscope_desktop.resources import practices_dir, resources_dir
 
 SCHEMAS = resources_dir() / "schemas"

@@ -2,35 +2,8 @@
 
 `security` holds the rules (pure functions), `schema` the GraphQL schema and resolvers, `service`
 the evaluation of a page's policy against fresh reports, `server` the HTTP server, `awareness`
-the once-per-session notice rule and `network` the device's addresses. Nothing here imports Qt;
-the tray app builds an `ApiService` over a `ReportSource` and starts an `ApiServer` with an
-`ApiObserver`.
+the once-per-session notice rule and `network` the device's addresses. `listen` binds
+the loopback sockets. Nothing here imports Qt. The scan worker (`stethoscope_desktop.worker`)
+builds an `ApiService` over a `ReportSource` and serves the sockets the tray bound with an
+`ApiServer`; the package itself imports nothing, so the tray can bind without loading GraphQL.
 """
-
-from __future__ import annotations
-
-from stethoscope_desktop.api.server import (
-    ApiObserver,
-    ApiServer,
-    ApiServerError,
-    NullObserver,
-    PortInUseError,
-)
-from stethoscope_desktop.api.service import (
-    ApiService,
-    Freshness,
-    ReportSource,
-    ScannerReportSource,
-)
-
-__all__ = [
-    "ApiObserver",
-    "ApiServer",
-    "ApiServerError",
-    "ApiService",
-    "Freshness",
-    "NullObserver",
-    "PortInUseError",
-    "ReportSource",
-    "ScannerReportSource",
-]

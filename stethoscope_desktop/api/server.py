@@ -15,21 +15,20 @@ Every request passes the rules of `security.py` in this order, and every refusal
 errors if any, for everything that ran). Each request is logged at INFO with its origin and
 outcome (never its policy or answer).
 
-With each answered check the server tells its `ApiObserver` (the tray app) who asked and, once
-per `sessionId`, that a page's check failed (`awareness.py`), just before the answer goes out.
-Observers are called on a server thread and must return quickly: the app hands the call to its
-UI thread (a queued Qt signal).
+With each answered check the server tells its `ApiObserver` (the scan worker) who asked and,
+once per `sessionId`, that a page's check failed (`awareness.py`), just before the answer goes
+out. Observers are called on a server thread and must return quickly: the worker writes an event
+line for the tray. The server binds its own sockets (`serve`) or serves listening sockets bound
+already (`sockets=`: the ones the tray holds and the worker inherits).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import logging
 import selectors
 import socket
-import socketserver
 import sys
 import threading
 import time
@@ -41,6 +40,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from stethoscope_desktop.api.awareness import SessionNotices
+from stethoscope_desktop.api.listen import LOOPBACK_ADDRESSES, ApiServerError, bind_loopback
 from stethoscope_desktop.api.schema import (
     QueryOutcome,
     QueryRunner,
@@ -67,31 +67,12 @@ from stethoscope_desktop.core.report import Report
 log = logging.getLogger(__name__)
 
 ENDPOINTS = ("/graphql", "/scan")
-LOOPBACK_ADDRESSES = ("127.0.0.1", "::1")
 # How long a connection may take to send its request before it is dropped.
 REQUEST_TIMEOUT_S = 10.0
 _JSON_TYPES = ("application/json", "text/plain")
 _FORM_TYPE = "application/x-www-form-urlencoded"
 _GRAPHQL_TYPE = "application/graphql"
 _MAX_FORM_FIELDS = 16
-_PORT_RETRIES = 5
-
-
-class ApiServerError(RuntimeError):
-    """The server could not start."""
-
-
-class PortInUseError(ApiServerError):
-    """The configured port is taken by another program."""
-
-    def __init__(self, host: str, port: int) -> None:
-        super().__init__(
-            f"cannot listen on {host} port {port}: another program (perhaps another "
-            "Stethoscope) is using it. Stop that program, or set apiPort in config.yaml "
-            "to a free port."
-        )
-        self.host = host
-        self.port = port
 
 
 class ApiObserver(Protocol):
@@ -444,45 +425,24 @@ class _LoopbackServer(ThreadingHTTPServer):
 
     daemon_threads = False
     block_on_close = True
-    request_queue_size = 1024
     # `handle_request` gives up after this long if a ready connection went away before accept.
     timeout = 0.5
-    # On Windows SO_REUSEADDR would let another program take the port over; use exclusive use.
-    allow_reuse_address = sys.platform != "win32"
 
-    def __init__(
-        self,
-        address: tuple[str, int],
-        family: socket.AddressFamily,
-        api: _Api,
-        max_connections: int,
-    ) -> None:
-        self.address_family = family
+    def __init__(self, listening: socket.socket, api: _Api, max_connections: int) -> None:
+        self.address_family = listening.family
         self.api = api
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._active = 0
+        self._active_lock = threading.Lock()
         self._closing = threading.Event()
-        super().__init__(address, _Handler, bind_and_activate=False)
-        try:
-            if family == socket.AF_INET6:
-                self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            if sys.platform == "win32":
-                self.socket.setsockopt(
-                    socket.SOL_SOCKET,
-                    socket.SO_EXCLUSIVEADDRUSE,  # type: ignore[attr-defined, unused-ignore]
-                    1,
-                )
-            self.server_bind()
-            self.server_activate()
-        except BaseException:
-            self.server_close()
-            raise
-
-    def server_bind(self) -> None:
-        """Bind without HTTPServer's reverse DNS lookup of the address."""
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
+        address = listening.getsockname()
+        super().__init__(address[:2], _Handler, bind_and_activate=False)
+        # Serve the socket bound already (here, or by the tray for the worker it started).
+        self.socket.close()
+        self.socket = listening
+        self.server_address = address
+        self.server_name = str(address[0])
+        self.server_port = int(address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Start a thread for the connection once one of the connection slots is free."""
@@ -490,10 +450,12 @@ class _LoopbackServer(ThreadingHTTPServer):
             if self._closing.is_set():
                 self.shutdown_request(request)
                 return
+        with self._active_lock:
+            self._active += 1
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._done()
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
@@ -501,7 +463,12 @@ class _LoopbackServer(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._done()
+
+    def _done(self) -> None:
+        with self._active_lock:
+            self._active -= 1
+        self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Log a failed connection; a client that went away is not an error."""
@@ -510,6 +477,11 @@ class _LoopbackServer(ThreadingHTTPServer):
             log.debug("connection from %s: %s", client_address, error)
         else:
             log.error("connection from %s failed", client_address, exc_info=True)
+
+    def busy(self) -> bool:
+        """Return True while a connection is being served."""
+        with self._active_lock:
+            return self._active > 0
 
     def refuse_new(self) -> None:
         """Stop waiting for a free slot: connections not yet started are closed."""
@@ -534,7 +506,13 @@ class ApiServer:
         limits: ApiLimits | None = None,
         rate_limiter: RateLimiter | None = None,
         addresses: tuple[str, ...] = LOOPBACK_ADDRESSES,
+        sockets: list[socket.socket] | None = None,
     ) -> None:
+        """Prepare the server; `start` listens.
+
+        `sockets`: listening sockets bound already (by `listen.bind_loopback`, perhaps in
+        another process) to serve instead of binding `port` on `addresses`.
+        """
         base = limits or ApiLimits()
         self.limits = base.debug() if debug else base
         self._requested_port = port
@@ -546,6 +524,7 @@ class ApiServer:
             rate_limiter or RateLimiter(self.limits.rate_burst, self.limits.rate_per_second),
             observer or NullObserver(),
         )
+        self._sockets = sockets
         self._servers: list[_LoopbackServer] = []
         self._thread: threading.Thread | None = None
         self._wake: tuple[socket.socket, socket.socket] | None = None
@@ -583,19 +562,23 @@ class ApiServer:
         """Listen and serve in a background thread; raise PortInUseError or ApiServerError."""
         if self._servers or self._stopped:
             raise ApiServerError("the server was started already")
-        for attempt in range(_PORT_RETRIES):
-            try:
-                self._servers = self._bind_all(self._requested_port)
-                break
-            except _PortRace:
-                if attempt == _PORT_RETRIES - 1:
-                    raise ApiServerError(
-                        "could not find a port free on every loopback address"
-                    ) from None
+        if self._sockets is None:
+            sockets = bind_loopback(self._requested_port, self._addresses)
+        else:
+            sockets, self._sockets = self._sockets, None
+        self._servers = [
+            _LoopbackServer(listening, self._api, self.limits.max_connections)
+            for listening in sockets
+        ]
+        self._api.port = self._servers[0].server_port
         self._wake = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name="api-server", daemon=True)
         self._thread.start()
         log.info("local API listening on %s", ", ".join(self.urls))
+
+    def busy(self) -> bool:
+        """Return True while a request is being answered."""
+        return any(server.busy() for server in self._servers)
 
     def _serve(self) -> None:
         """Accept connections on every socket; no polling, woken by `stop`."""
@@ -610,46 +593,6 @@ class ApiServer:
                         return
                     server: _LoopbackServer = key.data
                     server.handle_request()
-
-    def _bind_all(self, port: int) -> list[_LoopbackServer]:
-        servers: list[_LoopbackServer] = []
-        try:
-            for host in self._addresses:
-                family = socket.AF_INET6 if ":" in host else socket.AF_INET
-                server = self._bind(host, port, family, required=not servers)
-                if server is None:
-                    continue
-                servers.append(server)
-                port = server.server_port
-                self._api.port = port
-        except BaseException:
-            for server in servers:
-                server.server_close()
-            raise
-        if not servers:
-            raise ApiServerError("no loopback address to listen on")
-        return servers
-
-    def _bind(
-        self, host: str, port: int, family: socket.AddressFamily, *, required: bool
-    ) -> _LoopbackServer | None:
-        try:
-            return _LoopbackServer((host, port), family, self._api, self.limits.max_connections)
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                if not required and self._requested_port == 0:
-                    raise _PortRace from error
-                raise PortInUseError(host, port) from error
-            if not required and error.errno in (
-                errno.EADDRNOTAVAIL,
-                errno.EAFNOSUPPORT,
-                errno.EPROTONOSUPPORT,
-            ):
-                log.info("not listening on %s: %s", host, error.strerror)
-                return None
-            raise ApiServerError(
-                f"cannot listen on {host} port {port}: {error.strerror}"
-            ) from error
 
     def stop(self) -> None:
         """Stop serving, finish requests under way, close the sockets; idempotent."""
@@ -679,7 +622,3 @@ class ApiServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-class _PortRace(Exception):
-    """Port 0 gave a port free on one address but taken on another: try another."""

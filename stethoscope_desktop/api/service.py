@@ -16,8 +16,8 @@ policy's canonical JSON is the key; a handful are kept). Concurrent requests tha
 report share one scan (single flight: the first starts it, the rest wait on its future). Scans
 run one at a time and at most one starts per `min_scan_interval`, whatever the request rate: a
 scan that is due earlier waits for the interval to pass. Scans go through a `ReportSource`, so
-the tray app can hand in its own scanner and latest report; the service never touches the app's
-policy, its report or its notification state.
+the scan worker hands in its scanner and the tray's latest report; the service never touches
+the app's policy, its report or its notification state.
 
 Nothing here knows HTTP or GraphQL: `schema.py` turns requests into calls of `evaluate`.
 """
@@ -86,10 +86,10 @@ class ReportSource(Protocol):
 
 
 class ScannerReportSource:
-    """A `ReportSource` over a `Scanner`: the headless server's, and the tray app's.
+    """A `ReportSource` over a `Scanner`: the headless server's, and the scan worker's.
 
-    `latest` is a callable returning the app's latest report (the tray app passes its scan
-    coordinator's `last_report`); without one there is none, and the service keeps its own.
+    `latest` is a callable returning the app's latest report (the scan worker passes the report
+    of the tray's last scan it ran); without one there is none, and the service keeps its own.
     """
 
     def __init__(self, scanner: Scanner, latest: Callable[[], Report | None] | None = None) -> None:

@@ -9,13 +9,18 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import sysconfig
 from collections.abc import Sequence
 from pathlib import Path
 
 from stethoscope_desktop.autostart.abc import Autostart, AutostartError, NullAutostart
 
-__all__ = ["Autostart", "AutostartError", "NullAutostart", "app_command", "create_autostart"]
+__all__ = [
+    "Autostart",
+    "AutostartError",
+    "NullAutostart",
+    "app_command",
+    "create_autostart",
+]
 
 SCRIPT_NAME = "stethoscope-desktop"
 
@@ -51,14 +56,17 @@ def app_command(
 
     A frozen bundle is its own executable; else the `stethoscope-desktop` console script installed
     for this interpreter (beside `sys.executable`, or in its scripts folder) when there is one;
-    else `python -m stethoscope_desktop`. The keywords replace `sys` and `sysconfig` in tests.
+    else `python -m stethoscope_desktop`. The keywords replace `sys` in tests.
     """
     python = sys.executable if executable is None else executable
     is_frozen = bool(getattr(sys, "frozen", False)) if frozen is None else frozen
     if is_frozen:
         return [python]
     if script_dirs is None:
-        script_dirs = [str(Path(python).parent), sysconfig.get_path("scripts")]
+        # The interpreter's scripts folder, as sysconfig's default schemes name it (sysconfig
+        # itself would load its data tables into the idle tray app).
+        scripts = Path(sys.prefix) / ("Scripts" if os.name == "nt" else "bin")
+        script_dirs = [str(Path(python).parent), str(scripts)]
     script = shutil.which(SCRIPT_NAME, path=os.pathsep.join(script_dirs))
     if script:
         return [str(Path(script).absolute())]

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from stethoscope_desktop.core.notify import NotificationSettings
 from stethoscope_desktop.core.yamlfile import Problem, YamlDocument, suggest, unknown_keys
 
 ENGINES = ("auto", "embedded", "osquery")
@@ -27,14 +28,6 @@ class HostLabel:
     def matches(self, origin: str) -> bool:
         """Return True if `origin` matches the whole pattern."""
         return re.fullmatch(self.pattern, origin) is not None
-
-
-@dataclass(frozen=True)
-class NotificationSettings:
-    """When the app may notify the user."""
-
-    enabled: bool = True
-    reminder_hours: float = 24.0
 
 
 @dataclass(frozen=True)

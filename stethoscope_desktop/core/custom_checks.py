@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from stethoscope_desktop.core.platforms import DESKTOP_PLATFORMS
 from stethoscope_desktop.core.status import Rating, Status
 from stethoscope_desktop.core.yamlfile import (
     KeyPath,
@@ -84,7 +85,6 @@ FLEET_METADATA_KEYS = (
     "created_at",
     "updated_at",
 )
-DESKTOP_PLATFORMS = ("darwin", "linux", "windows")
 FLEET_PLATFORMS = (*DESKTOP_PLATFORMS, "chrome")
 # What people write instead of Fleet's platform names, for "did you mean" hints.
 PLATFORM_ALIASES = {

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stethoscope_desktop.core.policy import PLATFORM_ALIASES
-from stethoscope_desktop.core.status import Rating, Status
+from stethoscope_desktop.core.status import Rating
+from stethoscope_desktop.core.strings import PLACEHOLDER, UiStrings
 from stethoscope_desktop.core.versions import VersionRange, VersionRangeError, parse_version
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest, unknown_keys
 
@@ -64,19 +65,6 @@ PLACEHOLDERS = frozenset(
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
     }
 )  # fmt: skip
-_STATUS_STRINGS = {
-    Status.FAIL: "statusFail",
-    Status.NUDGE: "statusNudge",
-    Status.UNKNOWN: "statusUnknown",
-    Status.PASS: "statusPass",
-}
-_RATING_STRINGS = {
-    Rating.CRITICAL: "ratingCritical",
-    Rating.HIGH: "ratingHigh",
-    Rating.MEDIUM: "ratingMedium",
-    Rating.LOW: "ratingLow",
-}
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 PRACTICE_FIELDS = ("name", "rating", "title", "description", "directions")
 # Keys of Stethoscope's instructions files we accept and what they become.
 STETHOSCOPE_TOP_KEYS = ("organization", "version", "policyFormat")
@@ -152,46 +140,22 @@ def directions_platform(key: str) -> str:
 
 
 @dataclass(frozen=True)
-class Instructions:
-    """Merged instruction texts for one language, English filling the gaps."""
+class Instructions(UiStrings):
+    """Merged instruction texts for one language, English filling the gaps.
 
-    language: str = "en"
-    strings: Mapping[str, str] = field(default_factory=dict)
+    The UI strings (see `UiStrings`) and each practice's texts.
+    """
+
     practices: Mapping[str, PracticeText] = field(default_factory=dict)
-
-    def string(self, key: str, **values: object) -> str:
-        """Return a UI string with its placeholders filled in."""
-        return render(self.strings.get(key, key), values)
 
     def practice(self, key: str) -> PracticeText:
         """Return the texts for a practice (empty texts if there are none)."""
         return self.practices.get(key, PracticeText())
 
-    def status_name(self, status: Status) -> str:
-        """Return a status in words ("Critical", "Suggestion", …)."""
-        return self.string(_STATUS_STRINGS[status])
-
-    def rating_name(self, rating: Rating) -> str:
-        """Return a rating in words ("High importance", …)."""
-        return self.string(_RATING_STRINGS[rating])
-
-    def count_phrases(self, counts: Mapping[Status, int]) -> list[str]:
-        """Return "2 critical", "1 suggestion", "3 couldn't be checked" for the non-zero counts."""
-        phrases = []
-        for status, one, other in (
-            (Status.FAIL, "countCriticalOne", "countCriticalOther"),
-            (Status.NUDGE, "countSuggestionOne", "countSuggestionOther"),
-            (Status.UNKNOWN, "countUnknownOne", "countUnknownOther"),
-        ):
-            count = counts.get(status, 0)
-            if count:
-                phrases.append(self.string(one if count == 1 else other, count=count))
-        return phrases
-
-
-def render(text: str, values: Mapping[str, object]) -> str:
-    """Fill `{{placeholder}}`s from `values`; unknown or missing ones become empty."""
-    return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text).strip()
+    @property
+    def ui(self) -> UiStrings:
+        """Return the UI strings alone (what the scan worker hands the tray)."""
+        return UiStrings(self.language, dict(self.strings))
 
 
 def _text(doc: YamlDocument, path: KeyPath, value: Any, problems: list[Problem]) -> str | None:

@@ -40,10 +40,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
-from stethoscope_desktop.core.config import NotificationSettings
-from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.report import PracticeResult, Report
 from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.core.strings import UiStrings
 
 SnoozeChoice = Literal["1h", "4h", "tomorrow"]
 SNOOZE_CHOICES: tuple[SnoozeChoice, ...] = ("1h", "4h", "tomorrow")
@@ -57,6 +56,30 @@ NIGHT_ENDS_HOUR = 4
 MAX_SNOOZE_SECONDS = 2 * 24 * 3600.0
 # A notification about several findings lists at most this many titles.
 MAX_LISTED_TITLES = 3
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    """When the app may notify the user (IT's `notifications:` in config.yaml)."""
+
+    enabled: bool = True
+    reminder_hours: float = 24.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the settings as JSON-ready data."""
+        return {"enabled": self.enabled, "reminder_hours": self.reminder_hours}
+
+    @classmethod
+    def from_json(cls, data: object) -> NotificationSettings:
+        """Return settings from `to_json` data; anything malformed keeps its default."""
+        if not isinstance(data, Mapping):
+            return cls()
+        enabled = data.get("enabled")
+        hours = _time(data.get("reminder_hours"))
+        return cls(
+            enabled if isinstance(enabled, bool) else cls.enabled,
+            hours if hours is not None and hours >= 0 else cls.reminder_hours,
+        )
 
 
 @dataclass(frozen=True)
@@ -131,7 +154,7 @@ def decide(
     *,
     now: float,
     settings: NotificationSettings,
-    instructions: Instructions,
+    instructions: UiStrings,
 ) -> tuple[Notification | None, NotifyState]:
     """Return the notification to show for `report` (or None) and the state to keep.
 
@@ -189,7 +212,7 @@ def snooze_until(now: float, choice: SnoozeChoice, *, local_tz: tzinfo) -> float
 
 
 def _notification(
-    practices: tuple[PracticeResult, ...], instructions: Instructions, *, reminder: bool
+    practices: tuple[PracticeResult, ...], instructions: UiStrings, *, reminder: bool
 ) -> Notification:
     keys = tuple(p.key for p in practices)
     body = instructions.string("notifyBody")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
+
+# osquery's names of the desktop platforms this app runs on.
+DESKTOP_PLATFORMS = ("darwin", "linux", "windows")
 
 
 def current_platform() -> str:
@@ -20,6 +22,8 @@ def running_as_admin() -> bool:
     """Return True when the process runs as root or as an elevated Windows administrator."""
     if hasattr(os, "geteuid"):
         return os.geteuid() == 0
+    import ctypes  # Windows only
+
     try:
         return bool(ctypes.windll.shell32.IsUserAnAdmin())  # type: ignore[attr-defined]
     except (AttributeError, OSError):

@@ -15,8 +15,8 @@ from enum import StrEnum
 from typing import Any
 
 from stethoscope_desktop.core.status import RATING_RANK, STATUS_RANK, Rating, Status
-from stethoscope_desktop.engines.base import EngineInfo, TableTiming
-from stethoscope_desktop.tables.base import Row
+from stethoscope_desktop.engines.info import EngineInfo, TableTiming
+from stethoscope_desktop.tables.values import Row
 
 REPORT_SCHEMA_VERSION = 1
 _MARKDOWN_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
@@ -150,6 +150,151 @@ class Report:
     def to_json(self, indent: int | None = 2) -> str:
         """Return the report as JSON text."""
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """Return the report `to_dict` gave (how the scan worker hands it to the tray).
+
+        Raises ReportFormatError, naming the field, for data that is not such a report.
+        """
+        if not isinstance(data, Mapping):
+            raise ReportFormatError(f"report: must be an object, not {type(data).__name__}")
+        try:
+            return _report(data)
+        except TypeError as error:  # a field the dataclass does not take, or one it lacks
+            raise ReportFormatError(f"report: {error}") from error
+
+
+class ReportFormatError(ValueError):
+    """Data handed over as a report is not one."""
+
+
+# The plain field types a report's records hold, checked when one is read back.
+_PLAIN_TYPES: Mapping[str, tuple[type, ...]] = {
+    "str": (str,),
+    "str | None": (str, type(None)),
+    "bool": (bool,),
+    "int": (int,),
+    "float": (int, float),
+}
+
+
+def _object(data: Any, name: str) -> Mapping[str, Any]:
+    if data is None:
+        raise ReportFormatError(f"{name}: missing")
+    if not isinstance(data, Mapping):
+        raise ReportFormatError(f"{name}: must be an object, not {type(data).__name__}")
+    return data
+
+
+def _list(data: Mapping[str, Any], key: str, name: str, *, required: bool = False) -> list[Any]:
+    if required and key not in data:
+        raise ReportFormatError(f"{name}.{key}: missing")
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise ReportFormatError(f"{name}.{key}: must be a list, not {type(value).__name__}")
+    return value
+
+
+def _texts(data: Mapping[str, Any], key: str, name: str) -> tuple[str, ...]:
+    items = _list(data, key, name)
+    if not all(isinstance(item, str) for item in items):
+        raise ReportFormatError(f"{name}.{key}: must be a list of texts")
+    return tuple(items)
+
+
+def _record(kind: type[Any], data: Any, name: str, **converted: Any) -> Any:
+    """Build the dataclass `kind` from a JSON object's own fields, `converted` overriding.
+
+    Plain fields (texts, numbers, flags) must have their type; a missing field without a default
+    is named.
+    """
+    values = {}
+    for item in dataclasses.fields(kind):
+        if item.name in converted:
+            values[item.name] = converted[item.name]
+        elif item.name in data:
+            value = data[item.name]
+            types = _PLAIN_TYPES.get(str(item.type))
+            if types is not None and (
+                not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+            ):
+                raise ReportFormatError(f"{name}.{item.name}: must be {item.type}, not {value!r}")
+            values[item.name] = value
+        elif item.default is dataclasses.MISSING and item.default_factory is dataclasses.MISSING:
+            raise ReportFormatError(f"{name}.{item.name}: missing")
+    return kind(**values)
+
+
+def _enum(kind: type[StrEnum], data: Mapping[str, Any], key: str, name: str) -> Any:
+    value = data.get(key)
+    if not isinstance(value, str) or value not in kind.__members__.values():
+        raise ReportFormatError(f"{name}.{key}: not a {kind.__name__}: {value!r}")
+    return kind(value)
+
+
+def _practice(raw: Any, name: str) -> PracticeResult:
+    data = _object(raw, name)
+    evidence = _object(data.get("evidence"), f"{name}.evidence")
+    rows = _list(evidence, "rows", f"{name}.evidence")
+    if not all(isinstance(row, Mapping) for row in rows):
+        raise ReportFormatError(f"{name}.evidence.rows: must be a list of objects")
+    application = data.get("application")
+    outcome = None
+    if application is not None:
+        where = f"{name}.application"
+        app = _object(application, where)
+        outcome = _record(
+            ApplicationOutcome,
+            app,
+            where,
+            state=_enum(AppState, app, "state", where),
+            matched_names=_texts(app, "matched_names", where),
+        )
+    links = [_object(link, f"{name}.links[]") for link in _list(data, "links", name)]
+    return _record(  # type: ignore[no-any-return]
+        PracticeResult,
+        data,
+        name,
+        status=_enum(Status, data, "status", name),
+        rating=_enum(Rating, data, "rating", name),
+        links=tuple(_record(Link, link, f"{name}.links[]") for link in links),
+        evidence=_record(
+            Evidence,
+            evidence,
+            f"{name}.evidence",
+            tables=_texts(evidence, "tables", f"{name}.evidence"),
+            rows=tuple(dict(row) for row in rows),
+        ),
+        application=outcome,
+    )
+
+
+def _report(data: Mapping[str, Any]) -> Report:
+    engine = _object(data.get("engine"), "report.engine")
+    practices = _list(data, "practices", "report", required=True)
+    timings = _list(data, "table_timings", "report")
+    return _record(  # type: ignore[no-any-return]
+        Report,
+        data,
+        "report",
+        status=_enum(Status, data, "status", "report"),
+        practices=tuple(
+            _practice(practice, f"report.practices[{index}]")
+            for index, practice in enumerate(practices)
+        ),
+        device=_record(DeviceFacts, _object(data.get("device"), "report.device"), "report.device"),
+        engine=_record(
+            EngineInfo, engine, "report.engine", tables=_texts(engine, "tables", "report.engine")
+        ),
+        policy_files=_texts(data, "policy_files", "report"),
+        policy_problems=_texts(data, "policy_problems", "report"),
+        check_problems=_texts(data, "check_problems", "report"),
+        table_timings=tuple(
+            _record(TableTiming, _object(t, "report.table_timings[]"), "report.table_timings[]")
+            for t in timings
+        ),
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -34,7 +34,7 @@ from stethoscope_desktop.core.evaluate import (
     stethoscope_platform,
     version_status,
 )
-from stethoscope_desktop.core.instructions import Instructions, render
+from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.policy import ApplicationRule, Policy, Requirement
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import (
@@ -48,6 +48,7 @@ from stethoscope_desktop.core.report import (
     rank,
 )
 from stethoscope_desktop.core.status import FeatureState, Rating, Status
+from stethoscope_desktop.core.strings import render
 from stethoscope_desktop.core.versions import NumericRange, VersionRange, parse_version
 from stethoscope_desktop.engines.base import QueryEngine, QueryError, ScanSession
 from stethoscope_desktop.tables.base import Row, Value

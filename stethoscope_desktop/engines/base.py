@@ -12,9 +12,10 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from stethoscope_desktop.engines.info import EngineInfo, TableTiming
 from stethoscope_desktop.tables.base import QueryContext, Row, TableError, TablePlugin
 
 log = logging.getLogger(__name__)
@@ -36,26 +37,6 @@ class QueryError(Exception):
         super().__init__(message)
         self.message = message
         self.tables = tuple(tables)
-
-
-@dataclass(frozen=True)
-class TableTiming:
-    """How long generating one table took in a scan, and how many rows it gave."""
-
-    table: str
-    seconds: float
-    rows: int
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class EngineInfo:
-    """Which engine answered, its version where it has one, and why it was chosen."""
-
-    name: str
-    version: str = ""
-    reason: str = ""
-    tables: tuple[str, ...] = field(default_factory=tuple)
 
 
 class ScanSession(ABC):

@@ -21,14 +21,13 @@ from typing import Any
 import apsw
 
 from stethoscope_desktop.engines.base import (
-    EngineInfo,
     QueryEngine,
     QueryError,
     QueryResult,
     ScanSession,
     TableCache,
-    TableTiming,
 )
+from stethoscope_desktop.engines.info import EngineInfo, TableTiming
 from stethoscope_desktop.engines.sql_functions import register_osquery_functions
 from stethoscope_desktop.tables.base import (
     Column,

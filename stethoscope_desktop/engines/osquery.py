@@ -54,13 +54,12 @@ from thrift.transport import TSocket, TTransport
 
 from stethoscope_desktop import __version__
 from stethoscope_desktop.engines.base import (
-    EngineInfo,
     QueryEngine,
     QueryError,
     QueryResult,
     ScanSession,
-    TableTiming,
 )
+from stethoscope_desktop.engines.info import EngineInfo, TableTiming
 from stethoscope_desktop.engines.osquery_extension import (
     ExtensionHandler,
     ExtensionServer,

@@ -14,9 +14,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+# Re-exported: tables name their rows' type from here.
+from stethoscope_desktop.tables.values import Row as Row
+from stethoscope_desktop.tables.values import Value as Value
+
 ColumnType = Literal["text", "integer", "bigint", "double"]
-Value = str | int | float | None
-Row = dict[str, Value]
 
 
 class Operator(enum.IntEnum):

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.report import PracticeResult
 from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.core.strings import UiStrings
 from stethoscope_desktop.ui.theme import SYMBOLS
 
 LinkOpener = Callable[[QUrl], Any]
@@ -95,7 +95,7 @@ class PracticeCard(QFrame):
     def __init__(
         self,
         practice: PracticeResult,
-        instructions: Instructions,
+        instructions: UiStrings,
         open_link: LinkOpener,
         parent: QWidget | None = None,
     ) -> None:
@@ -213,7 +213,7 @@ class CardList(QWidget):
         super().__init__(parent)
         self._model = model
         self._open_link = open_link
-        self._instructions = Instructions()
+        self._instructions = UiStrings()
         self._cards: list[PracticeCard] = []
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -221,7 +221,7 @@ class CardList(QWidget):
         self._layout.addStretch(1)
         model.modelReset.connect(self._on_model_reset)
 
-    def set_instructions(self, instructions: Instructions) -> None:
+    def set_instructions(self, instructions: UiStrings) -> None:
         """Use these texts for the next rebuild."""
         self._instructions = instructions
 

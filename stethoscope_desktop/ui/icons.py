@@ -5,9 +5,12 @@ question mark, circular arrow), so the status never rests on colour alone. Each 
 variants: `status-<name>.svg` for light panels, `status-<name>-dark.svg` for dark panels and
 `status-<name>-template.svg` (black and alpha only) for macOS, which tints template images itself.
 
-The SVGs are rendered with `QSvgRenderer` into pixmaps at every tray size and at 2x, so the icon
-needs no image-format or icon-engine plugin at run time (a frozen bundle may leave those out).
-Rendering needs a `QGuiApplication`; the results are cached per argument set.
+The SVGs are the source. The tray draws their PNG renderings in `resources/icons/tray/` (every
+tray size, at 1x and 2x; `make icons` renders them again with `render_tray_pngs`, and a test
+checks they match the SVGs): rendering SVG at run time would load QtSvg and its XML parser into
+the idle tray for about 3 MiB. PNG needs no plugin (a frozen bundle may leave those out). The app
+icon, needed only once the window opens, is rendered from its SVG then. Rendering needs a
+`QGuiApplication`; the results are cached per argument set.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ from __future__ import annotations
 from enum import StrEnum
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QGuiApplication, QIcon, QImage, QPainter, QPalette, QPixmap
-from PySide6.QtSvg import QSvgRenderer
+from PySide6.QtGui import QGuiApplication, QIcon, QPalette, QPixmap
 
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.resources import resources_dir
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QImage
+    from PySide6.QtSvg import QSvgRenderer
 
 TRAY_SIZES = (16, 22, 24, 32, 48, 64)
 """Logical sizes the status icons are drawn at (each also at 2x): the tray sizes of the desktops."""
@@ -70,6 +77,21 @@ def icons_dir() -> Path:
     return resources_dir() / "icons"
 
 
+def tray_pngs_dir() -> Path:
+    """Return the folder of the status icons' PNG renderings."""
+    return icons_dir() / "tray"
+
+
+def tray_pixel_sizes() -> list[int]:
+    """Return the pixel sizes the status icons are rendered at (every tray size, 1x and 2x)."""
+    return sorted({size * scale for size in TRAY_SIZES for scale in SCALES})
+
+
+def tray_png_path(svg: Path, pixels: int) -> Path:
+    """Return the PNG rendering of a status icon's SVG at `pixels` wide."""
+    return tray_pngs_dir() / f"{svg.stem}-{pixels}.png"
+
+
 def status_icon_path(state: TrayIconState, *, dark: bool, template: bool = False) -> Path:
     """Return the SVG file for a status icon; a template icon is the same on any panel."""
     if template:
@@ -93,10 +115,31 @@ def status_icon(state: TrayIconState, *, dark: bool, template: bool = False) -> 
 
 @cache
 def _status_icon(state: TrayIconState, *, dark: bool, template: bool) -> QIcon:
-    path = status_icon_path(state, dark=dark, template=template)
-    icon = render_svg_icon(path, TRAY_SIZES)
+    svg = status_icon_path(state, dark=dark, template=template)
+    icon = QIcon()
+    for pixels in tray_pixel_sizes():
+        path = tray_png_path(svg, pixels)
+        pixmap = QPixmap(str(path))
+        if pixmap.isNull():
+            raise FileNotFoundError(f"icon {path} is missing or not a PNG (run `make icons`)")
+        icon.addPixmap(pixmap)
     icon.setIsMask(template)
     return icon
+
+
+def render_tray_pngs(folder: Path | None = None) -> list[Path]:
+    """Render every status icon's SVG to the PNGs the tray draws; return the files written."""
+    target = tray_pngs_dir() if folder is None else folder
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for svg in sorted(icons_dir().glob("status-*.svg")):
+        renderer = _svg_renderer(svg)
+        for pixels in tray_pixel_sizes():
+            path = target / tray_png_path(svg, pixels).name
+            if not render_svg_image(renderer, pixels).save(str(path)):  # PNG, by its name
+                raise OSError(f"cannot write {path}")
+            written.append(path)
+    return written
 
 
 @lru_cache(maxsize=1)
@@ -110,19 +153,28 @@ def render_svg_icon(path: Path, sizes: tuple[int, ...]) -> QIcon:
 
     Raises `FileNotFoundError` if the file is missing and `ValueError` if Qt cannot parse it.
     """
+    renderer = _svg_renderer(path)
+    icon = QIcon()
+    for pixels in sorted({size * scale for size in sizes for scale in SCALES}):
+        icon.addPixmap(QPixmap.fromImage(render_svg_image(renderer, pixels)))
+    return icon
+
+
+def _svg_renderer(path: Path) -> QSvgRenderer:
+    from PySide6.QtSvg import QSvgRenderer  # only here: the idle tray does without QtSvg
+
     if not path.is_file():
         raise FileNotFoundError(f"icon {path} is missing")
     renderer = QSvgRenderer(str(path))
     if not renderer.isValid():
         raise ValueError(f"icon {path} is not an SVG that Qt can render")
-    icon = QIcon()
-    for pixels in sorted({size * scale for size in sizes for scale in SCALES}):
-        icon.addPixmap(_render(renderer, pixels))
-    return icon
+    return renderer
 
 
-def _render(renderer: QSvgRenderer, pixels: int) -> QPixmap:
-    """Draw the whole SVG into a transparent square pixmap `pixels` wide."""
+def render_svg_image(renderer: QSvgRenderer, pixels: int) -> QImage:
+    """Draw the whole SVG into a transparent square image `pixels` wide."""
+    from PySide6.QtGui import QImage, QPainter  # only for rendering: not in the idle tray
+
     image = QImage(pixels, pixels, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(Qt.GlobalColor.transparent)
     painter = QPainter(image)
@@ -132,7 +184,7 @@ def _render(renderer: QSvgRenderer, pixels: int) -> QPixmap:
         renderer.render(painter, QRectF(0, 0, pixels, pixels))
     finally:
         painter.end()
-    return QPixmap.fromImage(image)
+    return image
 
 
 def panel_is_dark(palette: QPalette, scheme: Qt.ColorScheme | None = None) -> bool:

@@ -14,17 +14,17 @@ from datetime import datetime, tzinfo
 
 from PySide6.QtCore import QObject, Signal
 
-from stethoscope_desktop.core.config import NotificationSettings
 from stethoscope_desktop.core.notify import (
     Notification,
+    NotificationSettings,
     NotifyState,
     SnoozeChoice,
     decide,
     snooze_until,
 )
-from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.state import StateStore
+from stethoscope_desktop.core.strings import UiStrings
 from stethoscope_desktop.ui.notifier import Notifier
 
 log = logging.getLogger(__name__)
@@ -63,20 +63,12 @@ class NotificationController(QObject):
         """Return until when notifications are snoozed (epoch seconds; 0: not snoozed)."""
         return self._state.snoozed_until
 
-    def on_report(self, report: Report, practices: Practices) -> Notification | None:
-        """Apply the rules to a new report; show a notification if they say so."""
-        return self.consider(report, practices.config.notifications, practices)
-
-    def consider(
-        self, report: Report, settings: NotificationSettings, practices: Practices
+    def on_report(
+        self, report: Report, settings: NotificationSettings, strings: UiStrings
     ) -> Notification | None:
-        """Apply the rules with explicit settings."""
+        """Apply the rules to a new report; show a notification if they say so."""
         notification, self._state = decide(
-            self._state,
-            report,
-            now=self._clock(),
-            settings=settings,
-            instructions=practices.instructions,
+            self._state, report, now=self._clock(), settings=settings, instructions=strings
         )
         self._save()
         if notification is not None:

@@ -1,117 +1,117 @@
 """Scans off the UI thread: one at a time, triggers during a scan coalesce into one more.
 
-Triggers are the start, "Check again", the timer and a change to IT's policy files. The worker
-loads the practices (so a changed file is read) and scans; results come back by signal.
+Triggers are the start, "Check again", the timer, a change to IT's policy files and news from
+the policy server. Each scan is a command to the scan worker (`WorkerLink`), which loads the
+practices (so a changed file is read) and scans in its own process; its report comes back as an
+event and leaves here as `report_ready`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QFileSystemWatcher, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 
-from stethoscope_desktop.core.practices import Practices, PracticesLoader
-from stethoscope_desktop.core.report import Report
-from stethoscope_desktop.core.scanner import Scanner
+from stethoscope_desktop.core.handover import ScanResult
+from stethoscope_desktop.core.report import Report, ReportFormatError
+from stethoscope_desktop.ui.worker_client import WorkerLink
 
 log = logging.getLogger(__name__)
 FILE_CHANGE_SETTLE_MS = 500
-
-
-class ScanWorker(QObject):
-    """Lives in the scan thread: loads the practices and runs one scan per request."""
-
-    scan_finished = Signal(object, object)  # Report, Practices
-    scan_failed = Signal(str)
-
-    def __init__(self, scanner: Scanner, loader: PracticesLoader) -> None:
-        super().__init__()
-        self._scanner = scanner
-        self._loader = loader
-
-    @Slot()
-    def scan(self) -> None:
-        """Load the practices and scan; never lets an exception escape the thread."""
-        try:
-            practices = self._loader.load()
-            report = self._scanner.scan(practices)
-        except Exception as error:  # a bug must not kill the scan thread
-            log.exception("scan failed")
-            self.scan_failed.emit(f"{type(error).__name__}: {error}")
-            return
-        self.scan_finished.emit(report, practices)
 
 
 class ScanCoordinator(QObject):
     """Starts scans on request; at most one runs, and requests during it become one more."""
 
     scan_started = Signal(str)  # the reason
-    report_ready = Signal(object, object)  # Report, Practices
+    report_ready = Signal(object)  # ScanResult
     scan_failed = Signal(str)
-    _scan_requested = Signal()
 
-    def __init__(self, scanner: Scanner, loader: PracticesLoader) -> None:
+    def __init__(self, worker: WorkerLink) -> None:
         super().__init__()
-        self._thread = QThread()
-        self._thread.setObjectName("scan")
-        self._worker = ScanWorker(scanner, loader)
-        self._worker.moveToThread(self._thread)
-        self._scan_requested.connect(self._worker.scan)
-        self._worker.scan_finished.connect(self._on_worker_scan_finished)
-        self._worker.scan_failed.connect(self._on_worker_scan_failed)
-        self._thread.start()
-        self._running = False
+        self._worker = worker
+        self._worker.event_received.connect(self._on_event)
+        self._worker.stopped.connect(self._on_worker_stopped)
+        self._running: int | None = None  # the id of the scan under way
+        self._resent = False
         self._pending: str | None = None
-        self._last_report: Report | None = None
+        self._last: ScanResult | None = None
         self.scans_started = 0
 
     def is_scanning(self) -> bool:
         """Return True while a scan runs."""
-        return self._running
+        return self._running is not None
 
     def last_report(self) -> Report | None:
         """Return the newest report, if any."""
-        return self._last_report
+        return self._last.report if self._last is not None else None
+
+    def last_result(self) -> ScanResult | None:
+        """Return the newest report with its strings and settings, if any."""
+        return self._last
 
     @Slot(str)
     def request_scan(self, reason: str) -> None:
         """Scan now, or once more after the running scan if one is running."""
-        if self._running:
+        if self._running is not None:
             self._pending = self._pending or reason
             return
-        self._running = True
         self.scans_started += 1
+        self._running = self.scans_started
+        self._resent = False
         log.info("scan started (%s)", reason)
         self.scan_started.emit(reason)
-        self._scan_requested.emit()
+        self._worker.send({"op": "scan", "id": self._running})
 
     def _finish(self) -> str | None:
         """Mark the scan done (before telling anyone); return the coalesced next request."""
-        self._running = False
+        self._running = None
         pending, self._pending = self._pending, None
         return pending
 
-    def _on_worker_scan_finished(self, report: Report, practices: Practices) -> None:
-        self._last_report = report
+    def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind not in ("report", "scan-failed") or event.get("id") != self._running:
+            return
+        if kind == "scan-failed":
+            self._failed(f"{event.get('message', '')}")
+            return
+        try:
+            result = ScanResult.from_event(event)
+        except ReportFormatError as error:
+            self._failed(f"the scan worker sent a bad report: {error}")
+            return
+        self._last = result
+        report = result.report
         log.info(
             "scan finished: %s in %.0f ms", report.status.value, report.duration_seconds * 1000
         )
         pending = self._finish()
-        self.report_ready.emit(report, practices)
+        self.report_ready.emit(result)
         if pending is not None:
             self.request_scan(pending)
 
-    def _on_worker_scan_failed(self, message: str) -> None:
+    def _on_worker_stopped(self, code: int) -> None:
+        if self._running is None:
+            return
+        if code == 0 and not self._resent:
+            # It left for being idle just as the command was on its way: ask a new one.
+            self._resent = True
+            self._worker.send({"op": "scan", "id": self._running})
+            return
+        self._failed(
+            "the scan worker stopped before it finished"
+            + (f" (exit code {code})" if code > 0 else " (it crashed or could not start)")
+        )
+
+    def _failed(self, message: str) -> None:
         pending = self._finish()
         self.scan_failed.emit(message)
         if pending is not None:
             self.request_scan(pending)
-
-    def shutdown(self) -> None:
-        """Stop the scan thread (waits for a running scan to end)."""
-        self._thread.quit()
-        self._thread.wait()
 
 
 class PracticesWatcher(QObject):
@@ -119,10 +119,10 @@ class PracticesWatcher(QObject):
 
     practices_changed = Signal()
 
-    def __init__(self, folders: list[Path], files: list[Path]) -> None:
+    def __init__(self, folders: Sequence[Path] = (), files: Sequence[Path] = ()) -> None:
         super().__init__()
-        self._folders = folders
-        self._files = files
+        self._folders = list(folders)
+        self._files = list(files)
         self._watcher = QFileSystemWatcher(self)
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
@@ -130,6 +130,18 @@ class PracticesWatcher(QObject):
         self._settle.timeout.connect(self._on_settle_timeout)
         self._watcher.fileChanged.connect(self._on_watcher_changed)
         self._watcher.directoryChanged.connect(self._on_watcher_changed)
+        self._watch()
+
+    def set_paths(self, folders: Sequence[Path], files: Sequence[Path]) -> None:
+        """Watch these folders and files (the worker names them with each report)."""
+        folders, files = list(folders), list(files)
+        if folders == self._folders and files == self._files:
+            self._watch()  # a file that appeared since is watched from now on
+            return
+        self._folders, self._files = folders, files
+        stale = self._watcher.files() + self._watcher.directories()
+        if stale:
+            self._watcher.removePaths(stale)
         self._watch()
 
     def _watch(self) -> None:

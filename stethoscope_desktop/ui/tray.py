@@ -9,12 +9,11 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.notify import SNOOZE_CHOICES, SnoozeChoice
 from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.strings import UiStrings, local_time
 from stethoscope_desktop.ui.icons import state_for, status_icon
 from stethoscope_desktop.ui.theme import palette_is_dark
-from stethoscope_desktop.ui.window import local_time
 
 SNOOZE_STRINGS: dict[SnoozeChoice, str] = {
     "1h": "snoozeOneHour",
@@ -44,7 +43,7 @@ class Tray(QObject):
         self._template = template_icons
         self._autostart_enabled = autostart_enabled
         self._snoozed_until = snoozed_until
-        self._instructions = Instructions()
+        self._instructions = UiStrings()
         self._report: Report | None = None
         self._scanning = False
         self.icon = QSystemTrayIcon()
@@ -59,7 +58,7 @@ class Tray(QObject):
         self.rebuild_menu()
         self.icon.show()
 
-    def set_instructions(self, instructions: Instructions) -> None:
+    def set_instructions(self, instructions: UiStrings) -> None:
         """Use these texts for the tooltip and the menu."""
         self._instructions = instructions
         self._draw()

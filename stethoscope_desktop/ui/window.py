@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -18,21 +16,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.core.strings import UiStrings, local_time
 from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel
 from stethoscope_desktop.ui.theme import SYMBOLS
 
 WINDOW_SIZE = (760, 820)
-
-
-def local_time(iso: str) -> str:
-    """Return an ISO timestamp as local HH:MM (or the text itself if it is not a timestamp)."""
-    try:
-        return datetime.fromisoformat(iso).astimezone().strftime("%H:%M")
-    except ValueError:
-        return iso
 
 
 def _notice(text: str, name: str = "notice") -> tuple[QFrame, QLabel]:
@@ -56,7 +46,7 @@ class MainWindow(QMainWindow):
     def __init__(self, open_link: LinkOpener, *, quit_on_close: bool) -> None:
         super().__init__()
         self._quit_on_close = quit_on_close
-        self._instructions = Instructions()
+        self._instructions = UiStrings()
         self._organization = ""
         self._report: Report | None = None
         self._scanning = False
@@ -144,7 +134,7 @@ class MainWindow(QMainWindow):
 
     # -- inputs -----------------------------------------------------------------------------
 
-    def set_instructions(self, instructions: Instructions, organization: str) -> None:
+    def set_instructions(self, instructions: UiStrings, organization: str) -> None:
         """Use these texts (the report's language) and organisation name."""
         self._instructions = instructions
         self._organization = organization

@@ -12,8 +12,9 @@ from urllib.parse import quote
 
 import pytest
 
+from stethoscope_desktop.api.listen import PortInUseError
 from stethoscope_desktop.api.security import ApiLimits, RateLimiter
-from stethoscope_desktop.api.server import ApiServer, PortInUseError
+from stethoscope_desktop.api.server import ApiServer
 from stethoscope_desktop.api.service import ApiService
 from tests.api.helpers import (
     ALLOWED_ORIGIN,

@@ -3,7 +3,8 @@
 Starts `stethoscope-desktop` as a user would (on the display in $DISPLAY, or on a private
 virtual desktop this script starts when the Debian packages are there), then prints:
 - time from process start to the first verdict in the tray icon (target <= 1 s),
-- RSS after N seconds idle with the window hidden (target <= 60 MiB),
+- RSS after N seconds idle with the window hidden (target <= 60 MiB), and the scan worker's RSS
+  while it runs (it leaves 60 s after its last work),
 - CPU used while idle (target ~0 %), and how often the process woke up (context switches).
 
 Run: `python tests/benchmarks/bench_tray.py [--idle 60]`.
@@ -41,6 +42,14 @@ def status_value(pid: int, key: str) -> int:
     return 0
 
 
+def children(pid: int) -> list[int]:
+    """Return the child processes of a process (the scan worker, while it runs)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
 def wakeups(pid: int) -> int:
     """Return the context switches of all the process's threads."""
     total = 0
@@ -66,18 +75,25 @@ def measure(env: dict[str, str], idle: float, folder: Path) -> int:
                     return 1
                 time.sleep(0.005)
             first_verdict = time.perf_counter() - started
+            workers = children(app.pid)
+            worker_rss = sum(status_value(child, "VmRSS") for child in workers) / 1024
             time.sleep(2)  # let start-up work (notification, menus) settle
             cpu_before, wake_before = cpu_seconds(app.pid), wakeups(app.pid)
             time.sleep(idle)
             cpu_used = cpu_seconds(app.pid) - cpu_before
             woke = wakeups(app.pid) - wake_before
             rss = status_value(app.pid, "VmRSS") / 1024
+            workers_left = children(app.pid)
         finally:
             app.terminate()
             app.wait(timeout=10)
     print(f"tray app on {env.get('QT_QPA_PLATFORM') or 'xcb'} display {env.get('DISPLAY', '')}")
     print(f"  first verdict after {first_verdict * 1000:.0f} ms (target <= 1000 ms)")
+    print(f"  scan worker RSS at the first verdict: {worker_rss:.1f} MiB ({len(workers)} process)")
     print(f"  RSS after {idle:.0f} s idle, window hidden: {rss:.1f} MiB (target <= 60 MiB)")
+    print(
+        f"  scan workers still running then: {len(workers_left)} (one leaves 60 s after its work)"
+    )
     print(f"  CPU while idle: {cpu_used:.2f} s = {100 * cpu_used / idle:.2f} % (target ~0 %)")
     print(f"  context switches while idle: {woke} ({woke / idle * 60:.1f} per minute, all threads)")
     return 0

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 
-from stethoscope_desktop.core.config import NotificationSettings
 from stethoscope_desktop.core.instructions import (
     Instructions,
     merge_instructions,
@@ -26,6 +25,7 @@ from stethoscope_desktop.core.notify import (
     MAX_SNOOZE_SECONDS,
     SNOOZE_CHOICES,
     Notification,
+    NotificationSettings,
     NotifyState,
     SnoozeChoice,
     decide,
@@ -35,7 +35,7 @@ from stethoscope_desktop.core.report import DeviceFacts, Evidence, PracticeResul
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.core.status import Rating, Status
 from stethoscope_desktop.core.yamlfile import parse_yaml
-from stethoscope_desktop.engines.base import EngineInfo
+from stethoscope_desktop.engines.info import EngineInfo
 from stethoscope_desktop.resources import practices_dir
 
 PASS, NUDGE, FAIL, UNKNOWN = Status.PASS, Status.NUDGE, Status.FAIL, Status.UNKNOWN

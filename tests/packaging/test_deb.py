@@ -398,6 +398,20 @@ def test_install_scan_as_a_user_upgrade_remove_purge(
     )  # fmt: skip
     assert qt.returncode == 0 and qt.stdout.strip() == "offscreen", qt.stderr
 
+    # The tray's scan worker, started the way the tray starts it from the installed launcher's
+    # interpreter (-ISB, the package's library folder): it finds its code and answers a scan.
+    worker = _as_user(
+        home, f"/usr/bin/python{_python_version()}", "-ISB", "-c",
+        f"import subprocess, sys; sys.path.insert(0, '{PREFIX}/lib');"
+        "from stethoscope_desktop.ui.worker_client import worker_command;"
+        "done = subprocess.run(worker_command(['--idle-seconds', '5']), capture_output=True,"
+        " input=b'{\"op\": \"scan\", \"id\": 1}\\n', timeout=60);"
+        "sys.stderr.write(done.stderr.decode()); print(done.stdout.decode()[:40]);"
+        "sys.exit(done.returncode)",
+    )  # fmt: skip
+    assert worker.returncode == 0, worker.stderr
+    assert worker.stdout.startswith('{"event":"report","id":1,'), worker.stdout
+
     # IT's policy edited on this machine, then revision 2 (which changes policy.yaml and
     # config.yaml, and no longer ships the retired checks) installed over it.
     policy = IT_FOLDER / "policy.yaml"

@@ -19,7 +19,7 @@ from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.tables.base import QueryContext, Row, TablePlugin
 from tests.canned import CannedTable, canned_linux
-from tests.ui.fakes import MemoryAutostart, RecordingNotifier
+from tests.ui.fakes import MemoryAutostart, RecordingNotifier, ThreadWorker
 
 
 class SwitchableFirewall(CannedTable):
@@ -58,6 +58,7 @@ def build_app(
     tray_available: bool = False,
     instance: str | None = None,
     api_port: int | None = None,
+    api: bool = False,
 ) -> StethoscopeApp:
     """The app on canned tables (the firewall switchable), IT's folder watched, state in tmp."""
     tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
@@ -65,9 +66,9 @@ def build_app(
     loader = PracticesLoader(
         [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)]
     )
+    scanner = Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux")
     app = StethoscopeApp(
-        loader=loader,
-        scanner=Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux"),
+        worker=ThreadWorker(loader, scanner),
         platform="linux",
         store=StateStore(tmp_path / "state" / "state.json"),
         autostart=MemoryAutostart(),
@@ -75,9 +76,11 @@ def build_app(
         open_link=lambda url: None,
         notifier=RecordingNotifier(),
         instance=instance,
+        api=api or api_port is not None,
         api_port=api_port,
     )
-    qtbot.addWidget(app.window)
+    if not tray_available:
+        qtbot.addWidget(app.window)
     return app
 
 
@@ -88,6 +91,13 @@ def app(
     app = build_app(qtbot, tmp_path, firewall, it_folder)
     yield app
     app.shutdown()
+
+
+def loader_of(app: StethoscopeApp) -> PracticesLoader:
+    """Return the practices loader of the app's (thread) worker."""
+    worker = app._worker
+    assert isinstance(worker, ThreadWorker)
+    return worker._loader
 
 
 def notifier_of(app: StethoscopeApp) -> RecordingNotifier:
@@ -130,7 +140,7 @@ def test_triggers_during_a_scan_coalesce_into_one_more(
         app.start()
     firewall.delay = 0.3
     reports: list[object] = []
-    app.scans.report_ready.connect(lambda report, practices: reports.append(report))
+    app.scans.report_ready.connect(lambda result: reports.append(result.report))
     app.scans.request_scan("check again")
     assert app.scans.is_scanning() and not app.window.check_again.isEnabled()
     for reason in ("timer", "policy changed", "check again", "timer"):
@@ -271,10 +281,75 @@ def test_tray_menu_start_at_login_and_snooze(qtbot: QtBot, tray_app: Stethoscope
     assert tray_app.notifications.snoozed_until() == 0.0
 
 
+def test_the_window_is_built_only_when_first_needed(qtbot: QtBot, tray_app: StethoscopeApp) -> None:
+    with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
+        tray_app.start()
+    assert tray_app._window is None, "an idle tray app does not carry the window"
+    tray_app.show_window()
+    assert tray_app._window is not None and tray_app.window.isVisible()
+    assert tray_app.window.report() == tray_app.scans.last_report()
+    assert tray_app.window.styleSheet(), "the window has the style sheet, the app does not"
+
+
+def test_an_idle_worker_leaves_and_the_next_scan_starts_another(
+    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
+) -> None:
+    app = build_app(qtbot, tmp_path, firewall, it_folder)
+    worker = app._worker
+    assert isinstance(worker, ThreadWorker)
+    worker._idle_seconds = 0.2
+    try:
+        with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+            app.start()
+        qtbot.waitUntil(lambda: not worker.is_running(), timeout=5_000)
+        firewall.enabled = 0
+        with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+            app.scans.request_scan("timer")
+        assert worker.starts == 2
+        card = app.window.cards.card("firewall")
+        assert card is not None and card.practice.status is Status.FAIL
+    finally:
+        app.shutdown()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_api_port_comes_from_the_config_and_is_remembered(
+    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
+) -> None:
+    port = free_port()
+    (it_folder / "config.yaml").write_text(f"apiPort: {port}\n")
+    app = build_app(qtbot, tmp_path, firewall, it_folder, api=True)
+    assert app.api is not None and app.api.port is None, "no port before the config is known"
+    try:
+        with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+            app.start()
+        qtbot.waitUntil(lambda: app.api is not None and app.api.port == port, timeout=5_000)
+        # The worker of the first scan did not have the sockets: it was asked to leave.
+        qtbot.waitUntil(lambda: not app._worker.is_running(), timeout=5_000)
+    finally:
+        app.shutdown()
+    again = build_app(qtbot, tmp_path, firewall, it_folder, api=True)
+    try:
+        again.start()
+        assert again.api is not None and again.api.port == port, "bound from the state file"
+        assert again._worker.serves_api(), "so the first worker serves it"
+        with qtbot.waitSignal(again.scans.report_ready, timeout=10_000):
+            pass
+    finally:
+        again.shutdown()
+
+
 def test_a_second_start_shows_the_running_instance(
     qtbot: QtBot, tray_app: StethoscopeApp, tmp_path: Path
 ) -> None:
-    from stethoscope_desktop.app import ask_running_instance_to_show
+    from stethoscope_desktop.ui.single_instance import ask_running_instance_to_show
 
     with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
         tray_app.start()
@@ -325,7 +400,9 @@ def test_the_local_api_answers_and_the_window_says_who_checked(
                 }
             ).encode()
             request = urllib.request.Request(
-                app.api.url, data=body, headers={"Content-Type": "application/json"}
+                f"http://127.0.0.1:{app.api.port}/graphql",
+                data=body,
+                headers={"Content-Type": "application/json"},
             )
             with urllib.request.urlopen(request, timeout=10) as response:
                 return json.loads(response.read())  # type: ignore[no-any-return]

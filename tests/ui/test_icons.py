@@ -19,9 +19,13 @@ from stethoscope_desktop.ui.icons import (
     icons_dir,
     panel_is_dark,
     render_svg_icon,
+    render_tray_pngs,
     state_for,
     status_icon,
     status_icon_path,
+    tray_pixel_sizes,
+    tray_png_path,
+    tray_pngs_dir,
 )
 
 VARIANTS = {
@@ -77,8 +81,52 @@ def test_the_icons_folder_holds_only_known_files() -> None:
         status_icon_path(state, **kwargs).name
         for state in TrayIconState
         for kwargs in VARIANTS.values()
-    } | {"stethoscope-desktop.svg"}
+    } | {"stethoscope-desktop.svg", "tray"}
     assert {p.name for p in icons_dir().iterdir()} == expected
+
+
+def test_the_tray_folder_holds_a_png_per_status_svg_and_size() -> None:
+    expected = {
+        tray_png_path(status_icon_path(state, **kwargs), pixels).name
+        for state in TrayIconState
+        for kwargs in VARIANTS.values()
+        for pixels in tray_pixel_sizes()
+    }
+    assert {p.name for p in tray_pngs_dir().iterdir()} == expected
+    assert tray_pixel_sizes() == [16, 22, 24, 32, 44, 48, 64, 96, 128]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("state", TrayIconState)
+def test_the_shipped_pngs_are_renderings_of_the_svgs(
+    qapp: QApplication, tmp_path: Path, state: TrayIconState, variant: str
+) -> None:
+    """After an edit of an SVG, `make icons` renders the PNGs again; this says when it is due."""
+    render_tray_pngs(tmp_path)
+    svg = status_icon_path(state, **VARIANTS[variant])
+    for pixels in tray_pixel_sizes():
+        name = tray_png_path(svg, pixels).name
+        shipped = QImage(str(tray_pngs_dir() / name)).convertToFormat(QImage.Format.Format_ARGB32)
+        fresh = QImage(str(tmp_path / name)).convertToFormat(QImage.Format.Format_ARGB32)
+        assert shipped.size() == fresh.size() == QSize(pixels, pixels), name
+        worst = max(
+            abs(a - b)
+            for y in range(pixels)
+            for x in range(pixels)
+            for a, b in zip(
+                shipped.pixelColor(x, y).getRgb(), fresh.pixelColor(x, y).getRgb(), strict=True
+            )
+        )
+        # Antialiasing may differ by a shade between Qt builds; a changed drawing differs more.
+        assert worst <= 8, f"{name} no longer matches {svg.name}: run `make icons`"
+
+
+def test_a_missing_png_is_an_error_that_names_it(
+    qapp: QApplication, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("stethoscope_desktop.ui.icons.tray_pngs_dir", lambda: tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"status-unknown-dark-16\.png.*make icons"):
+        status_icon(TrayIconState.UNKNOWN, dark=True).availableSizes()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

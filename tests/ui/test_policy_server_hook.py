@@ -8,7 +8,7 @@ from pathlib import Path
 from pytestqt.qtbot import QtBot
 
 from stethoscope_desktop.core.policy_server import Answer
-from tests.ui.test_app import SwitchableFirewall, build_app
+from tests.ui.test_app import SwitchableFirewall, build_app, loader_of
 
 
 def test_a_new_policy_from_the_policy_server_starts_a_scan(qtbot: QtBot, tmp_path: Path) -> None:
@@ -23,19 +23,21 @@ def test_a_new_policy_from_the_policy_server_starts_a_scan(qtbot: QtBot, tmp_pat
         return Answer(b"automaticUpdates: ALWAYS\n")
 
     app = build_app(qtbot, tmp_path, SwitchableFirewall(), it)
-    client = app._loader.policy_server
+    client = loader_of(app).policy_server
     client.cache_dir = tmp_path / "cache"
     client._opener = opener
     try:
         with qtbot.waitSignal(app.scans.report_ready, timeout=10_000) as first:
             app.start()  # the first load starts the fetch in the background and scans without it
         assert first.args is not None
-        assert first.args[1].policy.features["automaticUpdates"] == "SUGGESTED"
+        updates = first.args[0].report.practice("automaticUpdates")
+        assert updates is not None and updates.requirement == "SUGGESTED"
         with qtbot.waitSignal(app.scans.report_ready, timeout=10_000) as second:
             release.set()  # the fetch ends on its own thread; the app checks again on its own
         assert second.args is not None
-        assert second.args[1].policy.features["automaticUpdates"] == "ALWAYS"
-        assert url in second.args[1].files
+        updates = second.args[0].report.practice("automaticUpdates")
+        assert updates is not None and updates.requirement == "ALWAYS"
+        assert url in second.args[0].report.policy_files
     finally:
         release.set()
         client.wait(10)

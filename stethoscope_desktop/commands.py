@@ -1,0 +1,288 @@
+"""What the subcommands of `stethoscope-desktop` do.
+
+`scan`, `serve`, `check-policy`, `convert-instructions`, `import-fleet`, and the report printed
+where the window cannot open.
+
+`cli` parses the command line and imports this module only for these commands, so that the tray
+app (no subcommand) starts without the YAML, policy and engine code it leaves to its scan worker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from stethoscope_desktop.core.checks import load_checks, parse_check
+from stethoscope_desktop.core.config import parse_config
+from stethoscope_desktop.core.custom_checks import (
+    CHECKS_FOLDER,
+    checks_files,
+    dump_checks,
+    import_fleet,
+    read_checks_file,
+)
+from stethoscope_desktop.core.instructions import convert_stethoscope, parse_instructions
+from stethoscope_desktop.core.platforms import current_platform, running_as_admin
+from stethoscope_desktop.core.policy import parse_policy
+from stethoscope_desktop.core.policy_server import PolicyServerClient
+from stethoscope_desktop.core.practices import (
+    Practices,
+    PracticesLoader,
+    practices_folders,
+    system_language,
+)
+from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.scanner import Scanner
+from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.core.yamlfile import Problem, YamlFileError, load_yaml
+from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
+from stethoscope_desktop.resources import checks_dir, practices_dir
+from stethoscope_desktop.text_report import render_report
+
+EXIT_CODES = {Status.PASS: 0, Status.NUDGE: 1, Status.FAIL: 2, Status.UNKNOWN: 3}
+EXIT_COULD_NOT_SCAN = 3
+EXIT_COULD_NOT_LISTEN = 4
+
+
+def practices_loader(args: argparse.Namespace, *, fetch_now: bool = False) -> PracticesLoader:
+    """Return the loader; `fetch_now` waits for a due policy server fetch instead of starting it."""
+    folders = practices_folders(practices_dir(), getattr(args, "practices", None))
+    language = getattr(args, "lang", None) or system_language()
+    client = PolicyServerClient(background=not fetch_now)
+    return PracticesLoader(folders, language, policy_server=client)
+
+
+def open_scanner(args: argparse.Namespace, practices: Practices) -> Scanner | str:
+    """Return a scanner on the engine `--engine` or config.yaml chose, or why there is none.
+
+    The caller closes `scanner.engine` when done.
+    """
+    platform = current_platform()
+    choice = getattr(args, "engine", None) or practices.config.engine
+    try:
+        engine = create_engine(choice, platform, osquery_path=practices.config.osquery_path)
+    except EngineUnavailable as error:
+        return f"cannot use the {choice} engine: {error}"
+    return Scanner(
+        engine, load_checks(checks_dir()), platform=platform, running_as_admin=running_as_admin()
+    )
+
+
+def run_scan(args: argparse.Namespace) -> tuple[Report, PracticesLoader] | str:
+    """Load practices and checks, scan once; return the report or why it could not scan."""
+    loader = practices_loader(args, fetch_now=True)
+    practices = loader.load()
+    scanner = open_scanner(args, practices)
+    if isinstance(scanner, str):
+        return scanner
+    try:
+        return scanner.scan(practices), loader
+    finally:
+        scanner.engine.close()
+
+
+def scan_command(args: argparse.Namespace, *, note: str = "") -> int:
+    outcome = run_scan(args)
+    if isinstance(outcome, str):
+        print(f"stethoscope-desktop: {outcome}", file=sys.stderr)
+        return EXIT_COULD_NOT_SCAN
+    report, loader = outcome
+    if getattr(args, "json", False):
+        print(report.to_json())
+    else:
+        if note:
+            print(note)
+        colour = (
+            sys.stdout.isatty()
+            and not getattr(args, "no_color", False)
+            and "NO_COLOR" not in os.environ
+        )
+        practices = loader.load()
+        print(render_report(report, practices.instructions, colour=colour), end="")
+    return EXIT_CODES[report.status]
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    """Run the local API headless until SIGINT or SIGTERM."""
+    from stethoscope_desktop.api.listen import ApiServerError
+    from stethoscope_desktop.api.network import create_network_reader
+    from stethoscope_desktop.api.server import ApiServer
+    from stethoscope_desktop.api.service import ApiService, Freshness, ScannerReportSource
+    from stethoscope_desktop.tables.system import LocalSystem
+
+    debug = bool(getattr(args, "debug", False))
+    if not debug:
+        logging.getLogger("stethoscope_desktop.api").setLevel(logging.INFO)
+    practices = practices_loader(args).load()
+    for problem in practices.problems:
+        print(f"stethoscope-desktop: {problem}", file=sys.stderr)
+    scanner = open_scanner(args, practices)
+    if isinstance(scanner, str):
+        print(f"stethoscope-desktop: {scanner}", file=sys.stderr)
+        return EXIT_COULD_NOT_SCAN
+    try:
+        freshness = Freshness()
+        if getattr(args, "max_age", None) is not None:
+            freshness = Freshness(max_report_age=max(0.0, args.max_age))
+        service = ApiService(
+            ScannerReportSource(scanner),
+            lambda: practices,
+            freshness=freshness,
+            network=create_network_reader(current_platform(), LocalSystem()),
+        )
+        port = getattr(args, "port", None)
+        server = ApiServer(
+            service, port=practices.config.api_port if port is None else port, debug=debug
+        )
+        try:
+            server.start()
+        except ApiServerError as error:
+            print(f"stethoscope-desktop: {error}", file=sys.stderr)
+            return EXIT_COULD_NOT_LISTEN
+        try:
+            stop = threading.Event()
+            previous = {
+                number: signal.signal(number, lambda *_: stop.set())
+                for number in (signal.SIGINT, signal.SIGTERM)
+            }
+            try:
+                print(f"Stethoscope API listening on {' and '.join(server.urls)}", flush=True)
+                while not stop.wait(0.5):
+                    pass
+            finally:
+                for number, handler in previous.items():
+                    signal.signal(number, handler)
+        finally:
+            server.stop()
+        print("Stethoscope API stopped.", flush=True)
+        return 0
+    finally:
+        scanner.engine.close()
+
+
+def _check_file(path: Path) -> list[Problem]:
+    if path.parent.name == CHECKS_FOLDER:
+        return read_checks_file(path).problems
+    try:
+        doc = load_yaml(path)
+    except YamlFileError as error:
+        return [error.problem]
+    name = path.name
+    if name.startswith("instructions."):
+        return parse_instructions(doc).problems
+    if name == "config.yaml":
+        return parse_config(doc).problems
+    if path.parent.name == "checks" or (isinstance(doc.data, dict) and "sql" in doc.data):
+        return parse_check(doc, path.stem)[1]
+    return parse_policy(doc).problems
+
+
+def check_policy_command(paths: Sequence[Path]) -> int:
+    problems: list[Problem] = []
+    checked = 0
+    for path in paths:
+        if path.is_dir():
+            files = [
+                p
+                for p in sorted(path.glob("*.yaml"))
+                if p.name == "policy.yaml"
+                or p.name == "config.yaml"
+                or p.name.startswith("instructions.")
+            ]
+            if (path / CHECKS_FOLDER).is_dir():
+                found, folder_problems = checks_files(path / CHECKS_FOLDER)
+                files += found
+                problems += folder_problems
+            if not files:
+                problems.append(
+                    Problem(str(path), "no policy.yaml, config.yaml or instructions.*.yaml here")
+                )
+        elif path.exists():
+            files = [path]
+        else:
+            problems.append(Problem(str(path), "no such file or folder"))
+            files = []
+        for file in files:
+            checked += 1
+            problems += _check_file(file)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        return 1
+    print(f"{checked} file(s) valid.")
+    return 0
+
+
+def convert_command(source: Path, output: Path | None) -> int:
+    try:
+        doc = load_yaml(source)
+    except YamlFileError as error:
+        print(error.problem, file=sys.stderr)
+        return 1
+    if not isinstance(doc.data, dict):
+        print(f"{source}: not an instructions file (expected a mapping)", file=sys.stderr)
+        return 1
+    converted = yaml.safe_dump(
+        convert_stethoscope(doc.data), allow_unicode=True, sort_keys=False, width=100
+    )
+    if output is None:
+        print(converted, end="")
+        return 0
+    if output.exists():
+        print(f"{output}: exists already; not overwriting it", file=sys.stderr)
+        return 1
+    output.write_text(converted, encoding="utf-8")
+    print(f"wrote {output}")
+    return 0
+
+
+def import_fleet_command(source: Path, platform: str, output: Path | None) -> int:
+    if not source.is_file():
+        print(f"{source}: no such file", file=sys.stderr)
+        return 1
+    loaded = read_checks_file(source)
+    result = import_fleet(loaded, platform)
+    for skipped in result.skipped:
+        print(f"skipped: {skipped}", file=sys.stderr)
+    if not result.checks:
+        print(f"{source}: no policy to convert for platform {platform}", file=sys.stderr)
+        return 1
+    header = (
+        f"Stethoscope Desktop checks converted from {source.name}\n"
+        f"by `stethoscope-desktop import-fleet` (platform: {platform}).\n"
+        "A query that returns rows passes; one that returns none fails (critical: true makes\n"
+        f"that a critical finding). Install this file into the {CHECKS_FOLDER}/ folder beside\n"
+        "IT's policy.yaml."
+    )
+    converted = dump_checks(result.checks, header)
+    if output is None:
+        print(converted, end="")
+        return 0
+    target = output / f"{source.stem}.yaml" if output.is_dir() else output
+    if target.exists() or target.is_symlink():
+        print(f"{target}: exists already; not overwriting it", file=sys.stderr)
+        return 1
+    try:
+        with target.open("x", encoding="utf-8") as handle:
+            handle.write(converted)
+    except OSError as error:
+        print(f"{target}: cannot write: {error.strerror or error}", file=sys.stderr)
+        return 1
+    count = len(result.checks)
+    print(f"wrote {count} check{'s' if count != 1 else ''} to {target}")
+    return 0
+
+
+def print_instead_of_window(args: argparse.Namespace, note: str) -> int:
+    """Print the report where the window cannot open; the app ran fine whatever it found."""
+    code = scan_command(args, note=note)
+    return code if code == EXIT_COULD_NOT_SCAN else 0

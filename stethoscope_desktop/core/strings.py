@@ -1,0 +1,79 @@
+"""The UI's phrases in one language.
+
+A string table with `{{placeholder}}`s, and the few phrases built from it (a status or rating in
+words, "2 critical, 1 suggestion").
+
+Kept apart from `core.instructions` (which parses and merges the instruction files) so that the
+tray process, which receives the table ready-made from the scan worker, needs no YAML or policy
+code to speak the user's language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from stethoscope_desktop.core.status import Rating, Status
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_STATUS_STRINGS = {
+    Status.FAIL: "statusFail",
+    Status.NUDGE: "statusNudge",
+    Status.UNKNOWN: "statusUnknown",
+    Status.PASS: "statusPass",
+}
+_RATING_STRINGS = {
+    Rating.CRITICAL: "ratingCritical",
+    Rating.HIGH: "ratingHigh",
+    Rating.MEDIUM: "ratingMedium",
+    Rating.LOW: "ratingLow",
+}
+_COUNT_STRINGS = (
+    (Status.FAIL, "countCriticalOne", "countCriticalOther"),
+    (Status.NUDGE, "countSuggestionOne", "countSuggestionOther"),
+    (Status.UNKNOWN, "countUnknownOne", "countUnknownOther"),
+)
+
+
+def render(text: str, values: Mapping[str, object]) -> str:
+    """Fill `{{placeholder}}`s from `values`; unknown or missing ones become empty."""
+    return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text).strip()
+
+
+def local_time(iso: str) -> str:
+    """Return an ISO timestamp as local HH:MM (or the text itself if it is not a timestamp)."""
+    try:
+        return datetime.fromisoformat(iso).astimezone().strftime("%H:%M")
+    except ValueError:
+        return iso
+
+
+@dataclass(frozen=True)
+class UiStrings:
+    """A language's UI string table; a missing key shows as the key itself."""
+
+    language: str = "en"
+    strings: Mapping[str, str] = field(default_factory=dict)
+
+    def string(self, key: str, **values: object) -> str:
+        """Return a UI string with its placeholders filled in."""
+        return render(self.strings.get(key, key), values)
+
+    def status_name(self, status: Status) -> str:
+        """Return a status in words ("Critical", "Suggestion", …)."""
+        return self.string(_STATUS_STRINGS[status])
+
+    def rating_name(self, rating: Rating) -> str:
+        """Return a rating in words ("High importance", …)."""
+        return self.string(_RATING_STRINGS[rating])
+
+    def count_phrases(self, counts: Mapping[Status, int]) -> list[str]:
+        """Return "2 critical", "1 suggestion", "3 couldn't be checked" for the non-zero counts."""
+        phrases = []
+        for status, one, other in _COUNT_STRINGS:
+            count = counts.get(status, 0)
+            if count:
+                phrases.append(self.string(one if count == 1 else other, count=count))
+        return phrases

@@ -1,0 +1,406 @@
+"""What the scan worker hands the tray (`core.handover`, `Report.from_dict`).
+
+The report, its strings and the tray's settings cross a pipe as JSON: each comes back equal to
+what was sent, and data that is not such a thing is refused with a `ReportFormatError` that
+names what is wrong, never let through to fail later in the tray.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from stethoscope_desktop.core.handover import (
+    DEFAULT_SCAN_INTERVAL_MINUTES,
+    ScanResult,
+    TraySettings,
+    scan_event,
+)
+from stethoscope_desktop.core.notify import NotificationSettings
+from stethoscope_desktop.core.report import Report, ReportFormatError
+from stethoscope_desktop.core.strings import UiStrings
+from tests.ui.reports import mixed_report, passing_report, practices
+
+Mutation = Callable[[dict[str, Any]], object]
+
+
+def crossed(data: Any) -> Any:
+    """Return `data` as it arrives on the other side of the pipe."""
+    return json.loads(json.dumps(data))
+
+
+@pytest.fixture(scope="module")
+def report() -> Report:
+    """One mixed report (each scan has its own timings)."""
+    return mixed_report()
+
+
+@pytest.fixture(scope="module")
+def report_data(report: Report) -> dict[str, Any]:
+    data: dict[str, Any] = crossed(report.to_dict())
+    return data
+
+
+def mutated(data: dict[str, Any], mutation: Mutation) -> dict[str, Any]:
+    changed = copy.deepcopy(data)
+    mutation(changed)
+    return changed
+
+
+SETTINGS = TraySettings(
+    scan_interval_minutes=15,
+    api_port=38123,
+    notifications=NotificationSettings(enabled=False, reminder_hours=4.5),
+    watch_folders=("/etc/xdg/stethoscope", "/etc/xdg/stethoscope/checks.d"),
+    watch_files=("/etc/xdg/stethoscope/policy.yaml", "/etc/xdg/stethoscope/config.yaml"),
+)
+
+
+# -- Report.from_dict ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [mixed_report, passing_report], ids=["mixed", "passing"])
+def test_a_report_round_trips_through_json(make: Callable[[], Report]) -> None:
+    report = make()
+    back = Report.from_dict(json.loads(report.to_json()))
+    assert back == report
+    assert back.to_dict() == report.to_dict()
+
+
+def test_the_round_trip_keeps_types_not_just_equal_values() -> None:
+    report = mixed_report()
+    back = Report.from_dict(json.loads(report.to_json()))
+    assert isinstance(back.practices, tuple) and isinstance(back.policy_files, tuple)
+    assert back.status is report.status
+    assert [p.status for p in back.practices] == [p.status for p in report.practices]
+    assert [p.rating for p in back.practices] == [p.rating for p in report.practices]
+    with_app = [p for p in back.practices if p.application is not None]
+    assert with_app, "the mixed report has an application rule"
+    assert all(isinstance(p.application.matched_names, tuple) for p in with_app)  # type: ignore[union-attr]
+    assert all(isinstance(p.evidence.tables, tuple) for p in back.practices)
+    assert back.critical() == report.critical()
+    assert back.counts() == report.counts()
+
+
+def test_fields_a_newer_worker_adds_are_ignored(
+    report: Report, report_data: dict[str, Any]
+) -> None:
+    data = mutated(report_data, lambda d: d.update(future_field=[1, 2]))
+    data["practices"][0]["future_field"] = {"x": 1}
+    data["device"]["future_field"] = "x"
+    assert Report.from_dict(data) == report
+
+
+@pytest.mark.parametrize(
+    ("mutation", "named"),
+    [
+        (lambda d: d.pop("status"), "status"),
+        (lambda d: d.pop("summary"), "summary"),
+        (lambda d: d.pop("practices"), "practices"),
+        (lambda d: d.pop("device"), "device"),
+        (lambda d: d.pop("engine"), "engine"),
+        (lambda d: d.pop("started_at"), "started_at"),
+        (lambda d: d.pop("duration_seconds"), "duration_seconds"),
+        (lambda d: d.pop("language"), "language"),
+        (lambda d: d.pop("organization"), "organization"),
+        (lambda d: d["engine"].pop("name"), "name"),
+        (lambda d: d["practices"][0].pop("key"), "key"),
+        (lambda d: d["practices"][0].pop("status"), "status"),
+        (lambda d: d["practices"][0].pop("evidence"), "evidence"),
+        (lambda d: d["practices"][0]["evidence"].pop("check"), "check"),
+        (lambda d: d["table_timings"][0].pop("seconds"), "seconds"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_a_missing_field_is_refused_by_name(
+    report_data: dict[str, Any], mutation: Mutation, named: str
+) -> None:
+    with pytest.raises(ReportFormatError, match=rf"\.{named}(\[\d+\])?: (missing|not a)"):
+        Report.from_dict(mutated(report_data, mutation))
+
+
+@pytest.mark.parametrize(
+    ("mutation", "problem"),
+    [
+        (lambda d: d.update(status="BOGUS"), "report.status: not a Status: 'BOGUS'"),
+        (
+            lambda d: d["practices"][0].update(status="MAYBE"),
+            "report.practices[0].status: not a Status: 'MAYBE'",
+        ),
+        (
+            lambda d: d["practices"][0].update(rating="meh"),
+            "report.practices[0].rating: not a Rating: 'meh'",
+        ),
+        (lambda d: d.update(device=[]), "report.device: must be an object, not list"),
+        (
+            lambda d: d["practices"][0].update(links=[1]),
+            "report.practices[0].links[]: must be an object, not int",
+        ),
+        (
+            lambda d: d["practices"][0].update(links=[{"url": "x"}]),
+            "report.practices[0].links[].text: missing",
+        ),
+        (
+            lambda d: d.update(table_timings=["fast"]),
+            "report.table_timings[]: must be an object, not str",
+        ),
+        (lambda d: d.update(practices=5), "report.practices: must be a list, not int"),
+        (
+            lambda d: d["practices"][0]["evidence"].update(rows=[1]),
+            "report.practices[0].evidence.rows: must be a list of objects",
+        ),
+    ],
+    ids=[
+        "status",
+        "practice-status",
+        "rating",
+        "device",
+        "link",
+        "link-text",
+        "timing",
+        "practices",
+        "rows",
+    ],
+)
+def test_an_ill_typed_field_is_refused_naming_the_problem(
+    report_data: dict[str, Any], mutation: Mutation, problem: str
+) -> None:
+    with pytest.raises(ReportFormatError) as raised:
+        Report.from_dict(mutated(report_data, mutation))
+    assert problem in str(raised.value)
+
+
+def test_an_application_with_an_unknown_state_is_refused(report_data: dict[str, Any]) -> None:
+    data = copy.deepcopy(report_data)
+    practice = next(p for p in data["practices"] if p.get("application") is not None)
+    practice["application"]["state"] = "SOMETIMES"
+    with pytest.raises(ReportFormatError, match=r"application\.state: not a AppState: 'SOMETIMES'"):
+        Report.from_dict(data)
+
+
+@pytest.mark.parametrize("data", [[], None, "report", 5], ids=repr)
+def test_data_that_is_not_an_object_is_refused(data: Any) -> None:
+    with pytest.raises(ReportFormatError, match="report: must be an object"):
+        Report.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        lambda d: d.update(practices=[5]),
+        lambda d: d.update(engine="embedded"),
+        lambda d: d["practices"][0].update(evidence="none"),
+    ],
+    ids=["practice", "engine", "evidence"],
+)
+def test_a_nested_record_that_is_not_an_object_is_a_report_format_error(
+    report_data: dict[str, Any], mutation: Mutation
+) -> None:
+    with pytest.raises(ReportFormatError):
+        Report.from_dict(mutated(report_data, mutation))
+
+
+@pytest.mark.parametrize(
+    ("mutation", "named"),
+    [
+        (lambda d: d.update(summary=5), "summary"),
+        (lambda d: d.update(duration_seconds="fast"), "duration_seconds"),
+        (lambda d: d.update(policy_files="/etc/xdg/stethoscope/policy.yaml"), "policy_files"),
+        (lambda d: d["practices"][0].update(title=None), "title"),
+    ],
+    ids=["summary", "duration", "policy_files", "title"],
+)
+def test_a_scalar_of_the_wrong_type_is_refused_by_name(
+    report_data: dict[str, Any], mutation: Mutation, named: str
+) -> None:
+    with pytest.raises(ReportFormatError, match=named):
+        Report.from_dict(mutated(report_data, mutation))
+
+
+# -- TraySettings --------------------------------------------------------------------------------
+
+
+def test_tray_settings_round_trip_through_json() -> None:
+    assert TraySettings.from_json(crossed(SETTINGS.to_json())) == SETTINGS
+
+
+def test_default_tray_settings_round_trip_and_mean_no_api_port() -> None:
+    default = TraySettings()
+    assert default.scan_interval_minutes == DEFAULT_SCAN_INTERVAL_MINUTES
+    assert default.api_port is None and default.notifications == NotificationSettings()
+    assert TraySettings.from_json(crossed(default.to_json())) == default
+
+
+def test_missing_watch_lists_and_notifications_take_their_defaults() -> None:
+    settings = TraySettings.from_json({"scan_interval_minutes": 30, "api_port": 0})
+    assert settings == TraySettings(30, 0)
+
+
+@pytest.mark.parametrize("value", [0, -5, "60", 1.5, True, None, [60]], ids=repr)
+def test_a_bad_scan_interval_is_refused_by_name(value: object) -> None:
+    data = {**SETTINGS.to_json(), "scan_interval_minutes": value}
+    with pytest.raises(ReportFormatError, match=r"settings\.scan_interval_minutes"):
+        TraySettings.from_json(data)
+
+
+def test_a_missing_scan_interval_is_refused_by_name() -> None:
+    data = SETTINGS.to_json()
+    del data["scan_interval_minutes"]
+    with pytest.raises(ReportFormatError, match=r"settings\.scan_interval_minutes"):
+        TraySettings.from_json(data)
+
+
+@pytest.mark.parametrize("value", [-1, 65536, "37370", 80.0, [80]], ids=repr)
+def test_a_bad_api_port_is_refused_by_name(value: object) -> None:
+    data = {**SETTINGS.to_json(), "api_port": value}
+    with pytest.raises(ReportFormatError, match=r"settings\.api_port"):
+        TraySettings.from_json(data)
+
+
+@pytest.mark.parametrize("port", [None, 0, 65535])
+def test_no_api_port_and_the_limits_are_accepted(port: int | None) -> None:
+    data = {**SETTINGS.to_json(), "api_port": port}
+    assert TraySettings.from_json(data).api_port == port
+
+
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_api_port_is_refused(value: bool) -> None:
+    with pytest.raises(ReportFormatError, match=r"settings\.api_port"):
+        TraySettings.from_json({**SETTINGS.to_json(), "api_port": value})
+
+
+@pytest.mark.parametrize("key", ["watch_files", "watch_folders"])
+@pytest.mark.parametrize(
+    "value", ["/etc/xdg/stethoscope/policy.yaml", [1], ["ok", None], {"a": "b"}, None], ids=repr
+)
+def test_a_bad_watch_list_is_refused_by_name(key: str, value: object) -> None:
+    data = {**SETTINGS.to_json(), key: value}
+    with pytest.raises(ReportFormatError, match=rf"settings\.{key}"):
+        TraySettings.from_json(data)
+
+
+@pytest.mark.parametrize("data", [None, [], "settings", 60], ids=repr)
+def test_settings_that_are_not_an_object_are_refused(data: object) -> None:
+    with pytest.raises(ReportFormatError, match="settings"):
+        TraySettings.from_json(data)
+
+
+# -- NotificationSettings.from_json --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [None, [], "on", 1, {}, {"enabled": "yes"}, {"enabled": 0}, {"enabled": None}],
+    ids=repr,
+)
+def test_malformed_notification_settings_keep_the_defaults(data: object) -> None:
+    assert NotificationSettings.from_json(data) == NotificationSettings()
+
+
+@pytest.mark.parametrize(
+    "hours", [-1, "4", True, None, [4], json.loads("1e999"), float("nan")], ids=repr
+)
+def test_a_malformed_reminder_period_keeps_its_default(hours: object) -> None:
+    settings = NotificationSettings.from_json({"enabled": False, "reminder_hours": hours})
+    assert settings == NotificationSettings(enabled=False, reminder_hours=24.0)
+
+
+def test_notification_settings_round_trip_and_zero_hours_is_kept() -> None:
+    for settings in (NotificationSettings(False, 0.0), NotificationSettings(True, 4)):
+        assert NotificationSettings.from_json(crossed(settings.to_json())) == settings
+
+
+# -- scan_event and ScanResult.from_event --------------------------------------------------------
+
+
+def good_event() -> dict[str, Any]:
+    event: dict[str, Any] = crossed(
+        scan_event(7, passing_report(), practices("de").instructions.ui, SETTINGS)
+    )
+    return event
+
+
+def test_a_scan_event_reads_back_as_what_was_sent(report: Report) -> None:
+    strings = practices("de").instructions.ui
+    event = crossed(scan_event(7, report, strings, SETTINGS))
+    assert event["event"] == "report" and event["id"] == 7
+    result = ScanResult.from_event(event)
+    assert result.report == report
+    assert result.strings == strings and result.strings.language == "de"
+    assert result.settings == SETTINGS
+
+
+def test_a_missing_language_means_english() -> None:
+    event = good_event()
+    del event["strings"]["language"]
+    assert ScanResult.from_event(event).strings.language == "en"
+
+
+def test_an_empty_strings_table_is_accepted() -> None:
+    event = good_event()
+    event["strings"] = {"language": "fr", "strings": {}}
+    assert ScanResult.from_event(event).strings == UiStrings("fr", {})
+
+
+@pytest.mark.parametrize(
+    ("strings", "named"),
+    [
+        (None, "strings: must be an object"),
+        ("hello", "strings: must be an object"),
+        ({"language": "en"}, "strings: must be an object with a strings table"),
+        ({"language": "en", "strings": [["a", "b"]]}, "strings table"),
+        ({"language": "en", "strings": "a=b"}, "strings table"),
+        ({"language": "en", "strings": {"summaryPass": 5}}, "strings.strings"),
+        ({"language": "en", "strings": {"summaryPass": None}}, "strings.strings"),
+        ({"language": "en", "strings": {"a": "b", "c": ["d"]}}, "strings.strings"),
+    ],
+    ids=[
+        "none",
+        "text",
+        "no-table",
+        "list-table",
+        "text-table",
+        "number",
+        "null",
+        "list-text",
+    ],
+)
+def test_a_bad_strings_table_is_refused(strings: object, named: str) -> None:
+    event = good_event()
+    event["strings"] = strings
+    with pytest.raises(ReportFormatError, match=named):
+        ScanResult.from_event(event)
+
+
+def test_a_missing_strings_table_is_refused() -> None:
+    event = good_event()
+    del event["strings"]
+    with pytest.raises(ReportFormatError, match="strings"):
+        ScanResult.from_event(event)
+
+
+@pytest.mark.parametrize("report", [None, [], "FAIL"], ids=repr)
+def test_a_report_that_is_not_an_object_is_refused(report: object) -> None:
+    event = good_event()
+    event["report"] = report
+    with pytest.raises(ReportFormatError, match="report: must be an object"):
+        ScanResult.from_event(event)
+
+
+def test_a_bad_report_or_bad_settings_in_the_event_are_refused() -> None:
+    event = good_event()
+    del event["report"]["practices"]
+    with pytest.raises(ReportFormatError, match="practices"):
+        ScanResult.from_event(event)
+    event = good_event()
+    del event["settings"]
+    with pytest.raises(ReportFormatError, match="settings"):
+        ScanResult.from_event(event)
+    event = good_event()
+    event["settings"]["api_port"] = 70000
+    with pytest.raises(ReportFormatError, match=r"settings\.api_port"):
+        ScanResult.from_event(event)

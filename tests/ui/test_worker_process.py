@@ -1,0 +1,156 @@
+"""The tray's side of the scan worker with a real worker process.
+
+Scans, idle exit, crashes, and the local API answered by a worker the tray started for a
+waiting connection.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from stethoscope_desktop.app import StethoscopeApp
+from stethoscope_desktop.core.handover import ScanResult
+from stethoscope_desktop.core.state import StateStore
+from stethoscope_desktop.ui.worker_client import ApiPort, WorkerProcess, worker_command
+from tests.ui.fakes import MemoryAutostart, RecordingNotifier
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker (a child process) reads its environment: keep its state and caches in tmp."""
+    for name, folder in (
+        ("HOME", "home"),
+        ("XDG_STATE_HOME", "state"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_CONFIG_HOME", "config"),
+    ):
+        (tmp_path / folder).mkdir()
+        monkeypatch.setenv(name, str(tmp_path / folder))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.chdir(ROOT)
+
+
+def worker(idle_seconds: float = 30.0) -> WorkerProcess:
+    return WorkerProcess(
+        worker_command(["--engine", "embedded", "--idle-seconds", str(idle_seconds)])
+    )
+
+
+@pytest.fixture
+def process() -> Iterator[WorkerProcess]:
+    link = worker()
+    yield link
+    link.stop()
+
+
+def test_a_scan_command_comes_back_as_a_report(qtbot: QtBot, process: WorkerProcess) -> None:
+    with qtbot.waitSignal(process.event_received, timeout=20_000) as event:
+        process.send({"op": "scan", "id": 7})
+    assert event.args is not None
+    data = event.args[0]
+    assert data["event"] == "report" and data["id"] == 7
+    result = ScanResult.from_event(data)
+    assert result.report.practices and result.strings.string("checkAgain") == "Check again"
+    assert result.settings.scan_interval_minutes >= 5
+    assert process.is_running() and not process.serves_api()
+
+
+def test_the_worker_leaves_when_idle_and_says_so(qtbot: QtBot) -> None:
+    link = worker(idle_seconds=0.5)
+    with qtbot.waitSignal(link.stopped, timeout=20_000) as stopped:
+        link.start()
+    assert stopped.args == [0]
+    assert not link.is_running()
+
+
+@pytest.mark.allow_warnings
+def test_a_worker_that_cannot_start_is_reported(qtbot: QtBot) -> None:
+    link = WorkerProcess([str(ROOT / "no-such-program")])
+    with qtbot.waitSignal(link.stopped, timeout=10_000) as stopped:
+        link.send({"op": "scan", "id": 1})
+    assert stopped.args == [-1]
+    assert not link.is_running()
+
+
+@pytest.mark.allow_warnings
+def test_a_worker_that_dies_makes_the_scan_fail_not_hang(qtbot: QtBot, tmp_path: Path) -> None:
+    script = tmp_path / "dies.py"
+    script.write_text("import sys; sys.stdin.readline(); sys.exit(3)\n")
+    store = StateStore(tmp_path / "state.json")
+    app = StethoscopeApp(
+        worker=WorkerProcess([sys.executable, str(script)]),
+        platform="linux",
+        store=store,
+        autostart=MemoryAutostart(),
+        tray_available=False,
+        open_link=lambda url: None,
+        notifier=RecordingNotifier(),
+        api=False,
+    )
+    qtbot.addWidget(app.window)
+    try:
+        with qtbot.waitSignal(app.scans.scan_failed, timeout=20_000) as failed:
+            app.start()
+        assert failed.args is not None and "exit code 3" in failed.args[0]
+        assert not app.scans.is_scanning() and app.window.check_again.isEnabled()
+    finally:
+        app.shutdown()
+
+
+def test_the_api_port_is_held_by_the_tray_and_served_by_a_worker_it_starts(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    app = StethoscopeApp(
+        worker=worker(idle_seconds=1),
+        platform="linux",
+        store=StateStore(tmp_path / "state.json"),
+        autostart=MemoryAutostart(),
+        tray_available=False,
+        open_link=lambda url: None,
+        notifier=RecordingNotifier(),
+        api_port=0,
+    )
+    qtbot.addWidget(app.window)
+    try:
+        with qtbot.waitSignal(app.scans.report_ready, timeout=20_000):
+            app.start()
+        assert isinstance(app.api, ApiPort) and app.api.port
+        assert app._worker.serves_api(), "the port is bound before the first worker starts"
+        # The worker leaves when idle; the tray keeps the port, and a connection that waits
+        # there starts a worker that serves it.
+        qtbot.waitUntil(lambda: not app._worker.is_running(), timeout=10_000)
+        body = json.dumps({"query": "{ policy { validate { status } } }"}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{app.api.port}/graphql",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        answers: list[dict[str, object]] = []
+
+        def ask() -> None:
+            with urllib.request.urlopen(request, timeout=20) as response:
+                answers.append(json.loads(response.read()))
+
+        import threading
+
+        thread = threading.Thread(target=ask)
+        thread.start()
+        qtbot.waitUntil(lambda: not thread.is_alive(), timeout=25_000)
+        assert answers and answers[0]["data"]["policy"]["validate"]["status"] in (  # type: ignore[index]
+            "PASS",
+            "NUDGE",
+            "FAIL",
+        )
+        assert app._worker.serves_api()
+        qtbot.waitUntil(lambda: "Last checked by" in app.window.last_checked.text(), timeout=5_000)
+    finally:
+        app.shutdown()
