@@ -101,6 +101,7 @@ class WorkerProcess(WorkerLink):
         self._sockets: list[socket.socket] = []
         self._process: QProcess | None = None
         self._serves_api = False
+        self._stderr_rest = b""
 
     def is_running(self) -> bool:
         """Return True while a worker runs."""
@@ -168,8 +169,9 @@ class WorkerProcess(WorkerLink):
             process.waitForFinished(STOP_TIMEOUT_MS)
 
     def _on_stdout(self) -> None:
-        process = self.sender()
-        assert isinstance(process, QProcess)
+        process = self._process  # the one running: a finished one was read to its end
+        if process is None:
+            return
         while process.canReadLine():
             self._event(bytes(process.readLine().data()))
 
@@ -186,10 +188,14 @@ class WorkerProcess(WorkerLink):
             self.event_received.emit(event)
 
     def _on_stderr(self) -> None:
-        process = self.sender()
-        assert isinstance(process, QProcess)
-        while process.canReadLine():
-            self._log_stderr(bytes(process.readLine().data()))
+        process = self._process
+        if process is None:
+            return
+        # readLine() and canReadLine() read the current channel, stdout: take stderr whole and
+        # keep a line that has not ended yet for the next read.
+        data = self._stderr_rest + bytes(process.readAllStandardError().data())
+        complete, _, self._stderr_rest = data.rpartition(b"\n")
+        self._log_stderr(complete)
 
     def _log_stderr(self, data: bytes) -> None:
         for line in data.decode("utf-8", "replace").splitlines():
@@ -209,7 +215,8 @@ class WorkerProcess(WorkerLink):
             return
         for line in bytes(process.readAllStandardOutput().data()).splitlines():
             self._event(line)  # the last events may come with the end
-        self._log_stderr(bytes(process.readAllStandardError().data()))
+        self._log_stderr(self._stderr_rest + bytes(process.readAllStandardError().data()))
+        self._stderr_rest = b""
         crashed = status == QProcess.ExitStatus.CrashExit
         log.log(
             logging.WARNING if crashed or code else logging.INFO,

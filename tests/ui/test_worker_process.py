@@ -7,6 +7,7 @@ waiting connection.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -64,12 +65,18 @@ def test_a_scan_command_comes_back_as_a_report(qtbot: QtBot, process: WorkerProc
     assert process.is_running() and not process.serves_api()
 
 
-def test_the_worker_leaves_when_idle_and_says_so(qtbot: QtBot) -> None:
+def test_the_worker_leaves_when_idle_and_says_so(
+    qtbot: QtBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="stethoscope_desktop.ui.worker_client")
     link = worker(idle_seconds=0.5)
     with qtbot.waitSignal(link.stopped, timeout=20_000) as stopped:
         link.start()
     assert stopped.args == [0]
     assert not link.is_running()
+    # The worker's log lines (its stderr) go into the tray's log, one record per line.
+    forwarded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("worker: ")]
+    assert forwarded == ["worker: INFO stethoscope_desktop.worker: no work for 0.5 s: leaving"]
 
 
 @pytest.mark.allow_warnings
