@@ -34,6 +34,8 @@ _WORKER_MAIN = (
     "import site, sys; sys.path.insert(0, sys.argv.pop(1)); site.addsitedir(sys.path[0]); "
     "from stethoscope_desktop.cli import main; sys.exit(main())"
 )
+# The frozen Windows bundle's console program (packaging/stethoscope-desktop.spec).
+WINDOWS_CONSOLE_PROGRAM = "stethoscope-desktop-cli.exe"
 # How long a worker may take to finish its work and leave when the tray quits.
 STOP_TIMEOUT_MS = 5000
 
@@ -47,7 +49,11 @@ def worker_command(options: Sequence[str] = ()) -> list[str]:
     was started: a checkout, a virtualenv, or the .deb's private library folder.
     """
     if getattr(sys, "frozen", False):
-        return [sys.executable, "worker", *options]
+        # On Windows the bundle's main program is windowed (no stdin or stdout of its own); its
+        # console sibling speaks the worker's protocol over the pipes.
+        console = Path(sys.executable).with_name(WINDOWS_CONSOLE_PROGRAM)
+        program = str(console) if sys.platform == "win32" and console.is_file() else sys.executable
+        return [program, "worker", *options]
     flags = [
         flag
         for flag, on in (

@@ -161,3 +161,25 @@ def test_the_api_port_is_held_by_the_tray_and_served_by_a_worker_it_starts(
         qtbot.waitUntil(lambda: "Last checked by" in app.window.last_checked.text(), timeout=5_000)
     finally:
         app.shutdown()
+
+
+def test_the_worker_command_runs_this_package_on_this_interpreter() -> None:
+    command = worker_command(["--engine", "embedded"])
+    assert command[0] == sys.executable
+    code = command.index("-c")
+    assert command[code + 2 :] == [str(ROOT), "worker", "--engine", "embedded"]
+    assert "from stethoscope_desktop.cli import main" in command[code + 1]
+
+
+def test_a_frozen_bundle_is_its_own_worker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    program = tmp_path / "stethoscope-desktop"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "executable", str(program))
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert worker_command(["--debug"]) == [str(program), "worker", "--debug"]
+    # On Windows the windowed program has no pipes of its own: its console sibling runs it.
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert worker_command() == [str(program), "worker"], "no sibling: the program itself"
+    sibling = tmp_path / "stethoscope-desktop-cli.exe"
+    sibling.write_bytes(b"")
+    assert worker_command() == [str(sibling), "worker"]
