@@ -105,7 +105,6 @@ class StethoscopeApp(QObject):
         self._store = store
         self._api_port_override = api_port
         self._checked_by = ""
-        self._strings = UiStrings()
         self.api: ApiPort | None = ApiPort() if api else None
         self._autostart = autostart
         self._interval_minutes = 0
@@ -223,7 +222,6 @@ class StethoscopeApp(QObject):
 
     def _on_report_ready(self, result: ScanResult) -> None:
         report, settings = result.report, result.settings
-        self._strings = result.strings
         if self._window is not None:
             self._window.set_instructions(result.strings, report.organization)
             self._window.set_scanning(self.scans.is_scanning())
@@ -330,10 +328,9 @@ class StethoscopeApp(QObject):
         if code == 0:
             api.watch(True)
         else:
-            QTimer.singleShot(API_RESTART_DELAY_MS, lambda: api.watch(not self._serving()))
-
-    def _serving(self) -> bool:
-        return self._worker.serves_api()
+            QTimer.singleShot(
+                API_RESTART_DELAY_MS, lambda: api.watch(not self._worker.serves_api())
+            )
 
     def _on_api_checked(self, label: str) -> None:
         self._checked_by = label
@@ -341,12 +338,12 @@ class StethoscopeApp(QObject):
             self._window.set_checked_by(label)
 
     def _on_api_page_failed(self, label: str, critical: int) -> None:
-        settings = self.scans.last_result()
-        if settings is not None and not settings.settings.notifications.enabled:
+        last = self.scans.last_result()
+        if last is not None and not last.settings.notifications.enabled:
             return
         if self.notifications.snoozed_until() > time.time():
             return
-        strings = self._strings
+        strings = last.strings if last is not None else UiStrings()
         self.notifier.notify(
             strings.string("pageFailedTitle", label=label),
             strings.string("pageFailedBody", count=critical),

@@ -113,10 +113,8 @@ def scan_command(args: argparse.Namespace, *, note: str = "") -> int:
 def serve_command(args: argparse.Namespace) -> int:
     """Run the local API headless until SIGINT or SIGTERM."""
     from stethoscope_desktop.api.listen import ApiServerError
-    from stethoscope_desktop.api.network import create_network_reader
     from stethoscope_desktop.api.server import ApiServer
-    from stethoscope_desktop.api.service import ApiService, Freshness, ScannerReportSource
-    from stethoscope_desktop.tables.system import LocalSystem
+    from stethoscope_desktop.api.service import Freshness, machine_api_service
 
     debug = bool(getattr(args, "debug", False))
     if not debug:
@@ -132,12 +130,7 @@ def serve_command(args: argparse.Namespace) -> int:
         freshness = Freshness()
         if getattr(args, "max_age", None) is not None:
             freshness = Freshness(max_report_age=max(0.0, args.max_age))
-        service = ApiService(
-            ScannerReportSource(scanner),
-            lambda: practices,
-            freshness=freshness,
-            network=create_network_reader(current_platform(), LocalSystem()),
-        )
+        service = machine_api_service(scanner, lambda: practices, freshness=freshness)
         port = getattr(args, "port", None)
         server = ApiServer(
             service, port=practices.config.api_port if port is None else port, debug=debug

@@ -255,17 +255,10 @@ def serve_api(
     session: WorkerSession, scanner: Scanner, sockets: list[socket.socket], *, debug: bool
 ) -> ApiServer:
     """Start the local API on the listening sockets the tray handed over."""
-    from stethoscope_desktop.api.network import create_network_reader
     from stethoscope_desktop.api.server import ApiServer
-    from stethoscope_desktop.api.service import ApiService, ScannerReportSource
-    from stethoscope_desktop.core.platforms import current_platform
-    from stethoscope_desktop.tables.system import LocalSystem
+    from stethoscope_desktop.api.service import machine_api_service
 
-    service = ApiService(
-        ScannerReportSource(scanner, latest=session.latest),
-        session.practices,
-        network=create_network_reader(current_platform(), LocalSystem()),
-    )
+    service = machine_api_service(scanner, session.practices, latest=session.latest)
     server = ApiServer(service, port=0, observer=session, debug=debug, sockets=sockets)
     server.start()
     return server

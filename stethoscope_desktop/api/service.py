@@ -367,3 +367,26 @@ class ApiService:
             report = self._source.scan(practices)
             log.debug("API scan took %.1f ms", (time.perf_counter() - started) * 1000)
             return report
+
+
+def machine_api_service(
+    scanner: Scanner,
+    practices: Callable[[], Practices],
+    *,
+    latest: Callable[[], Report | None] | None = None,
+    freshness: Freshness | None = None,
+) -> ApiService:
+    """Return the service that scans this machine with `scanner` and reads its network facts.
+
+    What `serve` and the scan worker answer web apps with; `latest` is the app's latest report.
+    """
+    from stethoscope_desktop.api.network import create_network_reader
+    from stethoscope_desktop.core.platforms import current_platform
+    from stethoscope_desktop.tables.system import LocalSystem
+
+    return ApiService(
+        ScannerReportSource(scanner, latest=latest),
+        practices,
+        freshness=freshness,
+        network=create_network_reader(current_platform(), LocalSystem()),
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stethoscope_desktop.core.notify import NotificationSettings
-from stethoscope_desktop.core.report import Report, ReportFormatError
+from stethoscope_desktop.core.report import Report, ReportFormatError, texts_in
 from stethoscope_desktop.core.strings import UiStrings
 
 # The tray's idea of the config before the first report, and for a value missing from one.
@@ -62,8 +62,8 @@ class TraySettings:
             interval,
             port,
             NotificationSettings.from_json(data.get("notifications")),
-            _paths(data, "watch_folders"),
-            _paths(data, "watch_files"),
+            texts_in(data, "watch_folders", "settings"),
+            texts_in(data, "watch_files", "settings"),
         )
 
 
@@ -105,10 +105,3 @@ def scan_event(
         "strings": {"language": strings.language, "strings": dict(strings.strings)},
         "settings": settings.to_json(),
     }
-
-
-def _paths(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ReportFormatError(f"settings.{key}: must be a list of paths")
-    return tuple(value)

@@ -196,7 +196,8 @@ def _list(data: Mapping[str, Any], key: str, name: str, *, required: bool = Fals
     return value
 
 
-def _texts(data: Mapping[str, Any], key: str, name: str) -> tuple[str, ...]:
+def texts_in(data: Mapping[str, Any], key: str, name: str) -> tuple[str, ...]:
+    """Return `data[key]`, a list of texts (none when missing); errors name `name.key`."""
     items = _list(data, key, name)
     if not all(isinstance(item, str) for item in items):
         raise ReportFormatError(f"{name}.{key}: must be a list of texts")
@@ -249,7 +250,7 @@ def _practice(raw: Any, name: str) -> PracticeResult:
             app,
             where,
             state=_enum(AppState, app, "state", where),
-            matched_names=_texts(app, "matched_names", where),
+            matched_names=texts_in(app, "matched_names", where),
         )
     links = [_object(link, f"{name}.links[]") for link in _list(data, "links", name)]
     return _record(  # type: ignore[no-any-return]
@@ -263,7 +264,7 @@ def _practice(raw: Any, name: str) -> PracticeResult:
             Evidence,
             evidence,
             f"{name}.evidence",
-            tables=_texts(evidence, "tables", f"{name}.evidence"),
+            tables=texts_in(evidence, "tables", f"{name}.evidence"),
             rows=tuple(dict(row) for row in rows),
         ),
         application=outcome,
@@ -285,11 +286,11 @@ def _report(data: Mapping[str, Any]) -> Report:
         ),
         device=_record(DeviceFacts, _object(data.get("device"), "report.device"), "report.device"),
         engine=_record(
-            EngineInfo, engine, "report.engine", tables=_texts(engine, "tables", "report.engine")
+            EngineInfo, engine, "report.engine", tables=texts_in(engine, "tables", "report.engine")
         ),
-        policy_files=_texts(data, "policy_files", "report"),
-        policy_problems=_texts(data, "policy_problems", "report"),
-        check_problems=_texts(data, "check_problems", "report"),
+        policy_files=texts_in(data, "policy_files", "report"),
+        policy_problems=texts_in(data, "policy_problems", "report"),
+        check_problems=texts_in(data, "check_problems", "report"),
         table_timings=tuple(
             _record(TableTiming, _object(t, "report.table_timings[]"), "report.table_timings[]")
             for t in timings

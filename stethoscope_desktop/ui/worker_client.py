@@ -252,9 +252,7 @@ class ApiPort(QObject):
         self._notifiers: list[QSocketNotifier] = []
 
     def bind(self, port: int) -> bool:
-        """Listen on `port` (after closing another one); False, logged, if it cannot."""
-        if port == self.port and self.sockets:
-            return True
+        """Listen on `port`, replacing the sockets held; False, logged, if it cannot."""
         self.close()
         try:
             self.sockets = bind_loopback(port)
