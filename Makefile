@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench icons clean
+.PHONY: run test lint bench icons schemas clean
 
 run: $(STAMP)
 	$(BIN)/stethoscope-desktop
@@ -18,6 +18,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_scan.py
+
+# Write resources/schemas/*.schema.json from the file formats' declarations (after changing one).
+schemas: $(STAMP)
+	$(BIN)/python -m stethoscope_desktop.core.schemas
 
 # Render the tray's status icons from their SVGs into resources/icons/tray/ (after editing one).
 icons: $(STAMP)

@@ -13,22 +13,37 @@ The file name (without `.yaml`) is the check's id.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
+from stethoscope_desktop.core.fileformat import (
+    INVALID,
+    Choice,
+    Converted,
+    Field,
+    FileFormat,
+    MapOf,
+    Reading,
+    Record,
+    Text,
+)
 from stethoscope_desktop.core.yamlfile import (
+    KeyPath,
     Problem,
     YamlDocument,
     YamlFileError,
     load_yaml,
-    suggest,
-    unknown_keys,
 )
 
 PLATFORMS = ("darwin", "linux", "windows")
+_KIND_MISSING = "missing; one of state, value, list, record"
+_SQL_MISSING = "must be a non-empty SQL query"
+_SQL_MAP = "must map platforms (darwin, linux, windows) to osquery SQL"
 CHECK_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_SQL_CHARS = 20_000
 # What people write instead of osquery's platform names, for "did you mean" hints.
@@ -78,54 +93,75 @@ class CheckSet:
         return self.checks.get(check_id)
 
 
+def _check(reading: Reading, path: KeyPath, values: dict[str, Any]) -> Check:
+    # The id (the file's name) is set by `parse_check`.
+    return Check("", file=reading.doc.file, **{"description": "", **values})
+
+
+CHECK_FORMAT = FileFormat(
+    "check",
+    "Stethoscope Desktop check (checks/<id>.yaml)",
+    "How one fact is measured: osquery SQL per platform, and what its rows mean. The file's "
+    "name (lower_snake_case, without .yaml) is the check's id.",
+    Converted(
+        Record(
+            [
+                Field(
+                    "kind",
+                    Choice(
+                        {
+                            "state": "Rows with enabled (1 on, 0 off, NULL could not tell) and "
+                            "optional detail and source; every row on means ON, any row off "
+                            "means OFF.",
+                            "value": "The first row's value column (a version, a number of "
+                            "seconds).",
+                            "list": "Rows with name and version (and optional path, source): "
+                            "installed applications.",
+                            "record": "One row of named facts (the device's identity).",
+                        },
+                        null_message=_KIND_MISSING,
+                        convert=CheckKind,
+                    ),
+                    "What the check's rows mean.",
+                    missing=_KIND_MISSING,
+                ),
+                Field("description", Text(), "What the check measures, for people."),
+                Field(
+                    "sql",
+                    MapOf(
+                        {
+                            "darwin": "The query on macOS.",
+                            "linux": "The query on Linux.",
+                            "windows": "The query on Windows.",
+                        },
+                        Text(
+                            message=_SQL_MISSING,
+                            missing=_SQL_MISSING,
+                            max_length=MAX_SQL_CHARS,
+                        ),
+                        message=_SQL_MAP,
+                        aliases=PLATFORM_ALIASES,
+                        non_empty=True,
+                    ),
+                    "osquery SQL per platform (osquery's names: darwin, linux, windows), using "
+                    "osquery's tables and ours (stethoscope_*).",
+                    missing=_SQL_MAP,
+                ),
+            ],
+            message="a check must be a mapping with kind, description and sql",
+            whole=True,
+        ),
+        _check,
+    ),
+)
+
+
 def parse_check(doc: YamlDocument, check_id: str) -> tuple[Check | None, list[Problem]]:
     """Validate one check document; return the check (or None) and its problems."""
-    data = doc.data
-    if not isinstance(data, dict):
-        return None, [doc.problem((), "a check must be a mapping with kind, description and sql")]
-    problems = unknown_keys(doc, data, (), ("kind", "description", "sql"))
-    kind_text = data.get("kind")
-    kind: CheckKind | None = None
-    if kind_text is None:
-        problems.append(doc.problem(("kind",), "missing; one of state, value, list, record"))
-    else:
-        try:
-            kind = CheckKind(str(kind_text))
-        except ValueError:
-            choices = [k.value for k in CheckKind]
-            problems.append(
-                doc.problem(
-                    ("kind",),
-                    f"{kind_text!r} is not one of {', '.join(choices)}"
-                    + suggest(str(kind_text), choices),
-                )
-            )
-    description = data.get("description", "")
-    if not isinstance(description, str):
-        problems.append(doc.problem(("description",), "must be text"))
-        description = ""
-    sql = data.get("sql")
-    queries: dict[str, str] = {}
-    if not isinstance(sql, dict) or not sql:
-        problems.append(
-            doc.problem(("sql",), "must map platforms (darwin, linux, windows) to osquery SQL")
-        )
-    else:
-        problems += unknown_keys(doc, sql, ("sql",), PLATFORMS, PLATFORM_ALIASES)
-        for platform, query in sql.items():
-            if platform not in PLATFORMS:
-                continue
-            if not isinstance(query, str) or not query.strip():
-                problems.append(doc.problem(("sql", platform), "must be a non-empty SQL query"))
-            elif len(query) > MAX_SQL_CHARS:
-                problems.append(
-                    doc.problem(("sql", platform), f"longer than {MAX_SQL_CHARS} characters")
-                )
-            else:
-                queries[platform] = query.strip()
-    if problems or kind is None:
+    check, problems = CHECK_FORMAT.read(doc)
+    if check is INVALID:
         return None, problems
-    return Check(check_id, kind, description.strip(), queries, doc.file), []
+    return dataclasses.replace(check, id=check_id), []
 
 
 def load_checks(folder: Path) -> CheckSet:

@@ -11,11 +11,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from stethoscope_desktop.core.fileformat import (
+    INVALID,
+    Choice,
+    Converted,
+    Field,
+    FileFormat,
+    Flag,
+    ListOf,
+    Number,
+    OrNull,
+    Pattern,
+    Record,
+    Text,
+    WholeNumber,
+)
 from stethoscope_desktop.core.notify import NotificationSettings
-from stethoscope_desktop.core.yamlfile import Problem, YamlDocument, suggest, unknown_keys
+from stethoscope_desktop.core.yamlfile import Problem, YamlDocument
 
-ENGINES = ("auto", "embedded", "osquery")
 MIN_SCAN_INTERVAL_MINUTES = 5
+_LABEL_MISSING = "missing; the name to show for this web app"
 
 
 @dataclass(frozen=True)
@@ -46,18 +61,163 @@ class AppConfig:
     sources: Mapping[str, str] = field(default_factory=dict)
 
 
+_HOST_LABEL = Converted(
+    Record(
+        [
+            Field(
+                "pattern",
+                Pattern(),
+                "A regular expression that must match the whole origin, e.g. "
+                "'https://(.+\\.)?example\\.com'.",
+                missing="must be a regular expression in quotes",
+            ),
+            Field(
+                "name",
+                Text(missing=_LABEL_MISSING, message=_LABEL_MISSING),
+                'The web app\'s name, shown as "Last checked by <name>".',
+                missing=_LABEL_MISSING,
+            ),
+        ],
+        message="must be {pattern: regex, name: text}",
+        whole=True,
+    ),
+    lambda reading, path, values: HostLabel(**values),
+)
+CONFIG = Record(
+    [
+        Field(
+            "organization",
+            OrNull(Text(), ""),
+            "The organization's name, shown in the window and the texts.",
+        ),
+        Field(
+            "scanIntervalMinutes",
+            WholeNumber(
+                "must be a whole number of minutes",
+                minimum=MIN_SCAN_INTERVAL_MINUTES,
+                below_message=f"must be at least {MIN_SCAN_INTERVAL_MINUTES} minutes",
+            ),
+            f"How often to check the device, in whole minutes (at least "
+            f"{MIN_SCAN_INTERVAL_MINUTES}).",
+            attribute="scan_interval_minutes",
+            default=AppConfig.scan_interval_minutes,
+        ),
+        Field(
+            "engine",
+            Choice(
+                {
+                    "auto": "osquery where it is installed, else the built-in engine.",
+                    "embedded": "Always the built-in engine.",
+                    "osquery": "Always osqueryd (found by osqueryPath, STETHOSCOPE_OSQUERYD or "
+                    "the usual places).",
+                }
+            ),
+            "Which engine runs the checks. auto: osquery where it is installed, else the "
+            "built-in engine. embedded: always the built-in engine. osquery: always osqueryd.",
+            default=AppConfig.engine,
+        ),
+        Field(
+            "osqueryPath",
+            OrNull(Text(), ""),
+            "Where osqueryd is, if not in a standard place. Empty: look in the usual places.",
+            attribute="osquery_path",
+        ),
+        Field(
+            "notifications",
+            Record(
+                [
+                    Field(
+                        "enabled",
+                        Flag(),
+                        "Notify when a practice newly becomes a critical problem.",
+                        default=True,
+                    ),
+                    Field(
+                        "reminderHours",
+                        Number("must be a number of hours (0 turns reminders off)", minimum=0),
+                        "Remind again after this many hours while it is still failing (0: "
+                        "never remind).",
+                        attribute="reminder_hours",
+                        default=24,
+                    ),
+                ],
+                message="must be a mapping with enabled and reminderHours",
+            ),
+            "When the app may notify the user.",
+        ),
+        Field(
+            "apiPort",
+            WholeNumber("must be a port number from 0 to 65535", minimum=0, maximum=65535),
+            "The loopback port of the local API that web apps ask (Stethoscope's is 37370).",
+            attribute="api_port",
+            default=AppConfig.api_port,
+        ),
+        Field(
+            "allowHosts",
+            OrNull(
+                ListOf(
+                    Text(),
+                    message="must be a list of origins, e.g. https://login.example.com",
+                    as_one=True,
+                ),
+                [],
+            ),
+            "Origins allowed to ask the local API, exactly as the browser sends them, e.g. "
+            "https://login.example.com.",
+            attribute="allow_hosts",
+        ),
+        Field(
+            "allowRegex",
+            OrNull(
+                ListOf(
+                    Converted(Pattern(), lambda reading, path, pattern: HostLabel(pattern, "")),
+                    message="must be a list of regular expressions",
+                    item_schema={
+                        "description": "An origin pattern: a regular expression that must "
+                        "match the whole origin."
+                    },
+                ),
+                [],
+            ),
+            "Stethoscope's older form: origins allowed by pattern, without a display name.",
+            attribute="allow_regex",
+        ),
+        Field(
+            "hostLabels",
+            OrNull(ListOf(_HOST_LABEL, message="must be a list of {pattern, name}"), []),
+            "Origins allowed by pattern, each with the name the window shows for it.",
+            attribute="host_labels",
+        ),
+        Field(
+            "policyServer",
+            OrNull(Text(pattern="^(?:https://|$)", pattern_message="must be an https:// URL"), ""),
+            "An https:// URL the app fetches a policy from on a schedule (TLS verified, last "
+            "good copy cached for offline use). It layers below IT's machine-wide folder, which "
+            "wins any key both set. Empty: none.",
+            attribute="policy_server",
+        ),
+    ],
+    message="the config must be a mapping of settings",
+)
+CONFIG_FORMAT = FileFormat(
+    "config",
+    "Stethoscope Desktop configuration (config.yaml)",
+    "How the app runs: organization name, scan interval, engine, notifications and the local "
+    "API. Keys set in IT's machine-wide config.yaml cannot be changed by a user. Stethoscope's "
+    "allowHosts, allowRegex, hostLabels and policyServer keep their meaning.",
+    OrNull(CONFIG, {}),
+)
+# Each key as IT writes it, and the setting it sets.
 CONFIG_KEYS = {
-    "organization": "organization",
-    "scanIntervalMinutes": "scan_interval_minutes",
-    "engine": "engine",
-    "osqueryPath": "osquery_path",
-    "notifications": "notifications",
-    "apiPort": "api_port",
-    "allowHosts": "allow_hosts",
-    "allowRegex": "host_labels",
-    "hostLabels": "host_labels",
-    "policyServer": "policy_server",
+    key: "host_labels" if key == "allowRegex" else CONFIG.field_of(key).target
+    for key in CONFIG.keys
 }
+
+# Each setting and the key that sets it, as IT writes it.
+_WRITTEN_KEYS = {attribute: key for key, attribute in CONFIG_KEYS.items()}
+_NOTIFICATIONS = CONFIG.field_of("notifications").kind
+assert isinstance(_NOTIFICATIONS, Record)
+_NOTIFICATION_KEYS = {f.target: f.key for f in _NOTIFICATIONS.fields}
 
 
 @dataclass
@@ -78,145 +238,40 @@ class ConfigLayer:
         key = next((k for k in written if k in self.doc.data), attribute)
         return self.doc.problem((key,), message)
 
+    def keep_last_good(self, previous: ConfigLayer) -> list[str]:
+        """Fill the settings this version of the file lost to errors from its last good one.
 
-def _regex(
-    doc: YamlDocument, path: tuple[str | int, ...], pattern: Any, problems: list[Problem]
-) -> str | None:
-    if not isinstance(pattern, str) or not pattern:
-        problems.append(doc.problem(path, "must be a regular expression in quotes"))
-        return None
-    try:
-        re.compile(pattern)
-    except re.error as error:
-        problems.append(doc.problem(path, f"not a valid regular expression: {error}"))
-        return None
-    return pattern
+        Setting by setting, and inside `notifications` per key. Return the keys kept, as
+        written in the file.
+        """
+        kept: list[str] = []
+        for attribute, value in previous.values.items():
+            written = _WRITTEN_KEYS[attribute]
+            if attribute not in self.values:
+                self.values[attribute] = value
+                kept.append(written)
+            elif attribute == "notifications":
+                old = {k: v for k, v in value.items() if k not in self.values[attribute]}
+                self.values[attribute] = {**old, **self.values[attribute]}
+                kept += [f"{written}.{_NOTIFICATION_KEYS[name]}" for name in old]
+        return kept
 
 
 def parse_config(doc: YamlDocument) -> ConfigLayer:
     """Validate a config document key by key; invalid keys are reported and left out."""
     layer = ConfigLayer(doc.file, doc=doc)
-    data = doc.data
-    if data is None:
+    values, layer.problems = CONFIG_FORMAT.read(doc)
+    if values is INVALID:
         return layer
-    if not isinstance(data, dict):
-        layer.problems.append(doc.problem((), "the config must be a mapping of settings"))
-        return layer
-    problems = layer.problems
-    problems += unknown_keys(doc, data, (), CONFIG_KEYS)
-    for key, value in data.items():
-        if key not in CONFIG_KEYS:
-            continue
-        path = (key,)
-        if key in ("organization", "osqueryPath", "policyServer"):
-            if value is None:
-                value = ""
-            if not isinstance(value, str):
-                problems.append(doc.problem(path, "must be text"))
-            elif key == "policyServer" and value and not value.startswith("https://"):
-                problems.append(doc.problem(path, "must be an https:// URL"))
-            else:
-                layer.values[CONFIG_KEYS[key]] = value.strip()
-        elif key == "scanIntervalMinutes":
-            if isinstance(value, bool) or not isinstance(value, int):
-                problems.append(doc.problem(path, "must be a whole number of minutes"))
-            elif value < MIN_SCAN_INTERVAL_MINUTES:
-                problems.append(
-                    doc.problem(path, f"must be at least {MIN_SCAN_INTERVAL_MINUTES} minutes")
-                )
-            else:
-                layer.values["scan_interval_minutes"] = value
-        elif key == "engine":
-            if value not in ENGINES:
-                problems.append(
-                    doc.problem(
-                        path,
-                        f"{value!r} is not one of {', '.join(ENGINES)}"
-                        + suggest(str(value), ENGINES),
-                    )
-                )
-            else:
-                layer.values["engine"] = value
-        elif key == "apiPort":
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
-                problems.append(doc.problem(path, "must be a port number from 0 to 65535"))
-            else:
-                layer.values["api_port"] = value
-        elif key == "allowHosts":
-            if value is None:
-                value = []
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                problems.append(
-                    doc.problem(path, "must be a list of origins, e.g. https://login.example.com")
-                )
-            else:
-                layer.values["allow_hosts"] = tuple(v.strip() for v in value)
-        elif key == "allowRegex":
-            if value is None:
-                value = []
-            if not isinstance(value, list):
-                problems.append(doc.problem(path, "must be a list of regular expressions"))
-            else:
-                labels = [
-                    HostLabel(p, "")
-                    for i, item in enumerate(value)
-                    if (p := _regex(doc, (*path, i), item, problems)) is not None
-                ]
-                layer.values.setdefault("host_labels", ())
-                layer.values["host_labels"] += tuple(labels)
-        elif key == "hostLabels":
-            if value is None:
-                value = []
-            if not isinstance(value, list):
-                problems.append(doc.problem(path, "must be a list of {pattern, name}"))
-                continue
-            labels = []
-            for index, item in enumerate(value):
-                where = (*path, index)
-                if not isinstance(item, dict):
-                    problems.append(doc.problem(where, "must be {pattern: regex, name: text}"))
-                    continue
-                problems += unknown_keys(doc, item, where, ("pattern", "name"))
-                pattern = _regex(doc, (*where, "pattern"), item.get("pattern"), problems)
-                name = item.get("name")
-                if not isinstance(name, str) or not name.strip():
-                    problems.append(
-                        doc.problem((*where, "name"), "missing; the name to show for this web app")
-                    )
-                elif pattern is not None:
-                    labels.append(HostLabel(pattern, name.strip()))
-            layer.values.setdefault("host_labels", ())
-            layer.values["host_labels"] = tuple(labels) + layer.values["host_labels"]
-        elif key == "notifications":
-            settings = _notifications(doc, value, problems)
-            if settings is not None:
-                layer.values["notifications"] = settings
+    # Stethoscope's allowRegex labels come after hostLabels, whichever the file writes first.
+    if "allow_hosts" in values:
+        values["allow_hosts"] = tuple(values["allow_hosts"])
+    labels = values.pop("host_labels", None)
+    unnamed = values.pop("allow_regex", None)
+    if labels is not None or unnamed is not None:
+        values["host_labels"] = tuple(labels or ()) + tuple(unnamed or ())
+    layer.values = values
     return layer
-
-
-def _notifications(doc: YamlDocument, value: Any, problems: list[Problem]) -> dict[str, Any] | None:
-    path = ("notifications",)
-    if not isinstance(value, dict):
-        problems.append(doc.problem(path, "must be a mapping with enabled and reminderHours"))
-        return None
-    problems += unknown_keys(doc, value, path, ("enabled", "reminderHours"))
-    result: dict[str, Any] = {}
-    if "enabled" in value:
-        if not isinstance(value["enabled"], bool):
-            problems.append(doc.problem((*path, "enabled"), "must be true or false"))
-        else:
-            result["enabled"] = value["enabled"]
-    if "reminderHours" in value:
-        hours = value["reminderHours"]
-        if isinstance(hours, bool) or not isinstance(hours, int | float) or hours < 0:
-            problems.append(
-                doc.problem(
-                    (*path, "reminderHours"), "must be a number of hours (0 turns reminders off)"
-                )
-            )
-        else:
-            result["reminder_hours"] = float(hours)
-    return result
 
 
 def merge_configs(

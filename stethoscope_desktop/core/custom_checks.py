@@ -36,6 +36,22 @@ from typing import Any
 
 import yaml
 
+from stethoscope_desktop.core.fileformat import (
+    INVALID,
+    Converted,
+    Field,
+    FileFormat,
+    Flag,
+    JsonSchema,
+    KeyType,
+    ListOf,
+    OrNull,
+    Reading,
+    Record,
+    SchemaWriter,
+    Text,
+    unknown_keys,
+)
 from stethoscope_desktop.core.platforms import DESKTOP_PLATFORMS
 from stethoscope_desktop.core.status import Rating, Status
 from stethoscope_desktop.core.yamlfile import (
@@ -46,14 +62,12 @@ from stethoscope_desktop.core.yamlfile import (
     format_key,
     load_yaml_documents,
     suggest,
-    unknown_keys,
 )
 
 CHECKS_FOLDER = "checks.d"
 CHECK_FILE_SUFFIXES = (".yaml", ".yml")
 CUSTOM_PRACTICE = "custom"
 CUSTOM_KEY_PREFIX = "custom/"
-CHECK_KEYS = ("name", "query", "platform", "description", "resolution", "critical")
 # Keys Fleet writes into policy files and exports that mean nothing on a single device.
 FLEET_METADATA_KEYS = (
     "id",
@@ -224,104 +238,183 @@ def query_problem(sql: str) -> str | None:
     return None
 
 
-# -- entries -----------------------------------------------------------------------------------
+# -- the declaration ---------------------------------------------------------------------------
 
 
-def _platforms(
-    doc: YamlDocument, path: KeyPath, value: Any, problems: list[Problem]
-) -> tuple[bool, tuple[str, ...] | None]:
-    """Return (valid, platforms) for a `platform` value: Fleet's comma-separated text or a list."""
-    if value is None or value == "" or value == []:
-        return True, None
-    if isinstance(value, str):
-        names = [name.strip() for name in value.split(",")]
-    elif isinstance(value, list) and all(isinstance(name, str) for name in value):
-        names = [name.strip() for name in value]
-    else:
-        problems.append(
-            doc.problem(
+@dataclass(frozen=True)
+class FleetPlatforms(KeyType):
+    """Fleet's `platform`: comma-separated names (`darwin,linux`) or a list of them.
+
+    Absent or empty means every platform (None); `chrome` is accepted and is none of ours.
+    """
+
+    def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
+        """Return the desktop platforms named (in our order), None for every platform."""
+        if value is None or value == "" or value == []:
+            return None
+        names = _platform_names(value)
+        if names is None:
+            return reading.fail(
                 path, 'must be "darwin", "linux", "windows" or several, e.g. "darwin,linux"'
             )
-        )
-        return False, None
-    valid = True
-    for name in names:
-        if name not in FLEET_PLATFORMS:
+        unknown = [name for name in names if name not in FLEET_PLATFORMS]
+        for name in unknown:
             hint = suggest(name, FLEET_PLATFORMS, PLATFORM_ALIASES) if name else ""
             what = f"{name!r} is not a platform" if name else "an empty platform name"
-            problems.append(
-                doc.problem(path, f"{what}; use darwin, linux, windows (or chrome){hint}")
+            reading.fail(path, f"{what}; use darwin, linux, windows (or chrome){hint}")
+        if unknown:
+            return INVALID
+        return tuple(p for p in DESKTOP_PLATFORMS if p in names)
+
+    def schema(self, writer: SchemaWriter) -> JsonSchema:
+        """Return the comma-separated text, the list, or null."""
+        name = "(?:" + "|".join(FLEET_PLATFORMS) + ")"
+        return {
+            "anyOf": [
+                {"type": "string", "pattern": rf"^(?:\s*{name}\s*(?:,\s*{name}\s*)*)?$"},
+                {"type": "array", "items": {"enum": list(FLEET_PLATFORMS)}},
+                {"type": "null"},
+            ]
+        }
+
+
+def _platform_names(value: Any) -> list[str] | None:
+    """Return the names in Fleet's comma-separated text or list, or None for another value."""
+    if isinstance(value, str):
+        return [name.strip() for name in value.split(",")]
+    if isinstance(value, list) and all(isinstance(name, str) for name in value):
+        return [name.strip() for name in value]
+    return None
+
+
+def _custom_check(reading: Reading, path: KeyPath, values: dict[str, Any]) -> CustomCheck:
+    return CustomCheck(
+        **{"platforms": None, **values},
+        file=reading.doc.file,
+        where=format_key(path),
+        line=reading.doc.line((*path, "name")),
+    )
+
+
+_QUERY_MISSING = "missing; the osquery SQL of the check"
+_NAME_MISSING = "missing; it must be text"
+CHECK_RECORD = Record(
+    [
+        Field(
+            "name",
+            Text(missing=_NAME_MISSING, max_length=MAX_NAME_CHARS),
+            "The check's title in the window and the report; unique among the checks.",
+            missing=_NAME_MISSING,
+        ),
+        Field(
+            "query",
+            Text(
+                message=_QUERY_MISSING,
+                missing=_QUERY_MISSING,
+                max_length=MAX_SQL_CHARS,
+                check=query_problem,
+            ),
+            "One osquery SQL SELECT statement. Rows returned: the check passes; no rows: it "
+            "fails. On the built-in engine a table it does not have makes the check UNKNOWN "
+            '("needs osquery: table …").',
+            missing=_QUERY_MISSING,
+        ),
+        Field(
+            "platform",
+            FleetPlatforms(),
+            'Where the check runs, as Fleet writes it: "darwin", "linux", "windows" or several, '
+            'comma-separated ("darwin,linux") or as a list. Absent or empty: every platform. '
+            '"chrome" is accepted and never applies to a desktop.',
+            attribute="platforms",
+        ),
+        Field(
+            "description",
+            OrNull(Text(max_length=MAX_TEXT_CHARS), ""),
+            "Why the check matters, shown with it.",
+        ),
+        Field(
+            "resolution",
+            OrNull(Text(max_length=MAX_TEXT_CHARS), ""),
+            "How to fix a failing check: Markdown with links, shown as its directions.",
+        ),
+        Field(
+            "critical",
+            OrNull(Flag(), False),
+            "true: failing is a critical finding (FAIL, rated critical, notified). false or "
+            "absent: failing is a suggestion (NUDGE, rated medium).",
+        ),
+    ],
+    message="each check must be a mapping with a name and a query",
+    name="customCheck",
+    description="One of IT's own checks in Fleet's policy format (name, query, platform, "
+    "description, resolution, critical). Its result appears in the report as custom/<name as "
+    "a slug>.",
+    whole=True,
+    ignored={
+        key: "Fleet metadata: accepted so Fleet files load unchanged, and ignored."
+        for key in FLEET_METADATA_KEYS
+    },
+)
+CHECK_KEYS = CHECK_RECORD.keys
+
+
+@dataclass(frozen=True)
+class _CheckEntry(KeyType):
+    """One entry read as a `CustomCheck`; a GitOps `path:` reference is named as such."""
+
+    def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
+        """Return the check, or INVALID after reporting what is wrong with the entry."""
+        if isinstance(value, dict) and "path" in value and "query" not in value:
+            return reading.fail(
+                (*path, "path"),
+                "refers to another file (a Fleet GitOps path); copy that file into checks.d "
+                "instead",
             )
-            valid = False
-    return valid, tuple(p for p in DESKTOP_PLATFORMS if p in names)
+        return _CHECK.read(reading, path, value)
+
+    def schema(self, writer: SchemaWriter) -> JsonSchema:
+        """Return the entry's schema."""
+        return writer.of(_CHECK)
 
 
-def _text(
-    doc: YamlDocument, path: KeyPath, value: Any, problems: list[Problem], *, required: bool
-) -> str:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            problems.append(doc.problem(path, "missing; it must be text"))
-        return ""
-    if not isinstance(value, str):
-        problems.append(doc.problem(path, "must be text"))
-        return ""
-    if len(value) > MAX_TEXT_CHARS:
-        problems.append(doc.problem(path, f"longer than {MAX_TEXT_CHARS} characters"))
-        return ""
-    return value.strip()
+_CHECK = Converted(CHECK_RECORD, _custom_check)
+CHECK_ENTRY = _CheckEntry()
+_CHECK_ENTRIES = ListOf(
+    CHECK_ENTRY,
+    message="must be a list of checks (name, query, platform, …)",
+    max_items=MAX_CUSTOM_CHECKS,
+    too_many=f"more than {MAX_CUSTOM_CHECKS} checks",
+)
+
+
+@dataclass(frozen=True)
+class _UniqueChecks(KeyType):
+    """A list of entries; a check whose key an earlier one has is reported and left out."""
+
+    def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
+        """Return the checks with distinct keys."""
+        entries = _CHECK_ENTRIES.read(reading, path, value)
+        if entries is INVALID:
+            return INVALID
+        checks: list[CustomCheck] = []
+        add_unique(checks, entries, reading.problems)
+        return checks
+
+    def schema(self, writer: SchemaWriter) -> JsonSchema:
+        """Return the list's schema."""
+        return writer.of(_CHECK_ENTRIES)
+
+
+CHECK_LIST = _UniqueChecks()
 
 
 def parse_entry(
     doc: YamlDocument, path: KeyPath, item: Any
 ) -> tuple[CustomCheck | None, list[Problem]]:
     """Validate one Fleet-style entry at `path`; return the check (or None) and its problems."""
-    if not isinstance(item, dict):
-        return None, [doc.problem(path, "each check must be a mapping with a name and a query")]
-    if "path" in item and "query" not in item:
-        return None, [
-            doc.problem(
-                (*path, "path"),
-                "refers to another file (a Fleet GitOps path); copy that file into checks.d "
-                "instead",
-            )
-        ]
-    problems = unknown_keys(doc, item, path, (*CHECK_KEYS, *FLEET_METADATA_KEYS))
-    name = _text(doc, (*path, "name"), item.get("name"), problems, required=True)
-    if len(name) > MAX_NAME_CHARS:
-        problems.append(doc.problem((*path, "name"), f"longer than {MAX_NAME_CHARS} characters"))
-    query = item.get("query")
-    if not isinstance(query, str) or not query.strip():
-        problems.append(doc.problem((*path, "query"), "missing; the osquery SQL of the check"))
-        query = ""
-    elif (wrong := query_problem(query)) is not None:
-        problems.append(doc.problem((*path, "query"), wrong))
-    valid, platforms = _platforms(doc, (*path, "platform"), item.get("platform"), problems)
-    texts = {
-        key: _text(doc, (*path, key), item.get(key), problems, required=False)
-        for key in ("description", "resolution")
-    }
-    critical = item.get("critical", False)
-    if critical is None:
-        critical = False
-    if not isinstance(critical, bool):
-        problems.append(doc.problem((*path, "critical"), "must be true or false"))
-    if problems or not valid:
-        return None, problems
-    return (
-        CustomCheck(
-            name=name,
-            query=query.strip(),
-            platforms=platforms,
-            description=texts["description"],
-            resolution=texts["resolution"],
-            critical=bool(critical),
-            file=doc.file,
-            where=format_key(path),
-            line=doc.line((*path, "name")),
-        ),
-        [],
-    )
+    reading = Reading(doc)
+    check = CHECK_ENTRY.read(reading, path, item)
+    return (None if check is INVALID else check), reading.problems
 
 
 def add_unique(
@@ -346,18 +439,9 @@ def parse_entries(
     doc: YamlDocument, path: KeyPath, value: Any
 ) -> tuple[list[CustomCheck], list[Problem]]:
     """Validate a list of entries at `path` (`customChecks`, a file's top level, `policies`)."""
-    if not isinstance(value, list):
-        return [], [doc.problem(path, "must be a list of checks (name, query, platform, …)")]
-    if len(value) > MAX_CUSTOM_CHECKS:
-        return [], [doc.problem(path, f"more than {MAX_CUSTOM_CHECKS} checks")]
-    checks: list[CustomCheck] = []
-    problems: list[Problem] = []
-    for index, item in enumerate(value):
-        check, found = parse_entry(doc, (*path, index), item)
-        problems += found
-        if check is not None:
-            add_unique(checks, [check], problems)
-    return checks, problems
+    reading = Reading(doc)
+    checks = CHECK_LIST.read(reading, path, value)
+    return ([] if checks is INVALID else checks), reading.problems
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -375,68 +459,160 @@ class ChecksFile:
     unreadable: bool = False
 
 
-def _fleet_document(doc: YamlDocument, data: dict[str, Any], result: ChecksFile) -> None:
-    result.problems += unknown_keys(doc, data, (), FLEET_DOCUMENT_KEYS)
-    kind = data.get("kind")
-    version = data.get("apiVersion")
-    if version != "v1":
-        result.problems.append(
-            doc.problem(("apiVersion",), f"must be v1 (Fleet's format), not {version!r}")
-        )
-        return
-    if kind is None:
-        result.problems.append(doc.problem(("kind",), "missing; Fleet policies are kind: policy"))
-        return
-    if kind != "policy":
-        result.passed_over.append(doc.problem(("kind",), f"a Fleet {kind} document, not a policy"))
-        return
-    spec = data.get("spec")
-    if isinstance(spec, list):
-        checks, problems = parse_entries(doc, ("spec",), spec)
-    else:
-        check, problems = parse_entry(doc, ("spec",), spec)
-        checks = [check] if check is not None else []
+@dataclass(frozen=True)
+class _DocumentChecks:
+    """The checks of one document, and what it holds that is not checks (not an error)."""
+
+    checks: list[CustomCheck]
+    passed_over: list[Problem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _FleetDocument(KeyType):
+    """A Fleet export document: `apiVersion: v1`, a `kind`, and for a policy, its `spec`."""
+
+    name: str = "fleetDocument"
+    description: str = (
+        "A document of a Fleet export (fleetctl get policies): apiVersion v1, kind policy and "
+        "the policy as spec (one, or a list). Documents of another kind (query, …) are passed "
+        "over."
+    )
+
+    def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
+        """Return the document's checks, or that it is another kind of Fleet document."""
+        reading.problems += unknown_keys(reading.doc, value, path, FLEET_DOCUMENT_KEYS)
+        kind = value.get("kind")
+        version = value.get("apiVersion")
+        if version != "v1":
+            reading.fail((*path, "apiVersion"), f"must be v1 (Fleet's format), not {version!r}")
+            return _DocumentChecks([])
+        if kind is None:
+            reading.fail((*path, "kind"), "missing; Fleet policies are kind: policy")
+            return _DocumentChecks([])
+        if kind != "policy":
+            note = reading.doc.problem((*path, "kind"), f"a Fleet {kind} document, not a policy")
+            return _DocumentChecks([], [note])
+        spec = value.get("spec")
         if spec is None:
-            problems = [doc.problem(("spec",), "missing; the policy (name, query, platform, …)")]
-    result.problems += problems
-    add_unique(result.checks, checks, result.problems)
+            reading.fail((*path, "spec"), "missing; the policy (name, query, platform, …)")
+            return _DocumentChecks([])
+        kind_of_spec = CHECK_LIST if isinstance(spec, list) else CHECK_ENTRY
+        checks = kind_of_spec.read(reading, (*path, "spec"), spec)
+        return _DocumentChecks(_as_list(checks))
+
+    def schema(self, writer: SchemaWriter) -> JsonSchema:
+        """Return the document's schema: a policy's spec is a check or a list of them."""
+        return {
+            "type": "object",
+            "properties": {
+                "apiVersion": {"const": "v1", "description": "Fleet's format: v1."},
+                "kind": {
+                    "type": "string",
+                    "description": "policy; documents of other kinds are passed over.",
+                },
+                "spec": {
+                    "anyOf": [writer.of(CHECK_ENTRY), writer.of(CHECK_LIST)],
+                    "description": "The policy (name, query, platform, …), or a list of them.",
+                },
+            },
+            "required": ["apiVersion", "kind"],
+            "additionalProperties": False,
+            "if": {"properties": {"kind": {"const": "policy"}}},
+            "then": {"required": ["spec"]},
+        }
+
+
+def _as_list(checks: Any) -> list[CustomCheck]:
+    if checks is INVALID:
+        return []
+    return checks if isinstance(checks, list) else [checks]
+
+
+@dataclass(frozen=True)
+class _GitOpsFile(KeyType):
+    """A Fleet GitOps file: its `policies` are checks; its other keys are passed over."""
+
+    name: str = "gitOpsFile"
+    description: str = (
+        "A Fleet GitOps file: the checks are its policies; its other keys (queries, controls, "
+        "agent_options, …) are passed over."
+    )
+
+    def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
+        """Return the checks of `policies`, and which other keys were passed over."""
+        others = [key for key in value if key != "policies"]
+        notes = []
+        if others:
+            notes.append(
+                reading.doc.problem(path, f"the GitOps keys {', '.join(others)} are not checks")
+            )
+        checks = CHECK_LIST.read(reading, (*path, "policies"), value["policies"])
+        return _DocumentChecks(_as_list(checks), notes)
+
+    def schema(self, writer: SchemaWriter) -> JsonSchema:
+        """Return an object with a list of checks as `policies`."""
+        return {
+            "type": "object",
+            "properties": {
+                "policies": writer.described(CHECK_LIST, "IT's checks, as Fleet policies.")
+            },
+            "required": ["policies"],
+        }
+
+
+_FLEET_DOCUMENT = _FleetDocument()
+_GITOPS_FILE = _GitOpsFile()
+
+
+@dataclass(frozen=True)
+class _ChecksDocument(KeyType):
+    """One document of a checks file: ours (a list or one check), a Fleet document or GitOps."""
+
+    def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
+        """Return the document's checks by its shape, or INVALID when it has none of them."""
+        if isinstance(value, list):
+            return _DocumentChecks(_as_list(CHECK_LIST.read(reading, path, value)))
+        if isinstance(value, dict) and any(key in value for key in FLEET_DOCUMENT_KEYS):
+            return _FLEET_DOCUMENT.read(reading, path, value)
+        if isinstance(value, dict) and "policies" in value and "query" not in value:
+            return _GITOPS_FILE.read(reading, path, value)
+        if isinstance(value, dict):
+            return _DocumentChecks(_as_list(CHECK_ENTRY.read(reading, path, value)))
+        return reading.fail(
+            path,
+            "a checks file holds a list of checks (name, query, platform, …) or Fleet "
+            "policy documents (apiVersion: v1, kind: policy)",
+        )
+
+    def schema(self, writer: SchemaWriter) -> JsonSchema:
+        """Return any of the four shapes."""
+        shapes = (CHECK_LIST, CHECK_ENTRY, _FLEET_DOCUMENT, _GITOPS_FILE)
+        return {"anyOf": [writer.of(shape) for shape in shapes]}
+
+
+CHECKS_FILE_FORMAT = FileFormat(
+    "checks",
+    "Stethoscope Desktop checks file (checks.d/*.yaml)",
+    "IT's own checks, each in Fleet's policy format: a query that returns rows passes, one that "
+    "returns none fails. A file holds a list of checks (which is also a Fleet policies file), "
+    "one check, Fleet export documents (apiVersion: v1, kind: policy; several separated by "
+    "---), or a Fleet GitOps file with a policies list. Check a folder with "
+    "`stethoscope-desktop check-policy FOLDER`.",
+    _ChecksDocument(),
+)
 
 
 def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFile:
     """Read the checks in a checks file's documents (ours, Fleet's documents or GitOps file)."""
     result = ChecksFile(file)
     for doc in docs:
-        data = doc.data
-        if data is None:
+        if doc.data is None:
             continue  # an empty document, e.g. before a leading `---`
-        if isinstance(data, list):
-            checks, problems = parse_entries(doc, (), data)
-        elif isinstance(data, dict) and any(key in data for key in FLEET_DOCUMENT_KEYS):
-            _fleet_document(doc, data, result)
-            continue
-        elif isinstance(data, dict) and "policies" in data and "query" not in data:
-            # A Fleet GitOps file: its other keys (queries, controls, agent_options…) are
-            # not checks.
-            others = [key for key in data if key != "policies"]
-            if others:
-                result.passed_over.append(
-                    doc.problem((), f"the GitOps keys {', '.join(others)} are not checks")
-                )
-            checks, problems = parse_entries(doc, ("policies",), data["policies"])
-        elif isinstance(data, dict):
-            check, problems = parse_entry(doc, (), data)
-            checks = [check] if check is not None else []
-        else:
-            checks = []
-            problems = [
-                doc.problem(
-                    (),
-                    "a checks file holds a list of checks (name, query, platform, …) or Fleet "
-                    "policy documents (apiVersion: v1, kind: policy)",
-                )
-            ]
+        found, problems = CHECKS_FILE_FORMAT.read(doc)
         result.problems += problems
-        add_unique(result.checks, checks, result.problems)
+        if found is not INVALID:
+            result.passed_over += found.passed_over
+            add_unique(result.checks, found.checks, result.problems)
     if len(result.checks) > MAX_CUSTOM_CHECKS:
         result.problems.append(Problem(file, f"more than {MAX_CUSTOM_CHECKS} checks"))
         result.checks = result.checks[:MAX_CUSTOM_CHECKS]

@@ -19,11 +19,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stethoscope_desktop.core.fileformat import (
+    INVALID,
+    Anything,
+    Choice,
+    Converted,
+    EitherOf,
+    Field,
+    FileFormat,
+    JsonSchema,
+    KeyPattern,
+    KeyType,
+    MapOf,
+    OrNull,
+    Reading,
+    Record,
+    SchemaWriter,
+    Text,
+)
 from stethoscope_desktop.core.policy import PLATFORM_ALIASES
 from stethoscope_desktop.core.status import Rating
 from stethoscope_desktop.core.strings import PLACEHOLDER, UiStrings
 from stethoscope_desktop.core.versions import VersionRange, VersionRangeError, parse_version
-from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest, unknown_keys
+from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest
 
 PRACTICE_KEYS = (
     "osVersion",
@@ -42,32 +60,73 @@ PRACTICE_KEYS = (
 PLATFORM_TEXT_KEYS = ("darwin", "win32", "linux", "ubuntu", "debian", "fedora")
 # Separates a directions key's platform from its OS version range: `darwin@>=13`.
 VERSION_SEPARATOR = "@"
-STRING_KEYS = (
-    "summaryPass", "summaryNudge", "summaryFail", "summaryUnknown",
-    "countCriticalOne", "countCriticalOther", "countSuggestionOne", "countSuggestionOther",
-    "countUnknownOne", "countUnknownOther",
-    "statusPass", "statusNudge", "statusFail", "statusUnknown",
-    "ratingCritical", "ratingHigh", "ratingMedium", "ratingLow",
-    "sectionWhy", "sectionHow", "sectionEvidence", "couldNotCheck",
-    "lastChecked", "scanDuration", "checkAgain", "checking", "lastCheckedBy", "policyErrors",
-    "bannerTitleOne", "bannerTitleOther",
-    "appInstalled", "appNotInstalled", "appOutdated", "appBannedPresent", "appNotBanned",
-    "notifyTitleOne", "notifyTitleOther", "notifyBody",
-    "runningAsAdmin", "noDesktop", "snooze", "quit", "open", "startAtLogin",
-    "requirementAlways", "requirementSuggested", "requirementNever", "requirementIfSupported",
-    "versionAtLeast", "secondsAtMost",
-    "snoozeOneHour", "snoozeFourHours", "snoozeTomorrow", "snoozedUntil",
-    "pageFailedTitle", "pageFailedBody",
-)  # fmt: skip
+# The UI strings, and where each is shown.
+STRINGS: Mapping[str, str] = {
+    "summaryPass": "The window's summary when the device passes ({{organization}}).",
+    "summaryNudge": "The summary when there are suggestions but nothing critical.",
+    "summaryFail": "The summary when there are critical problems.",
+    "summaryUnknown": "The summary when some practices could not be checked.",
+    "countCriticalOne": "The count of critical problems, for one.",
+    "countCriticalOther": "The count of critical problems ({{count}}), for more than one.",
+    "countSuggestionOne": "The count of suggestions, for one.",
+    "countSuggestionOther": "The count of suggestions ({{count}}), for more than one.",
+    "countUnknownOne": "The count of practices that could not be checked, for one.",
+    "countUnknownOther": "The count of practices that could not be checked ({{count}}).",
+    "statusPass": "The status chip of a passing practice.",
+    "statusNudge": "The status chip of a suggestion.",
+    "statusFail": "The status chip of a critical problem.",
+    "statusUnknown": "The status chip of a practice that could not be checked.",
+    "ratingCritical": "The rating critical, in words.",
+    "ratingHigh": "The rating high, in words.",
+    "ratingMedium": "The rating medium, in words.",
+    "ratingLow": "The rating low, in words.",
+    "sectionWhy": "A card's heading above why the practice matters.",
+    "sectionHow": "A card's heading above the directions.",
+    "sectionEvidence": "A card's heading above what the check saw (Details).",
+    "couldNotCheck": "Why a practice could not be checked ({{reason}}).",
+    "lastChecked": "When the device was last checked ({{time}}).",
+    "scanDuration": "How long the check took ({{duration}}).",
+    "checkAgain": "The Check again button and menu entry.",
+    "checking": "Shown while a check runs.",
+    "lastCheckedBy": "Which web app last asked the device's status ({{label}}).",
+    "policyErrors": "The window's notice that IT's files have errors.",
+    "bannerTitleOne": "The red banner's title for one critical problem.",
+    "bannerTitleOther": "The red banner's title for several ({{count}}).",
+    "appInstalled": "What was seen of a required app that is installed ({{installed}}).",
+    "appNotInstalled": "What was seen of a required app that is missing.",
+    "appOutdated": "What was seen of an app in the wrong version ({{installed}}, {{required}}).",
+    "appBannedPresent": "What was seen of a banned app that is installed.",
+    "appNotBanned": "What was seen of a banned app that is not installed.",
+    "notifyTitleOne": "A notification's title for one new critical problem ({{title}}).",
+    "notifyTitleOther": "A notification's title for several ({{count}}).",
+    "notifyBody": "A notification's text.",
+    "runningAsAdmin": "The window's notice when the app runs as an administrator.",
+    "noDesktop": "Printed when there is no display to open the window on.",
+    "snooze": "The tray menu's Snooze notifications entry.",
+    "quit": "The tray menu's Quit entry.",
+    "open": "The tray menu's Open entry.",
+    "startAtLogin": "The tray menu's Start at login entry.",
+    "requirementAlways": "The requirement ALWAYS, in words.",
+    "requirementSuggested": "The requirement SUGGESTED, in words.",
+    "requirementNever": "The requirement NEVER, in words.",
+    "requirementIfSupported": "The requirement IF_SUPPORTED, in words.",
+    "versionAtLeast": "A version requirement in words ({{version}}).",
+    "secondsAtMost": "A screen-lock time requirement in words ({{count}}).",
+    "snoozeOneHour": "The snooze menu's one-hour entry.",
+    "snoozeFourHours": "The snooze menu's four-hour entry.",
+    "snoozeTomorrow": "The snooze menu's until-tomorrow entry.",
+    "snoozedUntil": "The snooze menu's entry while snoozed ({{time}}).",
+    "pageFailedTitle": "A notification's title when a web app's check failed ({{label}}).",
+    "pageFailedBody": "Its text ({{count}} critical problems).",
+}
+STRING_KEYS = tuple(STRINGS)
 PLACEHOLDERS = frozenset(
     {
         "requirement", "platformName", "organization", "name", "installFrom", "version",
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
     }
 )  # fmt: skip
-PRACTICE_FIELDS = ("name", "rating", "title", "description", "directions")
-# Keys of Stethoscope's instructions files we accept and what they become.
-STETHOSCOPE_TOP_KEYS = ("organization", "version", "policyFormat")
+# Stethoscope's UI strings that we take over, and what they become.
 STETHOSCOPE_STRINGS = {
     "ok": "summaryPass",
     "warning": "summaryNudge",
@@ -158,19 +217,251 @@ class Instructions(UiStrings):
         return UiStrings(self.language, dict(self.strings))
 
 
-def _text(doc: YamlDocument, path: KeyPath, value: Any, problems: list[Problem]) -> str | None:
-    if not isinstance(value, str):
-        problems.append(doc.problem(path, "must be text"))
-        return None
-    for name in PLACEHOLDER.findall(value):
+_LANGUAGE = "must be a language code such as en or de"
+_NOT_INSTRUCTIONS = "instructions must be a mapping with strings and practices"
+
+
+def _placeholders_problem(text: str) -> str | None:
+    """Return the problem with a text's `{{placeholder}}`s: the first that is not known."""
+    for name in PLACEHOLDER.findall(text):
         if name not in PLACEHOLDERS:
-            problems.append(
-                doc.problem(
-                    path, f"unknown placeholder {{{{{name}}}}}{suggest(name, PLACEHOLDERS)}"
+            return f"unknown placeholder {{{{{name}}}}}{suggest(name, PLACEHOLDERS)}"
+    return None
+
+
+def _directions_key_problem(key: str) -> str | None:
+    """Check a directions key: a known platform, then optionally `@` and a version range."""
+    platform, sep, allowed = key.partition(VERSION_SEPARATOR)
+    platform = platform.strip()
+    if platform not in PLATFORM_TEXT_KEYS:
+        return "unknown key" + suggest(platform, PLATFORM_TEXT_KEYS, PLATFORM_ALIASES)
+    if not sep:
+        return None
+    if not allowed.strip():
+        return f"needs an OS version range after the @, e.g. {platform}@>=13"
+    try:
+        VersionRange.parse(allowed.strip())
+    except VersionRangeError as error:
+        return f"the part after the @ is not a version range: {error}"
+    return None
+
+
+TEXT = Text(check=_placeholders_problem)
+_ONE_LINE = Converted(TEXT, lambda reading, path, text: " ".join(text.split()))
+_PLATFORM_NAMES = {
+    "darwin": "macOS",
+    "win32": "Windows",
+    "linux": "Linux",
+    "ubuntu": "Ubuntu (instead of linux)",
+    "debian": "Debian (instead of linux)",
+    "fedora": "Fedora (instead of linux)",
+}
+DIRECTIONS = MapOf(
+    KeyPattern(
+        _directions_key_problem,
+        {"pattern": "^(?:" + "|".join(PLATFORM_TEXT_KEYS) + r")(?:@.*\S.*)?$"},
+        "A platform ("
+        + ", ".join(f"{key}: {name}" for key, name in _PLATFORM_NAMES.items())
+        + "), optionally with @ and the OS versions the text is for: darwin@<13, "
+        "win32@>=10.0.22000. List versions oldest first.",
+    ),
+    TEXT,
+    message="must map platforms to Markdown directions",
+)
+TITLE = Record(
+    [
+        Field("passing", _ONE_LINE, "The card's title when the practice passes."),
+        Field("failing", _ONE_LINE, "The title when it fails or only gets a nudge."),
+        Field("unknown", _ONE_LINE, "The title when it could not be checked (else: failing)."),
+    ],
+    message="must be {passing, failing, unknown}",
+)
+PRACTICE = Record(
+    [
+        Field("name", TEXT, "The practice's short name, e.g. Firewall."),
+        Field(
+            "rating",
+            Choice(
+                {rating.value: f"{rating.value.capitalize()} importance." for rating in Rating},
+                convert=Rating,
+            ),
+            "How important the practice is: orders the cards of one status (the bundled "
+            "English file sets it; another language need not).",
+        ),
+        Field("title", TITLE, "The card's title in each state; one line."),
+        Field("description", TEXT, "Why the practice matters, in plain words (Markdown)."),
+        Field(
+            "directions",
+            DIRECTIONS,
+            "Numbered Markdown directions per platform, with links (settings deep links such "
+            "as x-apple.systempreferences: and ms-settings: open the right pane).",
+        ),
+    ],
+    message="must be a mapping with name, rating, title, description, directions",
+)
+PRACTICE_FIELDS = PRACTICE.keys
+_PRACTICE_NAMES = {key: f"The texts of the practice {key}." for key in PRACTICE_KEYS}
+_STETHOSCOPE_KEYS = {
+    "organization": "Stethoscope's: accepted and ignored (the organization comes from "
+    "config.yaml).",
+    "version": "Stethoscope's: accepted and ignored.",
+    "policyFormat": "Stethoscope's: accepted and ignored.",
+}
+INSTRUCTIONS = Record(
+    [
+        Field(
+            "language",
+            OrNull(
+                Text(
+                    message=_LANGUAGE,
+                    pattern=r"^(?:[a-z]{2,3}(?:-[A-Za-z]{2,4})?)?$",
+                    pattern_message=_LANGUAGE,
+                ),
+                "",
+            ),
+            "The language of the texts, e.g. en or de (the file's name says it too).",
+        ),
+        Field(
+            "strings",
+            OrNull(
+                MapOf(
+                    {
+                        key: "A text of the window, the tray or a notification."
+                        for key in STRING_KEYS
+                    },
+                    TEXT,
+                    message="must map string names to texts",
+                ),
+                {},
+            ),
+            "The texts of the window, the tray menu and the notifications. Placeholders in "
+            "double braces are filled in when shown.",
+        ),
+        Field(
+            "practices",
+            OrNull(
+                MapOf(
+                    _PRACTICE_NAMES,
+                    PRACTICE,
+                    message="must map practice names to their texts",
+                ),
+                {},
+            ),
+            "Per practice: its name, rating, titles, why it matters and directions.",
+        ),
+    ],
+    message=_NOT_INSTRUCTIONS,
+    name="instructions",
+    description="Our instructions file.",
+    ignored=_STETHOSCOPE_KEYS,
+)
+
+
+# Stethoscope's own files, read as the loader reads them (see `convert_stethoscope`): their
+# titles are Handlebars texts, and the keys we don't convert are passed over.
+_STETHOSCOPE_STRINGS_RECORD = Record(
+    [
+        Field(theirs, Anything(), f"Stethoscope's; becomes our {ours}.")
+        for theirs, ours in STETHOSCOPE_STRINGS.items()
+    ],
+    message="must map string names to texts",
+    open=True,
+)
+_STETHOSCOPE_PRACTICE = Record(
+    [
+        PRACTICE.field_of("name"),
+        PRACTICE.field_of("rating"),
+        Field(
+            "title",
+            EitherOf(Text(), TITLE),
+            "Stethoscope's Handlebars title ({{#if passing}}passing{{else}}failing{{/if}}), or "
+            "ours.",
+        ),
+        Field("description", Text(), "Why it matters; HTML links become Markdown links."),
+        Field(
+            "directions",
+            MapOf(DIRECTIONS.keys, Text(), message=DIRECTIONS.message),
+            "Directions per platform; HTML links become Markdown links, Handlebars helpers are "
+            "dropped.",
+        ),
+    ],
+    message=PRACTICE.message,
+    open=True,
+)
+_STETHOSCOPE_INSTRUCTIONS = Record(
+    [
+        Field("language", Anything(), "The language of the texts (default: en)."),
+        Field("strings", OrNull(_STETHOSCOPE_STRINGS_RECORD), "Stethoscope's UI strings."),
+        Field(
+            "practices",
+            OrNull(
+                MapOf(
+                    _PRACTICE_NAMES,
+                    _STETHOSCOPE_PRACTICE,
+                    message="must map practice names to their texts",
                 )
-            )
-            return None
-    return value.strip()
+            ),
+            "Per practice: its title, why it matters and directions.",
+        ),
+    ],
+    message=_NOT_INSTRUCTIONS,
+    name="stethoscopeInstructions",
+    description="Netflix Stethoscope's instructions file, which loads unchanged.",
+    open=True,
+)
+# When a file is Stethoscope's (see `_is_stethoscope_format`), in JSON Schema.
+_STETHOSCOPE_FORMAT_SCHEMA: JsonSchema = {
+    "anyOf": [
+        {
+            "required": ["practices"],
+            "properties": {
+                "practices": {
+                    "type": "object",
+                    "not": {
+                        "additionalProperties": {
+                            "not": {
+                                "type": "object",
+                                "required": ["title"],
+                                "properties": {"title": {"type": "string"}},
+                            }
+                        }
+                    },
+                }
+            },
+        },
+        {"required": ["policyFormat"], "properties": {"practices": {"not": {"type": "object"}}}},
+    ]
+}
+
+
+@dataclass(frozen=True)
+class _InstructionsDocument(KeyType):
+    """Our instructions, or Stethoscope's, which are converted into ours before they are read."""
+
+    def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
+        """Return the texts read, converting a Stethoscope file first."""
+        if isinstance(value, dict) and _is_stethoscope_format(value):
+            value = convert_stethoscope(value)
+        return INSTRUCTIONS.read(reading, path, value)
+
+    def schema(self, writer: SchemaWriter) -> JsonSchema:
+        """Return: if it is Stethoscope's format, that; else ours."""
+        return {
+            "if": _STETHOSCOPE_FORMAT_SCHEMA,
+            "then": writer.of(_STETHOSCOPE_INSTRUCTIONS),
+            "else": writer.of(INSTRUCTIONS),
+        }
+
+
+INSTRUCTIONS_FORMAT = FileFormat(
+    "instructions",
+    "Stethoscope Desktop instruction texts (instructions.<lang>.yaml)",
+    "What the window, the tray and the notifications say, in one language: UI strings, and per "
+    "practice a name, a rating, titles, why it matters and numbered directions per platform. "
+    "Languages other than English may leave texts out; English fills them. Netflix "
+    "Stethoscope's instructions files (Handlebars titles) load unchanged.",
+    _InstructionsDocument(),
+)
 
 
 @dataclass
@@ -183,151 +474,46 @@ class InstructionsLayer:
     practices: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
+    def keep_last_good(self, previous: InstructionsLayer) -> list[str]:
+        """Fill the texts this version of the file lost to errors from its last good version.
+
+        String by string, and per practice field by field (directions per platform). Return the
+        keys kept, as written in the file.
+        """
+        kept: list[str] = []
+        for name, text in previous.strings.items():
+            if name not in self.strings:
+                self.strings[name] = text
+                kept.append(f"strings.{name}")
+        for practice, fields_ in previous.practices.items():
+            current = self.practices.setdefault(practice, {})
+            for field_name, value in fields_.items():
+                if field_name == "directions":
+                    new = current.get("directions", {})
+                    old = {key: text for key, text in value.items() if key not in new}
+                    current["directions"] = {**old, **new}
+                    kept += [f"practices.{practice}.directions.{key}" for key in old]
+                elif field_name not in current:
+                    current[field_name] = value
+                    kept.append(f"practices.{practice}.{field_name.replace('_', '.')}")
+        return kept
+
 
 def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
     """Validate an instructions document (ours or Stethoscope's); bad parts are reported."""
     layer = InstructionsLayer(doc.file)
-    data = doc.data
-    problems = layer.problems
-    if not isinstance(data, dict):
-        problems.append(
-            doc.problem((), "instructions must be a mapping with strings and practices")
-        )
+    values, layer.problems = INSTRUCTIONS_FORMAT.read(doc)
+    if values is INVALID:
         return layer
-    if _is_stethoscope_format(data):
-        data = convert_stethoscope(data)
-        doc = YamlDocument(doc.file, data, doc.lines)
-    problems += unknown_keys(
-        doc, data, (), ("language", "strings", "practices", *STETHOSCOPE_TOP_KEYS)
-    )
-    language = data.get("language", "")
-    if language not in (None, "") and not (
-        isinstance(language, str) and re.fullmatch(r"[a-z]{2,3}(-[A-Za-z]{2,4})?", language)
-    ):
-        problems.append(doc.problem(("language",), "must be a language code such as en or de"))
-    else:
-        layer.language = str(language or "")
-    strings = data.get("strings")
-    if strings is None:
-        strings = {}
-    if not isinstance(strings, dict):
-        problems.append(doc.problem(("strings",), "must map string names to texts"))
-    else:
-        problems += unknown_keys(doc, strings, ("strings",), STRING_KEYS)
-        for key, value in strings.items():
-            if (
-                key in STRING_KEYS
-                and (text := _text(doc, ("strings", key), value, problems)) is not None
-            ):
-                layer.strings[key] = text
-    practices = data.get("practices")
-    if practices is None:
-        practices = {}
-    if not isinstance(practices, dict):
-        problems.append(doc.problem(("practices",), "must map practice names to their texts"))
-        return layer
-    problems += unknown_keys(doc, practices, ("practices",), PRACTICE_KEYS)
-    for key, entry in practices.items():
-        if key not in PRACTICE_KEYS:
-            continue
-        parsed = _practice(doc, ("practices", key), entry, problems)
-        if parsed:
-            layer.practices[key] = parsed
+    layer.language = values.get("language", "")
+    layer.strings = values.get("strings", {})
+    for key, texts in values.get("practices", {}).items():
+        fields_ = {name: value for name, value in texts.items() if name != "title"}
+        for state, title in texts.get("title", {}).items():
+            fields_[f"title_{state}"] = title
+        if fields_:
+            layer.practices[key] = fields_
     return layer
-
-
-def _practice(
-    doc: YamlDocument, path: KeyPath, entry: Any, problems: list[Problem]
-) -> dict[str, Any]:
-    if not isinstance(entry, dict):
-        problems.append(
-            doc.problem(path, "must be a mapping with name, rating, title, description, directions")
-        )
-        return {}
-    problems += unknown_keys(doc, entry, path, PRACTICE_FIELDS)
-    parsed: dict[str, Any] = {}
-    if (
-        "name" in entry
-        and (name := _text(doc, (*path, "name"), entry["name"], problems)) is not None
-    ):
-        parsed["name"] = name
-    if "rating" in entry:
-        choices = [r.value for r in Rating]
-        if entry["rating"] in choices:
-            parsed["rating"] = Rating(entry["rating"])
-        else:
-            problems.append(
-                doc.problem(
-                    (*path, "rating"),
-                    f"{entry['rating']!r} is not one of {', '.join(choices)}"
-                    + suggest(str(entry["rating"]), choices),
-                )
-            )
-    if "title" in entry:
-        title = entry["title"]
-        if not isinstance(title, dict):
-            problems.append(doc.problem((*path, "title"), "must be {passing, failing, unknown}"))
-        else:
-            problems += unknown_keys(
-                doc, title, (*path, "title"), ("passing", "failing", "unknown")
-            )
-            for state in ("passing", "failing", "unknown"):
-                if (
-                    state in title
-                    and (text := _text(doc, (*path, "title", state), title[state], problems))
-                    is not None
-                ):
-                    parsed[f"title_{state}"] = " ".join(text.split())
-    if (
-        "description" in entry
-        and (text := _text(doc, (*path, "description"), entry["description"], problems)) is not None
-    ):
-        parsed["description"] = text
-    if "directions" in entry:
-        directions = entry["directions"]
-        if not isinstance(directions, dict):
-            problems.append(
-                doc.problem((*path, "directions"), "must map platforms to Markdown directions")
-            )
-        else:
-            texts: dict[str, str] = {}
-            for key, value in directions.items():
-                where = (*path, "directions", key)
-                if not _directions_key_ok(doc, where, str(key), problems):
-                    continue
-                text = _text(doc, where, value, problems)
-                if text is not None:
-                    texts[str(key)] = text
-            parsed["directions"] = texts
-    return parsed
-
-
-def _directions_key_ok(
-    doc: YamlDocument, where: KeyPath, key: str, problems: list[Problem]
-) -> bool:
-    """Check a directions key: a known platform, then optionally `@` and a version range."""
-    platform, sep, allowed = key.partition(VERSION_SEPARATOR)
-    platform = platform.strip()
-    if platform not in PLATFORM_TEXT_KEYS:
-        problems.append(
-            doc.problem(
-                where, "unknown key" + suggest(platform, PLATFORM_TEXT_KEYS, PLATFORM_ALIASES)
-            )
-        )
-        return False
-    if not sep:
-        return True
-    if not allowed.strip():
-        problems.append(
-            doc.problem(where, f"needs an OS version range after the @, e.g. {platform}@>=13")
-        )
-        return False
-    try:
-        VersionRange.parse(allowed.strip())
-    except VersionRangeError as error:
-        problems.append(doc.problem(where, f"the part after the @ is not a version range: {error}"))
-        return False
-    return True
 
 
 def merge_instructions(layers: list[InstructionsLayer], language: str) -> Instructions:

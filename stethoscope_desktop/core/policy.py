@@ -1,36 +1,51 @@
-"""The practices policy (`policy.yaml`): Stethoscope-compatible keys, validated and layered.
+"""The practices policy (`policy.yaml`): Stethoscope-compatible keys, declared, validated, layered.
 
 Keys and meanings follow Netflix's Stethoscope: `osVersion` brackets per platform, requirement
 options (`ALWAYS`, `SUGGESTED`, `NEVER`, `IF_SUPPORTED`) for the feature practices, `screenIdle`
 as a numeric range of seconds, `applications` rules, and `stethoscopeVersion`. One key of our
 own, `customChecks`, lists IT's own Fleet-style checks (see `core.custom_checks`); a
-Stethoscope policy without it is unchanged. A key that does not validate is reported (file,
-line, key) and left out, so the rest of the file still applies.
+Stethoscope policy without it is unchanged.
+
+`POLICY_FORMAT` declares every key once: the loader reads files with it and
+`resources/schemas/policy.schema.json` is written from it. A key that does not validate is
+reported (file, line, key) and left out, so the rest of the file still applies. What follows the
+declaration is what it can't say: the older application lists folded into one, duplicate rules,
+and the layering of IT's policy over the bundled one.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from stethoscope_desktop.core.custom_checks import CustomCheck, parse_entries
-from stethoscope_desktop.core.versions import (
-    NumericRange,
-    NumericRangeError,
-    VersionRange,
-    VersionRangeError,
+from stethoscope_desktop.core.custom_checks import CHECK_LIST, CustomCheck
+from stethoscope_desktop.core.fileformat import (
+    Choice,
+    Converted,
+    EitherOf,
+    Field,
+    FileFormat,
+    Flag,
+    KeyType,
+    ListOf,
+    MapOf,
+    OrNull,
+    Reading,
+    Record,
+    SecondsRange,
+    Text,
+    VersionRangeText,
 )
+from stethoscope_desktop.core.versions import NumericRange, VersionRange
 from stethoscope_desktop.core.yamlfile import (
     KeyPath,
     Problem,
     YamlDocument,
     format_key,
     plain_document,
-    suggest,
-    unknown_keys,
 )
 
 FEATURE_PRACTICES = (
@@ -47,15 +62,6 @@ APPLICATION_LISTS = {
     "suggestedApplications": "SUGGESTED",
 }
 CUSTOM_CHECKS_KEY = "customChecks"
-POLICY_KEYS = (
-    "osVersion",
-    *FEATURE_PRACTICES,
-    "screenIdle",
-    "applications",
-    *APPLICATION_LISTS,
-    "stethoscopeVersion",
-    CUSTOM_CHECKS_KEY,
-)
 # Platform keys: Stethoscope's (process.platform names plus `ubuntu`, `awsWorkspace`, `all`) and
 # the os-release IDs of the Linux distributions people use.
 LINUX_DISTRIBUTIONS = (
@@ -78,7 +84,30 @@ LINUX_DISTRIBUTIONS = (
     "kali",
     "amzn",
 )
-PLATFORM_KEYS = ("darwin", "win32", "linux", "awsWorkspace", "all", *LINUX_DISTRIBUTIONS)
+# Each platform key and the OS versions it is compared with.
+PLATFORMS: Mapping[str, str] = {
+    "darwin": "macOS. Versions as macOS reports them: 15.7.0, 26.0.1.",
+    "win32": "Windows. Versions are 10.0.<build>: Windows 11 24H2 is 10.0.26100, Windows 10 22H2 "
+    "is 10.0.19045.",
+    "linux": "Any Linux distribution that has no key of its own here. Versions are the "
+    "distribution's VERSION_ID from /etc/os-release (24.04 reads as 24.4.0).",
+    "awsWorkspace": "Amazon WorkSpaces virtual desktops (Windows); used instead of win32 there. "
+    "Versions are 10.0.<build>.",
+    "all": "Every platform: used where the device's own platform has no key.",
+    **{
+        name: f"Linux distribution whose /etc/os-release ID is `{name}`; used instead of `linux` "
+        "there. Versions are its VERSION_ID (24.04 reads as 24.4.0)."
+        for name in LINUX_DISTRIBUTIONS
+    },
+}
+PLATFORM_KEYS = tuple(PLATFORMS)
+_PLATFORM_PLACES = {
+    "darwin": "macOS",
+    "win32": "Windows",
+    "linux": "Linux",
+    "awsWorkspace": "Amazon WorkSpaces",
+    "all": "every platform",
+}
 # What people write instead of Node's platform names, for "did you mean" hints.
 PLATFORM_ALIASES = {
     "macos": "darwin",
@@ -89,22 +118,12 @@ PLATFORM_ALIASES = {
     "win": "win32",
     "win64": "win32",
 }
-APPLICATION_KEYS = (
-    "name",
-    "assertion",
-    "version",
-    "platform",
-    "paths",
-    "description",
-    "installFrom",
-    "exactMatch",
-)
 MAX_APP_NAME_CHARS = 200
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+MAX_APPLICATIONS = 500
 # Python-only regular expression syntax: possessive quantifiers and atomic groups. `Notepad++`
 # would silently mean "Notepa" + possessive "d+" in Python; in Stethoscope it was an error.
-_NOT_JAVASCRIPT = re.compile(r"(?<!\\)(?:[*+?}]\+|\(\?>)")
-MAX_APPLICATIONS = 500
+_NOT_JAVASCRIPT = r"(?:[*+?}]\+|\(\?>)"
+_NOT_JAVASCRIPT_IN_NAME = re.compile(r"(?<!\\)" + _NOT_JAVASCRIPT)
 
 
 class Requirement(StrEnum):
@@ -160,6 +179,285 @@ class Policy:
     custom_checks: tuple[CustomCheck, ...] = ()
 
 
+# -- the declaration ----------------------------------------------------------------------------
+
+_REQUIREMENT_OPTIONS = ", ".join(Requirement)
+REQUIREMENT = Choice(
+    {
+        "ALWAYS": "Must be on (installed): otherwise a critical failure.",
+        "SUGGESTED": "Recommended: otherwise a nudge.",
+        "NEVER": "Must be off (not installed): otherwise a critical failure.",
+        "IF_SUPPORTED": "Must be on where the device can tell; where it cannot, not held against "
+        "the user.",
+    },
+    name="requirement",
+    description="A requirement option. ALWAYS: must be on (off is a critical failure). SUGGESTED: "
+    "recommended (off is a nudge). NEVER: must be off (on is a critical failure). IF_SUPPORTED: "
+    "like ALWAYS where the device can tell; where it cannot, it is not held against the user.",
+    null_message=f"has no value; give one of {_REQUIREMENT_OPTIONS}",
+    convert=Requirement,
+)
+VERSION_RANGE = VersionRangeText()
+VERSION_BRACKET = Converted(
+    Record(
+        [
+            Field("ok", VERSION_RANGE, "Versions that pass."),
+            Field(
+                "nudge",
+                VERSION_RANGE,
+                "Versions that do not pass but only get a nudge; all others fail.",
+            ),
+        ],
+        message='must be {ok: ">=x.y", nudge: ">=x.y"}',
+        name="versionBracket",
+        description='OS version bracket: {ok: ">=14.6", nudge: ">=13.6"}. Inside ok: PASS; else '
+        "inside nudge: NUDGE (a suggestion to update); else FAIL. At least one of the two.",
+        whole=True,
+        at_least_one=(("ok", "nudge"), "needs ok, nudge or both"),
+    ),
+    lambda reading, path, values: VersionBracket(**values),
+)
+
+
+def _check_application_name(
+    reading: Reading, path: KeyPath, raw: Mapping[str, Any], values: dict[str, Any]
+) -> None:
+    """A rule's name is a JavaScript regular expression, as Stethoscope's was, unless exact."""
+    name = values.get("name")
+    if name is None or values.get("exact_match", False):
+        return
+    where = (*path, "name")
+    try:
+        re.compile(name)
+    except re.error as error:
+        reading.fail(
+            where,
+            f"not a valid regular expression: {error} "
+            "(set exactMatch: true to match the name literally)",
+        )
+        return
+    if (found := _NOT_JAVASCRIPT_IN_NAME.search(name)) is not None:
+        reading.fail(
+            where,
+            f"{found.group(0)!r} is not valid in Stethoscope's (JavaScript) regular expressions; "
+            "escape it (e.g. Notepad\\+\\+) or set exactMatch: true",
+        )
+
+
+_NAME_MISSING = "missing; the application's name (a regular expression unless exactMatch is true)"
+APPLICATION_RULE = Record(
+    [
+        Field(
+            "name",
+            Text(message=_NAME_MISSING, missing=_NAME_MISSING, max_length=MAX_APP_NAME_CHARS),
+            "The application's name as installed (package name on Linux, app name on macOS, "
+            "display name on Windows). A regular expression matched anywhere in the name, "
+            "case-insensitively (anchor it with ^ and $ to match a whole name), unless exactMatch "
+            "is true. Write it in JavaScript syntax, as Stethoscope did: a literal + is \\+ "
+            "(Notepad\\+\\+).",
+            missing=_NAME_MISSING,
+        ),
+        Field(
+            "assertion",
+            REQUIREMENT,
+            "ALWAYS or IF_SUPPORTED: must be installed (missing or outdated fails). SUGGESTED: "
+            "recommended (missing or outdated is a nudge). NEVER: banned (installed fails; with "
+            "a version range, only versions inside it are banned).",
+        ),
+        Field(
+            "version",
+            OrNull(VERSION_RANGE, blank=True),
+            "A version range the installed application must satisfy (for a banned one: the "
+            "banned versions). Empty or absent: any version.",
+        ),
+        Field(
+            "platform",
+            OrNull(
+                MapOf(
+                    {
+                        key: f"{text} A version range (the rule applies on OS versions inside "
+                        "it) or true/false."
+                        for key, text in PLATFORMS.items()
+                    },
+                    EitherOf(Flag(), VERSION_RANGE),
+                    message="must map platforms to version ranges, e.g. "
+                    '{darwin: ">=13"} or {all: true}',
+                    aliases=PLATFORM_ALIASES,
+                )
+            ),
+            "Where the rule applies: platforms mapped to an OS version range or true/false, e.g. "
+            '{darwin: ">=13"} or {all: true}. The most specific key that matches the device '
+            "decides (ubuntu, then linux, then all). Absent: every platform.",
+        ),
+        Field(
+            "paths",
+            OrNull(
+                MapOf(
+                    {
+                        key: f"The folder on {_PLATFORM_PLACES[key]}."
+                        if key in _PLATFORM_PLACES
+                        else f"The folder on the Linux distribution `{key}`."
+                        for key in PLATFORMS
+                    },
+                    Text(message="must be a folder path", strip=False),
+                    message="must map platforms to folders",
+                    aliases=PLATFORM_ALIASES,
+                ),
+                {},
+            ),
+            "Per platform, the folder the application is installed in.",
+        ),
+        Field(
+            "description",
+            OrNull(Text(), ""),
+            "Why this rule exists, shown to the user in place of the generic text.",
+        ),
+        Field(
+            "installFrom",
+            OrNull(Text(), ""),
+            "Where to get the application (a URL or a short instruction), shown to the user.",
+            attribute="install_from",
+        ),
+        Field(
+            "exactMatch",
+            Flag(),
+            "true: match the name literally (ignoring case) instead of as a regular expression.",
+            attribute="exact_match",
+            default=False,
+        ),
+    ],
+    message="each application must be a mapping with at least a name",
+    name="applicationRule",
+    description="An application that is required, suggested or banned.",
+    whole=True,
+    check=_check_application_name,
+    schema_extra={
+        # The schema's side of _check_application_name.
+        "if": {"properties": {"exactMatch": {"const": True}}, "required": ["exactMatch"]},
+        "else": {
+            "properties": {
+                "name": {"format": "regex", "not": {"pattern": r"(?:^|[^\\])" + _NOT_JAVASCRIPT}}
+            }
+        },
+    },
+)
+
+
+@dataclass(frozen=True)
+class _PlacedRule:
+    """An application rule read from a file, and where its name is."""
+
+    rule: ApplicationRule
+    path: KeyPath
+
+
+def _rules(default: Requirement | None) -> KeyType:
+    """Return the type of a list of rules whose assertion is `default` where none is given."""
+    given = default or Requirement.ALWAYS
+    rule: KeyType = APPLICATION_RULE
+    if default is None:
+        rule = APPLICATION_RULE.requiring(
+            assertion=f"missing; one of {_REQUIREMENT_OPTIONS}",
+        )
+    return ListOf(
+        Converted(
+            rule,
+            lambda reading, path, values: _PlacedRule(
+                ApplicationRule(**{"assertion": given, **values}, source=reading.doc.file),
+                (*path, "name"),
+            ),
+        ),
+        message="must be a list of applications",
+        max_items=MAX_APPLICATIONS,
+        too_many=f"more than {MAX_APPLICATIONS} applications",
+    )
+
+
+_FEATURES: Mapping[str, str] = {
+    "firewall": "Whether the firewall must be on.",
+    "diskEncryption": "Whether the system disk must be encrypted (FileVault, BitLocker, LUKS).",
+    "automaticUpdates": "Whether automatic operating system updates must be on.",
+    "screenLock": "Whether the screen must lock (ask for a password) after inactivity or sleep.",
+    "remoteLogin": "Whether remote login (SSH, Remote Desktop) may be on; usually NEVER.",
+    "openWifiConnections": "Whether saved open (password-less) Wi-Fi networks are allowed; NEVER "
+    "means none may be saved.",
+}
+_LISTS: Mapping[str, str] = {
+    "requiredApplications": "applications that must be installed",
+    "bannedApplications": "applications that must not be installed",
+    "suggestedApplications": "applications that are recommended",
+}
+POLICY = Record(
+    [
+        Field(
+            "osVersion",
+            MapOf(
+                PLATFORMS,
+                VERSION_BRACKET,
+                message="must map platforms (darwin, win32, linux, …) to {ok, nudge}",
+                aliases=PLATFORM_ALIASES,
+            ),
+            "Operating system version brackets per platform. The most specific key that matches "
+            "the device is used (e.g. debian, then linux, then all; awsWorkspace, then win32, "
+            "then all).",
+        ),
+        *(Field(key, REQUIREMENT, _FEATURES[key]) for key in FEATURE_PRACTICES),
+        Field(
+            "screenIdle",
+            SecondsRange(),
+            'Seconds of inactivity until the screen locks, as a numeric range in quotes: "<=600" '
+            '(at most 10 minutes), ">=60 <=600" (both must hold). Operators: <, <=, >, >=, =. An '
+            'unquoted number is the longest time allowed (600 means "<=600"); a quoted number '
+            'without an operator ("600") means exactly that number.',
+        ),
+        Field(
+            "applications",
+            _rules(None),
+            "Applications that are required, suggested or banned; each rule names its assertion.",
+        ),
+        *(
+            Field(
+                key,
+                _rules(Requirement(default)),
+                f"Stethoscope's older form: {_LISTS[key]} (assertion defaults to {default}).",
+            )
+            for key, default in APPLICATION_LISTS.items()
+        ),
+        Field(
+            "stethoscopeVersion",
+            VERSION_RANGE,
+            'A version range Stethoscope Desktop itself must satisfy, e.g. ">=0.1.0".',
+        ),
+        Field(
+            CUSTOM_CHECKS_KEY,
+            OrNull(CHECK_LIST),
+            "IT's own checks, written as Fleet policies: a query that returns rows passes, one "
+            "that returns none fails (a critical finding when critical is true, else a "
+            "suggestion). Not part of Stethoscope's format; a policy without it is unchanged. "
+            "The same entries may also be files in a checks.d folder beside policy.yaml.",
+        ),
+    ],
+    message="a policy must be a mapping of practice names to requirements",
+)
+POLICY_FORMAT = FileFormat(
+    "policy",
+    "Stethoscope Desktop practices policy (policy.yaml)",
+    "What this organization requires of its devices. Compatible with Netflix Stethoscope's "
+    "policy files. A key that is absent is not checked. Validate a file with "
+    "`stethoscope-desktop check-policy FILE`.",
+    POLICY,
+)
+POLICY_KEYS = POLICY.keys
+APPLICATION_KEYS = APPLICATION_RULE.keys
+# Keys that layers merge entry by entry (a platform, a rule, a check); every other key is one
+# setting, which a layer sets whole and IT's layer locks.
+_BY_ENTRY = ("osVersion", "applications", *APPLICATION_LISTS, CUSTOM_CHECKS_KEY)
+_WHOLE_KEYS = tuple(key for key in POLICY_KEYS if key not in _BY_ENTRY)
+
+
+# -- reading a layer -----------------------------------------------------------------------------
+
+
 @dataclass
 class PolicyLayer:
     """The valid keys of one policy file, parsed, and what was wrong with the rest."""
@@ -181,287 +479,186 @@ class PolicyLayer:
             return self.doc.problem(path, message)
         return Problem(self.file, message, format_key(path))
 
+    def keep_last_good(self, previous: PolicyLayer) -> list[str]:
+        """Fill what this version of the file lost to errors from its last good version.
 
-def _version_range(
-    doc: YamlDocument, path: KeyPath, value: Any, problems: list[Problem]
-) -> VersionRange | None:
-    if not isinstance(value, str):
-        problems.append(
-            doc.problem(path, f'must be a version range in quotes, e.g. ">=14.6" (got {value!r})')
-        )
-        return None
-    try:
-        return VersionRange.parse(value)
-    except VersionRangeError as error:
-        problems.append(doc.problem(path, str(error)))
-        return None
-
-
-def _requirement(
-    doc: YamlDocument, path: KeyPath, value: Any, problems: list[Problem]
-) -> Requirement | None:
-    choices = [r.value for r in Requirement]
-    if isinstance(value, str) and value in choices:
-        return Requirement(value)
-    if value is None:
-        problems.append(doc.problem(path, f"has no value; give one of {', '.join(choices)}"))
-        return None
-    hint = suggest(str(value), choices) if isinstance(value, str) else ""
-    problems.append(doc.problem(path, f"{value!r} is not one of {', '.join(choices)}{hint}"))
-    return None
+        Key by key, and inside `osVersion` per platform, the application rules per name and
+        the checks per key, so that one broken entry does not throw away its valid neighbours'
+        last good values. Return what was kept, as IT would name it.
+        """
+        kept: list[str] = []
+        for key, value in previous.values.items():
+            if key not in self.values:
+                self.values[key] = value
+                kept.append(key)
+            elif key == CUSTOM_CHECKS_KEY:
+                old_checks = _missing_entries(self.values[key], value, lambda check: check.key)
+                self.values[key] = [*self.values[key], *old_checks]
+                kept += [f"the check {check.name!r}" for check in old_checks]
+            elif key == "applications":
+                old_rules = _missing_entries(self.values[key], value, lambda rule: rule.name)
+                self.values[key] = [*self.values[key], *old_rules]
+                kept += [f"the applications rule {rule.name!r}" for rule in old_rules]
+            elif key == "osVersion":
+                old = {name: item for name, item in value.items() if name not in self.values[key]}
+                self.values[key] = {**old, **self.values[key]}
+                kept += [f"osVersion.{name}" for name in old]
+        return kept
 
 
-def _os_version(
-    doc: YamlDocument, value: Any, problems: list[Problem]
-) -> dict[str, VersionBracket] | None:
-    path: KeyPath = ("osVersion",)
-    if not isinstance(value, dict):
-        problems.append(
-            doc.problem(path, "must map platforms (darwin, win32, linux, …) to {ok, nudge}")
-        )
-        return None
-    problems += unknown_keys(doc, value, path, PLATFORM_KEYS, PLATFORM_ALIASES)
-    brackets: dict[str, VersionBracket] = {}
-    for platform, bracket in value.items():
-        if platform not in PLATFORM_KEYS:
-            continue
-        where = (*path, platform)
-        if not isinstance(bracket, dict):
-            problems.append(doc.problem(where, 'must be {ok: ">=x.y", nudge: ">=x.y"}'))
-            continue
-        before = len(problems)
-        problems += unknown_keys(doc, bracket, where, ("ok", "nudge"))
-        ok = (
-            _version_range(doc, (*where, "ok"), bracket["ok"], problems)
-            if "ok" in bracket
-            else None
-        )
-        nudge = (
-            _version_range(doc, (*where, "nudge"), bracket["nudge"], problems)
-            if "nudge" in bracket
-            else None
-        )
-        if "ok" not in bracket and "nudge" not in bracket:
-            problems.append(doc.problem(where, "needs ok, nudge or both"))
-        if len(problems) == before:
-            brackets[platform] = VersionBracket(ok, nudge)
-    return brackets
-
-
-def _application(
-    doc: YamlDocument,
-    path: KeyPath,
-    item: Any,
-    default: Requirement | None,
-    problems: list[Problem],
-) -> ApplicationRule | None:
-    if not isinstance(item, dict):
-        problems.append(
-            doc.problem(path, "each application must be a mapping with at least a name")
-        )
-        return None
-    before = len(problems)
-    problems += unknown_keys(doc, item, path, APPLICATION_KEYS)
-    name = item.get("name")
-    exact = item.get("exactMatch", False)
-    if not isinstance(exact, bool):
-        problems.append(doc.problem((*path, "exactMatch"), "must be true or false"))
-        exact = False
-    if not isinstance(name, str) or not name.strip():
-        problems.append(
-            doc.problem(
-                (*path, "name"),
-                "missing; the application's name (a regular expression unless exactMatch is true)",
-            )
-        )
-    elif len(name) > MAX_APP_NAME_CHARS:
-        problems.append(
-            doc.problem((*path, "name"), f"longer than {MAX_APP_NAME_CHARS} characters")
-        )
-    elif not exact:
-        try:
-            re.compile(name)
-        except re.error as error:
-            problems.append(
-                doc.problem(
-                    (*path, "name"),
-                    f"not a valid regular expression: {error} "
-                    "(set exactMatch: true to match the name literally)",
-                )
-            )
-        else:
-            if (found := _NOT_JAVASCRIPT.search(name)) is not None:
-                problems.append(
-                    doc.problem(
-                        (*path, "name"),
-                        f"{found.group(0)!r} is not valid in Stethoscope's (JavaScript) regular "
-                        "expressions; escape it (e.g. Notepad\\+\\+) or set exactMatch: true",
-                    )
-                )
-    assertion = default or Requirement.ALWAYS
-    if "assertion" in item:
-        assertion = (
-            _requirement(doc, (*path, "assertion"), item["assertion"], problems) or assertion
-        )
-    elif default is None:
-        problems.append(
-            doc.problem(
-                (*path, "assertion"), "missing; one of ALWAYS, SUGGESTED, NEVER, IF_SUPPORTED"
-            )
-        )
-    version = (
-        _version_range(doc, (*path, "version"), item["version"], problems)
-        if item.get("version") not in (None, "")
-        else None
-    )
-    platform: dict[str, VersionRange | bool] | None = None
-    if "platform" in item and item["platform"] is not None:
-        raw = item["platform"]
-        if not isinstance(raw, dict):
-            problems.append(
-                doc.problem(
-                    (*path, "platform"),
-                    'must map platforms to version ranges, e.g. {darwin: ">=13"} or {all: true}',
-                )
-            )
-        else:
-            problems += unknown_keys(doc, raw, (*path, "platform"), PLATFORM_KEYS, PLATFORM_ALIASES)
-            platform = {}
-            for key, value in raw.items():
-                if key not in PLATFORM_KEYS:
-                    continue
-                if isinstance(value, bool):
-                    platform[key] = value
-                else:
-                    parsed = _version_range(doc, (*path, "platform", key), value, problems)
-                    if parsed is not None:
-                        platform[key] = parsed
-    paths: dict[str, str] = {}
-    if "paths" in item and item["paths"] is not None:
-        raw_paths = item["paths"]
-        if not isinstance(raw_paths, dict):
-            problems.append(doc.problem((*path, "paths"), "must map platforms to folders"))
-        else:
-            problems += unknown_keys(
-                doc, raw_paths, (*path, "paths"), PLATFORM_KEYS, PLATFORM_ALIASES
-            )
-            for key, folder in raw_paths.items():
-                if not isinstance(folder, str):
-                    problems.append(doc.problem((*path, "paths", key), "must be a folder path"))
-                elif key in PLATFORM_KEYS:
-                    paths[key] = folder
-    texts: dict[str, str] = {}
-    for key in ("description", "installFrom"):
-        value = item.get(key, "")
-        if value is None:
-            value = ""
-        if not isinstance(value, str):
-            problems.append(doc.problem((*path, key), "must be text"))
-            value = ""
-        texts[key] = value.strip()
-    if len(problems) != before or not isinstance(name, str):
-        return None
-    return ApplicationRule(
-        name=name.strip(),
-        assertion=assertion,
-        version=version,
-        platform=platform,
-        paths=paths,
-        description=texts["description"],
-        install_from=texts["installFrom"],
-        exact_match=exact,
-        source=doc.file,
-    )
+def _missing_entries(
+    entries: list[Any], previous: list[Any], identity: Callable[[Any], str]
+) -> list[Any]:
+    """Return the entries of `previous` whose identity none of `entries` has."""
+    present = {identity(entry) for entry in entries}
+    return [entry for entry in previous if identity(entry) not in present]
 
 
 def parse_policy(doc: YamlDocument) -> PolicyLayer:
     """Validate a policy document key by key; invalid keys are reported and left out."""
     layer = PolicyLayer(doc.file, doc=doc)
     data = doc.data
-    if data is None:
-        layer.problems.append(doc.problem((), "the policy file is empty"))
+    if data is None or not isinstance(data, dict):
+        empty = data is None
+        message = "the policy file is empty" if empty else POLICY.message
+        layer.problems.append(doc.problem((), message))
         layer.unreadable = True
         return layer
-    if not isinstance(data, dict):
-        layer.problems.append(
-            doc.problem((), "a policy must be a mapping of practice names to requirements")
-        )
-        layer.unreadable = True
-        return layer
-    layer.problems += unknown_keys(doc, data, (), POLICY_KEYS)
-    layer.claimed = {
-        key
-        for key in data
-        if key in POLICY_KEYS
-        and key not in ("osVersion", "applications", CUSTOM_CHECKS_KEY, *APPLICATION_LISTS)
-    }
+    values, layer.problems = POLICY_FORMAT.read(doc)
+    layer.claimed = {key for key in data if key in _WHOLE_KEYS}
     if isinstance(data.get("osVersion"), dict):
         layer.claimed |= {f"osVersion.{p}" for p in data["osVersion"] if p in PLATFORM_KEYS}
-    for key, value in data.items():
-        problems: list[Problem] = []
-        parsed: Any = None
-        if key == "osVersion":
-            parsed = _os_version(doc, value, problems)
-        elif key in FEATURE_PRACTICES:
-            parsed = _requirement(doc, (key,), value, problems)
-        elif key == "screenIdle":
-            if isinstance(value, bool) or not isinstance(value, str | int | float):
-                problems.append(
-                    doc.problem((key,), 'must be a range of seconds in quotes, e.g. "<=600"')
-                )
+    for key, value in values.items():
+        if key == "applications" or key in APPLICATION_LISTS:
+            rules = _unique_rules(doc, layer, value)
+            if key == "applications":
+                layer.values.setdefault("applications", [])[:0] = rules
             else:
-                # A bare number is the longest time allowed: 600 (or "600") means "<=600".
-                text = str(value).strip()
-                if _NUMBER.fullmatch(text):
-                    text = f"<={text}"
-                try:
-                    parsed = NumericRange.parse(text)
-                except NumericRangeError as error:
-                    problems.append(doc.problem((key,), str(error)))
-        elif key == "stethoscopeVersion":
-            parsed = _version_range(doc, (key,), value, problems)
-        elif key == CUSTOM_CHECKS_KEY:
-            if value is not None:
-                parsed, found = parse_entries(doc, (key,), value)
-                problems += found
-        elif key == "applications" or key in APPLICATION_LISTS:
-            default = Requirement(APPLICATION_LISTS[key]) if key in APPLICATION_LISTS else None
-            if not isinstance(value, list):
-                problems.append(doc.problem((key,), "must be a list of applications"))
-            elif len(value) > MAX_APPLICATIONS:
-                problems.append(doc.problem((key,), f"more than {MAX_APPLICATIONS} applications"))
-            else:
-                rules = [
-                    _application(doc, (key, index), item, default, problems)
-                    for index, item in enumerate(value)
-                ]
-                parsed = []
-                for index, rule in enumerate(rules):
-                    if rule is None:
-                        continue
-                    if rule.name in layer.rule_paths or any(r.name == rule.name for r in parsed):
-                        first = format_key(layer.rule_paths.get(rule.name, (key,)))
-                        problems.append(
-                            doc.problem(
-                                (key, index, "name"),
-                                f"a rule for {rule.name!r} is already at {first}; "
-                                "this one is ignored",
-                            )
-                        )
-                        continue
-                    layer.rule_paths[rule.name] = (key, index, "name")
-                    parsed.append(rule)
-        else:
-            continue
-        layer.problems += problems
-        if parsed is not None:
-            if key in APPLICATION_LISTS:
-                layer.values.setdefault("applications", []).extend(parsed)
-            elif key == "applications":
-                layer.values.setdefault("applications", [])[:0] = parsed
-            else:
-                layer.values[key] = parsed
+                layer.values.setdefault("applications", []).extend(rules)
+        elif value is not None:
+            layer.values[key] = value
     return layer
+
+
+def _unique_rules(
+    doc: YamlDocument, layer: PolicyLayer, placed: list[_PlacedRule]
+) -> list[ApplicationRule]:
+    """Return the rules of one list whose name no earlier rule of the file has; report others."""
+    rules: list[ApplicationRule] = []
+    for item in placed:
+        name = item.rule.name
+        if name in layer.rule_paths:
+            layer.problems.append(
+                doc.problem(
+                    item.path,
+                    f"a rule for {name!r} is already at {format_key(layer.rule_paths[name])}; "
+                    "this one is ignored",
+                )
+            )
+            continue
+        layer.rule_paths[name] = item.path
+        rules.append(item.rule)
+    return rules
+
+
+# -- layering ----------------------------------------------------------------------------------
+
+_WEAKENED = "ignored: IT's policy sets this and cannot be weakened here"
+
+
+class _Merge:
+    """Layers policies one over another, remembering what IT's layers locked."""
+
+    def __init__(self) -> None:
+        self.os_version: dict[str, VersionBracket] = {}
+        self.values: dict[str, Any] = {}
+        self.applications: list[ApplicationRule] = []
+        self.custom_checks: list[CustomCheck] = []
+        self.sources: dict[str, str] = {}
+        self.problems: list[Problem] = []
+        self.locked: set[str] = set()
+
+    def add(self, layer: PolicyLayer, is_it: bool) -> None:
+        """Lay `layer` over what is merged so far; an IT layer then locks what it set."""
+        for key, value in layer.values.items():
+            if key == "osVersion":
+                for platform, bracket in value.items():
+                    if self._may_set(layer, ("osVersion", platform), is_it):
+                        self.os_version[platform] = bracket
+                        self.sources[f"osVersion.{platform}"] = layer.file
+            elif key == "applications":
+                self._add_rules(layer, value, is_it)
+            elif key == CUSTOM_CHECKS_KEY:
+                self._add_checks(value, is_it)
+            elif self._may_set(layer, (key,), is_it):
+                self.values[key] = value
+                self.sources[key] = layer.file
+        if is_it:
+            self._lock(layer)
+
+    def _may_set(self, layer: PolicyLayer, path: KeyPath, is_it: bool) -> bool:
+        if is_it or ".".join(str(part) for part in path) not in self.locked:
+            return True
+        self.problems.append(layer.problem(path, _WEAKENED))
+        return False
+
+    def _add_rules(self, layer: PolicyLayer, rules: list[ApplicationRule], is_it: bool) -> None:
+        taken = set() if is_it else {r.name for r in self.applications} & self._locked("apps")
+        for rule in rules:
+            if rule.name in taken:
+                self.problems.append(
+                    layer.problem(
+                        layer.rule_paths.get(rule.name, ("applications",)),
+                        f"ignored: IT's policy has a rule for {rule.name!r}",
+                    )
+                )
+                continue
+            self.applications = [r for r in self.applications if r.name != rule.name]
+            self.applications.append(rule)
+
+    def _add_checks(self, checks: list[CustomCheck], is_it: bool) -> None:
+        locked = set() if is_it else self._locked("checks")
+        for check in checks:
+            if check.key in locked:
+                self.problems.append(
+                    check.problem(f"ignored: IT's policy has a check with the key {check.key!r}")
+                )
+                continue
+            self.custom_checks = [c for c in self.custom_checks if c.key != check.key]
+            self.custom_checks.append(check)
+
+    def _locked(self, kind: str) -> set[str]:
+        prefix = f"{kind}:"
+        return {slot.removeprefix(prefix) for slot in self.locked if slot.startswith(prefix)}
+
+    def _lock(self, layer: PolicyLayer) -> None:
+        """Lock what IT's layer set, and what it meant to set but got wrong.
+
+        A key IT wrote but got wrong keeps the value below it (the bundled default), and a later
+        layer may not weaken that either; nor anything at all when IT's file could not be read,
+        since what IT meant is unknown.
+        """
+        self.locked |= {key for key in layer.values if key in _WHOLE_KEYS}
+        self.locked |= {f"osVersion.{p}" for p in layer.values.get("osVersion", {})}
+        self.locked |= {f"apps:{r.name}" for r in layer.values.get("applications", [])}
+        self.locked |= {f"checks:{c.key}" for c in layer.values.get(CUSTOM_CHECKS_KEY, [])}
+        self.locked |= layer.claimed
+        if layer.unreadable:
+            self.locked |= set(self.values) | {f"osVersion.{p}" for p in self.os_version}
+            self.locked |= {f"apps:{r.name}" for r in self.applications}
+            self.locked |= {f"checks:{c.key}" for c in self.custom_checks}
+
+    def policy(self) -> Policy:
+        """Return the merged policy."""
+        return Policy(
+            os_version=self.os_version,
+            features={key: self.values[key] for key in FEATURE_PRACTICES if key in self.values},
+            screen_idle=self.values.get("screenIdle"),
+            applications=tuple(self.applications),
+            stethoscope_version=self.values.get("stethoscopeVersion"),
+            sources=self.sources,
+            custom_checks=tuple(self.custom_checks),
+        )
 
 
 def merge_layers(
@@ -475,108 +672,11 @@ def merge_layers(
     a test folder) may add practices IT left out, and application rules, but may not weaken IT's.
     """
     last_it = locked_from if locked_to is None else locked_to
-    os_version: dict[str, VersionBracket] = {}
-    values: dict[str, Any] = {}
-    applications: list[ApplicationRule] = []
-    custom_checks: list[CustomCheck] = []
-    sources: dict[str, str] = {}
-    problems: list[Problem] = []
-    locked: set[str] = set()
+    merge = _Merge()
     for index, layer in enumerate(layers):
         is_it = locked_from is not None and last_it is not None and locked_from <= index <= last_it
-        for key, value in layer.values.items():
-            if key == "osVersion":
-                for platform, bracket in value.items():
-                    slot = f"osVersion.{platform}"
-                    if slot in locked and not is_it:
-                        problems.append(
-                            layer.problem(
-                                ("osVersion", platform),
-                                "ignored: IT's policy sets this and cannot be weakened here",
-                            )
-                        )
-                        continue
-                    os_version[platform] = bracket
-                    sources[slot] = layer.file
-                continue
-            if key == "applications":
-                taken = {
-                    rule.name
-                    for rule in applications
-                    if f"applications:{rule.name}" in locked and not is_it
-                }
-                for rule in value:
-                    if rule.name in taken:
-                        problems.append(
-                            layer.problem(
-                                layer.rule_paths.get(rule.name, ("applications",)),
-                                f"ignored: IT's policy has a rule for {rule.name!r}",
-                            )
-                        )
-                        continue
-                    applications = [r for r in applications if r.name != rule.name]
-                    applications.append(rule)
-                continue
-            if key == CUSTOM_CHECKS_KEY:
-                custom_checks = _merge_custom_checks(
-                    custom_checks, value, set() if is_it else locked, problems
-                )
-                continue
-            if key in locked and not is_it:
-                problems.append(
-                    layer.problem(
-                        (key,), "ignored: IT's policy sets this and cannot be weakened here"
-                    )
-                )
-                continue
-            values[key] = value
-            sources[key] = layer.file
-        if is_it:
-            locked |= {
-                k for k in layer.values if k not in ("osVersion", "applications", CUSTOM_CHECKS_KEY)
-            }
-            locked |= {f"osVersion.{p}" for p in layer.values.get("osVersion", {})}
-            locked |= {f"applications:{r.name}" for r in layer.values.get("applications", [])}
-            locked |= {
-                f"{CUSTOM_CHECKS_KEY}:{c.key}" for c in layer.values.get(CUSTOM_CHECKS_KEY, [])
-            }
-            # A key IT wrote but got wrong keeps the value below it (the bundled default), and
-            # a later layer may not weaken that either; nor anything at all when IT's file could
-            # not be read, since what IT meant is unknown.
-            locked |= layer.claimed
-            if layer.unreadable:
-                locked |= set(values) | {f"osVersion.{p}" for p in os_version}
-                locked |= {f"applications:{r.name}" for r in applications}
-                locked |= {f"{CUSTOM_CHECKS_KEY}:{c.key}" for c in custom_checks}
-    features = {key: values[key] for key in FEATURE_PRACTICES if key in values}
-    policy = Policy(
-        os_version=os_version,
-        features=features,
-        screen_idle=values.get("screenIdle"),
-        applications=tuple(applications),
-        stethoscope_version=values.get("stethoscopeVersion"),
-        sources=sources,
-        custom_checks=tuple(custom_checks),
-    )
-    return policy, problems
-
-
-def _merge_custom_checks(
-    merged: list[CustomCheck],
-    checks: list[CustomCheck],
-    locked: set[str],
-    problems: list[Problem],
-) -> list[CustomCheck]:
-    """Layer `checks` over `merged` by key; a check IT's layer has cannot be replaced."""
-    for check in checks:
-        if f"{CUSTOM_CHECKS_KEY}:{check.key}" in locked:
-            problems.append(
-                check.problem(f"ignored: IT's policy has a check with the key {check.key!r}")
-            )
-            continue
-        merged = [c for c in merged if c.key != check.key]
-        merged.append(check)
-    return merged
+        merge.add(layer, is_it)
+    return merge.policy(), merge.problems
 
 
 def policy_from_mapping(

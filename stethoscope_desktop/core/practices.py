@@ -20,15 +20,14 @@ from __future__ import annotations
 import dataclasses
 import locale
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 
 from stethoscope_desktop.core.config import (
-    CONFIG_KEYS,
     AppConfig,
     ConfigLayer,
     merge_configs,
@@ -60,6 +59,8 @@ from stethoscope_desktop.core.yamlfile import Problem, YamlDocument, YamlFileErr
 POLICY_FILE = "policy.yaml"
 CONFIG_FILE = "config.yaml"
 ENV_OVERRIDE = "STETHOSCOPE_PRACTICES"
+# A file's layer: what one policy, config or instructions file says.
+Layer = TypeVar("Layer", PolicyLayer, ConfigLayer, InstructionsLayer)
 APP_NAME = "stethoscope"
 
 
@@ -69,6 +70,14 @@ class PracticesFolder:
 
     kind: str
     path: Path
+
+
+@dataclass
+class _Loading:
+    """What one load has read so far: the files, in layer order, and their problems."""
+
+    files: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -180,79 +189,99 @@ class PracticesLoader:
 
     def load(self) -> Practices:
         """Load every layer and merge; never raises for bad files."""
-        problems: list[Problem] = []
-        files: list[str] = []
-        locked = next(
-            (i for i, folder in enumerate(self._folders) if folder.kind == "machine"), None
-        )
+        loading = _Loading()
         if self._folders and not self._folders[-1].path.is_dir():
-            problems.append(
+            loading.problems.append(
                 Problem(str(self._folders[-1].path), "the practices folder does not exist")
             )
         policy_layers: list[PolicyLayer] = []
         config_layers: list[ConfigLayer] = []
         bundled_files = 0
         for folder in self._folders:
-            policy_path = folder.path / POLICY_FILE
-            layer: PolicyLayer | None = None
-            if policy_path.is_file():
-                files.append(str(policy_path))
-                layer = self._layer(policy_path, parse_policy, PolicyLayer, problems)
-            elif folder.kind != "override":
-                layer = PolicyLayer(str(policy_path))
-            extra = self._checks_folder(folder.path / CHECKS_FOLDER, files, problems)
-            if extra:
-                layer = _with_checks(layer or PolicyLayer(str(policy_path)), extra, problems)
-            if layer is not None:
-                policy_layers.append(layer)
-            config_path = folder.path / CONFIG_FILE
-            if config_path.is_file():
-                files.append(str(config_path))
-                config_layers.append(self._layer(config_path, parse_config, ConfigLayer, problems))
-            elif folder.kind != "override":
-                config_layers.append(ConfigLayer(str(config_path)))
+            policy_layer, config_layer = self._folder_layers(folder, loading)
+            policy_layers += [policy_layer] if policy_layer is not None else []
+            config_layers += [config_layer] if config_layer is not None else []
             if folder.kind == "bundled":
-                bundled_files = len(files)
-        config, config_problems = merge_configs(config_layers, locked)
-        locked_to = locked
-        if config.policy_server:
-            remote = self.policy_server.policy(
-                config.policy_server, max_age=config.scan_interval_minutes * 60.0
-            )
-            problems += remote.problems
-            if remote.layer is not None:
-                # Just below IT's folder, or above the bundled layers where there is none.
-                position = (
-                    locked
-                    if locked is not None
-                    else sum(1 for folder in self._folders if folder.kind == "bundled")
-                )
-                policy_layers.insert(position, remote.layer)
-                files.insert(bundled_files, remote.url)
-                locked, locked_to = position, position + (0 if locked is None else 1)
-        policy, merge_problems = merge_layers(policy_layers, locked, locked_to)
-        problems += merge_problems
-        problems += config_problems
+                bundled_files = len(loading.files)
+        machine = next((i for i, f in enumerate(self._folders) if f.kind == "machine"), None)
+        config, config_problems = merge_configs(config_layers, machine)
+        locked = self._add_policy_server(config, policy_layers, loading, machine, bundled_files)
+        policy, merge_problems = merge_layers(policy_layers, *locked)
+        loading.problems += merge_problems + config_problems
+        instructions = self._instructions(loading)
+        return Practices(
+            policy, config, instructions, tuple(loading.files), tuple(loading.problems)
+        )
+
+    def _folder_layers(
+        self, folder: PracticesFolder, loading: _Loading
+    ) -> tuple[PolicyLayer | None, ConfigLayer | None]:
+        """Return one folder's policy layer (with its `checks.d`) and config layer.
+
+        A missing file is an empty layer, except in the override folder, which has none.
+        """
+        policy = self._file_layer(folder, POLICY_FILE, parse_policy, PolicyLayer, loading)
+        extra = self._checks_folder(folder.path / CHECKS_FOLDER, loading.files, loading.problems)
+        if extra:
+            empty = PolicyLayer(str(folder.path / POLICY_FILE))
+            policy = _with_checks(policy or empty, extra, loading.problems)
+        config = self._file_layer(folder, CONFIG_FILE, parse_config, ConfigLayer, loading)
+        return policy, config
+
+    def _file_layer(
+        self,
+        folder: PracticesFolder,
+        name: str,
+        parse: Callable[[YamlDocument], Layer],
+        empty: Callable[[str], Layer],
+        loading: _Loading,
+    ) -> Layer | None:
+        """Return the layer of one of the folder's files; none for a file the override lacks."""
+        path = folder.path / name
+        if path.is_file():
+            loading.files.append(str(path))
+            return self._layer(path, parse, empty, loading.problems)
+        return None if folder.kind == "override" else empty(str(path))
+
+    def _add_policy_server(
+        self,
+        config: AppConfig,
+        policy_layers: list[PolicyLayer],
+        loading: _Loading,
+        machine: int | None,
+        bundled_files: int,
+    ) -> tuple[int | None, int | None]:
+        """Insert the policy server's layer, if IT names one; return IT's layers (from, to)."""
+        if not config.policy_server:
+            return machine, machine
+        remote = self.policy_server.policy(
+            config.policy_server, max_age=config.scan_interval_minutes * 60.0
+        )
+        loading.problems += remote.problems
+        if remote.layer is None:
+            return machine, machine
+        # Just below IT's folder, or above the bundled layers where there is none.
+        bundled = sum(1 for folder in self._folders if folder.kind == "bundled")
+        position = machine if machine is not None else bundled
+        policy_layers.insert(position, remote.layer)
+        loading.files.insert(bundled_files, remote.url)
+        return position, position + (0 if machine is None else 1)
+
+    def _instructions(self, loading: _Loading) -> Instructions:
+        """Load and merge the English texts, then the person's language's, folder by folder."""
         languages = ["en"] if self._language == "en" else ["en", self._language]
-        instruction_layers: list[InstructionsLayer] = []
+        layers: list[InstructionsLayer] = []
         for language in languages:
             for folder in self._folders:
                 path = folder.path / f"instructions.{language}.yaml"
                 if path.is_file():
-                    files.append(str(path))
-                    instruction_layers.append(
-                        self._layer(path, parse_instructions, InstructionsLayer, problems)
+                    loading.files.append(str(path))
+                    layers.append(
+                        self._layer(path, parse_instructions, InstructionsLayer, loading.problems)
                     )
-        chosen_language = (
-            self._language
-            if any(
-                Path(layer.file).name == f"instructions.{self._language}.yaml"
-                for layer in instruction_layers
-            )
-            else "en"
-        )
-        instructions = merge_instructions(instruction_layers, chosen_language)
-        return Practices(policy, config, instructions, tuple(files), tuple(problems))
+        own = f"instructions.{self._language}.yaml"
+        chosen = self._language if any(Path(lay.file).name == own for lay in layers) else "en"
+        return merge_instructions(layers, chosen)
 
     def _checks_folder(
         self, directory: Path, files: list[str], problems: list[Problem]
@@ -293,9 +322,16 @@ class PracticesLoader:
                 )
         return checks
 
-    def _layer(self, path: Path, parse: Any, empty: Any, problems: list[Problem]) -> Any:
+    def _layer(
+        self,
+        path: Path,
+        parse: Callable[[YamlDocument], Layer],
+        empty: Callable[[str], Layer],
+        problems: list[Problem],
+    ) -> Layer:
+        """Read one file's layer; where it breaks, its last good version fills what it lost."""
         key = str(path)
-        previous = self._last_good.get(key)
+        previous: Layer | None = self._last_good.get(key)
         try:
             doc: YamlDocument = load_yaml(path)
         except YamlFileError as error:
@@ -307,10 +343,10 @@ class PracticesLoader:
             if isinstance(blank, PolicyLayer):
                 blank.unreadable = True
             return blank
-        layer = parse(doc)
+        layer: Layer = parse(doc)
         problems += layer.problems
         if layer.problems and previous is not None:
-            kept = _keep_last_good_parts(layer, previous)
+            kept = layer.keep_last_good(previous)
             if kept:
                 problems.append(
                     Problem(
@@ -324,9 +360,6 @@ class PracticesLoader:
         return layer
 
 
-_NOTIFICATION_KEYS = {"reminder_hours": "reminderHours"}
-
-
 def _with_checks(
     layer: PolicyLayer, checks: list[CustomCheck], problems: list[Problem]
 ) -> PolicyLayer:
@@ -338,53 +371,3 @@ def _with_checks(
     merged = list(layer.values.get(CUSTOM_CHECKS_KEY, []))
     add_unique(merged, checks, problems)
     return dataclasses.replace(layer, values={**layer.values, CUSTOM_CHECKS_KEY: merged})
-
-
-def _keep_last_good_parts(layer: Any, previous: Any) -> list[str]:
-    """Fill what a file's new version lost to errors from its last good version.
-
-    Works key by key, and inside `osVersion` (per platform), `applications` (per rule name),
-    `notifications` and each practice's texts (per field), so one broken entry does not throw
-    away its valid neighbours' last good values. Returns the keys kept, as IT writes them.
-    """
-    kept: list[str] = []
-    if isinstance(layer, InstructionsLayer):
-        for name, text in previous.strings.items():
-            if name not in layer.strings:
-                layer.strings[name] = text
-                kept.append(f"strings.{name}")
-        for practice, fields_ in previous.practices.items():
-            current = layer.practices.setdefault(practice, {})
-            for field_name, value in fields_.items():
-                if field_name == "directions":
-                    new = current.get("directions", {})
-                    old = {
-                        platform: text for platform, text in value.items() if platform not in new
-                    }
-                    current["directions"] = {**old, **new}
-                    kept += [f"practices.{practice}.directions.{platform}" for platform in old]
-                elif field_name not in current:
-                    current[field_name] = value
-                    kept.append(f"practices.{practice}.{field_name.replace('_', '.')}")
-        return kept
-    names = {attribute: key for key, attribute in CONFIG_KEYS.items()}
-    for key, value in previous.values.items():
-        shown = names.get(key, key) if isinstance(layer, ConfigLayer) else key
-        if key not in layer.values:
-            layer.values[key] = value
-            kept.append(shown)
-        elif isinstance(layer, PolicyLayer) and key == CUSTOM_CHECKS_KEY:
-            present = {check.key for check in layer.values[key]}
-            old_checks = [check for check in value if check.key not in present]
-            layer.values[key] = [*layer.values[key], *old_checks]
-            kept += [f"the check {check.name!r}" for check in old_checks]
-        elif isinstance(layer, PolicyLayer) and key == "applications":
-            present = {rule.name for rule in layer.values[key]}
-            old_rules = [rule for rule in value if rule.name not in present]
-            layer.values[key] = [*layer.values[key], *old_rules]
-            kept += [f"the applications rule {rule.name!r}" for rule in old_rules]
-        elif isinstance(value, dict):  # osVersion platforms, notifications settings
-            old = {name: item for name, item in value.items() if name not in layer.values[key]}
-            layer.values[key] = {**old, **layer.values[key]}
-            kept += [f"{shown}.{_NOTIFICATION_KEYS.get(name, name)}" for name in old]
-    return kept

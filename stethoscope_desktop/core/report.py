@@ -26,7 +26,11 @@ _BARE_URL = re.compile(
 
 
 class AppState(StrEnum):
-    """What was found for one application rule."""
+    """What was found for an application rule.
+
+    Installed (in the required version), not installed, installed but outside the required
+    version, or a banned application present.
+    """
 
     INSTALLED = "INSTALLED"
     NOT_INSTALLED = "NOT_INSTALLED"
@@ -39,7 +43,9 @@ class Link:
     """A link found in a practice's directions."""
 
     text: str
+    """The link's text."""
     url: str
+    """The target: https:, ms-settings:, x-apple.systempreferences: ..."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +53,15 @@ class Evidence:
     """What the verdict rests on: the check, its query, the tables read and the rows returned."""
 
     check: str
+    """The id of the check that measured the fact."""
     sql: str = ""
+    """The osquery SQL that ran; empty if none ran."""
     tables: tuple[str, ...] = ()
+    """The tables the query read."""
     rows: tuple[Row, ...] = ()
+    """The rows the query returned (column name to value)."""
     error: str | None = None
+    """Why the check could not be run or answered; null if it was."""
 
 
 @dataclass(frozen=True)
@@ -58,12 +69,19 @@ class ApplicationOutcome:
     """The verdict's details for one application rule."""
 
     name: str
+    """The rule's name (a regular expression unless exactMatch)."""
     assertion: str
+    """The rule's requirement option."""
     state: AppState
+    """What was found."""
     installed: bool
+    """Whether an application matching the rule is installed."""
     installed_version: str = ""
+    """The version found; empty if none."""
     required_version: str = ""
+    """The rule's version range; empty if it has none."""
     matched_names: tuple[str, ...] = ()
+    """The installed applications' names that match the rule."""
 
 
 @dataclass(frozen=True)
@@ -71,41 +89,83 @@ class PracticeResult:
     """One practice's verdict with everything needed to explain and fix it."""
 
     key: str
+    """Unique within the report: the policy key (osVersion, firewall, screenIdle, ...) or
+    applications/<rule name>.
+    """
     practice: str
+    """The practice whose texts and rating apply: a policy key, or requiredApplications,
+    bannedApplications or suggestedApplications for an application rule.
+    """
     name: str
+    """The practice's short name."""
     status: Status
+    """The practice's verdict."""
     rating: Rating
+    """How much the practice matters."""
     title: str
+    """A title that says the state, e.g. 'Disk encryption should be enabled'."""
     description: str
+    """Why the practice matters (Markdown)."""
     directions: str
+    """Numbered steps for this platform (Markdown with links); empty if there are none."""
     directions_platform: str
+    """The directions key the text was chosen by: a platform (e.g. ubuntu, linux, darwin) or a
+    platform with an OS version range for version-specific text (e.g. darwin@<13,
+    win32@>=10.0.22000); empty if none.
+    """
     links: tuple[Link, ...]
+    """The links found in the directions, in order."""
     requirement: str
+    """What the policy requires, as written there: a requirement option (ALWAYS), a range (>=14.6,
+    <=900), or an assertion and range (NEVER <9.0.0).
+    """
     requirement_text: str
+    """The requirement in words, e.g. 'must be on', '14.6 or later'."""
     observed: str
+    """What was seen on the device, e.g. ON, OFF (reason), 12.7.0, 300 seconds; empty if nothing."""
     reason: str
+    """Why the status is UNKNOWN; empty otherwise."""
     held_against: bool
+    """false where an UNKNOWN is not held against the user (IF_SUPPORTED)."""
     evidence: Evidence
+    """What the verdict rests on."""
     application: ApplicationOutcome | None = None
+    """For an application rule whose list could be read: what was found; else null."""
 
 
 @dataclass(frozen=True)
 class DeviceFacts:
-    """Who this device is: what the header of the window and the API's `device` show."""
+    """Who this device is: what the header of the window and the API's `device` show.
+
+    Empty strings where unknown.
+    """
 
     device_id: str = ""
+    """A stable identifier of the device (hardware UUID)."""
     device_name: str = ""
+    """The device's name (computer name or host name)."""
     platform: str = ""
+    """Stethoscope's platform name: darwin, win32 or linux."""
     platform_name: str = ""
+    """The platform's display name, e.g. macOS, Windows 11 Pro, Debian GNU/Linux."""
     distribution: str = ""
+    """On Linux, the os-release ID (debian, ubuntu, fedora, ...); empty elsewhere."""
     os_name: str = ""
+    """The operating system's name as it reports it."""
     os_version: str = ""
+    """The operating system's version."""
     os_build: str = ""
+    """The operating system's build."""
     hardware_vendor: str = ""
+    """The hardware vendor."""
     hardware_model: str = ""
+    """The hardware model."""
     hardware_serial: str = ""
+    """The hardware serial number; often empty without administrator rights."""
     stethoscope_version: str = ""
+    """This app's version."""
     running_as_admin: bool = False
+    """Whether the scan ran as root or an elevated administrator (it should not need to)."""
 
 
 @dataclass(frozen=True)
@@ -113,19 +173,37 @@ class Report:
     """One scan's result, ranked: failures first, then nudges, unknowns, passes; by rating."""
 
     status: Status
+    """The device's overall status: FAIL if any practice fails, else NUDGE if any nudges, else
+    PASS.
+    """
     summary: str
+    """One sentence that sums up the status for the person using the device."""
     practices: tuple[PracticeResult, ...]
+    """Every practice the policy asks for, ranked."""
     device: DeviceFacts
+    """The device that was checked."""
     started_at: str
+    """When the scan started: ISO 8601 with a UTC offset, to the second."""
     duration_seconds: float
+    """How long the scan took."""
     engine: EngineInfo
+    """The engine that ran the checks."""
     language: str
+    """The language of the texts (title, description, directions, summary), e.g. en."""
     organization: str
+    """The organization named in config.yaml."""
     policy_files: tuple[str, ...] = ()
+    """The policy files that were layered to make the policy, in order."""
     policy_problems: tuple[str, ...] = ()
+    """Problems found in the policy, config and instruction files (file:line: key: message);
+    the keys they name were left out.
+    """
     check_problems: tuple[str, ...] = ()
+    """Problems found in the check definitions."""
     table_timings: tuple[TableTiming, ...] = ()
+    """How long each table took to generate, slowest first."""
     schema_version: int = REPORT_SCHEMA_VERSION
+    """The version of this report format; it changes when a field changes meaning or is removed."""
 
     def counts(self) -> Mapping[Status, int]:
         """Return how many practices have each status."""

@@ -6,7 +6,11 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """A practice's (or the device's) verdict. Stethoscope's FeatureState uses the same words."""
+    """A practice's (or the device's) verdict, in the words of Stethoscope's FeatureState.
+
+    PASS: meets the policy. NUDGE: a suggestion (yellow). FAIL: a critical finding (red).
+    UNKNOWN: the fact could not be read; the reason says why.
+    """
 
     PASS = "PASS"
     NUDGE = "NUDGE"

@@ -400,19 +400,3 @@ def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None
         return f' (did you mean "{lowered[word.lower()]}"?)'
     match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f' (did you mean "{match[0]}"?)' if match else ""
-
-
-def unknown_keys(
-    doc: YamlDocument,
-    mapping: Mapping[str, Any],
-    path: KeyPath,
-    known: Iterable[str],
-    aliases: Mapping[str, str] | None = None,
-) -> list[Problem]:
-    """Return a problem for every key of `mapping` not in `known`, suggesting the right one."""
-    allowed = list(known)
-    return [
-        doc.problem((*path, key), f"unknown key{suggest(key, allowed, aliases)}")
-        for key in mapping
-        if key not in allowed
-    ]

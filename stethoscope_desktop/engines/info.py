@@ -14,9 +14,13 @@ class TableTiming:
     """How long generating one table took in a scan, and how many rows it gave."""
 
     table: str
+    """The table's name."""
     seconds: float
+    """Time spent generating the table."""
     rows: int
+    """How many rows it gave."""
     error: str | None = None
+    """Why the table failed; null if it did not."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,10 @@ class EngineInfo:
     """Which engine answered, its version where it has one, and why it was chosen."""
 
     name: str
+    """The engine: embedded or osquery."""
     version: str = ""
+    """The engine's version, e.g. 'SQLite 3.46.0' or the osqueryd version; empty if unknown."""
     reason: str = ""
+    """Why this engine was chosen (e.g. no osqueryd found)."""
     tables: tuple[str, ...] = field(default_factory=tuple)
+    """The tables the engine can serve on this device."""

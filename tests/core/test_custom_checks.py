@@ -35,7 +35,7 @@ from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.tables.base import TablePlugin
 from stethoscope_desktop.text_report import render_report
 from tests.canned import canned_linux
-from tests.test_schemas import policy_def, policy_problems, schema, schema_errors, yaml_data
+from tests.test_formats import policy_def, policy_problems, schema, schema_errors, yaml_data
 
 
 def y(text: str) -> str:

@@ -1,11 +1,11 @@
-"""The JSON Schemas in `resources/schemas/`: valid, and in step with the loaders and the report.
+"""The file formats, declared once: the loaders and the published JSON Schemas agree.
 
-`policy.schema.json` and `config.schema.json` are for IT's editors; the Python loaders
-(`core.policy`, `core.config`) are the source of truth. These tests hold the two together: every
-file the schema rejects, the loader reports too; the forms the loader accepts, the schema accepts
-(the range patterns are fuzzed against the range parsers); and the schemas name exactly the keys
-the loaders know. `report.schema.json` describes `Report.to_dict()`; a field added to a report
-dataclass without the schema fails here.
+`resources/schemas/*.schema.json` are written by `make schemas` from the same declarations the
+loaders read files with (`core.fileformat`), and the report's from its dataclasses. These tests
+hold the committed files to what the declarations write, and check what a generator can still
+get wrong: every file the schema rejects, the loader reports too, at the same key; the forms the
+loader accepts, the schema accepts (the range patterns are fuzzed against the range parsers);
+every key is described for a person; and a field added to the report is published.
 """
 
 from __future__ import annotations
@@ -15,29 +15,17 @@ import functools
 import json
 import random
 import time
-import typing
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from stethoscope_desktop.core.config import (
-    CONFIG_KEYS,
-    ENGINES,
-    MIN_SCAN_INTERVAL_MINUTES,
-    parse_config,
-)
-from stethoscope_desktop.core.policy import (
-    APPLICATION_KEYS,
-    MAX_APP_NAME_CHARS,
-    MAX_APPLICATIONS,
-    PLATFORM_KEYS,
-    POLICY_KEYS,
-    Requirement,
-    parse_policy,
-)
+from stethoscope_desktop.core.checks import parse_check
+from stethoscope_desktop.core.config import MIN_SCAN_INTERVAL_MINUTES, parse_config
+from stethoscope_desktop.core.custom_checks import parse_checks_documents
+from stethoscope_desktop.core.instructions import parse_instructions
+from stethoscope_desktop.core.policy import MAX_APP_NAME_CHARS, MAX_APPLICATIONS, parse_policy
 from stethoscope_desktop.core.report import (
     REPORT_SCHEMA_VERSION,
     ApplicationOutcome,
@@ -49,6 +37,12 @@ from stethoscope_desktop.core.report import (
     links_in,
     rank,
 )
+from stethoscope_desktop.core.schemas import (
+    UndescribedField,
+    report_schema,
+    schema_text,
+    schemas,
+)
 from stethoscope_desktop.core.status import Rating, Status
 from stethoscope_desktop.core.versions import (
     MAX_RANGE_LENGTH,
@@ -57,13 +51,21 @@ from stethoscope_desktop.core.versions import (
     VersionRange,
     VersionRangeError,
 )
-from stethoscope_desktop.core.yamlfile import Problem, YamlFileError, format_key, parse_yaml
+from stethoscope_desktop.core.yamlfile import (
+    Problem,
+    YamlFileError,
+    format_key,
+    parse_yaml,
+    parse_yaml_documents,
+)
 from stethoscope_desktop.engines.info import EngineInfo, TableTiming
-from stethoscope_desktop.resources import practices_dir, resources_dir
+from stethoscope_desktop.resources import checks_dir, practices_dir, resources_dir
 
 SCHEMAS = resources_dir() / "schemas"
-STETHOSCOPE_POLICY = Path(__file__).parent / "data" / "stethoscope_policy.yaml"
+DATA = Path(__file__).parent / "data"
+STETHOSCOPE_POLICY = DATA / "stethoscope_policy.yaml"
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+NAMES = ["policy", "config", "instructions", "checks", "check", "report"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,12 +126,47 @@ def policy_problems(text: str) -> list[Problem]:
         return [error.problem]
 
 
+def instructions_problems(text: str) -> list[Problem]:
+    """Return the problems the app's instructions loader reports for `text`."""
+    try:
+        return parse_instructions(parse_yaml(text, "instructions.en.yaml")).problems
+    except YamlFileError as error:
+        return [error.problem]
+
+
+def checks_file_problems(text: str) -> list[Problem]:
+    """Return the problems the app reports for `text` as a `checks.d` file (all documents)."""
+    try:
+        docs = parse_yaml_documents(text, "checks.d/it.yaml")
+    except YamlFileError as error:
+        return [error.problem]
+    return parse_checks_documents(docs, "checks.d/it.yaml").problems
+
+
+def check_problems(text: str) -> list[Problem]:
+    """Return the problems the app's check loader reports for `text` (checks/firewall.yaml)."""
+    try:
+        return parse_check(parse_yaml(text, "firewall.yaml"), "firewall")[1]
+    except YamlFileError as error:
+        return [error.problem]
+
+
 def config_problems(text: str) -> list[Problem]:
     """Return the problems the app's config loader reports for `text`."""
     try:
         return parse_config(parse_yaml(text, "config.yaml")).problems
     except YamlFileError as error:
         return [error.problem]
+
+
+def assert_both_reject(name: str, data: Any, problems: list[Problem]) -> None:
+    """Assert that schema `name` and the loader (its `problems`) reject data, at the same key."""
+    assert schema_errors(name, data), "the schema accepted it"
+    assert problems, "the loader accepted it"
+    assert same_place(schema_error_keys(name, data), problems), (
+        schema_errors(name, data),
+        [str(p) for p in problems],
+    )
 
 
 def resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
@@ -172,7 +209,25 @@ def application_rule_property(key: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["policy", "config", "report"])
+def test_the_committed_schemas_are_what_the_declarations_write() -> None:
+    written = schemas()
+    assert sorted(written) == sorted(path.name for path in SCHEMAS.glob("*.schema.json"))
+    stale = [
+        name
+        for name, generated in written.items()
+        if (SCHEMAS / name).read_text("utf-8") != schema_text(generated)
+    ]
+    assert stale == [], f"run `make schemas`: {stale} differ from their declarations"
+
+
+def test_make_schemas_writes_every_schema(tmp_path: Path) -> None:
+    from stethoscope_desktop.core.schemas import main
+
+    assert main([str(tmp_path)]) == 0
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(schemas())
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_schema_is_a_valid_draft_2020_12_schema(name: str) -> None:
     assert schema(name)["$schema"] == DRAFT_2020_12
     Draft202012Validator.check_schema(schema(name))
@@ -196,7 +251,7 @@ def _undescribed(root: dict[str, Any], node: Any, path: str) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("name", ["policy", "config", "report"])
+@pytest.mark.parametrize("name", NAMES)
 def test_every_key_has_a_description_a_person_can_read(name: str) -> None:
     assert schema(name)["description"]
     assert _undescribed(schema(name), schema(name), "") == []
@@ -324,14 +379,7 @@ INVALID_POLICIES = [
 
 @pytest.mark.parametrize("text", INVALID_POLICIES)
 def test_an_invalid_policy_is_rejected_by_the_schema_and_the_loader(text: str) -> None:
-    data = yaml_data(text, "policy.yaml")
-    assert schema_errors("policy", data), "the schema accepted it"
-    problems = policy_problems(text)
-    assert problems, "the loader accepted it"
-    assert same_place(schema_error_keys("policy", data), problems), (
-        schema_errors("policy", data),
-        [str(p) for p in problems],
-    )
+    assert_both_reject("policy", yaml_data(text, "policy.yaml"), policy_problems(text))
 
 
 VALID_POLICIES = [
@@ -382,26 +430,6 @@ VALID_POLICIES = [
 def test_a_valid_policy_is_accepted_by_the_schema_and_the_loader(text: str) -> None:
     assert schema_errors("policy", yaml_data(text, "policy.yaml")) == []
     assert policy_problems(text) == []
-
-
-def test_the_policy_schema_names_exactly_the_loaders_keys() -> None:
-    root = schema("policy")
-    assert list(root["properties"]) == list(POLICY_KEYS)
-    assert root["additionalProperties"] is False
-    assert list(root["properties"]["osVersion"]["properties"]) == list(PLATFORM_KEYS)
-    assert list(policy_def("versionBracket")["properties"]) == ["ok", "nudge"]
-    rule = policy_def("applicationRule")
-    assert list(rule["properties"]) == list(APPLICATION_KEYS)
-    assert rule["additionalProperties"] is False
-    for key in ("platform", "paths"):
-        branch = application_rule_property(key)
-        assert list(branch["properties"]) == list(PLATFORM_KEYS)
-        assert branch["additionalProperties"] is False
-    assert policy_def("requirement")["enum"] == [r.value for r in Requirement]
-    assert policy_def("versionRange")["maxLength"] == MAX_RANGE_LENGTH
-    assert rule["properties"]["name"]["maxLength"] == MAX_APP_NAME_CHARS
-    for key in ("applications", "requiredApplications", "bannedApplications"):
-        assert root["properties"][key]["maxItems"] == MAX_APPLICATIONS
 
 
 # Tokens the fuzzers build strings from: pieces of valid ranges and of common mistakes.
@@ -524,14 +552,7 @@ INVALID_CONFIGS = [
 
 @pytest.mark.parametrize("text", INVALID_CONFIGS)
 def test_an_invalid_config_is_rejected_by_the_schema_and_the_loader(text: str) -> None:
-    data = yaml_data(text, "config.yaml")
-    assert schema_errors("config", data), "the schema accepted it"
-    problems = config_problems(text)
-    assert problems, "the loader accepted it"
-    assert same_place(schema_error_keys("config", data), problems), (
-        schema_errors("config", data),
-        [str(p) for p in problems],
-    )
+    assert_both_reject("config", yaml_data(text, "config.yaml"), config_problems(text))
 
 
 VALID_CONFIGS = [
@@ -559,15 +580,185 @@ def test_a_valid_config_is_accepted_by_the_schema_and_the_loader(text: str) -> N
     assert config_problems(text) == []
 
 
-def test_the_config_schema_names_exactly_the_loaders_keys() -> None:
-    root = schema("config")
-    assert set(root["properties"]) == set(CONFIG_KEYS)
-    assert root["additionalProperties"] is False
-    assert root["properties"]["engine"]["enum"] == list(ENGINES)
-    notifications = root["properties"]["notifications"]
-    assert set(notifications["properties"]) == {"enabled", "reminderHours"}
-    assert notifications["additionalProperties"] is False
-    assert root["properties"]["scanIntervalMinutes"]["minimum"] == MIN_SCAN_INTERVAL_MINUTES
+# ---------------------------------------------------------------------------------------------
+# instructions.schema.json
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        practices_dir() / "instructions.en.yaml",
+        practices_dir() / "instructions.de.yaml",
+        DATA / "it_sample" / "instructions.en.yaml",
+        DATA / "stethoscope_instructions.en.yaml",
+    ],
+    ids=lambda path: f"{path.parent.name}/{path.name}",
+)
+def test_shipped_and_stethoscope_instructions_validate(path: Path) -> None:
+    text = path.read_text("utf-8")
+    assert schema_errors("instructions", yaml_data(text, path.name)) == []
+    assert instructions_problems(text) == []
+
+
+INVALID_INSTRUCTIONS = [
+    pytest.param("- practices\n", id="type-a-list"),
+    pytest.param("strings: []\n", id="type-strings-list"),
+    pytest.param("practices: firewall\n", id="type-practices-text"),
+    pytest.param("language: english\n", id="language-word"),
+    pytest.param("practises: {}\n", id="unknown-top-level-key"),
+    pytest.param("strings:\n  sumaryPass: All good\n", id="unknown-string"),
+    pytest.param("strings:\n  summaryPass: [ok]\n", id="type-string-list"),
+    pytest.param("practices:\n  firewal: {name: Firewall}\n", id="unknown-practice"),
+    pytest.param("practices:\n  firewall:\n    nme: Firewall\n", id="unknown-field"),
+    pytest.param("practices:\n  firewall: Turn it on\n", id="type-practice-text"),
+    pytest.param("practices:\n  firewall:\n    rating: urgent\n", id="rating"),
+    pytest.param("practices:\n  firewall:\n    title: 5\n", id="type-title-number"),
+    pytest.param("practices:\n  firewall:\n    title: {pasing: On}\n", id="unknown-title"),
+    pytest.param("practices:\n  firewall:\n    directions: [x]\n", id="type-directions"),
+    pytest.param("practices:\n  firewall:\n    directions: {macos: x}\n", id="directions-key"),
+    pytest.param("practices:\n  firewall:\n    directions: {'darwin@': x}\n", id="no-range"),
+    pytest.param("practices:\n  firewall:\n    directions: {linux: 5}\n", id="type-direction"),
+    pytest.param(
+        "practices:\n  firewall:\n    title: Firewall\n    directions: {macos: x}\n",
+        id="stethoscope-directions-key",
+    ),
+    pytest.param(
+        "practices:\n  firewall:\n    title: Firewall\n  screenLock:\n    title: 5\n",
+        id="stethoscope-title-number",
+    ),
+    pytest.param("policyFormat: 1\npractices: 5\n", id="stethoscope-practices-number"),
+]
+
+
+@pytest.mark.parametrize("text", INVALID_INSTRUCTIONS)
+def test_invalid_instructions_are_rejected_by_the_schema_and_the_loader(text: str) -> None:
+    assert_both_reject(
+        "instructions", yaml_data(text, "instructions.en.yaml"), instructions_problems(text)
+    )
+
+
+VALID_INSTRUCTIONS = [
+    pytest.param("strings:\npractices:\n", id="nulls"),
+    pytest.param("language: de-AT\nstrings: {checkAgain: Erneut prüfen}\n", id="strings"),
+    pytest.param(
+        "practices:\n  firewall:\n    directions:\n      darwin@<13: a\n      darwin@>=13: b\n",
+        id="versioned-directions",
+    ),
+    pytest.param(
+        "organization: X\nversion: '1'\npolicyFormat: '1'\npractices: {}\n",
+        id="stethoscope-keys-ignored",
+    ),
+    pytest.param(
+        "strings: {ok: Fine, policyDescription: baseline}\n"
+        "practices:\n  firewall:\n    title: '{{#if passing}}On{{else}}Off{{/if}}'\n"
+        "    link: https://example.com\n",
+        id="stethoscope-extra-keys",
+    ),
+]
+
+
+@pytest.mark.parametrize("text", VALID_INSTRUCTIONS)
+def test_valid_instructions_are_accepted_by_the_schema_and_the_loader(text: str) -> None:
+    assert schema_errors("instructions", yaml_data(text, "instructions.en.yaml")) == []
+    assert instructions_problems(text) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# checks.schema.json (IT's checks.d files) and check.schema.json (checks/*.yaml)
+# ---------------------------------------------------------------------------------------------
+
+
+def checks_file_schema_errors(text: str) -> list[str]:
+    """Return what the checks schema finds wrong with each document of `text`."""
+    docs = parse_yaml_documents(text, "checks.d/it.yaml")
+    return [
+        error for doc in docs if doc.data is not None for error in schema_errors("checks", doc.data)
+    ]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [DATA / "fleet" / "fleet-policies.yml", *sorted((DATA / "it_sample" / "checks.d").glob("*"))],
+    ids=lambda path: path.name,
+)
+def test_fleet_and_it_checks_files_validate(path: Path) -> None:
+    text = path.read_text("utf-8")
+    assert checks_file_schema_errors(text) == []
+    assert checks_file_problems(text) == []
+
+
+def test_a_gitops_path_reference_is_refused_by_the_schema_and_the_loader() -> None:
+    # The GitOps file refers to another file for some of its policies, which the app can't follow.
+    text = (DATA / "fleet" / "gitops-policies.yml").read_text("utf-8")
+    assert checks_file_schema_errors(text)
+    assert [p.message for p in checks_file_problems(text)] == [
+        "refers to another file (a Fleet GitOps path); copy that file into checks.d instead"
+    ]
+
+
+INVALID_CHECKS_FILES = [
+    pytest.param("5\n", id="type-a-number"),
+    pytest.param("- {name: A}\n", id="missing-query"),
+    pytest.param("- {query: SELECT 1}\n", id="missing-name"),
+    pytest.param("- {name: A, query: '  '}\n", id="blank-query"),
+    pytest.param("- {name: A, query: SELECT 1, platform: macos}\n", id="platform"),
+    pytest.param("{name: A, query: SELECT 1, critcal: true}\n", id="unknown-key"),
+    pytest.param("apiVersion: v2\nkind: policy\nspec: {name: A, query: SELECT 1}\n", id="v2"),
+    pytest.param("apiVersion: v1\nkind: policy\n", id="spec-missing"),
+    pytest.param("apiVersion: v1\nkind: policy\nspec: SELECT 1\n", id="spec-text"),
+    pytest.param("apiVersion: v1\nkind: policy\nspec: {name: A}\n", id="spec-no-query"),
+    pytest.param("policies:\n  - {name: A}\n", id="gitops-no-query"),
+    pytest.param("- {name: A, query: SELECT 1}\n---\n- {name: B}\n", id="second-document"),
+]
+
+
+@pytest.mark.parametrize("text", INVALID_CHECKS_FILES)
+def test_invalid_checks_files_are_rejected_by_the_schema_and_the_loader(text: str) -> None:
+    assert checks_file_schema_errors(text), "the schema accepted it"
+    assert checks_file_problems(text), "the loader accepted it"
+
+
+VALID_CHECKS_FILES = [
+    pytest.param("- {name: A, query: SELECT 1}\n", id="list"),
+    pytest.param("{name: A, query: SELECT 1, team: Workstations}\n", id="one-with-metadata"),
+    pytest.param("apiVersion: v1\nkind: query\nspec: {name: q, query: SELECT 1}\n", id="query"),
+    pytest.param(
+        "---\napiVersion: v1\nkind: policy\nspec: [{name: A, query: SELECT 1}]\n", id="spec-list"
+    ),
+    pytest.param("policies:\n  - {name: A, query: SELECT 1}\nqueries: []\n", id="gitops"),
+]
+
+
+@pytest.mark.parametrize("text", VALID_CHECKS_FILES)
+def test_valid_checks_files_are_accepted_by_the_schema_and_the_loader(text: str) -> None:
+    assert checks_file_schema_errors(text) == []
+    assert checks_file_problems(text) == []
+
+
+@pytest.mark.parametrize("path", sorted(checks_dir().glob("*.yaml")), ids=lambda path: path.stem)
+def test_the_shipped_checks_validate(path: Path) -> None:
+    text = path.read_text("utf-8")
+    assert schema_errors("check", yaml_data(text, path.name)) == []
+    assert check_problems(text) == []
+
+
+INVALID_CHECKS = [
+    pytest.param("- kind: state\n", id="type-a-list"),
+    pytest.param("kind: stat\nsql:\n  linux: SELECT 1\n", id="kind"),
+    pytest.param("sql:\n  linux: SELECT 1\n", id="kind-missing"),
+    pytest.param("kind: state\ndescription: x\n", id="sql-missing"),
+    pytest.param("kind: state\nsql: {}\n", id="sql-empty"),
+    pytest.param("kind: state\nsql:\n  macos: SELECT 1\n", id="sql-platform"),
+    pytest.param("kind: state\nsql:\n  linux: ''\n", id="sql-blank"),
+    pytest.param("kind: state\ndescription: 5\nsql:\n  linux: SELECT 1\n", id="description"),
+    pytest.param("kind: state\nsql:\n  linux: SELECT 1\nquery: x\n", id="unknown-key"),
+]
+
+
+@pytest.mark.parametrize("text", INVALID_CHECKS)
+def test_an_invalid_check_is_rejected_by_the_schema_and_the_loader(text: str) -> None:
+    assert_both_reject("check", yaml_data(text, "firewall.yaml"), check_problems(text))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -770,67 +961,61 @@ def test_a_report_missing_a_field_is_rejected() -> None:
     assert schema_errors("report", data)
 
 
-def _dataclasses_in(hint: Any) -> list[type]:
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return [hint]
-    return [found for arg in typing.get_args(hint) for found in _dataclasses_in(arg)]
-
-
-def _enums_in(hint: Any) -> list[type[StrEnum]]:
-    if isinstance(hint, type) and issubclass(hint, StrEnum):
-        return [hint]
-    return [found for arg in typing.get_args(hint) for found in _enums_in(arg)]
-
-
-def schema_drift(cls: type, node: dict[str, Any], root: dict[str, Any]) -> list[str]:
-    """Compare a dataclass (and the dataclasses and enums in its fields) with its schema object."""
-    names = [f.name for f in dataclasses.fields(cls)]
-    properties = node.get("properties", {})
-    drift = []
-    if missing := [n for n in names if n not in properties]:
-        drift.append(f"{cls.__name__}: fields not in the schema: {missing}")
-    if extra := [p for p in properties if p not in names]:
-        drift.append(f"{cls.__name__}: schema properties that are not fields: {extra}")
-    if sorted(node.get("required", [])) != sorted(names):
-        drift.append(f"{cls.__name__}: required {node.get('required')} is not every field")
-    if node.get("additionalProperties") is not False:
-        drift.append(f"{cls.__name__}: additionalProperties is not false")
-    hints = typing.get_type_hints(cls)
-    for name in names:
-        if name not in properties:
-            continue
-        targets = [resolve(root, {"$ref": ref}) for ref in refs_in(properties[name])]
-        for inner in _dataclasses_in(hints[name]):
-            objects = [t for t in targets if "properties" in t]
-            if len(objects) != 1:
-                drift.append(f"{cls.__name__}.{name}: no single schema object for {inner.__name__}")
-            else:
-                drift += schema_drift(inner, objects[0], root)
-        for enum in _enums_in(hints[name]):
-            enums = [t["enum"] for t in targets if "enum" in t]
-            if enums != [[member.value for member in enum]]:
-                drift.append(f"{cls.__name__}.{name}: schema enum {enums} is not {enum.__name__}")
-    return drift
-
-
-def test_the_report_schema_matches_the_report_dataclasses() -> None:
-    assert schema_drift(Report, schema("report"), schema("report")) == []
+def test_the_report_schema_takes_its_choices_from_the_declarations() -> None:
     defs = schema("report")["$defs"]
-    assert defs["requirement"]["enum"] == [r.value for r in Requirement]
+    assert defs["requirement"] == schema("policy")["$defs"]["requirement"]
+    assert defs["status"]["enum"] == [status.value for status in Status]
+    assert defs["rating"]["enum"] == [rating.value for rating in Rating]
     assert schema("report")["properties"]["schema_version"]["const"] == REPORT_SCHEMA_VERSION
 
 
-def test_a_field_added_to_a_report_dataclass_without_the_schema_is_caught() -> None:
-    extended = dataclasses.make_dataclass(
-        "DeviceFacts", [("tpm_enabled", bool, dataclasses.field(default=False))],
-        bases=(DeviceFacts,), frozen=True,
-    )  # fmt: skip
-    root = schema("report")
-    assert schema_drift(extended, root["$defs"]["deviceFacts"], root) == [
-        "DeviceFacts: fields not in the schema: ['tpm_enabled']",
-        "DeviceFacts: required "
-        + str(root["$defs"]["deviceFacts"]["required"])
-        + " is not every field",
-    ]
-    report = dataclasses.replace(realistic_report(), device=extended(tpm_enabled=True))
+@dataclasses.dataclass(frozen=True)
+class DeviceWithTpm(DeviceFacts):
+    """Who this device is, and its TPM."""
+
+    tpm_enabled: bool = False
+    """Whether the device has an enabled TPM."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportWithTpm(Report):
+    """A report whose device has a TPM."""
+
+    device: DeviceWithTpm
+    """The device that was checked."""
+
+
+def test_a_field_added_to_a_report_dataclass_is_published() -> None:
+    published = report_schema(ReportWithTpm)
+    device = published["$defs"]["deviceWithTpm"]
+    assert device["properties"]["tpm_enabled"] == {
+        "type": "boolean",
+        "description": "Whether the device has an enabled TPM.",
+    }
+    assert "tpm_enabled" in device["required"]
+    assert (
+        device["properties"]["device_id"]
+        == schema("report")["$defs"]["deviceFacts"]["properties"]["device_id"]
+    )
+    report = dataclasses.replace(
+        realistic_report(), device=DeviceWithTpm(device_id="x", tpm_enabled=True)
+    )
+    check = Draft202012Validator(published)
+    assert list(check.iter_errors(report.to_dict())) == []
+    data = report.to_dict()
+    del data["device"]["tpm_enabled"]
+    assert list(check.iter_errors(data))
+    # The committed schema, written before the field existed, rejects it.
     assert any("tpm_enabled" in error for error in schema_errors("report", report.to_dict()))
+
+
+@dataclasses.dataclass(frozen=True)
+class Undescribed:
+    """A record with a field nobody described."""
+
+    name: str
+
+
+def test_a_report_field_without_a_docstring_is_not_published() -> None:
+    with pytest.raises(UndescribedField, match=r"Undescribed\.name"):
+        report_schema(Undescribed)
