@@ -15,9 +15,9 @@ import apsw.ext
 import pytest
 
 from stethoscope_desktop.core.checks import PLATFORMS, CheckKind, load_checks
+from stethoscope_desktop.core.facts import DEVICE_CHECK, PRACTICE_CHECKS
 from stethoscope_desktop.core.instructions import PRACTICE_KEYS, STRING_KEYS
 from stethoscope_desktop.core.practices import PracticesFolder, PracticesLoader
-from stethoscope_desktop.core.scanner import DEVICE_CHECK, PRACTICE_CHECKS
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.tables.catalog import builtin_tables
 from stethoscope_desktop.tables.system import LocalSystem

@@ -1,12 +1,13 @@
 """The evaluation behind the local API: a web page's policy against a fresh report of this device.
 
-**How a page's policy is evaluated.** The scanner runs only the checks a policy needs and turns
-facts into verdicts, texts and ranks in one pass; a report keeps only the evidence of the
-practices its policy asked about (and of each application rule, only the matching rows). So a
-page that asks for a practice the app's policy leaves out, or for an application rule of its
-own, cannot be answered from the app's report. The service therefore evaluates a page's policy
-by scanning with it: `Practices(policy=<the page's>, config and instructions=<the app's>)`, so
-every check the page needs is measured and the verdicts come from the same code as the window's.
+**How a page's policy is evaluated.** The scanner gathers only the facts a policy needs, and
+`core.evaluate.evaluate` judges them; a report keeps only the evidence of the practices its
+policy asked about (and of each application rule, only the matching rows). So a page that asks
+for a practice the app's policy leaves out, or for an application rule of its own, cannot be
+answered from the app's report. The service therefore has the facts of a page's policy gathered
+and evaluated (`Scanner.scan`) with `Practices(policy=<the page's>, config and
+instructions=<the app's>)`, so every check the page needs is measured and the verdicts come from
+the same `evaluate` as the window's.
 IT's own checks (`customChecks`) are not in a page's policy and do not run for it. A request
 without a policy (`validate` with no argument) gets the app's own verdict: the app's latest
 report when it is fresh, else a scan with the app's practices.
@@ -102,7 +103,7 @@ class ScannerReportSource:
         return self._latest() if self._latest is not None else None
 
     def scan(self, practices: Practices) -> Report:
-        """Scan with these practices (one scan at a time through this source)."""
+        """Gather the facts of these practices' policy and evaluate them (one at a time)."""
         with self._lock:
             return self._scanner.scan(practices)
 

@@ -1,74 +1,127 @@
-"""The rules: how a fact and a requirement make a verdict. Pure functions, Stethoscope's semantics.
+"""The evaluation: a policy judges the facts of one scan, and the verdicts become a ranked report.
+
+`evaluate(policy, facts, texts)` is the one place a policy meets facts: the window's scans and
+the local API's page policies both come through it. It is pure (no engine, no I/O, no clock), so
+tests hand it `Facts` made by hand. It reads top to bottom: one section per kind of practice, each
+with its rule, then how a verdict is put into words. The rules are Stethoscope's:
 
 - Requirement options: `ALWAYS` (off → FAIL), `SUGGESTED` (off → NUDGE), `NEVER` (on → FAIL),
   `IF_SUPPORTED` (like ALWAYS where the platform can tell; where it cannot, not held against the
   user). A fact that could not be read is UNKNOWN — never turned into PASS or FAIL.
 - `osVersion`: inside `ok` → PASS, else inside `nudge` → NUDGE, else FAIL.
 - `screenIdle`: the seconds until the screen locks must be inside the range.
+- `stethoscopeVersion`: the app's own version must be inside the range.
 - `applications`: required (ALWAYS/IF_SUPPORTED), suggested, or banned (NEVER) per rule.
+- IT's own checks: a query that returns rows passes; none fails (or nudges, if not critical).
 - Overall: FAIL if any practice fails, else NUDGE if any nudges, else PASS (UNKNOWN when no
   practice could be read at all).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from stethoscope_desktop.core.policy import ApplicationRule, Requirement, VersionBracket
-from stethoscope_desktop.core.report import AppState
-from stethoscope_desktop.core.status import FeatureState, Status
+from stethoscope_desktop.core.custom_checks import (
+    CUSTOM_PRACTICE,
+    CustomCheck,
+    custom_check_status,
+)
+from stethoscope_desktop.core.facts import Fact, Facts, PlatformContext
+from stethoscope_desktop.core.instructions import Instructions
+from stethoscope_desktop.core.policy import ApplicationRule, Policy, Requirement, VersionBracket
+from stethoscope_desktop.core.report import (
+    ApplicationOutcome,
+    AppState,
+    PracticeResult,
+    Report,
+    links_in,
+    rank,
+)
+from stethoscope_desktop.core.status import FeatureState, Rating, Status
+from stethoscope_desktop.core.strings import render
 from stethoscope_desktop.core.versions import NumericRange, Version, VersionRange, parse_version
+from stethoscope_desktop.tables.values import Row
+
+DEFAULT_RATINGS: Mapping[str, Rating] = {
+    "osVersion": Rating.CRITICAL,
+    "diskEncryption": Rating.CRITICAL,
+    "bannedApplications": Rating.CRITICAL,
+    "firewall": Rating.HIGH,
+    "automaticUpdates": Rating.HIGH,
+    "screenLock": Rating.HIGH,
+    "remoteLogin": Rating.HIGH,
+    "requiredApplications": Rating.HIGH,
+}
 
 
-@dataclass(frozen=True)
-class PlatformContext:
-    """Which platform keys of the policy and instructions apply to this device."""
+def evaluate(
+    policy: Policy,
+    facts: Facts,
+    texts: Instructions,
+    *,
+    organization: str = "",
+    policy_files: tuple[str, ...] = (),
+    policy_problems: tuple[str, ...] = (),
+) -> Report:
+    """Judge `facts` against `policy` and return the report, explained in `texts`' language.
 
-    osquery: str
-    stethoscope: str
-    distribution: str = ""
-    os_version: str = ""
-    aws_workspace: bool = False
-
-    def policy_keys(self) -> tuple[str, ...]:
-        """Return the policy platform keys that apply, most specific first."""
-        if self.stethoscope == "linux":
-            specific = (self.distribution,) if self.distribution else ()
-            return (*specific, "linux", "all")
-        if self.stethoscope == "win32" and self.aws_workspace:
-            return ("awsWorkspace", "win32", "all")
-        return (self.stethoscope, "all")
-
-    def text_keys(self) -> tuple[str, ...]:
-        """Return the instructions' directions keys that apply, most specific first.
-
-        Each may also have versioned variants (`darwin@<13`), chosen by `os_version`; see
-        `PracticeText.directions_for`.
-        """
-        return tuple(key for key in self.policy_keys() if key not in ("all", "awsWorkspace"))
-
-
-def stethoscope_platform(osquery_platform: str) -> str:
-    """Return Stethoscope's name for an osquery platform name (windows → win32)."""
-    return "win32" if osquery_platform == "windows" else osquery_platform
-
-
-def feature_status(requirement: Requirement, state: FeatureState) -> Status:
-    """Return the verdict for a feature practice."""
-    if state is FeatureState.UNKNOWN:
-        return Status.UNKNOWN
-    on = state is FeatureState.ON
-    if requirement is Requirement.NEVER:
-        return Status.FAIL if on else Status.PASS
-    if on:
-        return Status.PASS
-    return Status.NUDGE if requirement is Requirement.SUGGESTED else Status.FAIL
+    `organization` fills the texts' `{{organization}}`; `policy_files` and `policy_problems`
+    (where the policy came from, what was wrong with its files) are carried into the report.
+    """
+    explainer = _Explainer(texts, facts.context, facts.device.platform_name, organization)
+    ranked = rank(
+        [
+            *_os_version(policy, facts, explainer),
+            *_features(policy, facts, explainer),
+            *_screen_idle(policy, facts, explainer),
+            *_stethoscope_version(policy, facts, explainer),
+            *_applications(policy, facts, explainer),
+            *_custom_checks(policy, facts),
+        ]
+    )
+    status = overall_status(p.status for p in ranked)
+    return Report(
+        status=status,
+        summary=_summary(texts, status, ranked, organization),
+        practices=ranked,
+        device=facts.device,
+        started_at=facts.started_at,
+        duration_seconds=facts.duration_seconds,
+        engine=facts.engine,
+        language=texts.language,
+        organization=organization,
+        policy_files=policy_files,
+        policy_problems=policy_problems,
+        check_problems=facts.check_problems,
+        table_timings=facts.table_timings,
+    )
 
 
-def held_against(requirement: Requirement | None, status: Status) -> bool:
-    """Return False where an UNKNOWN must not count against the user (IF_SUPPORTED)."""
-    return not (status is Status.UNKNOWN and requirement is Requirement.IF_SUPPORTED)
+# -- osVersion -------------------------------------------------------------------------------
+
+
+def _os_version(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[PracticeResult]:
+    """The OS version against this platform's bracket; none when the policy has none for it."""
+    bracket = bracket_for(policy.os_version, facts.context)
+    if bracket is None:
+        return
+    fact = facts.for_practice("osVersion")
+    observed = "" if fact.value is None else str(fact.value)
+    version = parse_version(observed) if observed else None
+    required = bracket.ok or bracket.nudge
+    yield explainer.explain(
+        key="osVersion",
+        practice="osVersion",
+        status=os_version_status(bracket, version),
+        fact=fact
+        if fact.reason or version
+        else fact.with_reason(f"cannot read a version in {observed!r}"),
+        requirement=str(required) if required else "",
+        requirement_text=_words_for_versions(explainer.texts, required) if required else "",
+        observed=observed,
+    )
 
 
 def bracket_for(
@@ -94,6 +147,80 @@ def os_version_status(bracket: VersionBracket, version: Version | None) -> Statu
     return Status.FAIL
 
 
+# -- features: firewall, diskEncryption, automaticUpdates, screenLock, remoteLogin, … --------
+
+
+def _features(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[PracticeResult]:
+    """Each feature the policy names: its ON/OFF state against the requirement option."""
+    for practice, requirement in policy.features.items():
+        fact = facts.for_practice(practice)
+        yield explainer.explain(
+            key=practice,
+            practice=practice,
+            status=feature_status(requirement, fact.state),
+            fact=fact,
+            requirement=requirement.value,
+            requirement_text=_words_for_option(explainer.texts, requirement),
+            observed=""
+            if fact.state is FeatureState.UNKNOWN
+            else fact.state.value + (f" ({fact.detail})" if fact.detail else ""),
+            requirement_option=requirement,
+        )
+
+
+def feature_status(requirement: Requirement, state: FeatureState) -> Status:
+    """Return the verdict for a feature practice."""
+    if state is FeatureState.UNKNOWN:
+        return Status.UNKNOWN
+    on = state is FeatureState.ON
+    if requirement is Requirement.NEVER:
+        return Status.FAIL if on else Status.PASS
+    if on:
+        return Status.PASS
+    return Status.NUDGE if requirement is Requirement.SUGGESTED else Status.FAIL
+
+
+def held_against(requirement: Requirement | None, status: Status) -> bool:
+    """Return False where an UNKNOWN must not count against the user (IF_SUPPORTED)."""
+    return not (status is Status.UNKNOWN and requirement is Requirement.IF_SUPPORTED)
+
+
+# -- screenIdle ------------------------------------------------------------------------------
+
+
+def _screen_idle(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[PracticeResult]:
+    """The seconds until the screen locks (read from the screen lock's row) against the range."""
+    allowed = policy.screen_idle
+    if allowed is None:
+        return
+    fact = facts.for_practice("screenIdle")
+    known, seconds = _lock_after(fact)
+    if known and seconds is None:
+        observed = "never locks"
+    else:
+        observed = f"{seconds:g} seconds" if seconds is not None else ""
+    yield explainer.explain(
+        key="screenIdle",
+        practice="screenIdle",
+        status=screen_idle_status(allowed, seconds, known),
+        fact=fact
+        if known or fact.reason
+        else fact.with_reason(fact.detail or "the idle time could not be read"),
+        requirement=str(allowed),
+        requirement_text=_words_for_seconds(explainer.texts, allowed),
+        observed=observed + (f" ({fact.detail})" if known and fact.detail else ""),
+    )
+
+
+def _lock_after(fact: Fact) -> tuple[bool, float | None]:
+    """Return whether the lock's timing is known, and the seconds until it locks (None: never)."""
+    enabled = fact.rows[0].get("enabled") if fact.rows else None
+    never = enabled in (0, "0")
+    known = fact.ok and enabled is not None and (never or fact.value is not None)
+    seconds = None if never or fact.value is None else float(fact.value)
+    return known, seconds
+
+
 def screen_idle_status(allowed: NumericRange, seconds: float | None, lock_known: bool) -> Status:
     """Return the verdict for the time until the screen locks (None: it never locks)."""
     if not lock_known:
@@ -101,6 +228,29 @@ def screen_idle_status(allowed: NumericRange, seconds: float | None, lock_known:
     if seconds is None:
         return Status.FAIL
     return Status.PASS if allowed.contains(seconds) else Status.FAIL
+
+
+# -- stethoscopeVersion ----------------------------------------------------------------------
+
+
+def _stethoscope_version(
+    policy: Policy, facts: Facts, explainer: _Explainer
+) -> Iterator[PracticeResult]:
+    """The app's own version against the range."""
+    allowed = policy.stethoscope_version
+    if allowed is None:
+        return
+    fact = facts.for_practice("stethoscopeVersion")
+    observed = "" if fact.value is None else str(fact.value)
+    yield explainer.explain(
+        key="stethoscopeVersion",
+        practice="stethoscopeVersion",
+        status=version_status(allowed, observed) if observed else Status.UNKNOWN,
+        fact=fact,
+        requirement=str(allowed),
+        requirement_text=_words_for_versions(explainer.texts, allowed),
+        observed=observed,
+    )
 
 
 def version_status(allowed: VersionRange, version: str) -> Status:
@@ -111,19 +261,26 @@ def version_status(allowed: VersionRange, version: str) -> Status:
     return Status.PASS if allowed.satisfies(parsed) else Status.FAIL
 
 
-def rule_applies(rule: ApplicationRule, context: PlatformContext) -> bool:
-    """Return True if an application rule's platform filter includes this device."""
-    if not rule.platform:
-        return True
-    version = parse_version(context.os_version)
-    for key in context.policy_keys():
-        if key not in rule.platform:
-            continue
-        condition = rule.platform[key]
-        if isinstance(condition, bool):
-            return condition
-        return version is not None and condition.satisfies(version)
-    return False
+# -- applications ----------------------------------------------------------------------------
+
+# Which texts explain a rule, by its assertion.
+APPLICATION_TEXTS: Mapping[Requirement, str] = {
+    Requirement.ALWAYS: "requiredApplications",
+    Requirement.IF_SUPPORTED: "requiredApplications",
+    Requirement.NEVER: "bannedApplications",
+    Requirement.SUGGESTED: "suggestedApplications",
+}
+APP_STATE_STRINGS: Mapping[tuple[AppState, bool], str] = {
+    # (state, banned rule) -> instructions string
+    (AppState.INSTALLED, False): "appInstalled",
+    (AppState.INSTALLED, True): "appInstalled",
+    (AppState.NOT_INSTALLED, False): "appNotInstalled",
+    (AppState.NOT_INSTALLED, True): "appNotBanned",
+    (AppState.OUTDATED, False): "appOutdated",
+    (AppState.OUTDATED, True): "appOutdated",
+    (AppState.BANNED_PRESENT, True): "appBannedPresent",
+    (AppState.BANNED_PRESENT, False): "appBannedPresent",
+}
 
 
 @dataclass(frozen=True)
@@ -147,12 +304,95 @@ class ApplicationVerdict:
     matched: tuple[InstalledApp, ...]
 
 
-def _in_paths(app: InstalledApp, rule: ApplicationRule, context: PlatformContext) -> bool:
+def _applications(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[PracticeResult]:
+    """One result per application rule that applies to this device."""
+    rules = [rule for rule in policy.applications if rule_applies(rule, facts.context)]
+    if not rules:
+        return
+    fact = facts.for_practice("applications")
+    installed = _installed_apps(fact.rows)
+    for rule in rules:
+        yield _application(rule, fact, installed, explainer)
+
+
+def _installed_apps(rows: Iterable[Row]) -> list[InstalledApp]:
+    return [
+        InstalledApp(
+            name=str(row.get("name") or ""),
+            version=str(row.get("version") or ""),
+            path=str(row.get("path") or ""),
+            source=str(row.get("source") or ""),
+        )
+        for row in rows
+        if row.get("name")
+    ]
+
+
+def _application(
+    rule: ApplicationRule, fact: Fact, installed: list[InstalledApp], explainer: _Explainer
+) -> PracticeResult:
+    """One rule's verdict (UNKNOWN when the list could not be read), with its matching rows."""
+    texts = explainer.texts
+    required_text = _words_for_versions(texts, rule.version) if rule.version else ""
+    verdict = application_status(rule, installed, explainer.context) if fact.ok else None
+    banned = rule.assertion is Requirement.NEVER
+    observed = ""
+    if verdict is not None:
+        observed = texts.string(
+            APP_STATE_STRINGS[(verdict.state, banned)],
+            installed=verdict.installed_version or "?",
+            required=required_text,
+        )
+    return explainer.explain(
+        key=f"applications/{rule.name}",
+        practice=APPLICATION_TEXTS[rule.assertion],
+        status=verdict.status if verdict is not None else Status.UNKNOWN,
+        fact=_evidence_of_rule(fact, rule),
+        requirement=rule.assertion.value + (f" {rule.version}" if rule.version else ""),
+        requirement_text=_words_for_option(texts, rule.assertion),
+        observed=observed,
+        requirement_option=rule.assertion,
+        values={"name": rule.name, "installFrom": rule.install_from, "version": required_text},
+        application=_outcome(rule, verdict) if verdict is not None else None,
+        description=rule.description,
+        # A banned version range with an allowed version installed: say it is installed.
+        title_from="requiredApplications"
+        if banned and verdict is not None and verdict.state is AppState.INSTALLED
+        else "",
+    )
+
+
+def _outcome(rule: ApplicationRule, verdict: ApplicationVerdict) -> ApplicationOutcome:
+    return ApplicationOutcome(
+        name=rule.name,
+        assertion=rule.assertion.value,
+        state=verdict.state,
+        installed=verdict.installed,
+        installed_version=verdict.installed_version,
+        required_version=str(rule.version) if rule.version else "",
+        matched_names=tuple(dict.fromkeys(app.name for app in verdict.matched)),
+    )
+
+
+def _evidence_of_rule(fact: Fact, rule: ApplicationRule) -> Fact:
+    """Return the list's fact with only the rows this rule matches as evidence."""
+    rows = tuple(row for row in fact.rows if row.get("name") and rule.matches(str(row["name"])))
+    return Fact(replace(fact.evidence, rows=rows), reason=fact.reason)
+
+
+def rule_applies(rule: ApplicationRule, context: PlatformContext) -> bool:
+    """Return True if an application rule's platform filter includes this device."""
+    if not rule.platform:
+        return True
+    version = parse_version(context.os_version)
     for key in context.policy_keys():
-        folder = rule.paths.get(key)
-        if folder:
-            return not app.path or app.path.startswith(folder.rstrip("/\\"))
-    return True
+        if key not in rule.platform:
+            continue
+        condition = rule.platform[key]
+        if isinstance(condition, bool):
+            return condition
+        return version is not None and condition.satisfies(version)
+    return False
 
 
 def application_status(
@@ -163,23 +403,187 @@ def application_status(
         app for app in installed if rule.matches(app.name) and _in_paths(app, rule, context)
     )
     versions = [v for app in matched if (v := parse_version(app.version)) is not None]
-    best = max(versions) if versions else None
-    best_text = best.original if best is not None else (matched[0].version if matched else "")
+    found = _found_version(matched, versions)
     satisfied = bool(matched) and (
         rule.version is None or any(rule.version.satisfies(v) for v in versions)
     )
     if rule.assertion is Requirement.NEVER:
-        if satisfied:
-            return ApplicationVerdict(
-                Status.FAIL, AppState.BANNED_PRESENT, True, best_text, matched
-            )
-        state = AppState.INSTALLED if matched else AppState.NOT_INSTALLED
-        return ApplicationVerdict(Status.PASS, state, bool(matched), best_text, matched)
+        return _banned_verdict(satisfied, matched, found)
     if satisfied:
-        return ApplicationVerdict(Status.PASS, AppState.INSTALLED, True, best_text, matched)
+        return ApplicationVerdict(Status.PASS, AppState.INSTALLED, True, found, matched)
     missing = Status.NUDGE if rule.assertion is Requirement.SUGGESTED else Status.FAIL
     state = AppState.OUTDATED if matched else AppState.NOT_INSTALLED
-    return ApplicationVerdict(missing, state, bool(matched), best_text, matched)
+    return ApplicationVerdict(missing, state, bool(matched), found, matched)
+
+
+def _banned_verdict(
+    present: bool, matched: tuple[InstalledApp, ...], found: str
+) -> ApplicationVerdict:
+    """A banned app: FAIL when a banned version is installed; an allowed one, or none, passes."""
+    if present:
+        return ApplicationVerdict(Status.FAIL, AppState.BANNED_PRESENT, True, found, matched)
+    state = AppState.INSTALLED if matched else AppState.NOT_INSTALLED
+    return ApplicationVerdict(Status.PASS, state, bool(matched), found, matched)
+
+
+def _in_paths(app: InstalledApp, rule: ApplicationRule, context: PlatformContext) -> bool:
+    for key in context.policy_keys():
+        folder = rule.paths.get(key)
+        if folder:
+            return not app.path or app.path.startswith(folder.rstrip("/\\"))
+    return True
+
+
+def _found_version(matched: Sequence[InstalledApp], versions: Sequence[Version]) -> str:
+    """Return the newest readable version installed, else the first one as written."""
+    if versions:
+        return max(versions).original
+    return matched[0].version if matched else ""
+
+
+# -- IT's own checks -------------------------------------------------------------------------
+
+
+def _custom_checks(policy: Policy, facts: Facts) -> Iterator[PracticeResult]:
+    """Each of IT's checks for this platform: its texts are the check's own."""
+    for check in policy.custom_checks:
+        if check.applies_to(facts.context.osquery):
+            yield _custom_check(check, facts.custom_check(check.key))
+
+
+def _custom_check(check: CustomCheck, fact: Fact) -> PracticeResult:
+    count = fact.value if fact.ok and isinstance(fact.value, int) else None
+    status = custom_check_status(check, count)
+    return PracticeResult(
+        key=check.key,
+        practice=CUSTOM_PRACTICE,
+        name=check.name,
+        status=status,
+        rating=check.rating,
+        title=check.name,
+        description=check.description,
+        directions=check.resolution,
+        directions_platform="",
+        links=links_in(check.resolution),
+        requirement="returns rows",
+        requirement_text="the query returns at least one row",
+        observed=_rows_returned(count),
+        reason=(fact.reason or "the query could not run") if status is Status.UNKNOWN else "",
+        held_against=True,
+        evidence=fact.evidence,
+    )
+
+
+def _rows_returned(count: int | None) -> str:
+    if count is None:
+        return ""
+    if count == 0:
+        return "the query returned no rows"
+    return f"the query returned {count} row{'s' if count != 1 else ''}"
+
+
+# -- verdicts in words -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Explainer:
+    """Puts a built-in practice's verdict into the report's words, for this device."""
+
+    texts: Instructions
+    context: PlatformContext
+    platform_name: str
+    organization: str
+
+    def explain(
+        self,
+        *,
+        key: str,
+        practice: str,
+        status: Status,
+        fact: Fact,
+        requirement: str,
+        requirement_text: str,
+        observed: str,
+        requirement_option: Requirement | None = None,
+        values: Mapping[str, object] | None = None,
+        application: ApplicationOutcome | None = None,
+        description: str = "",
+        title_from: str = "",
+    ) -> PracticeResult:
+        """Return the result: the verdict with the texts of `practice` filled in.
+
+        `title_from` names the practice whose passing title to use instead of its own.
+        """
+        texts = self.texts.practice(practice)
+        fill = {
+            "requirement": requirement_text,
+            "platformName": self.platform_name,
+            "organization": self.organization,
+            **(values or {}),
+        }
+        platform_key, directions = texts.directions_for(
+            self.context.text_keys(), self.context.os_version
+        )
+        directions = render(directions, fill)
+        return PracticeResult(
+            key=key,
+            practice=practice,
+            name=render(texts.name, fill) or key,
+            status=status,
+            rating=texts.rating or DEFAULT_RATINGS.get(practice, Rating.MEDIUM),
+            title=render(self._title(practice, status, title_from), fill) or key,
+            description=description or render(texts.description, fill),
+            directions=directions,
+            directions_platform=platform_key,
+            links=links_in(directions),
+            requirement=requirement,
+            requirement_text=requirement_text,
+            observed=observed,
+            reason=(fact.reason or "the fact could not be read")
+            if status is Status.UNKNOWN
+            else "",
+            held_against=held_against(requirement_option, status),
+            evidence=fact.evidence,
+            application=application,
+        )
+
+    def _title(self, practice: str, status: Status, title_from: str) -> str:
+        texts = self.texts.practice(practice)
+        if status is Status.PASS:
+            return self.texts.practice(title_from or practice).title_passing
+        if status is Status.UNKNOWN:
+            return texts.title_unknown or texts.title_failing
+        return texts.title_failing
+
+
+REQUIREMENT_STRINGS: Mapping[Requirement, str] = {
+    Requirement.ALWAYS: "requirementAlways",
+    Requirement.SUGGESTED: "requirementSuggested",
+    Requirement.NEVER: "requirementNever",
+    Requirement.IF_SUPPORTED: "requirementIfSupported",
+}
+_AT_LEAST = re.compile(r"^>=\s*v?(\d+(?:\.\d+)*)$")
+
+
+def _words_for_option(texts: Instructions, requirement: Requirement) -> str:
+    return texts.string(REQUIREMENT_STRINGS[requirement])
+
+
+def _words_for_versions(texts: Instructions, allowed: VersionRange) -> str:
+    """Say a version range in the report's language where it is the common `>=x.y` form."""
+    match = _AT_LEAST.match(str(allowed).strip())
+    if match:
+        return texts.string("versionAtLeast", version=match.group(1))
+    return allowed.describe()
+
+
+def _words_for_seconds(texts: Instructions, allowed: NumericRange) -> str:
+    if len(allowed.comparators) == 1 and allowed.comparators[0][0] == "<=":
+        return texts.string("secondsAtMost", count=f"{allowed.comparators[0][1]:g}")
+    return f"{allowed.describe()} s"
+
+
+# -- overall ---------------------------------------------------------------------------------
 
 
 def overall_status(statuses: Iterable[Status]) -> Status:
@@ -196,3 +600,24 @@ def overall_status(statuses: Iterable[Status]) -> Status:
     if seen == {Status.UNKNOWN}:
         return Status.UNKNOWN
     return Status.PASS
+
+
+def _summary(
+    texts: Instructions,
+    status: Status,
+    practices: tuple[PracticeResult, ...],
+    organization: str,
+) -> str:
+    critical = sum(1 for p in practices if p.status is Status.FAIL)
+    nudges = sum(1 for p in practices if p.status is Status.NUDGE)
+    unknown = sum(1 for p in practices if p.status is Status.UNKNOWN)
+    head = texts.string(
+        {Status.FAIL: "summaryFail", Status.NUDGE: "summaryNudge"}.get(
+            status, "summaryUnknown" if unknown else "summaryPass"
+        ),
+        organization=organization,
+    )
+    parts = texts.count_phrases(
+        {Status.FAIL: critical, Status.NUDGE: nudges, Status.UNKNOWN: unknown}
+    )
+    return f"{head} ({', '.join(parts)})" if parts else head

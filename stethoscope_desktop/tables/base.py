@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 # Re-exported: tables name their rows' type from here.
@@ -115,28 +115,6 @@ class TablePlugin(ABC):
     def generate(self, context: QueryContext) -> Iterable[Row]:
         """Yield the table's rows for a query with the given constraints."""
 
-    def column_names(self) -> tuple[str, ...]:
-        """Return the names of all columns, in declaration order."""
-        return tuple(column.name for column in self.columns)
-
     def key_columns(self) -> tuple[str, ...]:
         """Return the columns whose constraints change what `generate` reads (index/required)."""
         return tuple(c.name for c in self.columns if c.index or c.required)
-
-
-@dataclass(frozen=True)
-class TableSet:
-    """The tables an engine serves on this machine, by name."""
-
-    tables: Mapping[str, TablePlugin] = field(default_factory=dict)
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.tables
-
-    def get(self, name: str) -> TablePlugin | None:
-        """Return the table called `name`, if served."""
-        return self.tables.get(name)
-
-    def names(self) -> tuple[str, ...]:
-        """Return the names of all served tables, sorted."""
-        return tuple(sorted(self.tables))

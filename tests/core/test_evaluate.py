@@ -6,7 +6,6 @@ import pytest
 
 from stethoscope_desktop.core.evaluate import (
     InstalledApp,
-    PlatformContext,
     application_status,
     bracket_for,
     feature_status,
@@ -17,6 +16,7 @@ from stethoscope_desktop.core.evaluate import (
     screen_idle_status,
     version_status,
 )
+from stethoscope_desktop.core.facts import PlatformContext
 from stethoscope_desktop.core.policy import ApplicationRule, Requirement, VersionBracket
 from stethoscope_desktop.core.report import AppState
 from stethoscope_desktop.core.status import FeatureState, Status

@@ -1,4 +1,4 @@
-"""Scans end to end on the embedded engine with canned tables: verdicts, ranking, reasons, texts."""
+"""Scans end to end on the embedded engine with canned tables: facts, verdicts, ranking, texts."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from pathlib import Path
 import pytest
 
 from stethoscope_desktop.core.checks import load_checks
+from stethoscope_desktop.core.evaluate import evaluate
+from stethoscope_desktop.core.policy import policy_from_mapping
 from stethoscope_desktop.core.practices import PracticesLoader, practices_folders
 from stethoscope_desktop.core.report import AppState, Report
 from stethoscope_desktop.core.scanner import Scanner
-from stethoscope_desktop.core.status import Rating, Status
+from stethoscope_desktop.core.status import FeatureState, Rating, Status
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.tables.base import TablePlugin
 from tests.canned import CannedTable, canned_linux
+from tests.ui.reports import practices as bundled_practices
 
 
 def scan(
@@ -256,3 +259,38 @@ def test_an_allowed_version_of_a_banned_app_says_it_is_installed(tmp_path: Path)
     banned = scan(old, tmp_path / "old", policy=policy).practice("applications/openssh-server")
     assert banned is not None and banned.status is Status.FAIL
     assert banned.title == "Remove openssh-server"
+
+
+def test_gathering_runs_what_the_policy_needs_and_judges_nothing() -> None:
+    scanner = Scanner(EmbeddedEngine(canned_linux()), load_checks(checks_dir()), platform="linux")
+    policy, problems = policy_from_mapping({"firewall": "ALWAYS"})
+    assert not problems
+    facts = scanner.gather(policy)
+    assert set(facts.checks) == {"device", "os_version", "firewall"} and not facts.custom
+    assert facts.checks["firewall"].state is FeatureState.ON
+    assert facts.checks["os_version"].value == "12.7.0"
+    assert facts.device.device_name == "laptop-42" and facts.device.os_version == "12.7.0"
+    assert facts.context.policy_keys() == ("debian", "linux", "all")
+    assert facts.engine.name == "embedded"
+
+
+def test_a_scan_is_the_evaluation_of_the_facts_it_gathered() -> None:
+    scanner = Scanner(
+        EmbeddedEngine(canned_linux()),
+        load_checks(checks_dir()),
+        platform="linux",
+        clock=lambda: 1_795_000_000.0,
+    )
+    practices = bundled_practices()
+    report = scanner.scan(practices)
+    facts = scanner.gather(practices.policy)
+    texts, organization = practices.instructions, practices.config.organization
+    again = evaluate(practices.policy, facts, texts, organization=organization)
+    assert report.practices and report.practices == again.practices
+    assert (report.status, report.summary) == (again.status, again.summary)
+    assert (report.device, report.started_at, report.engine) == (
+        facts.device,
+        facts.started_at,
+        facts.engine,
+    )
+    assert report.policy_files == practices.files

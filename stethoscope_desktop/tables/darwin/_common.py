@@ -89,13 +89,3 @@ def plist_text(value: Any) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return None
-
-
-def output_of(system: System, argv: list[str], *, timeout: float | None = None) -> str:
-    """Run a command that must succeed and return its stdout; raise TableError saying why not."""
-    result = run_quiet(system, argv, timeout=timeout)
-    if isinstance(result, str):
-        raise TableError(result)
-    if not result.ok:
-        raise TableError(f"{' '.join(argv)}: {command_reason(result)}")
-    return result.stdout
