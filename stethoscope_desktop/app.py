@@ -32,7 +32,7 @@ from stethoscope_desktop.autostart import (
 from stethoscope_desktop.core.handover import ScanResult
 from stethoscope_desktop.core.platforms import current_platform
 from stethoscope_desktop.core.state import StateStore
-from stethoscope_desktop.core.strings import UiStrings
+from stethoscope_desktop.core.strings import ENGLISH
 from stethoscope_desktop.logsetup import configure_logging
 from stethoscope_desktop.memory import limit_malloc_arenas, release_free_memory
 from stethoscope_desktop.ui.icons import app_icon
@@ -343,7 +343,7 @@ class StethoscopeApp(QObject):
             return
         if self.notifications.snoozed_until() > time.time():
             return
-        strings = last.strings if last is not None else UiStrings()
+        strings = last.strings if last is not None else ENGLISH
         self.notifier.notify(
             strings.string("pageFailedTitle", label=label),
             strings.string("pageFailedBody", count=critical),

@@ -1,4 +1,7 @@
-"""The tray icon: draws the status it is given, toggles the window; its menu is rebuilt on show."""
+"""The tray icon: draws the status it is given, toggles the window; its menu is rebuilt on show.
+
+It speaks the bundled English (`core.strings.ENGLISH`) until the scan worker's strings arrive.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from stethoscope_desktop.core.notify import SNOOZE_CHOICES, SnoozeChoice
 from stethoscope_desktop.core.report import Report
-from stethoscope_desktop.core.strings import UiStrings, local_time
+from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
 from stethoscope_desktop.ui.icons import state_for, status_icon
 from stethoscope_desktop.ui.theme import palette_is_dark
 
@@ -43,7 +46,7 @@ class Tray(QObject):
         self._template = template_icons
         self._autostart_enabled = autostart_enabled
         self._snoozed_until = snoozed_until
-        self._instructions = UiStrings()
+        self._instructions = ENGLISH
         self._report: Report | None = None
         self._scanning = False
         self.icon = QSystemTrayIcon()

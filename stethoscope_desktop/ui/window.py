@@ -1,4 +1,7 @@
-"""The main window: header, notices, the banner of critical problems and the ranked cards."""
+"""The main window: header, notices, the banner of critical problems and the ranked cards.
+
+Before the first report the header says a check is under way, in the bundled English.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.status import Status
-from stethoscope_desktop.core.strings import UiStrings, local_time
+from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
 from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel
 from stethoscope_desktop.ui.theme import SYMBOLS
 
@@ -46,7 +49,7 @@ class MainWindow(QMainWindow):
     def __init__(self, open_link: LinkOpener, *, quit_on_close: bool) -> None:
         super().__init__()
         self._quit_on_close = quit_on_close
-        self._instructions = UiStrings()
+        self._instructions = ENGLISH
         self._organization = ""
         self._report: Report | None = None
         self._scanning = False

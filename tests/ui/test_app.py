@@ -1,4 +1,7 @@
-"""The tray app wired together (offscreen): scans on triggers, coalescing, notifications, menu."""
+"""The tray app wired together (offscreen): scans on triggers, coalescing, notifications, menu.
+
+Also what it says in its own words before the first report.
+"""
 
 from __future__ import annotations
 
@@ -264,6 +267,33 @@ def test_tray_tooltip_and_menu(
     assert tray_app.window.isVisible()
     with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
         menu_action(tray_app, "Check again").trigger()
+
+
+def menu_texts(app: StethoscopeApp) -> list[str]:
+    """Return the texts of the tray menu and its submenus, as the tray host shows them."""
+    assert app.tray is not None
+    app.tray.rebuild_menu()
+    texts = []
+    for action in app.tray.menu.actions():
+        texts.append(action.text())
+        if action.menu() is not None:
+            texts += [f"  {sub.text()}" for sub in action.menu().actions()]  # type: ignore[attr-defined]
+    return texts
+
+
+def test_before_the_first_report_the_tray_and_window_speak_english(
+    tray_app: StethoscopeApp,
+) -> None:
+    assert tray_app.tray is not None
+    assert tray_app.tray.tooltip() == "Stethoscope — Checking…"
+    assert menu_texts(tray_app) == [
+        "Open", "Check again", "", "Snooze notifications", "  For 1 hour", "  For 4 hours",
+        "  Until tomorrow morning", "Start at login", "", "Quit",
+    ]  # fmt: skip
+    tray_app.tray.set_scanning(True)
+    assert "Checking…" in menu_texts(tray_app)
+    window = tray_app.window
+    assert window.check_again.text() == "Check again" and window.overall.text() == "Checking…"
 
 
 def test_tray_menu_start_at_login_and_snooze(qtbot: QtBot, tray_app: StethoscopeApp) -> None:
