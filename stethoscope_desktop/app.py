@@ -29,8 +29,16 @@ from stethoscope_desktop.autostart import (
     app_command,
     create_autostart,
 )
-from stethoscope_desktop.core.handover import ScanResult
 from stethoscope_desktop.core.platforms import current_platform
+from stethoscope_desktop.core.protocol import (
+    ApiChecked,
+    Event,
+    Exit,
+    PageFailed,
+    PolicyServerChanged,
+    Refused,
+    ScanResult,
+)
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.core.strings import ENGLISH
 from stethoscope_desktop.logsetup import configure_logging
@@ -134,7 +142,7 @@ class StethoscopeApp(QObject):
         self.scans.scan_failed.connect(self._on_scan_failed)
         self.timer.timeout.connect(lambda: self.scans.request_scan("timer"))
         self.watcher.practices_changed.connect(lambda: self.scans.request_scan("policy changed"))
-        worker.event_received.connect(self._on_worker_event)
+        worker.event_received.connect(self._on_worker_event_received)
         worker.stopped.connect(self._on_worker_stopped)
         if self.api is not None:
             self.api.connection_waiting.connect(self._on_api_connection_waiting)
@@ -249,18 +257,16 @@ class StethoscopeApp(QObject):
         if self.tray is not None:
             self.tray.set_scanning(False)
 
-    def _on_worker_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "api-checked":
-            self._on_api_checked(str(event.get("label", "")))
-        elif kind == "page-failed":
-            critical = event.get("critical")
-            self._on_api_page_failed(
-                str(event.get("label", "")), critical if isinstance(critical, int) else 0
-            )
-        elif kind == "policy-server":
-            log.info("new policy from the policy server %s", event.get("url"))
+    def _on_worker_event_received(self, event: Event) -> None:
+        if isinstance(event, ApiChecked):
+            self._on_api_checked(event.label)
+        elif isinstance(event, PageFailed):
+            self._on_api_page_failed(event.label, event.critical)
+        elif isinstance(event, PolicyServerChanged):
+            log.info("new policy from the policy server %s", event.url)
             self.scans.request_scan("policy server")
+        elif isinstance(event, Refused):
+            log.error("the scan worker refused a command: %s", event.problem)
 
     def _autostart_enabled(self) -> bool:
         try:
@@ -310,14 +316,14 @@ class StethoscopeApp(QObject):
         self._worker.set_api_sockets(api.sockets)
         if self._worker.is_running():
             # It cannot take the new sockets: let it finish its work and leave.
-            self._worker.send({"op": "exit"})
+            self._worker.send(Exit())
         api.watch(True)
 
     def _on_api_connection_waiting(self) -> None:
         if self._worker.serves_api():
             return
         if self._worker.is_running():
-            self._worker.send({"op": "exit"})  # started without the sockets: make way
+            self._worker.send(Exit())  # started without the sockets: make way
         else:
             self._worker.start()
 

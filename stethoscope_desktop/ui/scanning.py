@@ -11,12 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 
-from stethoscope_desktop.core.handover import ScanResult
-from stethoscope_desktop.core.report import Report, ReportFormatError
+from stethoscope_desktop.core.protocol import (
+    Event,
+    ProtocolError,
+    Scan,
+    ScanFailed,
+    ScanReported,
+    ScanResult,
+    VersionMismatch,
+)
+from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.ui.worker_client import WorkerLink
 
 log = logging.getLogger(__name__)
@@ -33,7 +40,8 @@ class ScanCoordinator(QObject):
     def __init__(self, worker: WorkerLink) -> None:
         super().__init__()
         self._worker = worker
-        self._worker.event_received.connect(self._on_event)
+        self._worker.event_received.connect(self._on_worker_event_received)
+        self._worker.line_refused.connect(self._on_worker_line_refused)
         self._worker.stopped.connect(self._on_worker_stopped)
         self._running: int | None = None  # the id of the scan under way
         self._resent = False
@@ -64,7 +72,7 @@ class ScanCoordinator(QObject):
         self._resent = False
         log.info("scan started (%s)", reason)
         self.scan_started.emit(reason)
-        self._worker.send({"op": "scan", "id": self._running})
+        self._worker.send(Scan(self._running))
 
     def _finish(self) -> str | None:
         """Mark the scan done (before telling anyone); return the coalesced next request."""
@@ -72,18 +80,13 @@ class ScanCoordinator(QObject):
         pending, self._pending = self._pending, None
         return pending
 
-    def _on_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind not in ("report", "scan-failed") or event.get("id") != self._running:
+    def _on_worker_event_received(self, event: Event) -> None:
+        if isinstance(event, ScanFailed) and event.id == self._running:
+            self._failed(event.message)
             return
-        if kind == "scan-failed":
-            self._failed(f"{event.get('message', '')}")
+        if not isinstance(event, ScanReported) or event.id != self._running:
             return
-        try:
-            result = ScanResult.from_event(event)
-        except ReportFormatError as error:
-            self._failed(f"the scan worker sent a bad report: {error}")
-            return
+        result = event.result
         self._last = result
         report = result.report
         log.info(
@@ -94,13 +97,21 @@ class ScanCoordinator(QObject):
         if pending is not None:
             self.request_scan(pending)
 
+    def _on_worker_line_refused(self, error: ProtocolError) -> None:
+        if self._running is None:
+            return
+        if isinstance(error, VersionMismatch):
+            self._failed(f"the scan worker speaks {error}")
+        elif error.scan_id == self._running:
+            self._failed(f"the scan worker sent an answer that cannot be read: {error}")
+
     def _on_worker_stopped(self, code: int) -> None:
         if self._running is None:
             return
         if code == 0 and not self._resent:
             # It left for being idle just as the command was on its way: ask a new one.
             self._resent = True
-            self._worker.send({"op": "scan", "id": self._running})
+            self._worker.send(Scan(self._running))
             return
         self._failed(
             "the scan worker stopped before it finished"

@@ -17,7 +17,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from stethoscope_desktop.app import StethoscopeApp
-from stethoscope_desktop.core.handover import ScanResult
+from stethoscope_desktop.core.protocol import Scan, ScanReported
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.ui.worker_client import ApiPort, WorkerProcess, worker_command
 from tests.ui.fakes import MemoryAutostart, RecordingNotifier
@@ -55,11 +55,11 @@ def process() -> Iterator[WorkerProcess]:
 
 def test_a_scan_command_comes_back_as_a_report(qtbot: QtBot, process: WorkerProcess) -> None:
     with qtbot.waitSignal(process.event_received, timeout=20_000) as event:
-        process.send({"op": "scan", "id": 7})
+        process.send(Scan(7))
     assert event.args is not None
     data = event.args[0]
-    assert data["event"] == "report" and data["id"] == 7
-    result = ScanResult.from_event(data)
+    assert isinstance(data, ScanReported) and data.id == 7
+    result = data.result
     assert result.report.practices and result.strings.string("checkAgain") == "Check again"
     assert result.settings.scan_interval_minutes >= 5
     assert process.is_running() and not process.serves_api()
@@ -83,7 +83,7 @@ def test_the_worker_leaves_when_idle_and_says_so(
 def test_a_worker_that_cannot_start_is_reported(qtbot: QtBot) -> None:
     link = WorkerProcess([str(ROOT / "no-such-program")])
     with qtbot.waitSignal(link.stopped, timeout=10_000) as stopped:
-        link.send({"op": "scan", "id": 1})
+        link.send(Scan(1))
     assert stopped.args == [-1]
     assert not link.is_running()
 
