@@ -46,7 +46,7 @@ from stethoscope_desktop.memory import limit_malloc_arenas, release_free_memory
 from stethoscope_desktop.ui.icons import app_icon
 from stethoscope_desktop.ui.notifications import NotificationController
 from stethoscope_desktop.ui.notifier import Notifier, create_notifier
-from stethoscope_desktop.ui.scanning import PracticesWatcher, ScanCoordinator
+from stethoscope_desktop.ui.scanning import PracticesWatcher, ScanCoordinator, ScanFailure
 from stethoscope_desktop.ui.single_instance import (
     InstanceServer,
     ask_running_instance_to_show,
@@ -201,6 +201,7 @@ class StethoscopeApp(QObject):
             if result is not None:
                 window.set_instructions(result.strings, result.report.organization)
                 window.show_report(result.report)
+            window.show_failure(self.scans.last_failure())
             window.set_checked_by(self._checked_by)
             self._window = window
             self._apply_style()
@@ -250,12 +251,15 @@ class StethoscopeApp(QObject):
         self.notifications.on_report(report, settings.notifications, result.strings)
         release_free_memory()
 
-    def _on_scan_failed(self, message: str) -> None:
-        log.error("scan failed: %s", message)
+    def _on_scan_failed(self, failure: ScanFailure) -> None:
+        log.error("scan failed: %s", failure.detail)
         if self._window is not None:
             self._window.set_scanning(False)
+            self._window.show_failure(failure)
         if self.tray is not None:
             self.tray.set_scanning(False)
+            self.tray.set_failure(failure)
+        release_free_memory()
 
     def _on_worker_event_received(self, event: Event) -> None:
         if isinstance(event, ApiChecked):

@@ -58,6 +58,8 @@ STRING_KEYS = (
     "versionAtLeast", "secondsAtMost",
     "snoozeOneHour", "snoozeFourHours", "snoozeTomorrow", "snoozedUntil",
     "pageFailedTitle", "pageFailedBody",
+    "checkFailed", "failedNotStarted", "failedStopped", "failedScan", "failedBadAnswer",
+    "failedVersion",
 )  # fmt: skip
 PLACEHOLDERS = frozenset(
     {

@@ -64,4 +64,10 @@ STRINGS: dict[str, str] = {
     "snoozedUntil": "Snoozed until {{time}}: resume now",
     "pageFailedTitle": "{{label}} may not let you in",
     "pageFailedBody": "It checked this device and found {{count}} critical problems. Open Stethoscope to see how to fix them.",
+    "checkFailed": "Couldn't check this computer: {{reason}}",
+    "failedNotStarted": "the checker could not start.",
+    "failedStopped": "the checker stopped unexpectedly.",
+    "failedScan": "the check ran into an error.",
+    "failedBadAnswer": "the checker's answer could not be read.",
+    "failedVersion": "the checker belongs to another version of Stethoscope. Please quit Stethoscope and start it again.",
 }

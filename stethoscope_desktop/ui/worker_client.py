@@ -78,6 +78,8 @@ class WorkerLink(QObject):
     event_received = Signal(object)  # an Event
     # A line of the worker's that is no event of this protocol: the ProtocolError (logged).
     line_refused = Signal(object)
+    # The worker could not be started: why (`stopped` with -1 follows).
+    start_failed = Signal(str)
     # The worker ended: its exit code (-1 when it crashed or could not start).
     stopped = Signal(int)
 
@@ -221,9 +223,9 @@ class WorkerProcess(WorkerLink):
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart and self._process is not None:
-            log.error(
-                "cannot start the scan worker %s: %s", self._command, self._process.errorString()
-            )
+            reason = self._process.errorString()
+            log.error("cannot start the scan worker %s: %s", self._command, reason)
+            self.start_failed.emit(reason)
             self._ended(-1)
 
     def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:

@@ -18,6 +18,9 @@ def test_the_table_has_every_ui_string_in_english() -> None:
     assert set(strings_en.STRINGS) == set(STRING_KEYS)
     assert ENGLISH.language == "en" and ENGLISH.strings is strings_en.STRINGS
     assert ENGLISH.string("checkAgain") == "Check again"
+    assert ENGLISH.string("checkFailed", reason=ENGLISH.string("failedNotStarted")) == (
+        "Couldn't check this computer: the checker could not start."
+    )
 
 
 def test_the_generated_source_reads_back_as_the_table_whatever_the_texts() -> None:

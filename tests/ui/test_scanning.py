@@ -24,7 +24,7 @@ from stethoscope_desktop.core.protocol import (
     encode,
 )
 from stethoscope_desktop.core.strings import UiStrings
-from stethoscope_desktop.ui.scanning import ScanCoordinator
+from stethoscope_desktop.ui.scanning import FailureCause, ScanCoordinator
 from stethoscope_desktop.ui.worker_client import WorkerLink
 from tests.ui.reports import mixed_report
 
@@ -84,8 +84,9 @@ def test_a_bad_report_fails_the_scan_with_the_reason(qtbot: QtBot) -> None:
     event["settings"]["scan_interval_minutes"] = "soon"
     with qtbot.waitSignal(scans.scan_failed) as failed:
         worker.receive(json.dumps(event))
-    assert failed.args is not None and "scan_interval_minutes" in failed.args[0]
-    assert not scans.is_scanning()
+    assert failed.args is not None and "scan_interval_minutes" in failed.args[0].detail
+    assert failed.args[0].cause is FailureCause.BAD_ANSWER
+    assert not scans.is_scanning() and scans.last_failure() == failed.args[0]
 
 
 @pytest.mark.allow_warnings
@@ -122,7 +123,7 @@ def test_bad_lines_that_name_no_running_scan_are_logged_and_ignored(
 
 
 @pytest.mark.allow_warnings
-def test_a_worker_of_another_protocol_version_fails_the_scan(qtbot: QtBot) -> None:
+def test_a_worker_of_another_protocol_version_fails_the_scan_in_words(qtbot: QtBot) -> None:
     worker = ScriptedWorker()
     scans = ScanCoordinator(worker)
     scans.request_scan("start")
@@ -130,8 +131,9 @@ def test_a_worker_of_another_protocol_version_fails_the_scan(qtbot: QtBot) -> No
     line["v"] = PROTOCOL_VERSION + 1
     with qtbot.waitSignal(scans.scan_failed) as failed:
         worker.receive(json.dumps(line))
-    assert failed.args is not None
-    assert f"protocol version {PROTOCOL_VERSION + 1}" in failed.args[0]
+    assert failed.args is not None and failed.args[0].cause is FailureCause.VERSION
+    assert f"protocol version {PROTOCOL_VERSION + 1}" in failed.args[0].detail
+    assert failed.args[0].words(UiStrings()) == "checkFailed"  # the words come from the table
 
 
 def test_a_scan_that_failed_in_the_worker_fails_with_its_message(qtbot: QtBot) -> None:
@@ -140,7 +142,23 @@ def test_a_scan_that_failed_in_the_worker_fails_with_its_message(qtbot: QtBot) -
     scans.request_scan("start")
     with qtbot.waitSignal(scans.scan_failed) as failed:
         worker.receive(encode(ScanFailed(1, "the engine fell over")))
-    assert failed.args == ["the engine fell over"]
+    assert failed.args is not None and failed.args[0].cause is FailureCause.SCAN
+    assert failed.args[0].detail == "the engine fell over"
+    with qtbot.waitSignal(scans.report_ready):
+        scans.request_scan("check again")
+        worker.receive(report_line(2))
+    assert scans.last_failure() is None, "a report ends the failure"
+
+
+def test_a_worker_that_cannot_start_fails_the_scan_with_the_reason(qtbot: QtBot) -> None:
+    worker = ScriptedWorker()
+    scans = ScanCoordinator(worker)
+    scans.request_scan("start")
+    with qtbot.waitSignal(scans.scan_failed) as failed:
+        worker.start_failed.emit("execvp: No such file or directory")
+        worker.stopped.emit(-1)
+    assert failed.args is not None and failed.args[0].cause is FailureCause.NOT_STARTED
+    assert "No such file or directory" in failed.args[0].detail
 
 
 def test_a_worker_that_left_idle_gets_the_scan_once_more(qtbot: QtBot) -> None:
@@ -152,7 +170,8 @@ def test_a_worker_that_left_idle_gets_the_scan_once_more(qtbot: QtBot) -> None:
     assert scans.is_scanning()
     with qtbot.waitSignal(scans.scan_failed) as failed:
         worker.stopped.emit(0)  # twice is not a race
-    assert failed.args is not None and "stopped before it finished" in failed.args[0]
+    assert failed.args is not None and "stopped before it finished" in failed.args[0].detail
+    assert failed.args[0].cause is FailureCause.STOPPED
 
 
 def test_a_crashed_worker_fails_the_scan_and_a_coalesced_request_runs(qtbot: QtBot) -> None:
@@ -162,7 +181,7 @@ def test_a_crashed_worker_fails_the_scan_and_a_coalesced_request_runs(qtbot: QtB
     scans.request_scan("timer")
     with qtbot.waitSignal(scans.scan_failed) as failed:
         worker.stopped.emit(-1)
-    assert failed.args is not None and "crashed" in failed.args[0]
+    assert failed.args is not None and "crashed" in failed.args[0].detail
     assert worker.commands[-1] == Scan(2) and scans.is_scanning()
 
 
