@@ -29,6 +29,12 @@ icons: $(STAMP)
 	app = QGuiApplication([]); from stethoscope_desktop.ui.icons import render_tray_pngs; \
 	print(len(render_tray_pngs()), 'icons rendered')"
 
+# The tray's own English strings, stethoscope_desktop/core/strings_en.py, from the `strings:` of
+# practices/instructions.en.yaml (after editing them; a test says when it is due).
+.PHONY: strings
+strings: $(STAMP)
+	$(BIN)/python -m stethoscope_desktop.core.strings_gen
+
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -29,16 +29,24 @@ from stethoscope_desktop.autostart import (
     app_command,
     create_autostart,
 )
-from stethoscope_desktop.core.handover import ScanResult
 from stethoscope_desktop.core.platforms import current_platform
+from stethoscope_desktop.core.protocol import (
+    ApiChecked,
+    Event,
+    Exit,
+    PageFailed,
+    PolicyServerChanged,
+    Refused,
+    ScanResult,
+)
 from stethoscope_desktop.core.state import StateStore
-from stethoscope_desktop.core.strings import UiStrings
+from stethoscope_desktop.core.strings import ENGLISH
 from stethoscope_desktop.logsetup import configure_logging
 from stethoscope_desktop.memory import limit_malloc_arenas, release_free_memory
 from stethoscope_desktop.ui.icons import app_icon
 from stethoscope_desktop.ui.notifications import NotificationController
 from stethoscope_desktop.ui.notifier import Notifier, create_notifier
-from stethoscope_desktop.ui.scanning import PracticesWatcher, ScanCoordinator
+from stethoscope_desktop.ui.scanning import PracticesWatcher, ScanCoordinator, ScanFailure
 from stethoscope_desktop.ui.single_instance import (
     InstanceServer,
     ask_running_instance_to_show,
@@ -134,7 +142,7 @@ class StethoscopeApp(QObject):
         self.scans.scan_failed.connect(self._on_scan_failed)
         self.timer.timeout.connect(lambda: self.scans.request_scan("timer"))
         self.watcher.practices_changed.connect(lambda: self.scans.request_scan("policy changed"))
-        worker.event_received.connect(self._on_worker_event)
+        worker.event_received.connect(self._on_worker_event_received)
         worker.stopped.connect(self._on_worker_stopped)
         if self.api is not None:
             self.api.connection_waiting.connect(self._on_api_connection_waiting)
@@ -193,6 +201,7 @@ class StethoscopeApp(QObject):
             if result is not None:
                 window.set_instructions(result.strings, result.report.organization)
                 window.show_report(result.report)
+            window.show_failure(self.scans.last_failure())
             window.set_checked_by(self._checked_by)
             self._window = window
             self._apply_style()
@@ -242,25 +251,26 @@ class StethoscopeApp(QObject):
         self.notifications.on_report(report, settings.notifications, result.strings)
         release_free_memory()
 
-    def _on_scan_failed(self, message: str) -> None:
-        log.error("scan failed: %s", message)
+    def _on_scan_failed(self, failure: ScanFailure) -> None:
+        log.error("scan failed: %s", failure.detail)
         if self._window is not None:
             self._window.set_scanning(False)
+            self._window.show_failure(failure)
         if self.tray is not None:
             self.tray.set_scanning(False)
+            self.tray.set_failure(failure)
+        release_free_memory()
 
-    def _on_worker_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind == "api-checked":
-            self._on_api_checked(str(event.get("label", "")))
-        elif kind == "page-failed":
-            critical = event.get("critical")
-            self._on_api_page_failed(
-                str(event.get("label", "")), critical if isinstance(critical, int) else 0
-            )
-        elif kind == "policy-server":
-            log.info("new policy from the policy server %s", event.get("url"))
+    def _on_worker_event_received(self, event: Event) -> None:
+        if isinstance(event, ApiChecked):
+            self._on_api_checked(event.label)
+        elif isinstance(event, PageFailed):
+            self._on_api_page_failed(event.label, event.critical)
+        elif isinstance(event, PolicyServerChanged):
+            log.info("new policy from the policy server %s", event.url)
             self.scans.request_scan("policy server")
+        elif isinstance(event, Refused):
+            log.error("the scan worker refused a command: %s", event.problem)
 
     def _autostart_enabled(self) -> bool:
         try:
@@ -310,14 +320,14 @@ class StethoscopeApp(QObject):
         self._worker.set_api_sockets(api.sockets)
         if self._worker.is_running():
             # It cannot take the new sockets: let it finish its work and leave.
-            self._worker.send({"op": "exit"})
+            self._worker.send(Exit())
         api.watch(True)
 
     def _on_api_connection_waiting(self) -> None:
         if self._worker.serves_api():
             return
         if self._worker.is_running():
-            self._worker.send({"op": "exit"})  # started without the sockets: make way
+            self._worker.send(Exit())  # started without the sockets: make way
         else:
             self._worker.start()
 
@@ -343,7 +353,7 @@ class StethoscopeApp(QObject):
             return
         if self.notifications.snoozed_until() > time.time():
             return
-        strings = last.strings if last is not None else UiStrings()
+        strings = last.strings if last is not None else ENGLISH
         self.notifier.notify(
             strings.string("pageFailedTitle", label=label),
             strings.string("pageFailedBody", count=critical),

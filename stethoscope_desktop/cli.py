@@ -25,6 +25,7 @@ from pathlib import Path
 
 from stethoscope_desktop import __version__
 from stethoscope_desktop.core.platforms import DESKTOP_PLATFORMS
+from stethoscope_desktop.core.protocol import DEFAULT_IDLE_SECONDS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -97,7 +98,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--api-fd", type=int, action="append", default=[], help=argparse.SUPPRESS)
     worker.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     worker.add_argument("--api-shared", action="store_true", help=argparse.SUPPRESS)
-    worker.add_argument("--idle-seconds", type=float, default=60.0, help=argparse.SUPPRESS)
+    worker.add_argument(
+        "--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS, help=argparse.SUPPRESS
+    )
     return parser
 
 

@@ -6,35 +6,14 @@ starts it when there is work — a scan is due, or a web page connected to the A
 holds — and it leaves after `idle_seconds` without work, closing its engine (and an osqueryd it
 started). Nothing here imports Qt.
 
-**Protocol**: one JSON object per line. The tray writes commands to the worker's stdin:
-
-- `{"op": "scan", "id": N}`: load the practices (so a changed file is read) and scan; answered
-  by a `report` or a `scan-failed` event with the same id.
-- `{"op": "exit"}`: leave once the work under way is done.
-- `{"op": "sockets", "shared": [...]}`: Windows only, the first line when the worker was started
-  with `--api-shared`: the API's listening sockets as `socket.share` gave them (base64). On
-  other systems the sockets are inherited and named by `--api-fd`.
-
-The end of stdin (the tray is gone) makes the worker leave. Events go to stdout:
-
-- `{"event": "report", "id": N, "report": {...}, "strings": {...}, "settings": {...}}`: the
-  report, the UI strings of its language, and what the tray needs of the config and practices
-  (scan interval, API port, notification settings, files to watch); see `core.handover`.
-- `{"event": "scan-failed", "id": N, "message": "..."}`.
-- `{"event": "api-checked", "label": "..."}`: a web app's check was answered.
-- `{"event": "page-failed", "session_id": "...", "label": "...", "critical": N}`: once per
-  session id, a page's check failed.
-- `{"event": "policy-server", "url": "..."}`: the policy server brought a new policy.
-
-Log records go to stderr, which the tray copies into its own log.
+The tray talks to it in JSON lines: commands on stdin, events on stdout, as
+`stethoscope_desktop.core.protocol` defines them. The end of stdin (the tray is gone) makes the
+worker leave. Log records go to stderr, which the tray copies into its own log.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
-import json
 import logging
 import os
 import queue
@@ -42,11 +21,30 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
 
-from stethoscope_desktop.core.handover import TraySettings, scan_event
 from stethoscope_desktop.core.practices import Practices, PracticesLoader
+from stethoscope_desktop.core.protocol import (
+    DEFAULT_IDLE_SECONDS,
+    ApiChecked,
+    Command,
+    Event,
+    Exit,
+    PageFailed,
+    PolicyServerChanged,
+    ProtocolError,
+    Refused,
+    Scan,
+    ScanFailed,
+    ScanReported,
+    ScanResult,
+    Sockets,
+    TraySettings,
+    VersionMismatch,
+    decode,
+    encode,
+)
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
 
@@ -55,9 +53,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any]], None]
-# How long the worker stays after its last piece of work, by default (`--idle-seconds`).
-DEFAULT_IDLE_SECONDS = 60.0
+Emit = Callable[[Event], None]
+# What the command reader hands the session: a command, a command of another protocol version
+# (answered with `Refused`), or None at the end of stdin.
+Received = Command | VersionMismatch | None
 
 
 class WorkerSession:
@@ -83,40 +82,41 @@ class WorkerSession:
         self._latest: Report | None = None
         self.last_activity = clock()
 
-    def handle(self, command: object) -> bool:
-        """Carry out one command; return False when the worker should leave."""
+    def handle(self, command: Command | VersionMismatch) -> bool:
+        """Carry out one command; return False when the worker should leave.
+
+        A command of another protocol version is answered with `Refused`, a line of this one,
+        so that the tray learns at once that it speaks to other code.
+        """
         self.touch()
-        if not isinstance(command, Mapping):
-            log.warning("ignoring a command that is not a JSON object: %r", command)
+        if isinstance(command, VersionMismatch):
+            log.error("refusing a command of %s", command)
+            self._emit(Refused(f"{command}"))
             return True
-        op = command.get("op")
-        if op == "exit":
+        if isinstance(command, Exit):
             return False
-        if op == "scan":
-            self.scan(command.get("id"))
+        if isinstance(command, Scan):
+            self.scan(command.id)
             return True
-        log.warning("ignoring an unknown command %r", op)
+        log.warning("ignoring a command the worker has no use for now: %r", command)
         return True
 
-    def scan(self, scan_id: object) -> None:
+    def scan(self, scan_id: int) -> None:
         """Load the practices, scan, and emit the report (or why there is none)."""
         try:
             practices = self._loader.load()
             report = self._scanner.scan(practices)
         except Exception as error:  # a bug must not end the worker; the tray shows it failed
             log.exception("scan failed")
-            self._emit({"event": "scan-failed", "id": scan_id, "message": f"{error}"})
+            self._emit(ScanFailed(scan_id, f"{error}"))
             return
         finally:
             self.touch()
         with self._lock:
             self._practices = practices
             self._latest = report
-        self._emit(
-            scan_event(
-                scan_id, report, practices.instructions.ui, tray_settings(practices, self._loader)
-            )
-        )
+        settings = tray_settings(practices, self._loader)
+        self._emit(ScanReported(scan_id, ScanResult(report, practices.instructions.ui, settings)))
 
     def latest(self) -> Report | None:
         """Return the report of the tray's last scan in this worker (the API reuses it)."""
@@ -142,23 +142,16 @@ class WorkerSession:
     def on_checked(self, label: str) -> None:
         """A web app's check was answered."""
         self.touch()
-        self._emit({"event": "api-checked", "label": label})
+        self._emit(ApiChecked(label))
 
     def on_page_failed(self, session_id: str, label: str, report: Report) -> None:
         """A web app's check failed (once per session id)."""
         self.touch()
-        self._emit(
-            {
-                "event": "page-failed",
-                "session_id": session_id,
-                "label": label,
-                "critical": len(report.critical()),
-            }
-        )
+        self._emit(PageFailed(session_id, label, len(report.critical())))
 
     def on_policy_server(self, url: str) -> None:
         """The policy server brought a new policy (called on its fetching thread)."""
-        self._emit({"event": "policy-server", "url": url})
+        self._emit(PolicyServerChanged(url))
 
 
 def tray_settings(practices: Practices, loader: PracticesLoader) -> TraySettings:
@@ -175,9 +168,9 @@ def tray_settings(practices: Practices, loader: PracticesLoader) -> TraySettings
 
 def serve_commands(
     session: WorkerSession,
-    commands: queue.Queue[object],
+    commands: queue.Queue[Received],
     *,
-    idle_seconds: float,
+    idle_seconds: float = DEFAULT_IDLE_SECONDS,
     busy: Callable[[], bool] = lambda: False,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
@@ -210,9 +203,9 @@ class LineWriter:
         self._on_broken = on_broken
         self._lock = threading.Lock()
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         """Write one event; a tray that went away ends the worker."""
-        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = encode(event)
         with self._lock:
             try:
                 self._stream.write(line)
@@ -221,13 +214,21 @@ class LineWriter:
                 self._on_broken()
 
 
-def read_commands(stream: IO[bytes], commands: queue.Queue[object]) -> None:
-    """Put each JSON line of `stream` on `commands`, then None at its end."""
+def read_commands(stream: IO[bytes], commands: queue.Queue[Received]) -> None:
+    """Put each command of `stream` on `commands`, then None at its end.
+
+    A line that is no command is logged and left out; one of another protocol version goes on
+    too, for the session to answer.
+    """
     for raw in stream:
+        if not raw.strip():
+            continue
         try:
-            commands.put(json.loads(raw))
-        except ValueError:
-            log.warning("ignoring a line that is not JSON: %r", raw[:200])
+            commands.put(decode(raw, Command))
+        except VersionMismatch as error:
+            commands.put(error)
+        except ProtocolError as error:
+            log.warning("ignoring a line that is no command: %s", error)
     commands.put(None)
 
 
@@ -236,10 +237,11 @@ def adopt_sockets(args: argparse.Namespace, stdin: IO[bytes]) -> list[socket.soc
     if getattr(args, "api_shared", False):
         # Windows: the tray sends the sockets, duplicated for this process, as the first line.
         try:
-            command = json.loads(stdin.readline())
-            shared = [base64.b64decode(item) for item in command["shared"]]
-            return [socket.fromshare(data) for data in shared]  # type: ignore[attr-defined, unused-ignore]
-        except (ValueError, KeyError, TypeError, OSError, binascii.Error) as error:
+            command = decode(stdin.readline(), Command)
+            if not isinstance(command, Sockets):
+                raise ProtocolError(f"the first line is not the sockets but {command}")
+            return [socket.fromshare(data) for data in command.shared]  # type: ignore[attr-defined, unused-ignore]
+        except (ProtocolError, OSError) as error:
             log.error("the API sockets from the tray are unusable: %s", error)
             return []
     sockets = []
@@ -275,7 +277,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     from stethoscope_desktop.commands import open_scanner, practices_loader
 
-    commands: queue.Queue[object] = queue.Queue()
+    commands: queue.Queue[Received] = queue.Queue()
     emit = LineWriter(events, on_broken=lambda: commands.put(None))
     # Commands are read from an unbuffered copy of stdin: a thread blocked in a read of the
     # buffered sys.stdin would hold its lock when the interpreter shuts down, and abort it.

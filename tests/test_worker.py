@@ -2,8 +2,8 @@
 
 `WorkerSession`, `serve_commands`, `LineWriter`, `read_commands` and `adopt_sockets` are driven
 directly, on canned tables and a fake clock. The end-to-end tests start
-`python -m stethoscope_desktop worker` as the tray does and talk JSON lines to it; they scan
-this machine, so they assert on the protocol, not on the verdicts.
+`python -m stethoscope_desktop worker` as the tray does and talk the protocol's lines to it; they
+scan this machine, so they assert on the protocol, not on the verdicts.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 import pytest
 
@@ -29,9 +29,26 @@ from stethoscope_desktop.api.listen import bind_loopback, close_all
 from stethoscope_desktop.api.security import RateLimiter
 from stethoscope_desktop.api.server import ApiServer
 from stethoscope_desktop.core.checks import load_checks
-from stethoscope_desktop.core.handover import ScanResult
 from stethoscope_desktop.core.notify import NotificationSettings
 from stethoscope_desktop.core.practices import Practices, PracticesFolder, PracticesLoader
+from stethoscope_desktop.core.protocol import (
+    PROTOCOL_VERSION,
+    ApiChecked,
+    Command,
+    Event,
+    Exit,
+    PageFailed,
+    PolicyServerChanged,
+    Refused,
+    Scan,
+    ScanFailed,
+    ScanReported,
+    ScanResult,
+    Sockets,
+    VersionMismatch,
+    decode,
+    encode,
+)
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.status import Status
@@ -39,6 +56,7 @@ from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.worker import (
     LineWriter,
+    Received,
     WorkerSession,
     adopt_sockets,
     read_commands,
@@ -58,6 +76,7 @@ notifications:
 """
 PAGE_QUERY = "query ($policy: DevicePolicy) { policy { validate(policy: $policy) { status } } }"
 FAILING_PAGE = {"policy": {"firewall": "NEVER"}}  # the canned firewall is on
+E = TypeVar("E", bound=Event)
 API_QUERY = (
     "{ policy { validate(policy: {screenLock: IF_SUPPORTED}) { status } } device { deviceName } }"
 )
@@ -103,23 +122,33 @@ class Events:
     """The session's emit: records every event (from any thread)."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
+        self.events: list[Event] = []
         self._lock = threading.Lock()
 
-    def __call__(self, event: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         with self._lock:
             self.events.append(event)
+
+
+def crossed(event: Event) -> Event:
+    """Return an event as it arrives on the other side of the pipe."""
+    return decode(encode(event), Event)
+
+
+def result_of(event: Event) -> ScanResult:
+    assert isinstance(event, ScanReported), event
+    return event.result
 
 
 def test_a_scan_emits_a_report_event_the_tray_reads_back(it_folder: Path) -> None:
     events = Events()
     loader = make_loader(it_folder, "de")
     session = WorkerSession(loader, canned_scanner(), events)
-    assert session.handle({"op": "scan", "id": 7}) is True
+    assert session.handle(Scan(7)) is True
     assert len(events.events) == 1
-    event = json.loads(json.dumps(events.events[0]))  # as it crosses the pipe
-    assert event["event"] == "report" and event["id"] == 7
-    result = ScanResult.from_event(event)
+    event = crossed(events.events[0])
+    assert isinstance(event, ScanReported) and event.id == 7
+    result = event.result
     practices = loader.load()
     assert result.report.language == "de"
     assert result.report.practice("firewall") is not None
@@ -141,11 +170,11 @@ def test_a_scan_emits_a_report_event_the_tray_reads_back(it_folder: Path) -> Non
 def test_a_scan_reads_a_changed_policy_file(it_folder: Path) -> None:
     events = Events()
     session = WorkerSession(make_loader(it_folder), canned_scanner(), events)
-    session.handle({"op": "scan", "id": 1})
+    session.handle(Scan(1))
     (it_folder / "policy.yaml").write_text("firewall: NEVER\n")  # the canned firewall is on
-    session.handle({"op": "scan", "id": 2})
-    first, second = (ScanResult.from_event(event).report for event in events.events)
-    assert [event["id"] for event in events.events] == [1, 2]
+    session.handle(Scan(2))
+    first, second = (result_of(event).report for event in events.events)
+    assert [event.id for event in events.events] == [1, 2]  # type: ignore[attr-defined]
     assert first.practice("firewall").status is Status.PASS  # type: ignore[union-attr]
     assert second.practice("firewall").status is Status.FAIL  # type: ignore[union-attr]
 
@@ -154,27 +183,52 @@ def test_a_scan_reads_a_changed_policy_file(it_folder: Path) -> None:
 def test_a_scanner_that_raises_gives_scan_failed_with_its_message(it_folder: Path) -> None:
     events = Events()
     session = WorkerSession(make_loader(it_folder), FailingScanner(), events)
-    assert session.handle({"op": "scan", "id": 3}) is True  # the worker carries on
-    assert events.events == [{"event": "scan-failed", "id": 3, "message": "the engine fell over"}]
+    assert session.handle(Scan(3)) is True  # the worker carries on
+    assert events.events == [ScanFailed(3, "the engine fell over")]
     assert session.latest() is None
 
 
 def test_exit_returns_false_and_emits_nothing(it_folder: Path) -> None:
     events = Events()
     session = WorkerSession(make_loader(it_folder), canned_scanner(), events)
-    assert session.handle({"op": "exit"}) is False
+    assert session.handle(Exit()) is False
     assert events.events == []
 
 
 @pytest.mark.allow_warnings
 @pytest.mark.parametrize(
-    "command", [{"op": "dance"}, {"id": 1}, ["scan"], "scan", 42, None], ids=repr
+    "command",
+    [{"op": "dance"}, {"id": 1}, ["scan"], "scan", 42, None, {"op": "scan", "id": "1"}],
+    ids=repr,
 )
 def test_an_unknown_op_or_a_non_object_is_ignored(it_folder: Path, command: object) -> None:
     events = Events()
     session = WorkerSession(make_loader(it_folder), canned_scanner(), events)
-    assert session.handle(command) is True
+    line = json.dumps({"v": PROTOCOL_VERSION, **command} if isinstance(command, dict) else command)
+    commands: queue.Queue[Received] = queue.Queue()
+    read_commands(io.BytesIO(line.encode() + b"\n"), commands)
+    assert commands.get_nowait() is None, "the line was left out"
+    assert session.handle(Sockets(())) is True, "a command out of place is ignored too"
     assert events.events == []
+
+
+@pytest.mark.allow_warnings
+def test_a_command_of_another_protocol_version_is_refused_in_this_ones_words(
+    it_folder: Path,
+) -> None:
+    events = Events()
+    session = WorkerSession(make_loader(it_folder), canned_scanner(), events)
+    commands: queue.Queue[Received] = queue.Queue()
+    lines = [{"v": PROTOCOL_VERSION + 1, "op": "scan", "id": 1}, {"op": "scan", "id": 2}]
+    read_commands(io.BytesIO(b"".join(json.dumps(x).encode() + b"\n" for x in lines)), commands)
+    for _ in lines:
+        mismatch = commands.get_nowait()
+        assert isinstance(mismatch, VersionMismatch)
+        assert session.handle(mismatch) is True
+    assert [type(event) for event in events.events] == [Refused, Refused]
+    assert "protocol version 2" in events.events[0].problem  # type: ignore[attr-defined]
+    assert "no protocol version" in events.events[1].problem  # type: ignore[attr-defined]
+    assert crossed(events.events[0]) == events.events[0], "a line the tray can read"
 
 
 def test_every_command_restarts_the_idle_time(it_folder: Path) -> None:
@@ -182,7 +236,7 @@ def test_every_command_restarts_the_idle_time(it_folder: Path) -> None:
     session = WorkerSession(make_loader(it_folder), canned_scanner(), Events(), clock=clock)
     assert session.last_activity == clock.now
     clock.advance(30)
-    session.handle({"op": "exit"})
+    session.handle(Exit())
     assert session.last_activity == clock.now
 
 
@@ -207,16 +261,11 @@ def test_the_observer_methods_emit_their_events(it_folder: Path) -> None:
     assert session.last_activity == clock.now
     session.on_policy_server("https://policy.example.com/stethoscope")
     assert events.events == [
-        {"event": "api-checked", "label": "Example Login"},
-        {
-            "event": "page-failed",
-            "session_id": "034fad3d",
-            "label": "Example Login",
-            "critical": len(report.critical()),
-        },
-        {"event": "policy-server", "url": "https://policy.example.com/stethoscope"},
+        ApiChecked("Example Login"),
+        PageFailed("034fad3d", "Example Login", len(report.critical())),
+        PolicyServerChanged("https://policy.example.com/stethoscope"),
     ]
-    json.dumps(events.events)  # every event crosses the pipe as JSON
+    assert [crossed(event) for event in events.events] == events.events  # they cross the pipe
 
 
 def test_the_session_is_the_api_servers_observer(it_folder: Path) -> None:
@@ -236,9 +285,9 @@ def test_the_session_is_the_api_servers_observer(it_folder: Path) -> None:
     finally:
         server.stop()
     assert events.events == [
-        {"event": "api-checked", "label": "Example Login"},
-        {"event": "page-failed", "session_id": "s-1", "label": "Example Login", "critical": 1},
-        {"event": "api-checked", "label": "Example Login"},  # one failure notice per session
+        ApiChecked("Example Login"),
+        PageFailed("s-1", "Example Login", 1),
+        ApiChecked("Example Login"),  # one failure notice per session
     ]
 
 
@@ -271,17 +320,17 @@ def test_the_api_server_is_busy_while_it_answers() -> None:
 # -- serve_commands: the command loop and its idle exit --------------------------------------------
 
 
-class WaitingQueue(queue.Queue[object]):
+class WaitingQueue(queue.Queue[Received]):
     """A command queue whose waits pass on the fake clock instead of taking real time."""
 
-    def __init__(self, clock: FakeClock, items: list[object] | None = None) -> None:
+    def __init__(self, clock: FakeClock, items: list[Received] | None = None) -> None:
         super().__init__()
         self.clock = clock
         self.waits: list[float] = []
         for item in items or []:
             self.put(item)
 
-    def get(self, block: bool = True, timeout: float | None = None) -> object:
+    def get(self, block: bool = True, timeout: float | None = None) -> Received:
         if not self.empty():
             return super().get(block=False)
         assert timeout is not None and timeout > 0, "serve_commands must not block for good"
@@ -320,9 +369,9 @@ def test_a_command_restarts_the_idle_time(it_folder: Path) -> None:
     clock = FakeClock()
     session, events = idle_session(it_folder, clock)
     clock.advance(40)  # 20 s of the idle time left
-    commands = WaitingQueue(clock, [{"op": "scan", "id": 1}])
+    commands = WaitingQueue(clock, [Scan(1)])
     serve_commands(session, commands, idle_seconds=60, clock=clock)
-    assert [event["event"] for event in events.events] == ["report"]
+    assert [type(event) for event in events.events] == [ScanReported]
     assert commands.waits == [60]  # a full idle period after the scan, not the 20 s left
 
 
@@ -344,12 +393,12 @@ def test_serve_commands_waits_while_busy(it_folder: Path) -> None:
 
 
 def test_serve_commands_stops_on_none_and_on_exit(it_folder: Path) -> None:
-    for last in (None, {"op": "exit"}):
+    for last in (None, Exit()):
         clock = FakeClock()
         session, events = idle_session(it_folder, clock)
-        commands = WaitingQueue(clock, [{"op": "scan", "id": 1}, last, {"op": "scan", "id": 2}])
+        commands = WaitingQueue(clock, [Scan(1), last, Scan(2)])
         serve_commands(session, commands, idle_seconds=60, clock=clock)
-        assert [event["id"] for event in events.events] == [1]
+        assert [event.id for event in events.events] == [1]  # type: ignore[attr-defined]
         assert commands.waits == []
         assert commands.qsize() == 1  # the command after it was never read
 
@@ -358,7 +407,7 @@ def test_serve_commands_on_a_real_queue_and_clock_returns_within_idle_seconds(
     it_folder: Path,
 ) -> None:
     session = WorkerSession(make_loader(it_folder), canned_scanner(), Events())
-    commands: queue.Queue[object] = queue.Queue()
+    commands: queue.Queue[Received] = queue.Queue()
     start = time.monotonic()
     serve_commands(session, commands, idle_seconds=0.2)
     assert 0.15 <= time.monotonic() - start < 5
@@ -371,13 +420,13 @@ def test_line_writer_writes_one_json_line_per_event() -> None:
     stream = io.StringIO()
     broken: list[bool] = []
     write = LineWriter(stream, on_broken=lambda: broken.append(True))
-    write({"event": "api-checked", "label": "Anmeldung im Büro"})
-    write({"event": "policy-server", "url": "https://x.example/p\nq"})
+    write(ApiChecked("Anmeldung im Büro"))
+    write(PolicyServerChanged("https://x.example/p\nq"))
     lines = stream.getvalue().split("\n")
     assert lines[-1] == "" and len(lines) == 3
-    assert json.loads(lines[0]) == {"event": "api-checked", "label": "Anmeldung im Büro"}
+    assert decode(lines[0], Event) == ApiChecked("Anmeldung im Büro")
     assert "Büro" in lines[0]  # not escaped: the pipe is UTF-8
-    assert json.loads(lines[1])["url"] == "https://x.example/p\nq"
+    assert decode(lines[1], Event) == PolicyServerChanged("https://x.example/p\nq")
     assert broken == []
 
 
@@ -387,7 +436,7 @@ def test_line_writer_keeps_lines_whole_across_threads() -> None:
 
     def burst(n: int) -> None:
         for i in range(200):
-            write({"event": "api-checked", "label": f"{n}-{i}" * 50})
+            write(ApiChecked(f"{n}-{i}" * 50))
 
     threads = [threading.Thread(target=burst, args=(n,)) for n in range(4)]
     for thread in threads:
@@ -396,14 +445,14 @@ def test_line_writer_keeps_lines_whole_across_threads() -> None:
         thread.join()
     lines = stream.getvalue().splitlines()
     assert len(lines) == 800
-    assert all(json.loads(line)["event"] == "api-checked" for line in lines)
+    assert all(isinstance(decode(line, Event), ApiChecked) for line in lines)
 
 
 def test_line_writer_calls_on_broken_on_a_closed_stream() -> None:
     stream = io.StringIO()
     stream.close()
     broken: list[bool] = []
-    LineWriter(stream, on_broken=lambda: broken.append(True))({"event": "api-checked"})
+    LineWriter(stream, on_broken=lambda: broken.append(True))(ApiChecked(""))
     assert broken == [True]
 
 
@@ -414,7 +463,7 @@ def test_line_writer_calls_on_broken_when_the_reader_is_gone() -> None:
     stream = os.fdopen(write_end, "w", encoding="utf-8")
     broken: list[bool] = []
     try:
-        LineWriter(stream, on_broken=lambda: broken.append(True))({"event": "api-checked"})
+        LineWriter(stream, on_broken=lambda: broken.append(True))(ApiChecked(""))
     finally:
         with contextlib.suppress(OSError):
             stream.close()
@@ -424,20 +473,21 @@ def test_line_writer_calls_on_broken_when_the_reader_is_gone() -> None:
 @pytest.mark.allow_warnings
 def test_read_commands_skips_lines_that_are_not_json_and_ends_with_none() -> None:
     stream = io.BytesIO(
-        b'{"op": "scan", "id": 1}\n'
-        b"not json\n"
-        b"\n"
-        b'{"op": "exit"}\n'
-        b'"just text"'  # the last line without a newline
+        encode(Scan(1)).encode()
+        + b"not json\n"
+        + b"\n"
+        + b'{"v": 1, "op": "dance"}\n'
+        + encode(Exit()).encode()
+        + encode(Scan(2)).encode().rstrip(b"\n")  # the last line without a newline
     )
-    commands: queue.Queue[object] = queue.Queue()
+    commands: queue.Queue[Received] = queue.Queue()
     read_commands(stream, commands)
     items = [commands.get_nowait() for _ in range(commands.qsize())]
-    assert items == [{"op": "scan", "id": 1}, {"op": "exit"}, "just text", None]
+    assert items == [Scan(1), Exit(), Scan(2), None]
 
 
 def test_read_commands_of_an_empty_stream_is_just_none() -> None:
-    commands: queue.Queue[object] = queue.Queue()
+    commands: queue.Queue[Received] = queue.Queue()
     read_commands(io.BytesIO(b""), commands)
     assert commands.get_nowait() is None and commands.empty()
 
@@ -482,6 +532,8 @@ def test_adopt_sockets_with_an_unreadable_shared_line_gives_none() -> None:
     args = argparse.Namespace(api_shared=True, api_fd=[])
     assert adopt_sockets(args, io.BytesIO(b"not json\n")) == []
     assert adopt_sockets(args, io.BytesIO(b'{"op": "sockets"}\n')) == []
+    assert adopt_sockets(args, io.BytesIO(b'{"v": 1, "op": "sockets", "shared": ["%"]}\n')) == []
+    assert adopt_sockets(args, io.BytesIO(encode(Scan(1)).encode())) == []
 
 
 # -- the worker process, end to end -------------------------------------------------------------
@@ -525,29 +577,31 @@ class WorkerProcess:
             self.lines.put(line)
         self.lines.put(None)
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
+        self.write(encode(command).encode())
+
+    def write(self, line: bytes) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        self.process.stdin.write(line)
         self.process.stdin.flush()
 
     def close_stdin(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.close()
 
-    def next_event(self, timeout: float = 5.0) -> dict[str, Any]:
+    def next_event(self, timeout: float = 5.0) -> Event:
         try:
             line = self.lines.get(timeout=timeout)
         except queue.Empty:
             pytest.fail(f"no event within {timeout} s; stderr:\n{self.stderr()}")
         assert line is not None, f"the worker closed stdout; stderr:\n{self.stderr()}"
-        event: dict[str, Any] = json.loads(line)
-        return event
+        return decode(line, Event)
 
-    def event_of(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+    def event_of(self, kind: type[E], timeout: float = 5.0) -> E:
         deadline = time.monotonic() + timeout
         while True:
             event = self.next_event(max(0.01, deadline - time.monotonic()))
-            if event.get("event") == kind:
+            if isinstance(event, kind):
                 return event
 
     def wait(self, timeout: float = 5.0) -> int:
@@ -592,10 +646,10 @@ def test_the_worker_answers_a_scan_and_leaves_on_the_end_of_stdin(
     start_worker: StartWorker,
 ) -> None:
     worker = start_worker("--idle-seconds", "30", "--lang", "en")
-    worker.send({"op": "scan", "id": 1})
+    worker.send(Scan(1))
     event = worker.next_event()
-    assert event["event"] == "report" and event["id"] == 1, event
-    result = ScanResult.from_event(event)
+    assert isinstance(event, ScanReported) and event.id == 1, event
+    result = event.result
     assert result.report.practices and result.report.language == "en"
     assert result.strings.language == "en" and result.strings.strings
     assert result.settings.scan_interval_minutes > 0
@@ -611,14 +665,30 @@ def test_the_worker_answers_unknown_and_bad_lines_with_nothing_and_leaves_on_exi
     start_worker: StartWorker,
 ) -> None:
     worker = start_worker("--idle-seconds", "30")
-    assert worker.process.stdin is not None
-    worker.process.stdin.write(b"not json\n")
-    worker.send({"op": "dance"})
-    worker.send({"op": "scan", "id": "second"})
-    assert worker.next_event()["id"] == "second"
-    worker.send({"op": "exit"})
+    worker.write(b"not json\n")
+    worker.write(json.dumps({"v": PROTOCOL_VERSION, "op": "dance"}).encode() + b"\n")
+    worker.write(json.dumps({"v": PROTOCOL_VERSION, "op": "scan", "id": "1"}).encode() + b"\n")
+    worker.send(Scan(2))
+    event = worker.next_event()
+    assert isinstance(event, ScanReported) and event.id == 2
+    worker.send(Exit())
     assert worker.wait() == 0, worker.stderr()
     assert "ignoring" in worker.stderr()
+
+
+@pytest.mark.live_system
+def test_the_worker_refuses_a_command_of_another_version_and_carries_on(
+    start_worker: StartWorker,
+) -> None:
+    worker = start_worker("--idle-seconds", "30")
+    worker.write(json.dumps({"v": PROTOCOL_VERSION + 1, "op": "scan", "id": 1}).encode() + b"\n")
+    refused = worker.next_event()
+    assert isinstance(refused, Refused) and f"version {PROTOCOL_VERSION + 1}" in refused.problem
+    worker.send(Scan(2))
+    event = worker.next_event(timeout=20)
+    assert isinstance(event, ScanReported) and event.id == 2
+    worker.send(Exit())
+    assert worker.wait() == 0, worker.stderr()
 
 
 def test_the_worker_leaves_by_itself_after_idle_seconds(start_worker: StartWorker) -> None:
@@ -654,9 +724,9 @@ def test_the_worker_serves_the_api_on_the_socket_the_tray_bound(start_worker: St
             "PASS", "NUDGE", "FAIL", "UNKNOWN",
         )  # fmt: skip
         assert isinstance(answer.body["data"]["device"]["deviceName"], str)
-        event = worker.event_of("api-checked")
-        assert isinstance(event["label"], str) and event["label"]
-        worker.send({"op": "exit"})
+        event = worker.event_of(ApiChecked)
+        assert isinstance(event.label, str) and event.label
+        worker.send(Exit())
         assert worker.wait() == 0, worker.stderr()
     finally:
         close_all(sockets)

@@ -118,6 +118,13 @@ STRINGS: Mapping[str, str] = {
     "snoozedUntil": "The snooze menu's entry while snoozed ({{time}}).",
     "pageFailedTitle": "A notification's title when a web app's check failed ({{label}}).",
     "pageFailedBody": "Its text ({{count}} critical problems).",
+    "checkFailed": "The tooltip, menu and window when this computer could not be checked "
+    "({{reason}}: one of the failed… strings).",
+    "failedNotStarted": "Why: the scan worker could not start.",
+    "failedStopped": "Why: the scan worker stopped unexpectedly.",
+    "failedScan": "Why: the check ran into an error.",
+    "failedBadAnswer": "Why: the scan worker's answer could not be read.",
+    "failedVersion": "Why: the scan worker belongs to another version of the app.",
 }
 STRING_KEYS = tuple(STRINGS)
 PLACEHOLDERS = frozenset(

@@ -5,7 +5,8 @@ words, "2 critical, 1 suggestion").
 
 Kept apart from `core.instructions` (which parses and merges the instruction files) so that the
 tray process, which receives the table ready-made from the scan worker, needs no YAML or policy
-code to speak the user's language.
+code to speak the user's language. Until that table arrives the tray speaks `ENGLISH`, the
+bundled English table generated into `core.strings_en`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from stethoscope_desktop.core.status import Rating, Status
+from stethoscope_desktop.core.strings_en import STRINGS as ENGLISH_STRINGS
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _STATUS_STRINGS = {
@@ -77,3 +79,7 @@ class UiStrings:
             if count:
                 phrases.append(self.string(one if count == 1 else other, count=count))
         return phrases
+
+
+# The bundled English strings: the tray's own words before (or without) the scan worker's.
+ENGLISH = UiStrings("en", ENGLISH_STRINGS)

@@ -3,24 +3,58 @@
 Triggers are the start, "Check again", the timer, a change to IT's policy files and news from
 the policy server. Each scan is a command to the scan worker (`WorkerLink`), which loads the
 practices (so a changed file is read) and scans in its own process; its report comes back as an
-event and leaves here as `report_ready`.
+event and leaves here as `report_ready`. A scan that brings no report — the worker could not
+start, stopped, failed, or answered in a way the tray cannot read — leaves as `scan_failed`
+with a `ScanFailure` that says why, in the person's words and in detail.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal, Slot
 
-from stethoscope_desktop.core.handover import ScanResult
-from stethoscope_desktop.core.report import Report, ReportFormatError
+from stethoscope_desktop.core.protocol import (
+    Event,
+    ProtocolError,
+    Scan,
+    ScanFailed,
+    ScanReported,
+    ScanResult,
+    VersionMismatch,
+)
+from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.strings import UiStrings
 from stethoscope_desktop.ui.worker_client import WorkerLink
 
 log = logging.getLogger(__name__)
 FILE_CHANGE_SETTLE_MS = 500
+
+
+class FailureCause(StrEnum):
+    """Why a scan brought no report; each value is the string key of its words."""
+
+    NOT_STARTED = "failedNotStarted"
+    STOPPED = "failedStopped"
+    SCAN = "failedScan"
+    BAD_ANSWER = "failedBadAnswer"
+    VERSION = "failedVersion"
+
+
+@dataclass(frozen=True)
+class ScanFailure:
+    """A scan that brought no report: why, for the person (`cause`) and in detail."""
+
+    cause: FailureCause
+    detail: str  # what went wrong, technically: for the log and the window's fine print
+
+    def words(self, strings: UiStrings) -> str:
+        """Return "Couldn't check this computer: <the cause in words>"."""
+        return strings.string("checkFailed", reason=strings.string(self.cause))
 
 
 class ScanCoordinator(QObject):
@@ -28,17 +62,20 @@ class ScanCoordinator(QObject):
 
     scan_started = Signal(str)  # the reason
     report_ready = Signal(object)  # ScanResult
-    scan_failed = Signal(str)
+    scan_failed = Signal(object)  # ScanFailure
 
     def __init__(self, worker: WorkerLink) -> None:
         super().__init__()
         self._worker = worker
-        self._worker.event_received.connect(self._on_event)
+        self._worker.event_received.connect(self._on_worker_event_received)
+        self._worker.line_refused.connect(self._on_worker_line_refused)
+        self._worker.start_failed.connect(self._on_worker_start_failed)
         self._worker.stopped.connect(self._on_worker_stopped)
         self._running: int | None = None  # the id of the scan under way
         self._resent = False
         self._pending: str | None = None
         self._last: ScanResult | None = None
+        self._failure: ScanFailure | None = None
         self.scans_started = 0
 
     def is_scanning(self) -> bool:
@@ -53,6 +90,10 @@ class ScanCoordinator(QObject):
         """Return the newest report with its strings and settings, if any."""
         return self._last
 
+    def last_failure(self) -> ScanFailure | None:
+        """Return why the last scan failed, or None when it brought a report (or none ended)."""
+        return self._failure
+
     @Slot(str)
     def request_scan(self, reason: str) -> None:
         """Scan now, or once more after the running scan if one is running."""
@@ -64,7 +105,7 @@ class ScanCoordinator(QObject):
         self._resent = False
         log.info("scan started (%s)", reason)
         self.scan_started.emit(reason)
-        self._worker.send({"op": "scan", "id": self._running})
+        self._worker.send(Scan(self._running))
 
     def _finish(self) -> str | None:
         """Mark the scan done (before telling anyone); return the coalesced next request."""
@@ -72,19 +113,15 @@ class ScanCoordinator(QObject):
         pending, self._pending = self._pending, None
         return pending
 
-    def _on_event(self, event: dict[str, Any]) -> None:
-        kind = event.get("event")
-        if kind not in ("report", "scan-failed") or event.get("id") != self._running:
+    def _on_worker_event_received(self, event: Event) -> None:
+        if isinstance(event, ScanFailed) and event.id == self._running:
+            self._failed(FailureCause.SCAN, event.message)
             return
-        if kind == "scan-failed":
-            self._failed(f"{event.get('message', '')}")
+        if not isinstance(event, ScanReported) or event.id != self._running:
             return
-        try:
-            result = ScanResult.from_event(event)
-        except ReportFormatError as error:
-            self._failed(f"the scan worker sent a bad report: {error}")
-            return
+        result = event.result
         self._last = result
+        self._failure = None
         report = result.report
         log.info(
             "scan finished: %s in %.0f ms", report.status.value, report.duration_seconds * 1000
@@ -94,22 +131,39 @@ class ScanCoordinator(QObject):
         if pending is not None:
             self.request_scan(pending)
 
+    def _on_worker_line_refused(self, error: ProtocolError) -> None:
+        if self._running is None:
+            return
+        if isinstance(error, VersionMismatch):
+            self._failed(FailureCause.VERSION, f"the scan worker speaks {error}")
+        elif error.scan_id == self._running:
+            self._failed(
+                FailureCause.BAD_ANSWER,
+                f"the scan worker sent an answer that cannot be read: {error}",
+            )
+
+    def _on_worker_start_failed(self, reason: str) -> None:
+        if self._running is not None:
+            self._failed(FailureCause.NOT_STARTED, f"the scan worker could not start: {reason}")
+
     def _on_worker_stopped(self, code: int) -> None:
         if self._running is None:
             return
         if code == 0 and not self._resent:
             # It left for being idle just as the command was on its way: ask a new one.
             self._resent = True
-            self._worker.send({"op": "scan", "id": self._running})
+            self._worker.send(Scan(self._running))
             return
         self._failed(
+            FailureCause.STOPPED,
             "the scan worker stopped before it finished"
-            + (f" (exit code {code})" if code > 0 else " (it crashed or could not start)")
+            + (f" (exit code {code})" if code > 0 else " (it crashed or could not start)"),
         )
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, cause: FailureCause, detail: str) -> None:
         pending = self._finish()
-        self.scan_failed.emit(message)
+        self._failure = ScanFailure(cause, detail)
+        self.scan_failed.emit(self._failure)
         if pending is not None:
             self.request_scan(pending)
 

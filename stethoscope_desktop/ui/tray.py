@@ -1,4 +1,7 @@
-"""The tray icon: draws the status it is given, toggles the window; its menu is rebuilt on show."""
+"""The tray icon: draws the status it is given, toggles the window; its menu is rebuilt on show.
+
+It speaks the bundled English (`core.strings.ENGLISH`) until the scan worker's strings arrive.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from stethoscope_desktop.core.notify import SNOOZE_CHOICES, SnoozeChoice
 from stethoscope_desktop.core.report import Report
-from stethoscope_desktop.core.strings import UiStrings, local_time
-from stethoscope_desktop.ui.icons import state_for, status_icon
+from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
+from stethoscope_desktop.ui.icons import TrayIconState, state_for, status_icon
+from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import palette_is_dark
 
 SNOOZE_STRINGS: dict[SnoozeChoice, str] = {
@@ -43,8 +47,9 @@ class Tray(QObject):
         self._template = template_icons
         self._autostart_enabled = autostart_enabled
         self._snoozed_until = snoozed_until
-        self._instructions = UiStrings()
+        self._instructions = ENGLISH
         self._report: Report | None = None
+        self._failure: ScanFailure | None = None
         self._scanning = False
         self.icon = QSystemTrayIcon()
         self.menu = QMenu()
@@ -64,8 +69,14 @@ class Tray(QObject):
         self._draw()
 
     def set_report(self, report: Report) -> None:
-        """Show a new report's status."""
+        """Show a new report's status (a failure shown before is over)."""
         self._report = report
+        self._failure = None
+        self._draw()
+
+    def set_failure(self, failure: ScanFailure) -> None:
+        """Show that the last scan brought no report, and why, until the next report."""
+        self._failure = failure
         self._draw()
 
     def set_scanning(self, scanning: bool) -> None:
@@ -81,15 +92,26 @@ class Tray(QObject):
         """Return the summary the tooltip shows."""
         strings = self._instructions
         report = self._report
+        if self._failure is not None:
+            return f"Stethoscope — {self._failure.words(strings)}"
         if report is None:
             return f"Stethoscope — {strings.string('checking')}"
         parts = strings.count_phrases(report.counts())
         summary = ", ".join(parts) if parts else strings.string("statusPass")
         return f"Stethoscope — {summary}"
 
-    def _draw(self) -> None:
+    def icon_state(self) -> TrayIconState:
+        """Return the state the icon shows.
+
+        Scanning before the first report, unknown after a failure, else the report's status.
+        """
         scanning = self._scanning and self._report is None
-        state = state_for(self._report.status if self._report else None, scanning)
+        if self._failure is not None and not scanning:
+            return TrayIconState.UNKNOWN
+        return state_for(self._report.status if self._report else None, scanning)
+
+    def _draw(self) -> None:
+        state = self.icon_state()
         self.icon.setIcon(status_icon(state, dark=palette_is_dark(), template=self._template))
         self.icon.setToolTip(self.tooltip())
 
@@ -101,14 +123,17 @@ class Tray(QObject):
         menu.addAction(strings.string("open"), self.open_requested.emit)
         check = menu.addAction(strings.string("checkAgain"), self.check_requested.emit)
         check.setEnabled(not self._scanning)
+        status_lines = []
         if self._scanning:
-            status_line = strings.string("checking")
-        elif self._report is not None:
-            status_line = strings.string("lastChecked", time=local_time(self._report.started_at))
-        else:
-            status_line = ""
-        if status_line:
-            menu.addAction(status_line).setEnabled(False)
+            status_lines.append(strings.string("checking"))
+        elif self._failure is not None:
+            status_lines.append(self._failure.words(strings))
+        if not self._scanning and self._report is not None:
+            status_lines.append(
+                strings.string("lastChecked", time=local_time(self._report.started_at))
+            )
+        for line in status_lines:
+            menu.addAction(line).setEnabled(False)
         menu.addSeparator()
         snooze = menu.addMenu(strings.string("snooze"))
         until = self._snoozed_until()

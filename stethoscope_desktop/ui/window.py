@@ -1,4 +1,8 @@
-"""The main window: header, notices, the banner of critical problems and the ranked cards."""
+"""The main window: header, notices, the banner of critical problems and the ranked cards.
+
+Before the first report the header says a check is under way, in the bundled English; when a
+scan brings no report it says so and why, until the next report.
+"""
 
 from __future__ import annotations
 
@@ -18,8 +22,9 @@ from PySide6.QtWidgets import (
 
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.status import Status
-from stethoscope_desktop.core.strings import UiStrings, local_time
+from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
 from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel
+from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import SYMBOLS
 
 WINDOW_SIZE = (760, 820)
@@ -46,9 +51,10 @@ class MainWindow(QMainWindow):
     def __init__(self, open_link: LinkOpener, *, quit_on_close: bool) -> None:
         super().__init__()
         self._quit_on_close = quit_on_close
-        self._instructions = UiStrings()
+        self._instructions = ENGLISH
         self._organization = ""
         self._report: Report | None = None
+        self._failure: ScanFailure | None = None
         self._scanning = False
         self._checked_by = ""
         self.setWindowTitle("Stethoscope")
@@ -154,10 +160,16 @@ class MainWindow(QMainWindow):
         self._refresh_texts()
 
     def show_report(self, report: Report) -> None:
-        """Show a new report: header, notices, banner and cards."""
+        """Show a new report: header, notices, banner and cards (a failure shown is over)."""
         self._report = report
+        self._failure = None
         self.model.set_practices(report.practices)
         self._rebuild_banner(report)
+        self._refresh_texts()
+
+    def show_failure(self, failure: ScanFailure | None) -> None:
+        """Say in the header that the last scan brought no report, and why (None: it did)."""
+        self._failure = failure
         self._refresh_texts()
 
     def report(self) -> Report | None:
@@ -209,9 +221,9 @@ class MainWindow(QMainWindow):
         report = self._report
         if report is None:
             self.device.setText("")
-            self.overall.setText(strings.string("checking"))
-            self.overall.setProperty("status", Status.UNKNOWN.value)
+            self._show_overall(Status.UNKNOWN, strings.string("checking"))
             self.last_checked.setText("")
+            self._show_failure()
             return
         device = report.device
         parts = [
@@ -220,10 +232,7 @@ class MainWindow(QMainWindow):
             f"{device.hardware_vendor} {device.hardware_model}".strip(),
         ]
         self.device.setText(" · ".join(part for part in parts if part))
-        self.overall.setText(f"{SYMBOLS[report.status]}  {report.summary}")
-        self.overall.setProperty("status", report.status.value)
-        self.overall.style().unpolish(self.overall)
-        self.overall.style().polish(self.overall)
+        self._show_overall(report.status, f"{SYMBOLS[report.status]}  {report.summary}")
         when = [
             strings.string("lastChecked", time=local_time(report.started_at)),
             strings.string("scanDuration", duration=f"{report.duration_seconds * 1000:.0f} ms"),
@@ -242,6 +251,23 @@ class MainWindow(QMainWindow):
             strings.string("policyErrors") + "".join(f"\n• {problem}" for problem in problems)
         )
         self.policy_notice.setVisible(bool(problems))
+        self._show_failure()
+
+    def _show_overall(self, status: Status, text: str) -> None:
+        self.overall.setText(text)
+        self.overall.setProperty("status", status.value)
+        self.overall.style().unpolish(self.overall)
+        self.overall.style().polish(self.overall)
+
+    def _show_failure(self) -> None:
+        """Put the failure over the state in words; its detail goes in the fine print below."""
+        failure = self._failure
+        if failure is None:
+            return
+        words = failure.words(self._instructions)
+        self._show_overall(Status.UNKNOWN, f"{SYMBOLS[Status.UNKNOWN]}  {words}")
+        when = self.last_checked.text()
+        self.last_checked.setText(f"{when} · {failure.detail}" if when else failure.detail)
 
     # -- closing ----------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """The tray's side of the scan worker: the worker process, and the API port the tray holds.
 
 `WorkerProcess` starts `stethoscope-desktop worker` when a command needs it, writes commands to
-its stdin and turns the JSON lines of its stdout into `event_received` signals (its stderr goes
-into the tray's log); see `stethoscope_desktop.worker` for the protocol. `WorkerLink` is what the
-rest of the tray relies on, so tests can put a worker in a thread in its place.
+its stdin and turns the lines of its stdout into `event_received` signals (its stderr goes into
+the tray's log); `stethoscope_desktop.core.protocol` defines both. `WorkerLink` is what the rest
+of the tray relies on, so tests can put a worker in a thread in its place.
 
 `ApiPort` binds the local API's port for the whole session, so that web pages always find it,
 and says when a connection waits there while no worker serves it; the app then starts one, which
@@ -12,18 +12,24 @@ inherits the listening sockets and answers (socket activation, as inetd and syst
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, QProcess, QSocketNotifier, Signal
 
 from stethoscope_desktop.api.listen import ApiServerError, bind_loopback, close_all
+from stethoscope_desktop.core.protocol import (
+    Command,
+    Event,
+    ProtocolError,
+    Sockets,
+    VersionMismatch,
+    decode,
+    encode,
+)
 
 log = logging.getLogger(__name__)
 # The folder that holds the `stethoscope_desktop` package (a checkout, site-packages, the .deb's
@@ -69,13 +75,28 @@ def worker_command(options: Sequence[str] = ()) -> list[str]:
 class WorkerLink(QObject):
     """A scan worker as the tray uses it: commands in, events out, started when needed."""
 
-    event_received = Signal(dict)
+    event_received = Signal(object)  # an Event
+    # A line of the worker's that is no event of this protocol: the ProtocolError (logged).
+    line_refused = Signal(object)
+    # The worker could not be started: why (`stopped` with -1 follows).
+    start_failed = Signal(str)
     # The worker ended: its exit code (-1 when it crashed or could not start).
     stopped = Signal(int)
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
         """Send a command, starting the worker first when none runs."""
         raise NotImplementedError
+
+    def receive(self, line: str | bytes) -> None:
+        """Read a line the worker wrote: an event, or a line to log and refuse."""
+        try:
+            event = decode(line, Event)
+        except ProtocolError as error:
+            level = logging.ERROR if isinstance(error, VersionMismatch) else logging.WARNING
+            log.log(level, "scan worker: refusing a line: %s", error)
+            self.line_refused.emit(error)
+            return
+        self.event_received.emit(event)
 
     def start(self) -> None:
         """Start the worker if none runs."""
@@ -121,11 +142,11 @@ class WorkerProcess(WorkerLink):
         """Hand these listening sockets to the workers started from now on."""
         self._sockets = list(sockets)
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
         """Send a command, starting the worker first when none runs."""
         self.start()
         assert self._process is not None
-        self._process.write((json.dumps(command) + "\n").encode("utf-8"))
+        self._process.write(encode(command).encode("utf-8"))
 
     def start(self) -> None:
         """Start the worker if none runs; it serves the API sockets set at this moment."""
@@ -159,8 +180,8 @@ class WorkerProcess(WorkerLink):
                 listening.set_inheritable(False)
         if shared and process.waitForStarted():
             pid = int(process.processId())
-            data = [base64.b64encode(s.share(pid)).decode("ascii") for s in sockets]  # type: ignore[attr-defined, unused-ignore]
-            process.write((json.dumps({"op": "sockets", "shared": data}) + "\n").encode())
+            handed = tuple(s.share(pid) for s in sockets)  # type: ignore[attr-defined, unused-ignore]
+            process.write(encode(Sockets(handed)).encode("utf-8"))
         log.info("scan worker started%s", " (serving the local API)" if sockets else "")
 
     def stop(self) -> None:
@@ -182,16 +203,8 @@ class WorkerProcess(WorkerLink):
             self._event(bytes(process.readLine().data()))
 
     def _event(self, line: bytes) -> None:
-        line = line.strip()
-        if not line:
-            return
-        try:
-            event = json.loads(line)
-        except ValueError:
-            log.warning("scan worker: not an event: %r", line[:200])
-            return
-        if isinstance(event, dict):
-            self.event_received.emit(event)
+        if line.strip():
+            self.receive(line)
 
     def _on_stderr(self) -> None:
         process = self._process
@@ -210,9 +223,9 @@ class WorkerProcess(WorkerLink):
 
     def _on_error(self, error: QProcess.ProcessError) -> None:
         if error == QProcess.ProcessError.FailedToStart and self._process is not None:
-            log.error(
-                "cannot start the scan worker %s: %s", self._command, self._process.errorString()
-            )
+            reason = self._process.errorString()
+            log.error("cannot start the scan worker %s: %s", self._command, reason)
+            self.start_failed.emit(reason)
             self._ended(-1)
 
     def _on_finished(self, code: int, status: QProcess.ExitStatus) -> None:

@@ -404,13 +404,15 @@ def test_install_scan_as_a_user_upgrade_remove_purge(
         home, f"/usr/bin/python{_python_version()}", "-ISB", "-c",
         f"import subprocess, sys; sys.path.insert(0, '{PREFIX}/lib');"
         "from stethoscope_desktop.ui.worker_client import worker_command;"
+        "from stethoscope_desktop.core.protocol import Event, Scan, decode, encode;"
         "done = subprocess.run(worker_command(['--idle-seconds', '5']), capture_output=True,"
-        " input=b'{\"op\": \"scan\", \"id\": 1}\\n', timeout=60);"
-        "sys.stderr.write(done.stderr.decode()); print(done.stdout.decode()[:40]);"
+        " input=encode(Scan(1)).encode(), timeout=60);"
+        "sys.stderr.write(done.stderr.decode()); event = decode(done.stdout, Event);"
+        "print(type(event).__name__, event.id);"
         "sys.exit(done.returncode)",
     )  # fmt: skip
     assert worker.returncode == 0, worker.stderr
-    assert worker.stdout.startswith('{"event":"report","id":1,'), worker.stdout
+    assert worker.stdout.strip() == "ScanReported 1", worker.stdout
 
     # IT's policy edited on this machine, then revision 2 (which changes policy.yaml and
     # config.yaml, and no longer ships the retired checks) installed over it.

@@ -5,21 +5,26 @@ A notifier that records, an autostart in memory, and the scan worker in a thread
 
 from __future__ import annotations
 
-import json
 import queue
 import socket
 import threading
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 
 from stethoscope_desktop.api.server import ApiServer
 from stethoscope_desktop.autostart import Autostart
 from stethoscope_desktop.core.practices import PracticesLoader
+from stethoscope_desktop.core.protocol import (
+    DEFAULT_IDLE_SECONDS,
+    Command,
+    Event,
+    decode,
+    encode,
+)
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.ui.notifier import Notifier
 from stethoscope_desktop.ui.worker_client import WorkerLink
-from stethoscope_desktop.worker import WorkerSession, serve_api, serve_commands
+from stethoscope_desktop.worker import Received, WorkerSession, serve_api, serve_commands
 
 
 class RecordingNotifier(Notifier):
@@ -59,15 +64,15 @@ class ThreadWorker(WorkerLink):
 
     It runs the real `WorkerSession` (on the scanner a test gives it, canned tables for one) and,
     when the app handed it the API's sockets, the real API server on copies of them, as the worker
-    process does. Commands and events go through JSON, as over the pipe; events reach the UI
-    thread by a queued signal.
+    process does. Commands and events cross as the protocol's lines, as over the pipe; events
+    reach the UI thread by a queued signal.
     """
 
-    _from_thread = Signal(dict)
+    _from_thread = Signal(str)
     _ended = Signal(int)
 
     def __init__(
-        self, loader: PracticesLoader, scanner: Scanner, idle_seconds: float = 60.0
+        self, loader: PracticesLoader, scanner: Scanner, idle_seconds: float = DEFAULT_IDLE_SECONDS
     ) -> None:
         super().__init__()
         self._loader = loader
@@ -75,13 +80,13 @@ class ThreadWorker(WorkerLink):
         self._idle_seconds = idle_seconds
         self._sockets: list[socket.socket] = []
         self._thread: threading.Thread | None = None
-        self._commands: queue.Queue[object] = queue.Queue()
+        self._commands: queue.Queue[Received] = queue.Queue()
         self._server: ApiServer | None = None
         self._session: WorkerSession | None = None
         self._serving_api = False
         self.starts = 0
         loader.policy_server.add_listener(self._on_policy_server)
-        self._from_thread.connect(self.event_received.emit, Qt.ConnectionType.QueuedConnection)
+        self._from_thread.connect(self.receive, Qt.ConnectionType.QueuedConnection)
         self._ended.connect(self._on_ended, Qt.ConnectionType.QueuedConnection)
 
     def is_running(self) -> bool:
@@ -93,9 +98,9 @@ class ThreadWorker(WorkerLink):
     def set_api_sockets(self, sockets: list[socket.socket]) -> None:
         self._sockets = list(sockets)
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: Command) -> None:
         self.start()
-        self._commands.put(json.loads(json.dumps(command)))
+        self._commands.put(decode(encode(command), Command))
 
     def start(self) -> None:
         if self._thread is not None:
@@ -103,8 +108,8 @@ class ThreadWorker(WorkerLink):
         self.starts += 1
         self._commands = queue.Queue()
 
-        def emit(event: dict[str, Any]) -> None:
-            self._from_thread.emit(json.loads(json.dumps(event)))
+        def emit(event: Event) -> None:
+            self._from_thread.emit(encode(event))
 
         session = WorkerSession(self._loader, self._scanner, emit)
         self._session = session

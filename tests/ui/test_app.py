@@ -1,4 +1,7 @@
-"""The tray app wired together (offscreen): scans on triggers, coalescing, notifications, menu."""
+"""The tray app wired together (offscreen): scans on triggers, coalescing, notifications, menu.
+
+Also what it says in its own words: before the first report, and when a scan fails.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +14,15 @@ from pytestqt.qtbot import QtBot
 
 from stethoscope_desktop.app import StethoscopeApp
 from stethoscope_desktop.core.checks import load_checks
-from stethoscope_desktop.core.practices import PracticesFolder, PracticesLoader
+from stethoscope_desktop.core.practices import Practices, PracticesFolder, PracticesLoader
+from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.tables.base import QueryContext, Row, TablePlugin
+from stethoscope_desktop.ui.icons import TrayIconState
 from tests.canned import CannedTable, canned_linux
 from tests.ui.fakes import MemoryAutostart, RecordingNotifier, ThreadWorker
 
@@ -34,6 +39,17 @@ class SwitchableFirewall(CannedTable):
         self.calls += 1
         time.sleep(self.delay)
         return [{"enabled": self.enabled, "source": "ufw", "detail": f"enabled={self.enabled}"}]
+
+
+class FlakyScanner(Scanner):
+    """A scanner whose scan raises while `failure` is set, as a broken engine would."""
+
+    failure = ""
+
+    def scan(self, practices: Practices) -> Report:
+        if self.failure:
+            raise RuntimeError(self.failure)
+        return super().scan(practices)
 
 
 @pytest.fixture
@@ -59,14 +75,19 @@ def build_app(
     instance: str | None = None,
     api_port: int | None = None,
     api: bool = False,
+    language: str = "en",
 ) -> StethoscopeApp:
-    """The app on canned tables (the firewall switchable), IT's folder watched, state in tmp."""
+    """The app on canned tables (the firewall switchable), IT's folder watched, state in tmp.
+
+    Its scanner is a `FlakyScanner` that scans until a test makes it fail.
+    """
     tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
     tables.append(firewall)
     loader = PracticesLoader(
-        [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)]
+        [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it_folder)],
+        language,
     )
-    scanner = Scanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux")
+    scanner = FlakyScanner(EmbeddedEngine(tables), load_checks(checks_dir()), platform="linux")
     app = StethoscopeApp(
         worker=ThreadWorker(loader, scanner),
         platform="linux",
@@ -98,6 +119,13 @@ def loader_of(app: StethoscopeApp) -> PracticesLoader:
     worker = app._worker
     assert isinstance(worker, ThreadWorker)
     return worker._loader
+
+
+def scanner_of(app: StethoscopeApp) -> FlakyScanner:
+    """Return the scanner of the app's (thread) worker."""
+    worker = app._worker
+    assert isinstance(worker, ThreadWorker) and isinstance(worker._scanner, FlakyScanner)
+    return worker._scanner
 
 
 def notifier_of(app: StethoscopeApp) -> RecordingNotifier:
@@ -264,6 +292,93 @@ def test_tray_tooltip_and_menu(
     assert tray_app.window.isVisible()
     with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
         menu_action(tray_app, "Check again").trigger()
+
+
+def menu_texts(app: StethoscopeApp) -> list[str]:
+    """Return the texts of the tray menu and its submenus, as the tray host shows them."""
+    assert app.tray is not None
+    app.tray.rebuild_menu()
+    texts = []
+    for action in app.tray.menu.actions():
+        texts.append(action.text())
+        if action.menu() is not None:
+            texts += [f"  {sub.text()}" for sub in action.menu().actions()]  # type: ignore[attr-defined]
+    return texts
+
+
+def test_before_the_first_report_the_tray_and_window_speak_english(
+    tray_app: StethoscopeApp,
+) -> None:
+    assert tray_app.tray is not None
+    assert tray_app.tray.tooltip() == "Stethoscope — Checking…"
+    assert menu_texts(tray_app) == [
+        "Open", "Check again", "", "Snooze notifications", "  For 1 hour", "  For 4 hours",
+        "  Until tomorrow morning", "Start at login", "", "Quit",
+    ]  # fmt: skip
+    tray_app.tray.set_scanning(True)
+    assert "Checking…" in menu_texts(tray_app)
+    assert tray_app.tray.icon_state() is TrayIconState.SCANNING
+    window = tray_app.window
+    assert window.check_again.text() == "Check again" and window.overall.text() == "Checking…"
+
+
+@pytest.mark.allow_warnings
+def test_a_failing_scan_is_said_in_words_and_the_next_report_ends_it(
+    qtbot: QtBot, tray_app: StethoscopeApp
+) -> None:
+    assert tray_app.tray is not None
+    scanner_of(tray_app).failure = "the engine fell over"
+    with qtbot.waitSignal(tray_app.scans.scan_failed, timeout=10_000):
+        tray_app.start()
+    failed = "Couldn't check this computer: the check ran into an error."
+    assert tray_app.tray.tooltip() == f"Stethoscope — {failed}"
+    assert tray_app.tray.icon.toolTip() == f"Stethoscope — {failed}"
+    assert tray_app.tray.icon_state() is TrayIconState.UNKNOWN
+    assert failed in menu_texts(tray_app)
+    window = tray_app.window  # built after the failure: it shows it too
+    assert window.overall.text().endswith(failed)
+    assert window.last_checked.text() == "the engine fell over"
+    assert window.check_again.isEnabled()
+
+    scanner_of(tray_app).failure = ""
+    with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
+        window.check_again.click()
+    assert tray_app.tray.tooltip() == "Stethoscope — 2 suggestions"
+    assert tray_app.tray.icon_state() is TrayIconState.NUDGE
+    assert failed not in menu_texts(tray_app)
+    assert "the engine fell over" not in window.last_checked.text()
+    report = window.report()
+    assert report is not None and window.overall.text().endswith(report.summary)
+
+    scanner_of(tray_app).failure = "the engine fell over again"
+    with qtbot.waitSignal(tray_app.scans.scan_failed, timeout=10_000):
+        window.check_again.click()
+    assert tray_app.tray.icon_state() is TrayIconState.UNKNOWN, "a failure after a report too"
+    assert window.overall.text().endswith(failed)
+    assert window.last_checked.text().startswith("Last checked ")
+    assert window.last_checked.text().endswith(" · the engine fell over again")
+    assert menu_texts(tray_app)[2:4] == [failed, window.last_checked.text().split(" · ")[0]]
+
+
+@pytest.mark.allow_warnings
+def test_the_workers_strings_win_once_they_arrive(
+    qtbot: QtBot, tmp_path: Path, firewall: SwitchableFirewall, it_folder: Path
+) -> None:
+    app = build_app(qtbot, tmp_path, firewall, it_folder, tray_available=True, language="de")
+    try:
+        assert app.tray is not None and menu_texts(app)[0] == "Open"
+        with qtbot.waitSignal(app.scans.report_ready, timeout=10_000):
+            app.start()
+        assert menu_texts(app)[0] == "Öffnen"
+        scanner_of(app).failure = "kaputt"
+        with qtbot.waitSignal(app.scans.scan_failed, timeout=10_000):
+            app.scans.request_scan("check again")
+        assert app.tray.tooltip() == (
+            "Stethoscope — Dieser Computer konnte nicht geprüft werden: "
+            "Bei der Prüfung ist ein Fehler aufgetreten."
+        )
+    finally:
+        app.shutdown()
 
 
 def test_tray_menu_start_at_login_and_snooze(qtbot: QtBot, tray_app: StethoscopeApp) -> None:

@@ -17,7 +17,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from stethoscope_desktop.app import StethoscopeApp
-from stethoscope_desktop.core.handover import ScanResult
+from stethoscope_desktop.core.protocol import Scan, ScanReported
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.ui.worker_client import ApiPort, WorkerProcess, worker_command
 from tests.ui.fakes import MemoryAutostart, RecordingNotifier
@@ -55,11 +55,11 @@ def process() -> Iterator[WorkerProcess]:
 
 def test_a_scan_command_comes_back_as_a_report(qtbot: QtBot, process: WorkerProcess) -> None:
     with qtbot.waitSignal(process.event_received, timeout=20_000) as event:
-        process.send({"op": "scan", "id": 7})
+        process.send(Scan(7))
     assert event.args is not None
     data = event.args[0]
-    assert data["event"] == "report" and data["id"] == 7
-    result = ScanResult.from_event(data)
+    assert isinstance(data, ScanReported) and data.id == 7
+    result = data.result
     assert result.report.practices and result.strings.string("checkAgain") == "Check again"
     assert result.settings.scan_interval_minutes >= 5
     assert process.is_running() and not process.serves_api()
@@ -82,21 +82,38 @@ def test_the_worker_leaves_when_idle_and_says_so(
 @pytest.mark.allow_warnings
 def test_a_worker_that_cannot_start_is_reported(qtbot: QtBot) -> None:
     link = WorkerProcess([str(ROOT / "no-such-program")])
+    reasons: list[str] = []
+    link.start_failed.connect(reasons.append)
     with qtbot.waitSignal(link.stopped, timeout=10_000) as stopped:
-        link.send({"op": "scan", "id": 1})
+        link.send(Scan(1))
     assert stopped.args == [-1]
     assert not link.is_running()
+    assert len(reasons) == 1 and reasons[0], "why it could not start"
 
 
-@pytest.mark.allow_warnings
-def test_a_worker_that_dies_makes_the_scan_fail_not_hang(qtbot: QtBot, tmp_path: Path) -> None:
-    script = tmp_path / "dies.py"
-    script.write_text("import sys; sys.stdin.readline(); sys.exit(3)\n")
-    store = StateStore(tmp_path / "state.json")
+# Workers that fail as real ones can: a program that dies, one that is not there, and one that
+# speaks another protocol version (a line that is no report of this version).
+DIES = "import sys; sys.stdin.readline(); sys.exit(3)\n"
+NEWER = (
+    "import sys; sys.stdin.readline()\n"
+    'print(\'{"v": 999, "event": "report", "id": 1, "shape": "unknown"}\', flush=True)\n'
+    "sys.stdin.readline()\n"
+)
+
+
+def failing_app(qtbot: QtBot, tmp_path: Path, script: str | None) -> StethoscopeApp:
+    """The app without a tray (its window shows at start) on a worker running `script`.
+
+    None: a worker program that does not exist.
+    """
+    command = [str(ROOT / "no-such-program")]
+    if script is not None:
+        (tmp_path / "worker.py").write_text(script)
+        command = [sys.executable, str(tmp_path / "worker.py")]
     app = StethoscopeApp(
-        worker=WorkerProcess([sys.executable, str(script)]),
+        worker=WorkerProcess(command),
         platform="linux",
-        store=store,
+        store=StateStore(tmp_path / "state.json"),
         autostart=MemoryAutostart(),
         tray_available=False,
         open_link=lambda url: None,
@@ -104,11 +121,41 @@ def test_a_worker_that_dies_makes_the_scan_fail_not_hang(qtbot: QtBot, tmp_path:
         api=False,
     )
     qtbot.addWidget(app.window)
+    return app
+
+
+@pytest.mark.allow_warnings
+def test_a_worker_that_dies_makes_the_scan_fail_not_hang(qtbot: QtBot, tmp_path: Path) -> None:
+    app = failing_app(qtbot, tmp_path, DIES)
     try:
         with qtbot.waitSignal(app.scans.scan_failed, timeout=20_000) as failed:
             app.start()
-        assert failed.args is not None and "exit code 3" in failed.args[0]
+        assert failed.args is not None and "exit code 3" in failed.args[0].detail
         assert not app.scans.is_scanning() and app.window.check_again.isEnabled()
+    finally:
+        app.shutdown()
+
+
+@pytest.mark.allow_warnings
+@pytest.mark.parametrize(
+    ("script", "words", "detail"),
+    [
+        (DIES, "the checker stopped unexpectedly.", "(exit code 3)"),
+        (None, "the checker could not start.", "the scan worker could not start: "),
+        (NEWER, "the checker belongs to another version of Stethoscope.", "protocol version 999"),
+    ],
+    ids=["dies", "missing", "newer"],
+)
+def test_a_failing_worker_is_shown_in_words_with_the_reason(
+    qtbot: QtBot, tmp_path: Path, script: str | None, words: str, detail: str
+) -> None:
+    app = failing_app(qtbot, tmp_path, script)
+    try:
+        with qtbot.waitSignal(app.scans.scan_failed, timeout=20_000) as failed:
+            app.start()
+        assert failed.args is not None and detail in failed.args[0].detail
+        assert f"Couldn't check this computer: {words}" in app.window.overall.text()
+        assert detail in app.window.last_checked.text(), "the detail in the fine print"
     finally:
         app.shutdown()
 

@@ -1,8 +1,9 @@
-"""What the scan worker hands the tray (`core.handover`, `Report.from_dict`).
+"""The scan worker's protocol (`core.protocol`) and the report it carries (`Report.from_dict`).
 
-The report, its strings and the tray's settings cross a pipe as JSON: each comes back equal to
-what was sent, and data that is not such a thing is refused with a `ReportFormatError` that
-names what is wrong, never let through to fail later in the tray.
+Commands and events cross a pipe as lines: each comes back equal to what was sent. A line that
+is not a command or event of this protocol version raises a `ProtocolError` that names what is
+wrong; a report, its strings and the tray's settings that are not such things are refused
+naming the field, never let through to fail later in the tray.
 """
 
 from __future__ import annotations
@@ -14,13 +15,30 @@ from typing import Any
 
 import pytest
 
-from stethoscope_desktop.core.handover import (
-    DEFAULT_SCAN_INTERVAL_MINUTES,
-    ScanResult,
-    TraySettings,
-    scan_event,
-)
 from stethoscope_desktop.core.notify import NotificationSettings
+from stethoscope_desktop.core.protocol import (
+    COMMANDS,
+    DEFAULT_SCAN_INTERVAL_MINUTES,
+    EVENTS,
+    PROTOCOL_VERSION,
+    ApiChecked,
+    Command,
+    Event,
+    Exit,
+    PageFailed,
+    PolicyServerChanged,
+    ProtocolError,
+    Refused,
+    Scan,
+    ScanFailed,
+    ScanReported,
+    ScanResult,
+    Sockets,
+    TraySettings,
+    VersionMismatch,
+    decode,
+    encode,
+)
 from stethoscope_desktop.core.report import Report, ReportFormatError
 from stethoscope_desktop.core.strings import UiStrings
 from tests.ui.reports import mixed_report, passing_report, practices
@@ -314,21 +332,35 @@ def test_notification_settings_round_trip_and_zero_hours_is_kept() -> None:
         assert NotificationSettings.from_json(crossed(settings.to_json())) == settings
 
 
-# -- scan_event and ScanResult.from_event --------------------------------------------------------
+# -- the report event: ScanReported and its ScanResult --------------------------------------------
+
+
+def scan_event(
+    scan_id: int, report: Report, strings: UiStrings, settings: TraySettings
+) -> dict[str, Any]:
+    """Return the report event's line as JSON data, for a test to change before reading it."""
+    data: dict[str, Any] = json.loads(
+        encode(ScanReported(scan_id, ScanResult(report, strings, settings)))
+    )
+    return data
+
+
+def read(event: dict[str, Any]) -> ScanResult:
+    """Read a report event's JSON data back as the tray does."""
+    decoded = decode(json.dumps(event), Event)
+    assert isinstance(decoded, ScanReported)
+    return decoded.result
 
 
 def good_event() -> dict[str, Any]:
-    event: dict[str, Any] = crossed(
-        scan_event(7, passing_report(), practices("de").instructions.ui, SETTINGS)
-    )
-    return event
+    return scan_event(7, passing_report(), practices("de").instructions.ui, SETTINGS)
 
 
 def test_a_scan_event_reads_back_as_what_was_sent(report: Report) -> None:
     strings = practices("de").instructions.ui
     event = crossed(scan_event(7, report, strings, SETTINGS))
     assert event["event"] == "report" and event["id"] == 7
-    result = ScanResult.from_event(event)
+    result = read(event)
     assert result.report == report
     assert result.strings == strings and result.strings.language == "de"
     assert result.settings == SETTINGS
@@ -337,13 +369,13 @@ def test_a_scan_event_reads_back_as_what_was_sent(report: Report) -> None:
 def test_a_missing_language_means_english() -> None:
     event = good_event()
     del event["strings"]["language"]
-    assert ScanResult.from_event(event).strings.language == "en"
+    assert read(event).strings.language == "en"
 
 
 def test_an_empty_strings_table_is_accepted() -> None:
     event = good_event()
     event["strings"] = {"language": "fr", "strings": {}}
-    assert ScanResult.from_event(event).strings == UiStrings("fr", {})
+    assert read(event).strings == UiStrings("fr", {})
 
 
 @pytest.mark.parametrize(
@@ -372,35 +404,176 @@ def test_an_empty_strings_table_is_accepted() -> None:
 def test_a_bad_strings_table_is_refused(strings: object, named: str) -> None:
     event = good_event()
     event["strings"] = strings
-    with pytest.raises(ReportFormatError, match=named):
-        ScanResult.from_event(event)
+    with pytest.raises(ProtocolError, match=named) as raised:
+        read(event)
+    assert raised.value.scan_id == 7, "the scan it answered, so that the tray fails that scan"
 
 
 def test_a_missing_strings_table_is_refused() -> None:
     event = good_event()
     del event["strings"]
-    with pytest.raises(ReportFormatError, match="strings"):
-        ScanResult.from_event(event)
+    with pytest.raises(ProtocolError, match="strings"):
+        read(event)
 
 
 @pytest.mark.parametrize("report", [None, [], "FAIL"], ids=repr)
 def test_a_report_that_is_not_an_object_is_refused(report: object) -> None:
     event = good_event()
     event["report"] = report
-    with pytest.raises(ReportFormatError, match="report: must be an object"):
-        ScanResult.from_event(event)
+    with pytest.raises(ProtocolError, match="report: must be an object"):
+        read(event)
 
 
 def test_a_bad_report_or_bad_settings_in_the_event_are_refused() -> None:
     event = good_event()
     del event["report"]["practices"]
-    with pytest.raises(ReportFormatError, match="practices"):
-        ScanResult.from_event(event)
+    with pytest.raises(ProtocolError, match="practices"):
+        read(event)
     event = good_event()
     del event["settings"]
-    with pytest.raises(ReportFormatError, match="settings"):
-        ScanResult.from_event(event)
+    with pytest.raises(ProtocolError, match="settings"):
+        read(event)
     event = good_event()
     event["settings"]["api_port"] = 70000
-    with pytest.raises(ReportFormatError, match=r"settings\.api_port"):
-        ScanResult.from_event(event)
+    with pytest.raises(ProtocolError, match=r"settings\.api_port"):
+        read(event)
+
+
+# -- every command and event: one encode, one decode -----------------------------------------------
+
+
+MESSAGES: list[Command | Event] = [
+    Scan(1),
+    Scan(2**40),
+    Exit(),
+    Sockets(()),
+    Sockets((b"\x00\x01shared socket\xff", b"")),
+    ScanReported(7, ScanResult(passing_report(), UiStrings("en", {"open": "Open"}), SETTINGS)),
+    ScanReported(0, ScanResult(mixed_report(), practices("de").instructions.ui, TraySettings())),
+    ScanFailed(3, "the engine fell over"),
+    ScanFailed(4, ""),
+    ApiChecked("Anmeldung im Büro"),
+    PageFailed("034fad3d", "Example Login", 2),
+    PolicyServerChanged("https://policy.example.com/p\nq"),
+    Refused("protocol version 2, where this side speaks version 1"),
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: type(m).__name__)
+def test_every_command_and_event_round_trips_as_one_line(message: Command | Event) -> None:
+    line = encode(message)
+    assert line.endswith("\n") and "\n" not in line[:-1], "exactly one line"
+    kind = Command if isinstance(message, Command) else Event
+    assert decode(line, kind) == message
+    assert decode(line.encode("utf-8"), kind) == message, "bytes as read from the pipe"
+    data = json.loads(line)
+    assert data["v"] == PROTOCOL_VERSION
+    assert data[message.KEY] == message.NAME
+
+
+def test_every_kind_has_a_round_trip_and_a_name_of_its_own() -> None:
+    tested = {type(message) for message in MESSAGES}
+    assert set(COMMANDS.values()) | set(EVENTS.values()) == tested
+    assert len(COMMANDS) + len(EVENTS) == len({*COMMANDS, *EVENTS})
+
+
+def test_the_wire_names_are_the_ones_the_worker_has_always_used() -> None:
+    assert list(COMMANDS) == ["scan", "exit", "sockets"]
+    assert list(EVENTS) == [
+        "report", "scan-failed", "api-checked", "page-failed", "policy-server", "refused",
+    ]  # fmt: skip
+    assert json.loads(encode(Scan(5))) == {"v": PROTOCOL_VERSION, "op": "scan", "id": 5}
+    assert json.loads(encode(PageFailed("s", "l", 1))) == {
+        "v": PROTOCOL_VERSION, "event": "page-failed", "session_id": "s", "label": "l", "critical": 1,
+    }  # fmt: skip
+
+
+def test_a_command_is_not_an_event_nor_the_other_way_round() -> None:
+    with pytest.raises(ProtocolError, match="not a known event: event None"):
+        decode(encode(Scan(1)), Event)
+    with pytest.raises(ProtocolError, match="not a known command: op None"):
+        decode(encode(ApiChecked("x")), Command)
+
+
+V = PROTOCOL_VERSION
+
+
+@pytest.mark.parametrize(
+    ("kind", "line", "problem"),
+    [
+        (Command, "", "not JSON"),
+        (Command, "not json", "not JSON: 'not json'"),
+        (Command, b"\xff\xfe", "not JSON"),
+        (Command, '{"v": 1, "op": "scan", "id": 1', "not JSON"),
+        (Command, '"scan"', "not a JSON object"),
+        (Command, "[1, 2]", "not a JSON object"),
+        (Command, "42", "not a JSON object"),
+        (Command, "null", "not a JSON object"),
+        (Command, f'{{"v": {V}}}', "not a known command: op None"),
+        (Command, f'{{"v": {V}, "op": "dance"}}', "not a known command: op 'dance'"),
+        (Command, f'{{"v": {V}, "op": 5}}', "not a known command: op 5"),
+        (Command, f'{{"v": {V}, "op": "scan"}}', "scan: id must be a whole number, not None"),
+        (Command, f'{{"v": {V}, "op": "scan", "id": "1"}}', "scan: id must be a whole number"),
+        (Command, f'{{"v": {V}, "op": "scan", "id": true}}', "scan: id must be a whole number"),
+        (Command, f'{{"v": {V}, "op": "scan", "id": 1.5}}', "scan: id must be a whole number"),
+        (Command, f'{{"v": {V}, "op": "sockets"}}', "sockets: shared must be a list"),
+        (Command, f'{{"v": {V}, "op": "sockets", "shared": [1]}}', "sockets: shared must be"),
+        (Command, f'{{"v": {V}, "op": "sockets", "shared": ["%%"]}}', "sockets: shared: "),
+        (Event, f'{{"v": {V}, "event": "dance"}}', "not a known event: event 'dance'"),
+        (Event, f'{{"v": {V}, "event": "scan-failed", "id": 1}}', "message must be a text"),
+        (Event, f'{{"v": {V}, "event": "api-checked", "label": 5}}', "label must be a text"),
+        (Event, f'{{"v": {V}, "event": "page-failed", "label": "x"}}', "session_id must be"),
+        (Event, f'{{"v": {V}, "event": "policy-server"}}', "url must be a text, not None"),
+        (Event, f'{{"v": {V}, "event": "refused"}}', "problem must be a text"),
+        (Event, f'{{"v": {V}, "event": "report", "id": 1}}', "report: strings: must be"),
+    ],
+    ids=lambda value: "" if isinstance(value, str | bytes) else value.__name__,
+)
+def test_a_malformed_line_raises_a_protocol_error_naming_the_problem(
+    kind: type[Command] | type[Event], line: str | bytes, problem: str
+) -> None:
+    with pytest.raises(ProtocolError) as raised:
+        decode(line, kind)
+    assert problem in str(raised.value)
+    assert not isinstance(raised.value, VersionMismatch)
+
+
+def test_a_long_bad_line_is_quoted_short() -> None:
+    with pytest.raises(ProtocolError) as raised:
+        decode("x" * 100_000, Command)
+    assert len(str(raised.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("version", "said"),
+    [
+        (None, "no protocol version"),
+        (V + 1, f"protocol version {V + 1}"),
+        (0, "protocol version 0"),
+        ("1", "protocol version '1'"),
+        (True, "protocol version True"),
+        (1.0, "protocol version 1.0"),
+    ],
+    ids=repr,
+)
+def test_a_line_of_another_version_is_a_version_mismatch(version: object, said: str) -> None:
+    data = json.loads(encode(Scan(1)))
+    if version is None:
+        del data["v"]
+    else:
+        data["v"] = version
+    with pytest.raises(VersionMismatch) as raised:
+        decode(json.dumps(data), Command)
+    assert raised.value.version == version
+    assert str(raised.value) == f"{said}, where this side speaks version {V}"
+
+
+def test_the_version_is_checked_before_the_kind() -> None:
+    with pytest.raises(VersionMismatch):
+        decode('{"v": 999, "event": "something-new-entirely"}', Event)
+
+
+def test_fields_a_newer_worker_adds_to_an_event_are_ignored() -> None:
+    data = json.loads(encode(ApiChecked("x")))
+    data["future_field"] = [1, 2]
+    assert decode(json.dumps(data), Event) == ApiChecked("x")
