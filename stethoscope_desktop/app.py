@@ -31,6 +31,7 @@ from stethoscope_desktop.autostart import (
 )
 from stethoscope_desktop.core.platforms import current_platform
 from stethoscope_desktop.core.protocol import (
+    DEFAULT_SCAN_INTERVAL_MINUTES,
     ApiChecked,
     Event,
     Exit,
@@ -168,7 +169,15 @@ class StethoscopeApp(QObject):
             # No tray to come back from: the window is the app, closing it quits.
             QApplication.setQuitOnLastWindowClosed(True)
             self.window.show()
+        # The timer runs before the first report too, so a first scan that fails is tried again;
+        # each report sets the interval IT's config asks for.
+        self._scan_every(DEFAULT_SCAN_INTERVAL_MINUTES)
         self.scans.request_scan("start")
+
+    def _scan_every(self, minutes: int) -> None:
+        if minutes != self._interval_minutes or not self.timer.isActive():
+            self._interval_minutes = minutes
+            self.timer.start(minutes * MINUTE_MS)
 
     def quit(self) -> None:
         """Leave the app."""
@@ -241,9 +250,7 @@ class StethoscopeApp(QObject):
             self.tray.set_report(report)
         if self.scans.scans_started == 1:
             log.info("first verdict shown: %s", report.status.value)
-        if settings.scan_interval_minutes != self._interval_minutes:
-            self._interval_minutes = settings.scan_interval_minutes
-            self.timer.start(self._interval_minutes * MINUTE_MS)
+        self._scan_every(settings.scan_interval_minutes)
         self.watcher.set_paths(
             [Path(p) for p in settings.watch_folders], [Path(p) for p in settings.watch_files]
         )

@@ -335,6 +335,8 @@ def test_a_failing_scan_is_said_in_words_and_the_next_report_ends_it(
     assert tray_app.tray.icon.toolTip() == f"Stethoscope — {failed}"
     assert tray_app.tray.icon_state() is TrayIconState.UNKNOWN
     assert failed in menu_texts(tray_app)
+    # The timer runs without a report too: a first scan that failed is tried again.
+    assert tray_app.timer.isActive() and tray_app.timer.interval() == 60 * 60_000
     window = tray_app.window  # built after the failure: it shows it too
     assert window.overall.text().endswith(failed)
     assert window.last_checked.text() == "the engine fell over"
