@@ -1,6 +1,7 @@
 """Invariants of everything we ship in checks/ and practices/ (qutebrowser's test_configdata idea).
 
-Every shipped file loads without a problem; every practice points at a check; every check has SQL
+Every shipped file loads without a problem; every policy key is measured, explained and
+answered by the API; every practice points at a check; every check has SQL
 for each platform; every query names only tables that exist on its platform (in osquery's schema
 or among our own tables) and only their real columns.
 """
@@ -14,9 +15,11 @@ import apsw
 import apsw.ext
 import pytest
 
+from stethoscope_desktop.api.schema import build_api_schema
 from stethoscope_desktop.core.checks import PLATFORMS, CheckKind, load_checks
 from stethoscope_desktop.core.facts import DEVICE_CHECK, PRACTICE_CHECKS
 from stethoscope_desktop.core.instructions import PRACTICE_KEYS, STRING_KEYS
+from stethoscope_desktop.core.policy import APPLICATION_LISTS, CUSTOM_CHECKS_KEY, POLICY_KEYS
 from stethoscope_desktop.core.practices import PracticesFolder, PracticesLoader
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.tables.catalog import builtin_tables
@@ -48,6 +51,21 @@ def known_schema(platform: str) -> apsw.Connection:
         ]
         connection.execute(f'CREATE TABLE "{name}" ({", ".join(f"{c!r}" for c in columns)})')
     return connection
+
+
+def test_every_policy_key_is_measured_and_answered_by_the_api() -> None:
+    # A new policy key is one declaration in core/policy.py POLICY plus its evaluation; this
+    # names what else a built-in practice needs (its texts: test_english_instructions_are_complete).
+    measured = [key for key in POLICY_KEYS if key not in (*APPLICATION_LISTS, CUSTOM_CHECKS_KEY)]
+    unmeasured = [key for key in measured if key not in PRACTICE_CHECKS]
+    assert unmeasured == [], "name the check that measures each in core/facts.py PRACTICE_CHECKS"
+    schema = build_api_schema()
+    given = set(schema.type_map["DevicePolicy"].fields)  # type: ignore[union-attr]
+    answered = set(schema.type_map["PolicyResult"].fields)  # type: ignore[union-attr]
+    # A web page's policy can't bring SQL of its own (customChecks is read only from IT's files).
+    asked = set(POLICY_KEYS) - {CUSTOM_CHECKS_KEY}
+    assert asked - given == set(), "add them to the GraphQL input DevicePolicy (api/schema.py)"
+    assert asked - answered == set(), "add them to the GraphQL type PolicyResult (api/schema.py)"
 
 
 def test_every_shipped_check_loads() -> None:
@@ -109,6 +127,8 @@ def test_shipped_practices_load_without_problems_in_every_language() -> None:
 def test_english_instructions_are_complete() -> None:
     texts = PracticesLoader([PracticesFolder("bundled", practices_dir())], "en").load().instructions
     assert set(texts.strings) == set(STRING_KEYS)
+    missing = set(PRACTICE_KEYS) - set(texts.practices)
+    assert missing == set(), "write their texts in practices/instructions.en.yaml and .de.yaml"
     assert set(texts.practices) == set(PRACTICE_KEYS)
     for key, practice in texts.practices.items():
         assert practice.name and practice.rating and practice.description, key

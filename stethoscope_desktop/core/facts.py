@@ -122,8 +122,15 @@ class Facts:
         return fact if fact is not None else not_measured(check_id)
 
     def for_practice(self, practice: str) -> Fact:
-        """Return the fact of the check that measures a built-in practice."""
-        return self.check(PRACTICE_CHECKS[practice])
+        """Return the fact of the check that measures a built-in practice.
+
+        A practice no check measures yet is a fact that cannot be read, saying so.
+        """
+        check_id = PRACTICE_CHECKS.get(practice)
+        if check_id is None:
+            reason = f"no check measures {practice} yet"
+            return Fact(Evidence(practice, error=reason), reason=reason)
+        return self.check(check_id)
 
     def custom_check(self, key: str) -> Fact:
         """Return what IT's check `key` found (a fact that cannot be read if it did not run)."""

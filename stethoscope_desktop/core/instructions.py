@@ -37,26 +37,15 @@ from stethoscope_desktop.core.fileformat import (
     SchemaWriter,
     Text,
 )
-from stethoscope_desktop.core.policy import PLATFORM_ALIASES
+from stethoscope_desktop.core.policy import CUSTOM_CHECKS_KEY, PLATFORM_ALIASES, POLICY_KEYS
 from stethoscope_desktop.core.status import Rating
 from stethoscope_desktop.core.strings import PLACEHOLDER, UiStrings
 from stethoscope_desktop.core.versions import VersionRange, VersionRangeError, parse_version
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest
 
-PRACTICE_KEYS = (
-    "osVersion",
-    "firewall",
-    "diskEncryption",
-    "automaticUpdates",
-    "screenLock",
-    "screenIdle",
-    "remoteLogin",
-    "openWifiConnections",
-    "stethoscopeVersion",
-    "requiredApplications",
-    "bannedApplications",
-    "suggestedApplications",
-)
+# The practices that have texts: every policy key that the report shows as a practice (the
+# application rules under the name of their list).
+PRACTICE_KEYS = tuple(key for key in POLICY_KEYS if key not in ("applications", CUSTOM_CHECKS_KEY))
 PLATFORM_TEXT_KEYS = ("darwin", "win32", "linux", "ubuntu", "debian", "fedora")
 # Separates a directions key's platform from its OS version range: `darwin@>=13`.
 VERSION_SEPARATOR = "@"

@@ -48,14 +48,6 @@ from stethoscope_desktop.core.yamlfile import (
     plain_document,
 )
 
-FEATURE_PRACTICES = (
-    "firewall",
-    "diskEncryption",
-    "automaticUpdates",
-    "screenLock",
-    "remoteLogin",
-    "openWifiConnections",
-)
 APPLICATION_LISTS = {
     "requiredApplications": "ALWAYS",
     "bannedApplications": "NEVER",
@@ -373,15 +365,6 @@ def _rules(default: Requirement | None) -> KeyType:
     )
 
 
-_FEATURES: Mapping[str, str] = {
-    "firewall": "Whether the firewall must be on.",
-    "diskEncryption": "Whether the system disk must be encrypted (FileVault, BitLocker, LUKS).",
-    "automaticUpdates": "Whether automatic operating system updates must be on.",
-    "screenLock": "Whether the screen must lock (ask for a password) after inactivity or sleep.",
-    "remoteLogin": "Whether remote login (SSH, Remote Desktop) may be on; usually NEVER.",
-    "openWifiConnections": "Whether saved open (password-less) Wi-Fi networks are allowed; NEVER "
-    "means none may be saved.",
-}
 _LISTS: Mapping[str, str] = {
     "requiredApplications": "applications that must be installed",
     "bannedApplications": "applications that must not be installed",
@@ -401,7 +384,34 @@ POLICY = Record(
             "the device is used (e.g. debian, then linux, then all; awsWorkspace, then win32, "
             "then all).",
         ),
-        *(Field(key, REQUIREMENT, _FEATURES[key]) for key in FEATURE_PRACTICES),
+        # The feature practices: a setting that is on or off, against a requirement option.
+        Field("firewall", REQUIREMENT, "Whether the firewall must be on."),
+        Field(
+            "diskEncryption",
+            REQUIREMENT,
+            "Whether the system disk must be encrypted (FileVault, BitLocker, LUKS).",
+        ),
+        Field(
+            "automaticUpdates",
+            REQUIREMENT,
+            "Whether automatic operating system updates must be on.",
+        ),
+        Field(
+            "screenLock",
+            REQUIREMENT,
+            "Whether the screen must lock (ask for a password) after inactivity or sleep.",
+        ),
+        Field(
+            "remoteLogin",
+            REQUIREMENT,
+            "Whether remote login (SSH, Remote Desktop) may be on; usually NEVER.",
+        ),
+        Field(
+            "openWifiConnections",
+            REQUIREMENT,
+            "Whether saved open (password-less) Wi-Fi networks are allowed; NEVER means none may "
+            "be saved.",
+        ),
         Field(
             "screenIdle",
             SecondsRange(),
@@ -448,6 +458,8 @@ POLICY_FORMAT = FileFormat(
     POLICY,
 )
 POLICY_KEYS = POLICY.keys
+# The practices whose value is a requirement option for one setting (firewall, screenLock, …).
+FEATURE_PRACTICES = tuple(f.key for f in POLICY.fields if f.kind is REQUIREMENT)
 APPLICATION_KEYS = APPLICATION_RULE.keys
 # Keys that layers merge entry by entry (a platform, a rule, a check); every other key is one
 # setting, which a layer sets whole and IT's layer locks.
