@@ -93,7 +93,10 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="the file (or folder, such as checks.d) to write; default: print",
     )
-    worker = commands.add_parser("worker", help=argparse.SUPPRESS)
+    # The tray starts the scan worker; it is no command for people, so --help leaves it out
+    # (argparse lists a sub-command even with help=SUPPRESS: CPython issue 67037).
+    worker = commands.add_parser("worker")
+    commands._choices_actions = [a for a in commands._choices_actions if a.dest != "worker"]
     _scan_options(worker)
     worker.add_argument("--api-fd", type=int, action="append", default=[], help=argparse.SUPPRESS)
     worker.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)

@@ -31,6 +31,8 @@ from stethoscope_desktop.core.protocol import (
     Command,
     Event,
     Exit,
+    LineReader,
+    LineTooLong,
     PageFailed,
     PolicyServerChanged,
     ProtocolError,
@@ -214,13 +216,16 @@ class LineWriter:
                 self._on_broken()
 
 
-def read_commands(stream: IO[bytes], commands: queue.Queue[Received]) -> None:
-    """Put each command of `stream` on `commands`, then None at its end.
+def read_commands(lines: LineReader, commands: queue.Queue[Received]) -> None:
+    """Put each command of `lines` on `commands`, then None at their end.
 
-    A line that is no command is logged and left out; one of another protocol version goes on
-    too, for the session to answer.
+    A line that is no command (or too long) is logged and left out; one of another protocol
+    version goes on too, for the session to answer.
     """
-    for raw in stream:
+    for raw in lines:
+        if isinstance(raw, LineTooLong):
+            log.warning("ignoring a line that is no command: %s", raw)
+            continue
         if not raw.strip():
             continue
         try:
@@ -232,12 +237,15 @@ def read_commands(stream: IO[bytes], commands: queue.Queue[Received]) -> None:
     commands.put(None)
 
 
-def adopt_sockets(args: argparse.Namespace, stdin: IO[bytes]) -> list[socket.socket]:
+def adopt_sockets(args: argparse.Namespace, stdin: LineReader) -> list[socket.socket]:
     """Return the API's listening sockets the tray handed over (none: no API in this worker)."""
     if getattr(args, "api_shared", False):
         # Windows: the tray sends the sockets, duplicated for this process, as the first line.
         try:
-            command = decode(stdin.readline(), Command)
+            line = stdin.next_line()
+            if not isinstance(line, bytes):
+                raise line or ProtocolError("no first line: stdin ended")
+            command = decode(line, Command)
             if not isinstance(command, Sockets):
                 raise ProtocolError(f"the first line is not the sockets but {command}")
             return [socket.fromshare(data) for data in command.shared]  # type: ignore[attr-defined, unused-ignore]
@@ -281,7 +289,7 @@ def run_worker(args: argparse.Namespace) -> int:
     emit = LineWriter(events, on_broken=lambda: commands.put(None))
     # Commands are read from an unbuffered copy of stdin: a thread blocked in a read of the
     # buffered sys.stdin would hold its lock when the interpreter shuts down, and abort it.
-    stdin = os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0)
+    stdin = LineReader(os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0))
     sockets = adopt_sockets(args, stdin)
     loader = practices_loader(args)
     practices = loader.load()

@@ -620,6 +620,10 @@ INVALID_INSTRUCTIONS = [
     pytest.param("practices:\n  firewall:\n    directions: {'darwin@': x}\n", id="no-range"),
     pytest.param("practices:\n  firewall:\n    directions: {linux: 5}\n", id="type-direction"),
     pytest.param(
+        "practices:\n  firewall:\n    directions: {'darwin@foo': x}\n", id="directions-range"
+    ),
+    pytest.param("practices:\n  firewall:\n    directions: {rhel: x}\n", id="directions-rhel"),
+    pytest.param(
         "practices:\n  firewall:\n    title: Firewall\n    directions: {macos: x}\n",
         id="stethoscope-directions-key",
     ),
@@ -672,9 +676,7 @@ def test_valid_instructions_are_accepted_by_the_schema_and_the_loader(text: str)
 def checks_file_schema_errors(text: str) -> list[str]:
     """Return what the checks schema finds wrong with each document of `text`."""
     docs = parse_yaml_documents(text, "checks.d/it.yaml")
-    return [
-        error for doc in docs if doc.data is not None for error in schema_errors("checks", doc.data)
-    ]
+    return [error for doc in docs for error in schema_errors("checks", doc.data)]
 
 
 @pytest.mark.parametrize(
@@ -720,6 +722,7 @@ def test_invalid_checks_files_are_rejected_by_the_schema_and_the_loader(text: st
 
 
 VALID_CHECKS_FILES = [
+    pytest.param("# IT's checks will come here\n", id="only-a-comment"),
     pytest.param("- {name: A, query: SELECT 1}\n", id="list"),
     pytest.param("{name: A, query: SELECT 1, team: Workstations}\n", id="one-with-metadata"),
     pytest.param("apiVersion: v1\nkind: query\nspec: {name: q, query: SELECT 1}\n", id="query"),

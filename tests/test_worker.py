@@ -32,11 +32,13 @@ from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.notify import NotificationSettings
 from stethoscope_desktop.core.practices import Practices, PracticesFolder, PracticesLoader
 from stethoscope_desktop.core.protocol import (
+    MAX_COMMAND_BYTES,
     PROTOCOL_VERSION,
     ApiChecked,
     Command,
     Event,
     Exit,
+    LineReader,
     PageFailed,
     PolicyServerChanged,
     Refused,
@@ -206,7 +208,7 @@ def test_an_unknown_op_or_a_non_object_is_ignored(it_folder: Path, command: obje
     session = WorkerSession(make_loader(it_folder), canned_scanner(), events)
     line = json.dumps({"v": PROTOCOL_VERSION, **command} if isinstance(command, dict) else command)
     commands: queue.Queue[Received] = queue.Queue()
-    read_commands(io.BytesIO(line.encode() + b"\n"), commands)
+    read_commands(LineReader(io.BytesIO(line.encode() + b"\n")), commands)
     assert commands.get_nowait() is None, "the line was left out"
     assert session.handle(Sockets(())) is True, "a command out of place is ignored too"
     assert events.events == []
@@ -220,7 +222,9 @@ def test_a_command_of_another_protocol_version_is_refused_in_this_ones_words(
     session = WorkerSession(make_loader(it_folder), canned_scanner(), events)
     commands: queue.Queue[Received] = queue.Queue()
     lines = [{"v": PROTOCOL_VERSION + 1, "op": "scan", "id": 1}, {"op": "scan", "id": 2}]
-    read_commands(io.BytesIO(b"".join(json.dumps(x).encode() + b"\n" for x in lines)), commands)
+    read_commands(
+        LineReader(io.BytesIO(b"".join(json.dumps(x).encode() + b"\n" for x in lines))), commands
+    )
     for _ in lines:
         mismatch = commands.get_nowait()
         assert isinstance(mismatch, VersionMismatch)
@@ -481,14 +485,27 @@ def test_read_commands_skips_lines_that_are_not_json_and_ends_with_none() -> Non
         + encode(Scan(2)).encode().rstrip(b"\n")  # the last line without a newline
     )
     commands: queue.Queue[Received] = queue.Queue()
-    read_commands(stream, commands)
+    read_commands(LineReader(stream), commands)
     items = [commands.get_nowait() for _ in range(commands.qsize())]
     assert items == [Scan(1), Exit(), Scan(2), None]
 
 
+@pytest.mark.allow_warnings
+def test_read_commands_leaves_out_a_line_too_long_and_reads_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    huge = b'{"v": 1, "op": "scan", "id": 1, "pad": "' + b"x" * (3 * MAX_COMMAND_BYTES) + b'"}\n'
+    stream = io.BytesIO(huge + encode(Scan(2)).encode())
+    commands: queue.Queue[Received] = queue.Queue()
+    read_commands(LineReader(stream), commands)
+    items = [commands.get_nowait() for _ in range(commands.qsize())]
+    assert items == [Scan(2), None]
+    assert f"a line of {len(huge) - 1} bytes, longer than" in caplog.text
+
+
 def test_read_commands_of_an_empty_stream_is_just_none() -> None:
     commands: queue.Queue[Received] = queue.Queue()
-    read_commands(io.BytesIO(b""), commands)
+    read_commands(LineReader(io.BytesIO(b"")), commands)
     assert commands.get_nowait() is None and commands.empty()
 
 
@@ -498,7 +515,7 @@ def test_adopt_sockets_takes_an_inherited_listening_socket() -> None:
         port = sockets[0].getsockname()[1]
         inherited = os.dup(sockets[0].fileno())  # what the worker finds at --api-fd
         args = argparse.Namespace(api_fd=[inherited])
-        adopted = adopt_sockets(args, io.BytesIO(b""))
+        adopted = adopt_sockets(args, LineReader(io.BytesIO(b"")))
         try:
             assert len(adopted) == 1
             assert adopted[0].fileno() == inherited
@@ -516,24 +533,29 @@ def test_adopt_sockets_takes_an_inherited_listening_socket() -> None:
 
 
 def test_adopt_sockets_without_fds_gives_none() -> None:
-    assert adopt_sockets(argparse.Namespace(), io.BytesIO(b"")) == []
-    assert adopt_sockets(argparse.Namespace(api_fd=[]), io.BytesIO(b"")) == []
+    assert adopt_sockets(argparse.Namespace(), LineReader(io.BytesIO(b""))) == []
+    assert adopt_sockets(argparse.Namespace(api_fd=[]), LineReader(io.BytesIO(b""))) == []
 
 
 @pytest.mark.allow_warnings
 def test_adopt_sockets_leaves_out_an_fd_that_is_not_a_socket(tmp_path: Path) -> None:
     with open(tmp_path / "file", "w") as file:
-        adopted = adopt_sockets(argparse.Namespace(api_fd=[file.fileno()]), io.BytesIO(b""))
+        adopted = adopt_sockets(
+            argparse.Namespace(api_fd=[file.fileno()]), LineReader(io.BytesIO(b""))
+        )
     assert adopted == []
 
 
 @pytest.mark.allow_warnings
 def test_adopt_sockets_with_an_unreadable_shared_line_gives_none() -> None:
     args = argparse.Namespace(api_shared=True, api_fd=[])
-    assert adopt_sockets(args, io.BytesIO(b"not json\n")) == []
-    assert adopt_sockets(args, io.BytesIO(b'{"op": "sockets"}\n')) == []
-    assert adopt_sockets(args, io.BytesIO(b'{"v": 1, "op": "sockets", "shared": ["%"]}\n')) == []
-    assert adopt_sockets(args, io.BytesIO(encode(Scan(1)).encode())) == []
+    assert adopt_sockets(args, LineReader(io.BytesIO(b"not json\n"))) == []
+    assert adopt_sockets(args, LineReader(io.BytesIO(b'{"op": "sockets"}\n'))) == []
+    assert (
+        adopt_sockets(args, LineReader(io.BytesIO(b'{"v": 1, "op": "sockets", "shared": ["%"]}\n')))
+        == []
+    )
+    assert adopt_sockets(args, LineReader(io.BytesIO(encode(Scan(1)).encode()))) == []
 
 
 # -- the worker process, end to end -------------------------------------------------------------

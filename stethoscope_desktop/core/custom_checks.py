@@ -271,7 +271,12 @@ class FleetPlatforms(KeyType):
         name = "(?:" + "|".join(FLEET_PLATFORMS) + ")"
         return {
             "anyOf": [
-                {"type": "string", "pattern": rf"^(?:\s*{name}\s*(?:,\s*{name}\s*)*)?$"},
+                {
+                    "type": "string",
+                    "pattern": rf"^(?:\s*{name}\s*(?:,\s*{name}\s*)*)?$",
+                    "patternErrorMessage": "Use darwin, linux, windows (or chrome), several "
+                    'separated by commas: "darwin,linux".',
+                },
                 {"type": "array", "items": {"enum": list(FLEET_PLATFORMS)}},
                 {"type": "null"},
             ]
@@ -587,7 +592,8 @@ class _ChecksDocument(KeyType):
     def schema(self, writer: SchemaWriter) -> JsonSchema:
         """Return any of the four shapes."""
         shapes = (CHECK_LIST, CHECK_ENTRY, _FLEET_DOCUMENT, _GITOPS_FILE)
-        return {"anyOf": [writer.of(shape) for shape in shapes]}
+        # An empty document (a file of comments, or before a leading ---) holds no checks.
+        return {"anyOf": [*(writer.of(shape) for shape in shapes), {"type": "null"}]}
 
 
 CHECKS_FILE_FORMAT = FileFormat(

@@ -286,7 +286,9 @@ _IDENTIFIERS = r"[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*"
 _VERSION = rf"v?{_PART}(?:\.{_PART})*(?:-{_IDENTIFIERS})?(?:\+{_IDENTIFIERS})?"
 _COMPARATOR = rf"(?:(?:{_OPERATOR}\s*)?{_VERSION}|-)"
 _ALTERNATIVE = rf"{_COMPARATOR}(?:\s+{_COMPARATOR})*"
-VERSION_RANGE_PATTERN = rf"^\s*(?:{_ALTERNATIVE}(?:\s*\|\|\s*{_ALTERNATIVE})*)?\s*$"
+# A range that is not empty, unanchored: for patterns that hold a range among other text.
+VERSION_RANGE_BODY = rf"{_ALTERNATIVE}(?:\s*\|\|\s*{_ALTERNATIVE})*"
+VERSION_RANGE_PATTERN = rf"^\s*(?:{VERSION_RANGE_BODY})?\s*$"
 
 
 @dataclass(frozen=True)
@@ -635,10 +637,15 @@ class Requiring(KeyType):
 
 @dataclass(frozen=True)
 class KeyPattern:
-    """Keys that are not a fixed list: `check` returns a key's problem, `schema` its JSON."""
+    """Keys that are not a fixed list, such as `darwin@>=13`.
+
+    `check` returns a key's problem; `pattern` (a regular expression for editors) says the same,
+    and `message` what a key that does not match is.
+    """
 
     check: Callable[[str], str | None]
-    schema: JsonSchema
+    pattern: str
+    message: str
     description: str
 
 
@@ -688,7 +695,11 @@ class MapOf(KeyType):
         if isinstance(self.keys, KeyPattern):
             schema: JsonSchema = {
                 "type": "object",
-                "propertyNames": {**self.keys.schema, "description": self.keys.description},
+                "propertyNames": {
+                    "pattern": self.keys.pattern,
+                    "patternErrorMessage": self.keys.message,
+                    "description": self.keys.description,
+                },
                 "additionalProperties": writer.of(self.value),
             }
         else:

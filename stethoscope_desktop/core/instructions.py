@@ -21,6 +21,7 @@ from typing import Any
 
 from stethoscope_desktop.core.fileformat import (
     INVALID,
+    VERSION_RANGE_BODY,
     Anything,
     Choice,
     Converted,
@@ -230,7 +231,8 @@ def _directions_key_problem(key: str) -> str | None:
     platform, sep, allowed = key.partition(VERSION_SEPARATOR)
     platform = platform.strip()
     if platform not in PLATFORM_TEXT_KEYS:
-        return "unknown key" + suggest(platform, PLATFORM_TEXT_KEYS, PLATFORM_ALIASES)
+        hint = suggest(platform, PLATFORM_TEXT_KEYS, PLATFORM_ALIASES)
+        return "unknown key" + (hint or f": directions are for {_DIRECTIONS_KEYS}")
     if not sep:
         return None
     if not allowed.strip():
@@ -252,10 +254,15 @@ _PLATFORM_NAMES = {
     "debian": "Debian (instead of linux)",
     "fedora": "Fedora (instead of linux)",
 }
+_DIRECTIONS_KEYS = (
+    f"one of {', '.join(PLATFORM_TEXT_KEYS)}, optionally with @ and the OS versions it is "
+    "for: darwin@<13, win32@>=10.0.22000"
+)
 DIRECTIONS = MapOf(
     KeyPattern(
         _directions_key_problem,
-        {"pattern": "^(?:" + "|".join(PLATFORM_TEXT_KEYS) + r")(?:@.*\S.*)?$"},
+        "^(?:" + "|".join(PLATFORM_TEXT_KEYS) + rf")(?:@\s*{VERSION_RANGE_BODY}\s*)?$",
+        f"Not a directions key: {_DIRECTIONS_KEYS}.",
         "A platform ("
         + ", ".join(f"{key}: {name}" for key, name in _PLATFORM_NAMES.items())
         + "), optionally with @ and the OS versions the text is for: darwin@<13, "

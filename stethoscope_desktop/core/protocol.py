@@ -34,6 +34,7 @@ of the difference at once and says so, rather than waiting for an answer that ne
 
 **Bad lines.** `decode` raises `ProtocolError` for anything that is not a command (or event) of
 this version, naming what is wrong. Both sides log such a line and carry on; it is never fatal.
+The worker reads commands with `LineReader`, which leaves out a line over `MAX_COMMAND_BYTES`.
 """
 
 from __future__ import annotations
@@ -41,9 +42,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Self, TypeGuard, TypeVar
+from typing import IO, Any, ClassVar, Self, TypeGuard, TypeVar
 
 from stethoscope_desktop.core.notify import NotificationSettings
 from stethoscope_desktop.core.report import Report, ReportFormatError, texts_in
@@ -57,6 +58,10 @@ DEFAULT_IDLE_SECONDS = 60.0
 DEFAULT_SCAN_INTERVAL_MINUTES = 60
 # How much of a bad line an error message quotes.
 _QUOTED = 120
+# The longest command line (commands are short: Windows' shared sockets are a few KiB).
+MAX_COMMAND_BYTES = 1 << 20
+# How much a line reader asks the stream for at once.
+_CHUNK_BYTES = 1 << 16
 
 
 class ProtocolError(ValueError):
@@ -71,11 +76,24 @@ class ProtocolError(ValueError):
         self.scan_id = scan_id
 
 
+class LineTooLong(ProtocolError):
+    """A line longer than the reader takes: it was read to its end and left out."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"a line of {length} bytes, longer than the {limit} bytes taken")
+        self.length = length
+
+
 class VersionMismatch(ProtocolError):
     """A line of another protocol version: the other side is other code."""
 
     def __init__(self, version: object) -> None:
-        said = "no protocol version" if version is None else f"protocol version {version!r}"
+        if version is None:
+            said = "no protocol version"
+        elif _is_int(version):
+            said = f"protocol version {version}"
+        else:
+            said = f"a protocol version that is no whole number ({version!r})"
         super().__init__(f"{said}, where this side speaks version {PROTOCOL_VERSION}")
         self.version = version
 
@@ -229,11 +247,11 @@ class Sockets(Command):
         """Read the fields back."""
         shared = data.get("shared")
         if not isinstance(shared, list) or not all(isinstance(item, str) for item in shared):
-            raise ProtocolError("sockets: shared must be a list of base64 texts")
+            raise ProtocolError("shared must be a list of base64 texts")
         try:
             return cls(tuple(base64.b64decode(item, validate=True) for item in shared))
         except binascii.Error as error:
-            raise ProtocolError(f"sockets: shared: {error}") from None
+            raise ProtocolError(f"shared: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -368,3 +386,65 @@ def _quote(line: str | bytes) -> str:
     text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
     text = text.strip()
     return repr(text if len(text) <= _QUOTED else text[:_QUOTED] + "…")
+
+
+class LineReader:
+    """Reads the lines of a byte stream in chunks, leaving out any longer than `limit` bytes.
+
+    A chunk at a time, not a byte at a time (a stream opened unbuffered would otherwise cost a
+    system call per byte), and never more than `limit` bytes of one line held: a line that is
+    too long is read to its end and given as `LineTooLong`, so the next line is read as usual.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int = MAX_COMMAND_BYTES) -> None:
+        """Read `stream`, taking lines of at most `limit` bytes."""
+        self._stream = stream
+        self._limit = limit
+        self._pending = bytearray()
+        self._skipped: int | None = None  # bytes of a too-long line left out so far
+        self._lines: list[bytes | LineTooLong] = []
+        self._ended = False
+
+    def __iter__(self) -> Iterator[bytes | LineTooLong]:
+        """Yield each line (without its newline), or LineTooLong for one left out."""
+        while (line := self.next_line()) is not None:
+            yield line
+
+    def next_line(self) -> bytes | LineTooLong | None:
+        """Return the next line, LineTooLong for one left out, or None at the end."""
+        while not self._lines and not self._ended:
+            chunk = self._stream.read(_CHUNK_BYTES)
+            if chunk:
+                self._take(chunk)
+            else:
+                self._end()
+        return self._lines.pop(0) if self._lines else None
+
+    def _take(self, chunk: bytes) -> None:
+        *complete, rest = chunk.split(b"\n")
+        for part in complete:
+            self._add(part)
+            self._finish_line()
+        self._add(rest)
+
+    def _add(self, part: bytes) -> None:
+        if self._skipped is not None:
+            self._skipped += len(part)
+            return
+        self._pending += part
+        if len(self._pending) > self._limit:
+            self._skipped = len(self._pending)
+            self._pending.clear()
+
+    def _finish_line(self) -> None:
+        if self._skipped is not None:
+            self._lines.append(LineTooLong(self._skipped, self._limit))
+        else:
+            self._lines.append(bytes(self._pending))
+        self._pending.clear()
+        self._skipped = None
+
+    def _end(self) -> None:
+        self._ended = True
+        if self._pending or self._skipped is not None:
+            self._finish_line()

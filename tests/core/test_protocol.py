@@ -25,6 +25,8 @@ from stethoscope_desktop.core.protocol import (
     Command,
     Event,
     Exit,
+    LineReader,
+    LineTooLong,
     PageFailed,
     PolicyServerChanged,
     ProtocolError,
@@ -550,9 +552,9 @@ def test_a_long_bad_line_is_quoted_short() -> None:
         (None, "no protocol version"),
         (V + 1, f"protocol version {V + 1}"),
         (0, "protocol version 0"),
-        ("1", "protocol version '1'"),
-        (True, "protocol version True"),
-        (1.0, "protocol version 1.0"),
+        ("1", "a protocol version that is no whole number ('1')"),
+        (True, "a protocol version that is no whole number (True)"),
+        (1.0, "a protocol version that is no whole number (1.0)"),
     ],
     ids=repr,
 )
@@ -577,3 +579,65 @@ def test_fields_a_newer_worker_adds_to_an_event_are_ignored() -> None:
     data = json.loads(encode(ApiChecked("x")))
     data["future_field"] = [1, 2]
     assert decode(json.dumps(data), Event) == ApiChecked("x")
+
+
+# -- LineReader -----------------------------------------------------------------------------
+
+
+class ChunkedStream:
+    """A stream that gives at most `size` bytes a read, as a pipe gives what it has."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self._data = data
+        self._size = size
+        self.reads = 0
+
+    def read(self, wanted: int) -> bytes:
+        self.reads += 1
+        chunk, self._data = (
+            self._data[: min(wanted, self._size)],
+            self._data[min(wanted, self._size) :],
+        )
+        return chunk
+
+
+def read_all(data: bytes, *, limit: int, chunk: int) -> list[bytes | int]:
+    """Return the lines LineReader gives, a left-out line as its length."""
+    reader = LineReader(ChunkedStream(data, chunk), limit)  # type: ignore[arg-type]
+    return [line.length if isinstance(line, LineTooLong) else line for line in reader]
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64, 1 << 16])
+@pytest.mark.parametrize(
+    ("data", "lines"),
+    [
+        (b"", []),
+        (b"\n", [b""]),
+        (b"a\nbb\n", [b"a", b"bb"]),
+        (b"a\nbb", [b"a", b"bb"]),  # the last line without a newline
+        (b"12345678\nok\n", [b"12345678", b"ok"]),  # exactly the limit
+        (b"123456789\nok\n", [9, b"ok"]),  # one byte over: left out, the next is read
+        (b"ok\n" + b"x" * 30 + b"\n\nend", [b"ok", 30, b"", b"end"]),
+        (b"x" * 30, [30]),  # a long last line without a newline
+    ],
+)
+def test_line_reader_gives_lines_and_leaves_out_long_ones(
+    data: bytes, lines: list[bytes | int], chunk: int
+) -> None:
+    assert read_all(data, limit=8, chunk=chunk) == lines
+
+
+def test_line_reader_reads_in_chunks_not_bytes() -> None:
+    stream = ChunkedStream(b"".join(encode(Scan(n)).encode() for n in range(100)), 1 << 16)
+    reader = LineReader(stream)  # type: ignore[arg-type]
+    assert [decode(line, Command) for line in reader] == [Scan(n) for n in range(100)]  # type: ignore[arg-type]
+    assert stream.reads == 2  # the data, then the end
+
+
+def test_a_line_too_long_is_held_only_up_to_the_limit() -> None:
+    reader = LineReader(ChunkedStream(b"y" * (10 << 20) + b"\nnext\n", 1 << 16), 1 << 10)  # type: ignore[arg-type]
+    first = reader.next_line()
+    assert isinstance(first, LineTooLong) and first.length == 10 << 20
+    assert len(reader._pending) == 0  # nothing of the long line kept
+    assert reader.next_line() == b"next"
+    assert reader.next_line() is None
