@@ -413,15 +413,6 @@ class _UniqueChecks(KeyType):
 CHECK_LIST = _UniqueChecks()
 
 
-def parse_entry(
-    doc: YamlDocument, path: KeyPath, item: Any
-) -> tuple[CustomCheck | None, list[Problem]]:
-    """Validate one Fleet-style entry at `path`; return the check (or None) and its problems."""
-    reading = Reading(doc)
-    check = CHECK_ENTRY.read(reading, path, item)
-    return (None if check is INVALID else check), reading.problems
-
-
 def add_unique(
     checks: list[CustomCheck], new: Iterable[CustomCheck], problems: list[Problem]
 ) -> None:
@@ -438,15 +429,6 @@ def add_unique(
                 f"{same} with the key {check.key!r} is already at {where}; this one is ignored"
             )
         )
-
-
-def parse_entries(
-    doc: YamlDocument, path: KeyPath, value: Any
-) -> tuple[list[CustomCheck], list[Problem]]:
-    """Validate a list of entries at `path` (`customChecks`, a file's top level, `policies`)."""
-    reading = Reading(doc)
-    checks = CHECK_LIST.read(reading, path, value)
-    return ([] if checks is INVALID else checks), reading.problems
 
 
 # -- files -------------------------------------------------------------------------------------

@@ -740,9 +740,10 @@ class FileFormat:
     root: KeyType
 
     def read(self, doc: YamlDocument) -> tuple[Any, list[Problem]]:
-        """Read a whole document; return its value (or INVALID) and the problems found."""
+        """Read a whole document; return its value (or INVALID) and its problems in line order."""
         reading = Reading(doc)
-        return self.root.read(reading, (), doc.data), reading.problems
+        value = self.root.read(reading, (), doc.data)
+        return value, sorted(reading.problems, key=lambda problem: problem.line or 0)
 
     def json_schema(self) -> JsonSchema:
         """Return the format's JSON Schema (draft 2020-12)."""
