@@ -446,16 +446,15 @@ class EitherOf(KeyType):
 
 @dataclass(frozen=True)
 class ListOf(KeyType):
-    """A list of `item`s; the valid ones are kept unless `whole` (then one wrong item is all).
+    """A list of `item`s, of which the valid ones are kept.
 
-    With `as_one`, an item's problem is reported as the list's `message`.
+    With `as_one`, a wrong item is reported as the list's `message` and the list is all wrong.
     """
 
     item: KeyType
     message: str
     max_items: int | None = None
     too_many: str = ""
-    whole: bool = False
     as_one: bool = False
     item_schema: JsonSchema = field(default_factory=dict, compare=False)
 
@@ -466,7 +465,6 @@ class ListOf(KeyType):
         if self.max_items is not None and len(value) > self.max_items:
             return reading.fail(path, self.too_many)
         items = []
-        before = len(reading.problems)
         scratch = Reading(reading.doc) if self.as_one else reading
         for index, raw in enumerate(value):
             result = self.item.read(scratch, (*path, index), raw)
@@ -474,8 +472,6 @@ class ListOf(KeyType):
                 items.append(result)
         if self.as_one and scratch.problems:
             return reading.fail(path, self.message)
-        if self.whole and len(reading.problems) > before:
-            return INVALID
         return items
 
     def schema(self, writer: SchemaWriter) -> JsonSchema:
@@ -653,21 +649,19 @@ class KeyPattern:
 class MapOf(KeyType):
     """A mapping of chosen keys (key -> what it is, or a `KeyPattern`) to values of one kind.
 
-    The valid entries are kept unless `whole`; with `non_empty`, one with none is the `message`.
+    The valid entries are kept; with `non_empty`, a mapping with none is the `message`.
     """
 
     keys: Mapping[str, str] | KeyPattern
     value: KeyType
     message: str
     aliases: Mapping[str, str] = field(default_factory=dict)
-    whole: bool = False
     non_empty: bool = False
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
         """Return the entries read; report unknown keys (with a suggestion) and wrong values."""
         if not isinstance(value, dict) or (self.non_empty and not value):
             return reading.fail(path, self.message)
-        before = len(reading.problems)
         entries: dict[str, Any] = {}
         for key, raw in value.items():
             if not self._known(reading, (*path, key), key):
@@ -675,8 +669,6 @@ class MapOf(KeyType):
             result = self.value.read(reading, (*path, key), raw)
             if result is not INVALID:
                 entries[key] = result
-        if self.whole and len(reading.problems) > before:
-            return INVALID
         return entries
 
     def _known(self, reading: Reading, where: KeyPath, key: str) -> bool:
