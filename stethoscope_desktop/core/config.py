@@ -83,6 +83,24 @@ _HOST_LABEL = Converted(
     ),
     lambda reading, path, values: HostLabel(**values),
 )
+NOTIFICATIONS = Record(
+    [
+        Field(
+            "enabled",
+            Flag(),
+            "Notify when a practice newly becomes a critical problem.",
+            default=True,
+        ),
+        Field(
+            "reminderHours",
+            Number("must be a number of hours (0 turns reminders off)", minimum=0),
+            "Remind again after this many hours while it is still failing (0: never remind).",
+            attribute="reminder_hours",
+            default=24,
+        ),
+    ],
+    message="must be a mapping with enabled and reminderHours",
+)
 CONFIG = Record(
     [
         Field(
@@ -124,25 +142,7 @@ CONFIG = Record(
         ),
         Field(
             "notifications",
-            Record(
-                [
-                    Field(
-                        "enabled",
-                        Flag(),
-                        "Notify when a practice newly becomes a critical problem.",
-                        default=True,
-                    ),
-                    Field(
-                        "reminderHours",
-                        Number("must be a number of hours (0 turns reminders off)", minimum=0),
-                        "Remind again after this many hours while it is still failing (0: "
-                        "never remind).",
-                        attribute="reminder_hours",
-                        default=24,
-                    ),
-                ],
-                message="must be a mapping with enabled and reminderHours",
-            ),
+            NOTIFICATIONS,
             "When the app may notify the user.",
         ),
         Field(
@@ -215,9 +215,7 @@ CONFIG_KEYS = {
 
 # Each setting and the key that sets it, as IT writes it.
 _WRITTEN_KEYS = {attribute: key for key, attribute in CONFIG_KEYS.items()}
-_NOTIFICATIONS = CONFIG.field_of("notifications").kind
-assert isinstance(_NOTIFICATIONS, Record)
-_NOTIFICATION_KEYS = {f.target: f.key for f in _NOTIFICATIONS.fields}
+_NOTIFICATION_KEYS = {f.target: f.key for f in NOTIFICATIONS.fields}
 
 
 @dataclass
