@@ -221,7 +221,8 @@ def convert_command(source: Path, output: Path | None) -> int:
 
     What the conversion left out or changed is listed on stderr, and so is anything the app
     would not accept in the result. Exit 0 when the result is valid; 1 when the source cannot be
-    read, the output exists already (it never overwrites), or the result has problems.
+    read, the output exists already (it never overwrites), or the source or the result has
+    problems (a text Handlebars refused, an unknown placeholder).
     """
     try:
         doc = load_yaml(source)
@@ -248,7 +249,7 @@ def convert_command(source: Path, output: Path | None) -> int:
     else:
         output.write_text(text, encoding="utf-8")
         print(f"wrote {output}")
-    return 1 if problems else 0
+    return 1 if problems or any(note.problem for note in notes) else 0
 
 
 def dump_instructions(data: dict[str, object]) -> str:

@@ -254,7 +254,8 @@ def _practice(path: KeyPath, entry: Any, practice: str, notes: list[ConversionNo
     for key, value in entry.items():
         where = (*path, key)
         if key == "title":
-            converted["title"] = _title(where, value, application, notes)
+            if (title := _title(where, value, application, notes)) is not None:
+                converted["title"] = title
         elif key == "description":
             converted["description"] = _description(where, value, application, notes)
         elif key == "directions":
@@ -274,23 +275,37 @@ def _practice(path: KeyPath, entry: Any, practice: str, notes: list[ConversionNo
 
 
 def _title(path: KeyPath, title: Any, application: bool, notes: list[ConversionNote]) -> Any:
-    """Return a title as {passing, failing, unknown}; ours passes through."""
-    if isinstance(title, Mapping) and any(state in title for state in ("PASS", "FAIL")):
-        passing = str(title.get("PASS", title.get("FAIL", "")))
-        failing = str(title.get("FAIL", title.get("PASS", "")))
-        for state in title:
-            if state not in ("PASS", "FAIL"):
-                notes.append(ConversionNote((*path, str(state)), "left out: FAIL's title is shown"))
-    elif isinstance(title, str):
+    """Return a title as {passing, failing, unknown}; ours passes through; None if unusable."""
+    if isinstance(title, str):
         nodes = _template(path, title, notes)
         passing = _Renderer(path, notes, passing=True, application=application).text(nodes)
         failing = _Renderer(path, notes, passing=False, application=application).text(nodes)
+    elif _is_stethoscope_title(title):
+        states = _state_titles(path, title, notes)
+        if states is None:
+            return None
+        passing, failing = states
     else:
         return title
     passing, failing = " ".join(passing.split()), " ".join(failing.split())
     if application and "{{name}}" not in passing + failing:
         passing, failing = f"{passing} ({{{{name}}}})", f"{failing} ({{{{name}}}})"
     return {"passing": passing, "failing": failing, "unknown": failing}
+
+
+def _state_titles(
+    path: KeyPath, title: Mapping[str, Any], notes: list[ConversionNote]
+) -> tuple[str, str] | None:
+    """Return (passing, failing) of a title per state, `{PASS, FAIL}`; None if not texts."""
+    for state in title:
+        if state not in ("PASS", "FAIL"):
+            notes.append(ConversionNote((*path, str(state)), "left out: FAIL's title is shown"))
+    given = {state: title[state] for state in ("PASS", "FAIL") if state in title}
+    if not all(isinstance(text, str) for text in given.values()):
+        notes.append(ConversionNote(path, "must map PASS and FAIL to texts", problem=True))
+        return None
+    passing = given.get("PASS", given.get("FAIL", ""))
+    return passing, given.get("FAIL", passing)
 
 
 def _description(
@@ -391,13 +406,17 @@ class _Renderer:
             return "{{" + node.name + "}}"
         if not node.params and (node.name == "passing" or self._is_flag(node.name)):
             return "true" if self._truth(node.name) else "false"
+        self._left_out(node)
+        return ""
+
+    def _left_out(self, node: Mustache) -> None:
+        """Note a value with no meaning here: Stethoscope's device facts, or a mistake."""
         if node.name in DEVICE_VALUES or node.name in SECURITY_KEYS:
             self._note(f"left out {_shown(node)}: it has no value here")
-        else:
-            known = (*_PLACEHOLDERS, *(_APPLICATION_PLACEHOLDERS if self.application else ()))
-            hint = suggest(node.name, known) or f" (placeholders: {', '.join(known)})"
-            self._note(f"unknown placeholder {_shown(node)}{hint}", problem=True)
-        return ""
+            return
+        known = (*_PLACEHOLDERS, *(_APPLICATION_PLACEHOLDERS if self.application else ()))
+        hint = suggest(node.name, known) or f" (placeholders: {', '.join(known)})"
+        self._note(f"unknown placeholder {_shown(node)}{hint}", problem=True)
 
     def _icon_label(self, node: Mustache) -> str:
         """`statusIcon key 'label'`, `okIcon 'label'`: the label."""
