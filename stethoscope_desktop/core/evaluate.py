@@ -14,7 +14,8 @@ with its rule, then how a verdict is put into words. The rules are Stethoscope's
 - `screenIdle`: the seconds until the screen locks must be inside the range.
 - `stethoscopeVersion`: the Stethoscope release this app answers as (`STETHOSCOPE_RELEASE`) must
   be inside the range; `stethoscopeDesktopVersion`: this app's own version.
-- `applications`: required (ALWAYS/IF_SUPPORTED), suggested, or banned (NEVER) per rule.
+- `applications`: required (ALWAYS), suggested, banned (NEVER), or required to be current where
+  installed (IF_SUPPORTED), per rule.
 - IT's own checks: a query that returns rows passes; none fails (or nudges, if not critical).
 - Overall: FAIL if any practice fails, else NUDGE if any nudges, else PASS (UNKNOWN when no
   practice could be read at all).
@@ -445,6 +446,9 @@ def application_status(
         return _banned_verdict(satisfied, matched, found)
     if satisfied:
         return ApplicationVerdict(Status.PASS, AppState.INSTALLED, True, found, matched)
+    if rule.assertion is Requirement.IF_SUPPORTED and not matched:
+        # As in Stethoscope: where it is installed it must be in the range; it need not be.
+        return ApplicationVerdict(Status.PASS, AppState.NOT_INSTALLED, False, found, matched)
     missing = Status.NUDGE if rule.assertion is Requirement.SUGGESTED else Status.FAIL
     state = AppState.OUTDATED if matched else AppState.NOT_INSTALLED
     return ApplicationVerdict(missing, state, bool(matched), found, matched)

@@ -202,7 +202,7 @@ ASSERTION = dataclasses.replace(
     name="assertion",
     description="What an application rule asserts, in capitals. ALWAYS: must be installed "
     "(missing is a critical failure). SUGGESTED: recommended (missing is a nudge). NEVER: must "
-    "not be installed. IF_SUPPORTED: like ALWAYS.",
+    "not be installed. IF_SUPPORTED: where installed, in the version range.",
 )
 VERSION_RANGE = VersionRangeText()
 VERSION_BRACKET = TextOr(
@@ -272,9 +272,10 @@ APPLICATION_RULE = Record(
         Field(
             "assertion",
             ASSERTION,
-            "ALWAYS or IF_SUPPORTED: must be installed (missing or outdated fails). SUGGESTED: "
-            "recommended (missing or outdated is a nudge). NEVER: banned (installed fails; with "
-            "a version range, only versions inside it are banned).",
+            "ALWAYS: must be installed (missing or outdated fails). IF_SUPPORTED: where it is "
+            "installed it must be in the version range (outdated fails; missing passes). "
+            "SUGGESTED: recommended (missing or outdated is a nudge). NEVER: banned (installed "
+            "fails; with a version range, only versions inside it are banned).",
         ),
         Field(
             "version",
@@ -453,8 +454,9 @@ POLICY = Record(
         Field(
             "openWifiConnections",
             REQUIREMENT,
-            "Whether saved open (password-less) Wi-Fi networks are allowed; NEVER means none may "
-            "be saved.",
+            "Whether the device must remember no open (password-less) Wi-Fi networks, which it "
+            "would join again by itself: ALWAYS means none may be saved (SUGGESTED: a nudge "
+            "while one is). As in Stethoscope, the practice holds when none is saved.",
         ),
         Field(
             "screenIdle",
