@@ -23,8 +23,9 @@ How Stethoscope used each key, and what it becomes here:
   `{{#each disks}}…{{/each}}` (each disk with an icon) is left out, as the card lists what the
   check saw. Stethoscope's own links are made into links that open here: `link://URL` is the URL,
   `open://PATH` a file URL, `prefs://PANE` on macOS `x-apple.systempreferences:PANE`; those that
-  ran a program (`ps://COMMAND`, `prefs://` on Windows, `app://NAME`) keep their text and name the
-  program, and `action://update`/`stethoscope://update` (its self-update) keep their text.
+  ran a program (`ps://COMMAND`, `prefs://` on Windows, `app://NAME`) and its self-update
+  (`action://update`, `stethoscope://update`) keep their text without a link, as nothing here
+  runs a program from a link.
 - `link` and `details` of a practice ("More info" and a preformatted note): added to the
   description.
 - `applications` (v3+): one card over the list of required, banned and suggested applications.
@@ -522,11 +523,14 @@ def _open_scheme(label: str, rest: str, platform: str) -> tuple[str, str]:
 def _prefs_scheme(label: str, rest: str, platform: str) -> tuple[str, str]:
     if platform.startswith("darwin"):
         return f"[{label}](x-apple.systempreferences:{quote(rest, safe=_URL_SAFE)})", ""
-    return f"{label} (`{rest}`)", "it opened a Control Panel item; the item's name is shown"
+    return (
+        label,
+        f"it opened the Control Panel item {rest!r}, which no link opens here: its text stays",
+    )
 
 
 def _program_scheme(label: str, rest: str, platform: str) -> tuple[str, str]:
-    return f"{label} (`{rest}`)", "it ran a program; the program's name is shown"
+    return label, f"it ran {rest!r}; no link runs it here: its text stays"
 
 
 def _update_scheme(label: str, rest: str, platform: str) -> tuple[str, str]:

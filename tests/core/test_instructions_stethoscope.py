@@ -174,19 +174,19 @@ def shown(
 SHOWN = [
     ("instructions-2018-03.yaml", "firewall", MAC, PASS, "Firewall", "", ""),
     ("instructions-2018-03.yaml", "firewall", MAC, FAIL, "Firewall", "darwin", "1. Switch the firewall on."),
-    ("instructions-2018-03.yaml", "firewall", WINDOWS, FAIL, "Firewall", "win32", "1. Open the firewall panel (`Firewall`)."),
+    ("instructions-2018-03.yaml", "firewall", WINDOWS, FAIL, "Firewall", "win32", "1. Open the firewall panel.\n"),
     ("instructions-2018-03.yaml", "stethoscopeVersion", MAC, FAIL, "Checker up to date", "darwin", "Get the new checker"),
     ("instructions-2018-03.yaml", "stethoscopeVersion", WINDOWS, FAIL, "Checker up to date", "win32", "[Get the new checker](https://downloads.example.com/checker)"),
     ("instructions-2018-04-ifpassing.yaml", "remoteLogin", MAC, PASS, "Logins from other computers are off", "", ""),
     ("instructions-2018-04-ifpassing.yaml", "remoteLogin", MAC, FAIL, "Logins from other computers should be off", "darwin", "1. Clear the Remote Login box."),
-    ("instructions-2018-04-ifpassing.yaml", "remoteLogin", WINDOWS, FAIL, "Logins from other computers should be off", "win32", "Remote settings (`SystemPropertiesRemote`)"),
+    ("instructions-2018-04-ifpassing.yaml", "remoteLogin", WINDOWS, FAIL, "Logins from other computers should be off", "win32", "1. Open Remote settings.\n"),
     ("instructions-2018-per-state.yaml", "firewall", WINDOWS, PASS, "The firewall is switched on", "", ""),
     ("instructions-2018-per-state.yaml", "firewall", WINDOWS, FAIL, "Switch the firewall on", "win32", "  - Domain network\n  - Private network\n  - Public network"),
-    ("instructions-2018-per-state.yaml", "firewall", WINDOWS, UNKNOWN, "Switch the firewall on", "win32", "the firewall console (`wf.msc`)"),
+    ("instructions-2018-per-state.yaml", "firewall", WINDOWS, UNKNOWN, "Switch the firewall on", "win32", "1. Open the firewall console.\n"),
     ("instructions-2018-per-state.yaml", "automaticUpdates", MAC, FAIL, "Let updates install by themselves", "darwin", "[App Store settings](x-apple.systempreferences:com.apple.preferences.appstore)"),
     ("instructions-2018-per-state.yaml", "automaticUpdates", MAC, FAIL, "Let updates install by themselves", "darwin", "    - Install system updates"),
     ("instructions.es.yaml", "firewall", WINDOWS, PASS, "El cortafuegos está activado", "", ""),
-    ("instructions.es.yaml", "firewall", WINDOWS, FAIL, "Active el cortafuegos", "win32", "1. Abra el cortafuegos (`wf.msc`)."),
+    ("instructions.es.yaml", "firewall", WINDOWS, FAIL, "Active el cortafuegos", "win32", "1. Abra el cortafuegos.\n"),
     ("instructions.es.yaml", "diskEncryption", MAC, UNKNOWN, "Cifre el disco", "darwin", "[FileVault](x-apple.systempreferences:com.apple.preference.security?FDE)"),
     ("instructions-v3.en.yaml", "automaticUpdates", MAC, PASS, "Updates install by themselves", "", ""),
     ("instructions-v3.en.yaml", "automaticUpdates", MAC, FAIL, "Let updates install by themselves", "darwin@>=10.14.0", "1. Open [Software Update](x-apple.systempreferences:com.apple.preferences.softwareupdate)."),
@@ -196,7 +196,7 @@ SHOWN = [
     ("instructions-v3.en.yaml", "screenIdle", DEBIAN, FAIL, "Lock the screen sooner", "linux", "1. Lock the screen sooner than this:\nat most 600 seconds"),
     ("instructions-v3.en.yaml", "screenIdle", MAC, FAIL, "Lock the screen sooner", "darwin", "[Screen Saver](file:///System/Library/PreferencePanes/DesktopScreenEffectsPref.prefPane/)"),
     ("instructions-v3.en.yaml", "osVersion", WINDOWS, FAIL, "Update the system", "win32", "1. Install every update.\n\n10.0.0 or later"),
-    ("instructions-v3.en.yaml", "osVersion", MAC, FAIL, "Update the system", "darwin", "1. Open the App Store (`App Store`)."),
+    ("instructions-v3.en.yaml", "osVersion", MAC, FAIL, "Update the system", "darwin", "1. Open the App Store.\n"),
     ("instructions-v3.en.yaml", "requiredApplications", MAC, PASS, f"Apps follow the rules ({APP})", "", ""),
     ("instructions-v3.en.yaml", "requiredApplications", WINDOWS, FAIL, f"Apps do not follow the rules ({APP})", "win32", f"Look at each app below:\n\n{APP_SOURCE}"),
     ("instructions-v3.en.yaml", "bannedApplications", DEBIAN, FAIL, f"Apps do not follow the rules ({APP})", "linux", "Look at each app below:"),
@@ -296,7 +296,7 @@ def test_convert_instructions_names_the_language_and_lists_what_it_left_out(
     assert "version" not in converted and "policyFormat" not in converted
     notes = capsys.readouterr().err
     assert "strings.policyDescription: left out" in notes
-    assert "practices.firewall.directions.win32: ps://wf.msc: it ran a program" in notes
+    assert "practices.firewall.directions.win32: ps://wf.msc: it ran 'wf.msc'" in notes
     # The written file reads back as texts with line breaks, not escaped strings.
     assert "win32: |\n" in output.read_text("utf-8")
     assert main(["check-policy", str(output)]) == 0
@@ -391,8 +391,8 @@ def test_titles_per_state_become_ours(title: dict[str, str], expected: dict[str,
         ("darwin", "{{securitySetting \"screenIdle\"}}", {"darwin": "{{requirement}}\n"}),
         ("darwin", "<a href='link://https://example.com/x' class=\"btn\">Get it</a>", {"darwin": "[Get it](https://example.com/x)\n"}),
         ("darwin", "[Pane](prefs://com.apple.preference.security)", {"darwin": "[Pane](x-apple.systempreferences:com.apple.preference.security)\n"}),
-        ("win32", "[Encryption](prefs://BitLocker)", {"win32": "Encryption (`BitLocker`)\n"}),
-        ("darwin", "[Store](app://App%20Store)", {"darwin": "Store (`App Store`)\n"}),
+        ("win32", "[Encryption](prefs://BitLocker)", {"win32": "Encryption\n"}),
+        ("darwin", "[Store](app://App%20Store)", {"darwin": "Store\n"}),
         ("darwin", "[Panel](open:///System/Library/My%20Pane.prefPane/)", {"darwin": "[Panel](file:///System/Library/My%20Pane.prefPane/)\n"}),
         ("win32", "<a href='stethoscope://update'>Update</a>.", {"win32": "Update.\n"}),
         ("linux", "Run `a &amp;&amp; b`<br>then <b>wait</b>", {"linux": "Run `a && b`\nthen wait\n"}),
