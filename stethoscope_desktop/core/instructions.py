@@ -106,6 +106,8 @@ STRINGS: Mapping[str, str] = {
     "osVersionNotNamed": "Its requirement in words ({{platformName}}; the platforms it names: "
     "{{names}}).",
     "secondsAtMost": "A screen-lock time requirement in words ({{count}}).",
+    "securityProducts": "The security software practice's accepted products, shown at the end of "
+    "its directions ({{products}}).",
     "snoozeOneHour": "The snooze menu's one-hour entry.",
     "snoozeFourHours": "The snooze menu's four-hour entry.",
     "snoozeTomorrow": "The snooze menu's until-tomorrow entry.",
@@ -125,7 +127,7 @@ PLACEHOLDERS = frozenset(
     {
         "requirement", "platformName", "organization", "name", "installFrom", "version",
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
-        "names",
+        "names", "products",
     }
 )  # fmt: skip
 # Stethoscope's UI strings that we take over, and what they become.
