@@ -84,6 +84,9 @@ def canned_linux(**overrides: Sequence[Row] | str) -> list[TablePlugin]:
         "rpm_packages": [],
         "stethoscope_desktop_apps": [],
         "stethoscope_app": [{"version": "0.1.0", "stethoscope_release": "5.0.6"}],
+        "stethoscope_security_software": [{"name": "ClamAV", "type": "antivirus", "enabled": 1, "up_to_date": None,
+                                           "version": None, "source": "systemd",
+                                           "detail": "ClamAV is running (clamav-daemon.service is active)"}],
     }  # fmt: skip
     tables.update(overrides)
     return [

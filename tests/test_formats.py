@@ -375,6 +375,27 @@ INVALID_POLICIES = [
         "applications:\n  - {name: Zoom, assertion: ALWAYS, version: '>= 5.x and up'}\n",
         id="range-application-version",
     ),
+    # securitySoftware: short and long form.
+    pytest.param("securitySoftware: NEVER\n", id="security-never"),
+    pytest.param("securitySoftware: always\n", id="security-lowercase"),
+    pytest.param("securitySoftware: [ALWAYS]\n", id="security-list"),
+    pytest.param("securitySoftware: {products: [CrowdStrike]}\n", id="security-no-requirement"),
+    pytest.param("securitySoftware: {requirement: NEVER}\n", id="security-long-never"),
+    pytest.param(
+        "securitySoftware: {requirement: ALWAYS, products: CrowdStrike}\n",
+        id="security-products-string",
+    ),
+    pytest.param(
+        "securitySoftware: {requirement: ALWAYS, products: []}\n", id="security-products-empty"
+    ),
+    pytest.param(
+        "securitySoftware: {requirement: ALWAYS, products: ['', 5]}\n",
+        id="security-products-not-names",
+    ),
+    pytest.param(
+        "securitySoftware: {requirement: ALWAYS, product: [CrowdStrike]}\n",
+        id="security-unknown-key",
+    ),
 ]
 
 
@@ -411,6 +432,14 @@ VALID_POLICIES = [
     pytest.param("screenIdle: 600\n", id="screenidle-unquoted-number"),
     pytest.param("screenIdle: 90.5\n", id="screenidle-unquoted-float"),
     pytest.param("openWifiConnections: NEVER\nscreenLock: IF_SUPPORTED\n", id="features"),
+    pytest.param("securitySoftware: IF_SUPPORTED\n", id="security-short"),
+    pytest.param(
+        "securitySoftware:\n"
+        "  requirement: SUGGESTED\n"
+        "  products: [CrowdStrike Falcon, carbon black, Defender]\n",
+        id="security-long",
+    ),
+    pytest.param("securitySoftware: {requirement: ALWAYS}\n", id="security-long-any-product"),
     pytest.param(
         "requiredApplications:\n  - name: Zoom\n"
         "bannedApplications:\n  - {name: uTorrent}\n"

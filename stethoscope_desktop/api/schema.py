@@ -17,6 +17,10 @@ What the answers mean:
   verdict. Application rules that do not apply on this platform are left out of the lists.
 - `device.security` says ON or OFF for settings (UNKNOWN where this platform cannot tell), and
   PASS/NUDGE/FAIL for `osVersion` and `screenIdle`, from the freshest report that measured them.
+- `securitySoftware` (ours, not Stethoscope's) is given as in policy.yaml, `"ALWAYS"` or
+  `{requirement: ALWAYS, products: ["CrowdStrike"]}`, through the `SecuritySoftwareRequirement`
+  scalar; `policy.yaml`'s own validation says what is wrong with it. In `device.security` it is ON
+  when an accepted product runs.
 - Identifiers (`deviceId`, `hardwareSerial`, `ipAddresses`, `macAddresses`) are null or empty
   for a caller that may not see them (see `security.may_see_identifiers`).
 - Introspection (`__schema`, `__type`) is answered only in debug mode.
@@ -48,7 +52,14 @@ from graphql import (
     specified_rules,
     validate,
 )
-from graphql.language import FloatValueNode, IntValueNode, StringValueNode
+from graphql.language import (
+    EnumValueNode,
+    FloatValueNode,
+    IntValueNode,
+    ObjectValueNode,
+    StringValueNode,
+)
+from graphql.utilities import value_from_ast_untyped
 
 from stethoscope_desktop.api.security import (
     ApiLimits,
@@ -78,7 +89,10 @@ SINGLE_PRACTICES = (
     "screenIdle",
     "stethoscopeVersion",
     "stethoscopeDesktopVersion",
+    "securitySoftware",
 )
+# The practices `device.security` answers ON or OFF (a setting), not with their verdict.
+SETTING_PRACTICES = (*FEATURE_PRACTICES, "securitySoftware")
 # SecurityInfo fields Stethoscope had for other platforms' settings; never measured here.
 UNMEASURED_SECURITY_FIELDS = (
     "automaticAppUpdates",
@@ -115,6 +129,9 @@ scalar Semver
 """A numeric range such as "<=600" (seconds), or a number meaning "at most"."""
 scalar NumericRange
 
+"""As in policy.yaml: ALWAYS, SUGGESTED or IF_SUPPORTED, or {{requirement, products}}."""
+scalar SecuritySoftwareRequirement
+
 type Query {{
   "This device: who it is, its network and its security settings."
   device: Device
@@ -142,6 +159,8 @@ type PolicyResult {{
   stethoscopeVersion: FeatureState
   "This app's own version against the policy's stethoscopeDesktopVersion."
   stethoscopeDesktopVersion: FeatureState
+  "Whether an accepted antivirus or endpoint protection product runs."
+  securitySoftware: FeatureState
   "Every application rule that applies to this platform."
   applications: [ApplicationFeatureState]
   "The rules that require an application (ALWAYS, IF_SUPPORTED)."
@@ -201,6 +220,8 @@ type SecurityInfo {{
   screenIdle: FeatureState
   remoteLogin: FeatureState
   openWifiConnections: FeatureState
+  "ON when an accepted antivirus or endpoint protection product runs."
+  securitySoftware: FeatureState
   automaticAppUpdates: FeatureState
   automaticSecurityUpdates: FeatureState
   automaticOsUpdates: FeatureState
@@ -271,6 +292,8 @@ input DevicePolicy {{
   openWifiConnections: RequirementOption
   stethoscopeVersion: Semver
   stethoscopeDesktopVersion: Semver
+  "Antivirus or endpoint protection that must run (not Stethoscope's)."
+  securitySoftware: SecuritySoftwareRequirement
   applications: [ApplicationRequirement]
   requiredApplications: [AppRequirement]
   bannedApplications: [AppRequirement]
@@ -370,6 +393,32 @@ def _numeric_range_literal(node: ValueNode, _variables: Any = None) -> str | int
     if isinstance(node, FloatValueNode):
         return float(node.value)
     raise GraphQLError('NumericRange must be a string such as "<=600"')
+
+
+def _security_software_value(value: Any) -> str | dict[str, Any]:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return value
+    raise GraphQLError(
+        'SecuritySoftwareRequirement must be "ALWAYS", "SUGGESTED", "IF_SUPPORTED" or '
+        f"{{requirement, products}}, not {value!r}"
+    )
+
+
+def _security_software_literal(
+    node: ValueNode, variables: dict[str, Any] | None = None
+) -> str | dict[str, Any]:
+    if isinstance(node, EnumValueNode | StringValueNode):
+        return node.value
+    if isinstance(node, ObjectValueNode):
+        value = value_from_ast_untyped(node, variables)
+        assert isinstance(value, dict)
+        return value
+    raise GraphQLError(
+        "SecuritySoftwareRequirement must be ALWAYS, SUGGESTED, IF_SUPPORTED or "
+        "{requirement, products}"
+    )
 
 
 def _configure_scalar(
@@ -495,6 +544,8 @@ def asked_practices(policy: Policy) -> frozenset[str]:
         asked.add("stethoscopeVersion")
     if policy.stethoscope_desktop_version is not None:
         asked.add("stethoscopeDesktopVersion")
+    if policy.security_software is not None:
+        asked.add("securitySoftware")
     return frozenset(asked)
 
 
@@ -560,7 +611,7 @@ def security_state(practice: PracticeResult | None) -> str:
     """Return a practice's `SecurityInfo` value: ON/OFF for a setting, a verdict otherwise."""
     if practice is None or practice.status is Status.UNKNOWN:
         return FeatureState.UNKNOWN.value
-    if practice.key not in FEATURE_PRACTICES:
+    if practice.key not in SETTING_PRACTICES:
         return practice.status.value
     on_fails = practice.requirement == Requirement.NEVER.value
     if practice.status is Status.PASS:
@@ -720,9 +771,12 @@ def build_api_schema() -> GraphQLSchema:
     schema = build_schema(SCHEMA_SDL)
     semver = schema.type_map["Semver"]
     numeric = schema.type_map["NumericRange"]
+    security = schema.type_map["SecuritySoftwareRequirement"]
     assert isinstance(semver, GraphQLScalarType) and isinstance(numeric, GraphQLScalarType)
+    assert isinstance(security, GraphQLScalarType)
     _configure_scalar(semver, _semver_value, _semver_literal)
     _configure_scalar(numeric, _numeric_range_value, _numeric_range_literal)
+    _configure_scalar(security, _security_software_value, _security_software_literal)
     _bind(schema, "Query", {"device": _resolve_device, "policy": _resolve_policy})
     _bind(schema, "Policy", {"validate": _resolve_validate})
     device: dict[str, Callable[..., Any]] = {

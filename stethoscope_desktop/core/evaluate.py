@@ -16,6 +16,9 @@ with its rule, then how a verdict is put into words. The rules are Stethoscope's
   be inside the range; `stethoscopeDesktopVersion`: this app's own version.
 - `applications`: required (ALWAYS), suggested, banned (NEVER), or required to be current where
   installed (IF_SUPPORTED), per rule.
+- `securitySoftware`: ON when an accepted antivirus or endpoint protection product is running,
+  UNKNOWN when one is found but whether it runs cannot be told, else OFF; then judged as a
+  requirement option.
 - IT's own checks: a query that returns rows passes; none fails (or nudges, if not critical).
 - Overall: FAIL if any practice fails, else NUDGE if any nudges, else PASS (UNKNOWN when no
   practice could be read at all).
@@ -39,6 +42,7 @@ from stethoscope_desktop.core.policy import (
     ApplicationRule,
     Policy,
     Requirement,
+    SecuritySoftwareRule,
     VersionBracket,
 )
 from stethoscope_desktop.core.report import (
@@ -63,6 +67,7 @@ DEFAULT_RATINGS: Mapping[str, Rating] = {
     "screenLock": Rating.HIGH,
     "remoteLogin": Rating.HIGH,
     "requiredApplications": Rating.HIGH,
+    "securitySoftware": Rating.HIGH,
 }
 
 
@@ -88,6 +93,7 @@ def evaluate(
             *_screen_idle(policy, facts, explainer),
             *_app_versions(policy, facts, explainer),
             *_applications(policy, facts, explainer),
+            *_security_software(policy, facts, explainer),
             *_custom_checks(policy, facts),
         ]
     )
@@ -477,6 +483,101 @@ def _found_version(matched: Sequence[InstalledApp], versions: Sequence[Version])
     if versions:
         return max(versions).original
     return matched[0].version if matched else ""
+
+
+# -- securitySoftware ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecurityProduct:
+    """One antivirus or endpoint protection product the check found, and whether it runs."""
+
+    name: str
+    running: bool | None
+    detail: str = ""
+
+
+def _security_software(
+    policy: Policy, facts: Facts, explainer: _Explainer
+) -> Iterator[PracticeResult]:
+    """Whether an accepted security product runs, against the requirement option."""
+    rule = policy.security_software
+    if rule is None:
+        return
+    fact = facts.for_practice("securitySoftware")
+    products = security_products(fact.rows)
+    state = security_software_state(rule, products) if fact.ok else FeatureState.UNKNOWN
+    accepted = [product for product in products if rule.accepts(product.name)]
+    if state is FeatureState.UNKNOWN and not fact.reason:
+        undecided = [product for product in accepted if product.running is None]
+        fact = fact.with_reason(
+            "; ".join(p.detail or f"cannot tell whether {p.name} is running" for p in undecided)
+        )
+    texts = explainer.texts
+    yield explainer.explain(
+        key="securitySoftware",
+        practice="securitySoftware",
+        status=feature_status(rule.requirement, state),
+        fact=fact,
+        requirement=str(rule),
+        requirement_text=_words_for_option(texts, rule.requirement),
+        observed=_security_observed(rule, state, products, accepted),
+        requirement_option=rule.requirement,
+        values={
+            "products": texts.string("securityProducts", products=", ".join(rule.products))
+            if rule.products
+            else ""
+        },
+    )
+
+
+def security_products(rows: Iterable[Row]) -> list[SecurityProduct]:
+    """Return the products of the check's rows (`name`, `enabled`, `detail`)."""
+    running = {1: True, "1": True, 0: False, "0": False}
+    return [
+        SecurityProduct(
+            name=str(row["name"]),
+            running=running.get(row.get("enabled")),
+            detail=str(row.get("detail") or ""),
+        )
+        for row in rows
+        if row.get("name")
+    ]
+
+
+def security_software_state(
+    rule: SecuritySoftwareRule, products: Sequence[SecurityProduct]
+) -> FeatureState:
+    """ON when an accepted product runs; UNKNOWN when one may; OFF when none is or none found."""
+    accepted = [product for product in products if rule.accepts(product.name)]
+    if any(product.running for product in accepted):
+        return FeatureState.ON
+    if any(product.running is None for product in accepted):
+        return FeatureState.UNKNOWN
+    return FeatureState.OFF
+
+
+def _security_observed(
+    rule: SecuritySoftwareRule,
+    state: FeatureState,
+    products: Sequence[SecurityProduct],
+    accepted: Sequence[SecurityProduct],
+) -> str:
+    """Say which products the check saw: the running ones, or why none counts."""
+    if state is FeatureState.UNKNOWN:
+        return ""
+
+    def said(chosen: Iterable[SecurityProduct]) -> str:
+        return "; ".join(dict.fromkeys(p.detail or p.name for p in chosen))
+
+    if state is FeatureState.ON:
+        return f"ON ({said(p for p in accepted if p.running)})"
+    if accepted:
+        return f"OFF ({said(accepted)})"
+    if products:
+        names = ", ".join(dict.fromkeys(p.name for p in products))
+        return f"OFF (none of {', '.join(rule.products)} was found; found: {names})"
+    return "OFF (no antivirus or endpoint protection was found)"
 
 
 # -- IT's own checks -------------------------------------------------------------------------

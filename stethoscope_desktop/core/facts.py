@@ -30,6 +30,7 @@ PRACTICE_CHECKS: Mapping[str, str] = {
     "stethoscopeVersion": "stethoscope_version",
     "stethoscopeDesktopVersion": "stethoscope_desktop_version",
     "applications": "applications",
+    "securitySoftware": "security_software",
 }
 # The check that says who the device is; it runs in every scan.
 DEVICE_CHECK = "device"

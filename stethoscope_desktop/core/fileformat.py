@@ -481,6 +481,7 @@ class ListOf(KeyType):
     """A list of `item`s, of which the valid ones are kept.
 
     With `as_one`, a wrong item is reported as the list's `message` and the list is all wrong.
+    With `min_items`, a shorter list is `too_few`.
     """
 
     item: KeyType
@@ -488,6 +489,8 @@ class ListOf(KeyType):
     max_items: int | None = None
     too_many: str = ""
     as_one: bool = False
+    min_items: int | None = None
+    too_few: str = ""
     item_schema: JsonSchema = field(default_factory=dict, compare=False)
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
@@ -496,6 +499,8 @@ class ListOf(KeyType):
             return reading.fail(path, self.message)
         if self.max_items is not None and len(value) > self.max_items:
             return reading.fail(path, self.too_many)
+        if self.min_items is not None and len(value) < self.min_items:
+            return reading.fail(path, self.too_few)
         items = []
         scratch = Reading(reading.doc) if self.as_one else reading
         for index, raw in enumerate(value):
@@ -514,6 +519,8 @@ class ListOf(KeyType):
         }
         if self.max_items is not None:
             schema["maxItems"] = self.max_items
+        if self.min_items is not None:
+            schema["minItems"] = self.min_items
         return schema
 
 

@@ -121,6 +121,8 @@ STRINGS: Mapping[str, str] = {
     "osVersionNotNamed": "Its requirement in words ({{platformName}}; the platforms it names: "
     "{{names}}).",
     "secondsAtMost": "A screen-lock time requirement in words ({{count}}).",
+    "securityProducts": "The security software practice's accepted products, shown at the end of "
+    "its directions ({{products}}).",
     "snoozeOneHour": "The snooze menu's one-hour entry.",
     "snoozeFourHours": "The snooze menu's four-hour entry.",
     "snoozeTomorrow": "The snooze menu's until-tomorrow entry.",
@@ -140,7 +142,7 @@ PLACEHOLDERS = frozenset(
     {
         "requirement", "platformName", "organization", "name", "installFrom", "version",
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
-        "names",
+        "names", "products",
     }
 )  # fmt: skip
 

@@ -2,9 +2,10 @@
 
 Keys and meanings follow Netflix's Stethoscope: `osVersion` brackets per platform, requirement
 options (`ALWAYS`, `SUGGESTED`, `NEVER`, `IF_SUPPORTED`) for the feature practices, `screenIdle`
-as a numeric range of seconds, `applications` rules, and `stethoscopeVersion`. One key of our
-own, `customChecks`, lists IT's own Fleet-style checks (see `core.custom_checks`); a
-Stethoscope policy without it is unchanged.
+as a numeric range of seconds, `applications` rules, and `stethoscopeVersion`. Keys of our
+own: `customChecks` lists IT's own Fleet-style checks (see `core.custom_checks`), and
+`securitySoftware` requires antivirus or endpoint protection (optionally one of named products);
+a Stethoscope policy without them is unchanged.
 
 `POLICY_FORMAT` declares every key once: the loader reads files with it and
 `resources/schemas/policy.schema.json` is written from it. A key that does not validate is
@@ -160,6 +161,38 @@ class ApplicationRule:
         return re.search(self.name, installed_name, re.IGNORECASE) is not None
 
 
+def _folded(text: str) -> str:
+    """Return `text` case-folded with its runs of blanks made one space, for comparing names."""
+    return " ".join(text.casefold().split())
+
+
+@dataclass(frozen=True)
+class SecuritySoftwareRule:
+    """`securitySoftware`: antivirus or endpoint protection must run (optionally a named one).
+
+    Without `products`, any product the platform recognises counts, its built-in protection
+    included (Microsoft Defender Antivirus, XProtect). With them, only a product whose name
+    contains one of them, ignoring case and spacing ("crowdstrike" accepts "CrowdStrike Falcon
+    Sensor"); they are names, not regular expressions.
+    """
+
+    requirement: Requirement = Requirement.ALWAYS
+    products: tuple[str, ...] = ()
+
+    def accepts(self, product_name: str) -> bool:
+        """Return True if a product of this name satisfies the rule."""
+        if not self.products:
+            return True
+        name = _folded(product_name)
+        return any(_folded(product) in name for product in self.products)
+
+    def __str__(self) -> str:
+        """Return the rule as written: `ALWAYS`, or `ALWAYS (CrowdStrike, Carbon Black)`."""
+        if not self.products:
+            return self.requirement.value
+        return f"{self.requirement.value} ({', '.join(self.products)})"
+
+
 @dataclass(frozen=True)
 class Policy:
     """A validated policy. Absent practices are not required."""
@@ -174,6 +207,7 @@ class Policy:
     sources: Mapping[str, str] = field(default_factory=dict)
     # IT's own checks, from `customChecks` and the `checks.d` folders, in layer order.
     custom_checks: tuple[CustomCheck, ...] = ()
+    security_software: SecuritySoftwareRule | None = None
 
 
 # -- the declaration ----------------------------------------------------------------------------
@@ -386,6 +420,77 @@ def _rules(default: Requirement | None) -> KeyType:
     )
 
 
+# -- securitySoftware ---------------------------------------------------------------------------
+
+MAX_SECURITY_PRODUCTS = 50
+MAX_PRODUCT_NAME_CHARS = 100
+_SECURITY_OPTIONS = "ALWAYS, SUGGESTED or IF_SUPPORTED"
+
+
+SECURITY_REQUIREMENT = Choice(
+    {
+        "ALWAYS": "An accepted product must be running: otherwise a critical failure.",
+        "SUGGESTED": "Recommended: when none is running, a nudge.",
+        "IF_SUPPORTED": "Like ALWAYS where this platform can list its security software; where it "
+        "cannot (Windows Server has no Security Center), not held against the user.",
+    },
+    name="securitySoftwareOption",
+    description="Whether an accepted antivirus or endpoint protection product must be running "
+    "(NEVER is not an option: security software cannot be banned).",
+    null_message=f"has no value; give one of {_SECURITY_OPTIONS}",
+    convert=Requirement,
+)
+_PRODUCT_MISSING = "must be a product's name, e.g. CrowdStrike"
+
+
+# A word (`ALWAYS`), or a mapping that names the accepted products too.
+SECURITY_SOFTWARE = TextOr(
+    Converted(
+        SECURITY_REQUIREMENT,
+        lambda reading, path, requirement: SecuritySoftwareRule(requirement),
+    ),
+    Converted(
+        Record(
+            [
+                Field(
+                    "requirement",
+                    SECURITY_REQUIREMENT,
+                    f"{_SECURITY_OPTIONS}: whether an accepted product must be running.",
+                    missing=f"missing; one of {_SECURITY_OPTIONS}",
+                ),
+                Field(
+                    "products",
+                    ListOf(
+                        Text(
+                            message=_PRODUCT_MISSING,
+                            missing=_PRODUCT_MISSING,
+                            max_length=MAX_PRODUCT_NAME_CHARS,
+                        ),
+                        message="must be a list of product names, e.g. [CrowdStrike, Carbon Black]",
+                        max_items=MAX_SECURITY_PRODUCTS,
+                        too_many=f"more than {MAX_SECURITY_PRODUCTS} products",
+                        # An empty list would accept nothing.
+                        min_items=1,
+                        too_few="is empty; name at least one product, or leave products out to "
+                        "accept any",
+                    ),
+                    "The accepted products. A product counts when its name contains one of "
+                    "these, ignoring case and spacing: CrowdStrike accepts CrowdStrike Falcon "
+                    "Sensor, Defender accepts Windows Defender and Microsoft Defender for "
+                    "Endpoint. Plain names, not regular expressions. Absent: any product.",
+                ),
+            ],
+            message=f"must be {_SECURITY_OPTIONS}, or a mapping with requirement and products",
+            whole=True,
+        ),
+        lambda reading, path, values: SecuritySoftwareRule(
+            values["requirement"],
+            tuple(dict.fromkeys(" ".join(name.split()) for name in values.get("products", ()))),
+        ),
+    ),
+)
+
+
 _LISTS: Mapping[str, str] = {
     "requiredApplications": "applications that must be installed",
     "bannedApplications": "applications that must not be installed",
@@ -490,6 +595,15 @@ POLICY = Record(
             "stethoscopeDesktopVersion",
             VERSION_RANGE,
             'A version range Stethoscope Desktop itself must satisfy, e.g. ">=0.2.0".',
+        ),
+        Field(
+            "securitySoftware",
+            SECURITY_SOFTWARE,
+            "Whether antivirus or endpoint protection (EDR) must be running: ALWAYS, SUGGESTED "
+            "or IF_SUPPORTED (required where the platform can tell). Any product the platform "
+            "recognises counts, its built-in one included (Microsoft Defender Antivirus, "
+            "XProtect); to accept only yours, write {requirement: ALWAYS, products: "
+            "[CrowdStrike, Carbon Black]}. Not part of Stethoscope's format.",
         ),
         Field(
             CUSTOM_CHECKS_KEY,
@@ -767,6 +881,7 @@ class _Merge:
             stethoscope_desktop_version=self.values.get("stethoscopeDesktopVersion"),
             sources=self.sources,
             custom_checks=tuple(self.custom_checks),
+            security_software=self.values.get("securitySoftware"),
         )
 
 

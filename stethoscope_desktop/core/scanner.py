@@ -146,6 +146,7 @@ class Scanner:
                 "stethoscopeVersion": policy.stethoscope_version is not None,
                 "stethoscopeDesktopVersion": policy.stethoscope_desktop_version is not None,
                 "applications": bool(policy.applications),
+                "securitySoftware": policy.security_software is not None,
             }.get(practice, practice in policy.features)
             if wanted and check_id not in needed:
                 needed.append(check_id)

@@ -60,6 +60,7 @@ STRINGS: dict[str, str] = {
     "osVersionNotNamedTitle": "Your organization's policy names no supported {{platformName}} version",
     "osVersionNotNamed": "a platform the policy names ({{names}})",
     "secondsAtMost": "at most {{count}} seconds",
+    "securityProducts": "Your organization accepts only this security software: {{products}}.",
     "snoozeOneHour": "For 1 hour",
     "snoozeFourHours": "For 4 hours",
     "snoozeTomorrow": "Until tomorrow morning",

@@ -388,3 +388,84 @@ def test_prepared_documents_are_cached() -> None:
     runner = QueryRunner(SCHEMA, ApiLimits())
     first = runner.prepare("{ device { deviceName } }")
     assert runner.prepare("{ device { deviceName } }") is first
+
+
+# -- securitySoftware: ours, given as in policy.yaml ------------------------------------------
+
+SECURITY_QUERY = (
+    "query ($p: DevicePolicy) { policy { validate(policy: $p) { status securitySoftware } } "
+    "device { security(policy: $p) { securitySoftware firewall } } }"
+)
+CLAMAV_OFF = [
+    {"name": "ClamAV", "type": "antivirus", "enabled": 0, "up_to_date": None, "version": None,
+     "source": "systemd", "detail": "ClamAV is installed but not running"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("given", "tables", "verdict", "state"),
+    [
+        ("ALWAYS", {}, "PASS", "ON"),
+        ({"requirement": "ALWAYS"}, {}, "PASS", "ON"),
+        ({"requirement": "ALWAYS", "products": ["clamav"]}, {}, "PASS", "ON"),
+        ({"requirement": "ALWAYS", "products": ["CrowdStrike"]}, {}, "FAIL", "OFF"),
+        ({"requirement": "SUGGESTED", "products": ["CrowdStrike"]}, {}, "NUDGE", "OFF"),
+        ("SUGGESTED", {"stethoscope_security_software": CLAMAV_OFF}, "NUDGE", "OFF"),
+        ("ALWAYS", {"stethoscope_security_software": []}, "FAIL", "OFF"),
+        ("IF_SUPPORTED", {"stethoscope_security_software": "cannot be read"}, "UNKNOWN", "UNKNOWN"),
+    ],
+)
+def test_validate_answers_security_software(
+    given: Any, tables: dict[str, Any], verdict: str, state: str
+) -> None:
+    source = CountingSource(canned_linux(**tables))
+    status, body, _ = run(SECURITY_QUERY, {"p": {"securitySoftware": given}}, source=source)
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["policy"]["validate"]["securitySoftware"] == verdict
+    assert body["data"]["device"]["security"] == {"securitySoftware": state, "firewall": "UNKNOWN"}
+
+
+def test_security_software_given_inline_in_both_forms() -> None:
+    status, body, _ = run(
+        "{ a: policy { validate(policy: {securitySoftware: IF_SUPPORTED}) { securitySoftware } } "
+        'b: policy { validate(policy: {securitySoftware: {requirement: ALWAYS, products: ["Sophos"]}}) '
+        "{ status securitySoftware } } }"
+    )
+    assert status == 200 and "errors" not in body, body
+    assert body["data"] == {
+        "a": {"validate": {"securitySoftware": "PASS"}},
+        "b": {"validate": {"status": "FAIL", "securitySoftware": "FAIL"}},
+    }
+
+
+def test_a_policy_without_security_software_answers_null() -> None:
+    status, body, _ = run(SECURITY_QUERY, {"p": {"firewall": "ALWAYS"}})
+    assert status == 200, body
+    assert body["data"]["policy"]["validate"]["securitySoftware"] is None
+
+
+@pytest.mark.parametrize(
+    ("given", "key", "message"),
+    [
+        ("NEVER", "securitySoftware", "'NEVER' is not one of ALWAYS, SUGGESTED, IF_SUPPORTED"),
+        ({"products": ["x"]}, "securitySoftware.requirement", "missing; one of ALWAYS"),
+        ({"requirement": "ALWAYS", "products": []}, "securitySoftware.products", "is empty"),
+        ({"requirement": "ALWAYS", "produkts": ["x"]}, "securitySoftware.produkts", "products"),
+    ],
+)
+def test_a_wrong_security_software_is_a_field_error_naming_the_key(
+    given: Any, key: str, message: str
+) -> None:
+    status, body, _ = run(SECURITY_QUERY, {"p": {"securitySoftware": given}})
+    assert status == 200
+    assert body["data"]["policy"] is None
+    (error,) = body["errors"]
+    assert f"{key}: " in error["message"] and message in error["message"], error
+    assert error["extensions"] == {"code": "INVALID_POLICY"}
+
+
+@pytest.mark.parametrize("given", [5, True, ["ALWAYS"]])
+def test_security_software_that_is_neither_form_is_a_bad_request(given: Any) -> None:
+    status, body, _ = run(SECURITY_QUERY, {"p": {"securitySoftware": given}})
+    assert status == 400 and "data" not in body
+    assert "SecuritySoftwareRequirement must be" in body["errors"][0]["message"]

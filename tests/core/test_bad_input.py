@@ -319,6 +319,23 @@ APPLICATION_CASES = [
     Case("app-suggested-not-mapping", "policy", "suggestedApplications:\n  - 5\n", "suggestedApplications[0]", 2, "must be a mapping"),
 ]  # fmt: skip
 
+SECURITY = "securitySoftware:\n  requirement: ALWAYS\n"  # lines 1-2: a valid long form
+SECURITY_SOFTWARE_CASES = [
+    Case("security-never", "policy", "securitySoftware: NEVER\n", "securitySoftware", 1, "'NEVER' is not one of ALWAYS, SUGGESTED, IF_SUPPORTED"),
+    Case("security-lowercase", "policy", "securitySoftware: always\n", "securitySoftware", 1, 'did you mean "ALWAYS"?'),
+    Case("security-null", "policy", "firewall: ALWAYS\nsecuritySoftware:\n", "securitySoftware", 2, "must be ALWAYS, SUGGESTED or IF_SUPPORTED, or a mapping with requirement and products"),
+    Case("security-list", "policy", "securitySoftware: [ALWAYS]\n", "securitySoftware", 1, "must be ALWAYS, SUGGESTED or IF_SUPPORTED, or a mapping"),
+    Case("security-requirement-missing", "policy", "securitySoftware:\n  products: [CrowdStrike]\n", "securitySoftware.requirement", 1, "missing; one of ALWAYS, SUGGESTED or IF_SUPPORTED"),
+    Case("security-requirement-never", "policy", "securitySoftware:\n  requirement: NEVER\n", "securitySoftware.requirement", 2, "'NEVER' is not one of ALWAYS, SUGGESTED, IF_SUPPORTED"),
+    Case("security-products-string", "policy", SECURITY + "  products: CrowdStrike\n", "securitySoftware.products", 3, "must be a list of product names"),
+    Case("security-products-empty", "policy", SECURITY + "  products: []\n", "securitySoftware.products", 3, "is empty; name at least one product, or leave products out"),
+    Case("security-product-number", "policy", SECURITY + "  products:\n    - CrowdStrike\n    - 42\n", "securitySoftware.products[1]", 5, "must be a product's name"),
+    Case("security-product-blank", "policy", SECURITY + "  products: ['  ']\n", "securitySoftware.products[0]", 3, "must be a product's name"),
+    Case("security-product-too-long", "policy", SECURITY + f"  products: [{'x' * 101}]\n", "securitySoftware.products[0]", 3, "longer than 100 characters"),
+    Case("security-too-many-products", "policy", SECURITY + f"  products: [{', '.join(['p'] * 51)}]\n", "securitySoftware.products", 3, "more than 50 products"),
+    Case("security-unknown-key", "policy", SECURITY + "  product: [CrowdStrike]\n", "securitySoftware.product", 3, 'unknown key (did you mean "products"?)'),
+]  # fmt: skip
+
 # -- Whole files that are not a policy at all ---------------------------------------------------
 
 BILLION_LAUGHS = "lol0: &lol0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
@@ -505,6 +522,7 @@ ALL_CASES = [
     *REQUIREMENT_CASES,
     *UNKNOWN_KEY_CASES,
     *APPLICATION_CASES,
+    *SECURITY_SOFTWARE_CASES,
     *FILE_CASES,
     *INSTRUCTION_CASES,
     *CONFIG_CASES,
