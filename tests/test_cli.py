@@ -129,12 +129,19 @@ def test_convert_instructions_turns_handlebars_into_our_format(
     )
     converted = yaml.safe_load(output.read_text())
     firewall = converted["practices"]["firewall"]
-    assert firewall["title"] == {"passing": "Firewall is on", "failing": "Firewall should be on"}
+    assert firewall["title"] == {
+        "passing": "Firewall is on",
+        "failing": "Firewall should be on",
+        "unknown": "Firewall should be on",
+    }
     assert "[Firewall & network protection](windowsdefender://network/)" in firewall["directions"][
         "win32"
     ].replace("&amp;", "&")
-    darwin = converted["practices"]["osVersion"]["directions"]["darwin"]
-    assert "{{requirement}}" in darwin and "{{#" not in darwin and "Install every update" in darwin
+    older, newer = converted["practices"]["osVersion"]["directions"].values()
+    assert "App Store" in older and "Software Update" in newer
+    for darwin in (older, newer):
+        assert "{{requirement}}" in darwin and "{{#" not in darwin
+        assert "Install every update" in darwin
     assert "{{" not in converted["practices"]["diskEncryption"]["directions"]["darwin"]
     assert converted["strings"]["checkAgain"] == "rescan"
     assert main(["check-policy", str(output)]) == 0

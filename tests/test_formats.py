@@ -629,6 +629,7 @@ def test_a_valid_config_is_accepted_by_the_schema_and_the_loader(text: str) -> N
         practices_dir() / "instructions.de.yaml",
         DATA / "it_sample" / "instructions.en.yaml",
         DATA / "stethoscope_instructions.en.yaml",
+        *sorted((DATA / "stethoscope").glob("instructions*.yaml")),
     ],
     ids=lambda path: f"{path.parent.name}/{path.name}",
 )
@@ -652,6 +653,7 @@ INVALID_INSTRUCTIONS = [
     pytest.param("practices:\n  firewall:\n    rating: urgent\n", id="rating"),
     pytest.param("practices:\n  firewall:\n    title: 5\n", id="type-title-number"),
     pytest.param("practices:\n  firewall:\n    title: {pasing: On}\n", id="unknown-title"),
+    pytest.param("practices:\n  firewall:\n    title: {PASS: [On]}\n", id="stethoscope-title-list"),
     pytest.param("practices:\n  firewall:\n    directions: [x]\n", id="type-directions"),
     pytest.param("practices:\n  firewall:\n    directions: {macos: x}\n", id="directions-key"),
     pytest.param("practices:\n  firewall:\n    directions: {'darwin@': x}\n", id="no-range"),

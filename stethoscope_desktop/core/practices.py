@@ -214,6 +214,7 @@ class PracticesLoader:
         policy, merge_problems = merge_layers(policy_layers, *locked, bundled=bundled)
         loading.problems += merge_problems + config_problems
         instructions = self._instructions(loading)
+        config = self._organization_from_instructions(config, instructions)
         return Practices(
             policy, config, instructions, tuple(loading.files), tuple(loading.problems)
         )
@@ -287,6 +288,21 @@ class PracticesLoader:
         own = f"instructions.{self._language}.yaml"
         chosen = self._language if any(Path(lay.file).name == own for lay in layers) else "en"
         return merge_instructions(layers, chosen)
+
+    def _organization_from_instructions(
+        self, config: AppConfig, instructions: Instructions
+    ) -> AppConfig:
+        """Return the config with the instructions' organization where only ours names one.
+
+        Stethoscope's instructions files carry the organization's name (its window's heading);
+        a `config.yaml` of IT's or the override's still wins.
+        """
+        source = config.sources.get("organization")
+        bundled = {folder.path for folder in self._folders if folder.kind == "bundled"}
+        if not instructions.organization or (source and Path(source).parent not in bundled):
+            return config
+        sources = {**config.sources, "organization": instructions.organization_file}
+        return dataclasses.replace(config, organization=instructions.organization, sources=sources)
 
     def _checks_folder(
         self, directory: Path, files: list[str], problems: list[Problem]

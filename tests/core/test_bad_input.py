@@ -414,7 +414,7 @@ INSTRUCTION_CASES = [
     Case("instr-placeholder-typo", "instructions", TITLE + "      passing: The firewall is {{requirment}}\n      failing: Turn it on\n", "practices.firewall.title.passing", 4, 'unknown placeholder {{requirment}} (did you mean "requirement"?)'),
     Case("instr-placeholder-in-string", "instructions", "strings:\n  summaryFail: '{{cnt}} problems'\n", "strings.summaryFail", 2, 'unknown placeholder {{cnt}} (did you mean "count"?)'),
     Case("instr-placeholder-in-directions", "instructions", "practices:\n  firewall:\n    directions:\n      linux: Run {{command}}\n", "practices.firewall.directions.linux", 4, "unknown placeholder {{command}}"),
-    Case("instr-placeholder-handlebars", "instructions", "practices:\n  firewall:\n    title: '{{#if passing}}On as {{requirment}}{{else}}Off{{/if}}'\n", "practices.firewall.title.passing", 3, 'did you mean "requirement"?'),
+    Case("instr-placeholder-handlebars", "instructions", "practices:\n  firewall:\n    title: '{{#if passing}}On as {{requirment}}{{else}}Off{{/if}}'\n", "practices.firewall.title", 3, 'did you mean "requirement"?'),
     Case("instr-unknown-practice", "instructions", "practices:\n  firewal:\n    name: Firewall\n", "practices.firewal", 2, 'unknown key (did you mean "firewall"?)'),
     Case("instr-unknown-practice-case", "instructions", "practices:\n  diskencryption:\n    name: Disk\n", "practices.diskencryption", 2, 'did you mean "diskEncryption"?'),
     Case("instr-unknown-field", "instructions", "practices:\n  firewall:\n    nme: Firewall\n", "practices.firewall.nme", 3, 'did you mean "name"?'),
