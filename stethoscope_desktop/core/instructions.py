@@ -634,7 +634,7 @@ def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
 
 
 def merge_instructions(layers: list[InstructionsLayer], language: str) -> Instructions:
-    """Merge layers in order (English layers first, then the language's), field by field.
+    """Merge layers in order (folder by folder, English then the language's), field by field.
 
     Directions are kept per layer: for each practice, the directions of every layer that gives
     some, so that a device takes them from the last layer naming one of its platforms (see

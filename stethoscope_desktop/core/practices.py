@@ -274,11 +274,15 @@ class PracticesLoader:
         return position, position + (0 if machine is None else 1)
 
     def _instructions(self, loading: _Loading) -> Instructions:
-        """Load and merge the English texts, then the person's language's, folder by folder."""
+        """Load and merge the texts folder by folder: in each, English, then the person's language.
+
+        So IT's texts win over the bundled ones in any language (IT's English title over our
+        German one, for a German user), and within a folder the person's language wins.
+        """
         languages = ["en"] if self._language == "en" else ["en", self._language]
         layers: list[InstructionsLayer] = []
-        for language in languages:
-            for folder in self._folders:
+        for folder in self._folders:
+            for language in languages:
                 path = folder.path / f"instructions.{language}.yaml"
                 if path.is_file():
                     loading.files.append(str(path))

@@ -100,3 +100,22 @@ def test_its_linux_firewall_text_is_shown_on_debian_over_the_bundled_debian_one(
     assert firewall.directions_for(DEBIAN, "12.7.0") == ("linux", "Ask the helpdesk to run ufw.")
     chosen, text = firewall.directions_for(MAC, "14.6.0")
     assert chosen == "darwin@>=13" and "System Settings" in text
+
+
+def test_its_english_texts_win_over_the_bundled_german_ones_for_a_german_user(
+    tmp_path: Path,
+) -> None:
+    it = tmp_path / "it"
+    it.mkdir()
+    (it / "instructions.en.yaml").write_text(
+        "practices:\n  firewall:\n    title:\n      failing: Turn on the firewall (IT)\n"
+        "    directions:\n      linux: Ask the helpdesk to run ufw.\n"
+    )
+    folders = [PracticesFolder("bundled", practices_dir()), PracticesFolder("machine", it)]
+    texts = PracticesLoader(folders, "de").load().instructions
+    assert texts.language == "de"
+    firewall = texts.practice("firewall")
+    assert firewall.title_failing == "Turn on the firewall (IT)"
+    assert firewall.directions_for(DEBIAN, "12.7.0") == ("linux", "Ask the helpdesk to run ufw.")
+    # What IT did not write stays in the person's language.
+    assert texts.practice("diskEncryption").title_failing.startswith("Schalten Sie")
