@@ -537,8 +537,9 @@ def not_shown(
                 f"{candidate}: titles shown {flat(texts.title_passing)!r} / "
                 f"{flat(texts.title_failing)!r}, IT's {passing!r} / {failing!r}"
             )
-        directions = theirs.get("directions")
-        named = set(directions) if isinstance(directions, dict) else set()
+        given = theirs.get("directions")
+        directions: dict[str, Any] = given if isinstance(given, dict) else {}
+        named = set(directions)
         for platform in sorted(named & set(SHOWN_ON)):
             for context in SHOWN_ON[platform]:
                 expected = next(k for k in context.text_keys() if k in named)
@@ -659,27 +660,31 @@ def describe(ref: TypeRef) -> str:
 def output_compatible(ours: TypeRef, theirs: TypeRef) -> bool:
     """A client reading their type can read ours: same type, ours as strict or stricter."""
     if theirs["kind"] == "NON_NULL":
-        return ours["kind"] == "NON_NULL" and output_compatible(ours["ofType"], theirs["ofType"])
+        return bool(ours["kind"] == "NON_NULL") and output_compatible(
+            ours["ofType"], theirs["ofType"]
+        )
     if ours["kind"] == "NON_NULL":
         return output_compatible(ours["ofType"], theirs)
     if theirs["kind"] == "LIST":
-        return ours["kind"] == "LIST" and output_compatible(ours["ofType"], theirs["ofType"])
-    return ours["kind"] != "LIST" and ours["name"] == theirs["name"]
+        return bool(ours["kind"] == "LIST") and output_compatible(ours["ofType"], theirs["ofType"])
+    return bool(ours["kind"] != "LIST" and ours["name"] == theirs["name"])
 
 
 def input_compatible(ours: TypeRef, theirs: TypeRef) -> bool:
     """What a client sent for their type is valid for ours: same type, ours as loose or looser."""
     if ours["kind"] == "NON_NULL":
-        return theirs["kind"] == "NON_NULL" and input_compatible(ours["ofType"], theirs["ofType"])
+        return bool(theirs["kind"] == "NON_NULL") and input_compatible(
+            ours["ofType"], theirs["ofType"]
+        )
     if theirs["kind"] == "NON_NULL":
         return input_compatible(ours, theirs["ofType"])
     if theirs["kind"] == "LIST":
-        return ours["kind"] == "LIST" and input_compatible(ours["ofType"], theirs["ofType"])
-    return ours["kind"] != "LIST" and ours["name"] == theirs["name"]
+        return bool(ours["kind"] == "LIST") and input_compatible(ours["ofType"], theirs["ofType"])
+    return bool(ours["kind"] != "LIST" and ours["name"] == theirs["name"])
 
 
 def types_of(schema: GraphQLSchema) -> dict[str, dict[str, Any]]:
-    found = introspection_from_schema(schema)["__schema"]["types"]
+    found: list[dict[str, Any]] = list(introspection_from_schema(schema)["__schema"]["types"])  # type: ignore[arg-type]
     return {t["name"]: t for t in found if not t["name"].startswith("__")}
 
 
@@ -886,16 +891,14 @@ def client_queries(
             queries.append(ClientQuery(f"{blob.label} policy {number}", validate_query, variables))
     for blob in history.blobs(lambda p: PurePosixPath(p).name == "Stethoscope.js"):
         policy_files = history.at_commit(blob.commit, is_policy)
-        policy = yaml_mapping(next(iter(policy_files.values()))) if policy_files else None
+        own = yaml_mapping(next(iter(policy_files.values()))) if policy_files else None
         for literal in _TEMPLATE.findall(history.read(blob.sha)):
             if is_query(literal):
-                variables = (
-                    {"policy": stethoscope_camel_case(policy or {})}
-                    if "$policy" in literal
-                    else None
+                sent = (
+                    {"policy": stethoscope_camel_case(own or {})} if "$policy" in literal else None
                 )
                 queries.append(
-                    ClientQuery(f"{blob.label} (with its commit's policy)", literal, variables)
+                    ClientQuery(f"{blob.label} (with its commit's policy)", literal, sent)
                 )
     if examples is not None:
         example_queries = [
@@ -905,12 +908,14 @@ def client_queries(
         ]
         for blob in examples.blobs(lambda p: p.endswith(".html")):
             for literal in _EXAMPLE_POLICY.findall(examples.read(blob.sha)):
-                policy = js_object(literal)
-                for query in example_queries:
+                page_policy = js_object(literal)
+                readable = isinstance(page_policy, dict)
+                for text in example_queries:
                     # An empty query stands for a page whose policy could not be read.
-                    sent = query if isinstance(policy, dict) else ""
-                    variables = {"policy": policy} if isinstance(policy, dict) else None
-                    queries.append(ClientQuery(f"examples {blob.label}", sent, variables, get=True))
+                    queries.append(ClientQuery(
+                        f"examples {blob.label}", text if readable else "",
+                        {"policy": page_policy} if readable else None, get=True,
+                    ))  # fmt: skip
     unique: dict[str, list[ClientQuery]] = {}
     for query in queries:
         unique.setdefault(query.key(), []).append(query)
@@ -1127,9 +1132,11 @@ def final_practices(history: History) -> dict[str, str]:
     """The original's practices folder at HEAD: file name → text."""
     head = history.head()
     for folder in ("src/practices/", "practices/"):
-        files = history.at_commit(
-            head, lambda p, f=folder: p.startswith(f) and "/" not in p[len(f) :]
-        )  # type: ignore[misc]
+
+        def in_folder(path: str, folder: str = folder) -> bool:
+            return path.startswith(folder) and "/" not in path[len(folder) :]
+
+        files = history.at_commit(head, in_folder)
         if files:
             return {PurePosixPath(path).name: text for path, text in files.items()}
     return {}

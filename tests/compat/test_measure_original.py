@@ -23,6 +23,7 @@ from stethoscope_desktop.core.instructions import PracticeText
 from stethoscope_desktop.core.report import DeviceFacts, Evidence
 from stethoscope_desktop.core.status import FeatureState
 from stethoscope_desktop.engines.info import EngineInfo
+from stethoscope_desktop.tables.values import Row
 from tests.compat.measure_original import (
     BUILD_DEB,
     WINDOW_VERDICTS,
@@ -394,7 +395,7 @@ def facts(checks: dict[str, Fact]) -> Facts:
 
 
 def test_the_original_gets_this_machines_facts_as_its_scripts_read_them() -> None:
-    rows = ({"value": "12.7.0", "version": "12 (bookworm)"},)
+    rows: tuple[Row, ...] = ({"value": "12.7.0", "version": "12 (bookworm)"},)
     scanned = facts({
         "os_version": Fact(Evidence("os_version", rows=rows), value="12.7.0", rows=rows),
         "firewall": Fact(Evidence("firewall"), FeatureState.ON),

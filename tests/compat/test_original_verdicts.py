@@ -156,7 +156,7 @@ class Device:
                 ],
                 "rpm_packages": [],
             }  # fmt: skip
-            return canned_linux(**common, **specific)  # type: ignore[arg-type]
+            return canned_linux(**common, **specific)
         if self.platform == "darwin":
             specific = {
                 "os_version": [
