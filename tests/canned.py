@@ -36,7 +36,7 @@ STETHOSCOPE_COLUMNS: Mapping[str, Sequence[tuple[str, ColumnType]]] = {
         ("name", "text"), ("type", "text"), ("enabled", "integer"), ("up_to_date", "integer"),
         ("version", "text"), ("source", "text"), ("detail", "text"),
     ),
-    "stethoscope_app": (("version", "text"), ("python_version", "text"), ("executable", "text"), ("frozen", "integer")),
+    "stethoscope_app": (("version", "text"), ("stethoscope_release", "text"), ("python_version", "text"), ("executable", "text"), ("frozen", "integer")),
 }  # fmt: skip
 
 
@@ -83,7 +83,7 @@ def canned_linux(**overrides: Sequence[Row] | str) -> list[TablePlugin]:
                          {"name": "bash", "version": "5.2.15-2+b7", "status": "install ok installed"}],
         "rpm_packages": [],
         "stethoscope_desktop_apps": [],
-        "stethoscope_app": [{"version": "0.1.0"}],
+        "stethoscope_app": [{"version": "0.1.0", "stethoscope_release": "5.0.6"}],
     }  # fmt: skip
     tables.update(overrides)
     return [

@@ -41,7 +41,7 @@ def test_scan_json_is_a_full_report_of_this_machine(capsys: pytest.CaptureFixtur
         "screenIdle",
         "remoteLogin",
         "openWifiConnections",
-        "stethoscopeVersion",
+        "stethoscopeDesktopVersion",
     } <= keys
     for practice in report["practices"]:
         assert practice["status"] in ("PASS", "NUDGE", "FAIL", "UNKNOWN")
@@ -54,7 +54,7 @@ def test_scan_json_is_a_full_report_of_this_machine(capsys: pytest.CaptureFixtur
 def test_scan_exit_codes_follow_the_overall_status(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The override folder is layered over the bundled policy: a failing practice makes it exit 2.
+    # The override folder's policy is the policy: a failing practice makes it exit 2.
     failing = write_practices(tmp_path / "fail", 'stethoscopeVersion: ">=99.0.0"\n')
     assert main(["scan", "--json", "--engine", "embedded", "--practices", str(failing)]) == 2
     report = json.loads(capsys.readouterr().out)

@@ -282,7 +282,7 @@ def _many_applications(count: int) -> str:
 
 INVALID_POLICIES = [
     # A requirement option that is not one of the four.
-    pytest.param("firewall: always\n", id="enum-lower-case"),
+    pytest.param("firewall: alway\n", id="enum-misspelt"),
     pytest.param("diskEncryption: REQUIRED\n", id="enum-unknown-option"),
     pytest.param("screenLock: YES\n", id="enum-yaml-boolean"),
     pytest.param("applications:\n  - {name: Zoom, assertion: MUST}\n", id="enum-app-assertion"),
@@ -312,7 +312,8 @@ INVALID_POLICIES = [
     pytest.param("- firewall\n- diskEncryption\n", id="type-policy-is-a-list"),
     pytest.param("", id="type-empty-file"),
     pytest.param("osVersion: '>=14.6'\n", id="type-osversion-string"),
-    pytest.param("osVersion:\n  darwin: '>=14.6'\n", id="type-bracket-string"),
+    pytest.param("osVersion:\n  darwin: 'newest'\n", id="type-bracket-bad-range"),
+    pytest.param("osVersion:\n  darwin: 14\n", id="type-bracket-number"),
     pytest.param("osVersion:\n  darwin: {ok: true}\n", id="type-range-boolean"),
     pytest.param("osVersion:\n  darwin: {}\n", id="shape-empty-bracket"),
     pytest.param("screenIdle: true\n", id="type-screenidle-boolean"),
@@ -393,6 +394,13 @@ VALID_POLICIES = [
         "  ubuntu: {ok: '>=24.04 <26', nudge: '=v22.4.0'}\n"
         "  fedora: {ok: '*'}\n",
         id="range-forms",
+    ),
+    pytest.param(
+        "# Stethoscope's first policies (2018)\n"
+        "os version: {darwin: '>=10.13.4', win32: '>=10.0.16299', linux: '>=4.3.3'}\n"
+        "disk encryption: ALWAYS\nautomatic updates: Suggested\nscreen lock: if_supported\n"
+        "remote login: never\nscreen idle: '<=600'\nopen wifi connections: SUGGESTED\n",
+        id="spaced-keys-one-range-any-case",
     ),
     pytest.param("stethoscopeVersion: ''\n", id="empty-range-means-any"),
     pytest.param("stethoscopeVersion: '>=1.0.0-beta.2+build.5'\n", id="prerelease-and-build"),

@@ -72,7 +72,13 @@ from stethoscope_desktop.core.status import FeatureState, Status
 log = logging.getLogger(__name__)
 
 # Practices answered with one FeatureState in `validate` and `device.security`.
-SINGLE_PRACTICES = ("osVersion", *FEATURE_PRACTICES, "screenIdle", "stethoscopeVersion")
+SINGLE_PRACTICES = (
+    "osVersion",
+    *FEATURE_PRACTICES,
+    "screenIdle",
+    "stethoscopeVersion",
+    "stethoscopeDesktopVersion",
+)
 # SecurityInfo fields Stethoscope had for other platforms' settings; never measured here.
 UNMEASURED_SECURITY_FIELDS = (
     "automaticAppUpdates",
@@ -134,6 +140,8 @@ type PolicyResult {{
   remoteLogin: FeatureState
   openWifiConnections: FeatureState
   stethoscopeVersion: FeatureState
+  "This app's own version against the policy's stethoscopeDesktopVersion."
+  stethoscopeDesktopVersion: FeatureState
   "Every application rule that applies to this platform."
   applications: [ApplicationFeatureState]
   "The rules that require an application (ALWAYS, IF_SUPPORTED)."
@@ -168,7 +176,10 @@ type Device {{
   firmwareVersion: String
   hardwareModel: String
   hardwareSerial: String
+  "The release of Stethoscope this app answers as (the one whose API and policy it implements)."
   stethoscopeVersion: String
+  "This app's (Stethoscope Desktop's) own version."
+  stethoscopeDesktopVersion: String
   osqueryVersion: String
   ipAddresses: [IpAddress]
   macAddresses: [NetworkInterface]
@@ -259,6 +270,7 @@ input DevicePolicy {{
   remoteLogin: RequirementOption
   openWifiConnections: RequirementOption
   stethoscopeVersion: Semver
+  stethoscopeDesktopVersion: Semver
   applications: [ApplicationRequirement]
   requiredApplications: [AppRequirement]
   bannedApplications: [AppRequirement]
@@ -481,6 +493,8 @@ def asked_practices(policy: Policy) -> frozenset[str]:
         asked.add("screenIdle")
     if policy.stethoscope_version is not None:
         asked.add("stethoscopeVersion")
+    if policy.stethoscope_desktop_version is not None:
+        asked.add("stethoscopeDesktopVersion")
     return frozenset(asked)
 
 
@@ -688,6 +702,7 @@ _DEVICE_TEXT_FIELDS = {
     "osBuild": "os_build",
     "hardwareModel": "hardware_model",
     "stethoscopeVersion": "stethoscope_version",
+    "stethoscopeDesktopVersion": "app_version",
 }
 
 

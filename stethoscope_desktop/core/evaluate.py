@@ -8,10 +8,14 @@ with its rule, then how a verdict is put into words. The rules are Stethoscope's
 - Requirement options: `ALWAYS` (off → FAIL), `SUGGESTED` (off → NUDGE), `NEVER` (on → FAIL),
   `IF_SUPPORTED` (like ALWAYS where the platform can tell; where it cannot, not held against the
   user). A fact that could not be read is UNKNOWN — never turned into PASS or FAIL.
-- `osVersion`: inside `ok` → PASS, else inside `nudge` → NUDGE, else FAIL.
+- `osVersion`: the bracket of the most specific platform key (`debian`, then `linux`, then
+  `all`): inside `ok` → PASS, else inside `nudge` → NUDGE, else FAIL. A policy whose osVersion
+  names only other platforms fails the device, as Stethoscope's did.
 - `screenIdle`: the seconds until the screen locks must be inside the range.
-- `stethoscopeVersion`: the app's own version must be inside the range.
-- `applications`: required (ALWAYS/IF_SUPPORTED), suggested, or banned (NEVER) per rule.
+- `stethoscopeVersion`: the Stethoscope release this app answers as (`STETHOSCOPE_RELEASE`) must
+  be inside the range; `stethoscopeDesktopVersion`: this app's own version.
+- `applications`: required (ALWAYS), suggested, banned (NEVER), or required to be current where
+  installed (IF_SUPPORTED), per rule.
 - IT's own checks: a query that returns rows passes; none fails (or nudges, if not critical).
 - Overall: FAIL if any practice fails, else NUDGE if any nudges, else PASS (UNKNOWN when no
   practice could be read at all).
@@ -30,7 +34,13 @@ from stethoscope_desktop.core.custom_checks import (
 )
 from stethoscope_desktop.core.facts import Fact, Facts, PlatformContext
 from stethoscope_desktop.core.instructions import Instructions
-from stethoscope_desktop.core.policy import ApplicationRule, Policy, Requirement, VersionBracket
+from stethoscope_desktop.core.policy import (
+    PLATFORM_NAMES,
+    ApplicationRule,
+    Policy,
+    Requirement,
+    VersionBracket,
+)
 from stethoscope_desktop.core.report import (
     ApplicationOutcome,
     AppState,
@@ -76,7 +86,7 @@ def evaluate(
             *_os_version(policy, facts, explainer),
             *_features(policy, facts, explainer),
             *_screen_idle(policy, facts, explainer),
-            *_stethoscope_version(policy, facts, explainer),
+            *_app_versions(policy, facts, explainer),
             *_applications(policy, facts, explainer),
             *_custom_checks(policy, facts),
         ]
@@ -106,6 +116,8 @@ def _os_version(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator
     """The OS version against this platform's bracket; none when the policy has none for it."""
     bracket = bracket_for(policy.os_version, facts.context)
     if bracket is None:
+        if policy.os_version:
+            yield _os_version_not_named(policy, facts, explainer)
         return
     fact = facts.for_practice("osVersion")
     observed = "" if fact.value is None else str(fact.value)
@@ -121,6 +133,27 @@ def _os_version(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator
         requirement=str(required) if required else "",
         requirement_text=_words_for_versions(explainer.texts, required) if required else "",
         observed=observed,
+    )
+
+
+def _os_version_not_named(policy: Policy, facts: Facts, explainer: _Explainer) -> PracticeResult:
+    """FAIL where the policy's osVersion names other platforms only, as Stethoscope did.
+
+    IT listed the platforms it supports (`darwin`, `win32`); this one is not among them.
+    """
+    fact = facts.for_practice("osVersion")
+    names = ", ".join(PLATFORM_NAMES.get(key, key) for key in policy.os_version)
+    fill = {"platformName": explainer.platform_name, "names": names}
+    return explainer.explain(
+        key="osVersion",
+        practice="osVersion",
+        status=Status.FAIL,
+        fact=fact,
+        requirement="",
+        requirement_text=explainer.texts.string("osVersionNotNamed", **fill),
+        observed="" if fact.value is None else str(fact.value),
+        values=fill,
+        title=explainer.texts.string("osVersionNotNamedTitle", **fill),
     )
 
 
@@ -230,31 +263,33 @@ def screen_idle_status(allowed: NumericRange, seconds: float | None, lock_known:
     return Status.PASS if allowed.contains(seconds) else Status.FAIL
 
 
-# -- stethoscopeVersion ----------------------------------------------------------------------
+# -- stethoscopeVersion, stethoscopeDesktopVersion ----------------------------------------------
 
 
-def _stethoscope_version(
-    policy: Policy, facts: Facts, explainer: _Explainer
-) -> Iterator[PracticeResult]:
-    """The app's own version against the range."""
-    allowed = policy.stethoscope_version
-    if allowed is None:
-        return
-    fact = facts.for_practice("stethoscopeVersion")
-    observed = "" if fact.value is None else str(fact.value)
-    yield explainer.explain(
-        key="stethoscopeVersion",
-        practice="stethoscopeVersion",
-        status=version_status(allowed, observed) if observed else Status.UNKNOWN,
-        fact=fact,
-        requirement=str(allowed),
-        requirement_text=_words_for_versions(explainer.texts, allowed),
-        observed=observed,
-    )
+def _app_versions(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[PracticeResult]:
+    """The Stethoscope release this app answers as, and its own version, against their ranges."""
+    for practice, allowed in (
+        ("stethoscopeVersion", policy.stethoscope_version),
+        ("stethoscopeDesktopVersion", policy.stethoscope_desktop_version),
+    ):
+        if allowed is None:
+            continue
+        fact = facts.for_practice(practice)
+        observed = "" if fact.value is None else str(fact.value)
+        yield explainer.explain(
+            key=practice,
+            practice=practice,
+            status=version_status(allowed, observed) if observed else Status.UNKNOWN,
+            fact=fact,
+            requirement=str(allowed),
+            requirement_text=_words_for_versions(explainer.texts, allowed),
+            observed=observed,
+            values={"version": observed},
+        )
 
 
 def version_status(allowed: VersionRange, version: str) -> Status:
-    """Return the verdict for a version that must satisfy a range (stethoscopeVersion)."""
+    """Return the verdict for a version that must satisfy a range (the app's versions)."""
     parsed = parse_version(version)
     if parsed is None:
         return Status.UNKNOWN
@@ -411,6 +446,9 @@ def application_status(
         return _banned_verdict(satisfied, matched, found)
     if satisfied:
         return ApplicationVerdict(Status.PASS, AppState.INSTALLED, True, found, matched)
+    if rule.assertion is Requirement.IF_SUPPORTED and not matched:
+        # As in Stethoscope: where it is installed it must be in the range; it need not be.
+        return ApplicationVerdict(Status.PASS, AppState.NOT_INSTALLED, False, found, matched)
     missing = Status.NUDGE if rule.assertion is Requirement.SUGGESTED else Status.FAIL
     state = AppState.OUTDATED if matched else AppState.NOT_INSTALLED
     return ApplicationVerdict(missing, state, bool(matched), found, matched)
@@ -509,10 +547,12 @@ class _Explainer:
         application: ApplicationOutcome | None = None,
         description: str = "",
         title_from: str = "",
+        title: str = "",
     ) -> PracticeResult:
         """Return the result: the verdict with the texts of `practice` filled in.
 
-        `title_from` names the practice whose passing title to use instead of its own.
+        `title_from` names the practice whose passing title to use instead of its own; `title`
+        is the title itself, where the practice's own titles do not say what happened.
         """
         texts = self.texts.practice(practice)
         fill = {
@@ -531,7 +571,7 @@ class _Explainer:
             name=render(texts.name, fill) or key,
             status=status,
             rating=texts.rating or DEFAULT_RATINGS.get(practice, Rating.MEDIUM),
-            title=render(self._title(practice, status, title_from), fill) or key,
+            title=title or render(self._title(practice, status, title_from), fill) or key,
             description=description or render(texts.description, fill),
             directions=directions,
             directions_platform=platform_key,

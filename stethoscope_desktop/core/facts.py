@@ -28,6 +28,7 @@ PRACTICE_CHECKS: Mapping[str, str] = {
     "remoteLogin": "remote_login",
     "openWifiConnections": "open_wifi_connections",
     "stethoscopeVersion": "stethoscope_version",
+    "stethoscopeDesktopVersion": "stethoscope_desktop_version",
     "applications": "applications",
 }
 # The check that says who the device is; it runs in every scan.

@@ -101,6 +101,10 @@ STRINGS: Mapping[str, str] = {
     "requirementNever": "The requirement NEVER, in words.",
     "requirementIfSupported": "The requirement IF_SUPPORTED, in words.",
     "versionAtLeast": "A version requirement in words ({{version}}).",
+    "osVersionNotNamedTitle": "The title when the policy's osVersion names no version for this "
+    "platform ({{platformName}}).",
+    "osVersionNotNamed": "Its requirement in words ({{platformName}}; the platforms it names: "
+    "{{names}}).",
     "secondsAtMost": "A screen-lock time requirement in words ({{count}}).",
     "snoozeOneHour": "The snooze menu's one-hour entry.",
     "snoozeFourHours": "The snooze menu's four-hour entry.",
@@ -121,6 +125,7 @@ PLACEHOLDERS = frozenset(
     {
         "requirement", "platformName", "organization", "name", "installFrom", "version",
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
+        "names",
     }
 )  # fmt: skip
 # Stethoscope's UI strings that we take over, and what they become.

@@ -1,5 +1,9 @@
 """Finding and layering the practices folders: bundled < IT's machine-wide folder < override.
 
+The bundled policy applies only where no other folder has a `policy.yaml`: a policy IT ships is
+the whole policy, as it was for Stethoscope (see `core.policy.merge_layers`). Config and texts
+layer key by key.
+
 Where IT's config names a `policyServer`, the policy it serves is a layer of IT's between the
 bundled defaults and IT's folder (see `core.policy_server`): IT's folder wins over it, and the
 override cannot weaken either.
@@ -206,7 +210,8 @@ class PracticesLoader:
         machine = next((i for i, f in enumerate(self._folders) if f.kind == "machine"), None)
         config, config_problems = merge_configs(config_layers, machine)
         locked = self._add_policy_server(config, policy_layers, loading, machine, bundled_files)
-        policy, merge_problems = merge_layers(policy_layers, *locked)
+        bundled = sum(1 for folder in self._folders if folder.kind == "bundled")
+        policy, merge_problems = merge_layers(policy_layers, *locked, bundled=bundled)
         loading.problems += merge_problems + config_problems
         instructions = self._instructions(loading)
         return Practices(
@@ -341,7 +346,7 @@ class PracticesLoader:
                 return previous
             blank = empty(key)
             if isinstance(blank, PolicyLayer):
-                blank.unreadable = True
+                blank.unreadable = blank.from_file = True
             return blank
         layer: Layer = parse(doc)
         problems += layer.problems

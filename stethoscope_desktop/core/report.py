@@ -163,7 +163,10 @@ class DeviceFacts:
     hardware_serial: str = ""
     """The hardware serial number; often empty without administrator rights."""
     stethoscope_version: str = ""
-    """This app's version."""
+    """The release of Netflix's Stethoscope this app answers as: the one whose policy format and
+    local API it implements."""
+    app_version: str = ""
+    """This app's (Stethoscope Desktop's) own version."""
     running_as_admin: bool = False
     """Whether the scan ran as root or an elevated administrator (it should not need to)."""
 

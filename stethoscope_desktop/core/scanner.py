@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from stethoscope_desktop import __version__
+from stethoscope_desktop import STETHOSCOPE_RELEASE, __version__
 from stethoscope_desktop.core.checks import Check, CheckKind, CheckSet
 from stethoscope_desktop.core.custom_checks import CustomCheck
 from stethoscope_desktop.core.evaluate import evaluate
@@ -144,6 +144,7 @@ class Scanner:
                 "osVersion": bool(policy.os_version),
                 "screenIdle": policy.screen_idle is not None,
                 "stethoscopeVersion": policy.stethoscope_version is not None,
+                "stethoscopeDesktopVersion": policy.stethoscope_desktop_version is not None,
                 "applications": bool(policy.applications),
             }.get(practice, practice in policy.features)
             if wanted and check_id not in needed:
@@ -231,6 +232,7 @@ class Scanner:
             hardware_vendor=text("hardwareVendor"),
             hardware_model=text("hardwareModel"),
             hardware_serial=text("hardwareSerial"),
-            stethoscope_version=self._app_version,
+            stethoscope_version=STETHOSCOPE_RELEASE,
+            app_version=self._app_version,
             running_as_admin=self._running_as_admin,
         )

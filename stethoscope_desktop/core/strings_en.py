@@ -57,6 +57,8 @@ STRINGS: dict[str, str] = {
     "requirementNever": "must be off",
     "requirementIfSupported": "must be on where the device can tell",
     "versionAtLeast": "{{version}} or later",
+    "osVersionNotNamedTitle": "Your organization's policy names no supported {{platformName}} version",
+    "osVersionNotNamed": "a platform the policy names ({{names}})",
     "secondsAtMost": "at most {{count}} seconds",
     "snoozeOneHour": "For 1 hour",
     "snoozeFourHours": "For 4 hours",

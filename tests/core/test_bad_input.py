@@ -171,10 +171,18 @@ WRONG_TYPE_CASES += [
             f"osVersion:\n  darwin: {value}\n",
             "osVersion.darwin",
             2,
-            'must be {ok: ">=x.y", nudge: ">=x.y"}',
+            'must be {ok: ">=x.y", nudge: ">=x.y"} or one version range in quotes',
         )
-        for kind, value in {**WRONG_TYPES, "string": '">=14.6"'}.items()
-        if kind != "mapping"
+        for kind, value in WRONG_TYPES.items()
+        if kind not in ("mapping", "string")
+    ),
+    Case(
+        "policy-osVersion.darwin-bad-range",
+        "policy",
+        'osVersion:\n  darwin: "newest"\n',
+        "osVersion.darwin",
+        2,
+        'invalid version "newest"',
     ),
     *(
         Case(
@@ -246,10 +254,10 @@ RANGE_CASES += [
 ]  # fmt: skip
 
 REQUIREMENT_CASES = [
-    Case("policy-firewall-lowercase", "policy", "firewall: always\n", "firewall", 1, f'{REQUIREMENT_CHOICES} (did you mean "ALWAYS"?)'),
-    Case("policy-screenLock-titlecase", "policy", "screenLock: Suggested\n", "screenLock", 1, 'did you mean "SUGGESTED"?'),
-    Case("policy-remoteLogin-lowercase", "policy", "firewall: ALWAYS\nremoteLogin: never\n", "remoteLogin", 2, 'did you mean "NEVER"?'),
-    Case("policy-automaticUpdates-if_supported", "policy", "automaticUpdates: if_supported\n", "automaticUpdates", 1, 'did you mean "IF_SUPPORTED"?'),
+    Case("policy-firewall-misspelt", "policy", "firewall: alway\n", "firewall", 1, f'{REQUIREMENT_CHOICES} (did you mean "ALWAYS"?)'),
+    Case("policy-screenLock-misspelt", "policy", "screenLock: Sugested\n", "screenLock", 1, 'did you mean "SUGGESTED"?'),
+    Case("policy-remoteLogin-misspelt", "policy", "firewall: ALWAYS\nremoteLogin: nevr\n", "remoteLogin", 2, 'did you mean "NEVER"?'),
+    Case("policy-automaticUpdates-if-supported", "policy", "automaticUpdates: if supported\n", "automaticUpdates", 1, 'did you mean "IF_SUPPORTED"?'),
     Case("policy-diskEncryption-nonsense", "policy", "diskEncryption: sometimes\n", "diskEncryption", 1, f"'sometimes' {REQUIREMENT_CHOICES}"),
     Case("policy-firewall-yes", "policy", "firewall: yes\n", "firewall", 1, REQUIREMENT_CHOICES),
 ]  # fmt: skip
@@ -590,7 +598,7 @@ def test_every_problem_of_a_file_with_many_errors_is_reported(tmp_path: Path) ->
     path.write_text(
         y("""
             firewal: ALWAYS
-            diskEncryption: always
+            diskEncryption: ON
             osVersion:
               darwin:
                 ok: ">=abc"
@@ -783,9 +791,9 @@ def test_the_override_can_add_keys_it_did_not_set(tmp_path: Path) -> None:
     practices = _loader(tmp_path, it=it, override=override).load()
     assert practices.problems == ()
     assert _features(practices)["remoteLogin"] == "NEVER"
-    # IT left screenLock to the bundled default, so a test folder may change it.
+    # IT's policy has no screenLock (nor the bundled one's osVersion), so a test folder may add it.
     assert _features(practices)["screenLock"] == "SUGGESTED"
-    assert set(practices.policy.os_version) == {"darwin", "ubuntu"}
+    assert set(practices.policy.os_version) == {"ubuntu"}
 
 
 def test_the_override_cannot_replace_its_os_version_bracket(tmp_path: Path) -> None:
@@ -903,8 +911,9 @@ def test_every_malformed_policy_loads_as_an_it_layer_without_raising(tmp_path: P
         it.mkdir()
         path = write_case(case, it)
         practices = PracticesLoader([bundled, PracticesFolder("machine", it)]).load()
-        # No case sets diskEncryption validly, so the bundled requirement stays in force.
-        assert _features(practices)["diskEncryption"] == "ALWAYS", case.id
+        # IT's file is the policy; where it could not be read at all, or where IT set
+        # diskEncryption wrongly, the bundled requirement stands in. No case sets it validly.
+        assert _features(practices).get("diskEncryption", "ALWAYS") == "ALWAYS", case.id
         assert any(p.key == case.key for p in _problems_of(practices, path)), case.id
 
 
@@ -931,7 +940,7 @@ def test_check_policy_of_a_folder_reports_each_broken_file(
     folder = _folder(
         tmp_path,
         "practices",
-        policy_yaml="firewall: always\n",
+        policy_yaml="firewall: alway\n",
         config_yaml="engine: osqeury\n",
         **{"instructions.en.yaml": "practices:\n  firewal: {}\n"},
     )
@@ -1030,7 +1039,7 @@ def test_a_broken_config_setting_keeps_its_last_good_value(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     "it_policy",
-    ["firewall: always\n", "firewall: [ALWAYS]\n", "firewall: ALWAYS\n  x: [\n", b"\x00junk", ""],
+    ["firewall: alway\n", "firewall: [ALWAYS]\n", "firewall: ALWAYS\n  x: [\n", b"\x00junk", ""],
     ids=["typo", "wrong-type", "syntax", "binary", "empty"],
 )
 def test_the_override_cannot_weaken_what_it_got_wrong(
