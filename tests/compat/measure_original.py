@@ -1076,18 +1076,55 @@ def verdict_differences(
     return problems
 
 
+_MISSING_FACT = re.compile(r'device facts have no "(\w+)"')
+
+
+def keys_the_original_cannot_judge(
+    oracle: Path,
+    judged: Sequence[JudgedPolicy],
+    devices: Sequence[dict[str, Any]],
+    unknown: Sequence[Mapping[str, str]],
+) -> list[dict[str, str]]:
+    """Per policy, its keys whose verdict needs a fact our scan could not read here (→ why).
+
+    Each key is put to the original alone: only where the original's resolvers read the missing
+    fact is the key left out (an unsupported practice needs no fact and is compared).
+    """
+    cases = [
+        {"name": str(key), "policyYaml": yaml.safe_dump({key: value}), "via": "app",
+         "device": device}
+        for policy, device in zip(judged, devices, strict=True)
+        for key, value in policy.data.items()
+    ]  # fmt: skip
+    answers = iter(run_oracle(oracle, cases))
+    left_out: list[dict[str, str]] = []
+    for policy, missing in zip(judged, unknown, strict=True):
+        keys: dict[str, str] = {}
+        for key in policy.data:
+            errors = next(answers).get("errors") or []
+            found = _MISSING_FACT.search(str(errors[0])) if errors else None
+            if found:
+                keys[practice_name(str(key))] = missing.get(found.group(1), "not read here")
+        left_out.append(keys)
+    return left_out
+
+
 def measure_verdicts(
     judged: Sequence[JudgedPolicy], oracle: Path, server: Server, release: str
 ) -> tuple[Category, Category]:
     window, api = Category(WINDOW_VERDICTS), Category(API_VERDICTS)
+    read = [oracle_device(policy.facts, release) for policy in judged]
+    devices = [device for device, _unknown in read]
+    skipped = keys_the_original_cannot_judge(oracle, judged, devices, [u for _d, u in read])
     cases, plans = [], []
-    for policy in judged:
-        device, unknown = oracle_device(policy.facts, release)
+    for policy, device, left_out in zip(judged, devices, skipped, strict=True):
         named = {practice_name(str(k)): k for k in policy.data}
-        left_out = {n: unknown[n] for n in named if n in unknown}
         reduced = {k: v for k, v in policy.data.items() if practice_name(str(k)) not in left_out}
         compared = [n for n in named if n not in left_out and n not in SETTING_KEYS]
-        notes = [f"not compared: {n} ({why})" for n, why in left_out.items()]
+        notes = [
+            f"not compared: {n} (our scan cannot read it here: {why})"
+            for n, why in left_out.items()
+        ]
         cases.append({"name": policy.blob.label, "policyYaml": yaml.safe_dump(reduced),
                       "via": "app", "device": device})  # fmt: skip
         plans.append((policy, compared, notes))

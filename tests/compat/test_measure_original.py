@@ -15,8 +15,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from stethoscope_desktop.core.facts import Fact, Facts, PlatformContext
 from stethoscope_desktop.core.instructions import PracticeText
@@ -24,6 +26,7 @@ from stethoscope_desktop.core.report import DeviceFacts, Evidence
 from stethoscope_desktop.core.status import FeatureState
 from stethoscope_desktop.engines.info import EngineInfo
 from stethoscope_desktop.tables.values import Row
+from tests.compat import measure_original
 from tests.compat.measure_original import (
     BUILD_DEB,
     WINDOW_VERDICTS,
@@ -421,3 +424,45 @@ def test_verdicts_differ_per_key_and_overall() -> None:
         "overall: ours NUDGE, original FAIL",
     ]
     assert verdict_differences(ours, ours, ["firewall", "osVersion", "applications"]) == []
+
+
+def test_a_key_is_left_out_only_where_the_original_reads_what_we_could_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each key goes to the original alone; a key it judges without the fact stays compared."""
+    sent: list[dict[str, Any]] = []
+
+    def oracle(_path: Path, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        sent.extend(cases)
+        needs = {"screenLock": "screenLock", "openWifiConnections": None}  # unsupported: no fact
+        answers = []
+        for case in cases:
+            fact = needs[
+                measure_original.practice_name(next(iter(yaml.safe_load(case["policyYaml"]))))
+            ]
+            missing = fact and fact not in case["device"]
+            errors = (
+                [f'device facts have no "{fact}" (the linux resolvers read it)']
+                if missing
+                else None
+            )
+            answers.append({"errors": errors})
+        return answers
+
+    monkeypatch.setattr(measure_original, "run_oracle", oracle)
+    policy = measure_original.JudgedPolicy(
+        blob=measure_original.Blob(
+            "0" * 40, "policy.yaml", "c" * 40, "2021-08-02", ("policy.yaml",)
+        ),
+        data={"screen lock": "IF_SUPPORTED", "openWifiConnections": "SUGGESTED"},
+        report=None,  # type: ignore[arg-type]
+        facts=None,  # type: ignore[arg-type]
+    )
+    left_out = measure_original.keys_the_original_cannot_judge(
+        Path("oracle"), [policy], [{"platform": "linux"}], [{"screenLock": "no desktop session"}]
+    )
+    assert left_out == [{"screenLock": "no desktop session"}]
+    assert [yaml.safe_load(case["policyYaml"]) for case in sent] == [
+        {"screen lock": "IF_SUPPORTED"},
+        {"openWifiConnections": "SUGGESTED"},
+    ]
