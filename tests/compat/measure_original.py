@@ -961,6 +961,7 @@ def measure_queries(
 
 # -- verdicts against the original's -----------------------------------------------------------
 
+# The validate part of the query Stethoscope 5.0.6's own window sent (src/lib/Stethoscope.js).
 VALIDATE_QUERY = """query ValidateDevice($policy: DevicePolicy!) {
   policy {
     validate(policy: $policy) {

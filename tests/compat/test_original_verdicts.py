@@ -46,6 +46,11 @@ from stethoscope_desktop.tables.base import TablePlugin
 from stethoscope_desktop.tables.common import StethoscopeAppTable
 from stethoscope_desktop.tables.values import Row as TableRow
 from tests.canned import CannedTable, canned_linux
+from tests.compat.measure_original import (
+    APPLICATION_KEYS,
+    VALIDATE_QUERY,
+    stethoscope_camel_case,
+)
 from tests.ui.reports import practices as bundled_practices
 
 # -- devices ---------------------------------------------------------------------------------
@@ -685,37 +690,6 @@ ORIGINAL: Mapping[str, Verdict] = {
 
 TEXTS = bundled_practices("en").instructions
 CHECKS = load_checks(checks_dir())
-# The validate part of the query Stethoscope 5.0.6's own window sent (src/lib/Stethoscope.js).
-VALIDATE_QUERY = """
-query ValidateDevice($policy: DevicePolicy!) {
-  policy {
-    validate(policy: $policy) {
-      status osVersion firewall diskEncryption screenLock screenIdle automaticUpdates
-      remoteLogin stethoscopeVersion openWifiConnections
-      applications { name status version installed state }
-    }
-  }
-}
-"""
-APPLICATION_KEYS = ("applications", "requiredApplications", "bannedApplications",
-                    "suggestedApplications")  # fmt: skip
-
-
-def stethoscope_camel_case(data: Mapping[str, Any]) -> dict[str, Any]:
-    """What Stethoscope's `/policy` did to a policy file before its window posted it.
-
-    Spaced keys become camelCase (`os version` → `osVersion`) and top-level strings with a
-    letter are upper-cased (`always` → `ALWAYS`).
-    """
-    result: dict[str, Any] = {}
-    for key, value in data.items():
-        words = str(key).lower().split(" ")
-        name = (
-            str(key) if len(words) == 1 else words[0] + "".join(w.capitalize() for w in words[1:])
-        )
-        text = isinstance(value, str) and any(c.isalpha() for c in value)
-        result[name] = value.upper() if text else value
-    return result
 
 
 def scanner_for(device: Device) -> Scanner:
