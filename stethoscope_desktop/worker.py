@@ -165,6 +165,9 @@ def tray_settings(practices: Practices, loader: PracticesLoader) -> TraySettings
         config.notifications,
         tuple(str(path) for path in loader.watched_folders()),
         tuple(str(path) for path in loader.watched_files()),
+        config.help_links,
+        config.devices_url,
+        config.notice if config.notice is not None and not config.notice.is_empty() else None,
     )
 
 

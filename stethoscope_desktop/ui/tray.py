@@ -1,6 +1,9 @@
 """The tray icon: draws the status it is given, toggles the window; its menu is rebuilt on show.
 
-It speaks the bundled English (`core.strings.ENGLISH`) until the scan worker's strings arrive.
+The menu: Open, Check again, the state in words, IT's notice (when config.yaml has one), then
+Snooze, Start at login, Help (IT's help links, the all-devices page, Copy debug info and the
+version) and Quit. It speaks the bundled English (`core.strings.ENGLISH`) until the scan
+worker's strings arrive; until the first report, Help holds only Copy debug info and the version.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from stethoscope_desktop import __version__
 from stethoscope_desktop.core.notify import SNOOZE_CHOICES, SnoozeChoice
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
+from stethoscope_desktop.core.support import HelpLink, Notice
 from stethoscope_desktop.ui.icons import TrayIconState, state_for, status_icon
 from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import palette_is_dark
@@ -34,6 +39,8 @@ class Tray(QObject):
     check_requested = Signal()
     snooze_requested = Signal(str)  # a SnoozeChoice, or "" to resume
     autostart_toggled = Signal(bool)
+    link_requested = Signal(str)  # a URL to open with the desktop's handler
+    copy_debug_info_requested = Signal()
     quit_requested = Signal()
 
     def __init__(
@@ -51,6 +58,9 @@ class Tray(QObject):
         self._report: Report | None = None
         self._failure: ScanFailure | None = None
         self._scanning = False
+        self._help_links: tuple[HelpLink, ...] = ()
+        self._devices_url = ""
+        self._notice: Notice | None = None
         self.icon = QSystemTrayIcon()
         self.menu = QMenu()
         self.menu.aboutToShow.connect(self.rebuild_menu)
@@ -73,6 +83,14 @@ class Tray(QObject):
         self._report = report
         self._failure = None
         self._draw()
+
+    def set_support(
+        self, help_links: tuple[HelpLink, ...], devices_url: str, notice: Notice | None
+    ) -> None:
+        """Offer IT's help links and all-devices page in Help, and show IT's notice."""
+        self._help_links = help_links
+        self._devices_url = devices_url
+        self._notice = notice
 
     def set_failure(self, failure: ScanFailure) -> None:
         """Show that the last scan brought no report, and why, until the next report."""
@@ -134,6 +152,14 @@ class Tray(QObject):
             )
         for line in status_lines:
             menu.addAction(line).setEnabled(False)
+        notice = self._notice
+        if notice is not None:
+            notice_line = menu.addAction(f"⚠ {notice.headline}")
+            if notice.link_url:
+                url = notice.link_url
+                notice_line.triggered.connect(lambda _=False: self.link_requested.emit(url))
+            else:
+                notice_line.setEnabled(False)
         menu.addSeparator()
         snooze = menu.addMenu(strings.string("snooze"))
         until = self._snoozed_until()
@@ -154,8 +180,21 @@ class Tray(QObject):
         autostart.setChecked(self._autostart_enabled())
         autostart.toggled.connect(self.autostart_toggled)
         menu.addAction(autostart)
+        self._add_help(menu.addMenu(strings.string("help")), strings)
         menu.addSeparator()
         menu.addAction(strings.string("quit"), self.quit_requested.emit)
+
+    def _add_help(self, help_menu: QMenu, strings: UiStrings) -> None:
+        links = [(link.label, link.url) for link in self._help_links]
+        if self._devices_url:
+            links.append((strings.string("allDevices"), self._devices_url))
+        for label, url in links:
+            action = help_menu.addAction(label)
+            action.triggered.connect(lambda _=False, u=url: self.link_requested.emit(u))
+        if links:
+            help_menu.addSeparator()
+        help_menu.addAction(strings.string("copyDebugInfo"), self.copy_debug_info_requested.emit)
+        help_menu.addAction(strings.string("appVersion", version=__version__)).setEnabled(False)
 
     def _on_icon_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason is QSystemTrayIcon.ActivationReason.Trigger:
