@@ -215,8 +215,7 @@ class StethoscopeApp(QObject):
             result = self.scans.last_result()
             if result is not None:
                 window.set_instructions(result.strings, result.report.organization)
-                settings = result.settings
-                window.set_support(settings.help_links, settings.devices_url, settings.notice)
+                window.set_support(result.settings.support)
                 window.show_report(result.report)
             window.show_failure(self.scans.last_failure())
             window.set_checked_by(self._checked_by)
@@ -248,15 +247,14 @@ class StethoscopeApp(QObject):
 
     def _on_report_ready(self, result: ScanResult) -> None:
         report, settings = result.report, result.settings
-        support = (settings.help_links, settings.devices_url, settings.notice)
         if self._window is not None:
             self._window.set_instructions(result.strings, report.organization)
-            self._window.set_support(*support)
+            self._window.set_support(settings.support)
             self._window.set_scanning(self.scans.is_scanning())
             self._window.show_report(report)
         if self.tray is not None:
             self.tray.set_instructions(result.strings)
-            self.tray.set_support(*support)
+            self.tray.set_support(settings.support)
             self.tray.set_scanning(False)
             self.tray.set_report(report)
         if self.scans.scans_started == 1:

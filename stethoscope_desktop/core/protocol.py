@@ -50,7 +50,7 @@ from typing import IO, Any, ClassVar, Self, TypeGuard, TypeVar
 from stethoscope_desktop.core.notify import NotificationSettings
 from stethoscope_desktop.core.report import Report, ReportFormatError, texts_in
 from stethoscope_desktop.core.strings import UiStrings
-from stethoscope_desktop.core.support import HelpLink, Notice
+from stethoscope_desktop.core.support import Support
 
 # The version of this protocol: raise it with any change the other side cannot read.
 PROTOCOL_VERSION = 1
@@ -116,9 +116,7 @@ class TraySettings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     watch_folders: tuple[str, ...] = ()
     watch_files: tuple[str, ...] = ()
-    help_links: tuple[HelpLink, ...] = ()
-    devices_url: str = ""
-    notice: Notice | None = None
+    support: Support = field(default_factory=Support)
 
     def to_json(self) -> dict[str, Any]:
         """Return the settings as JSON-ready data."""
@@ -128,9 +126,7 @@ class TraySettings:
             "notifications": self.notifications.to_json(),
             "watch_folders": list(self.watch_folders),
             "watch_files": list(self.watch_files),
-            "help_links": [link.to_json() for link in self.help_links],
-            "devices_url": self.devices_url,
-            "notice": self.notice.to_json() if self.notice is not None else None,
+            "support": self.support.to_json(),
         }
 
     @classmethod
@@ -144,25 +140,14 @@ class TraySettings:
             raise ReportFormatError(f"settings.scan_interval_minutes: {interval!r}")
         if port is not None and (not _is_int(port) or not 0 <= port <= 65535):
             raise ReportFormatError(f"settings.api_port: {port!r}")
-        links = data.get("help_links", [])
-        if not isinstance(links, list):
-            raise ReportFormatError("settings.help_links: must be a list")
-        devices_url = data.get("devices_url", "")
-        if not isinstance(devices_url, str):
-            raise ReportFormatError(f"settings.devices_url: {devices_url!r}")
-        notice = data.get("notice")
+        support = data.get("support")
         return cls(
             interval,
             port,
             NotificationSettings.from_json(data.get("notifications")),
             texts_in(data, "watch_folders", "settings"),
             texts_in(data, "watch_files", "settings"),
-            tuple(
-                HelpLink.from_json(link, f"settings.help_links[{index}]")
-                for index, link in enumerate(links)
-            ),
-            devices_url,
-            Notice.from_json(notice, "settings.notice") if notice is not None else None,
+            Support.from_json(support, "settings.support") if support is not None else Support(),
         )
 
 

@@ -82,6 +82,46 @@ class Notice:
         )
 
 
+@dataclass(frozen=True)
+class Support:
+    """What IT offers the person: help links, the all-devices page and a notice (or none)."""
+
+    help_links: tuple[HelpLink, ...] = ()
+    devices_url: str = ""
+    notice: Notice | None = None
+
+    def entries(self, devices_label: str) -> tuple[HelpLink, ...]:
+        """Return the Help entries: IT's links, then the all-devices page as `devices_label`."""
+        page = (HelpLink(devices_label, self.devices_url),) if self.devices_url else ()
+        return (*self.help_links, *page)
+
+    def to_json(self) -> dict[str, Any]:
+        """Return it as JSON-ready data."""
+        return {
+            "help_links": [link.to_json() for link in self.help_links],
+            "devices_url": self.devices_url,
+            "notice": self.notice.to_json() if self.notice is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: object, name: str) -> Support:
+        """Return it from `to_json` data; raise ReportFormatError naming `name` and the field."""
+        if not isinstance(data, Mapping):
+            raise ReportFormatError(f"{name}: must be an object")
+        links = data.get("help_links", [])
+        if not isinstance(links, list):
+            raise ReportFormatError(f"{name}.help_links: must be a list")
+        notice = data.get("notice")
+        return cls(
+            tuple(
+                HelpLink.from_json(link, f"{name}.help_links[{index}]")
+                for index, link in enumerate(links)
+            ),
+            _text(data, "devices_url", name),
+            Notice.from_json(notice, f"{name}.notice") if notice is not None else None,
+        )
+
+
 def _text(data: Mapping[str, Any], key: str, name: str) -> str:
     value = data.get(key, "")
     if not isinstance(value, str):

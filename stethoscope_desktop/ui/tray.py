@@ -19,7 +19,7 @@ from stethoscope_desktop import __version__
 from stethoscope_desktop.core.notify import SNOOZE_CHOICES, SnoozeChoice
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
-from stethoscope_desktop.core.support import HelpLink, Notice
+from stethoscope_desktop.core.support import Support
 from stethoscope_desktop.ui.icons import TrayIconState, state_for, status_icon
 from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import palette_is_dark
@@ -58,9 +58,7 @@ class Tray(QObject):
         self._report: Report | None = None
         self._failure: ScanFailure | None = None
         self._scanning = False
-        self._help_links: tuple[HelpLink, ...] = ()
-        self._devices_url = ""
-        self._notice: Notice | None = None
+        self._support = Support()
         self.icon = QSystemTrayIcon()
         self.menu = QMenu()
         self.menu.aboutToShow.connect(self.rebuild_menu)
@@ -84,13 +82,9 @@ class Tray(QObject):
         self._failure = None
         self._draw()
 
-    def set_support(
-        self, help_links: tuple[HelpLink, ...], devices_url: str, notice: Notice | None
-    ) -> None:
+    def set_support(self, support: Support) -> None:
         """Offer IT's help links and all-devices page in Help, and show IT's notice."""
-        self._help_links = help_links
-        self._devices_url = devices_url
-        self._notice = notice
+        self._support = support
 
     def set_failure(self, failure: ScanFailure) -> None:
         """Show that the last scan brought no report, and why, until the next report."""
@@ -152,7 +146,7 @@ class Tray(QObject):
             )
         for line in status_lines:
             menu.addAction(line).setEnabled(False)
-        notice = self._notice
+        notice = self._support.notice
         if notice is not None:
             notice_line = menu.addAction(f"⚠ {notice.headline}")
             if notice.link_url:
@@ -185,13 +179,11 @@ class Tray(QObject):
         menu.addAction(strings.string("quit"), self.quit_requested.emit)
 
     def _add_help(self, help_menu: QMenu, strings: UiStrings) -> None:
-        links = [(link.label, link.url) for link in self._help_links]
-        if self._devices_url:
-            links.append((strings.string("allDevices"), self._devices_url))
-        for label, url in links:
-            action = help_menu.addAction(label)
-            action.triggered.connect(lambda _=False, u=url: self.link_requested.emit(u))
-        if links:
+        entries = self._support.entries(strings.string("allDevices"))
+        for entry in entries:
+            action = help_menu.addAction(entry.label)
+            action.triggered.connect(lambda _=False, u=entry.url: self.link_requested.emit(u))
+        if entries:
             help_menu.addSeparator()
         help_menu.addAction(strings.string("copyDebugInfo"), self.copy_debug_info_requested.emit)
         help_menu.addAction(strings.string("appVersion", version=__version__)).setEnabled(False)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
-from stethoscope_desktop.core.support import HelpLink, Notice
+from stethoscope_desktop.core.support import Support
 from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel
 from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import SYMBOLS
@@ -85,9 +85,7 @@ class MainWindow(QMainWindow):
         self._failure: ScanFailure | None = None
         self._scanning = False
         self._checked_by = ""
-        self._help_links: tuple[HelpLink, ...] = ()
-        self._devices_url = ""
-        self._notice: Notice | None = None
+        self._support = Support()
         self.setWindowTitle("Stethoscope")
         self.resize(*WINDOW_SIZE)
 
@@ -228,13 +226,9 @@ class MainWindow(QMainWindow):
         self._refresh_texts()
         self._refresh_support()
 
-    def set_support(
-        self, help_links: tuple[HelpLink, ...], devices_url: str, notice: Notice | None
-    ) -> None:
+    def set_support(self, support: Support) -> None:
         """Show IT's help links and all-devices page in the Help bar, and IT's notice on top."""
-        self._help_links = help_links
-        self._devices_url = devices_url
-        self._notice = notice
+        self._support = support
         self._refresh_support()
 
     def show_debug_info_copied(self) -> None:
@@ -294,7 +288,8 @@ class MainWindow(QMainWindow):
             self._open_link(QUrl(url))
 
     def _notice_url(self) -> str:
-        return self._notice.link_url if self._notice is not None else ""
+        notice = self._support.notice
+        return notice.link_url if notice is not None else ""
 
     def _rebuild_banner(self, report: Report) -> None:
         _clear(self.banner_links)
@@ -309,7 +304,7 @@ class MainWindow(QMainWindow):
     def _refresh_support(self) -> None:
         """Show IT's notice and fill the Help bar (its links are made anew)."""
         strings = self._instructions
-        notice = self._notice
+        notice = self._support.notice
         if notice is not None:
             self.it_notice_heading.setText(notice.heading)
             self.it_notice_heading.setVisible(bool(notice.heading))
@@ -319,16 +314,14 @@ class MainWindow(QMainWindow):
             self.it_notice_link.setVisible(bool(notice.link_url))
         self.it_notice.setVisible(notice is not None and not notice.is_empty())
         _clear(self.help_links)
-        links = [(link.label, link.url) for link in self._help_links]
-        if self._devices_url:
-            links.append((strings.string("allDevices"), self._devices_url))
-        for text, url in links:
-            button = _link_button(text, "helpLink")
-            button.setToolTip(url)
-            button.clicked.connect(lambda _=False, u=url: self._open(u))
+        entries = self._support.entries(strings.string("allDevices"))
+        for entry in entries:
+            button = _link_button(entry.label, "helpLink")
+            button.setToolTip(entry.url)
+            button.clicked.connect(lambda _=False, u=entry.url: self._open(u))
             self.help_links.addWidget(button)
         self.help_title.setText(strings.string("help"))
-        self.help_title.setVisible(bool(links))
+        self.help_title.setVisible(bool(entries))
         self.copy_debug_info.setText(strings.string("copyDebugInfo"))
         self.copied.setText(strings.string("debugInfoCopied"))
 
