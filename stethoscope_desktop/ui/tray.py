@@ -1,9 +1,13 @@
-"""The tray icon: draws the status it is given, toggles the window; its menu is rebuilt on show.
+"""The tray icon: draws the status it is given, toggles the window, and keeps its menu current.
 
 The menu: Open, Check again, the state in words, IT's notice (when config.yaml has one), then
 Snooze, Start at login, Help (IT's help links, the all-devices page, Copy debug info and the
-version) and Quit. It speaks the bundled English (`core.strings.ENGLISH`) until the scan
-worker's strings arrive; until the first report, Help holds only Copy debug info and the version.
+version) and Quit. The menu is rebuilt whenever what it says changes, not when it opens: a tray
+host that shows it through D-Bus (StatusNotifierItem) sizes it by the layout it read before, and
+cuts off what a rebuild on opening adds.
+
+It speaks the bundled English (`core.strings.ENGLISH`) until the scan worker's strings arrive;
+until the first report, Help holds only Copy debug info and the version.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
@@ -24,6 +28,8 @@ from stethoscope_desktop.ui.icons import TrayIconState, state_for, status_icon
 from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import palette_is_dark
 
+# The notice's line in the menu is cut after this many characters (the window shows it whole).
+NOTICE_LINE_CHARS = 60
 SNOOZE_STRINGS: dict[SnoozeChoice, str] = {
     "1h": "snoozeOneHour",
     "4h": "snoozeFourHours",
@@ -59,9 +65,10 @@ class Tray(QObject):
         self._failure: ScanFailure | None = None
         self._scanning = False
         self._support = Support()
+        self._built_for: tuple[float, bool] | None = None
         self.icon = QSystemTrayIcon()
         self.menu = QMenu()
-        self.menu.aboutToShow.connect(self.rebuild_menu)
+        self.menu.aboutToShow.connect(self._rebuild_if_stale)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_icon_activated)
         self._draw()
@@ -74,27 +81,28 @@ class Tray(QObject):
     def set_instructions(self, instructions: UiStrings) -> None:
         """Use these texts for the tooltip and the menu."""
         self._instructions = instructions
-        self._draw()
+        self._changed()
 
     def set_report(self, report: Report) -> None:
         """Show a new report's status (a failure shown before is over)."""
         self._report = report
         self._failure = None
-        self._draw()
+        self._changed()
 
     def set_support(self, support: Support) -> None:
         """Offer IT's help links and all-devices page in Help, and show IT's notice."""
         self._support = support
+        self.rebuild_menu()
 
     def set_failure(self, failure: ScanFailure) -> None:
         """Show that the last scan brought no report, and why, until the next report."""
         self._failure = failure
-        self._draw()
+        self._changed()
 
     def set_scanning(self, scanning: bool) -> None:
         """Show that a scan is running (only before the first report: later keep the verdict)."""
         self._scanning = scanning
-        self._draw()
+        self._changed()
 
     def redraw(self) -> None:
         """Draw again, e.g. after the palette changed between light and dark."""
@@ -122,6 +130,26 @@ class Tray(QObject):
             return TrayIconState.UNKNOWN
         return state_for(self._report.status if self._report else None, scanning)
 
+    def _changed(self) -> None:
+        self._draw()
+        self.rebuild_menu()
+
+    def _menu_moment(self) -> tuple[float, bool]:
+        """Return what the menu shows that changes without the tray being told.
+
+        The snooze (while it lasts) and start at login.
+        """
+        until = self._snoozed_until()
+        return (until if until > datetime.now().timestamp() else 0.0, self._autostart_enabled())
+
+    def _rebuild_if_stale(self) -> None:
+        if self._menu_moment() != self._built_for:
+            self.rebuild_menu()
+
+    def _rebuild_soon(self) -> None:
+        # Not from inside an action's own signal: rebuilding deletes that action.
+        QTimer.singleShot(0, self.rebuild_menu)
+
     def _draw(self) -> None:
         state = self.icon_state()
         self.icon.setIcon(status_icon(state, dark=palette_is_dark(), template=self._template))
@@ -132,6 +160,7 @@ class Tray(QObject):
         strings = self._instructions
         menu = self.menu
         menu.clear()
+        self._built_for = self._menu_moment()
         menu.addAction(strings.string("open"), self.open_requested.emit)
         check = menu.addAction(strings.string("checkAgain"), self.check_requested.emit)
         check.setEnabled(not self._scanning)
@@ -148,7 +177,10 @@ class Tray(QObject):
             menu.addAction(line).setEnabled(False)
         notice = self._support.notice
         if notice is not None:
-            notice_line = menu.addAction(f"⚠ {notice.headline}")
+            headline = notice.headline
+            if len(headline) > NOTICE_LINE_CHARS:
+                headline = headline[: NOTICE_LINE_CHARS - 1].rstrip() + "…"
+            notice_line = menu.addAction(f"⚠ {headline}")
             if notice.link_url:
                 url = notice.link_url
                 notice_line.triggered.connect(lambda _=False: self.link_requested.emit(url))
@@ -164,19 +196,27 @@ class Tray(QObject):
                     "snoozedUntil", time=datetime.fromtimestamp(until).strftime("%a %H:%M")
                 )
             )
-            resume.triggered.connect(lambda: self.snooze_requested.emit(""))
+            resume.triggered.connect(lambda: self._snooze(""))
             snooze.addSeparator()
         for choice in SNOOZE_CHOICES:
             action = snooze.addAction(strings.string(SNOOZE_STRINGS[choice]))
-            action.triggered.connect(lambda _=False, c=choice: self.snooze_requested.emit(c))
+            action.triggered.connect(lambda _=False, c=choice: self._snooze(c))
         autostart = QAction(strings.string("startAtLogin"), menu)
         autostart.setCheckable(True)
         autostart.setChecked(self._autostart_enabled())
-        autostart.toggled.connect(self.autostart_toggled)
+        autostart.toggled.connect(self._on_autostart_toggled)
         menu.addAction(autostart)
         self._add_help(menu.addMenu(strings.string("help")), strings)
         menu.addSeparator()
         menu.addAction(strings.string("quit"), self.quit_requested.emit)
+
+    def _snooze(self, choice: str) -> None:
+        self.snooze_requested.emit(choice)
+        self._rebuild_soon()
+
+    def _on_autostart_toggled(self, enabled: bool) -> None:
+        self.autostart_toggled.emit(enabled)
+        self._rebuild_soon()
 
     def _add_help(self, help_menu: QMenu, strings: UiStrings) -> None:
         entries = self._support.entries(strings.string("allDevices"))

@@ -130,5 +130,5 @@ def test_a_report_event_carries_them_across_one_line(tmp_path: Path) -> None:
 
 
 def test_support_that_is_not_an_object_is_refused_by_name() -> None:
-    with pytest.raises(ReportFormatError, match="settings.support: must be an object"):
+    with pytest.raises(ReportFormatError, match=r"settings\.support: must be an object"):
         TraySettings.from_json({"scan_interval_minutes": 30, "support": ["help"]})

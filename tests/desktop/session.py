@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -52,6 +54,9 @@ def _free_display() -> int:
     raise RuntimeError("no free X display number")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -59,6 +64,14 @@ def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-unty
             return
         time.sleep(0.1)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Wait until `condition()` is true; fail the test naming `what` after `timeout` seconds."""
+    try:
+        _wait(condition, timeout, what)
+    except TimeoutError as error:
+        raise AssertionError(str(error)) from None
 
 
 class VirtualDesktop:
@@ -225,3 +238,46 @@ def qt_cannot_start(env: dict[str, str]) -> str:
         return ""
     lines = [line for line in result.stderr.splitlines() if "plugin" in line or "library" in line]
     return (lines[0] if lines else result.stderr.strip()[:200]) + " (install the libxcb-* packages)"
+
+
+def app_env(desktop: VirtualDesktop, folder: Path) -> dict[str, str]:
+    """Return the environment of an app on `desktop`: a fresh home in `folder`, no IT folder."""
+    home = folder / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_CONFIG_DIRS": str(folder / "no-machine-folder"),
+        "LANG": "C.UTF-8",
+        "QT_QPA_PLATFORM": "xcb",
+        **desktop.env,
+    }
+
+
+@contextmanager
+def running_app(
+    env: dict[str, str], practices: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run the tray app with `--practices practices`, its output in `log`; stop it afterwards.
+
+    Fails the test when the app does not quit on SIGTERM.
+    """
+    with log.open("w") as output:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "stethoscope_desktop", "--debug", "--practices", str(practices)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+        try:
+            yield app
+        finally:
+            app.terminate()
+            try:
+                app.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                pytest.fail("the app did not quit on SIGTERM")

@@ -302,6 +302,12 @@ def menu_texts(app: StethoscopeApp) -> list[str]:
     """Return the texts of the tray menu and its submenus, as the tray host shows them."""
     assert app.tray is not None
     app.tray.rebuild_menu()
+    return listed_texts(app)
+
+
+def listed_texts(app: StethoscopeApp) -> list[str]:
+    """Return the tray menu's texts as they are now (as a tray host reads it), submenus indented."""
+    assert app.tray is not None
     texts = []
     for action in app.tray.menu.actions():
         texts.append(action.text())

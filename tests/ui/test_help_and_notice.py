@@ -22,6 +22,7 @@ from stethoscope_desktop.app import StethoscopeApp
 from tests.ui.test_app import (
     SwitchableFirewall,
     build_app,
+    listed_texts,
     menu_action,
     menu_texts,
     notifier_of,
@@ -291,3 +292,37 @@ def test_a_new_report_without_a_notice_takes_the_banner_away(
     assert not window.it_notice.isVisible()
     assert help_buttons(tray_app) == [] and not window.help_title.isVisible()
     assert not any(text.startswith("⚠") for text in menu_texts(tray_app))
+
+
+# -- the menu is current before it opens --------------------------------------------------------
+
+
+def test_the_menu_is_current_without_being_opened(qtbot: QtBot, tray_app: StethoscopeApp) -> None:
+    assert "⚠ This app moves to a new home" not in listed_texts(tray_app)
+    started(qtbot, tray_app)
+    texts = listed_texts(tray_app)
+    assert "⚠ This app moves to a new home" in texts and "  Email Support" in texts
+    assert any(text.startswith("Last checked ") for text in texts)
+
+
+def test_a_snooze_from_the_menu_shows_in_the_menu_at_once(
+    qtbot: QtBot, tray_app: StethoscopeApp
+) -> None:
+    started(qtbot, tray_app)
+    menu_action(tray_app, "For 1 hour").trigger()
+    qtbot.waitUntil(
+        lambda: any(text.startswith("  Snoozed until") for text in listed_texts(tray_app))
+    )
+
+
+def test_opening_the_menu_rebuilds_it_only_when_something_changed_unseen(
+    qtbot: QtBot, tray_app: StethoscopeApp
+) -> None:
+    started(qtbot, tray_app)
+    assert tray_app.tray is not None
+    before = tray_app.tray.menu.actions()[0]
+    tray_app.tray.menu.aboutToShow.emit()
+    assert tray_app.tray.menu.actions()[0] is before, "nothing changed: the same menu"
+    tray_app.notifications.snooze("4h")  # not through the menu: the tray is not told
+    tray_app.tray.menu.aboutToShow.emit()
+    assert any(text.startswith("  Snoozed until") for text in listed_texts(tray_app))
