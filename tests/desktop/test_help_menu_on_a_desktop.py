@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 from stethoscope_desktop import __version__
-from tests.desktop.session import VirtualDesktop, app_env, running_app, wait_for
+from tests.desktop.session import VirtualDesktop, registered_app, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 IT_CONFIG = """\
@@ -65,12 +65,10 @@ def test_the_exported_menu_has_the_notice_and_help_once_the_report_is_in(
     practices = tmp_path / "practices"
     practices.mkdir()
     (practices / "config.yaml").write_text(IT_CONFIG)
-    app_log = tmp_path / "app.log"
-    with running_app(app_env(virtual_desktop, tmp_path), practices, app_log) as app:
-        wait_for(lambda: virtual_desktop.tray_items(), 20, "the tray icon to register")
+    with registered_app(virtual_desktop, practices, tmp_path) as app:
         item = virtual_desktop.tray_items()[0]
         wait_for(lambda: "Help" in menu_labels(virtual_desktop, item), 10, "the Help menu")
-        wait_for(lambda: "first verdict shown" in app_log.read_text(), 30, "the first report")
+        wait_for(lambda: "first verdict shown" in app.log.read_text(), 30, "the first report")
         wait_for(
             lambda: "⚠ A new checkup app is coming" in menu_labels(virtual_desktop, item),
             10,
@@ -82,4 +80,4 @@ def test_the_exported_menu_has_the_notice_and_help_once_the_report_is_in(
             "Email IT", "Copy debug info", f"Stethoscope Desktop {__version__}",
         ]  # fmt: skip
         assert any(label.startswith("Last checked ") for label in labels)
-        assert app.poll() is None, "the app is still running"
+        assert app.process.poll() is None, "the app is still running"

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.desktop.session import VirtualDesktop, app_env, running_app, wait_for
+from tests.desktop.session import VirtualDesktop, app_env, registered_app, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,17 +48,15 @@ def test_tray_registers_and_a_new_critical_finding_notifies_once(
     assert critical, "the test policy makes at least one practice fail"
     summary = critical[0] if len(critical) == 1 else f"{len(critical)} new critical problems"
 
-    with running_app(env, practices, tmp_path / "app.log") as app:
-        wait_for(lambda: virtual_desktop.tray_items(), 20, "the tray icon to register")
-        wait_for(lambda: virtual_desktop.notifications(), 20, "a notification")
-        first = virtual_desktop.notifications()
+    with registered_app(virtual_desktop, practices, tmp_path) as app:
+        wait_for(lambda: app.notifications(virtual_desktop), 20, "a notification")
+        first = app.notifications(virtual_desktop)
         assert [(summary_ := n[1]) for n in first] == [summary], first
         assert summary_ == summary
 
         # The next scan (here triggered by IT's file changing) finds the same problems: no notification.
-        app_log = tmp_path / "app.log"
         (practices / "policy.yaml").write_text('stethoscopeVersion: ">=99.0.0"\n# touched\n')
-        wait_for(lambda: app_log.read_text().count("scan finished") >= 2, 20, "the second scan")
+        wait_for(lambda: app.log.read_text().count("scan finished") >= 2, 20, "the second scan")
         time.sleep(1.0)
-        assert [n[1] for n in virtual_desktop.notifications()] == [summary]
-        assert app.poll() is None, "the app is still running"
+        assert [n[1] for n in app.notifications(virtual_desktop)] == [summary]
+        assert app.process.poll() is None, "the app is still running"
