@@ -68,6 +68,10 @@ class Tray(QObject):
         self._built_for: tuple[float, bool] | None = None
         self.icon = QSystemTrayIcon()
         self.menu = QMenu()
+        # The submenus live as long as the menu: a rebuild empties them (QMenu.clear deletes
+        # a menu's actions, not the submenus made with addMenu, which would pile up).
+        self.snooze_menu = QMenu(self.menu)
+        self.help_menu = QMenu(self.menu)
         self.menu.aboutToShow.connect(self._rebuild_if_stale)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._on_icon_activated)
@@ -187,7 +191,7 @@ class Tray(QObject):
             else:
                 notice_line.setEnabled(False)
         menu.addSeparator()
-        snooze = menu.addMenu(strings.string("snooze"))
+        snooze = self._submenu(self.snooze_menu, strings.string("snooze"))
         until = self._snoozed_until()
         now = datetime.now().timestamp()
         if until > now:
@@ -206,7 +210,7 @@ class Tray(QObject):
         autostart.setChecked(self._autostart_enabled())
         autostart.toggled.connect(self._on_autostart_toggled)
         menu.addAction(autostart)
-        self._add_help(menu.addMenu(strings.string("help")), strings)
+        self._add_help(self._submenu(self.help_menu, strings.string("help")), strings)
         menu.addSeparator()
         menu.addAction(strings.string("quit"), self.quit_requested.emit)
 
@@ -217,6 +221,13 @@ class Tray(QObject):
     def _on_autostart_toggled(self, enabled: bool) -> None:
         self.autostart_toggled.emit(enabled)
         self._rebuild_soon()
+
+    def _submenu(self, submenu: QMenu, title: str) -> QMenu:
+        """Return `submenu` emptied, titled and added to the menu."""
+        submenu.clear()
+        submenu.setTitle(title)
+        self.menu.addMenu(submenu)
+        return submenu
 
     def _add_help(self, help_menu: QMenu, strings: UiStrings) -> None:
         entries = self._support.entries(strings.string("allDevices"))

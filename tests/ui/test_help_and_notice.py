@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
@@ -326,3 +326,17 @@ def test_opening_the_menu_rebuilds_it_only_when_something_changed_unseen(
     tray_app.notifications.snooze("4h")  # not through the menu: the tray is not told
     tray_app.tray.menu.aboutToShow.emit()
     assert any(text.startswith("  Snoozed until") for text in listed_texts(tray_app))
+
+
+def test_rebuilding_the_menu_leaves_nothing_behind(qtbot: QtBot, tray_app: StethoscopeApp) -> None:
+    started(qtbot, tray_app)
+    tray = tray_app.tray
+    assert tray is not None
+    tray.rebuild_menu()
+    qtbot.wait(10)  # deleteLater's
+    before = len(tray.menu.findChildren(QObject))
+    for _ in range(50):
+        tray.rebuild_menu()
+    qtbot.wait(10)
+    assert len(tray.menu.findChildren(QObject)) == before
+    assert listed_texts(tray_app).count("Help") == 1
