@@ -12,6 +12,8 @@ the next report.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -180,12 +182,17 @@ class MainWindow(QMainWindow):
         # Help bar: IT's links, the all-devices page, Copy debug info.
         self.help_bar = QFrame()
         self.help_bar.setObjectName("helpBar")
-        self.help_title = QLabel()
-        self.help_title.setObjectName("helpTitle")
-        self.help_links = QHBoxLayout()
-        self.help_links.setSpacing(2)
+        # Links in a label that wraps: however many IT lists, in whatever language, the bar
+        # never makes the window wider.
+        self.help_links = QLabel()
+        self.help_links.setObjectName("helpLinks")
+        self.help_links.setWordWrap(True)
+        self.help_links.setTextFormat(Qt.TextFormat.RichText)
+        self.help_links.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.help_links.linkActivated.connect(self._open)
         self.copied = QLabel()
         self.copied.setObjectName("muted")
+        self.copied.setWordWrap(True)
         self.copied.setVisible(False)
         self._copied_timer = QTimer(self)
         self._copied_timer.setSingleShot(True)
@@ -195,10 +202,8 @@ class MainWindow(QMainWindow):
         self.copy_debug_info.clicked.connect(self.copy_debug_info_requested)
         help_layout = QHBoxLayout(self.help_bar)
         help_layout.setContentsMargins(18, 6, 18, 6)
-        help_layout.addWidget(self.help_title)
-        help_layout.addLayout(self.help_links)
-        help_layout.addStretch(1)
-        help_layout.addWidget(self.copied)
+        help_layout.addWidget(self.help_links, 3)
+        help_layout.addWidget(self.copied, 2)
         help_layout.addWidget(self.copy_debug_info)
 
         central = QWidget()
@@ -313,15 +318,13 @@ class MainWindow(QMainWindow):
             self.it_notice_link.setText(notice.link_label)
             self.it_notice_link.setVisible(bool(notice.link_url))
         self.it_notice.setVisible(notice is not None and not notice.is_empty())
-        _clear(self.help_links)
         entries = self._support.entries(strings.string("allDevices"))
-        for entry in entries:
-            button = _link_button(entry.label, "helpLink")
-            button.setToolTip(entry.url)
-            button.clicked.connect(lambda _=False, u=entry.url: self._open(u))
-            self.help_links.addWidget(button)
-        self.help_title.setText(strings.string("help"))
-        self.help_title.setVisible(bool(entries))
+        links = " &nbsp;·&nbsp; ".join(
+            f'<a href="{html.escape(entry.url)}">{html.escape(entry.label)}</a>'
+            for entry in entries
+        )
+        title = html.escape(strings.string("help"))
+        self.help_links.setText(f"<b>{title}</b> &nbsp; {links}" if entries else "")
         self.copy_debug_info.setText(strings.string("copyDebugInfo"))
         self.copied.setText(strings.string("debugInfoCopied"))
 

@@ -8,17 +8,21 @@ clipboard, from the tray or the window, before the first report too.
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
 from stethoscope_desktop import __version__
 from stethoscope_desktop.app import StethoscopeApp
+from stethoscope_desktop.core.support import HelpLink, Notice, Support
+from stethoscope_desktop.ui.window import WINDOW_SIZE, MainWindow
+from tests.ui.reports import practices
 from tests.ui.test_app import (
     SwitchableFirewall,
     build_app,
@@ -82,10 +86,12 @@ def started(qtbot: QtBot, app: StethoscopeApp) -> StethoscopeApp:
     return app
 
 
-def help_buttons(app: StethoscopeApp) -> list[QPushButton]:
-    layout = app.window.help_links
-    buttons = [layout.itemAt(i).widget() for i in range(layout.count())]
-    return [button for button in buttons if isinstance(button, QPushButton)]
+def help_links(app: StethoscopeApp) -> list[tuple[str, str]]:
+    """Return the Help bar's links as (text, target), read from the label's rich text."""
+    return [
+        (html.unescape(text), html.unescape(url))
+        for url, text in re.findall(r'<a href="([^"]*)">([^<]*)</a>', app.window.help_links.text())
+    ]
 
 
 # -- the tray menu ------------------------------------------------------------------------------
@@ -189,11 +195,14 @@ def test_the_window_has_a_help_bar_with_its_links(
     started(qtbot, tray_app)
     window = tray_app.window
     window.show()
-    assert window.help_title.isVisible() and window.help_title.text() == "Help"
-    buttons = help_buttons(tray_app)
-    assert [b.text() for b in buttons] == ["Email Support", "Chat with IT", "See all your devices"]
-    buttons[0].click()
-    assert opened == [QUrl("mailto:helpdesk@example.org")]
+    assert window.help_links.isVisible() and window.help_links.text().startswith("<b>Help</b>")
+    assert help_links(tray_app) == [
+        ("Email Support", "mailto:helpdesk@example.org"),
+        ("Chat with IT", "slack://channel?id=C0&team=T0"),
+        ("See all your devices", "https://devices.example.org/mine"),
+    ]
+    window.help_links.linkActivated.emit(help_links(tray_app)[1][1])
+    assert opened == [QUrl("slack://channel?id=C0&team=T0")]
     assert window.copy_debug_info.text() == "Copy debug info"
 
 
@@ -256,7 +265,7 @@ def test_before_the_first_report_help_offers_copy_debug_info_alone(
         ]  # fmt: skip
         window = app.window
         assert not window.it_notice.isVisibleTo(window)
-        assert not window.help_title.isVisibleTo(window) and help_buttons(app) == []
+        assert window.help_links.text() == "" and help_links(app) == []
         menu_action(app, "Copy debug info").trigger()
         text = QGuiApplication.clipboard().text()
         assert "no report yet: the first check has not finished" in text
@@ -290,7 +299,7 @@ def test_a_new_report_without_a_notice_takes_the_banner_away(
     with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
         window.check_again.click()
     assert not window.it_notice.isVisible()
-    assert help_buttons(tray_app) == [] and not window.help_title.isVisible()
+    assert help_links(tray_app) == []
     assert not any(text.startswith("⚠") for text in menu_texts(tray_app))
 
 
@@ -340,3 +349,19 @@ def test_rebuilding_the_menu_leaves_nothing_behind(qtbot: QtBot, tray_app: Steth
     qtbot.wait(10)
     assert len(tray.menu.findChildren(QObject)) == before
     assert listed_texts(tray_app).count("Help") == 1
+
+
+def test_many_help_links_in_german_never_make_the_window_wider(qtbot: QtBot) -> None:
+    window = MainWindow(lambda url: None, quit_on_close=False)
+    qtbot.addWidget(window)
+    window.set_instructions(practices("de").instructions, "Example Corp")
+    links = tuple(
+        HelpLink(f"Support-Kanal Nummer {n} für Fragen zur Sicherheit", f"https://it.example/{n}")
+        for n in range(8)
+    )
+    window.set_support(Support(links, "https://devices.example", Notice("Hinweis " * 30)))
+    window.show()
+    window.show_debug_info_copied()
+    assert window.copied.isVisible()
+    assert window.minimumSizeHint().width() <= WINDOW_SIZE[0]
+    assert window.help_links.text().count("<a href=") == 9
