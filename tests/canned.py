@@ -36,6 +36,10 @@ STETHOSCOPE_COLUMNS: Mapping[str, Sequence[tuple[str, ColumnType]]] = {
         ("name", "text"), ("type", "text"), ("enabled", "integer"), ("up_to_date", "integer"),
         ("version", "text"), ("source", "text"), ("detail", "text"),
     ),
+    "stethoscope_browser_extensions": (
+        ("browser", "text"), ("browser_name", "text"), ("profile", "text"), ("identifier", "text"),
+        ("name", "text"), ("version", "text"), ("author", "text"), ("path", "text"),
+    ),
     "stethoscope_app": (("version", "text"), ("python_version", "text"), ("executable", "text"), ("frozen", "integer")),
 }  # fmt: skip
 
@@ -88,6 +92,15 @@ def canned_linux(**overrides: Sequence[Row] | str) -> list[TablePlugin]:
         "rpm_packages": [],
         "stethoscope_desktop_apps": [],
         "stethoscope_app": [{"version": "0.1.0"}],
+        "stethoscope_browser_extensions": [
+            {"browser": "firefox", "browser_name": "Firefox", "profile": "abcd1234.default-esr",
+             "identifier": "uBlock0@raymondhill.net", "name": "uBlock Origin", "version": "1.61.2",
+             "author": "Raymond Hill", "path": "/home/tester/.mozilla/firefox/abcd1234.default-esr/extensions/uBlock0@raymondhill.net.xpi"},
+            {"browser": "chrome", "browser_name": "Google Chrome", "profile": "Default",
+             "identifier": "nngceckbapebfimnlniiiahkandclblb", "name": "Bitwarden Password Manager",
+             "version": "2024.12.0", "author": "",
+             "path": "/home/tester/.config/google-chrome/Default/Extensions/nngceckbapebfimnlniiiahkandclblb/2024.12.0_0"},
+        ],
     }  # fmt: skip
     tables.update(overrides)
     return [

@@ -17,6 +17,7 @@ from stethoscope_desktop.api.server import ApiServer
 from stethoscope_desktop.api.service import ApiService, Freshness
 from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.config import HostLabel
+from stethoscope_desktop.core.facts import Facts
 from stethoscope_desktop.core.policy import policy_from_mapping
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import Report
@@ -66,6 +67,7 @@ class CountingSource:
         )
         self._latest = latest
         self.scans: list[Practices] = []
+        self.gatherings = 0
         self.gate: threading.Event | None = None
         self.entered = threading.Event()
         self.fail_with: Exception | None = None
@@ -83,6 +85,13 @@ class CountingSource:
         if self.fail_with is not None:
             raise self.fail_with
         return self._scanner.scan(practices)
+
+    def facts(self) -> Facts:
+        with self._lock:
+            self.gatherings += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self._scanner.gather_every_check()
 
     @property
     def count(self) -> int:

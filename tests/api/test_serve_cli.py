@@ -97,7 +97,7 @@ def test_serve_debug_answers_introspection(practices: Path) -> None:
         answer = get_query(port, '{ __type(name: "FeatureState") { enumValues { name } } }')
         assert answer.status == 200
         names = [value["name"] for value in answer.body["data"]["__type"]["enumValues"]]
-        assert names == ["PASS", "FAIL", "NUDGE", "ON", "OFF", "UNKNOWN"]
+        assert names == ["PASS", "FAIL", "NUDGE", "ON", "OFF", "UNKNOWN", "UNSUPPORTED"]
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)
