@@ -63,6 +63,7 @@ from stethoscope_desktop.api.legacy import (
     rewrite_legacy_forms,
     unwrap_bare_validate,
 )
+from stethoscope_desktop.api.network import address_entries, interface_entries
 from stethoscope_desktop.api.security import (
     ApiLimits,
     Caller,
@@ -856,28 +857,13 @@ def _resolve_osquery_version(_root: Any, info: GraphQLResolveInfo) -> str:
 
 
 def _resolve_ip_addresses(_root: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
-    return [
-        {
-            "interface": a.interface,
-            "address": a.address,
-            "mask": a.mask,
-            "broadcast": a.broadcast,
-        }
-        for a in _context(info).service.network().ip_addresses
-    ]
+    return address_entries(_context(info).service.network())
 
 
 def _resolve_mac_addresses(_root: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
     return [
-        {
-            "interface": i.interface,
-            "type": i.type,
-            "mac": i.mac,
-            "physicalAdapter": i.physical_adapter,
-            "physical_adapter": i.physical_adapter,
-            "lastChange": i.last_change,
-        }
-        for i in _context(info).service.network().interfaces
+        {**entry, "physical_adapter": entry["physicalAdapter"]}
+        for entry in interface_entries(_context(info).service.network())
     ]
 
 

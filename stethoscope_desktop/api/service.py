@@ -20,6 +20,11 @@ scan that is due earlier waits for the interval to pass. Scans go through a `Rep
 the scan worker hands in its scanner and the tray's latest report; the service never touches
 the app's policy, its report or its notification state.
 
+**The device's facts.** `/raw`, `/debugger` and the device's lists (installed applications,
+browser extensions, hotfixes) need every check's rows, whatever a policy asks:
+`device_facts` has them gathered (`ReportSource.facts`, every check and no policy), at most once
+per report age, shared and spaced like scans.
+
 Nothing here knows HTTP or GraphQL: `schema.py` turns requests into calls of `evaluate`.
 """
 
@@ -236,6 +241,10 @@ class ApiService:
     def config(self) -> AppConfig:
         """Return the app's current configuration (allowed origins, labels)."""
         return self._practices().config
+
+    def app_practices(self) -> Practices:
+        """Return the app's practices: its policy, config and texts, the files they came from."""
+        return self._practices()
 
     def app_policy(self) -> Policy:
         """Return the app's own policy (IT's, layered)."""

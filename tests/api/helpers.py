@@ -167,6 +167,7 @@ def running_server(
     rate_limiter: RateLimiter | None = None,
     observer: RecordingObserver | None = None,
     debug: bool = False,
+    log_file: Path | None = None,
 ) -> Iterator[ApiServer]:
     """Run an API server on a free port for the duration of the block."""
     server = ApiServer(
@@ -176,6 +177,7 @@ def running_server(
         rate_limiter=rate_limiter or RateLimiter(10_000, 1000.0),
         observer=observer,
         debug=debug,
+        log_file=log_file,
     )
     server.start()
     try:
@@ -221,7 +223,12 @@ def request(
         received = {name.lower(): value for name, value in response.getheaders()}
     finally:
         connection.close()
-    parsed: Any = json.loads(raw) if raw else None
+    if not raw:
+        parsed: Any = None
+    elif received.get("content-type", "").startswith("text/plain"):
+        parsed = raw.decode("utf-8")
+    else:
+        parsed = json.loads(raw)
     return Response(response.status, received, parsed)
 
 
