@@ -90,6 +90,7 @@ _JSON_TYPES = ("application/json", "text/plain")
 _FORM_TYPE = "application/x-www-form-urlencoded"
 _GRAPHQL_TYPE = "application/graphql"
 _MAX_FORM_FIELDS = 16
+NO_OPERATION_NAME = "null"
 
 
 class ApiObserver(Protocol):
@@ -160,7 +161,8 @@ def params_from(data: Mapping[str, Any], limits: ApiLimits) -> GraphQLParams | R
     if variables is not None and not isinstance(variables, dict):
         return Rejection(400, "variables must be a JSON object", "bad variables")
     operation = data.get("operationName")
-    if operation == "":
+    if operation in ("", NO_OPERATION_NAME):
+        # GraphiQL writes an anonymous query's missing name as "null" in its links.
         operation = None
     if operation is not None and not isinstance(operation, str):
         return Rejection(400, "operationName must be a string", "bad operation name")
