@@ -40,7 +40,7 @@ STETHOSCOPE_COLUMNS: Mapping[str, Sequence[tuple[str, ColumnType]]] = {
         ("browser", "text"), ("browser_name", "text"), ("profile", "text"), ("identifier", "text"),
         ("name", "text"), ("version", "text"), ("author", "text"), ("path", "text"),
     ),
-    "stethoscope_app": (("version", "text"), ("python_version", "text"), ("executable", "text"), ("frozen", "integer")),
+    "stethoscope_app": (("version", "text"), ("stethoscope_release", "text"), ("python_version", "text"), ("executable", "text"), ("frozen", "integer")),
 }  # fmt: skip
 
 
@@ -91,7 +91,10 @@ def canned_linux(**overrides: Sequence[Row] | str) -> list[TablePlugin]:
                          {"name": "bash", "version": "5.2.15-2+b7", "status": "install ok installed"}],
         "rpm_packages": [],
         "stethoscope_desktop_apps": [],
-        "stethoscope_app": [{"version": "0.1.0"}],
+        "stethoscope_app": [{"version": "0.1.0", "stethoscope_release": "5.0.6"}],
+        "stethoscope_security_software": [{"name": "ClamAV", "type": "antivirus", "enabled": 1, "up_to_date": None,
+                                           "version": None, "source": "systemd",
+                                           "detail": "ClamAV is running (clamav-daemon.service is active)"}],
         "stethoscope_browser_extensions": [
             {"browser": "firefox", "browser_name": "Firefox", "profile": "abcd1234.default-esr",
              "identifier": "uBlock0@raymondhill.net", "name": "uBlock Origin", "version": "1.61.2",

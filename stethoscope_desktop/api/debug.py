@@ -63,6 +63,7 @@ def device_fields(device: DeviceFacts, osquery_version: str, identifiers: bool) 
         "hardwareModel": device.hardware_model or None,
         "hardwareSerial": (device.hardware_serial or None) if identifiers else None,
         "stethoscopeVersion": device.stethoscope_version or None,
+        "stethoscopeDesktopVersion": device.app_version or None,
         "osqueryVersion": osquery_version,
     }
 
@@ -188,8 +189,10 @@ def debug_text(
     device = raw["device"]
     engine = raw["engine"]
     lines = [
-        f"Stethoscope Desktop version: {app_version}",
-        f"Engine: {engine['name']} {engine['version']} ({engine['reason']})".rstrip(),
+        f"Stethoscope Desktop version: {app_version} (the API and policies of Stethoscope"
+        f" {raw['device']['stethoscopeVersion']})",
+        f"Engine: {engine['name']} {engine['version']}".rstrip()
+        + (f" ({engine['reason']})" if engine["reason"] else ""),
         f"Platform: {device['platform']} {device['osName'] or ''} {device['osVersion'] or ''}"
         f" (build {device['osBuild'] or '?'})",
         "Policy files, in layer order: " + (", ".join(policy_files) or "none"),

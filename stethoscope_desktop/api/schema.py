@@ -17,6 +17,10 @@ What the answers mean:
   verdict. Application rules that do not apply on this platform are left out of the lists.
 - `device.security` says ON or OFF for settings (UNKNOWN where this platform cannot tell), and
   PASS/NUDGE/FAIL for `osVersion` and `screenIdle`, from the freshest report that measured them.
+- `securitySoftware` (ours, not Stethoscope's) is given as in policy.yaml, `"ALWAYS"` or
+  `{requirement: ALWAYS, products: ["CrowdStrike"]}`, through the `SecuritySoftwareRequirement`
+  scalar; `policy.yaml`'s own validation says what is wrong with it. In `device.security` it is ON
+  when an accepted product runs.
 - Identifiers (`deviceId`, `hardwareSerial`, `ipAddresses`, `macAddresses`) are null or empty
   for a caller that may not see them (see `security.may_see_identifiers`).
 - Introspection (`__schema`, `__type`) is answered only in debug mode.
@@ -48,7 +52,15 @@ from graphql import (
     specified_rules,
     validate,
 )
-from graphql.language import BooleanValueNode, FloatValueNode, IntValueNode, StringValueNode
+from graphql.language import (
+    BooleanValueNode,
+    EnumValueNode,
+    FloatValueNode,
+    IntValueNode,
+    ObjectValueNode,
+    StringValueNode,
+)
+from graphql.utilities import value_from_ast_untyped
 
 from stethoscope_desktop.api.device_lists import (
     WINDOWS,
@@ -89,7 +101,16 @@ from stethoscope_desktop.tables.values import Row
 log = logging.getLogger(__name__)
 
 # Practices answered with one FeatureState in `validate` and `device.security`.
-SINGLE_PRACTICES = ("osVersion", *FEATURE_PRACTICES, "screenIdle", "stethoscopeVersion")
+SINGLE_PRACTICES = (
+    "osVersion",
+    *FEATURE_PRACTICES,
+    "screenIdle",
+    "stethoscopeVersion",
+    "stethoscopeDesktopVersion",
+    "securitySoftware",
+)
+# The practices `device.security` answers ON or OFF (a setting), not with their verdict.
+SETTING_PRACTICES = (*FEATURE_PRACTICES, "securitySoftware")
 # SecurityInfo fields Stethoscope had for other platforms' settings; never measured here.
 UNMEASURED_SECURITY_FIELDS = (
     "automaticAppUpdates",
@@ -140,6 +161,9 @@ scalar Semver
 """A numeric range such as "<=600" (seconds), or a number meaning "at most"."""
 scalar NumericRange
 
+"""As in policy.yaml: ALWAYS, SUGGESTED or IF_SUPPORTED, or {{requirement, products}}."""
+scalar SecuritySoftwareRequirement
+
 type Query {{
   "This device: who it is, its network and its security settings."
   device: Device
@@ -172,6 +196,10 @@ type PolicyResult {{
   remoteLogin: FeatureState
   openWifiConnections: FeatureState
   stethoscopeVersion: FeatureState
+  "This app's own version against the policy's stethoscopeDesktopVersion."
+  stethoscopeDesktopVersion: FeatureState
+  "Whether an accepted antivirus or endpoint protection product runs."
+  securitySoftware: FeatureState
   "Every application rule that applies to this platform."
   applications: [ApplicationFeatureState]
   "The rules that require an application (ALWAYS, IF_SUPPORTED)."
@@ -221,7 +249,10 @@ type Device {{
   firmwareVersion: String
   hardwareModel: String
   hardwareSerial: String
+  "The release of Stethoscope this app answers as (the one whose API and policy it implements)."
   stethoscopeVersion: String
+  "This app's (Stethoscope Desktop's) own version."
+  stethoscopeDesktopVersion: String
   """osqueryd's version when the checks run on osquery; UNSUPPORTED on the built-in engine, as
   Stethoscope answered when it ran without osquery."""
   osqueryVersion: String
@@ -251,6 +282,8 @@ type SecurityInfo {{
   screenIdle: FeatureState
   remoteLogin: FeatureState
   openWifiConnections: FeatureState
+  "ON when an accepted antivirus or endpoint protection product runs."
+  securitySoftware: FeatureState
   automaticAppUpdates: FeatureState
   automaticSecurityUpdates: FeatureState
   automaticOsUpdates: FeatureState
@@ -377,6 +410,9 @@ input DevicePolicy {{
   remoteLogin: RequirementOption
   openWifiConnections: RequirementOption
   stethoscopeVersion: Semver
+  stethoscopeDesktopVersion: Semver
+  "Antivirus or endpoint protection that must run (not Stethoscope's)."
+  securitySoftware: SecuritySoftwareRequirement
   applications: [ApplicationRequirement]
   requiredApplications: [AppRequirement]
   bannedApplications: [AppRequirement]
@@ -519,6 +555,32 @@ def _numeric_range_literal(node: ValueNode, _variables: Any = None) -> str | int
     if isinstance(node, FloatValueNode):
         return float(node.value)
     raise GraphQLError('NumericRange must be a string such as "<=600"')
+
+
+def _security_software_value(value: Any) -> str | dict[str, Any]:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        return value
+    raise GraphQLError(
+        'SecuritySoftwareRequirement must be "ALWAYS", "SUGGESTED", "IF_SUPPORTED" or '
+        f"{{requirement, products}}, not {value!r}"
+    )
+
+
+def _security_software_literal(
+    node: ValueNode, variables: dict[str, Any] | None = None
+) -> str | dict[str, Any]:
+    if isinstance(node, EnumValueNode | StringValueNode):
+        return node.value
+    if isinstance(node, ObjectValueNode):
+        value = value_from_ast_untyped(node, variables)
+        assert isinstance(value, dict)
+        return value
+    raise GraphQLError(
+        "SecuritySoftwareRequirement must be ALWAYS, SUGGESTED, IF_SUPPORTED or "
+        "{requirement, products}"
+    )
 
 
 def _configure_scalar(
@@ -669,6 +731,10 @@ def asked_practices(policy: Policy) -> frozenset[str]:
         asked.add("screenIdle")
     if policy.stethoscope_version is not None:
         asked.add("stethoscopeVersion")
+    if policy.stethoscope_desktop_version is not None:
+        asked.add("stethoscopeDesktopVersion")
+    if policy.security_software is not None:
+        asked.add("securitySoftware")
     return frozenset(asked)
 
 
@@ -734,7 +800,7 @@ def security_state(practice: PracticeResult | None) -> str:
     """Return a practice's `SecurityInfo` value: ON/OFF for a setting, a verdict otherwise."""
     if practice is None or practice.status is Status.UNKNOWN:
         return FeatureState.UNKNOWN.value
-    if practice.key not in FEATURE_PRACTICES:
+    if practice.key not in SETTING_PRACTICES:
         return practice.status.value
     on_fails = practice.requirement == Requirement.NEVER.value
     if practice.status is Status.PASS:
@@ -932,6 +998,7 @@ _DEVICE_TEXT_FIELDS = {
     "firmwareVersion": "firmware_version",
     "hardwareModel": "hardware_model",
     "stethoscopeVersion": "stethoscope_version",
+    "stethoscopeDesktopVersion": "app_version",
 }
 
 
@@ -949,9 +1016,12 @@ def build_api_schema() -> GraphQLSchema:
     schema = build_schema(SCHEMA_SDL)
     semver = schema.type_map["Semver"]
     numeric = schema.type_map["NumericRange"]
+    security = schema.type_map["SecuritySoftwareRequirement"]
     assert isinstance(semver, GraphQLScalarType) and isinstance(numeric, GraphQLScalarType)
+    assert isinstance(security, GraphQLScalarType)
     _configure_scalar(semver, _semver_value, _semver_literal)
     _configure_scalar(numeric, _numeric_range_value, _numeric_range_literal)
+    _configure_scalar(security, _security_software_value, _security_software_literal)
     _bind(
         schema,
         "Query",

@@ -315,7 +315,7 @@ class _Api:
             return _Answer(200, raw, cors, "answered the device's facts")
         practices = self.service.app_practices()
         text = debug_text(
-            app_version=facts.device.stethoscope_version,
+            app_version=facts.device.app_version,
             raw=raw,
             policy_files=practices.files,
             problems=[str(problem) for problem in practices.problems],

@@ -165,7 +165,10 @@ class DeviceFacts:
     firmware_version: str = ""
     """The firmware's (BIOS, UEFI) version; empty where it cannot be read."""
     stethoscope_version: str = ""
-    """This app's version."""
+    """The release of Netflix's Stethoscope this app answers as: the one whose policy format and
+    local API it implements."""
+    app_version: str = ""
+    """This app's (Stethoscope Desktop's) own version."""
     running_as_admin: bool = False
     """Whether the scan ran as root or an elevated administrator (it should not need to)."""
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from stethoscope_desktop import __version__
+from stethoscope_desktop import STETHOSCOPE_RELEASE, __version__
 from stethoscope_desktop.core.checks import Check, CheckKind, CheckSet
 from stethoscope_desktop.core.custom_checks import CustomCheck
 from stethoscope_desktop.core.evaluate import evaluate
@@ -144,7 +144,9 @@ class Scanner:
                 "osVersion": bool(policy.os_version),
                 "screenIdle": policy.screen_idle is not None,
                 "stethoscopeVersion": policy.stethoscope_version is not None,
+                "stethoscopeDesktopVersion": policy.stethoscope_desktop_version is not None,
                 "applications": bool(policy.applications),
+                "securitySoftware": policy.security_software is not None,
             }.get(practice, practice in policy.features)
             if wanted and check_id not in needed:
                 needed.append(check_id)
@@ -248,6 +250,7 @@ class Scanner:
             hardware_model=text("hardwareModel"),
             hardware_serial=text("hardwareSerial"),
             firmware_version=text("firmwareVersion"),
-            stethoscope_version=self._app_version,
+            stethoscope_version=STETHOSCOPE_RELEASE,
+            app_version=self._app_version,
             running_as_admin=self._running_as_admin,
         )

@@ -137,7 +137,10 @@ def test_debug_text_says_versions_engine_policy_files_log_and_device(log: str | 
         problems=("policy.yaml:3: firewall: not one of ALWAYS, …",),
         log=log,
     )
-    assert text.startswith("Stethoscope Desktop version: 0.1.0\nEngine: embedded")
+    assert text.startswith(
+        "Stethoscope Desktop version: 0.1.0 (the API and policies of Stethoscope 5.0.6)\n"
+        "Engine: embedded SQLite "
+    )
     assert "Platform: linux Debian GNU/Linux 12.7.0 (build 6.1.0-28-amd64)" in text
     assert "Policy files, in layer order: /etc/xdg/stethoscope/policy.yaml" in text
     assert "policy.yaml:3: firewall" in text

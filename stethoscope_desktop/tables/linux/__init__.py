@@ -17,6 +17,7 @@ from stethoscope_desktop.tables.linux.packages import DebPackages, RpmPackages
 from stethoscope_desktop.tables.linux.remote_login import RemoteLogin
 from stethoscope_desktop.tables.linux.screen_lock import ScreenLock
 from stethoscope_desktop.tables.linux.secureboot import SecureBoot
+from stethoscope_desktop.tables.linux.security_software import SecuritySoftware
 from stethoscope_desktop.tables.linux.system_info import SystemInfo
 from stethoscope_desktop.tables.linux.systemd import SystemdUnits
 from stethoscope_desktop.tables.linux.updates import AutomaticUpdates
@@ -40,6 +41,7 @@ __all__ = [
     "RpmPackages",
     "ScreenLock",
     "SecureBoot",
+    "SecuritySoftware",
     "SystemInfo",
     "SystemdUnits",
     "WifiNetworks",
@@ -67,6 +69,7 @@ STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     RemoteLogin,
     WifiNetworks,
     DesktopApps,
+    SecuritySoftware,
 )
 
 
@@ -90,4 +93,5 @@ def linux_tables(system: System) -> list[TablePlugin]:
         RemoteLogin(system),
         WifiNetworks(system),
         DesktopApps(system),
+        SecuritySoftware(system),
     ]
