@@ -10,6 +10,8 @@ Exit codes of `scan`: 0 PASS, 1 NUDGE, 2 FAIL, 3 could not scan (no engine, or n
 practice could be read). `import-fleet` exits 0 when it wrote the converted checks (entries it
 left out are listed on stderr with the reason) and 1 when it wrote nothing: the file could not
 be read, no policy was left to convert, or the output exists already (it never overwrites).
+`convert-instructions` lists what it left out or changed on stderr and exits 0 when the
+converted texts are valid, 1 when they are not, the file could not be read or the output exists.
 `serve` exits 0 when stopped, 3 when it could not scan (no engine) and 4 when it could not listen
 (the port is taken).
 """

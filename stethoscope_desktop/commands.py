@@ -29,7 +29,7 @@ from stethoscope_desktop.core.custom_checks import (
     import_fleet,
     read_checks_file,
 )
-from stethoscope_desktop.core.instructions import convert_stethoscope, parse_instructions
+from stethoscope_desktop.core.instructions import file_language, parse_instructions
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
 from stethoscope_desktop.core.policy import parse_policy
 from stethoscope_desktop.core.policy_server import PolicyServerClient
@@ -42,7 +42,8 @@ from stethoscope_desktop.core.practices import (
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.status import Status
-from stethoscope_desktop.core.yamlfile import Problem, YamlFileError, load_yaml
+from stethoscope_desktop.core.stethoscope_instructions import ConversionNote, convert_stethoscope
+from stethoscope_desktop.core.yamlfile import Problem, YamlFileError, load_yaml, parse_yaml
 from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.text_report import render_report
@@ -216,6 +217,13 @@ def check_policy_command(paths: Sequence[Path]) -> int:
 
 
 def convert_command(source: Path, output: Path | None) -> int:
+    """Convert Stethoscope's instructions file into ours, print or write it, and check it.
+
+    What the conversion left out or changed is listed on stderr, and so is anything the app
+    would not accept in the result. Exit 0 when the result is valid; 1 when the source cannot be
+    read, the output exists already (it never overwrites), or the source or the result has
+    problems (a text Handlebars refused, an unknown placeholder).
+    """
     try:
         doc = load_yaml(source)
     except YamlFileError as error:
@@ -224,18 +232,38 @@ def convert_command(source: Path, output: Path | None) -> int:
     if not isinstance(doc.data, dict):
         print(f"{source}: not an instructions file (expected a mapping)", file=sys.stderr)
         return 1
-    converted = yaml.safe_dump(
-        convert_stethoscope(doc.data), allow_unicode=True, sort_keys=False, width=100
-    )
-    if output is None:
-        print(converted, end="")
-        return 0
-    if output.exists():
+    if output is not None and output.exists():
         print(f"{output}: exists already; not overwriting it", file=sys.stderr)
         return 1
-    output.write_text(converted, encoding="utf-8")
-    print(f"wrote {output}")
-    return 0
+    notes: list[ConversionNote] = []
+    converted = convert_stethoscope(doc.data, notes, language=file_language(source.name))
+    text = dump_instructions(converted)
+    for note in notes:
+        print(f"{source}: {note}", file=sys.stderr)
+    target = output or Path(source.name)
+    problems = parse_instructions(parse_yaml(text, str(target))).problems
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if output is None:
+        print(text, end="")
+    else:
+        output.write_text(text, encoding="utf-8")
+        print(f"wrote {output}")
+    return 1 if problems or any(note.problem for note in notes) else 0
+
+
+def dump_instructions(data: dict[str, object]) -> str:
+    """Return instructions data as YAML, with texts of several lines as literal blocks."""
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = "|" if "\n" in value.rstrip("\n") or value.endswith("\n") else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, text)
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
 
 
 def import_fleet_command(source: Path, platform: str, output: Path | None) -> int:

@@ -41,7 +41,7 @@ def test_scan_json_is_a_full_report_of_this_machine(capsys: pytest.CaptureFixtur
         "screenIdle",
         "remoteLogin",
         "openWifiConnections",
-        "stethoscopeVersion",
+        "stethoscopeDesktopVersion",
     } <= keys
     for practice in report["practices"]:
         assert practice["status"] in ("PASS", "NUDGE", "FAIL", "UNKNOWN")
@@ -54,7 +54,7 @@ def test_scan_json_is_a_full_report_of_this_machine(capsys: pytest.CaptureFixtur
 def test_scan_exit_codes_follow_the_overall_status(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # The override folder is layered over the bundled policy: a failing practice makes it exit 2.
+    # The override folder's policy is the policy: a failing practice makes it exit 2.
     failing = write_practices(tmp_path / "fail", 'stethoscopeVersion: ">=99.0.0"\n')
     assert main(["scan", "--json", "--engine", "embedded", "--practices", str(failing)]) == 2
     report = json.loads(capsys.readouterr().out)
@@ -129,12 +129,19 @@ def test_convert_instructions_turns_handlebars_into_our_format(
     )
     converted = yaml.safe_load(output.read_text())
     firewall = converted["practices"]["firewall"]
-    assert firewall["title"] == {"passing": "Firewall is on", "failing": "Firewall should be on"}
+    assert firewall["title"] == {
+        "passing": "Firewall is on",
+        "failing": "Firewall should be on",
+        "unknown": "Firewall should be on",
+    }
     assert "[Firewall & network protection](windowsdefender://network/)" in firewall["directions"][
         "win32"
     ].replace("&amp;", "&")
-    darwin = converted["practices"]["osVersion"]["directions"]["darwin"]
-    assert "{{requirement}}" in darwin and "{{#" not in darwin and "Install every update" in darwin
+    older, newer = converted["practices"]["osVersion"]["directions"].values()
+    assert "App Store" in older and "Software Update" in newer
+    for darwin in (older, newer):
+        assert "{{requirement}}" in darwin and "{{#" not in darwin
+        assert "Install every update" in darwin
     assert "{{" not in converted["practices"]["diskEncryption"]["directions"]["darwin"]
     assert converted["strings"]["checkAgain"] == "rescan"
     assert main(["check-policy", str(output)]) == 0

@@ -282,7 +282,7 @@ def _many_applications(count: int) -> str:
 
 INVALID_POLICIES = [
     # A requirement option that is not one of the four.
-    pytest.param("firewall: always\n", id="enum-lower-case"),
+    pytest.param("firewall: alway\n", id="enum-misspelt"),
     pytest.param("diskEncryption: REQUIRED\n", id="enum-unknown-option"),
     pytest.param("screenLock: YES\n", id="enum-yaml-boolean"),
     pytest.param("applications:\n  - {name: Zoom, assertion: MUST}\n", id="enum-app-assertion"),
@@ -312,7 +312,8 @@ INVALID_POLICIES = [
     pytest.param("- firewall\n- diskEncryption\n", id="type-policy-is-a-list"),
     pytest.param("", id="type-empty-file"),
     pytest.param("osVersion: '>=14.6'\n", id="type-osversion-string"),
-    pytest.param("osVersion:\n  darwin: '>=14.6'\n", id="type-bracket-string"),
+    pytest.param("osVersion:\n  darwin: 'newest'\n", id="type-bracket-bad-range"),
+    pytest.param("osVersion:\n  darwin: 14\n", id="type-bracket-number"),
     pytest.param("osVersion:\n  darwin: {ok: true}\n", id="type-range-boolean"),
     pytest.param("osVersion:\n  darwin: {}\n", id="shape-empty-bracket"),
     pytest.param("screenIdle: true\n", id="type-screenidle-boolean"),
@@ -374,6 +375,27 @@ INVALID_POLICIES = [
         "applications:\n  - {name: Zoom, assertion: ALWAYS, version: '>= 5.x and up'}\n",
         id="range-application-version",
     ),
+    # securitySoftware: short and long form.
+    pytest.param("securitySoftware: NEVER\n", id="security-never"),
+    pytest.param("securitySoftware: always\n", id="security-lowercase"),
+    pytest.param("securitySoftware: [ALWAYS]\n", id="security-list"),
+    pytest.param("securitySoftware: {products: [CrowdStrike]}\n", id="security-no-requirement"),
+    pytest.param("securitySoftware: {requirement: NEVER}\n", id="security-long-never"),
+    pytest.param(
+        "securitySoftware: {requirement: ALWAYS, products: CrowdStrike}\n",
+        id="security-products-string",
+    ),
+    pytest.param(
+        "securitySoftware: {requirement: ALWAYS, products: []}\n", id="security-products-empty"
+    ),
+    pytest.param(
+        "securitySoftware: {requirement: ALWAYS, products: ['', 5]}\n",
+        id="security-products-not-names",
+    ),
+    pytest.param(
+        "securitySoftware: {requirement: ALWAYS, product: [CrowdStrike]}\n",
+        id="security-unknown-key",
+    ),
 ]
 
 
@@ -394,6 +416,13 @@ VALID_POLICIES = [
         "  fedora: {ok: '*'}\n",
         id="range-forms",
     ),
+    pytest.param(
+        "# Stethoscope's first policies (2018)\n"
+        "os version: {darwin: '>=10.13.4', win32: '>=10.0.16299', linux: '>=4.3.3'}\n"
+        "disk encryption: ALWAYS\nautomatic updates: Suggested\nscreen lock: if_supported\n"
+        "remote login: never\nscreen idle: '<=600'\nopen wifi connections: SUGGESTED\n",
+        id="spaced-keys-one-range-any-case",
+    ),
     pytest.param("stethoscopeVersion: ''\n", id="empty-range-means-any"),
     pytest.param("stethoscopeVersion: '>=1.0.0-beta.2+build.5'\n", id="prerelease-and-build"),
     pytest.param("screenIdle: '>=60 <=600'\n", id="screenidle-between"),
@@ -403,6 +432,14 @@ VALID_POLICIES = [
     pytest.param("screenIdle: 600\n", id="screenidle-unquoted-number"),
     pytest.param("screenIdle: 90.5\n", id="screenidle-unquoted-float"),
     pytest.param("openWifiConnections: NEVER\nscreenLock: IF_SUPPORTED\n", id="features"),
+    pytest.param("securitySoftware: IF_SUPPORTED\n", id="security-short"),
+    pytest.param(
+        "securitySoftware:\n"
+        "  requirement: SUGGESTED\n"
+        "  products: [CrowdStrike Falcon, carbon black, Defender]\n",
+        id="security-long",
+    ),
+    pytest.param("securitySoftware: {requirement: ALWAYS}\n", id="security-long-any-product"),
     pytest.param(
         "requiredApplications:\n  - name: Zoom\n"
         "bannedApplications:\n  - {name: uTorrent}\n"
@@ -592,6 +629,7 @@ def test_a_valid_config_is_accepted_by_the_schema_and_the_loader(text: str) -> N
         practices_dir() / "instructions.de.yaml",
         DATA / "it_sample" / "instructions.en.yaml",
         DATA / "stethoscope_instructions.en.yaml",
+        *sorted((DATA / "stethoscope").glob("instructions*.yaml")),
     ],
     ids=lambda path: f"{path.parent.name}/{path.name}",
 )
@@ -615,6 +653,7 @@ INVALID_INSTRUCTIONS = [
     pytest.param("practices:\n  firewall:\n    rating: urgent\n", id="rating"),
     pytest.param("practices:\n  firewall:\n    title: 5\n", id="type-title-number"),
     pytest.param("practices:\n  firewall:\n    title: {pasing: On}\n", id="unknown-title"),
+    pytest.param("practices:\n  firewall:\n    title: {PASS: [On]}\n", id="stethoscope-title-list"),
     pytest.param("practices:\n  firewall:\n    directions: [x]\n", id="type-directions"),
     pytest.param("practices:\n  firewall:\n    directions: {macos: x}\n", id="directions-key"),
     pytest.param("practices:\n  firewall:\n    directions: {'darwin@': x}\n", id="no-range"),

@@ -64,9 +64,8 @@ def _versions(report: Report | None, app_version: str, runtime: Mapping[str, str
         lines.append("engine: not known before the first check")
     else:
         if report.device.stethoscope_version:
-            lines.append(
-                f"stethoscopeVersion reported to web apps: {report.device.stethoscope_version}"
-            )
+            # What web apps read as device.stethoscopeVersion and policies are judged by.
+            lines.append(f"answers web apps as Stethoscope {report.device.stethoscope_version}")
         engine = report.engine
         name = f"{engine.name} {engine.version}".strip()
         lines.append(f"engine: {name}" + (f" ({engine.reason})" if engine.reason else ""))

@@ -8,10 +8,17 @@ with its rule, then how a verdict is put into words. The rules are Stethoscope's
 - Requirement options: `ALWAYS` (off → FAIL), `SUGGESTED` (off → NUDGE), `NEVER` (on → FAIL),
   `IF_SUPPORTED` (like ALWAYS where the platform can tell; where it cannot, not held against the
   user). A fact that could not be read is UNKNOWN — never turned into PASS or FAIL.
-- `osVersion`: inside `ok` → PASS, else inside `nudge` → NUDGE, else FAIL.
+- `osVersion`: the bracket of the most specific platform key (`debian`, then `linux`, then
+  `all`): inside `ok` → PASS, else inside `nudge` → NUDGE, else FAIL. A policy whose osVersion
+  names only other platforms fails the device, as Stethoscope's did.
 - `screenIdle`: the seconds until the screen locks must be inside the range.
-- `stethoscopeVersion`: the app's own version must be inside the range.
-- `applications`: required (ALWAYS/IF_SUPPORTED), suggested, or banned (NEVER) per rule.
+- `stethoscopeVersion`: the Stethoscope release this app answers as (`STETHOSCOPE_RELEASE`) must
+  be inside the range; `stethoscopeDesktopVersion`: this app's own version.
+- `applications`: required (ALWAYS), suggested, banned (NEVER), or required to be current where
+  installed (IF_SUPPORTED), per rule.
+- `securitySoftware`: ON when an accepted antivirus or endpoint protection product is running,
+  UNKNOWN when one is found but whether it runs cannot be told, else OFF; then judged as a
+  requirement option.
 - IT's own checks: a query that returns rows passes; none fails (or nudges, if not critical).
 - Overall: FAIL if any practice fails, else NUDGE if any nudges, else PASS (UNKNOWN when no
   practice could be read at all).
@@ -30,7 +37,14 @@ from stethoscope_desktop.core.custom_checks import (
 )
 from stethoscope_desktop.core.facts import Fact, Facts, PlatformContext
 from stethoscope_desktop.core.instructions import Instructions
-from stethoscope_desktop.core.policy import ApplicationRule, Policy, Requirement, VersionBracket
+from stethoscope_desktop.core.policy import (
+    PLATFORM_NAMES,
+    ApplicationRule,
+    Policy,
+    Requirement,
+    SecuritySoftwareRule,
+    VersionBracket,
+)
 from stethoscope_desktop.core.report import (
     ApplicationOutcome,
     AppState,
@@ -53,6 +67,7 @@ DEFAULT_RATINGS: Mapping[str, Rating] = {
     "screenLock": Rating.HIGH,
     "remoteLogin": Rating.HIGH,
     "requiredApplications": Rating.HIGH,
+    "securitySoftware": Rating.HIGH,
 }
 
 
@@ -76,8 +91,9 @@ def evaluate(
             *_os_version(policy, facts, explainer),
             *_features(policy, facts, explainer),
             *_screen_idle(policy, facts, explainer),
-            *_stethoscope_version(policy, facts, explainer),
+            *_app_versions(policy, facts, explainer),
             *_applications(policy, facts, explainer),
+            *_security_software(policy, facts, explainer),
             *_custom_checks(policy, facts),
         ]
     )
@@ -106,6 +122,8 @@ def _os_version(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator
     """The OS version against this platform's bracket; none when the policy has none for it."""
     bracket = bracket_for(policy.os_version, facts.context)
     if bracket is None:
+        if policy.os_version:
+            yield _os_version_not_named(policy, facts, explainer)
         return
     fact = facts.for_practice("osVersion")
     observed = "" if fact.value is None else str(fact.value)
@@ -121,6 +139,27 @@ def _os_version(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator
         requirement=str(required) if required else "",
         requirement_text=_words_for_versions(explainer.texts, required) if required else "",
         observed=observed,
+    )
+
+
+def _os_version_not_named(policy: Policy, facts: Facts, explainer: _Explainer) -> PracticeResult:
+    """FAIL where the policy's osVersion names other platforms only, as Stethoscope did.
+
+    IT listed the platforms it supports (`darwin`, `win32`); this one is not among them.
+    """
+    fact = facts.for_practice("osVersion")
+    names = ", ".join(PLATFORM_NAMES.get(key, key) for key in policy.os_version)
+    fill = {"platformName": explainer.platform_name, "names": names}
+    return explainer.explain(
+        key="osVersion",
+        practice="osVersion",
+        status=Status.FAIL,
+        fact=fact,
+        requirement="",
+        requirement_text=explainer.texts.string("osVersionNotNamed", **fill),
+        observed="" if fact.value is None else str(fact.value),
+        values=fill,
+        title=explainer.texts.string("osVersionNotNamedTitle", **fill),
     )
 
 
@@ -230,31 +269,33 @@ def screen_idle_status(allowed: NumericRange, seconds: float | None, lock_known:
     return Status.PASS if allowed.contains(seconds) else Status.FAIL
 
 
-# -- stethoscopeVersion ----------------------------------------------------------------------
+# -- stethoscopeVersion, stethoscopeDesktopVersion ----------------------------------------------
 
 
-def _stethoscope_version(
-    policy: Policy, facts: Facts, explainer: _Explainer
-) -> Iterator[PracticeResult]:
-    """The app's own version against the range."""
-    allowed = policy.stethoscope_version
-    if allowed is None:
-        return
-    fact = facts.for_practice("stethoscopeVersion")
-    observed = "" if fact.value is None else str(fact.value)
-    yield explainer.explain(
-        key="stethoscopeVersion",
-        practice="stethoscopeVersion",
-        status=version_status(allowed, observed) if observed else Status.UNKNOWN,
-        fact=fact,
-        requirement=str(allowed),
-        requirement_text=_words_for_versions(explainer.texts, allowed),
-        observed=observed,
-    )
+def _app_versions(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[PracticeResult]:
+    """The Stethoscope release this app answers as, and its own version, against their ranges."""
+    for practice, allowed in (
+        ("stethoscopeVersion", policy.stethoscope_version),
+        ("stethoscopeDesktopVersion", policy.stethoscope_desktop_version),
+    ):
+        if allowed is None:
+            continue
+        fact = facts.for_practice(practice)
+        observed = "" if fact.value is None else str(fact.value)
+        yield explainer.explain(
+            key=practice,
+            practice=practice,
+            status=version_status(allowed, observed) if observed else Status.UNKNOWN,
+            fact=fact,
+            requirement=str(allowed),
+            requirement_text=_words_for_versions(explainer.texts, allowed),
+            observed=observed,
+            values={"version": observed},
+        )
 
 
 def version_status(allowed: VersionRange, version: str) -> Status:
-    """Return the verdict for a version that must satisfy a range (stethoscopeVersion)."""
+    """Return the verdict for a version that must satisfy a range (the app's versions)."""
     parsed = parse_version(version)
     if parsed is None:
         return Status.UNKNOWN
@@ -411,6 +452,9 @@ def application_status(
         return _banned_verdict(satisfied, matched, found)
     if satisfied:
         return ApplicationVerdict(Status.PASS, AppState.INSTALLED, True, found, matched)
+    if rule.assertion is Requirement.IF_SUPPORTED and not matched:
+        # As in Stethoscope: where it is installed it must be in the range; it need not be.
+        return ApplicationVerdict(Status.PASS, AppState.NOT_INSTALLED, False, found, matched)
     missing = Status.NUDGE if rule.assertion is Requirement.SUGGESTED else Status.FAIL
     state = AppState.OUTDATED if matched else AppState.NOT_INSTALLED
     return ApplicationVerdict(missing, state, bool(matched), found, matched)
@@ -439,6 +483,101 @@ def _found_version(matched: Sequence[InstalledApp], versions: Sequence[Version])
     if versions:
         return max(versions).original
     return matched[0].version if matched else ""
+
+
+# -- securitySoftware ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecurityProduct:
+    """One antivirus or endpoint protection product the check found, and whether it runs."""
+
+    name: str
+    running: bool | None
+    detail: str = ""
+
+
+def _security_software(
+    policy: Policy, facts: Facts, explainer: _Explainer
+) -> Iterator[PracticeResult]:
+    """Whether an accepted security product runs, against the requirement option."""
+    rule = policy.security_software
+    if rule is None:
+        return
+    fact = facts.for_practice("securitySoftware")
+    products = security_products(fact.rows)
+    state = security_software_state(rule, products) if fact.ok else FeatureState.UNKNOWN
+    accepted = [product for product in products if rule.accepts(product.name)]
+    if state is FeatureState.UNKNOWN and not fact.reason:
+        undecided = [product for product in accepted if product.running is None]
+        fact = fact.with_reason(
+            "; ".join(p.detail or f"cannot tell whether {p.name} is running" for p in undecided)
+        )
+    texts = explainer.texts
+    yield explainer.explain(
+        key="securitySoftware",
+        practice="securitySoftware",
+        status=feature_status(rule.requirement, state),
+        fact=fact,
+        requirement=str(rule),
+        requirement_text=_words_for_option(texts, rule.requirement),
+        observed=_security_observed(rule, state, products, accepted),
+        requirement_option=rule.requirement,
+        values={
+            "products": texts.string("securityProducts", products=", ".join(rule.products))
+            if rule.products
+            else ""
+        },
+    )
+
+
+def security_products(rows: Iterable[Row]) -> list[SecurityProduct]:
+    """Return the products of the check's rows (`name`, `enabled`, `detail`)."""
+    running = {1: True, "1": True, 0: False, "0": False}
+    return [
+        SecurityProduct(
+            name=str(row["name"]),
+            running=running.get(row.get("enabled")),
+            detail=str(row.get("detail") or ""),
+        )
+        for row in rows
+        if row.get("name")
+    ]
+
+
+def security_software_state(
+    rule: SecuritySoftwareRule, products: Sequence[SecurityProduct]
+) -> FeatureState:
+    """ON when an accepted product runs; UNKNOWN when one may; OFF when none is or none found."""
+    accepted = [product for product in products if rule.accepts(product.name)]
+    if any(product.running for product in accepted):
+        return FeatureState.ON
+    if any(product.running is None for product in accepted):
+        return FeatureState.UNKNOWN
+    return FeatureState.OFF
+
+
+def _security_observed(
+    rule: SecuritySoftwareRule,
+    state: FeatureState,
+    products: Sequence[SecurityProduct],
+    accepted: Sequence[SecurityProduct],
+) -> str:
+    """Say which products the check saw: the running ones, or why none counts."""
+    if state is FeatureState.UNKNOWN:
+        return ""
+
+    def said(chosen: Iterable[SecurityProduct]) -> str:
+        return "; ".join(dict.fromkeys(p.detail or p.name for p in chosen))
+
+    if state is FeatureState.ON:
+        return f"ON ({said(p for p in accepted if p.running)})"
+    if accepted:
+        return f"OFF ({said(accepted)})"
+    if products:
+        names = ", ".join(dict.fromkeys(p.name for p in products))
+        return f"OFF (none of {', '.join(rule.products)} was found; found: {names})"
+    return "OFF (no antivirus or endpoint protection was found)"
 
 
 # -- IT's own checks -------------------------------------------------------------------------
@@ -509,10 +648,12 @@ class _Explainer:
         application: ApplicationOutcome | None = None,
         description: str = "",
         title_from: str = "",
+        title: str = "",
     ) -> PracticeResult:
         """Return the result: the verdict with the texts of `practice` filled in.
 
-        `title_from` names the practice whose passing title to use instead of its own.
+        `title_from` names the practice whose passing title to use instead of its own; `title`
+        is the title itself, where the practice's own titles do not say what happened.
         """
         texts = self.texts.practice(practice)
         fill = {
@@ -531,7 +672,7 @@ class _Explainer:
             name=render(texts.name, fill) or key,
             status=status,
             rating=texts.rating or DEFAULT_RATINGS.get(practice, Rating.MEDIUM),
-            title=render(self._title(practice, status, title_from), fill) or key,
+            title=title or render(self._title(practice, status, title_from), fill) or key,
             description=description or render(texts.description, fill),
             directions=directions,
             directions_platform=platform_key,

@@ -28,7 +28,9 @@ PRACTICE_CHECKS: Mapping[str, str] = {
     "remoteLogin": "remote_login",
     "openWifiConnections": "open_wifi_connections",
     "stethoscopeVersion": "stethoscope_version",
+    "stethoscopeDesktopVersion": "stethoscope_desktop_version",
     "applications": "applications",
+    "securitySoftware": "security_software",
 }
 # The check that says who the device is; it runs in every scan.
 DEVICE_CHECK = "device"

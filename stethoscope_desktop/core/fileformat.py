@@ -234,13 +234,18 @@ class Number(KeyType):
 
 @dataclass(frozen=True)
 class Choice(KeyType):
-    """One of a few words, each with what it means; `convert` makes the Python value."""
+    """One of a few words, each with what it means; `convert` makes the Python value.
+
+    With `any_case`, an option in other letter case (`Always`) reads as the option, as
+    Stethoscope read its policy's values.
+    """
 
     options: Mapping[str, str]  # option -> what it means
     name: str = ""
     description: str = ""
     null_message: str = ""
     convert: Callable[[str], Any] = field(default=str, compare=False)
+    any_case: bool = False
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
         """Return the option, converted; report anything else with the closest option."""
@@ -248,15 +253,22 @@ class Choice(KeyType):
             return reading.fail(path, self.null_message)
         if isinstance(value, str) and value in self.options:
             return self.convert(value)
+        if self.any_case and isinstance(value, str):
+            folded = {option.casefold(): option for option in self.options}
+            if (option := folded.get(value.casefold())) is not None:
+                return self.convert(option)
         return reading.fail(path, _choices_message(value, list(self.options)))
 
     def schema(self, writer: SchemaWriter) -> JsonSchema:
-        """Return an enum schema with a description per option."""
-        return {
-            "type": "string",
-            "enum": list(self.options),
-            "enumDescriptions": list(self.options.values()),
-        }
+        """Return an enum schema with a description per option (and any case, where allowed)."""
+        options = {"enum": list(self.options), "enumDescriptions": list(self.options.values())}
+        if not self.any_case:
+            return {"type": "string", **options}
+        any_case = "|".join(
+            "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in option)
+            for option in self.options
+        )
+        return {"type": "string", "anyOf": [options, {"pattern": f"^(?:{any_case})$"}]}
 
 
 @dataclass(frozen=True)
@@ -445,10 +457,31 @@ class EitherOf(KeyType):
 
 
 @dataclass(frozen=True)
+class TextOr(KeyType):
+    """`text` for a value written as text, `other` for any other value (a mapping, a list).
+
+    For a key with a short form: `darwin: ">=13"` beside `darwin: {ok: ">=13"}`. Each form
+    reports its own problems.
+    """
+
+    text: KeyType
+    other: KeyType
+
+    def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
+        """Return what `text` reads of a text, and what `other` reads of anything else."""
+        return (self.text if isinstance(value, str) else self.other).read(reading, path, value)
+
+    def schema(self, writer: SchemaWriter) -> JsonSchema:
+        """Return anyOf the two."""
+        return {"anyOf": [writer.of(self.text), writer.of(self.other)]}
+
+
+@dataclass(frozen=True)
 class ListOf(KeyType):
     """A list of `item`s, of which the valid ones are kept.
 
     With `as_one`, a wrong item is reported as the list's `message` and the list is all wrong.
+    With `min_items`, a shorter list is `too_few`.
     """
 
     item: KeyType
@@ -456,6 +489,8 @@ class ListOf(KeyType):
     max_items: int | None = None
     too_many: str = ""
     as_one: bool = False
+    min_items: int | None = None
+    too_few: str = ""
     item_schema: JsonSchema = field(default_factory=dict, compare=False)
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
@@ -464,6 +499,8 @@ class ListOf(KeyType):
             return reading.fail(path, self.message)
         if self.max_items is not None and len(value) > self.max_items:
             return reading.fail(path, self.too_many)
+        if self.min_items is not None and len(value) < self.min_items:
+            return reading.fail(path, self.too_few)
         items = []
         scratch = Reading(reading.doc) if self.as_one else reading
         for index, raw in enumerate(value):
@@ -482,6 +519,8 @@ class ListOf(KeyType):
         }
         if self.max_items is not None:
             schema["maxItems"] = self.max_items
+        if self.min_items is not None:
+            schema["minItems"] = self.min_items
         return schema
 
 
@@ -512,7 +551,9 @@ class Record(KeyType):
     """A mapping of declared keys, read into a dict of their values (by `Field.target`).
 
     An unknown key is a problem (with the closest known key as a suggestion), except the
-    `ignored` ones (key -> why it is accepted), and any key of an `open` record. With `whole`,
+    `ignored` ones (key -> why it is accepted), and any key of an `open` record. `spellings` are
+    other names a key may be written as (`os version` for `osVersion`: spelling -> key), read as
+    that key; a record that has both is told so. With `whole`,
     a record with any problem is INVALID; otherwise its valid keys are kept. `at_least_one`
     lists keys of which one must be given; `check` is what the declaration can't say about the
     record (it gets the raw mapping and the values read, and reports through the reading).
@@ -526,6 +567,7 @@ class Record(KeyType):
     open: bool = False  # other keys are passed over, not reported
     ignored: Mapping[str, str] = field(default_factory=dict)
     aliases: Mapping[str, str] = field(default_factory=dict)
+    spellings: Mapping[str, str] = field(default_factory=dict)
     at_least_one: tuple[tuple[str, ...], str] | None = None
     check: Callable[[Reading, KeyPath, Mapping[str, Any], dict[str, Any]], None] | None = field(
         default=None, compare=False
@@ -562,28 +604,41 @@ class Record(KeyType):
         fields = {f.key: f for f in self.fields}
         parsed: dict[str, Any] = {}
         for key, raw in value.items():
-            if key in fields:
-                result = fields[key].kind.read(reading, (*path, key), raw)
-                if result is not INVALID:
-                    parsed[fields[key].target] = result
+            declared = self.spellings.get(key, key)
+            if declared not in fields:
+                continue
+            if declared != key and declared in value:
+                reading.fail(
+                    (*path, key), f"ignored: the same as {declared}, which this file also sets"
+                )
+                continue
+            result = fields[declared].kind.read(reading, (*path, key), raw)
+            if result is not INVALID:
+                parsed[fields[declared].target] = result
         return parsed
 
     def _missing(self, reading: Reading, path: KeyPath, value: dict[str, Any]) -> None:
         """Report the required keys that are absent, and a missing one-of."""
+        given = {self.spellings.get(key, key) for key in value}
         for required in self.fields:
-            if required.missing and required.key not in value:
+            if required.missing and required.key not in given:
                 reading.fail((*path, required.key), required.missing)
-        if self.at_least_one and not any(key in value for key in self.at_least_one[0]):
+        if self.at_least_one and not any(key in given for key in self.at_least_one[0]):
             reading.fail(path, self.at_least_one[1])
 
     @property
     def known(self) -> tuple[str, ...]:
-        """Return every key the record accepts: declared, then ignored."""
-        return (*self.keys, *self.ignored)
+        """Return every key the record accepts: declared, other spellings, then ignored."""
+        return (*self.keys, *self.spellings, *self.ignored)
 
     def schema(self, writer: SchemaWriter) -> JsonSchema:
         """Return an object schema with a described property per key."""
         properties = {f.key: _property(writer, f) for f in self.fields}
+        for spelling, key in self.spellings.items():
+            declared = self.field_of(key)
+            properties[spelling] = writer.described(
+                declared.kind, f"Another spelling of {key} (Stethoscope's first policies)."
+            )
         properties |= {key: {"description": why} for key, why in self.ignored.items()}
         schema: JsonSchema = {"type": "object", "properties": properties}
         if required := [f.key for f in self.fields if f.missing]:

@@ -5,18 +5,26 @@ Our format gives each practice a `name`, a `rating`, `title: {passing, failing, 
 A directions key may name an OS version range after an `@` (`darwin@<13`, `darwin@>=13`,
 `win32@<10.0.22000`, `ubuntu@>=24.04`) for text that differs between versions of a platform, such
 as System Preferences (macOS 12 and older) and System Settings (macOS 13 and later); the range is
-a node-semver range checked against the device's OS version. See `PracticeText.directions_for`
-for how one text is chosen, and `merge_instructions` for how layers replace a platform's texts.
-Stethoscope's own files, whose titles are Handlebars (`{{#if passing}}…{{else}}…{{/if}}`), load
-too: `convert_stethoscope` turns them into our format, in memory or as a file.
+a node-semver range checked against the device's OS version.
+
+Which directions a device gets (`PracticeText.directions_for`): within one file, the most
+specific platform key (a distribution such as `debian`, then `linux`), and among a platform's
+keys the first whose version range holds; across files (bundled < IT's < override, each
+language's files after English's), the last file that names any key of this device's platforms
+for the practice gives all of its directions, so IT's `linux` text replaces our bundled `debian`
+one on Debian, while our bundled `darwin` texts stay where IT named only `linux`.
+
+Netflix Stethoscope's files, in every layout it shipped, load unchanged: they are converted into
+ours before they are read (see `core.stethoscope_instructions`, which also says what each of
+their keys meant and becomes), in memory or with `stethoscope-desktop convert-instructions`.
 Texts use `{{placeholder}}` for the few values filled in at report time.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from stethoscope_desktop.core.fileformat import (
@@ -38,15 +46,22 @@ from stethoscope_desktop.core.fileformat import (
     SchemaWriter,
     Text,
 )
-from stethoscope_desktop.core.policy import CUSTOM_CHECKS_KEY, PLATFORM_ALIASES, POLICY_KEYS
+from stethoscope_desktop.core.policy import PLATFORM_ALIASES
 from stethoscope_desktop.core.status import Rating
+from stethoscope_desktop.core.stethoscope_instructions import (
+    PRACTICE_KEYS,
+    STETHOSCOPE_STRINGS,
+    UNPLACED_STRINGS,
+    ConversionNote,
+    is_stethoscope_format,
+)
+from stethoscope_desktop.core.stethoscope_instructions import (
+    convert_stethoscope as convert_stethoscope,  # the converter, where the format is declared
+)
 from stethoscope_desktop.core.strings import PLACEHOLDER, UiStrings
 from stethoscope_desktop.core.versions import VersionRange, VersionRangeError, parse_version
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest
 
-# The practices that have texts: every policy key that the report shows as a practice (the
-# application rules under the name of their list).
-PRACTICE_KEYS = tuple(key for key in POLICY_KEYS if key not in ("applications", CUSTOM_CHECKS_KEY))
 PLATFORM_TEXT_KEYS = ("darwin", "win32", "linux", "ubuntu", "debian", "fedora")
 # Separates a directions key's platform from its OS version range: `darwin@>=13`.
 VERSION_SEPARATOR = "@"
@@ -107,7 +122,13 @@ STRINGS: Mapping[str, str] = {
     "requirementNever": "The requirement NEVER, in words.",
     "requirementIfSupported": "The requirement IF_SUPPORTED, in words.",
     "versionAtLeast": "A version requirement in words ({{version}}).",
+    "osVersionNotNamedTitle": "The title when the policy's osVersion names no version for this "
+    "platform ({{platformName}}).",
+    "osVersionNotNamed": "Its requirement in words ({{platformName}}; the platforms it names: "
+    "{{names}}).",
     "secondsAtMost": "A screen-lock time requirement in words ({{count}}).",
+    "securityProducts": "The security software practice's accepted products, shown at the end of "
+    "its directions ({{products}}).",
     "snoozeOneHour": "The snooze menu's one-hour entry.",
     "snoozeFourHours": "The snooze menu's four-hour entry.",
     "snoozeTomorrow": "The snooze menu's until-tomorrow entry.",
@@ -127,20 +148,18 @@ PLACEHOLDERS = frozenset(
     {
         "requirement", "platformName", "organization", "name", "installFrom", "version",
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
+        "names", "products",
     }
 )  # fmt: skip
-# Stethoscope's UI strings that we take over, and what they become.
-STETHOSCOPE_STRINGS = {
-    "ok": "summaryPass",
-    "warning": "summaryNudge",
-    "critical": "summaryFail",
-    "rescanButton": "checkAgain",
-}
 
 
 @dataclass(frozen=True)
 class PracticeText:
-    """Everything the UI says about one practice, in one language."""
+    """Everything the UI says about one practice, in one language.
+
+    `directions` are those of the last file that gave any for the practice; `lower_directions`
+    those of the files below it, nearest first (see `directions_for`).
+    """
 
     name: str = ""
     rating: Rating | None = None
@@ -149,40 +168,60 @@ class PracticeText:
     title_unknown: str = ""
     description: str = ""
     directions: Mapping[str, str] = field(default_factory=dict)
+    lower_directions: tuple[Mapping[str, str], ...] = ()
 
     def directions_for(
         self, platform_keys: tuple[str, ...], os_version: str = ""
     ) -> tuple[str, str]:
         """Return (key, text) of the directions for a device, e.g. ("darwin@<13", "1. …").
 
-        For each platform key, most specific first (ubuntu, then linux): the first `key@range`
-        entry, in file order, whose range contains `os_version`; else the plain `key`; else, when
-        the version is unknown, the platform's last versioned entry (files list versions oldest
-        first, so that is the newest text). When no key matches at all, the newest versioned text
-        of the most specific platform that has one is better than none.
+        `platform_keys` are the device's, most specific first (ubuntu, then linux). The last
+        file that names any of them for this practice gives the text (see `chosen_directions`);
+        files below it are not consulted for this device.
         """
-        version = parse_version(os_version) if os_version else None
-        candidates: dict[str, list[tuple[str, str]]] = {}
-        for key in platform_keys:
-            versioned = [
-                (name, text)
-                for name, text in self.directions.items()
-                if text and VERSION_SEPARATOR in name and directions_platform(name) == key
-            ]
-            candidates[key] = versioned
-            if version is not None:
-                for name, text in versioned:
-                    allowed = split_directions_key(name)[1]
-                    if allowed is not None and allowed.satisfies(version):
-                        return name, text
-            if self.directions.get(key):
-                return key, self.directions[key]
-            if versioned and version is None:
-                return versioned[-1]
-        for key in platform_keys:
-            if candidates[key]:
-                return candidates[key][-1]
+        for directions in (self.directions, *self.lower_directions):
+            named = (key for key, text in directions.items() if text)
+            if any(directions_platform(key) in platform_keys for key in named):
+                return chosen_directions(directions, platform_keys, os_version)
         return "", ""
+
+
+def chosen_directions(
+    directions: Mapping[str, str], platform_keys: tuple[str, ...], os_version: str = ""
+) -> tuple[str, str]:
+    """Return (key, text) of one file's directions for a device.
+
+    For each platform key, most specific first: the first `key@range` entry, in file order,
+    whose range contains `os_version`; else the plain `key`; else, when the version is unknown,
+    the platform's last versioned entry (files list versions oldest first, so that is the newest
+    text). When no key matches at all, the newest versioned text of the most specific platform
+    that has one is better than none.
+    """
+    version = parse_version(os_version) if os_version else None
+    for key in platform_keys:
+        versioned = _versioned_directions(directions, key)
+        if version is not None:
+            for name, text in versioned:
+                allowed = split_directions_key(name)[1]
+                if allowed is not None and allowed.satisfies(version):
+                    return name, text
+        if directions.get(key):
+            return key, directions[key]
+        if versioned and version is None:
+            return versioned[-1]
+    for key in platform_keys:
+        if versioned := _versioned_directions(directions, key):
+            return versioned[-1]
+    return "", ""
+
+
+def _versioned_directions(directions: Mapping[str, str], platform: str) -> list[tuple[str, str]]:
+    """Return a platform's `platform@range` entries that have text, in file order."""
+    return [
+        (name, text)
+        for name, text in directions.items()
+        if text and VERSION_SEPARATOR in name and directions_platform(name) == platform
+    ]
 
 
 def split_directions_key(key: str) -> tuple[str, VersionRange | None]:
@@ -209,6 +248,10 @@ class Instructions(UiStrings):
     """
 
     practices: Mapping[str, PracticeText] = field(default_factory=dict)
+    organization: str = ""
+    """The organization's name from the files (Stethoscope's carry it here); empty if none."""
+    organization_file: str = ""
+    """The file that named the organization."""
 
     def practice(self, key: str) -> PracticeText:
         """Return the texts for a practice (empty texts if there are none)."""
@@ -311,10 +354,8 @@ PRACTICE = Record(
 PRACTICE_FIELDS = PRACTICE.keys
 _PRACTICE_NAMES = {key: f"The texts of the practice {key}." for key in PRACTICE_KEYS}
 _STETHOSCOPE_KEYS = {
-    "organization": "Stethoscope's: accepted and ignored (the organization comes from "
-    "config.yaml).",
-    "version": "Stethoscope's: accepted and ignored.",
-    "policyFormat": "Stethoscope's: accepted and ignored.",
+    "version": "Stethoscope's: accepted and ignored, as Stethoscope did.",
+    "policyFormat": "Stethoscope's: accepted and ignored, as Stethoscope did.",
 }
 INSTRUCTIONS = Record(
     [
@@ -329,6 +370,12 @@ INSTRUCTIONS = Record(
                 "",
             ),
             "The language of the texts, e.g. en or de (the file's name says it too).",
+        ),
+        Field(
+            "organization",
+            TEXT,
+            "The organization's name where config.yaml names none (Stethoscope's files carry "
+            "it here).",
         ),
         Field(
             "strings",
@@ -366,14 +413,27 @@ INSTRUCTIONS = Record(
 )
 
 
-# Stethoscope's own files, read as the loader reads them (see `convert_stethoscope`): their
-# titles are Handlebars texts, and the keys we don't convert are passed over.
+# Stethoscope's own files, as the loader reads them (see `core.stethoscope_instructions`).
 _STETHOSCOPE_STRINGS_RECORD = Record(
     [
-        Field(theirs, Anything(), f"Stethoscope's; becomes our {ours}.")
-        for theirs, ours in STETHOSCOPE_STRINGS.items()
+        *(
+            Field(theirs, Anything(), f"Stethoscope's; becomes our {ours}.")
+            for theirs, ours in STETHOSCOPE_STRINGS.items()
+        ),
+        *(
+            Field(theirs, Anything(), f"Stethoscope's; accepted and left out: {why}.")
+            for theirs, why in UNPLACED_STRINGS.items()
+        ),
     ],
     message="must map string names to texts",
+    open=True,
+)
+_STETHOSCOPE_TITLE = Record(
+    [
+        Field("PASS", Text(), "The title when the practice passes."),
+        Field("FAIL", Text(), "The title in every other state."),
+    ],
+    message="must be {PASS, FAIL}",
     open=True,
 )
 _STETHOSCOPE_PRACTICE = Record(
@@ -382,30 +442,37 @@ _STETHOSCOPE_PRACTICE = Record(
         PRACTICE.field_of("rating"),
         Field(
             "title",
-            EitherOf(Text(), TITLE),
-            "Stethoscope's Handlebars title ({{#if passing}}passing{{else}}failing{{/if}}), or "
-            "ours.",
+            EitherOf(Text(), EitherOf(_STETHOSCOPE_TITLE, TITLE)),
+            "Stethoscope's Handlebars title ({{#if passing}}passing{{else}}failing{{/if}}), "
+            "its titles per state ({PASS, FAIL}), or ours.",
         ),
         Field("description", Text(), "Why it matters; HTML links become Markdown links."),
         Field(
             "directions",
             MapOf(DIRECTIONS.keys, Text(), message=DIRECTIONS.message),
-            "Directions per platform; HTML links become Markdown links, Handlebars helpers are "
-            "dropped.",
+            "Directions per platform: Markdown and Handlebars, rendered as Stethoscope rendered "
+            "them for a device that does not pass (`mojaveOrLater` splits darwin by version).",
         ),
+        Field("link", Text(), 'A "More info" address, added to the description.'),
+        Field("details", Text(), "A note added to the description."),
     ],
     message=PRACTICE.message,
     open=True,
 )
 _STETHOSCOPE_INSTRUCTIONS = Record(
     [
-        Field("language", Anything(), "The language of the texts (default: en)."),
+        Field("language", Anything(), "The language of the texts (default: the file name's)."),
+        Field("organization", Anything(), "The organization's name."),
         Field("strings", OrNull(_STETHOSCOPE_STRINGS_RECORD), "Stethoscope's UI strings."),
         Field(
             "practices",
             OrNull(
                 MapOf(
-                    _PRACTICE_NAMES,
+                    {
+                        **_PRACTICE_NAMES,
+                        "applications": "Stethoscope's one card for every application rule: "
+                        "here the texts of each rule's card.",
+                    },
                     _STETHOSCOPE_PRACTICE,
                     message="must map practice names to their texts",
                 )
@@ -418,39 +485,74 @@ _STETHOSCOPE_INSTRUCTIONS = Record(
     description="Netflix Stethoscope's instructions file, which loads unchanged.",
     open=True,
 )
-# When a file is Stethoscope's (see `_is_stethoscope_format`), in JSON Schema.
+
+
+def _some_practice(practice: JsonSchema) -> JsonSchema:
+    """Return: `practices` is a mapping of which some entry is `practice`."""
+    return {
+        "required": ["practices"],
+        "properties": {
+            "practices": {
+                "type": "object",
+                "not": {"additionalProperties": {"not": practice}},
+            }
+        },
+    }
+
+
+# When a file is Stethoscope's (see `is_stethoscope_format`), in JSON Schema.
 _STETHOSCOPE_FORMAT_SCHEMA: JsonSchema = {
     "anyOf": [
+        {"required": ["policyFormat"]},
         {
-            "required": ["practices"],
+            "required": ["strings"],
             "properties": {
-                "practices": {
+                "strings": {
                     "type": "object",
-                    "not": {
-                        "additionalProperties": {
-                            "not": {
-                                "type": "object",
-                                "required": ["title"],
-                                "properties": {"title": {"type": "string"}},
-                            }
-                        }
-                    },
+                    "anyOf": [
+                        {"required": [key]} for key in (*STETHOSCOPE_STRINGS, *UNPLACED_STRINGS)
+                    ],
                 }
             },
         },
-        {"required": ["policyFormat"], "properties": {"practices": {"not": {"type": "object"}}}},
+        {
+            "required": ["practices"],
+            "properties": {"practices": {"type": "object", "required": ["applications"]}},
+        },
+        _some_practice(
+            {"type": "object", "required": ["title"], "properties": {"title": {"type": "string"}}}
+        ),
+        _some_practice(
+            {
+                "type": "object",
+                "required": ["title"],
+                "properties": {
+                    "title": {
+                        "type": "object",
+                        "anyOf": [{"required": ["PASS"]}, {"required": ["FAIL"]}],
+                    }
+                },
+            }
+        ),
     ]
 }
 
 
 @dataclass(frozen=True)
 class _InstructionsDocument(KeyType):
-    """Our instructions, or Stethoscope's, which are converted into ours before they are read."""
+    """Our instructions, or Stethoscope's, which are converted into ours before they are read.
+
+    What Handlebars would have refused in a Stethoscope file is reported where it is written.
+    """
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
         """Return the texts read, converting a Stethoscope file first."""
-        if isinstance(value, dict) and _is_stethoscope_format(value):
-            value = convert_stethoscope(value)
+        if isinstance(value, dict) and is_stethoscope_format(value):
+            notes: list[ConversionNote] = []
+            value = convert_stethoscope(value, notes, language=file_language(reading.doc.file))
+            for note in notes:
+                if note.problem:
+                    reading.fail((*path, *note.path), note.message)
         return INSTRUCTIONS.read(reading, path, value)
 
     def schema(self, writer: SchemaWriter) -> JsonSchema:
@@ -462,13 +564,20 @@ class _InstructionsDocument(KeyType):
         }
 
 
+def file_language(file: str) -> str:
+    """Return the language an instructions file's name says (`es` for instructions.es.yaml)."""
+    parts = PurePath(file).name.split(".")
+    return parts[1] if len(parts) == 3 and parts[0] == "instructions" else ""
+
+
 INSTRUCTIONS_FORMAT = FileFormat(
     "instructions",
     "Stethoscope Desktop instruction texts (instructions.<lang>.yaml)",
     "What the window, the tray and the notifications say, in one language: UI strings, and per "
     "practice a name, a rating, titles, why it matters and numbered directions per platform. "
     "Languages other than English may leave texts out; English fills them. Netflix "
-    "Stethoscope's instructions files (Handlebars titles) load unchanged.",
+    "Stethoscope's instructions files load unchanged, in every layout it shipped (Handlebars "
+    "titles, titles per state, the applications texts).",
     _InstructionsDocument(),
 )
 
@@ -479,6 +588,7 @@ class InstructionsLayer:
 
     file: str
     language: str = ""
+    organization: str = ""
     strings: dict[str, str] = field(default_factory=dict)
     practices: dict[str, dict[str, Any]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
@@ -490,6 +600,9 @@ class InstructionsLayer:
         keys kept, as written in the file.
         """
         kept: list[str] = []
+        if previous.organization and not self.organization:
+            self.organization = previous.organization
+            kept.append("organization")
         for name, text in previous.strings.items():
             if name not in self.strings:
                 self.strings[name] = text
@@ -515,6 +628,7 @@ def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
     if values is INVALID:
         return layer
     layer.language = values.get("language", "")
+    layer.organization = " ".join(values.get("organization", "").split())
     layer.strings = values.get("strings", {})
     for key, texts in values.get("practices", {}).items():
         fields_ = {name: value for name, value in texts.items() if name != "title"}
@@ -526,121 +640,34 @@ def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
 
 
 def merge_instructions(layers: list[InstructionsLayer], language: str) -> Instructions:
-    """Merge layers in order (English layers first, then the language's), field by field.
+    """Merge layers in order (folder by folder, English then the language's), field by field.
 
-    Directions merge per platform: a layer that gives any directions for a platform (plain or
-    versioned, `darwin` or `darwin@<13`) replaces all of that platform's directions from the
-    layers before it, so IT's single `darwin` text is not outranked by a bundled `darwin@>=13`.
+    Directions are kept per layer: for each practice, the directions of every layer that gives
+    some, so that a device takes them from the last layer naming one of its platforms (see
+    `PracticeText.directions_for`). The organization is the last layer's that names one.
     """
     strings: dict[str, str] = {}
     practices: dict[str, dict[str, Any]] = {}
+    directions: dict[str, list[Mapping[str, str]]] = {}
+    organization = organization_file = ""
     for layer in layers:
+        if layer.organization:
+            organization, organization_file = layer.organization, layer.file
         strings.update(layer.strings)
         for key, fields_ in layer.practices.items():
             merged = practices.setdefault(key, {})
             for name, value in fields_.items():
                 if name == "directions":
-                    replaced = {directions_platform(given) for given in value}
-                    kept = {
-                        earlier: text
-                        for earlier, text in merged.get("directions", {}).items()
-                        if directions_platform(earlier) not in replaced
-                    }
-                    merged["directions"] = {**kept, **value}
+                    directions.setdefault(key, []).append(value)
                 else:
                     merged[name] = value
+    for key, given in directions.items():
+        practices[key]["directions"] = given[-1]
+        practices[key]["lower_directions"] = tuple(reversed(given[:-1]))
     return Instructions(
         language=language,
         strings=strings,
+        organization=organization,
+        organization_file=organization_file,
         practices={key: PracticeText(**value) for key, value in practices.items()},
     )
-
-
-# -- Stethoscope's Handlebars format ----------------------------------------------------------
-
-_IF_PASSING = re.compile(
-    r"\{\{#if\s+passing\s*\}\}(?P<yes>.*?)(?:\{\{else\}\}(?P<no>.*?))?\{\{/if\}\}", re.S
-)
-_IF_OTHER = re.compile(
-    r"\{\{#if\s+[^}]*\}\}(?P<yes>.*?)(?:\{\{else\}\}(?P<no>.*?))?\{\{/if\}\}", re.S
-)
-_UNLESS = re.compile(r"\{\{#unless\s+[^}]*\}\}(?P<body>.*?)\{\{/unless\}\}", re.S)
-_EACH = re.compile(r"\{\{#each\s+[^}]*\}\}.*?\{\{/each\}\}", re.S)
-_REQUIREMENT_HELPER = re.compile(r"\{\{\s*(?:requirement|securitySetting)\b[^}]*\}\}")
-_TRIPLE = re.compile(r"\{\{\{.*?\}\}\}", re.S)
-_OTHER_HELPER = re.compile(r"\{\{(?!\s*(?:requirement|platformName|organization)\s*\}\})[^}]*\}\}")
-_ANCHOR = re.compile(r"<a\s+[^>]*href=['\"]([^'\"]+)['\"][^>]*>(.*?)</a>", re.S | re.I)
-_TAG = re.compile(r"</?[A-Za-z][^>]*>")
-
-
-def _is_stethoscope_format(data: Mapping[str, Any]) -> bool:
-    practices = data.get("practices")
-    if not isinstance(practices, dict):
-        return "policyFormat" in data
-    return any(
-        isinstance(entry, dict) and isinstance(entry.get("title"), str)
-        for entry in practices.values()
-    )
-
-
-def _convert_directions(text: str) -> str:
-    text = _EACH.sub("", text)
-    text = _TRIPLE.sub("", text)
-    text = _UNLESS.sub(lambda m: m.group("body"), text)
-    text = _IF_OTHER.sub(lambda m: m.group("yes"), text)
-    text = _REQUIREMENT_HELPER.sub("{{requirement}}", text)
-    text = _OTHER_HELPER.sub("", text)
-    text = _ANCHOR.sub(lambda m: f"[{' '.join(m.group(2).split())}]({m.group(1)})", text)
-    text = _TAG.sub("", text)
-    lines = [line.rstrip() for line in text.splitlines()]
-    cleaned = "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1]))
-    return cleaned.strip() + "\n"
-
-
-def convert_stethoscope(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Convert Stethoscope's instructions data (Handlebars titles) into our format."""
-    strings = {
-        ours: " ".join(str(data["strings"][theirs]).split())
-        for theirs, ours in STETHOSCOPE_STRINGS.items()
-        if isinstance(data.get("strings"), dict) and isinstance(data["strings"].get(theirs), str)
-    }
-    given = data.get("practices")
-    practices: dict[str, Any] = {}
-    for key, entry in given.items() if isinstance(given, Mapping) else ():
-        if not isinstance(entry, dict):
-            practices[key] = entry
-            continue
-        # Fields that are not Stethoscope's Handlebars text pass through unchanged, so that
-        # parse_instructions validates (and reports) them instead of their being dropped.
-        converted: dict[str, Any] = {k: entry[k] for k in ("name", "rating") if k in entry}
-        title = entry.get("title")
-        if "title" in entry and not isinstance(title, str):
-            converted["title"] = title
-        elif isinstance(title, str):
-            match = _IF_PASSING.search(title)
-            if match:
-                converted["title"] = {
-                    "passing": " ".join(match.group("yes").split()),
-                    "failing": " ".join((match.group("no") or match.group("yes")).split()),
-                }
-            else:
-                flat = " ".join(title.split())
-                converted["title"] = {"passing": flat, "failing": flat}
-        if isinstance(entry.get("description"), str):
-            converted["description"] = _convert_directions(entry["description"]).strip()
-        elif "description" in entry:
-            converted["description"] = entry["description"]
-        if isinstance(entry.get("directions"), dict):
-            converted["directions"] = {
-                platform: _convert_directions(text) if isinstance(text, str) else text
-                for platform, text in entry["directions"].items()
-            }
-        elif "directions" in entry:
-            converted["directions"] = entry["directions"]
-        practices[key] = converted
-    result: dict[str, Any] = {"language": str(data.get("language", "en"))}
-    if strings:
-        result["strings"] = strings
-    # A `practices` that is not a mapping is kept as it is for parse_instructions to report.
-    result["practices"] = practices if isinstance(given, Mapping) or given is None else given
-    return result

@@ -2,9 +2,10 @@
 
 Keys and meanings follow Netflix's Stethoscope: `osVersion` brackets per platform, requirement
 options (`ALWAYS`, `SUGGESTED`, `NEVER`, `IF_SUPPORTED`) for the feature practices, `screenIdle`
-as a numeric range of seconds, `applications` rules, and `stethoscopeVersion`. One key of our
-own, `customChecks`, lists IT's own Fleet-style checks (see `core.custom_checks`); a
-Stethoscope policy without it is unchanged.
+as a numeric range of seconds, `applications` rules, and `stethoscopeVersion`. Keys of our
+own: `customChecks` lists IT's own Fleet-style checks (see `core.custom_checks`), and
+`securitySoftware` requires antivirus or endpoint protection (optionally one of named products);
+a Stethoscope policy without them is unchanged.
 
 `POLICY_FORMAT` declares every key once: the loader reads files with it and
 `resources/schemas/policy.schema.json` is written from it. A key that does not validate is
@@ -15,12 +16,14 @@ and the layering of IT's policy over the bundled one.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from stethoscope_desktop import STETHOSCOPE_RELEASE
 from stethoscope_desktop.core.custom_checks import CHECK_LIST, CustomCheck
 from stethoscope_desktop.core.fileformat import (
     Choice,
@@ -37,6 +40,7 @@ from stethoscope_desktop.core.fileformat import (
     Record,
     SecondsRange,
     Text,
+    TextOr,
     VersionRangeText,
 )
 from stethoscope_desktop.core.versions import NumericRange, VersionRange
@@ -93,7 +97,8 @@ PLATFORMS: Mapping[str, str] = {
     },
 }
 PLATFORM_KEYS = tuple(PLATFORMS)
-_PLATFORM_PLACES = {
+# The platform keys' names for people (a distribution goes by its key).
+PLATFORM_NAMES = {
     "darwin": "macOS",
     "win32": "Windows",
     "linux": "Linux",
@@ -156,6 +161,38 @@ class ApplicationRule:
         return re.search(self.name, installed_name, re.IGNORECASE) is not None
 
 
+def _folded(text: str) -> str:
+    """Return `text` case-folded with its runs of blanks made one space, for comparing names."""
+    return " ".join(text.casefold().split())
+
+
+@dataclass(frozen=True)
+class SecuritySoftwareRule:
+    """`securitySoftware`: antivirus or endpoint protection must run (optionally a named one).
+
+    Without `products`, any product the platform recognises counts, its built-in protection
+    included (Microsoft Defender Antivirus, XProtect). With them, only a product whose name
+    contains one of them, ignoring case and spacing ("crowdstrike" accepts "CrowdStrike Falcon
+    Sensor"); they are names, not regular expressions.
+    """
+
+    requirement: Requirement = Requirement.ALWAYS
+    products: tuple[str, ...] = ()
+
+    def accepts(self, product_name: str) -> bool:
+        """Return True if a product of this name satisfies the rule."""
+        if not self.products:
+            return True
+        name = _folded(product_name)
+        return any(_folded(product) in name for product in self.products)
+
+    def __str__(self) -> str:
+        """Return the rule as written: `ALWAYS`, or `ALWAYS (CrowdStrike, Carbon Black)`."""
+        if not self.products:
+            return self.requirement.value
+        return f"{self.requirement.value} ({', '.join(self.products)})"
+
+
 @dataclass(frozen=True)
 class Policy:
     """A validated policy. Absent practices are not required."""
@@ -165,10 +202,12 @@ class Policy:
     screen_idle: NumericRange | None = None
     applications: tuple[ApplicationRule, ...] = ()
     stethoscope_version: VersionRange | None = None
+    stethoscope_desktop_version: VersionRange | None = None
     # Which file each top-level key (and osVersion platform) came from, for the report.
     sources: Mapping[str, str] = field(default_factory=dict)
     # IT's own checks, from `customChecks` and the `checks.d` folders, in layer order.
     custom_checks: tuple[CustomCheck, ...] = ()
+    security_software: SecuritySoftwareRule | None = None
 
 
 # -- the declaration ----------------------------------------------------------------------------
@@ -188,26 +227,41 @@ REQUIREMENT = Choice(
     "like ALWAYS where the device can tell; where it cannot, it is not held against the user.",
     null_message=f"has no value; give one of {_REQUIREMENT_OPTIONS}",
     convert=Requirement,
+    any_case=True,  # Stethoscope read `Always` as ALWAYS
+)
+# An application rule's assertion: Stethoscope read these in capitals only.
+ASSERTION = dataclasses.replace(
+    REQUIREMENT,
+    any_case=False,
+    name="assertion",
+    description="What an application rule asserts, in capitals. ALWAYS: must be installed "
+    "(missing is a critical failure). SUGGESTED: recommended (missing is a nudge). NEVER: must "
+    "not be installed. IF_SUPPORTED: where installed, in the version range.",
 )
 VERSION_RANGE = VersionRangeText()
-VERSION_BRACKET = Converted(
-    Record(
-        [
-            Field("ok", VERSION_RANGE, "Versions that pass."),
-            Field(
-                "nudge",
-                VERSION_RANGE,
-                "Versions that do not pass but only get a nudge; all others fail.",
-            ),
-        ],
-        message='must be {ok: ">=x.y", nudge: ">=x.y"}',
-        name="versionBracket",
-        description='OS version bracket: {ok: ">=14.6", nudge: ">=13.6"}. Inside ok: PASS; else '
-        "inside nudge: NUDGE (a suggestion to update); else FAIL. At least one of the two.",
-        whole=True,
-        at_least_one=(("ok", "nudge"), "needs ok, nudge or both"),
+VERSION_BRACKET = TextOr(
+    # Stethoscope's first policies gave one range per platform: inside it passes, else fails.
+    Converted(VERSION_RANGE, lambda reading, path, allowed: VersionBracket(ok=allowed)),
+    Converted(
+        Record(
+            [
+                Field("ok", VERSION_RANGE, "Versions that pass."),
+                Field(
+                    "nudge",
+                    VERSION_RANGE,
+                    "Versions that do not pass but only get a nudge; all others fail.",
+                ),
+            ],
+            message='must be {ok: ">=x.y", nudge: ">=x.y"} or one version range in quotes',
+            name="versionBracket",
+            description='OS version bracket: {ok: ">=14.6", nudge: ">=13.6"}. Inside ok: PASS; '
+            "else inside nudge: NUDGE (a suggestion to update); else FAIL. At least one of the "
+            'two. One range alone (">=14.6", as Stethoscope\'s first policies wrote it) is ok.',
+            whole=True,
+            at_least_one=(("ok", "nudge"), "needs ok, nudge or both"),
+        ),
+        lambda reading, path, values: VersionBracket(**values),
     ),
-    lambda reading, path, values: VersionBracket(**values),
 )
 
 
@@ -251,10 +305,11 @@ APPLICATION_RULE = Record(
         ),
         Field(
             "assertion",
-            REQUIREMENT,
-            "ALWAYS or IF_SUPPORTED: must be installed (missing or outdated fails). SUGGESTED: "
-            "recommended (missing or outdated is a nudge). NEVER: banned (installed fails; with "
-            "a version range, only versions inside it are banned).",
+            ASSERTION,
+            "ALWAYS: must be installed (missing or outdated fails). IF_SUPPORTED: where it is "
+            "installed it must be in the version range (outdated fails; missing passes). "
+            "SUGGESTED: recommended (missing or outdated is a nudge). NEVER: banned (installed "
+            "fails; with a version range, only versions inside it are banned).",
         ),
         Field(
             "version",
@@ -286,8 +341,8 @@ APPLICATION_RULE = Record(
             OrNull(
                 MapOf(
                     {
-                        key: f"The folder on {_PLATFORM_PLACES[key]}."
-                        if key in _PLATFORM_PLACES
+                        key: f"The folder on {PLATFORM_NAMES[key]}."
+                        if key in PLATFORM_NAMES
                         else f"The folder on the Linux distribution `{key}`."
                         for key in PLATFORMS
                     },
@@ -365,10 +420,105 @@ def _rules(default: Requirement | None) -> KeyType:
     )
 
 
+# -- securitySoftware ---------------------------------------------------------------------------
+
+MAX_SECURITY_PRODUCTS = 50
+MAX_PRODUCT_NAME_CHARS = 100
+_SECURITY_OPTIONS = "ALWAYS, SUGGESTED or IF_SUPPORTED"
+
+
+SECURITY_REQUIREMENT = Choice(
+    {
+        "ALWAYS": "An accepted product must be running: otherwise a critical failure.",
+        "SUGGESTED": "Recommended: when none is running, a nudge.",
+        "IF_SUPPORTED": "Like ALWAYS where this platform can list its security software; where it "
+        "cannot (Windows Server has no Security Center), not held against the user.",
+    },
+    name="securitySoftwareOption",
+    description="Whether an accepted antivirus or endpoint protection product must be running "
+    "(NEVER is not an option: security software cannot be banned).",
+    null_message=f"has no value; give one of {_SECURITY_OPTIONS}",
+    convert=Requirement,
+)
+_PRODUCT_MISSING = "must be a product's name, e.g. CrowdStrike"
+
+
+# A word (`ALWAYS`), or a mapping that names the accepted products too.
+SECURITY_SOFTWARE = TextOr(
+    Converted(
+        SECURITY_REQUIREMENT,
+        lambda reading, path, requirement: SecuritySoftwareRule(requirement),
+    ),
+    Converted(
+        Record(
+            [
+                Field(
+                    "requirement",
+                    SECURITY_REQUIREMENT,
+                    f"{_SECURITY_OPTIONS}: whether an accepted product must be running.",
+                    missing=f"missing; one of {_SECURITY_OPTIONS}",
+                ),
+                Field(
+                    "products",
+                    ListOf(
+                        Text(
+                            message=_PRODUCT_MISSING,
+                            missing=_PRODUCT_MISSING,
+                            max_length=MAX_PRODUCT_NAME_CHARS,
+                        ),
+                        message="must be a list of product names, e.g. [CrowdStrike, Carbon Black]",
+                        max_items=MAX_SECURITY_PRODUCTS,
+                        too_many=f"more than {MAX_SECURITY_PRODUCTS} products",
+                        # An empty list would accept nothing.
+                        min_items=1,
+                        too_few="is empty; name at least one product, or leave products out to "
+                        "accept any",
+                    ),
+                    "The accepted products. A product counts when its name contains one of "
+                    "these, ignoring case and spacing: CrowdStrike accepts CrowdStrike Falcon "
+                    "Sensor, Defender accepts Windows Defender and Microsoft Defender for "
+                    "Endpoint. Plain names, not regular expressions. Absent: any product.",
+                ),
+            ],
+            message=f"must be {_SECURITY_OPTIONS}, or a mapping with requirement and products",
+            whole=True,
+        ),
+        lambda reading, path, values: SecuritySoftwareRule(
+            values["requirement"],
+            tuple(dict.fromkeys(" ".join(name.split()) for name in values.get("products", ()))),
+        ),
+    ),
+)
+
+
 _LISTS: Mapping[str, str] = {
     "requiredApplications": "applications that must be installed",
     "bannedApplications": "applications that must not be installed",
     "suggestedApplications": "applications that are recommended",
+}
+
+
+def _in_words(key: str) -> str:
+    """Return a camelCase key in lower-case words: `osVersion` -> `os version`."""
+    return re.sub(r"[A-Z]", lambda capital: " " + capital.group(0).lower(), key)
+
+
+# Stethoscope's first policies (2018) wrote keys in words: `os version`, `disk encryption`.
+_SPACED_KEYS = {
+    _in_words(key): key
+    for key in (
+        "osVersion",
+        "diskEncryption",
+        "automaticUpdates",
+        "screenLock",
+        "screenIdle",
+        "remoteLogin",
+        "openWifiConnections",
+        "stethoscopeVersion",
+        "requiredApplications",
+        "bannedApplications",
+        "suggestedApplications",
+    )
 }
 POLICY = Record(
     [
@@ -409,8 +559,9 @@ POLICY = Record(
         Field(
             "openWifiConnections",
             REQUIREMENT,
-            "Whether saved open (password-less) Wi-Fi networks are allowed; NEVER means none may "
-            "be saved.",
+            "Whether the device must remember no open (password-less) Wi-Fi networks, which it "
+            "would join again by itself: ALWAYS means none may be saved (SUGGESTED: a nudge "
+            "while one is). As in Stethoscope, the practice holds when none is saved.",
         ),
         Field(
             "screenIdle",
@@ -436,7 +587,23 @@ POLICY = Record(
         Field(
             "stethoscopeVersion",
             VERSION_RANGE,
-            'A version range Stethoscope Desktop itself must satisfy, e.g. ">=0.1.0".',
+            "A version range of Netflix's Stethoscope, as its policies require it "
+            f'(">=2.3.0"). This app answers as Stethoscope {STETHOSCOPE_RELEASE}, the release '
+            "whose policy format and local API it implements.",
+        ),
+        Field(
+            "stethoscopeDesktopVersion",
+            VERSION_RANGE,
+            'A version range Stethoscope Desktop itself must satisfy, e.g. ">=0.2.0".',
+        ),
+        Field(
+            "securitySoftware",
+            SECURITY_SOFTWARE,
+            "Whether antivirus or endpoint protection (EDR) must be running: ALWAYS, SUGGESTED "
+            "or IF_SUPPORTED (required where the platform can tell). Any product the platform "
+            "recognises counts, its built-in one included (Microsoft Defender Antivirus, "
+            "XProtect); to accept only yours, write {requirement: ALWAYS, products: "
+            "[CrowdStrike, Carbon Black]}. Not part of Stethoscope's format.",
         ),
         Field(
             CUSTOM_CHECKS_KEY,
@@ -448,6 +615,7 @@ POLICY = Record(
         ),
     ],
     message="a policy must be a mapping of practice names to requirements",
+    spellings=_SPACED_KEYS,
 )
 POLICY_FORMAT = FileFormat(
     "policy",
@@ -484,12 +652,28 @@ class PolicyLayer:
     # not be read as a policy at all: IT's layer locks these too (see merge_layers).
     claimed: set[str] = field(default_factory=set, repr=False, compare=False)
     unreadable: bool = False
+    # Whether there is a policy file (or a policy server's answer) behind the layer, readable or
+    # not, rather than only a folder's `checks.d` or nothing: such a policy is the whole policy,
+    # in place of the bundled one.
+    from_file: bool = False
 
     def problem(self, path: KeyPath, message: str) -> Problem:
         """Return a problem located at `path` in this layer's file."""
         if self.doc is not None:
             return self.doc.problem(path, message)
         return Problem(self.file, message, format_key(path))
+
+    def wrong_keys(self) -> set[str] | None:
+        """Return what the file sets but got wrong (`firewall`, `osVersion.linux`); None: all.
+
+        None when the file could not be read as a policy at all.
+        """
+        if self.unreadable:
+            return None
+        brackets = self.values.get("osVersion", {})
+        wrong = {key for key in self.claimed if key in _WHOLE_KEYS and key not in self.values}
+        platforms = {key for key in self.claimed if key.startswith(_OS_VERSION_SLOT)}
+        return wrong | {key for key in platforms if key[len(_OS_VERSION_SLOT) :] not in brackets}
 
     def keep_last_good(self, previous: PolicyLayer) -> list[str]:
         """Fill what this version of the file lost to errors from its last good version.
@@ -499,6 +683,9 @@ class PolicyLayer:
         last good values. Return what was kept, as IT would name it.
         """
         kept: list[str] = []
+        if self.unreadable:  # nothing of this version could be read: the last good one is IT's
+            self.unreadable = False
+            self.claimed = set(previous.claimed)
         for key, value in previous.values.items():
             if key not in self.values:
                 self.values[key] = value
@@ -528,7 +715,7 @@ def _missing_entries(
 
 def parse_policy(doc: YamlDocument) -> PolicyLayer:
     """Validate a policy document key by key; invalid keys are reported and left out."""
-    layer = PolicyLayer(doc.file, doc=doc)
+    layer = PolicyLayer(doc.file, doc=doc, from_file=True)
     data = doc.data
     if data is None or not isinstance(data, dict):
         empty = data is None
@@ -537,9 +724,10 @@ def parse_policy(doc: YamlDocument) -> PolicyLayer:
         layer.unreadable = True
         return layer
     values, layer.problems = POLICY_FORMAT.read(doc)
-    layer.claimed = {key for key in data if key in _WHOLE_KEYS}
-    if isinstance(data.get("osVersion"), dict):
-        layer.claimed |= {f"osVersion.{p}" for p in data["osVersion"] if p in PLATFORM_KEYS}
+    keys = {POLICY.spellings.get(key, key): value for key, value in data.items()}
+    layer.claimed = {key for key in keys if key in _WHOLE_KEYS}
+    if isinstance(keys.get("osVersion"), dict):
+        layer.claimed |= {f"osVersion.{p}" for p in keys["osVersion"] if p in PLATFORM_KEYS}
     for key, value in values.items():
         if key == "applications" or key in APPLICATION_LISTS:
             rules = _unique_rules(doc, layer, value)
@@ -576,6 +764,14 @@ def _unique_rules(
 # -- layering ----------------------------------------------------------------------------------
 
 _WEAKENED = "ignored: IT's policy sets this and cannot be weakened here"
+_OS_VERSION_SLOT = "osVersion."
+# The platform keys a bracket for a platform key stands for, when no more specific key is given
+# (IT's `linux` covers `debian`: a later layer's `debian` would take its place on Debian).
+_COVERED: Mapping[str, tuple[str, ...]] = {
+    "all": PLATFORM_KEYS,
+    "linux": ("linux", *LINUX_DISTRIBUTIONS),
+    "win32": ("win32", "awsWorkspace"),
+}
 
 
 class _Merge:
@@ -597,7 +793,7 @@ class _Merge:
                 for platform, bracket in value.items():
                     if self._may_set(layer, ("osVersion", platform), is_it):
                         self.os_version[platform] = bracket
-                        self.sources[f"osVersion.{platform}"] = layer.file
+                        self.sources[f"{_OS_VERSION_SLOT}{platform}"] = layer.file
             elif key == "applications":
                 self._add_rules(layer, value, is_it)
             elif key == CUSTOM_CHECKS_KEY:
@@ -607,6 +803,18 @@ class _Merge:
                 self.sources[key] = layer.file
         if is_it:
             self._lock(layer)
+
+    def add_fallback(self, layer: PolicyLayer, slots: set[str]) -> None:
+        """Lay in the bundled `layer`'s values for what a policy got wrong (`slots`)."""
+        for key, value in layer.values.items():
+            if key == "osVersion":
+                for platform, bracket in value.items():
+                    if f"{_OS_VERSION_SLOT}{platform}" in slots:
+                        self.os_version[platform] = bracket
+                        self.sources[f"{_OS_VERSION_SLOT}{platform}"] = layer.file
+            elif key in slots:
+                self.values[key] = value
+                self.sources[key] = layer.file
 
     def _may_set(self, layer: PolicyLayer, path: KeyPath, is_it: bool) -> bool:
         if is_it or ".".join(str(part) for part in path) not in self.locked:
@@ -651,7 +859,9 @@ class _Merge:
         since what IT meant is unknown.
         """
         self.locked |= {key for key in layer.values if key in _WHOLE_KEYS}
-        self.locked |= {f"osVersion.{p}" for p in layer.values.get("osVersion", {})}
+        for platform in layer.values.get("osVersion", {}):
+            covered = _COVERED.get(platform, (platform,))
+            self.locked |= {f"{_OS_VERSION_SLOT}{key}" for key in covered}
         self.locked |= {f"apps:{r.name}" for r in layer.values.get("applications", [])}
         self.locked |= {f"checks:{c.key}" for c in layer.values.get(CUSTOM_CHECKS_KEY, [])}
         self.locked |= layer.claimed
@@ -668,27 +878,57 @@ class _Merge:
             screen_idle=self.values.get("screenIdle"),
             applications=tuple(self.applications),
             stethoscope_version=self.values.get("stethoscopeVersion"),
+            stethoscope_desktop_version=self.values.get("stethoscopeDesktopVersion"),
             sources=self.sources,
             custom_checks=tuple(self.custom_checks),
+            security_software=self.values.get("securitySoftware"),
         )
 
 
 def merge_layers(
-    layers: list[PolicyLayer], locked_from: int | None = None, locked_to: int | None = None
+    layers: list[PolicyLayer],
+    locked_from: int | None = None,
+    locked_to: int | None = None,
+    *,
+    bundled: int = 0,
 ) -> tuple[Policy, list[Problem]]:
     """Merge layers, later over earlier. Keys set by IT's layers cannot be changed later.
+
+    The first `bundled` layers are the app's own policy. It is the policy only where no later
+    layer is a policy file: a policy IT ships (or a folder given with `--practices`) is the
+    whole policy, and of the bundled one only the values for what that file sets but got wrong
+    (all of it, where the file could not be read at all) stand in until it is fixed.
 
     IT's layers are `locked_from` to `locked_to` (inclusive; by default just `locked_from`): the
     policy server's and the machine-wide folder's. A later one of them may change what an
     earlier one set (IT's folder wins over the policy server); a layer after them (a user's or
-    a test folder) may add practices IT left out, and application rules, but may not weaken IT's.
+    a test folder) may add practices IT left out, and application rules, but may not weaken IT's
+    (nor give a more specific platform key, `debian`, under IT's `linux`).
     """
     last_it = locked_from if locked_to is None else locked_to
+    authored = [layer for layer in layers[bundled:] if layer.from_file]
+    stand_in = _bundled_stand_in(authored)
     merge = _Merge()
     for index, layer in enumerate(layers):
         is_it = locked_from is not None and last_it is not None and locked_from <= index <= last_it
-        merge.add(layer, is_it)
+        if index < bundled and stand_in is not None:
+            merge.add_fallback(layer, stand_in)
+        else:
+            merge.add(layer, is_it)
     return merge.policy(), merge.problems
+
+
+def _bundled_stand_in(authored: list[PolicyLayer]) -> set[str] | None:
+    """Return what of the bundled policy stands in for the authored policies; None: all of it."""
+    if not authored:
+        return None
+    stand_in: set[str] = set()
+    for layer in authored:
+        wrong = layer.wrong_keys()
+        if wrong is None:
+            return None
+        stand_in |= wrong
+    return stand_in
 
 
 def policy_from_mapping(

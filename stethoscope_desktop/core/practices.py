@@ -1,5 +1,9 @@
 """Finding and layering the practices folders: bundled < IT's machine-wide folder < override.
 
+The bundled policy applies only where no other folder has a `policy.yaml`: a policy IT ships is
+the whole policy, as it was for Stethoscope (see `core.policy.merge_layers`). Config and texts
+layer key by key.
+
 Where IT's config names a `policyServer`, the policy it serves is a layer of IT's between the
 bundled defaults and IT's folder (see `core.policy_server`): IT's folder wins over it, and the
 override cannot weaken either.
@@ -206,9 +210,11 @@ class PracticesLoader:
         machine = next((i for i, f in enumerate(self._folders) if f.kind == "machine"), None)
         config, config_problems = merge_configs(config_layers, machine)
         locked = self._add_policy_server(config, policy_layers, loading, machine, bundled_files)
-        policy, merge_problems = merge_layers(policy_layers, *locked)
+        bundled = sum(1 for folder in self._folders if folder.kind == "bundled")
+        policy, merge_problems = merge_layers(policy_layers, *locked, bundled=bundled)
         loading.problems += merge_problems + config_problems
         instructions = self._instructions(loading)
+        config = self._organization_from_instructions(config, instructions)
         return Practices(
             policy, config, instructions, tuple(loading.files), tuple(loading.problems)
         )
@@ -268,11 +274,15 @@ class PracticesLoader:
         return position, position + (0 if machine is None else 1)
 
     def _instructions(self, loading: _Loading) -> Instructions:
-        """Load and merge the English texts, then the person's language's, folder by folder."""
+        """Load and merge the texts folder by folder: in each, English, then the person's language.
+
+        So IT's texts win over the bundled ones in any language (IT's English title over our
+        German one, for a German user), and within a folder the person's language wins.
+        """
         languages = ["en"] if self._language == "en" else ["en", self._language]
         layers: list[InstructionsLayer] = []
-        for language in languages:
-            for folder in self._folders:
+        for folder in self._folders:
+            for language in languages:
                 path = folder.path / f"instructions.{language}.yaml"
                 if path.is_file():
                     loading.files.append(str(path))
@@ -282,6 +292,21 @@ class PracticesLoader:
         own = f"instructions.{self._language}.yaml"
         chosen = self._language if any(Path(lay.file).name == own for lay in layers) else "en"
         return merge_instructions(layers, chosen)
+
+    def _organization_from_instructions(
+        self, config: AppConfig, instructions: Instructions
+    ) -> AppConfig:
+        """Return the config with the instructions' organization where only ours names one.
+
+        Stethoscope's instructions files carry the organization's name (its window's heading);
+        a `config.yaml` of IT's or the override's still wins.
+        """
+        source = config.sources.get("organization")
+        bundled = {folder.path for folder in self._folders if folder.kind == "bundled"}
+        if not instructions.organization or (source and Path(source).parent not in bundled):
+            return config
+        sources = {**config.sources, "organization": instructions.organization_file}
+        return dataclasses.replace(config, organization=instructions.organization, sources=sources)
 
     def _checks_folder(
         self, directory: Path, files: list[str], problems: list[Problem]
@@ -341,7 +366,7 @@ class PracticesLoader:
                 return previous
             blank = empty(key)
             if isinstance(blank, PolicyLayer):
-                blank.unreadable = True
+                blank.unreadable = blank.from_file = True
             return blank
         layer: Layer = parse(doc)
         problems += layer.problems

@@ -155,15 +155,20 @@ class DeviceFacts:
     os_version: str = ""
     """The operating system's version."""
     os_build: str = ""
-    """The operating system's build."""
+    """The operating system's build (on Linux the kernel's release, as `uname -r` prints it)."""
     hardware_vendor: str = ""
     """The hardware vendor."""
     hardware_model: str = ""
     """The hardware model."""
     hardware_serial: str = ""
     """The hardware serial number; often empty without administrator rights."""
+    firmware_version: str = ""
+    """The firmware's (BIOS, UEFI) version; empty where it cannot be read."""
     stethoscope_version: str = ""
-    """This app's version."""
+    """The release of Netflix's Stethoscope this app answers as: the one whose policy format and
+    local API it implements."""
+    app_version: str = ""
+    """This app's (Stethoscope Desktop's) own version."""
     running_as_admin: bool = False
     """Whether the scan ran as root or an elevated administrator (it should not need to)."""
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from stethoscope_desktop import __version__
+from stethoscope_desktop import STETHOSCOPE_RELEASE, __version__
 from stethoscope_desktop.core.checks import Check, CheckKind, CheckSet
 from stethoscope_desktop.core.custom_checks import CustomCheck
 from stethoscope_desktop.core.evaluate import evaluate
@@ -144,7 +144,9 @@ class Scanner:
                 "osVersion": bool(policy.os_version),
                 "screenIdle": policy.screen_idle is not None,
                 "stethoscopeVersion": policy.stethoscope_version is not None,
+                "stethoscopeDesktopVersion": policy.stethoscope_desktop_version is not None,
                 "applications": bool(policy.applications),
+                "securitySoftware": policy.security_software is not None,
             }.get(practice, practice in policy.features)
             if wanted and check_id not in needed:
                 needed.append(check_id)
@@ -152,10 +154,26 @@ class Scanner:
 
     def gather(self, policy: Policy) -> Facts:
         """Run the checks `policy` needs, and IT's own for this platform, in one engine session."""
+        custom = [c for c in policy.custom_checks if c.applies_to(self._platform)]
+        return self._gather(self.needed_checks(policy), custom)
+
+    def gather_every_check(self) -> Facts:
+        """Run every loaded check that can measure something on this platform, and no policy's.
+
+        What the local API shows as the device's facts (`/raw`) and reads its device lists from
+        (installed applications and the like), whatever a policy asks.
+        """
+        needed = [DEVICE_CHECK, "os_version"]
+        needed += sorted(
+            check_id
+            for check_id, check in self._checks.checks.items()
+            if check_id not in needed and check.sql_for(self._platform) is not None
+        )
+        return self._gather(needed, [])
+
+    def _gather(self, needed: list[str], custom: list[CustomCheck]) -> Facts:
         started_wall = self._clock()
         started = time.perf_counter()
-        needed = self.needed_checks(policy)
-        custom = [c for c in policy.custom_checks if c.applies_to(self._platform)]
         with self._engine.begin_scan() as session:
             session.prepare(self._queries(needed) + [c.query for c in custom])
             checks = {
@@ -231,6 +249,8 @@ class Scanner:
             hardware_vendor=text("hardwareVendor"),
             hardware_model=text("hardwareModel"),
             hardware_serial=text("hardwareSerial"),
-            stethoscope_version=self._app_version,
+            firmware_version=text("firmwareVersion"),
+            stethoscope_version=STETHOSCOPE_RELEASE,
+            app_version=self._app_version,
             running_as_admin=self._running_as_admin,
         )

@@ -398,5 +398,5 @@ def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None
     lowered = {choice.lower(): choice for choice in options}
     if word.lower() in lowered:
         return f' (did you mean "{lowered[word.lower()]}"?)'
-    match = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f' (did you mean "{match[0]}"?)' if match else ""
+    match = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+    return f' (did you mean "{lowered[match[0]]}"?)' if match else ""

@@ -6,16 +6,17 @@ import platform
 import sys
 from collections.abc import Iterable
 
-from stethoscope_desktop import __version__
+from stethoscope_desktop import STETHOSCOPE_RELEASE, __version__
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
 
 
 class StethoscopeAppTable(TablePlugin):
-    """`stethoscope_app`: this app's version and the runtime it runs on (one row)."""
+    """`stethoscope_app`: this app's version, the Stethoscope release it answers as, its runtime."""
 
     name = "stethoscope_app"
     columns = (
         Column("version"),
+        Column("stethoscope_release"),
         Column("python_version"),
         Column("executable"),
         Column("frozen", "integer"),
@@ -25,6 +26,7 @@ class StethoscopeAppTable(TablePlugin):
         """Yield the app's own facts."""
         yield {
             "version": __version__,
+            "stethoscope_release": STETHOSCOPE_RELEASE,
             "python_version": platform.python_version(),
             "executable": sys.executable,
             "frozen": int(bool(getattr(sys, "frozen", False))),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stethoscope_desktop import __version__
+from stethoscope_desktop import STETHOSCOPE_RELEASE
 from stethoscope_desktop.api.schema import (
     GRAPHQL_PLATFORMS,
     QueryRunner,
@@ -63,7 +63,7 @@ def scan(policy: dict[str, Any], **tables: Any) -> tuple[Report, Any]:
 
 
 def expected_version_verdict(requirement: str) -> str:
-    version = parse_version(__version__)
+    version = parse_version(STETHOSCOPE_RELEASE)
     assert version is not None
     return "PASS" if VersionRange.parse(requirement).satisfies(version) else "FAIL"
 
@@ -72,11 +72,12 @@ def test_the_classic_clients_query_gets_a_complete_answer_on_linux() -> None:
     status, body, context = run(CLASSIC_QUERY, CLASSIC_VARIABLES)
     assert status == 200 and "errors" not in body, body
     validate = body["data"]["policy"]["validate"]
-    # The policy names only darwin and win32 OS versions: not held against a Linux device.
+    # The policy names only darwin and win32 OS versions: a Linux device fails, as in Stethoscope.
     version = expected_version_verdict(CLASSIC_VARIABLES["policy"]["stethoscopeVersion"])
+    assert version == "PASS"  # Stethoscope's stethoscopeVersion is judged against its release
     assert validate == {
-        "status": "PASS" if version == "PASS" else "FAIL",
-        "osVersion": "PASS",
+        "status": "FAIL",
+        "osVersion": "FAIL",
         "firewall": "PASS",
         "diskEncryption": "PASS",
         "automaticUpdates": "PASS",
@@ -93,8 +94,11 @@ def test_the_classic_clients_query_gets_a_complete_answer_on_linux() -> None:
     assert device["deviceId"] == "abc-123" and device["deviceName"] == "laptop-42"
     assert (device["platform"], device["osVersion"]) == ("linux", "12.7.0")
     assert device["friendlyName"] == "LENOVO ThinkPad T14"
-    assert device["stethoscopeVersion"] == __version__
-    assert device["osqueryVersion"] is None  # the embedded engine answered
+    assert device["stethoscopeVersion"] == STETHOSCOPE_RELEASE
+    # The embedded engine answered: no osquery ran, said as Stethoscope said it.
+    assert device["osqueryVersion"] == "UNSUPPORTED"
+    assert device["osBuild"] == "6.1.0-28-amd64"  # the kernel's release, as uname -r says
+    assert device["firmwareVersion"] == "N32ET91W (1.67 )"
     assert isinstance(device["ipAddresses"], list) and isinstance(device["macAddresses"], list)
     assert device["security"] == {
         "firewall": "ON",
@@ -175,7 +179,7 @@ def test_application_states_follow_stethoscopes_names() -> None:
         "vim": "INVALID_INSTALL_STATE",
         "emacs": "VALID",
         "firefox-esr": "INVALID_INSTALL_STATE",
-        "dash": "INVALID_INSTALL_STATE",
+        "dash": "VALID",  # IF_SUPPORTED: need not be installed (as in Stethoscope)
     }
 
 
@@ -387,3 +391,84 @@ def test_prepared_documents_are_cached() -> None:
     runner = QueryRunner(SCHEMA, ApiLimits())
     first = runner.prepare("{ device { deviceName } }")
     assert runner.prepare("{ device { deviceName } }") is first
+
+
+# -- securitySoftware: ours, given as in policy.yaml ------------------------------------------
+
+SECURITY_QUERY = (
+    "query ($p: DevicePolicy) { policy { validate(policy: $p) { status securitySoftware } } "
+    "device { security(policy: $p) { securitySoftware firewall } } }"
+)
+CLAMAV_OFF = [
+    {"name": "ClamAV", "type": "antivirus", "enabled": 0, "up_to_date": None, "version": None,
+     "source": "systemd", "detail": "ClamAV is installed but not running"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("given", "tables", "verdict", "state"),
+    [
+        ("ALWAYS", {}, "PASS", "ON"),
+        ({"requirement": "ALWAYS"}, {}, "PASS", "ON"),
+        ({"requirement": "ALWAYS", "products": ["clamav"]}, {}, "PASS", "ON"),
+        ({"requirement": "ALWAYS", "products": ["CrowdStrike"]}, {}, "FAIL", "OFF"),
+        ({"requirement": "SUGGESTED", "products": ["CrowdStrike"]}, {}, "NUDGE", "OFF"),
+        ("SUGGESTED", {"stethoscope_security_software": CLAMAV_OFF}, "NUDGE", "OFF"),
+        ("ALWAYS", {"stethoscope_security_software": []}, "FAIL", "OFF"),
+        ("IF_SUPPORTED", {"stethoscope_security_software": "cannot be read"}, "UNKNOWN", "UNKNOWN"),
+    ],
+)
+def test_validate_answers_security_software(
+    given: Any, tables: dict[str, Any], verdict: str, state: str
+) -> None:
+    source = CountingSource(canned_linux(**tables))
+    status, body, _ = run(SECURITY_QUERY, {"p": {"securitySoftware": given}}, source=source)
+    assert status == 200 and "errors" not in body, body
+    assert body["data"]["policy"]["validate"]["securitySoftware"] == verdict
+    assert body["data"]["device"]["security"] == {"securitySoftware": state, "firewall": "UNKNOWN"}
+
+
+def test_security_software_given_inline_in_both_forms() -> None:
+    status, body, _ = run(
+        "{ a: policy { validate(policy: {securitySoftware: IF_SUPPORTED}) { securitySoftware } } "
+        'b: policy { validate(policy: {securitySoftware: {requirement: ALWAYS, products: ["Sophos"]}}) '
+        "{ status securitySoftware } } }"
+    )
+    assert status == 200 and "errors" not in body, body
+    assert body["data"] == {
+        "a": {"validate": {"securitySoftware": "PASS"}},
+        "b": {"validate": {"status": "FAIL", "securitySoftware": "FAIL"}},
+    }
+
+
+def test_a_policy_without_security_software_answers_null() -> None:
+    status, body, _ = run(SECURITY_QUERY, {"p": {"firewall": "ALWAYS"}})
+    assert status == 200, body
+    assert body["data"]["policy"]["validate"]["securitySoftware"] is None
+
+
+@pytest.mark.parametrize(
+    ("given", "key", "message"),
+    [
+        ("NEVER", "securitySoftware", "'NEVER' is not one of ALWAYS, SUGGESTED, IF_SUPPORTED"),
+        ({"products": ["x"]}, "securitySoftware.requirement", "missing; one of ALWAYS"),
+        ({"requirement": "ALWAYS", "products": []}, "securitySoftware.products", "is empty"),
+        ({"requirement": "ALWAYS", "produkts": ["x"]}, "securitySoftware.produkts", "products"),
+    ],
+)
+def test_a_wrong_security_software_is_a_field_error_naming_the_key(
+    given: Any, key: str, message: str
+) -> None:
+    status, body, _ = run(SECURITY_QUERY, {"p": {"securitySoftware": given}})
+    assert status == 200
+    assert body["data"]["policy"] is None
+    (error,) = body["errors"]
+    assert f"{key}: " in error["message"] and message in error["message"], error
+    assert error["extensions"] == {"code": "INVALID_POLICY"}
+
+
+@pytest.mark.parametrize("given", [5, True, ["ALWAYS"]])
+def test_security_software_that_is_neither_form_is_a_bad_request(given: Any) -> None:
+    status, body, _ = run(SECURITY_QUERY, {"p": {"securitySoftware": given}})
+    assert status == 400 and "data" not in body
+    assert "SecuritySoftwareRequirement must be" in body["errors"][0]["message"]

@@ -9,6 +9,7 @@ from graphql import parse
 
 from stethoscope_desktop.api.security import (
     LOCAL_LABEL,
+    READ_ONLY_METHODS,
     ApiLimits,
     Caller,
     RateLimiter,
@@ -220,6 +221,26 @@ def test_preflight(
     if caller.origin is None:
         assert "Access-Control-Allow-Origin" not in headers
         assert "Access-Control-Allow-Private-Network" not in headers
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "allow"),
+    [
+        ("GET", 204, "GET"),
+        ("get", 204, "GET"),
+        ("POST", 405, "GET, OPTIONS"),
+        ("PUT", 405, "GET, OPTIONS"),
+    ],
+)
+def test_preflight_of_a_read_only_path(method: str, status: int, allow: str) -> None:
+    """/raw and /debugger answer GET alone; a page is told so before it sends anything."""
+    got_status, headers = preflight(WEB, method, None, None, READ_ONLY_METHODS)
+    assert got_status == status
+    if status == 204:
+        assert headers["Access-Control-Allow-Methods"] == allow
+        assert headers["Access-Control-Allow-Origin"] == WEB.origin
+    else:
+        assert headers == {"Allow": allow}
 
 
 @pytest.mark.parametrize(

@@ -171,10 +171,18 @@ WRONG_TYPE_CASES += [
             f"osVersion:\n  darwin: {value}\n",
             "osVersion.darwin",
             2,
-            'must be {ok: ">=x.y", nudge: ">=x.y"}',
+            'must be {ok: ">=x.y", nudge: ">=x.y"} or one version range in quotes',
         )
-        for kind, value in {**WRONG_TYPES, "string": '">=14.6"'}.items()
-        if kind != "mapping"
+        for kind, value in WRONG_TYPES.items()
+        if kind not in ("mapping", "string")
+    ),
+    Case(
+        "policy-osVersion.darwin-bad-range",
+        "policy",
+        'osVersion:\n  darwin: "newest"\n',
+        "osVersion.darwin",
+        2,
+        'invalid version "newest"',
     ),
     *(
         Case(
@@ -246,10 +254,10 @@ RANGE_CASES += [
 ]  # fmt: skip
 
 REQUIREMENT_CASES = [
-    Case("policy-firewall-lowercase", "policy", "firewall: always\n", "firewall", 1, f'{REQUIREMENT_CHOICES} (did you mean "ALWAYS"?)'),
-    Case("policy-screenLock-titlecase", "policy", "screenLock: Suggested\n", "screenLock", 1, 'did you mean "SUGGESTED"?'),
-    Case("policy-remoteLogin-lowercase", "policy", "firewall: ALWAYS\nremoteLogin: never\n", "remoteLogin", 2, 'did you mean "NEVER"?'),
-    Case("policy-automaticUpdates-if_supported", "policy", "automaticUpdates: if_supported\n", "automaticUpdates", 1, 'did you mean "IF_SUPPORTED"?'),
+    Case("policy-firewall-misspelt", "policy", "firewall: alway\n", "firewall", 1, f'{REQUIREMENT_CHOICES} (did you mean "ALWAYS"?)'),
+    Case("policy-screenLock-misspelt", "policy", "screenLock: Sugested\n", "screenLock", 1, 'did you mean "SUGGESTED"?'),
+    Case("policy-remoteLogin-misspelt", "policy", "firewall: ALWAYS\nremoteLogin: nevr\n", "remoteLogin", 2, 'did you mean "NEVER"?'),
+    Case("policy-automaticUpdates-if-supported", "policy", "automaticUpdates: if supported\n", "automaticUpdates", 1, 'did you mean "IF_SUPPORTED"?'),
     Case("policy-diskEncryption-nonsense", "policy", "diskEncryption: sometimes\n", "diskEncryption", 1, f"'sometimes' {REQUIREMENT_CHOICES}"),
     Case("policy-firewall-yes", "policy", "firewall: yes\n", "firewall", 1, REQUIREMENT_CHOICES),
 ]  # fmt: skip
@@ -309,6 +317,23 @@ APPLICATION_CASES = [
     Case("app-required-regex", "policy", "requiredApplications:\n  - name: '('\n", "requiredApplications[0].name", 2, "not a valid regular expression"),
     Case("app-banned-unknown-key", "policy", "bannedApplications:\n  - name: uTorrent\n    colour: red\n", "bannedApplications[0].colour", 3, "unknown key"),
     Case("app-suggested-not-mapping", "policy", "suggestedApplications:\n  - 5\n", "suggestedApplications[0]", 2, "must be a mapping"),
+]  # fmt: skip
+
+SECURITY = "securitySoftware:\n  requirement: ALWAYS\n"  # lines 1-2: a valid long form
+SECURITY_SOFTWARE_CASES = [
+    Case("security-never", "policy", "securitySoftware: NEVER\n", "securitySoftware", 1, "'NEVER' is not one of ALWAYS, SUGGESTED, IF_SUPPORTED"),
+    Case("security-lowercase", "policy", "securitySoftware: always\n", "securitySoftware", 1, 'did you mean "ALWAYS"?'),
+    Case("security-null", "policy", "firewall: ALWAYS\nsecuritySoftware:\n", "securitySoftware", 2, "must be ALWAYS, SUGGESTED or IF_SUPPORTED, or a mapping with requirement and products"),
+    Case("security-list", "policy", "securitySoftware: [ALWAYS]\n", "securitySoftware", 1, "must be ALWAYS, SUGGESTED or IF_SUPPORTED, or a mapping"),
+    Case("security-requirement-missing", "policy", "securitySoftware:\n  products: [CrowdStrike]\n", "securitySoftware.requirement", 1, "missing; one of ALWAYS, SUGGESTED or IF_SUPPORTED"),
+    Case("security-requirement-never", "policy", "securitySoftware:\n  requirement: NEVER\n", "securitySoftware.requirement", 2, "'NEVER' is not one of ALWAYS, SUGGESTED, IF_SUPPORTED"),
+    Case("security-products-string", "policy", SECURITY + "  products: CrowdStrike\n", "securitySoftware.products", 3, "must be a list of product names"),
+    Case("security-products-empty", "policy", SECURITY + "  products: []\n", "securitySoftware.products", 3, "is empty; name at least one product, or leave products out"),
+    Case("security-product-number", "policy", SECURITY + "  products:\n    - CrowdStrike\n    - 42\n", "securitySoftware.products[1]", 5, "must be a product's name"),
+    Case("security-product-blank", "policy", SECURITY + "  products: ['  ']\n", "securitySoftware.products[0]", 3, "must be a product's name"),
+    Case("security-product-too-long", "policy", SECURITY + f"  products: [{'x' * 101}]\n", "securitySoftware.products[0]", 3, "longer than 100 characters"),
+    Case("security-too-many-products", "policy", SECURITY + f"  products: [{', '.join(['p'] * 51)}]\n", "securitySoftware.products", 3, "more than 50 products"),
+    Case("security-unknown-key", "policy", SECURITY + "  product: [CrowdStrike]\n", "securitySoftware.product", 3, 'unknown key (did you mean "products"?)'),
 ]  # fmt: skip
 
 # -- Whole files that are not a policy at all ---------------------------------------------------
@@ -389,7 +414,7 @@ INSTRUCTION_CASES = [
     Case("instr-placeholder-typo", "instructions", TITLE + "      passing: The firewall is {{requirment}}\n      failing: Turn it on\n", "practices.firewall.title.passing", 4, 'unknown placeholder {{requirment}} (did you mean "requirement"?)'),
     Case("instr-placeholder-in-string", "instructions", "strings:\n  summaryFail: '{{cnt}} problems'\n", "strings.summaryFail", 2, 'unknown placeholder {{cnt}} (did you mean "count"?)'),
     Case("instr-placeholder-in-directions", "instructions", "practices:\n  firewall:\n    directions:\n      linux: Run {{command}}\n", "practices.firewall.directions.linux", 4, "unknown placeholder {{command}}"),
-    Case("instr-placeholder-handlebars", "instructions", "practices:\n  firewall:\n    title: '{{#if passing}}On as {{requirment}}{{else}}Off{{/if}}'\n", "practices.firewall.title.passing", 3, 'did you mean "requirement"?'),
+    Case("instr-placeholder-handlebars", "instructions", "practices:\n  firewall:\n    title: '{{#if passing}}On as {{requirment}}{{else}}Off{{/if}}'\n", "practices.firewall.title", 3, 'did you mean "requirement"?'),
     Case("instr-unknown-practice", "instructions", "practices:\n  firewal:\n    name: Firewall\n", "practices.firewal", 2, 'unknown key (did you mean "firewall"?)'),
     Case("instr-unknown-practice-case", "instructions", "practices:\n  diskencryption:\n    name: Disk\n", "practices.diskencryption", 2, 'did you mean "diskEncryption"?'),
     Case("instr-unknown-field", "instructions", "practices:\n  firewall:\n    nme: Firewall\n", "practices.firewall.nme", 3, 'did you mean "name"?'),
@@ -497,6 +522,7 @@ ALL_CASES = [
     *REQUIREMENT_CASES,
     *UNKNOWN_KEY_CASES,
     *APPLICATION_CASES,
+    *SECURITY_SOFTWARE_CASES,
     *FILE_CASES,
     *INSTRUCTION_CASES,
     *CONFIG_CASES,
@@ -590,7 +616,7 @@ def test_every_problem_of_a_file_with_many_errors_is_reported(tmp_path: Path) ->
     path.write_text(
         y("""
             firewal: ALWAYS
-            diskEncryption: always
+            diskEncryption: ON
             osVersion:
               darwin:
                 ok: ">=abc"
@@ -783,9 +809,9 @@ def test_the_override_can_add_keys_it_did_not_set(tmp_path: Path) -> None:
     practices = _loader(tmp_path, it=it, override=override).load()
     assert practices.problems == ()
     assert _features(practices)["remoteLogin"] == "NEVER"
-    # IT left screenLock to the bundled default, so a test folder may change it.
+    # IT's policy has no screenLock (nor the bundled one's osVersion), so a test folder may add it.
     assert _features(practices)["screenLock"] == "SUGGESTED"
-    assert set(practices.policy.os_version) == {"darwin", "ubuntu"}
+    assert set(practices.policy.os_version) == {"ubuntu"}
 
 
 def test_the_override_cannot_replace_its_os_version_bracket(tmp_path: Path) -> None:
@@ -903,8 +929,9 @@ def test_every_malformed_policy_loads_as_an_it_layer_without_raising(tmp_path: P
         it.mkdir()
         path = write_case(case, it)
         practices = PracticesLoader([bundled, PracticesFolder("machine", it)]).load()
-        # No case sets diskEncryption validly, so the bundled requirement stays in force.
-        assert _features(practices)["diskEncryption"] == "ALWAYS", case.id
+        # IT's file is the policy; where it could not be read at all, or where IT set
+        # diskEncryption wrongly, the bundled requirement stands in. No case sets it validly.
+        assert _features(practices).get("diskEncryption", "ALWAYS") == "ALWAYS", case.id
         assert any(p.key == case.key for p in _problems_of(practices, path)), case.id
 
 
@@ -931,7 +958,7 @@ def test_check_policy_of_a_folder_reports_each_broken_file(
     folder = _folder(
         tmp_path,
         "practices",
-        policy_yaml="firewall: always\n",
+        policy_yaml="firewall: alway\n",
         config_yaml="engine: osqeury\n",
         **{"instructions.en.yaml": "practices:\n  firewal: {}\n"},
     )
@@ -1030,7 +1057,7 @@ def test_a_broken_config_setting_keeps_its_last_good_value(tmp_path: Path) -> No
 
 @pytest.mark.parametrize(
     "it_policy",
-    ["firewall: always\n", "firewall: [ALWAYS]\n", "firewall: ALWAYS\n  x: [\n", b"\x00junk", ""],
+    ["firewall: alway\n", "firewall: [ALWAYS]\n", "firewall: ALWAYS\n  x: [\n", b"\x00junk", ""],
     ids=["typo", "wrong-type", "syntax", "binary", "empty"],
 )
 def test_the_override_cannot_weaken_what_it_got_wrong(

@@ -121,7 +121,9 @@ POLICY = y(
 
 @pytest.fixture
 def report(tmp_path: Path) -> Report:
-    return scan(loader_for(tmp_path, {"policy.yaml": POLICY}).load())
+    # IT's policy is the whole policy: the bundled practices and IT's checks, in one file.
+    bundled = (practices_dir() / "policy.yaml").read_text(encoding="utf-8")
+    return scan(loader_for(tmp_path, {"policy.yaml": bundled + POLICY}).load())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,8 +146,8 @@ def test_checks_in_the_policy_load_with_their_fleet_fields(tmp_path: Path) -> No
     assert checks["unattended-upgrades installed"].critical is False
     assert checks["Screen lock on ChromeOS"].platforms == ()
     assert checks["No unencrypted SSH keys"].platforms is None
-    # A Stethoscope policy without customChecks is unchanged: the bundled keys still apply.
-    assert practices.policy.features
+    # IT's policy is the whole policy: none of the bundled practices applies beside its checks.
+    assert not practices.policy.features and not practices.policy.os_version
 
 
 def test_checks_d_files_load_in_name_order_after_the_policys_checks(tmp_path: Path) -> None:

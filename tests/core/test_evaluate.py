@@ -185,7 +185,14 @@ INSTALLED = [FIREFOX, SLACK_MAC, TORRENT, SSHD]
             "115.12.0esr-1~deb12u1",
         ),
         (rule("zoom", Requirement.SUGGESTED), NUDGE, AppState.NOT_INSTALLED, ""),
-        (rule("zoom", Requirement.IF_SUPPORTED), FAIL, AppState.NOT_INSTALLED, ""),
+        # IF_SUPPORTED, as in Stethoscope: need not be installed, but where it is, current.
+        (rule("zoom", Requirement.IF_SUPPORTED), PASS, AppState.NOT_INSTALLED, ""),
+        (
+            rule("firefox", Requirement.IF_SUPPORTED, version=VersionRange.parse(">=128")),
+            FAIL,
+            AppState.OUTDATED,
+            "115.12.0esr-1~deb12u1",
+        ),
         (rule("torrent", Requirement.NEVER), FAIL, AppState.BANNED_PRESENT, "4.5.2-3+deb12u1"),
         (rule("utorrent", Requirement.NEVER), PASS, AppState.NOT_INSTALLED, ""),
         (

@@ -140,9 +140,20 @@ def test_the_os_version_is_judged_by_the_most_specific_bracket(
     assert os_version.rating is Rating.CRITICAL
 
 
-def test_an_os_version_bracket_only_for_other_platforms_is_no_practice() -> None:
-    only_mac = policy({"osVersion": {"darwin": {"ok": ">=15.0.0"}}})
+def test_an_os_version_bracket_only_for_other_platforms_fails_as_in_stethoscope() -> None:
+    only_mac = policy(
+        {"osVersion": {"darwin": {"ok": ">=15.0.0"}, "win32": {"ok": ">=10.0.26100"}}}
+    )
     report = evaluate(only_mac, facts({"os_version": found("os_version", value="12.7.0")}), TEXTS)
+    (practice,) = report.practices
+    assert (practice.key, practice.status) == ("osVersion", FAIL)
+    assert practice.title.startswith("Your organization's policy names no supported")
+    assert practice.requirement_text == "a platform the policy names (macOS, Windows)"
+    assert practice.observed == "12.7.0"
+
+
+def test_no_os_version_in_the_policy_is_no_practice() -> None:
+    report = evaluate(policy({}), facts({"os_version": found("os_version", value="12.7.0")}), TEXTS)
     assert report.practices == ()
 
 

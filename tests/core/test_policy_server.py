@@ -323,7 +323,9 @@ def test_no_copy_yet_and_a_bad_answer_leaves_only_it_folder_in_force(
         f"{server.url()}: nothing from the policy server is in force until it answers with a "
         "valid policy",
     ]
-    assert practices.policy.features["automaticUpdates"] == "SUGGESTED"  # the bundled default
+    # IT's folder's policy is the whole policy: none of the bundled one applies.
+    assert practices.policy.features == {}
+    assert str(practices.policy.screen_idle) == "<=300"
 
 
 def test_redirects_go_to_https_only_and_answers_are_bounded(

@@ -135,8 +135,9 @@ def test_a_later_layer_replaces_all_of_a_platforms_texts() -> None:
     )
     it = InstructionsLayer("it", practices={"firewall": {"directions": {"darwin": "IT's text"}}})
     merged = merge_instructions([bundled, it], "en").practice("firewall")
-    assert dict(merged.directions) == {"linux": "l", "darwin": "IT's text"}
     assert merged.directions_for(("darwin",), "12.0") == ("darwin", "IT's text")
+    assert merged.directions_for(("darwin",), "14.0") == ("darwin", "IT's text")
+    assert merged.directions_for(("debian", "linux"), "12.0") == ("linux", "l")
 
 
 def test_the_shipped_texts_cover_every_macos_and_windows_version() -> None:

@@ -63,7 +63,8 @@ def firewall() -> SwitchableFirewall:
 def it_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "it"
     folder.mkdir()
-    (folder / "policy.yaml").write_text("firewall: ALWAYS\n")
+    # IT's policy is the whole policy: here, the bundled one as IT's.
+    (folder / "policy.yaml").write_text((practices_dir() / "policy.yaml").read_text())
     return folder
 
 

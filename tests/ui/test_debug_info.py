@@ -30,6 +30,7 @@ def test_it_names_osqueryd_and_its_version_where_the_checks_ran_on_it() -> None:
     text = text_of(ScanResult(report, ENGLISH, TraySettings()))
     assert text.startswith("Stethoscope Desktop debug info, 2025-05-06T07:08:09+00:00\n")
     assert "  Stethoscope Desktop 9.8.7\n" in text
+    assert f"  answers web apps as Stethoscope {report.device.stethoscope_version}\n" in text
     assert "  engine: osquery 5.12.1 (osqueryd 5.12.1 at /opt/osquery/bin/osqueryd)\n" in text
     assert "  Python 3.12.1 · Qt 6.8.0 · PySide6 6.8.0\n" in text
     assert "  system: Linux-6.1-x86_64\n" in text

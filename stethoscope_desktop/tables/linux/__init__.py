@@ -9,6 +9,7 @@ from stethoscope_desktop.tables.base import TablePlugin
 from stethoscope_desktop.tables.linux.desktop_apps import DesktopApps
 from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.linux.firewall import Firewall
+from stethoscope_desktop.tables.linux.kernel import KernelInfo, PlatformInfo
 from stethoscope_desktop.tables.linux.mounts import Mounts
 from stethoscope_desktop.tables.linux.network import ListeningPorts
 from stethoscope_desktop.tables.linux.os_version import OsVersion
@@ -16,6 +17,7 @@ from stethoscope_desktop.tables.linux.packages import DebPackages, RpmPackages
 from stethoscope_desktop.tables.linux.remote_login import RemoteLogin
 from stethoscope_desktop.tables.linux.screen_lock import ScreenLock
 from stethoscope_desktop.tables.linux.secureboot import SecureBoot
+from stethoscope_desktop.tables.linux.security_software import SecuritySoftware
 from stethoscope_desktop.tables.linux.system_info import SystemInfo
 from stethoscope_desktop.tables.linux.systemd import SystemdUnits
 from stethoscope_desktop.tables.linux.updates import AutomaticUpdates
@@ -30,13 +32,16 @@ __all__ = [
     "DesktopApps",
     "DiskEncryption",
     "Firewall",
+    "KernelInfo",
     "ListeningPorts",
     "Mounts",
     "OsVersion",
+    "PlatformInfo",
     "RemoteLogin",
     "RpmPackages",
     "ScreenLock",
     "SecureBoot",
+    "SecuritySoftware",
     "SystemInfo",
     "SystemdUnits",
     "WifiNetworks",
@@ -53,6 +58,8 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     Mounts,
     SecureBoot,
     SystemdUnits,
+    KernelInfo,
+    PlatformInfo,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     Firewall,
@@ -62,6 +69,7 @@ STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     RemoteLogin,
     WifiNetworks,
     DesktopApps,
+    SecuritySoftware,
 )
 
 
@@ -76,6 +84,8 @@ def linux_tables(system: System) -> list[TablePlugin]:
         Mounts(system),
         SecureBoot(system),
         SystemdUnits(system),
+        KernelInfo(system),
+        PlatformInfo(system),
         Firewall(system),
         DiskEncryption(system),
         AutomaticUpdates(system),
@@ -83,4 +93,5 @@ def linux_tables(system: System) -> list[TablePlugin]:
         RemoteLogin(system),
         WifiNetworks(system),
         DesktopApps(system),
+        SecuritySoftware(system),
     ]

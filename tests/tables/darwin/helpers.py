@@ -42,6 +42,7 @@ COMMANDS: dict[str, list[str]] = {
     "pmset-g": screen_lock.PMSET,
     "launchctl-print-disabled-system": sharing.PRINT_DISABLED,
     "spctl-status": security_software.SPCTL_STATUS,
+    "systemextensionsctl-list": security_software.SYSTEM_EXTENSIONS,
 }
 # The user each recorded Mac belongs to.
 USERS = {"monterey-12": "ben", "ventura-13": "carla", "sonoma-14": "dana", "sequoia-15": "eli"}

@@ -28,7 +28,7 @@ EXPECTED = {
         "screenIdle": P,  # 600 s screen saver + 5 s
         "remoteLogin": F,  # "com.openssh.sshd" => false
         "openWifiConnections": F,  # "Cafe Guest" is open
-        "stethoscopeVersion": P,
+        "stethoscopeDesktopVersion": P,
         "applications/firefox": P,
         "applications/qbittorrent": P,
         "applications/utorrent": F,
@@ -42,7 +42,7 @@ EXPECTED = {
         "screenIdle": F,  # screen saver never, display never sleeps
         "remoteLogin": P,
         "openWifiConnections": U,  # root-only file
-        "stethoscopeVersion": P,
+        "stethoscopeDesktopVersion": P,
         "applications/firefox": P,
         "applications/qbittorrent": P,
         "applications/utorrent": P,
@@ -56,7 +56,7 @@ EXPECTED = {
         "screenIdle": P,  # default idle time, display after 600 s + 300 s = 900 s
         "remoteLogin": P,
         "openWifiConnections": U,
-        "stethoscopeVersion": P,
+        "stethoscopeDesktopVersion": P,
         "applications/firefox": N,
         "applications/qbittorrent": P,
         "applications/utorrent": P,
@@ -70,7 +70,7 @@ EXPECTED = {
         "screenIdle": F,  # no password at all
         "remoteLogin": F,
         "openWifiConnections": U,
-        "stethoscopeVersion": P,
+        "stethoscopeDesktopVersion": P,
         "applications/firefox": P,
         "applications/qbittorrent": P,
         "applications/utorrent": F,  # "uTorrent Web" in ~/Applications
@@ -169,5 +169,5 @@ def test_the_report_says_which_version_specific_directions_it_chose(
     assert firewall.directions_platform == key
     assert pane in firewall.directions
     # Practices whose panes are the same on every version keep their plain key.
-    version = report.practice("stethoscopeVersion")
+    version = report.practice("stethoscopeDesktopVersion")
     assert version is not None and version.directions_platform == "darwin"

@@ -36,6 +36,11 @@ from stethoscope_desktop.tables.darwin import (
 )
 from stethoscope_desktop.tables.darwin.disk_encryption import FDESETUP_ISACTIVE, FDESETUP_STATUS
 from stethoscope_desktop.tables.darwin.screen_lock import PMSET
+from stethoscope_desktop.tables.darwin.security_software import (
+    SYSTEM_EXTENSIONS,
+    SystemExtension,
+    parse_system_extensions,
+)
 from stethoscope_desktop.tables.darwin.system_info import HARDWARE
 from stethoscope_desktop.tables.system import CommandResult
 from tests.canned import STETHOSCOPE_COLUMNS
@@ -81,7 +86,7 @@ def test_our_tables_have_the_columns_the_checks_use(cls: type[Any]) -> None:
 def test_building_the_tables_touches_nothing(tmp_path: Path) -> None:
     system = FakeSystem(tmp_path)
     tables = builtin_tables("darwin", system)
-    assert len({t.name for t in tables}) == len(tables) == 13
+    assert len({t.name for t in tables}) == len(tables) == 14
     assert system.calls == []
 
 
@@ -339,3 +344,95 @@ def test_security_software(machine: str, xprotect: str, gatekeeper: int, tmp_pat
     assert (found["XProtect"]["enabled"], found["XProtect"]["version"]) == (1, xprotect)
     assert found["XProtect"]["up_to_date"] is None  # the newest version is not known here
     assert found["Gatekeeper"]["enabled"] == gatekeeper
+
+
+def product_rows(machine: str, tmp_path: Path) -> dict[str, tuple[Any, ...]]:
+    """The antivirus and endpoint protection rows of a recorded Mac, but XProtect."""
+    return {
+        str(row["name"]): (row["enabled"], row["version"], row["source"], row["detail"])
+        for row in rows(SecuritySoftware(load_mac(machine, tmp_path)))
+        if row["type"] == "antivirus" and row["name"] != "XProtect"
+    }
+
+
+def test_an_endpoint_security_extension_that_runs(tmp_path: Path) -> None:
+    # The terminated older version waiting for a reboot does not hide the running one.
+    assert product_rows("sonoma-14", tmp_path) == {
+        "CrowdStrike Falcon": (
+            1,
+            "7.14",
+            "systemextensionsctl",
+            "CrowdStrike Falcon is running: its endpoint security extension is active "
+            "(com.crowdstrike.falcon.Agent, [activated enabled])",
+        ),
+    }
+
+
+def test_an_extension_waiting_for_the_user_is_not_running(tmp_path: Path) -> None:
+    assert product_rows("ventura-13", tmp_path) == {
+        "Microsoft Defender": (
+            0,
+            "101.24092.0004",
+            "systemextensionsctl",
+            "Microsoft Defender is not running: its endpoint security extension waits for the "
+            "user to allow it (com.microsoft.wdav.epsext, [activated waiting for user])",
+        ),
+    }
+
+
+def test_an_unknown_vendors_extension_counts_by_its_own_name(tmp_path: Path) -> None:
+    # Sequoia's headings carry a note; a VPN's network extension is no security product.
+    found = product_rows("sequoia-15", tmp_path)
+    assert {name: enabled for name, (enabled, *_) in found.items()} == {
+        "Jamf Protect": 1,
+        "Example Guard": 1,
+    }
+    assert found["Example Guard"][1] == "3.1"
+
+
+def test_a_known_app_without_an_extension_is_installed_but_not_running(tmp_path: Path) -> None:
+    assert product_rows("monterey-12", tmp_path) == {
+        "CrowdStrike Falcon": (
+            0,
+            "7.05",
+            "Applications",
+            "CrowdStrike Falcon is installed (/Applications/Falcon.app) but has no endpoint "
+            "security extension",
+        ),
+    }
+
+
+def test_when_the_extensions_cannot_be_listed_an_app_is_unknown(tmp_path: Path) -> None:
+    system = load_mac("sonoma-14", tmp_path)
+    key = tuple(SYSTEM_EXTENSIONS)
+    system.commands[key] = CommandResult(key, 1, "", "systemextensionsctl: XPC error\n")
+    found = {
+        row["name"]: row
+        for row in rows(SecuritySoftware(system))
+        if row["name"] == "CrowdStrike Falcon"
+    }
+    assert found["CrowdStrike Falcon"]["enabled"] is None
+    assert found["CrowdStrike Falcon"]["detail"] == (
+        "CrowdStrike Falcon is installed (/Applications/Falcon.app); cannot tell whether it "
+        "runs: systemextensionsctl: systemextensionsctl: XPC error"
+    )
+
+
+def test_system_extensions_parser_reads_both_heading_forms() -> None:
+    text = (
+        "1 extension(s)\n--- com.apple.system_extension.endpoint_security (Go to 'System "
+        "Settings' to modify these system extension(s))\n"
+        "enabled\tactive\tteamID\tbundleID (version)\tname\t[state]\n"
+        "*\t*\tX9E956P446\tcom.crowdstrike.falcon.Agent (7.14/18410.0)\tFalcon Sensor\t"
+        "[activated enabled]\n"
+    )
+    (extension,) = parse_system_extensions(text)
+    assert extension == SystemExtension(
+        "com.apple.system_extension.endpoint_security",
+        "X9E956P446",
+        "com.crowdstrike.falcon.Agent",
+        "7.14",
+        "Falcon Sensor",
+        "activated enabled",
+    )
+    assert extension.running and extension.product == "CrowdStrike Falcon"

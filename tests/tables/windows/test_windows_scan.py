@@ -27,7 +27,7 @@ EXPECTED = {
         "screenIdle": P,  # 600 s
         "remoteLogin": P,  # RDP on in Settings, off by policy
         "openWifiConnections": F,  # "Cafe Guest"
-        "stethoscopeVersion": P,
+        "stethoscopeDesktopVersion": P,
         "applications/firefox": P,
         "applications/qbittorrent": F,
         "applications/utorrent": P,
@@ -41,7 +41,7 @@ EXPECTED = {
         "screenIdle": F,
         "remoteLogin": F,  # Remote Desktop on
         "openWifiConnections": U,  # WLAN service stopped
-        "stethoscopeVersion": P,
+        "stethoscopeDesktopVersion": P,
         "applications/firefox": P,
         "applications/qbittorrent": P,
         "applications/utorrent": P,
@@ -55,7 +55,7 @@ EXPECTED = {
         "screenIdle": P,  # 600 s inactivity limit
         "remoteLogin": F,  # OpenSSH server running
         "openWifiConnections": F,  # "Hotel Gast" (Offen)
-        "stethoscopeVersion": P,
+        "stethoscopeDesktopVersion": P,
         "applications/firefox": P,
         "applications/qbittorrent": P,
         "applications/utorrent": P,

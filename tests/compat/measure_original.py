@@ -1,0 +1,1294 @@
+"""Measure this app against Netflix's Stethoscope: every historical file and query, what holds.
+
+    .venv/bin/python tests/compat/measure_original.py ORIGINAL_GIT_DIR
+        [--examples EXAMPLES_GIT_DIR] [--oracle /work/oracle] [--build-deb] [--engine E]
+
+ORIGINAL_GIT_DIR is a clone (its git dir) of github.com/Netflix-Skunkworks/stethoscope-app;
+every distinct version of each file, in every commit of every branch, is checked:
+
+- `policy.yaml` (at any path): passes our `check-policy`; and, loaded as IT's policy and
+  judged on this machine, each key it names gets a verdict in our report (none ignored).
+- `instructions*.yaml`: loads as it is, or through `convert-instructions`, with every
+  practice's titles, description and directions carried; and loaded as IT's texts, its titles
+  and directions are the ones the report shows (per platform, on representative devices).
+- `config.yaml`: `check-policy` accepts a folder with it.
+- `schema.graphql`: our schema (by introspection) has every type, field, argument and enum
+  value it has, with compatible types (ours may be stricter on output, looser on input).
+- the clients' queries (`docs/GRAPHQL.md` and `docs/POLICIES.md` code blocks, the queries of
+  `src/lib/Stethoscope.js` in every version, with that version's policy, and with
+  `--examples` the example pages' query and policies): answered over HTTP by
+  `stethoscope-desktop serve --port 0` with no error; null fields are listed.
+- with `--oracle DIR` (a workspace whose `verdict.js` runs the original's verdict logic, see
+  its README): each policy's verdicts on this machine's facts, ours (window and API) against
+  the original's, key by key and overall.
+- with `--build-deb`: `packaging/linux/build-deb.sh` with the original's final practices folder.
+
+It prints each file's outcome (commit, blob, reason), then "category: N of M hold", and exits
+0 only when everything measured holds (1 when something does not, 2 when the history holds
+none of Stethoscope's files). Nothing of the original is kept: files are read from
+git into a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from graphql import GraphQLError, GraphQLSchema, build_schema, introspection_from_schema
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from stethoscope_desktop import __version__  # noqa: E402
+from stethoscope_desktop.api.schema import build_api_schema  # noqa: E402
+from stethoscope_desktop.commands import (  # noqa: E402
+    check_policy_command,
+    convert_command,
+    open_scanner,
+)
+from stethoscope_desktop.core.evaluate import evaluate, rule_applies  # noqa: E402
+from stethoscope_desktop.core.facts import Facts, PlatformContext  # noqa: E402
+from stethoscope_desktop.core.instructions import (  # noqa: E402
+    PracticeText,
+    directions_platform,
+    parse_instructions,
+)
+from stethoscope_desktop.core.practices import (  # noqa: E402
+    Practices,
+    PracticesLoader,
+    practices_folders,
+)
+from stethoscope_desktop.core.report import Report  # noqa: E402
+from stethoscope_desktop.core.scanner import Scanner  # noqa: E402
+from stethoscope_desktop.core.status import FeatureState  # noqa: E402
+from stethoscope_desktop.core.yamlfile import YamlFileError, load_yaml  # noqa: E402
+from stethoscope_desktop.resources import practices_dir  # noqa: E402
+
+# Keys of Stethoscope's DevicePolicy that are settings, not practices: no verdict of their own.
+SETTING_KEYS = frozenset({"windowsMaxScreenLockTimeout"})
+APPLICATION_KEYS = ("applications", "requiredApplications", "bannedApplications",
+                    "suggestedApplications")  # fmt: skip
+INSTRUCTIONS_NAME = re.compile(r"^instructions(?:\.(?P<lang>[A-Za-z_-]+))?\.ya?ml$")
+# Representative devices per platform key, for "IT's directions are the ones shown".
+SHOWN_ON: Mapping[str, tuple[PlatformContext, ...]] = {
+    "darwin": tuple(PlatformContext("darwin", "darwin", "", v) for v in ("10.13.6", "12.7.6", "15.1.0")),
+    "win32": tuple(PlatformContext("windows", "win32", "", v) for v in ("10.0.19045", "10.0.26100")),
+    "linux": tuple(
+        PlatformContext("linux", "linux", d, v)
+        for d, v in (("debian", "12.7.0"), ("ubuntu", "24.4.0"), ("fedora", "40.0.0"), ("", "1.0.0"))
+    ),
+    "ubuntu": (PlatformContext("linux", "linux", "ubuntu", "24.4.0"),),
+}  # fmt: skip
+
+
+# -- outcomes --------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """One thing measured: holds or not, why not, and notes worth knowing either way."""
+
+    subject: str
+    holds: bool
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    # False for what cannot be compared (listed, not counted).
+    counted: bool = True
+
+
+@dataclass
+class Category:
+    """The outcomes of one kind of check."""
+
+    title: str
+    outcomes: list[Outcome] = field(default_factory=list)
+    skipped: str = ""
+
+    @property
+    def counted(self) -> list[Outcome]:
+        return [outcome for outcome in self.outcomes if outcome.counted]
+
+    @property
+    def held(self) -> int:
+        return sum(1 for outcome in self.counted if outcome.holds)
+
+    def add(self, subject: str, problems: Sequence[str], notes: Sequence[str] = ()) -> None:
+        self.outcomes.append(Outcome(subject, not problems, "; ".join(problems), list(notes)))
+
+
+def print_category(category: Category) -> None:
+    print(f"\n== {category.title}")
+    if category.skipped:
+        print(f"   skipped: {category.skipped}")
+        return
+    for outcome in category.outcomes:
+        mark = "n/a " if not outcome.counted else "ok  " if outcome.holds else "FAIL"
+        print(f"   {mark} {outcome.subject}" + (f": {outcome.reason}" if outcome.reason else ""))
+        for note in outcome.notes:
+            print(f"          note: {note}")
+    print(f"   -- {category.held} of {len(category.counted)} hold")
+
+
+# -- the original's history ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Blob:
+    """One distinct version of a file: where and when it first appeared, where else it lived."""
+
+    sha: str
+    path: str
+    commit: str
+    date: str
+    paths: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return PurePosixPath(self.path).name
+
+    @property
+    def label(self) -> str:
+        elsewhere = [p for p in self.paths if p != self.path]
+        also = f" (also at {', '.join(elsewhere)})" if elsewhere else ""
+        return f"{self.path}@{self.commit[:7]} {self.date} (blob {self.sha[:7]}){also}"
+
+
+class History:
+    """The files of a git repository across every commit of every branch."""
+
+    def __init__(self, git_dir: Path) -> None:
+        self.git_dir = git_dir
+        lines = self.git("log", "--all", "--reverse", "--date-order", "--format=%H %cs").split("\n")
+        self.commits = [tuple(line.split(" ", 1)) for line in lines if line.strip()]
+        self._first: dict[str, tuple[str, str, str]] = {}
+        self._paths: dict[str, dict[str, None]] = {}
+        for commit, date in self.commits:
+            for line in self.git("ls-tree", "-r", "--full-tree", commit).splitlines():
+                meta, path = line.split("\t", 1)
+                _mode, kind, sha = meta.split()
+                if kind != "blob":
+                    continue
+                self._first.setdefault(sha, (path, commit, date))
+                self._paths.setdefault(sha, {})[path] = None
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", f"--git-dir={self.git_dir}", *args],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+
+    def blobs(self, wanted: Callable[[str], bool]) -> list[Blob]:
+        """Every distinct file version whose path is wanted, oldest first."""
+        found = []
+        for sha, (path, commit, date) in self._first.items():
+            paths = tuple(p for p in self._paths[sha] if wanted(p))
+            if paths:
+                first = path if wanted(path) else paths[0]
+                found.append(Blob(sha, first, commit, date, paths))
+        order = {commit: index for index, (commit, _date) in enumerate(self.commits)}
+        return sorted(found, key=lambda b: (order[b.commit], b.path))
+
+    def read(self, sha: str) -> str:
+        return self.git("cat-file", "blob", sha)
+
+    def at_commit(self, commit: str, wanted: Callable[[str], bool]) -> dict[str, str]:
+        """The wanted files of one commit: path → text."""
+        files = {}
+        for line in self.git("ls-tree", "-r", "--full-tree", commit).splitlines():
+            meta, path = line.split("\t", 1)
+            if meta.split()[1] == "blob" and wanted(path):
+                files[path] = self.read(meta.split()[2])
+        return files
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD").strip()
+
+
+def is_policy(path: str) -> bool:
+    return PurePosixPath(path).name == "policy.yaml"
+
+
+def is_instructions(path: str) -> bool:
+    return INSTRUCTIONS_NAME.match(PurePosixPath(path).name) is not None
+
+
+def is_config(path: str) -> bool:
+    return PurePosixPath(path).name == "config.yaml" and "practices" in PurePosixPath(path).parts
+
+
+def is_schema(path: str) -> bool:
+    return PurePosixPath(path).name == "schema.graphql"
+
+
+def stethoscope_camel_case(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What Stethoscope's `/policy` (spacesToCamelCase) did to a policy before it was posted.
+
+    Spaced keys become camelCase (`os version` → `osVersion`); top-level strings with a letter
+    are upper-cased (`always` → `ALWAYS`).
+    """
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        words = str(key).lower().split(" ")
+        name = (
+            str(key) if len(words) == 1 else words[0] + "".join(w.capitalize() for w in words[1:])
+        )
+        text = isinstance(value, str) and any(c.isalpha() for c in value)
+        result[name] = value.upper() if text else value
+    return result
+
+
+def yaml_mapping(text: str) -> dict[str, Any] | None:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+# -- the app, run as it runs -----------------------------------------------------------------
+
+
+def check_policy(paths: Sequence[Path], shown_as: Mapping[Path, str]) -> list[str]:
+    """Run our `check-policy` on the paths; return its problems (empty when it accepts them)."""
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(io.StringIO()):
+        code = check_policy_command(paths)
+    if code == 0:
+        return []
+    text = output.getvalue()
+    for path, name in shown_as.items():
+        text = text.replace(str(path), name)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines or [f"check-policy exited {code}"]
+
+
+def load_practices(it_folder: Path, language: str = "en") -> Practices:
+    """The practices as the app loads them with `it_folder` as IT's machine-wide folder."""
+    folders = practices_folders(practices_dir(), machine=it_folder, env={})
+    return PracticesLoader(folders, language).load()
+
+
+@dataclass
+class Machine:
+    """This machine, scanned by our scanner on one engine."""
+
+    scanner: Scanner
+
+    def judge(self, practices: Practices) -> tuple[Report, Facts]:
+        facts = self.scanner.gather(practices.policy)
+        report = evaluate(
+            practices.policy,
+            facts,
+            practices.instructions,
+            organization=practices.config.organization,
+            policy_files=practices.files,
+            policy_problems=tuple(str(p) for p in practices.problems),
+        )
+        return report, facts
+
+
+class Server:
+    """`stethoscope-desktop serve --port 0`, started for the measurement and stopped after."""
+
+    def __init__(self, engine: str) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "STETHOSCOPE_PRACTICES"}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "stethoscope_desktop", "serve", "--port", "0",
+             "--engine", engine],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", line)
+        if match is None:
+            self.stop()
+            raise RuntimeError(f"serve did not start: {line.strip()}")
+        self.url = match.group(1)
+
+    def graphql(
+        self, query: str, variables: Mapping[str, Any] | None, *, get: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """Send a request as a local program (no Origin); return status and JSON body."""
+        for _attempt in range(30):
+            if get:
+                params = {"query": query}
+                if variables is not None:
+                    params["variables"] = json.dumps(variables)
+                request = urllib.request.Request(
+                    f"{self.url}/graphql?{urllib.parse.urlencode(params)}"
+                )
+            else:
+                body = json.dumps({"query": query, "variables": variables}).encode()
+                request = urllib.request.Request(
+                    f"{self.url}/graphql", body, {"Content-Type": "application/json"}
+                )
+            try:
+                with urllib.request.urlopen(request, timeout=120) as response:
+                    return response.status, json.loads(response.read() or b"{}")
+            except urllib.error.HTTPError as error:
+                if error.code == 429:
+                    time.sleep(float(error.headers.get("Retry-After") or 1))
+                    continue
+                text = error.read()
+                try:
+                    return error.code, json.loads(text)
+                except ValueError:
+                    return error.code, {"errors": [{"message": text.decode(errors="replace")}]}
+        return 429, {"errors": [{"message": "rate-limited 30 times"}]}
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+
+# -- policies --------------------------------------------------------------------------------
+
+
+def practice_name(key: str) -> str:
+    (name,) = stethoscope_camel_case({key: ""})
+    return name
+
+
+def unjudged_keys(
+    data: Mapping[str, Any], report: Report, practices: Practices, facts: Facts, it_folder: Path
+) -> list[str]:
+    """The keys IT's policy names that got no verdict of IT's requirement in our report.
+
+    A verdict counts only if the requirement judged is IT's (a practice the bundled policy
+    judges instead does not), with why where we know.
+    """
+    policy = practices.policy
+    judged = {p.key for p in report.practices}
+
+    def from_it(source: str | None) -> bool:
+        return bool(source) and Path(str(source)).resolve().parent == it_folder.resolve()
+
+    missing = []
+    for key, value in data.items():
+        name = practice_name(str(key))
+        if name in SETTING_KEYS:
+            continue
+        reported = [
+            f"line {p.line}: {p.message}" if p.line else p.message
+            for p in practices.problems
+            if p.key.split(".")[0] == str(key)
+        ]
+        why = reported[0] if reported else ""
+        if name in APPLICATION_KEYS:
+            rules = [r for r in policy.applications if from_it(r.source)]
+            applying = [r for r in rules if rule_applies(r, facts.context)]
+            if value and (
+                not rules or any(f"applications/{r.name}" not in judged for r in applying)
+            ):
+                missing.append(f"{key!r}: " + (why or "IT's application rules are not all judged"))
+        elif name == "osVersion":
+            bracket = next((k for k in facts.context.policy_keys() if k in policy.os_version), None)
+            if bracket is None:
+                missing.append(f"{key!r}: " + (why or "no bracket for this platform, no verdict"))
+            elif not from_it(policy.sources.get(f"osVersion.{bracket}")):
+                missing.append(
+                    f"{key!r}: "
+                    + (why or f"the bundled policy's {bracket!r} bracket is judged, not IT's")
+                )
+        elif name not in judged:
+            missing.append(f"{key!r}: " + (why or "no verdict in the report"))
+        elif not from_it(policy.sources.get(name)):
+            missing.append(
+                f"{key!r}: " + (why or "the bundled policy's requirement is judged, not IT's")
+            )
+    return missing
+
+
+@dataclass
+class JudgedPolicy:
+    """A historical policy as IT's policy on this machine: our report and the facts behind it."""
+
+    blob: Blob
+    data: dict[str, Any]
+    report: Report
+    facts: Facts
+
+
+def measure_policies(
+    history: History, machine: Machine, work: Path
+) -> tuple[Category, Category, list[JudgedPolicy]]:
+    checked = Category("policy.yaml: passes check-policy")
+    judged = Category("policy.yaml: each key it names gets a verdict (IT's policy, this machine)")
+    results = []
+    for blob in history.blobs(is_policy):
+        folder = work / "policy" / blob.sha[:12]
+        folder.mkdir(parents=True)
+        path = folder / "policy.yaml"
+        text = history.read(blob.sha)
+        path.write_text(text, encoding="utf-8")
+        checked.add(blob.label, check_policy([path], {path: "policy.yaml"}))
+        data = yaml_mapping(text)
+        if data is None:
+            judged.add(blob.label, ["not a YAML mapping"])
+            continue
+        practices = load_practices(folder)
+        report, facts = machine.judge(practices)
+        judged.add(blob.label, unjudged_keys(data, report, practices, facts, folder))
+        results.append(JudgedPolicy(blob, data, report, facts))
+    return checked, judged, results
+
+
+# -- instructions ----------------------------------------------------------------------------
+
+_ANCHOR = re.compile(r"<a\s[^>]*>(.*?)</a>", re.S | re.I)
+_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+_HANDLEBARS = re.compile(r"\{\{\{?.*?\}?\}\}", re.S)
+_MARKDOWN_LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
+_LIST_MARK = re.compile(r"^(?:\d+\.|[-*+•])\s+")
+_IF_PASSING = re.compile(r"\{\{#if\s+passing\s*\}\}(.*?)(?:\{\{else\}\}(.*?))?\{\{/if\}\}", re.S)
+
+
+def text_lines(text: object) -> list[str]:
+    """The lines of a text that carry words: markup, links and template tags taken out."""
+    if not isinstance(text, str):
+        return []
+    plain = _MARKDOWN_LINK.sub(r"\1", _HANDLEBARS.sub(" ", _TAG.sub(" ", _ANCHOR.sub(r"\1", text))))
+    lines = []
+    for line in plain.replace("\\", "").splitlines():
+        words = " ".join(_LIST_MARK.sub("", line.strip()).split())
+        if words:
+            lines.append(words)
+    return lines
+
+
+def flat(text: object) -> str:
+    return " ".join(text_lines(text))
+
+
+def original_titles(title: object) -> tuple[str, str]:
+    """(passing, failing) of a Stethoscope title: `{PASS, FAIL}`, Handlebars, or plain text."""
+    if isinstance(title, dict):
+        return flat(title.get("PASS")), flat(title.get("FAIL"))
+    if isinstance(title, str):
+        match = _IF_PASSING.search(title)
+        if match:
+            return flat(match.group(1)), flat(match.group(2) or match.group(1))
+    return flat(title), flat(title)
+
+
+def lost_texts(key: str, theirs: Mapping[str, Any], ours: PracticeText | None) -> list[str]:
+    """What of one original practice's texts our reading of the file does not carry."""
+    if ours is None:
+        return [f"{key}: the practice is not read"]
+    lost = []
+    passing, failing = original_titles(theirs.get("title"))
+    if passing and flat(ours.title_passing) != passing:
+        lost.append(f"{key}.title (passing) {passing!r} became {flat(ours.title_passing)!r}")
+    if failing and flat(ours.title_failing) != failing:
+        lost.append(f"{key}.title (failing) {failing!r} became {flat(ours.title_failing)!r}")
+    missing = set(text_lines(theirs.get("description"))) - set(text_lines(ours.description))
+    if missing:
+        lost.append(f"{key}.description lost {sorted(missing)[0]!r}")
+    directions = theirs.get("directions")
+    for platform, text in directions.items() if isinstance(directions, dict) else ():
+        carried = {
+            line
+            for name, ours_text in ours.directions.items()
+            if directions_platform(name) == platform
+            for line in text_lines(ours_text)
+        }
+        gone = [line for line in text_lines(text) if line not in carried]
+        if gone:
+            lost.append(f"{key}.directions.{platform} lost {len(gone)} line(s), e.g. {gone[0]!r}")
+    return lost
+
+
+def not_shown(
+    key: str, theirs: Mapping[str, Any], shown: Callable[[str], PracticeText]
+) -> list[str]:
+    """Where the report would not show IT's texts of one practice (titles, directions)."""
+    candidates = [key] + (list(APPLICATION_KEYS[1:]) if key == "applications" else [])
+    problems: list[str] = []
+    for candidate in candidates:
+        problems = []
+        texts = shown(candidate)
+        passing, failing = original_titles(theirs.get("title"))
+        if (flat(texts.title_passing), flat(texts.title_failing)) != (passing, failing):
+            problems.append(
+                f"{candidate}: titles shown {flat(texts.title_passing)!r} / "
+                f"{flat(texts.title_failing)!r}, IT's {passing!r} / {failing!r}"
+            )
+        given = theirs.get("directions")
+        directions: dict[str, Any] = given if isinstance(given, dict) else {}
+        named = set(directions)
+        for platform in sorted(named & set(SHOWN_ON)):
+            for context in SHOWN_ON[platform]:
+                expected = next(k for k in context.text_keys() if k in named)
+                if expected != platform:
+                    continue
+                chosen, text = texts.directions_for(context.text_keys(), context.os_version)
+                gone = set(text_lines(directions[platform])) - set(text_lines(text))
+                where = f"{context.distribution or context.stethoscope} {context.os_version}"
+                if directions_platform(chosen) != platform:
+                    problems.append(
+                        f"{candidate}: on {where} the directions shown are {chosen or 'none'!r}, "
+                        f"not IT's {platform!r}"
+                    )
+                    break
+                if gone:
+                    problems.append(
+                        f"{candidate}: on {where} the {chosen!r} directions shown lack "
+                        f"{len(gone)} line(s) of IT's, e.g. {sorted(gone)[0]!r}"
+                    )
+                    break
+        if not problems:
+            return []
+    return problems
+
+
+def measure_instructions(history: History, work: Path) -> tuple[Category, Category]:
+    loads = Category("instructions: load unchanged or through convert-instructions, nothing lost")
+    shown = Category("instructions: IT's titles and directions are the ones shown")
+    for blob in history.blobs(is_instructions):
+        folder = work / "instructions" / blob.sha[:12]
+        folder.mkdir(parents=True)
+        text = history.read(blob.sha)
+        original = folder / blob.name
+        original.write_text(text, encoding="utf-8")
+        data = yaml_mapping(text)
+        problems = check_policy([original], {original: blob.name})
+        used, how = original, "loads unchanged"
+        if problems:
+            converted = folder / "converted" / blob.name
+            converted.parent.mkdir()
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                code = convert_command(original, converted)
+            after = (
+                check_policy([converted], {converted: f"{blob.name} (converted)"})
+                if code == 0
+                else ["convert-instructions cannot convert it"]
+            )
+            if after:
+                loads.add(blob.label, ["unchanged: " + problems[0], "converted: " + after[0]])
+                shown.add(blob.label, ["not loaded"])
+                continue
+            used, how = converted, "loads through convert-instructions"
+        practices = data.get("practices") if data else None
+        if not isinstance(practices, dict):
+            loads.add(blob.label, ["no practices to compare"], [how])
+            shown.add(blob.label, ["no practices to compare"])
+            continue
+        try:
+            layer = parse_instructions(load_yaml(used))
+        except YamlFileError as error:
+            loads.add(blob.label, [str(error.problem)], [how])
+            shown.add(blob.label, ["not loaded"])
+            continue
+        ours = {key: PracticeText(**fields) for key, fields in layer.practices.items()}
+        lost = [
+            problem
+            for key, entry in practices.items()
+            if isinstance(entry, dict)
+            for problem in lost_texts(key, entry, ours.get(key))
+        ]
+        loads.add(blob.label, lost, [how])
+        language = INSTRUCTIONS_NAME.match(blob.name).group("lang") or "en"  # type: ignore[union-attr]
+        it_folder = folder / "it"
+        it_folder.mkdir()
+        shutil.copy(used, it_folder / f"instructions.{language}.yaml")
+        texts = load_practices(it_folder, language).instructions
+        shown.add(
+            blob.label,
+            [
+                problem
+                for key, entry in practices.items()
+                if isinstance(entry, dict)
+                for problem in not_shown(key, entry, texts.practice)
+            ],
+        )
+    return loads, shown
+
+
+# -- config ----------------------------------------------------------------------------------
+
+
+def measure_configs(history: History, work: Path) -> Category:
+    category = Category("config.yaml: check-policy accepts a folder with it")
+    for blob in history.blobs(is_config):
+        folder = work / "config" / blob.sha[:12]
+        folder.mkdir(parents=True)
+        (folder / "config.yaml").write_text(history.read(blob.sha), encoding="utf-8")
+        category.add(blob.label, check_policy([folder], {folder / "config.yaml": "config.yaml"}))
+    return category
+
+
+# -- schema ----------------------------------------------------------------------------------
+
+TypeRef = Mapping[str, Any]
+
+
+def describe(ref: TypeRef) -> str:
+    if ref["kind"] == "NON_NULL":
+        return describe(ref["ofType"]) + "!"
+    if ref["kind"] == "LIST":
+        return f"[{describe(ref['ofType'])}]"
+    return str(ref["name"])
+
+
+def output_compatible(ours: TypeRef, theirs: TypeRef) -> bool:
+    """A client reading their type can read ours: same type, ours as strict or stricter."""
+    if theirs["kind"] == "NON_NULL":
+        return bool(ours["kind"] == "NON_NULL") and output_compatible(
+            ours["ofType"], theirs["ofType"]
+        )
+    if ours["kind"] == "NON_NULL":
+        return output_compatible(ours["ofType"], theirs)
+    if theirs["kind"] == "LIST":
+        return bool(ours["kind"] == "LIST") and output_compatible(ours["ofType"], theirs["ofType"])
+    return bool(ours["kind"] != "LIST" and ours["name"] == theirs["name"])
+
+
+def input_compatible(ours: TypeRef, theirs: TypeRef) -> bool:
+    """What a client sent for their type is valid for ours: same type, ours as loose or looser."""
+    if ours["kind"] == "NON_NULL":
+        return bool(theirs["kind"] == "NON_NULL") and input_compatible(
+            ours["ofType"], theirs["ofType"]
+        )
+    if theirs["kind"] == "NON_NULL":
+        return input_compatible(ours, theirs["ofType"])
+    if theirs["kind"] == "LIST":
+        return bool(ours["kind"] == "LIST") and input_compatible(ours["ofType"], theirs["ofType"])
+    return bool(ours["kind"] != "LIST" and ours["name"] == theirs["name"])
+
+
+def types_of(schema: GraphQLSchema) -> dict[str, dict[str, Any]]:
+    found: list[dict[str, Any]] = list(introspection_from_schema(schema)["__schema"]["types"])  # type: ignore[arg-type]
+    return {t["name"]: t for t in found if not t["name"].startswith("__")}
+
+
+def schema_differences(theirs: GraphQLSchema, ours: GraphQLSchema) -> list[str]:
+    """What their schema has that ours lacks or types incompatibly."""
+    mine = types_of(ours)
+    problems = []
+    for name, their in types_of(theirs).items():
+        our = mine.get(name)
+        if our is None:
+            problems.append(f"type {name} missing")
+            continue
+        if our["kind"] != their["kind"]:
+            problems.append(f"{name} is {our['kind']}, theirs {their['kind']}")
+            continue
+        for their_field in their.get("fields") or ():
+            where = f"{name}.{their_field['name']}"
+            our_field = next(
+                (f for f in our["fields"] or () if f["name"] == their_field["name"]), None
+            )
+            if our_field is None:
+                problems.append(f"{where} missing")
+                continue
+            if not output_compatible(our_field["type"], their_field["type"]):
+                problems.append(
+                    f"{where} is {describe(our_field['type'])}, theirs {describe(their_field['type'])}"
+                )
+            problems += argument_differences(where, our_field["args"], their_field["args"])
+        if their.get("inputFields") is not None:
+            problems += argument_differences(name, our["inputFields"] or [], their["inputFields"])
+        for value in their.get("enumValues") or ():
+            if value["name"] not in {v["name"] for v in our["enumValues"] or ()}:
+                problems.append(f"{name}.{value['name']} (enum value) missing")
+        for possible in their.get("possibleTypes") or ():
+            if possible["name"] not in {p["name"] for p in our["possibleTypes"] or ()}:
+                problems.append(f"{name} lacks the member {possible['name']}")
+    return problems
+
+
+def argument_differences(
+    where: str, ours: Sequence[Mapping[str, Any]], theirs: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """Input fields or arguments: each of theirs present, compatible; none of ours newly required."""
+    problems = []
+    mine = {a["name"]: a for a in ours}
+    for their in theirs:
+        our = mine.get(their["name"])
+        if our is None:
+            problems.append(f"{where}({their['name']}) missing")
+        elif not input_compatible(our["type"], their["type"]):
+            problems.append(
+                f"{where}({their['name']}) is {describe(our['type'])}, theirs {describe(their['type'])}"
+            )
+    names = {a["name"] for a in theirs}
+    for our in ours:
+        if (
+            our["name"] not in names
+            and our["type"]["kind"] == "NON_NULL"
+            and our.get("defaultValue") is None
+        ):
+            problems.append(f"{where}({our['name']}) is required by ours, unknown to theirs")
+    return problems
+
+
+def read_schema(text: str) -> tuple[GraphQLSchema, list[str]]:
+    """A historical schema, and how it had to be read; raises GraphQLError or TypeError."""
+    try:
+        return build_schema(text), []
+    except TypeError as error:  # graphql-core's SDL validation
+        # graphql-js of the time built it anyway (a field defined twice: the last counts).
+        return build_schema(text, assume_valid_sdl=True), [f"read without SDL validation: {error}"]
+
+
+def measure_schemas(history: History) -> Category:
+    category = Category("schema.graphql: our schema is a superset (introspection)")
+    ours = build_api_schema()
+    head_files = history.at_commit(history.head(), lambda p: p == "schema.graphql")
+    last = read_schema(head_files["schema.graphql"])[0] if head_files else None
+    for blob in history.blobs(is_schema):
+        try:
+            theirs, notes = read_schema(history.read(blob.sha))
+        except (TypeError, GraphQLError) as error:
+            category.add(blob.label, [f"cannot read it as a schema: {error}"])
+            continue
+        # What the original's own last schema changed the same way (it broke these itself).
+        own = set(schema_differences(theirs, last)) if last is not None else set()
+        problems = [
+            problem
+            + ("  [the original's last schema.graphql differs here too]" if problem in own else "")
+            for problem in schema_differences(theirs, ours)
+        ]
+        reason = [f"{len(problems)} difference(s)"] if problems else []
+        category.add(blob.label, reason, notes + problems)
+    return category
+
+
+# -- the clients' queries --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClientQuery:
+    """A query a real client sent (or documented), with its variables, and where it is from."""
+
+    source: str
+    query: str
+    variables: dict[str, Any] | None
+    get: bool = False
+
+    def key(self) -> str:
+        return json.dumps([self.query.split(), self.variables, self.get], sort_keys=True)
+
+
+_CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)```", re.S)
+_TEMPLATE = re.compile(r"`([^`]*)`")
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+_JS_KEY = re.compile(r"([{,]\s*)([A-Za-z_$][\w$]*)\s*:")
+_GRAPHIQL = re.compile(r"graphiql\?(\S+)")
+_EXAMPLE_QUERY = re.compile(r"var query\s*=\s*\"((?:[^\"\\]|\\.)*)\"", re.S)
+_EXAMPLE_POLICY = re.compile(r"checkStethoscope\((\{.*?\})\)\s*\.then", re.S)
+
+
+def loose_json(text: str) -> Any:
+    """JSON as documentation writes it: trailing commas allowed, a bare `"key": value` too."""
+    cleaned = _TRAILING_COMMA.sub(r"\1", text.strip())
+    try:
+        return json.loads(cleaned)
+    except ValueError:
+        pass
+    try:
+        return json.loads("{" + cleaned.rstrip(",") + "}")
+    except ValueError:
+        return None
+
+
+def js_object(text: str) -> Any:
+    """A JavaScript object literal of plain data (unquoted keys, double-quoted strings)."""
+    return loose_json(_JS_KEY.sub(r'\1"\2":', text))
+
+
+def is_query(text: str) -> bool:
+    stripped = text.lstrip()
+    if stripped.startswith(("query", "mutation")):
+        return True
+    # A selection set, not a JSON object (whose first key is a string).
+    return stripped.startswith("{") and re.match(r'\{\s*"', stripped) is None
+
+
+def graphql_md_queries(blob: Blob, text: str) -> list[ClientQuery]:
+    """The queries of docs/GRAPHQL.md: each query block with the variables block after it."""
+    found = []
+    blocks = [b.strip() for b in _CODE_BLOCK.findall(text)]
+    for index, block in enumerate(blocks):
+        if not is_query(block):
+            continue
+        variables = None
+        for later in blocks[index + 1 :]:
+            if is_query(later):
+                break
+            data = loose_json(later)
+            if isinstance(data, dict) and "policy" in data:
+                variables = data
+                break
+        found.append(ClientQuery(f"{blob.label} query {index + 1}", block, variables))
+    for number, link in enumerate(_GRAPHIQL.findall(text), start=1):
+        while link.endswith(")") and link.count(")") > link.count("("):
+            link = link[:-1]  # the end of a Markdown link around it
+        params = urllib.parse.parse_qs(link)
+        if "query" in params:
+            raw = params.get("variables", ["null"])[0]
+            found.append(
+                ClientQuery(
+                    f"{blob.label} GraphiQL link {number}", params["query"][0], loose_json(raw)
+                )
+            )
+    return found
+
+
+def policies_md_policies(text: str) -> list[dict[str, Any]]:
+    """The example policies of docs/POLICIES.md (its JSON and YAML blocks that are policies)."""
+    found = []
+    for block in _CODE_BLOCK.findall(text):
+        data = loose_json(block)
+        if data is None:
+            data = yaml_mapping(block)
+        if isinstance(data, dict) and data and "data" not in data:
+            found.append(data)
+    return found
+
+
+def client_queries(
+    history: History, examples: History | None, validate_query: str
+) -> list[tuple[ClientQuery, list[str]]]:
+    """Every real client query with the policy it was sent with, each request once.
+
+    With each, the other sources that sent the very same request.
+    """
+    queries: list[ClientQuery] = []
+    for blob in history.blobs(lambda p: p == "docs/GRAPHQL.md"):
+        queries += graphql_md_queries(blob, history.read(blob.sha))
+    for blob in history.blobs(lambda p: p == "docs/POLICIES.md"):
+        for number, policy in enumerate(policies_md_policies(history.read(blob.sha)), start=1):
+            # Their YAML examples are policy files: the app posted them through spacesToCamelCase.
+            variables = {"policy": stethoscope_camel_case(policy)}
+            queries.append(ClientQuery(f"{blob.label} policy {number}", validate_query, variables))
+    for blob in history.blobs(lambda p: PurePosixPath(p).name == "Stethoscope.js"):
+        policy_files = history.at_commit(blob.commit, is_policy)
+        own = yaml_mapping(next(iter(policy_files.values()))) if policy_files else None
+        for literal in _TEMPLATE.findall(history.read(blob.sha)):
+            if is_query(literal):
+                sent = (
+                    {"policy": stethoscope_camel_case(own or {})} if "$policy" in literal else None
+                )
+                queries.append(
+                    ClientQuery(f"{blob.label} (with its commit's policy)", literal, sent)
+                )
+    if examples is not None:
+        example_queries = [
+            re.sub(r"\\\n", "", match)
+            for blob in examples.blobs(lambda p: p.endswith("stethoscope.js"))
+            for match in _EXAMPLE_QUERY.findall(examples.read(blob.sha))
+        ]
+        for blob in examples.blobs(lambda p: p.endswith(".html")):
+            for literal in _EXAMPLE_POLICY.findall(examples.read(blob.sha)):
+                page_policy = js_object(literal)
+                readable = isinstance(page_policy, dict)
+                for text in example_queries:
+                    # An empty query stands for a page whose policy could not be read.
+                    queries.append(ClientQuery(
+                        f"examples {blob.label}", text if readable else "",
+                        {"policy": page_policy} if readable else None, get=True,
+                    ))  # fmt: skip
+    unique: dict[str, list[ClientQuery]] = {}
+    for query in queries:
+        unique.setdefault(query.key(), []).append(query)
+    return [(same[0], [other.source for other in same[1:]]) for same in unique.values()]
+
+
+def null_fields(value: Any, path: str = "") -> Iterator[str]:
+    if value is None:
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from null_fields(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for item in value:
+            yield from null_fields(item, f"{path}[]")
+
+
+def measure_queries(
+    server: Server, queries: Sequence[tuple[ClientQuery, Sequence[str]]]
+) -> Category:
+    category = Category("client queries: answered completely over HTTP (serve --port 0)")
+    for query, same in queries:
+        if not query.query:
+            category.add(query.source, ["its policy could not be read from the page"])
+            continue
+        status, body = server.graphql(query.query, query.variables, get=query.get)
+        errors = body.get("errors") or []
+        problems = [f"HTTP {status}"] if status != 200 else []
+        problems += [
+            str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors[:3]
+        ]
+        if status == 200 and body.get("data") is None:
+            problems.append("no data")
+        # Null verdicts are the practices the policy does not name: as asked.
+        nulls = sorted(
+            {p for p in null_fields(body.get("data")) if p and not p.startswith("policy.validate.")}
+        )
+        notes = [f"null: {', '.join(nulls)}"] if nulls else []
+        notes += [f"the same request as {', '.join(same)}"] if same else []
+        category.add(query.source, problems, notes)
+    return category
+
+
+# -- verdicts against the original's -----------------------------------------------------------
+
+# The validate part of the query Stethoscope 5.0.6's own window sent (src/lib/Stethoscope.js).
+VALIDATE_QUERY = """query ValidateDevice($policy: DevicePolicy!) {
+  policy {
+    validate(policy: $policy) {
+      status osVersion firewall diskEncryption screenLock screenIdle automaticUpdates
+      remoteLogin stethoscopeVersion openWifiConnections
+      applications { name status version installed state }
+    }
+  }
+}"""
+WINDOW_VERDICTS = "verdicts, window (IT's policy.yaml on this machine): ours are the original's"
+API_VERDICTS = "verdicts, API (the policy posted by a page): ours are the original's"
+STATE_FACTS = ("firewall", "diskEncryption", "remoteLogin", "automaticUpdates", "screenLock",
+               "openWifiConnections")  # fmt: skip
+
+
+def oracle_device(facts: Facts, release: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """This machine's facts as the original's scripts read them, and what we could not read.
+
+    The second mapping names the practices whose fact our scan could not read here (practice →
+    why): they are left out of the comparison.
+    """
+    device: dict[str, Any] = {
+        "platform": facts.context.stethoscope,
+        "osName": facts.device.os_name or facts.device.platform_name,
+        "osVersion": facts.device.os_version,
+        "stethoscopeVersion": release,
+    }
+    unknown: dict[str, str] = {}
+    os_fact = facts.for_practice("osVersion")
+    if facts.context.stethoscope == "linux":
+        # Stethoscope read os-release's VERSION_ID ("12"); our row's `version` starts with it.
+        release_text = str(os_fact.rows[0].get("version") or "") if os_fact.rows else ""
+        match = re.match(r"\d+(?:\.\d+)*", release_text)
+        device["osVersion"] = match.group(0) if match else facts.device.os_version
+    if not device["osVersion"]:
+        unknown["osVersion"] = os_fact.reason or "the OS version could not be read"
+    for practice in STATE_FACTS:
+        fact = facts.for_practice(practice)
+        if fact.state is FeatureState.UNKNOWN:
+            unknown[practice] = fact.reason or "could not be read"
+        else:
+            device[practice] = fact.state is FeatureState.ON
+    idle = facts.for_practice("screenIdle")
+    enabled = idle.rows[0].get("enabled") if idle.rows else None
+    if enabled in (0, "0"):
+        device["screenIdle"] = 0
+    elif enabled is not None and idle.value is not None:
+        device["screenIdle"] = int(float(str(idle.value)))
+    else:
+        unknown["screenIdle"] = idle.reason or idle.detail or "could not be read"
+    apps = facts.for_practice("applications")
+    if apps.ok:
+        device["applications"] = [
+            {"name": str(row.get("name")), "version": str(row.get("version") or "")}
+            for row in apps.rows
+            if row.get("name")
+        ]
+    else:
+        unknown["applications"] = apps.reason
+    return device, unknown
+
+
+def run_oracle(oracle: Path, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is not installed")
+    result = subprocess.run(
+        [node, str(oracle / "verdict.js")], input=json.dumps(cases),
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise RuntimeError(f"the oracle failed: {result.stderr.strip()[-500:]}")
+    answers = json.loads(result.stdout)
+    assert isinstance(answers, list)
+    return answers
+
+
+def statuses_of_report(report: Report) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+    practices = {p.key: p.status.value for p in report.practices if "/" not in p.key}
+    apps = sorted(
+        (p.key.split("/", 1)[1], p.status.value) for p in report.practices if "/" in p.key
+    )
+    return practices, apps, report.status.value
+
+
+def statuses_of_validate(
+    validate: Mapping[str, Any],
+) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+    practices = {
+        key: str(value)
+        for key, value in validate.items()
+        if key not in ("status", "applications") and value is not None
+    }
+    apps = sorted((str(a["name"]), str(a["status"])) for a in validate.get("applications") or ())
+    return practices, apps, str(validate.get("status"))
+
+
+def verdict_differences(
+    ours: tuple[dict[str, str], list[tuple[str, str]], str],
+    original: tuple[dict[str, str], list[tuple[str, str]], str],
+    compared: Iterable[str],
+) -> list[str]:
+    """Per compared key and overall, where our verdict is not the original's."""
+    problems = []
+    for key in compared:
+        if key in APPLICATION_KEYS:
+            if ours[1] != original[1]:
+                problems.append(f"{key}: ours {ours[1]}, original {original[1]}")
+        elif ours[0].get(key) != original[0].get(key):
+            problems.append(f"{key}: ours {ours[0].get(key)}, original {original[0].get(key)}")
+    if ours[2] != original[2]:
+        problems.append(f"overall: ours {ours[2]}, original {original[2]}")
+    return problems
+
+
+_MISSING_FACT = re.compile(r'device facts have no "(\w+)"')
+
+
+def keys_the_original_cannot_judge(
+    oracle: Path,
+    judged: Sequence[JudgedPolicy],
+    devices: Sequence[dict[str, Any]],
+    unknown: Sequence[Mapping[str, str]],
+) -> list[dict[str, str]]:
+    """Per policy, its keys whose verdict needs a fact our scan could not read here (→ why).
+
+    Each key is put to the original alone: only where the original's resolvers read the missing
+    fact is the key left out (an unsupported practice needs no fact and is compared).
+    """
+    cases = [
+        {"name": str(key), "policyYaml": yaml.safe_dump({key: value}), "via": "app",
+         "device": device}
+        for policy, device in zip(judged, devices, strict=True)
+        for key, value in policy.data.items()
+    ]  # fmt: skip
+    answers = iter(run_oracle(oracle, cases))
+    left_out: list[dict[str, str]] = []
+    for policy, missing in zip(judged, unknown, strict=True):
+        keys: dict[str, str] = {}
+        for key in policy.data:
+            errors = next(answers).get("errors") or []
+            found = _MISSING_FACT.search(str(errors[0])) if errors else None
+            if found:
+                keys[practice_name(str(key))] = missing.get(found.group(1), "not read here")
+        left_out.append(keys)
+    return left_out
+
+
+def measure_verdicts(
+    judged: Sequence[JudgedPolicy], oracle: Path, server: Server, release: str
+) -> tuple[Category, Category]:
+    window, api = Category(WINDOW_VERDICTS), Category(API_VERDICTS)
+    read = [oracle_device(policy.facts, release) for policy in judged]
+    devices = [device for device, _unknown in read]
+    skipped = keys_the_original_cannot_judge(oracle, judged, devices, [u for _d, u in read])
+    cases, plans = [], []
+    for policy, device, left_out in zip(judged, devices, skipped, strict=True):
+        named = {practice_name(str(k)): k for k in policy.data}
+        reduced = {k: v for k, v in policy.data.items() if practice_name(str(k)) not in left_out}
+        compared = [n for n in named if n not in left_out and n not in SETTING_KEYS]
+        notes = [
+            f"not compared: {n} (our scan cannot read it here: {why})"
+            for n, why in left_out.items()
+        ]
+        cases.append({"name": policy.blob.label, "policyYaml": yaml.safe_dump(reduced),
+                      "via": "app", "device": device})  # fmt: skip
+        plans.append((policy, compared, notes))
+    answers = run_oracle(oracle, cases)
+    for (policy, compared, notes), answer in zip(plans, answers, strict=True):
+        label = policy.blob.label
+        if answer.get("errors"):
+            reason = f"the original rejects it: {' '.join(str(answer['errors'][0]).split())[:200]}"
+            window.outcomes.append(Outcome(label, False, reason, notes, counted=False))
+            api.outcomes.append(Outcome(label, False, reason, notes, counted=False))
+            continue
+        original = statuses_of_validate(answer["validate"])
+        ours = statuses_of_report(policy.report)
+        problems = verdict_differences(ours, original, compared)
+        extra = [
+            p.key for p in policy.report.practices
+            if p.key.split("/")[0] not in {practice_name(str(k)) for k in policy.data}
+            and not (p.key.startswith("applications/") and set(APPLICATION_KEYS) & set(compared))
+        ]  # fmt: skip
+        if extra and any(p.startswith("overall") for p in problems):
+            problems.append(f"ours also judges what the policy does not name: {', '.join(extra)}")
+        window.add(label, problems, notes)
+        status, body = server.graphql(
+            VALIDATE_QUERY, {"policy": stethoscope_camel_case(policy.data)}
+        )
+        if status != 200 or body.get("errors") or not body.get("data"):
+            errors = body.get("errors") or [{"message": f"HTTP {status}"}]
+            api.add(label, [f"our API: {errors[0].get('message', errors[0])}"], notes)
+            continue
+        ours_api = statuses_of_validate(body["data"]["policy"]["validate"])
+        api.add(label, verdict_differences(ours_api, original, compared), notes)
+    return window, api
+
+
+BUILD_DEB = "packaging/linux/build-deb.sh builds with the original's final practices folder"
+
+
+# -- the Debian package ------------------------------------------------------------------------
+
+
+def final_practices(history: History) -> dict[str, str]:
+    """The original's practices folder at HEAD: file name → text."""
+    head = history.head()
+    for folder in ("src/practices/", "practices/"):
+
+        def in_folder(path: str, folder: str = folder) -> bool:
+            return path.startswith(folder) and "/" not in path[len(folder) :]
+
+        files = history.at_commit(head, in_folder)
+        if files:
+            return {PurePosixPath(path).name: text for path, text in files.items()}
+    return {}
+
+
+def measure_build_deb(history: History, work: Path) -> Category:
+    category = Category(BUILD_DEB)
+    files = final_practices(history)
+    folder = work / "deb" / "it"
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    out = work / "deb" / "out"
+    out.mkdir()
+    build = subprocess.run(
+        ["bash", str(REPO / "packaging" / "linux" / "build-deb.sh"), "--compression", "zstd",
+         "--revision", "1+measure", str(folder), str(out)],
+        capture_output=True, text=True, check=False, timeout=1200,
+    )  # fmt: skip
+    label = f"HEAD {history.head()[:7]}: {', '.join(sorted(files)) or 'no practices folder'}"
+    tail = [line for line in build.stderr.replace(str(folder), "IT").splitlines() if line.strip()]
+    category.add(label, [] if build.returncode == 0 else tail[-4:] or [f"exit {build.returncode}"])
+    return category
+
+
+# -- the whole measurement ---------------------------------------------------------------------
+
+
+def bundled_scanner(engine: str, work: Path) -> Scanner:
+    practices = load_practices(work / "no-it-folder")
+    scanner = open_scanner(argparse.Namespace(engine=engine), practices)
+    if isinstance(scanner, str):
+        raise RuntimeError(scanner)
+    return scanner
+
+
+def original_release(history: History) -> str:
+    try:
+        version = json.loads(history.git("show", "HEAD:package.json")).get("version")
+    except (subprocess.CalledProcessError, ValueError):
+        return "5.0.6"
+    return str(version or "5.0.6")
+
+
+def measure(args: argparse.Namespace, work: Path) -> list[Category]:
+    history = History(args.original)
+    examples = History(args.examples) if args.examples else None
+    release = original_release(history)
+    print(f"Stethoscope Desktop {__version__} measured against {args.original}")
+    print(f"  the original: HEAD {history.head()[:12]}, {len(history.commits)} commits, "
+          f"last release {release}; engine {args.engine}")  # fmt: skip
+    if examples is not None:
+        print(f"  the examples: {args.examples}, {len(examples.commits)} commits")
+    scanner = bundled_scanner(args.engine, work)
+    categories: list[Category] = []
+    try:
+        checked, keyed, judged = measure_policies(history, Machine(scanner), work)
+        categories += [checked, keyed, *measure_instructions(history, work)]
+        categories.append(measure_configs(history, work))
+        categories.append(measure_schemas(history))
+        head_docs = history.at_commit(history.head(), lambda p: p == "docs/GRAPHQL.md")
+        documented = [
+            q.query for text in head_docs.values() for q in graphql_md_queries(
+                Blob("", "docs/GRAPHQL.md", "", "", ()), text) if "$policy" in q.query
+        ]  # fmt: skip
+        server = Server(args.engine)
+        try:
+            queries = client_queries(
+                history, examples, documented[0] if documented else VALIDATE_QUERY
+            )
+            categories.append(measure_queries(server, queries))
+            if args.oracle:
+                categories += list(measure_verdicts(judged, args.oracle, server, release))
+            else:
+                categories += [
+                    Category(WINDOW_VERDICTS, skipped="no --oracle"),
+                    Category(API_VERDICTS, skipped="no --oracle"),
+                ]
+        finally:
+            server.stop()
+    finally:
+        scanner.engine.close()
+    if args.build_deb:
+        categories.append(measure_build_deb(history, work))
+    else:
+        categories.append(Category(BUILD_DEB, skipped="run with --build-deb"))
+    return categories
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("original", type=Path, help="the original's git dir")
+    parser.add_argument("--examples", type=Path, help="stethoscope-examples' git dir")
+    parser.add_argument("--oracle", type=Path, help="the oracle workspace (verdict.js)")
+    parser.add_argument("--build-deb", action="store_true", help="also build the Debian package")
+    parser.add_argument("--engine", default="embedded", choices=("auto", "embedded", "osquery"))
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="measure-original-") as tmp:
+        categories = measure(args, Path(tmp))
+    for category in categories:
+        print_category(category)
+    print("\n== summary")
+    width = max(len(c.title) for c in categories)
+    for category in categories:
+        figure = category.skipped and "skipped"
+        figure = figure or f"{category.held} of {len(category.counted)} hold"
+        print(f"  {category.title:<{width}}  {figure}")
+    if not any(category.counted for category in categories):
+        print("\nnothing of Stethoscope's was found in this history", file=sys.stderr)
+        return 2
+    failed = sum(1 for c in categories for o in c.outcomes if o.counted and not o.holds)
+    print(f"\n{'everything measured holds' if not failed else f'{failed} do not hold'}")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
