@@ -37,7 +37,22 @@ deprecationNotice:
   linkUrl: https://intranet.example.com/stethoscope
   linkText: What changes
 """
-IT_POLICY = "firewall: ALWAYS\nremoteLogin: NEVER\nscreenLock: IF_SUPPORTED\n"
+IT_POLICY = """\
+osVersion:
+  linux:
+    ok: ">=13.0.0"
+    nudge: ">=12.0.0"
+firewall: ALWAYS
+diskEncryption: ALWAYS
+automaticUpdates: SUGGESTED
+screenLock: IF_SUPPORTED
+screenIdle: "<=900"
+remoteLogin: NEVER
+openWifiConnections: NEVER
+applications:
+  - name: clamav
+    assertion: SUGGESTED
+"""
 
 
 def _wait(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
