@@ -82,7 +82,8 @@ def take(folder: Path) -> list[Path]:
 
     application = QApplication.instance() or QApplication([])
     assert isinstance(application, QApplication)
-    work = Path(tempfile.mkdtemp(prefix="stethoscope-shots-"))
+    scratch = tempfile.TemporaryDirectory(prefix="stethoscope-shots-")
+    work = Path(scratch.name)
     it_folder = work / "it"
     it_folder.mkdir()
     (it_folder / "config.yaml").write_text(IT_CONFIG)
@@ -132,6 +133,7 @@ def take(folder: Path) -> list[Path]:
         pictures += _tray_menu(folder, settle)
     finally:
         app.shutdown()
+        scratch.cleanup()
     return pictures
 
 
@@ -211,7 +213,8 @@ def main() -> int:
     if missing:
         print(f"needs the Debian packages: {' '.join(missing)}", file=sys.stderr)
         return 1
-    desktop = VirtualDesktop(Path(tempfile.mkdtemp(prefix="stethoscope-desktop-")))
+    scratch = tempfile.TemporaryDirectory(prefix="stethoscope-desktop-")
+    desktop = VirtualDesktop(Path(scratch.name))
     try:
         desktop.start()
         env = {
@@ -227,6 +230,7 @@ def main() -> int:
         return done.returncode
     finally:
         desktop.stop()
+        scratch.cleanup()
 
 
 if __name__ == "__main__":
