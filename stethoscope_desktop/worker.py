@@ -49,6 +49,7 @@ from stethoscope_desktop.core.protocol import (
 )
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
+from stethoscope_desktop.core.support import Support
 
 if TYPE_CHECKING:
     from stethoscope_desktop.api.server import ApiServer
@@ -165,6 +166,11 @@ def tray_settings(practices: Practices, loader: PracticesLoader) -> TraySettings
         config.notifications,
         tuple(str(path) for path in loader.watched_folders()),
         tuple(str(path) for path in loader.watched_files()),
+        Support(
+            config.help_links,
+            config.devices_url,
+            config.notice if config.notice is not None and not config.notice.is_empty() else None,
+        ),
     )
 
 
