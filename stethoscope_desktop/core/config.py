@@ -6,7 +6,7 @@ this app it keeps its meaning, else it is read (its type checked) and has no eff
 description says why (`NO_EFFECT_KEYS`).
 
 - `allowHosts`, `allowRegex`, `hostLabels`: the origins the local API answers (patterns match
-  the whole origin here; Stethoscope searched for them anywhere in it).
+  the whole origin, or its whole host and port; Stethoscope searched for them anywhere in it).
 - `policyServer`: a URL that serves a policy (Stethoscope 1.0 fetched its three files from under
   it; it was empty in every release).
 - `testHosts`: origins that must be allowed; Stethoscope's build tested each against its API,
@@ -65,14 +65,23 @@ _ORIGIN_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]+$"
 
 @dataclass(frozen=True)
 class HostLabel:
-    """An origin pattern (anchored regular expression) and the name to show for it."""
+    """An origin pattern (anchored regular expression) and the name to show for it.
+
+    The pattern must match the whole origin (`https://login.example.com`) or its whole host and
+    port (`login.example.com`), never a part of either: Stethoscope searched anywhere in the
+    origin, so its `(meechum|stethoscope)\\.netflix\\.com$` allowed the page at that host;
+    here it still does, but not `https://meechum.netflix.com.attacker.example`.
+    """
 
     pattern: str
     name: str
 
     def matches(self, origin: str) -> bool:
-        """Return True if `origin` matches the whole pattern."""
-        return re.fullmatch(self.pattern, origin) is not None
+        """Return True if the pattern matches the whole origin, or its whole host and port."""
+        if re.fullmatch(self.pattern, origin) is not None:
+            return True
+        _scheme, separator, host = origin.partition("://")
+        return bool(separator) and re.fullmatch(self.pattern, host) is not None
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,7 @@ class AppConfig:
 
         As the local API decides (`api.security.origin_allowed`): only an origin as a browser
         sends it (scheme://host[:port]); exact entries compare without case and a trailing
-        slash, patterns must match the whole origin.
+        slash, patterns must match the whole origin (or its whole host and port).
         """
         if re.fullmatch(_ORIGIN_PATTERN, origin) is None:
             return False
@@ -130,7 +139,7 @@ _HOST_LABEL = Converted(
             Field(
                 "pattern",
                 Pattern(),
-                "A regular expression that must match the whole origin, e.g. "
+                "A regular expression that must match the whole origin (or its whole host and port), e.g. "
                 "'https://(.+\\.)?example\\.com'.",
                 missing="must be a regular expression in quotes",
             ),
@@ -331,7 +340,7 @@ CONFIG = Record(
                     message="must be a list of regular expressions",
                     item_schema={
                         "description": "An origin pattern: a regular expression that must "
-                        "match the whole origin."
+                        "match the whole origin (or its whole host and port)."
                     },
                 ),
                 [],
@@ -455,7 +464,7 @@ def _check_config(reading: Reading, raw: Mapping[str, Any], values: dict[str, An
             reading.fail(
                 ("testHosts", index, "url"),
                 f"{url.strip()} would be refused by the local API: list it in allowHosts, or "
-                "match it with a hostLabels pattern (patterns match the whole origin)",
+                "match it with a hostLabels pattern (patterns match the whole origin, or its whole host and port)",
             )
 
 

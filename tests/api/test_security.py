@@ -36,6 +36,8 @@ CONFIG = AppConfig(
         HostLabel(r"https://login\.example\.com", "Example Login"),
         HostLabel(r"https://legacy\.example\.com", ""),  # Stethoscope's allowRegex: no name
         HostLabel(r"https://wiki\.example\.com(:\d+)?", "Wiki"),
+        # Stethoscope's 2018 allowRegex, written for its search anywhere in the origin.
+        HostLabel(r"(meechum|stethoscope)\.([^.]+\.)?netflix\.(com|net)$", "Meechum"),
     ),
 )
 
@@ -88,6 +90,12 @@ def test_host_must_be_a_loopback_name_with_our_port(
         ("*", None),  # a wildcard in allowHosts never matches anything
         ("", None),
         ("https://login.example.com/path", None),  # not a serialised origin
+        # A pattern over the host and port alone (Stethoscope's) matches the whole host.
+        ("https://meechum.netflix.com", "Meechum"),
+        ("https://stethoscope.test.netflix.net", "Meechum"),
+        ("https://meechum.netflix.com.evil.example", None),
+        ("https://evilmeechum.netflix.com", None),
+        ("https://meechum.netflix.com:8443", None),
     ],
 )
 def test_origins_allowed_by_exact_entry_or_whole_pattern(origin: str, label: str | None) -> None:

@@ -290,7 +290,7 @@ BAD = [
     ),
     Bad(
         "a test host only a search (not a whole match) would allow",
-        "allowRegex: ['portal\\.example\\.org$']\ntestHosts:\n  - url: https://portal.example.org\n",
+        "allowRegex: ['example\\.org$']\ntestHosts:\n  - url: https://portal.example.org\n",
         "testHosts[0].url",
         3,
         "patterns match the whole origin",
