@@ -15,20 +15,23 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import platformdirs
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, qVersion
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
 
+from stethoscope_desktop import __version__
 from stethoscope_desktop.autostart import (
     Autostart,
     AutostartError,
     app_command,
     create_autostart,
 )
+from stethoscope_desktop.core.debug_info import debug_info
 from stethoscope_desktop.core.platforms import current_platform
 from stethoscope_desktop.core.protocol import (
     DEFAULT_SCAN_INTERVAL_MINUTES,
@@ -154,6 +157,8 @@ class StethoscopeApp(QObject):
             self.tray.check_requested.connect(self._on_check_again)
             self.tray.snooze_requested.connect(self.notifications.snooze)
             self.tray.autostart_toggled.connect(self._on_autostart_toggled)
+            self.tray.link_requested.connect(self._on_link_requested)
+            self.tray.copy_debug_info_requested.connect(self._on_tray_copy_debug_info)
             self.tray.quit_requested.connect(self.quit)
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(self._on_color_scheme_changed)
@@ -205,10 +210,12 @@ class StethoscopeApp(QObject):
             QApplication.setWindowIcon(app_icon())
             window = MainWindow(self._open_link, quit_on_close=not self._tray_available)
             window.check_again_requested.connect(self._on_check_again)
+            window.copy_debug_info_requested.connect(self.copy_debug_info)
             window.set_scanning(self.scans.is_scanning())
             result = self.scans.last_result()
             if result is not None:
                 window.set_instructions(result.strings, result.report.organization)
+                window.set_support(result.settings.support)
                 window.show_report(result.report)
             window.show_failure(self.scans.last_failure())
             window.set_checked_by(self._checked_by)
@@ -242,10 +249,12 @@ class StethoscopeApp(QObject):
         report, settings = result.report, result.settings
         if self._window is not None:
             self._window.set_instructions(result.strings, report.organization)
+            self._window.set_support(settings.support)
             self._window.set_scanning(self.scans.is_scanning())
             self._window.show_report(report)
         if self.tray is not None:
             self.tray.set_instructions(result.strings)
+            self.tray.set_support(settings.support)
             self.tray.set_scanning(False)
             self.tray.set_report(report)
         if self.scans.scans_started == 1:
@@ -278,6 +287,38 @@ class StethoscopeApp(QObject):
             self.scans.request_scan("policy server")
         elif isinstance(event, Refused):
             log.error("the scan worker refused a command: %s", event.problem)
+
+    # -- help ---------------------------------------------------------------------------------
+
+    def debug_info(self) -> str:
+        """Return the debug info text of the last report (or of none yet)."""
+        failure = self.scans.last_failure()
+        return debug_info(
+            self.scans.last_result(),
+            app_version=__version__,
+            runtime=runtime_versions(),
+            now=datetime.now().astimezone(),
+            failure=failure.detail if failure is not None else "",
+        )
+
+    def copy_debug_info(self) -> None:
+        """Put the debug info on the clipboard, and say so in the window if it is built."""
+        QGuiApplication.clipboard().setText(self.debug_info())
+        log.info("debug info copied to the clipboard")
+        if self._window is not None:
+            self._window.show_debug_info_copied()
+
+    def _on_tray_copy_debug_info(self) -> None:
+        # From the tray the person sees no window: a notification says it is done.
+        self.copy_debug_info()
+        last = self.scans.last_result()
+        strings = last.strings if last is not None else ENGLISH
+        self.notifier.notify(
+            strings.string("debugInfoCopied"), strings.string("debugInfoCopiedBody")
+        )
+
+    def _on_link_requested(self, url: str) -> None:
+        self._open_link(QUrl(url))
 
     def _autostart_enabled(self) -> bool:
         try:
@@ -373,6 +414,20 @@ class StethoscopeApp(QObject):
         if server.listen():
             server.show_requested.connect(self.show_window)
             self.server = server
+
+
+def runtime_versions() -> dict[str, str]:
+    """Return the tray's Python and Qt versions and the system, for the debug info."""
+    import platform  # only when asked: the idle tray does not need it
+
+    import PySide6
+
+    return {
+        "Python": platform.python_version(),
+        "Qt": qVersion(),
+        "PySide6": PySide6.__version__,
+        "system": platform.platform(),
+    }
 
 
 def worker_options(args: argparse.Namespace) -> list[str]:

@@ -49,6 +49,7 @@ from stethoscope_desktop.core.protocol import (
 )
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
+from stethoscope_desktop.core.support import Support
 
 if TYPE_CHECKING:
     from stethoscope_desktop.api.server import ApiServer
@@ -165,6 +166,11 @@ def tray_settings(practices: Practices, loader: PracticesLoader) -> TraySettings
         config.notifications,
         tuple(str(path) for path in loader.watched_folders()),
         tuple(str(path) for path in loader.watched_files()),
+        Support(
+            config.help_links,
+            config.devices_url,
+            config.notice if config.notice is not None and not config.notice.is_empty() else None,
+        ),
     )
 
 
@@ -267,9 +273,14 @@ def serve_api(
     """Start the local API on the listening sockets the tray handed over."""
     from stethoscope_desktop.api.server import ApiServer
     from stethoscope_desktop.api.service import machine_api_service
+    from stethoscope_desktop.logsetup import LOG_FILE_NAME, default_log_dir
 
     service = machine_api_service(scanner, session.practices, latest=session.latest)
-    server = ApiServer(service, port=0, observer=session, debug=debug, sockets=sockets)
+    # The tray writes this process's log lines into its log file; /debugger shows its end.
+    log_file = default_log_dir() / LOG_FILE_NAME
+    server = ApiServer(
+        service, port=0, observer=session, debug=debug, sockets=sockets, log_file=log_file
+    )
     server.start()
     return server
 

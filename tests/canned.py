@@ -36,6 +36,10 @@ STETHOSCOPE_COLUMNS: Mapping[str, Sequence[tuple[str, ColumnType]]] = {
         ("name", "text"), ("type", "text"), ("enabled", "integer"), ("up_to_date", "integer"),
         ("version", "text"), ("source", "text"), ("detail", "text"),
     ),
+    "stethoscope_browser_extensions": (
+        ("browser", "text"), ("browser_name", "text"), ("profile", "text"), ("identifier", "text"),
+        ("name", "text"), ("version", "text"), ("author", "text"), ("path", "text"),
+    ),
     "stethoscope_app": (("version", "text"), ("stethoscope_release", "text"), ("python_version", "text"), ("executable", "text"), ("frozen", "integer")),
 }  # fmt: skip
 
@@ -71,6 +75,10 @@ def canned_linux(**overrides: Sequence[Row] | str) -> list[TablePlugin]:
                         "patch": 0, "platform": "debian", "build": ""}],
         "system_info": [{"computer_name": "laptop-42", "hostname": "laptop-42", "uuid": "abc-123",
                          "hardware_vendor": "LENOVO", "hardware_model": "ThinkPad T14", "hardware_serial": ""}],
+        "kernel_info": [{"version": "6.1.0-28-amd64", "arguments": "ro quiet",
+                         "path": "/boot/vmlinuz-6.1.0-28-amd64", "device": "/dev/mapper/root"}],
+        "platform_info": [{"vendor": "LENOVO", "version": "N32ET91W (1.67 )", "date": "04/16/2024",
+                           "revision": "1.67", "firmware_type": "uefi"}],
         "stethoscope_firewall": [{"enabled": 1, "source": "ufw", "detail": "ufw is active"}],
         "stethoscope_disk_encryption": [{"name": "/dev/dm-0", "mountpoint": "/", "encrypted": 1,
                                          "type": "crypt (LUKS2)", "detail": "/ is on LUKS2"}],
@@ -87,6 +95,15 @@ def canned_linux(**overrides: Sequence[Row] | str) -> list[TablePlugin]:
         "stethoscope_security_software": [{"name": "ClamAV", "type": "antivirus", "enabled": 1, "up_to_date": None,
                                            "version": None, "source": "systemd",
                                            "detail": "ClamAV is running (clamav-daemon.service is active)"}],
+        "stethoscope_browser_extensions": [
+            {"browser": "firefox", "browser_name": "Firefox", "profile": "abcd1234.default-esr",
+             "identifier": "uBlock0@raymondhill.net", "name": "uBlock Origin", "version": "1.61.2",
+             "author": "Raymond Hill", "path": "/home/tester/.mozilla/firefox/abcd1234.default-esr/extensions/uBlock0@raymondhill.net.xpi"},
+            {"browser": "chrome", "browser_name": "Google Chrome", "profile": "Default",
+             "identifier": "nngceckbapebfimnlniiiahkandclblb", "name": "Bitwarden Password Manager",
+             "version": "2024.12.0", "author": "",
+             "path": "/home/tester/.config/google-chrome/Default/Extensions/nngceckbapebfimnlniiiahkandclblb/2024.12.0_0"},
+        ],
     }  # fmt: skip
     tables.update(overrides)
     return [

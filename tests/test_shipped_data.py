@@ -15,7 +15,7 @@ import apsw
 import apsw.ext
 import pytest
 
-from stethoscope_desktop.api.schema import build_api_schema
+from stethoscope_desktop.api.schema import DEVICE_LIST_CHECKS, build_api_schema
 from stethoscope_desktop.core.checks import PLATFORMS, CheckKind, load_checks
 from stethoscope_desktop.core.facts import DEVICE_CHECK, PRACTICE_CHECKS
 from stethoscope_desktop.core.instructions import PRACTICE_KEYS, STRING_KEYS
@@ -70,7 +70,7 @@ def test_every_policy_key_is_measured_and_answered_by_the_api() -> None:
 
 def test_every_shipped_check_loads() -> None:
     assert CHECKS.problems == ()
-    assert set(PRACTICE_CHECKS.values()) | {DEVICE_CHECK} == set(CHECKS.checks)
+    assert set(PRACTICE_CHECKS.values()) | {DEVICE_CHECK, *DEVICE_LIST_CHECKS} == set(CHECKS.checks)
 
 
 @pytest.mark.parametrize("practice", sorted(PRACTICE_CHECKS))

@@ -162,3 +162,25 @@ def create_network_reader(platform: str, system: System) -> NetworkReader:
     if platform == "linux":
         return LinuxNetworkReader(system)
     return NullNetworkReader()
+
+
+def address_entries(facts: NetworkFacts) -> list[dict[str, Any]]:
+    """Return the addresses in the API's names (Stethoscope's `IpAddress`)."""
+    return [
+        {"interface": a.interface, "address": a.address, "mask": a.mask, "broadcast": a.broadcast}
+        for a in facts.ip_addresses
+    ]
+
+
+def interface_entries(facts: NetworkFacts) -> list[dict[str, Any]]:
+    """Return the interfaces in the API's names (Stethoscope's `NetworkInterface`)."""
+    return [
+        {
+            "interface": i.interface,
+            "type": i.type,
+            "mac": i.mac,
+            "physicalAdapter": i.physical_adapter,
+            "lastChange": i.last_change,
+        }
+        for i in facts.interfaces
+    ]

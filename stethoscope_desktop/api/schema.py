@@ -32,7 +32,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ from graphql import (
     validate,
 )
 from graphql.language import (
+    BooleanValueNode,
     EnumValueNode,
     FloatValueNode,
     IntValueNode,
@@ -61,6 +62,20 @@ from graphql.language import (
 )
 from graphql.utilities import value_from_ast_untyped
 
+from stethoscope_desktop.api.device_lists import (
+    WINDOWS,
+    browser_extensions,
+    installed_applications,
+    installed_hotfixes,
+    required_hotfixes,
+    required_hotfixes_state,
+)
+from stethoscope_desktop.api.legacy import (
+    normalize_variables,
+    rewrite_legacy_forms,
+    unwrap_bare_validate,
+)
+from stethoscope_desktop.api.network import address_entries, interface_entries
 from stethoscope_desktop.api.security import (
     ApiLimits,
     Caller,
@@ -69,6 +84,7 @@ from stethoscope_desktop.api.security import (
     query_nesting,
 )
 from stethoscope_desktop.api.service import ApiError, ApiService, Evaluation
+from stethoscope_desktop.core.facts import Facts
 from stethoscope_desktop.core.policy import (
     APPLICATION_LISTS,
     FEATURE_PRACTICES,
@@ -79,6 +95,8 @@ from stethoscope_desktop.core.policy import (
 )
 from stethoscope_desktop.core.report import AppState, PracticeResult, Report
 from stethoscope_desktop.core.status import FeatureState, Status
+from stethoscope_desktop.engines.info import EngineInfo
+from stethoscope_desktop.tables.values import Row
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +129,21 @@ INVALID_INSTALL_STATE = "INVALID_INSTALL_STATE"
 INVALID_VERSION = "INVALID_VERSION"
 SUGGESTED_INSTALL = "SUGGESTED_INSTALL"
 SUGGESTED_UPGRADE = "SUGGESTED_UPGRADE"
-# Keys of Stethoscope's DevicePolicy that mean nothing here (Windows-only screen lock timeout).
-IGNORED_POLICY_KEYS = frozenset({"windowsMaxScreenLockTimeout"})
+# Keys of Stethoscope's DevicePolicy that are not part of the verdict: the Windows-only screen
+# lock timeouts (screenIdle says it for every platform), and the hotfixes `validate` reports on.
+IGNORED_POLICY_KEYS = frozenset(
+    {"windowsMaxScreenLockTimeout", "maxScreenLockTimeout", "requiredHotfixes"}
+)
+# What `Query.status` answers while the app answers at all.
+LIVE_STATUS = "ok"
+# Stethoscope's word for what a platform (here: the engine) does not support.
+UNSUPPORTED = "UNSUPPORTED"
+OSQUERY_ENGINE = "osquery"
+# The checks the device's lists come from.
+APPLICATIONS_CHECK = "applications"
+EXTENSIONS_CHECK = "browser_extensions"
+HOTFIXES_CHECK = "hotfixes"
+DEVICE_LIST_CHECKS = (APPLICATIONS_CHECK, EXTENSIONS_CHECK, HOTFIXES_CHECK)
 _GRAPHQL_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
 # Platform keys a GraphQL input can carry (`opensuse-leap` is not a GraphQL name).
 GRAPHQL_PLATFORMS = tuple(key for key in PLATFORM_KEYS if _GRAPHQL_NAME.fullmatch(key))
@@ -123,7 +154,8 @@ def _platform_fields(value_type: str) -> str:
 
 
 SCHEMA_SDL = f'''
-"""A node-semver version or range, such as ">=14.6.0" or "<9.0.0"."""
+"""A node-semver version or range, such as ">=14.6.0" or "<9.0.0"; in an application's
+platform filter also true or false."""
 scalar Semver
 
 """A numeric range such as "<=600" (seconds), or a number meaning "at most"."""
@@ -137,11 +169,18 @@ type Query {{
   device: Device
   "Policy checks."
   policy: Policy
+  "ok while the app answers (Stethoscope 1.0's way to see it is there)."
+  status: String
 }}
 
 type Policy {{
-  "Check this device against a policy (without one: the app's own policy)."
+  """Check this device against a policy (without one: the app's own policy). Selecting no
+  fields of it answers the overall status alone, as Stethoscope 1.0 did."""
   validate(policy: DevicePolicy): PolicyResult!
+  "The same as validate (Stethoscope 1.0's name for the detailed answer)."
+  validateWithDetails(policy: DevicePolicy): PolicyResult!
+  "The same as validate, for pages written for Stethoscope's DevicePolicyV2 (March 2018)."
+  validateV2(policy: DevicePolicyV2): PolicyResult!
 }}
 
 "The verdict for each practice the policy names."
@@ -169,6 +208,9 @@ type PolicyResult {{
   bannedApplications: [ApplicationFeatureState]
   "The rules that suggest an application (SUGGESTED)."
   suggestedApplications: [ApplicationFeatureState]
+  """The policy's requiredHotfixes that are installed (Windows); they are not part of status.
+  Empty where there are no Windows hotfixes."""
+  requiredHotfixes: [HotfixFeatureState]
 }}
 
 type ApplicationFeatureState {{
@@ -181,6 +223,16 @@ type ApplicationFeatureState {{
   state: String
 }}
 
+"A Windows update (hotfix), as Windows lists it."
+type HotfixFeatureState {{
+  "The hotfix's id, such as KB5034441."
+  hotfix_id: String
+  "A link to its description."
+  caption: String
+  "When it was installed, as Windows writes it."
+  installed_on: String
+}}
+
 "What is known about this device."
 type Device {{
   deviceId: String
@@ -191,7 +243,9 @@ type Device {{
   friendlyName: String
   osVersion: String
   osName: String
+  "The OS build (macOS 24A335, Windows 26100, on Linux the kernel's release)."
   osBuild: String
+  "The firmware's (BIOS, UEFI) version."
   firmwareVersion: String
   hardwareModel: String
   hardwareSerial: String
@@ -199,12 +253,20 @@ type Device {{
   stethoscopeVersion: String
   "This app's (Stethoscope Desktop's) own version."
   stethoscopeDesktopVersion: String
+  """osqueryd's version when the checks run on osquery; UNSUPPORTED on the built-in engine, as
+  Stethoscope answered when it ran without osquery."""
   osqueryVersion: String
   ipAddresses: [IpAddress]
   macAddresses: [NetworkInterface]
   disks: [Disk]
+  "The installed applications (on Linux the installed packages too)."
   applications: [Application]
+  "Browser extensions of this user's profiles (Chrome, Firefox), optionally of one browser."
   extensions(browser: Browser): [Extension]
+  "The installed Windows updates; empty on other platforms."
+  hotfixes: [HotfixFeatureState]
+  "The account the app runs as."
+  user: User
   security(policy: DevicePolicy): SecurityInfo
   "The app's own verdict for this device."
   policyResult: FeatureState
@@ -231,6 +293,40 @@ type SecurityInfo {{
   publicFirewall: FeatureState
   privateFirewall: FeatureState
   domainFirewall: FeatureState
+  """With security(policy: {{requiredHotfixes: [...]}}): PASS when each is installed, FAIL when
+  one is missing (Windows); PASS elsewhere (nothing is asked of other platforms), UNKNOWN when
+  the list cannot be read or no hotfix is asked for."""
+  requiredHotfixes: FeatureState
+}}
+
+"""Stethoscope's type for its own checks of a requirement (true when met). Stethoscope's
+schema declared it, but no query reaches it; it is declared here for clients that introspect."""
+type Security {{
+  osVersion(requirement: PlatformBracketRequirement!): Boolean!
+  osVersionV2(requirement: PlatformBracketRequirement!): Boolean!
+  firewall(requirement: RequirementOption!): Boolean!
+  diskEncryption(requirement: RequirementOption!): Boolean!
+  screenLock(requirement: RequirementOption!): Boolean!
+  screenIdle(requirement: NumericRange!): Boolean!
+  remoteLogin(requirement: RequirementOption!): Boolean!
+  openWifiConnections(requirement: RequirementOption!): Boolean!
+  applications(requirement: RequirementOption!): [Boolean!]!
+  requiredApplications(requirement: RequirementOption!): [Boolean!]!
+  bannedApplications(requirement: RequirementOption!): [Boolean!]!
+  suggestedApplications(requirement: RequirementOption!): [Boolean!]!
+  requiredHotfixes(requirement: RequirementOption!): [Boolean!]!
+  stethoscopeVersion(requirement: Semver!): Boolean!
+  "requirment: the misspelt name Stethoscope 1.0 had."
+  automaticUpdates(requirement: RequirementOption, requirment: RequirementOption): Boolean!
+  automaticOsUpdates(requirement: RequirementOption!): Boolean!
+  automaticSecurityUpdates(requirement: RequirementOption!): Boolean!
+  automaticAppUpdates(requirement: RequirementOption!): Boolean!
+  automaticDownloadUpdates(requirement: RequirementOption!): Boolean!
+  automaticConfigDataInstall(requirement: RequirementOption!): Boolean!
+  automaticCheckEnabled(requirement: RequirementOption!): Boolean!
+  publicFirewall(requirement: RequirementOption!): Boolean!
+  privateFirewall(requirement: RequirementOption!): Boolean!
+  domainFirewall(requirement: RequirementOption!): Boolean!
 }}
 
 type IpAddress {{
@@ -245,6 +341,8 @@ type NetworkInterface {{
   type: String
   mac: String
   physicalAdapter: Boolean
+  "The same as physicalAdapter (Stethoscope's name until April 2018)."
+  physical_adapter: Boolean
   lastChange: String
 }}
 
@@ -255,22 +353,41 @@ type Disk {{
   encrypted: Boolean
 }}
 
+"An installed application; where a rule of the app's policy names it, that rule's words too."
 type Application {{
   name: String!
   displayName: String
-  version: String
+  "The installed version; empty when the system does not say."
+  version: String!
   path: String
   lastOpenedTime: String
+  "The same as lastOpenedTime (Stethoscope's name until April 2018)."
+  last_opened_time: String
   installDate: String
+  "The same as installDate (Stethoscope's name until April 2018)."
+  install_date: String
+  "The assertion of the app's policy's rule that names it; null where no rule does."
+  assertion: RequirementOption
+  "The same as assertion (Stethoscope's name in 2019)."
+  installed: RequirementOption
+  "The description of the rule that names it; null where no rule does."
+  description: String
+  "Where that rule says to get it; null where no rule does."
+  installFrom: String
 }}
 
+"A browser extension (Chrome) or add-on (Firefox) of one of this user's profiles."
 type Extension {{
   name: String!
-  path: String
-  version: String
-  author: String
-  identifier: String
-  browser: String
+  "Its folder (Chrome) or file (Firefox)."
+  path: String!
+  version: String!
+  "Its author; empty when it names none."
+  author: String!
+  "Its id in the browser's store."
+  identifier: String!
+  "chrome or firefox."
+  browser: String!
 }}
 
 enum Browser {{
@@ -282,6 +399,8 @@ enum Browser {{
 
 "What a policy requires of this device, in Stethoscope's format."
 input DevicePolicy {{
+  """Brackets per platform; a version range where a bracket is expected means {{ok: range}}
+  (Stethoscope 1.0's form)."""
   osVersion: PlatformBracketRequirement
   firewall: RequirementOption
   diskEncryption: RequirementOption
@@ -298,21 +417,45 @@ input DevicePolicy {{
   requiredApplications: [AppRequirement]
   bannedApplications: [AppRequirement]
   suggestedApplications: [AppRequirement]
-  "Accepted for compatibility; has no effect."
+  "Windows hotfix ids (KB…) to report on in PolicyResult.requiredHotfixes; not part of status."
+  requiredHotfixes: [String]
+  "Accepted for compatibility; has no effect (screenIdle says how long the screen may stay idle)."
   windowsMaxScreenLockTimeout: Int
+  "Accepted for compatibility; has no effect (screenIdle says how long the screen may stay idle)."
+  maxScreenLockTimeout: Int
+}}
+
+"Stethoscope's policy input of March 2018; validateV2 takes it."
+input DevicePolicyV2 {{
+  osVersion: PlatformBracketRequirement
+  firewall: RequirementOption
+  diskEncryption: RequirementOption
+  automaticUpdates: RequirementOption
+  screenLock: RequirementOption
+  remoteLogin: RequirementOption
+  stethoscopeVersion: Semver
+  requiredApplications: [AppRequirement]
+  bannedApplications: [AppRequirement]
 }}
 
 "An application rule with its own assertion."
 input ApplicationRequirement {{
   "A case-insensitive regular expression, or the exact name with exactMatch."
   name: String!
-  assertion: RequirementOption!
+  "ALWAYS when left out."
+  assertion: RequirementOption
+  "The same as assertion (Stethoscope's name in 2019)."
+  installed: RequirementOption
   version: Semver
   platform: PlatformStringRequirement
   paths: ApplicationPaths
   exactMatch: Boolean
   description: String
   installFrom: String
+  "The same as installFrom."
+  url: String
+  "Accepted for compatibility; packages are always included."
+  includePackages: Boolean
 }}
 
 "An application rule of the older lists; the list says required, banned or suggested."
@@ -333,12 +476,19 @@ input ApplicationPaths {{
 {_platform_fields("String")}
 }}
 
+"""Where an application rule applies: per platform an OS version range, or true or false
+(all: true: everywhere)."""
 input PlatformStringRequirement {{
 {_platform_fields("Semver")}
 }}
 
 input PlatformBracketRequirement {{
 {_platform_fields("VersionBracket")}
+}}
+
+"Stethoscope's input type for a yes or no per platform (declared by it, taken by no field)."
+input PlatformBoolRequirement {{
+{_platform_fields("Boolean")}
 }}
 
 input VersionBracket {{
@@ -353,6 +503,8 @@ enum FeatureState {{
   ON
   OFF
   UNKNOWN
+  "Stethoscope's answer for a practice a platform did not support."
+  UNSUPPORTED
 }}
 
 enum RequirementOption {{
@@ -361,22 +513,32 @@ enum RequirementOption {{
   NEVER
   IF_SUPPORTED
 }}
+
+type User {{
+  "The account's login name (an identifier: see the README's rules)."
+  name: String
+  "Not known on the device: always null."
+  email: String
+}}
 '''
 
 
 # -- scalars ---------------------------------------------------------------------------------
 
 
-def _semver_value(value: Any) -> str:
-    if not isinstance(value, str):
+def _semver_value(value: Any) -> str | bool:
+    """A range, or true/false (which only an application's platform filter takes)."""
+    if not isinstance(value, str | bool):
         raise GraphQLError(f'Semver must be a string such as ">=1.2.3", not {value!r}')
     return value
 
 
-def _semver_literal(node: ValueNode, _variables: Any = None) -> str:
-    if not isinstance(node, StringValueNode):
-        raise GraphQLError('Semver must be a string such as ">=1.2.3"')
-    return node.value
+def _semver_literal(node: ValueNode, _variables: Any = None) -> str | bool:
+    if isinstance(node, StringValueNode):
+        return node.value
+    if isinstance(node, BooleanValueNode):
+        return node.value
+    raise GraphQLError('Semver must be a string such as ">=1.2.3"')
 
 
 def _numeric_range_value(value: Any) -> str | int | float:
@@ -443,6 +605,7 @@ class RequestContext:
     max_policies: int = 2
     evaluations: list[Evaluation] = field(default_factory=list)
     _reports: list[Report] | None = field(default=None, repr=False)
+    _facts: Facts | None = field(default=None, repr=False)
 
     def evaluate(self, data: Mapping[str, Any] | None) -> Evaluation:
         """Evaluate a policy for this request; at most `max_policies` different ones."""
@@ -485,6 +648,21 @@ class RequestContext:
                 return found
         return None
 
+    def device_facts(self) -> Facts:
+        """Return every fact of the device (its lists), read once per request."""
+        if self._facts is None:
+            self._facts = self.service.device_facts()
+        return self._facts
+
+    def rows_of(self, check_id: str) -> tuple[Row, ...]:
+        """Return the rows a check found on this device; ApiError saying why it could not."""
+        fact = self.device_facts().check(check_id)
+        if not fact.ok:
+            raise ApiError(
+                f"this device's {check_id.replace('_', ' ')} cannot be read: {fact.reason}"
+            )
+        return fact.rows
+
     @property
     def identifiers(self) -> bool:
         """Return True if this caller may see the device's identifiers."""
@@ -497,14 +675,22 @@ class RequestContext:
 def policy_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
     """Turn a coerced `DevicePolicy` input into a policy mapping in Stethoscope's format.
 
-    Nulls are dropped (a null is "not given"), the older lists' `url` becomes `installFrom`, and
-    the keys that mean nothing here are left out.
+    Nulls are dropped (a null is "not given"), `url` becomes `installFrom` and `installed` (2019's
+    name) `assertion`, an `applications` entry without either is ALWAYS, and the keys that are
+    not part of the verdict are left out.
     """
     policy: dict[str, Any] = {}
     for key, value in data.items():
         if value is None or key in IGNORED_POLICY_KEYS:
             continue
-        if key == "applications" or key in APPLICATION_LISTS:
+        if key == "applications":
+            # An entry without an assertion (2019's AppRequirement entries) is required.
+            policy[key] = [
+                {"assertion": Requirement.ALWAYS.value, **_application_mapping(item)}
+                for item in value
+                if item is not None
+            ]
+        elif key in APPLICATION_LISTS:
             policy[key] = [_application_mapping(item) for item in value if item is not None]
         elif key == "osVersion":
             policy[key] = {
@@ -526,6 +712,9 @@ def _application_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
     url = rule.pop("url", None)
     if url is not None:
         rule.setdefault("installFrom", url)
+    installed = rule.pop("installed", None)
+    if installed is not None:
+        rule.setdefault("assertion", installed)
     rule.pop("includePackages", None)
     for key in ("platform", "paths"):
         if key in rule:
@@ -663,12 +852,36 @@ def _resolve_policy(_root: Any, _info: GraphQLResolveInfo) -> _PolicyRoot:
     return _PolicyRoot()
 
 
+def _resolve_status(_root: Any, _info: GraphQLResolveInfo) -> str:
+    return LIVE_STATUS
+
+
 def _resolve_validate(
     _root: Any, info: GraphQLResolveInfo, policy: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     data = policy_mapping(policy) if policy is not None else None
     evaluation = _context(info).evaluate(data)
-    return policy_result(evaluation.report, evaluation.policy)
+    result = policy_result(evaluation.report, evaluation.policy)
+    wanted = (policy or {}).get("requiredHotfixes")
+    result["requiredHotfixes"] = _RequiredHotfixes(wanted) if wanted is not None else None
+    return result
+
+
+@dataclass(frozen=True)
+class _RequiredHotfixes:
+    """`PolicyResult.requiredHotfixes`, read from the device's hotfixes only when selected."""
+
+    wanted: Sequence[str | None]
+
+    def __call__(self, info: GraphQLResolveInfo) -> list[Mapping[str, str | None]]:
+        installed = _installed_hotfixes(_context(info))
+        return required_hotfixes(installed, [h for h in self.wanted if h])
+
+
+def _installed_hotfixes(context: RequestContext) -> list[dict[str, str | None]]:
+    if context.device_report().device.platform != WINDOWS:
+        return []  # no Windows updates on other platforms
+    return installed_hotfixes(context.rows_of(HOTFIXES_CHECK))
 
 
 def _device_text(attribute: str) -> Callable[[Any, GraphQLResolveInfo], str | None]:
@@ -694,33 +907,29 @@ def _resolve_friendly_name(_root: Any, info: GraphQLResolveInfo) -> str | None:
     return name or None
 
 
-def _resolve_osquery_version(_root: Any, info: GraphQLResolveInfo) -> str | None:
-    engine = _context(info).device_report().engine
-    return (engine.version or None) if engine.name == "osquery" else None
+def osquery_version(engine: EngineInfo) -> str:
+    """Return `device.osqueryVersion`: osqueryd's version, or UNSUPPORTED without osquery.
+
+    UNSUPPORTED is what Stethoscope answered from the time it stopped running osquery; on the
+    built-in engine no osquery runs, so no osquery version is there to report.
+    """
+    if engine.name == OSQUERY_ENGINE and engine.version:
+        return engine.version
+    return UNSUPPORTED
+
+
+def _resolve_osquery_version(_root: Any, info: GraphQLResolveInfo) -> str:
+    return osquery_version(_context(info).device_report().engine)
 
 
 def _resolve_ip_addresses(_root: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
-    return [
-        {
-            "interface": a.interface,
-            "address": a.address,
-            "mask": a.mask,
-            "broadcast": a.broadcast,
-        }
-        for a in _context(info).service.network().ip_addresses
-    ]
+    return address_entries(_context(info).service.network())
 
 
 def _resolve_mac_addresses(_root: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
     return [
-        {
-            "interface": i.interface,
-            "type": i.type,
-            "mac": i.mac,
-            "physicalAdapter": i.physical_adapter,
-            "lastChange": i.last_change,
-        }
-        for i in _context(info).service.network().interfaces
+        {**entry, "physical_adapter": entry["physicalAdapter"]}
+        for entry in interface_entries(_context(info).service.network())
     ]
 
 
@@ -728,16 +937,51 @@ def _resolve_disks(_root: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]
     return disks(_context(info).practice("diskEncryption"))
 
 
-def _resolve_empty(_root: Any, _info: GraphQLResolveInfo, **_args: Any) -> list[Any]:
-    return []
+def _resolve_applications(_root: Any, info: GraphQLResolveInfo) -> list[dict[str, Any]]:
+    context = _context(info)
+    rows = context.rows_of(APPLICATIONS_CHECK)
+    rules = context.service.app_policy().applications
+    return installed_applications(rows, rules, context.device_facts().context)
+
+
+def _resolve_extensions(
+    _root: Any, info: GraphQLResolveInfo, browser: str | None = None
+) -> list[dict[str, str]]:
+    return browser_extensions(_context(info).rows_of(EXTENSIONS_CHECK), browser)
+
+
+def _resolve_hotfixes(_root: Any, info: GraphQLResolveInfo) -> list[dict[str, str | None]]:
+    return _installed_hotfixes(_context(info))
+
+
+def _resolve_user(_root: Any, info: GraphQLResolveInfo) -> dict[str, str | None]:
+    context = _context(info)
+    name = context.service.account_name() if context.identifiers else None
+    return {"name": name, "email": None}
 
 
 def _resolve_security(
     _root: Any, info: GraphQLResolveInfo, policy: Mapping[str, Any] | None = None
-) -> dict[str, str]:
+) -> dict[str, Any]:
     context = _context(info)
-    states = {key: security_state(context.practice(key)) for key in SINGLE_PRACTICES}
-    return {**states, **dict.fromkeys(UNMEASURED_SECURITY_FIELDS, FeatureState.UNKNOWN.value)}
+    states: dict[str, Any] = {
+        key: security_state(context.practice(key)) for key in SINGLE_PRACTICES
+    }
+    states |= dict.fromkeys(UNMEASURED_SECURITY_FIELDS, FeatureState.UNKNOWN.value)
+    wanted = [hotfix for hotfix in (policy or {}).get("requiredHotfixes") or () if hotfix]
+
+    def hotfix_state(info: GraphQLResolveInfo) -> str:
+        platform = context.device_report().device.platform
+        if not wanted or platform != WINDOWS:
+            return required_hotfixes_state(platform, None, wanted)
+        try:
+            installed = _installed_hotfixes(context)
+        except ApiError:
+            return FeatureState.UNKNOWN.value
+        return required_hotfixes_state(platform, installed, wanted)
+
+    states["requiredHotfixes"] = hotfix_state
+    return states
 
 
 def _resolve_policy_result(_root: Any, info: GraphQLResolveInfo) -> str:
@@ -751,6 +995,7 @@ _DEVICE_TEXT_FIELDS = {
     "osVersion": "os_version",
     "osName": "os_name",
     "osBuild": "os_build",
+    "firmwareVersion": "firmware_version",
     "hardwareModel": "hardware_model",
     "stethoscopeVersion": "stethoscope_version",
     "stethoscopeDesktopVersion": "app_version",
@@ -777,8 +1022,16 @@ def build_api_schema() -> GraphQLSchema:
     _configure_scalar(semver, _semver_value, _semver_literal)
     _configure_scalar(numeric, _numeric_range_value, _numeric_range_literal)
     _configure_scalar(security, _security_software_value, _security_software_literal)
-    _bind(schema, "Query", {"device": _resolve_device, "policy": _resolve_policy})
-    _bind(schema, "Policy", {"validate": _resolve_validate})
+    _bind(
+        schema,
+        "Query",
+        {"device": _resolve_device, "policy": _resolve_policy, "status": _resolve_status},
+    )
+    _bind(
+        schema,
+        "Policy",
+        dict.fromkeys(("validate", "validateWithDetails", "validateV2"), _resolve_validate),
+    )
     device: dict[str, Callable[..., Any]] = {
         name: _device_text(attribute) for name, attribute in _DEVICE_TEXT_FIELDS.items()
     }
@@ -787,12 +1040,13 @@ def build_api_schema() -> GraphQLSchema:
         "hardwareSerial": _identifier(_device_text("hardware_serial"), None),
         "ipAddresses": _identifier(_resolve_ip_addresses, []),
         "macAddresses": _identifier(_resolve_mac_addresses, []),
-        "firmwareVersion": lambda _root, _info: None,
         "friendlyName": _resolve_friendly_name,
         "osqueryVersion": _resolve_osquery_version,
         "disks": _resolve_disks,
-        "applications": _resolve_empty,
-        "extensions": _resolve_empty,
+        "applications": _resolve_applications,
+        "extensions": _resolve_extensions,
+        "hotfixes": _resolve_hotfixes,
+        "user": _resolve_user,
         "security": _resolve_security,
         "policyResult": _resolve_policy_result,
     }
@@ -821,6 +1075,14 @@ def error_body(message: str, code: str) -> dict[str, Any]:
     return {"errors": [{"message": message, "extensions": {"code": code}}]}
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A checked document, and whether it asks a bare `validate` (answered by its status)."""
+
+    document: DocumentNode
+    bare_validate: bool
+
+
 class QueryRunner:
     """Parses (bounded), validates (cached), and executes GraphQL requests."""
 
@@ -839,12 +1101,15 @@ class QueryRunner:
             if introspection
             else (*specified_rules, NoSchemaIntrospectionCustomRule)
         )
-        self._cache: OrderedDict[str, DocumentNode] = OrderedDict()
+        self._cache: OrderedDict[str, _Prepared] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def prepare(self, query: str) -> DocumentNode | QueryOutcome:
-        """Return the parsed, checked document, or the 400 answer saying what is wrong."""
+    def prepare(self, query: str) -> _Prepared | QueryOutcome:
+        """Return the parsed, checked document, or the 400 answer saying what is wrong.
+
+        Stethoscope 1.0's forms (`legacy.py`) are rewritten to today's before validation.
+        """
         with self._lock:
             cached = self._cache.get(query)
             if cached is not None:
@@ -868,14 +1133,16 @@ class QueryRunner:
         problem = document_limits(document, limits.max_depth, limits.max_fields)
         if problem is not None:
             return QueryOutcome(400, error_body(problem, "QUERY_TOO_LARGE"))
+        document, bare_validate = rewrite_legacy_forms(self._schema, document)
         errors = validate(self._schema, document, self._rules, max_errors=20)
         if errors:
             return QueryOutcome(400, {"errors": [e.formatted for e in errors]})
+        prepared = _Prepared(document, bare_validate)
         with self._lock:
-            self._cache[query] = document
+            self._cache[query] = prepared
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return document
+        return prepared
 
     def run(
         self,
@@ -890,15 +1157,18 @@ class QueryRunner:
             return prepared
         result = execute_sync(
             self._schema,
-            prepared,
+            prepared.document,
             context_value=context,
-            variable_values=dict(variables) if variables is not None else None,
+            variable_values=normalize_variables(
+                self._schema, prepared.document, operation_name, variables
+            ),
             operation_name=operation_name,
         )
         errors = [_format_error(error) for error in result.errors or ()]
         if result.data is None:
             return QueryOutcome(400, {"errors": errors})
-        body: dict[str, Any] = {"data": result.data}
+        data = unwrap_bare_validate(result.data) if prepared.bare_validate else result.data
+        body: dict[str, Any] = {"data": data}
         if errors:
             body["errors"] = errors
         return QueryOutcome(200, body)

@@ -8,7 +8,7 @@ Who may ask, and what they get:
   before anything else is looked at.
 - **Origin.** A browser names the page's origin in `Origin` on every cross-origin `fetch()`. It
   is allowed when IT listed it exactly in `allowHosts`, or when it matches one of `hostLabels`'
-  (and Stethoscope's `allowRegex`) patterns as a whole (anchored). `null` (sandboxed frames,
+  (and Stethoscope's `allowRegex`) patterns as a whole (anchored), over the origin or its host and port. `null` (sandboxed frames,
   `file:` pages) and anything that is not a serialised origin are never allowed. A refused origin
   gets a 403 and no CORS headers, and CORS never answers with a wildcard.
 - **No Origin.** A request without `Origin` comes from a program on this computer (curl, a native
@@ -54,6 +54,8 @@ from stethoscope_desktop.core.config import AppConfig
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 ALLOWED_METHODS = ("GET", "POST")
+# The methods of the paths that only answer (the device's facts, the debug report).
+READ_ONLY_METHODS = ("GET",)
 ALLOWED_REQUEST_HEADERS = ("Content-Type", "Accept")
 PREFLIGHT_MAX_AGE_SECONDS = 600
 MAX_REQUEST_HEADERS = 20
@@ -256,21 +258,22 @@ def preflight(
     request_method: str | None,
     request_headers: str | None = None,
     private_network: str | None = None,
+    methods: tuple[str, ...] = ALLOWED_METHODS,
 ) -> tuple[int, dict[str, str]]:
     """Answer an OPTIONS request: (status, headers).
 
-    Only GET and POST are allowed; the requested headers are allowed when well formed. A page
-    on a public address asking for the private network (Chrome's Private Network Access) is
-    told yes, as it is an allowed origin.
+    Only the path's `methods` (GET and POST, or GET alone) are allowed; the requested headers
+    are allowed when well formed. A page on a public address asking for the private network
+    (Chrome's Private Network Access) is told yes, as it is an allowed origin.
     """
-    allow = ", ".join((*ALLOWED_METHODS, "OPTIONS"))
+    allow = ", ".join((*methods, "OPTIONS"))
     if request_method is None:
         return 204, {"Allow": allow, **cors_headers(caller)}
-    if request_method.strip().upper() not in ALLOWED_METHODS:
+    if request_method.strip().upper() not in methods:
         return 405, {"Allow": allow}
     headers = {
         **cors_headers(caller),
-        "Access-Control-Allow-Methods": ", ".join(ALLOWED_METHODS),
+        "Access-Control-Allow-Methods": ", ".join(methods),
         "Access-Control-Allow-Headers": allowed_request_headers(request_headers),
         "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
     }

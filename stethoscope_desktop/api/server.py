@@ -3,17 +3,20 @@
 `GET /graphql?query=…&variables=…&sessionId=…` (variables as URL-encoded JSON) and
 `POST /graphql` with a JSON body `{"query", "variables", "operationName", "sessionId"}` (a form
 body works too, as it did in Stethoscope); `/scan` is the same endpoint under Stethoscope's
-other name. `OPTIONS` answers CORS preflights. Built on the standard library's
-`ThreadingHTTPServer` (one thread per connection, at most `max_connections` at once; each
-connection carries one request), bound to 127.0.0.1 and, where the machine has IPv6, to ::1 on
-the same port.
+other name. `GET /raw` answers the device's facts (JSON) and `GET /debugger` a debug report
+(text), as Stethoscope did (`debug.py`). `OPTIONS` answers CORS preflights. Built on the
+standard library's `ThreadingHTTPServer` (one thread per connection, at most `max_connections`
+at once; each connection carries one request), bound to 127.0.0.1 and, where the machine has
+IPv6, to ::1 on the same port.
 
 Every request passes the rules of `security.py` in this order, and every refusal is JSON
 (`{"errors": [{"message", "extensions": {"code"}}]}`) with its status: Host (403) → Origin
-(403, no CORS headers) → path (404) → method (405) → rate (429, with `Retry-After`) → body
-(411/400/413/415) → GraphQL (400 for anything that cannot run; 200 with `data`, and field
-errors if any, for everything that ran). Each request is logged at INFO with its origin and
-outcome (never its policy or answer).
+(403, no CORS headers) → path (404) → method (405) → rate (429, with `Retry-After`) → URL
+length (414) → body (411/400/413/415) → GraphQL (400 for anything that cannot run; 200 with
+`data`, and field errors if any, for everything that ran). /raw and /debugger pass the same
+rules up to the URL's length; the identifiers in them follow `may_see_identifiers`, the log in
+/debugger is only for programs on this computer, and a failed gathering is 503. Each request is
+logged at INFO with its origin and outcome (never its policy or answer).
 
 With each answered check the server tells its `ApiObserver` (the scan worker) who asked and,
 once per `sessionId`, that a page's check failed (`awareness.py`), just before the answer goes
@@ -36,20 +39,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from stethoscope_desktop.api.awareness import SessionNotices
+from stethoscope_desktop.api.debug import debug_text, log_tail, raw_facts
 from stethoscope_desktop.api.listen import LOOPBACK_ADDRESSES, ApiServerError, bind_loopback
+from stethoscope_desktop.api.network import NetworkFacts
 from stethoscope_desktop.api.schema import (
     QueryOutcome,
     QueryRunner,
     RequestContext,
     build_api_schema,
     error_body,
+    osquery_version,
 )
 from stethoscope_desktop.api.security import (
     ALLOWED_METHODS,
+    READ_ONLY_METHODS,
     ApiLimits,
     Caller,
     RateLimiter,
@@ -58,21 +66,31 @@ from stethoscope_desktop.api.security import (
     classify_caller,
     cors_headers,
     host_allowed,
+    may_see_identifiers,
     preflight,
     retry_after,
 )
-from stethoscope_desktop.api.service import ApiService
+from stethoscope_desktop.api.service import ApiError, ApiService
 from stethoscope_desktop.core.report import Report
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = ("/graphql", "/scan")
+GRAPHQL_PATHS = ("/graphql", "/scan")
+RAW_PATH = "/raw"
+DEBUGGER_PATH = "/debugger"
+# Each path and the methods it answers (OPTIONS preflights aside).
+ENDPOINTS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(GRAPHQL_PATHS, ALLOWED_METHODS),
+    RAW_PATH: READ_ONLY_METHODS,
+    DEBUGGER_PATH: READ_ONLY_METHODS,
+}
 # How long a connection may take to send its request before it is dropped.
 REQUEST_TIMEOUT_S = 10.0
 _JSON_TYPES = ("application/json", "text/plain")
 _FORM_TYPE = "application/x-www-form-urlencoded"
 _GRAPHQL_TYPE = "application/graphql"
 _MAX_FORM_FIELDS = 16
+NO_OPERATION_NAME = "null"
 
 
 class ApiObserver(Protocol):
@@ -116,6 +134,8 @@ class _Answer:
     caller: Caller | None = None
     context: RequestContext | None = None
     session_id: str | None = None
+    # A plain-text answer (the debug report) instead of the JSON body.
+    text: str | None = None
 
 
 def _reject(rejection: Rejection, headers: Mapping[str, str] | None = None) -> _Answer:
@@ -141,7 +161,8 @@ def params_from(data: Mapping[str, Any], limits: ApiLimits) -> GraphQLParams | R
     if variables is not None and not isinstance(variables, dict):
         return Rejection(400, "variables must be a JSON object", "bad variables")
     operation = data.get("operationName")
-    if operation == "":
+    if operation in ("", NO_OPERATION_NAME):
+        # GraphiQL writes an anonymous query's missing name as "null" in its links.
         operation = None
     if operation is not None and not isinstance(operation, str):
         return Rejection(400, "operationName must be a string", "bad operation name")
@@ -194,6 +215,7 @@ class _Api:
         self.observer = observer
         self.notices = SessionNotices()
         self.port = 0
+        self.log_file: Path | None = None
 
     def respond(
         self, method: str, target: str, headers: Message, read: Callable[[int], bytes]
@@ -227,29 +249,38 @@ class _Api:
     ) -> _Answer:
         cors = cors_headers(caller)
         split = urlsplit(target)
-        if split.path not in ENDPOINTS:
-            return _reject(Rejection(404, "not found; ask /graphql", "not found"), cors)
+        methods = ENDPOINTS.get(split.path)
+        if methods is None:
+            return _reject(
+                Rejection(404, "not found; ask /graphql (or /raw, /debugger)", "not found"), cors
+            )
+        only = f"only {' and '.join(methods)} {'is' if len(methods) == 1 else 'are'} allowed"
         if method == "OPTIONS":
             status, preflight_headers = preflight(
                 caller,
                 headers.get("Access-Control-Request-Method"),
                 headers.get("Access-Control-Request-Headers"),
                 headers.get("Access-Control-Request-Private-Network"),
+                methods,
             )
             if status != 204:
-                return _reject(
-                    Rejection(status, "only GET and POST are allowed", "method"), preflight_headers
-                )
+                return _reject(Rejection(status, only, "method"), preflight_headers)
             return _Answer(204, None, preflight_headers, "preflight")
-        if method not in ALLOWED_METHODS:
-            allow = {"Allow": ", ".join((*ALLOWED_METHODS, "OPTIONS"))}
-            return _reject(Rejection(405, "only GET and POST are allowed", "method"), cors | allow)
+        if method not in methods:
+            allow = {"Allow": ", ".join((*methods, "OPTIONS"))}
+            return _reject(Rejection(405, only, "method"), cors | allow)
         wait = self.limiter.acquire(caller.rate_key)
         if wait > 0:
             return _reject(
                 Rejection(429, "too many requests; try again later", "rate limited"),
                 cors | {"Retry-After": retry_after(wait)},
             )
+        if method == "GET" and len(split.query) > self.limits.max_body_bytes:
+            return _reject(
+                Rejection(414, "the URL is too long; POST the query instead", "url too long"), cors
+            )
+        if split.path in (RAW_PATH, DEBUGGER_PATH):
+            return self._device_data(split.path, caller, cors)
         params = (
             self._get_params(split.query) if method == "GET" else self._post_params(headers, read)
         )
@@ -266,9 +297,33 @@ class _Api:
             session_id=params.session_id,
         )
 
+    def _device_data(self, path: str, caller: Caller, cors: dict[str, str]) -> _Answer:
+        """Answer /raw (the device's facts, JSON) or /debugger (the debug report, text)."""
+        try:
+            facts = self.service.device_facts()
+        except ApiError as error:
+            return _Answer(
+                503, error_body(str(error), error.code), cors, f"refused: {str(error)[:100]}"
+            )
+        raw = raw_facts(
+            facts,
+            self.service.network() if may_see_identifiers(caller) else NetworkFacts(),
+            identifiers=may_see_identifiers(caller),
+            osquery_version=osquery_version(facts.engine),
+        )
+        if path == RAW_PATH:
+            return _Answer(200, raw, cors, "answered the device's facts")
+        practices = self.service.app_practices()
+        text = debug_text(
+            app_version=facts.device.app_version,
+            raw=raw,
+            policy_files=practices.files,
+            problems=[str(problem) for problem in practices.problems],
+            log=log_tail(self.log_file) if caller.is_local else None,
+        )
+        return _Answer(200, None, cors, "answered the debug report", text=text)
+
     def _get_params(self, query_string: str) -> GraphQLParams | Rejection:
-        if len(query_string) > self.limits.max_body_bytes:
-            return Rejection(414, "the URL is too long; POST the query instead", "url too long")
         data = _form(query_string)
         return data if isinstance(data, Rejection) else params_from(data, self.limits)
 
@@ -376,7 +431,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, answer: _Answer) -> None:
         """Write the whole answer in one write (one loopback round, no Nagle delay)."""
         body = b""
-        if answer.body is not None:
+        content_type = "application/json; charset=utf-8"
+        if answer.text is not None:
+            body = answer.text.encode("utf-8")
+            content_type = "text/plain; charset=utf-8"
+        elif answer.body is not None:
             body = json.dumps(answer.body, ensure_ascii=False, separators=(",", ":")).encode()
         phrase = self.responses.get(answer.status, ("",))[0]
         headers = {
@@ -390,7 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
             "Connection": "close",
         }
         if answer.status != 204:
-            headers["Content-Type"] = "application/json; charset=utf-8"
+            headers["Content-Type"] = content_type
             headers["Content-Length"] = str(len(body))
         head = f"HTTP/1.1 {answer.status} {phrase}\r\n" + "".join(
             f"{name}: {value}\r\n" for name, value in headers.items()
@@ -507,11 +566,13 @@ class ApiServer:
         rate_limiter: RateLimiter | None = None,
         addresses: tuple[str, ...] = LOOPBACK_ADDRESSES,
         sockets: list[socket.socket] | None = None,
+        log_file: Path | None = None,
     ) -> None:
         """Prepare the server; `start` listens.
 
         `sockets`: listening sockets bound already (by `listen.bind_loopback`, perhaps in
-        another process) to serve instead of binding `port` on `addresses`.
+        another process) to serve instead of binding `port` on `addresses`. `log_file`: the
+        app's log, whose end `/debugger` shows to programs on this computer.
         """
         base = limits or ApiLimits()
         self.limits = base.debug() if debug else base
@@ -524,6 +585,7 @@ class ApiServer:
             rate_limiter or RateLimiter(self.limits.rate_burst, self.limits.rate_per_second),
             observer or NullObserver(),
         )
+        self._api.log_file = log_file
         self._sockets = sockets
         self._servers: list[_LoopbackServer] = []
         self._thread: threading.Thread | None = None

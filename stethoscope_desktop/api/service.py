@@ -20,11 +20,17 @@ scan that is due earlier waits for the interval to pass. Scans go through a `Rep
 the scan worker hands in its scanner and the tray's latest report; the service never touches
 the app's policy, its report or its notification state.
 
+**The device's facts.** `/raw`, `/debugger` and the device's lists (installed applications,
+browser extensions, hotfixes) need every check's rows, whatever a policy asks:
+`device_facts` has them gathered (`ReportSource.facts`, every check and no policy), at most once
+per report age, shared and spaced like scans.
+
 Nothing here knows HTTP or GraphQL: `schema.py` turns requests into calls of `evaluate`.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import threading
@@ -35,10 +41,11 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from stethoscope_desktop.api.network import NetworkFacts, NetworkReader, NullNetworkReader
 from stethoscope_desktop.core.config import AppConfig
+from stethoscope_desktop.core.facts import Facts
 from stethoscope_desktop.core.policy import Policy, policy_from_mapping
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import Report
@@ -47,9 +54,11 @@ from stethoscope_desktop.core.scanner import Scanner
 log = logging.getLogger(__name__)
 
 APP_POLICY_KEY = "<the app's policy>"
+DEVICE_FACTS_KEY = "<every fact>"
 POLICY_SOURCE = "policy"
 MAX_CACHED_REPORTS = 16
 MAX_CACHED_POLICIES = 64
+_Result = TypeVar("_Result")
 
 
 class ApiError(Exception):
@@ -85,6 +94,10 @@ class ReportSource(Protocol):
         """Scan now with these practices and return the report."""
         ...
 
+    def facts(self) -> Facts:
+        """Gather every fact the checks can measure on this device now, judged by no policy."""
+        ...
+
 
 class ScannerReportSource:
     """A `ReportSource` over a `Scanner`: the headless server's, and the scan worker's.
@@ -106,6 +119,11 @@ class ScannerReportSource:
         """Gather the facts of these practices' policy and evaluate them (one at a time)."""
         with self._lock:
             return self._scanner.scan(practices)
+
+    def facts(self) -> Facts:
+        """Gather every check's facts (one scan at a time, shared with `scan`)."""
+        with self._lock:
+            return self._scanner.gather_every_check()
 
 
 @dataclass(frozen=True)
@@ -146,6 +164,14 @@ class _Entry:
     at: float
 
 
+def login_name() -> str | None:
+    """Return the login name of the account this process runs as (None if it cannot be told)."""
+    try:
+        return getpass.getuser() or None
+    except (OSError, KeyError, ImportError):
+        return None
+
+
 def policy_key(data: Mapping[str, Any]) -> str:
     """Return the cache key of a page's policy: its canonical JSON."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -182,6 +208,7 @@ class ApiService:
         *,
         freshness: Freshness | None = None,
         network: NetworkReader | None = None,
+        account: Callable[[], str | None] = login_name,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -190,6 +217,7 @@ class ApiService:
         self._practices = practices
         self._freshness = freshness or Freshness()
         self._network_reader = network or NullNetworkReader()
+        self._account = account
         self._clock = clock
         self._wall_clock = wall_clock
         self._sleep = sleep
@@ -201,6 +229,8 @@ class ApiService:
         self._flights: dict[str, Future[Report]] = {}
         self._last_scan: float | None = None
         self._network: tuple[NetworkFacts, float] | None = None
+        self._facts: tuple[Facts, float] | None = None
+        self._facts_flights: dict[str, Future[Facts]] = {}
         self._scans = self._shared = self._cached = 0
 
     @property
@@ -211,6 +241,18 @@ class ApiService:
     def config(self) -> AppConfig:
         """Return the app's current configuration (allowed origins, labels)."""
         return self._practices().config
+
+    def app_practices(self) -> Practices:
+        """Return the app's practices: its policy, config and texts, the files they came from."""
+        return self._practices()
+
+    def app_policy(self) -> Policy:
+        """Return the app's own policy (IT's, layered)."""
+        return self._practices().policy
+
+    def account_name(self) -> str | None:
+        """Return the login name of the account the app runs as, if it can be told."""
+        return self._account()
 
     def stats(self) -> ServiceStats:
         """Return the counters so far."""
@@ -294,6 +336,33 @@ class ApiService:
                 pass
         return self.evaluate(None).report
 
+    def device_facts(self) -> Facts:
+        """Return every fact the checks measure on this device, fresh, judged by no policy.
+
+        What `/raw` shows and the device's lists (installed applications, browser extensions,
+        hotfixes) are read from. Gathered at most once per report age; concurrent callers share
+        one gathering, which waits its turn like a scan (`min_scan_interval`).
+        """
+
+        def cached() -> Facts | None:
+            if self._facts is not None:
+                facts, at = self._facts
+                if self._clock() - at <= self._freshness.max_report_age:
+                    return facts
+            return None
+
+        def store(facts: Facts) -> None:
+            self._facts = (facts, self._clock())
+
+        return self._shared_flight(
+            DEVICE_FACTS_KEY,
+            self._facts_flights,
+            cached,
+            lambda: self._throttled(self._source.facts),
+            store,
+            "the device's facts could not be read",
+        )
+
     def network(self) -> NetworkFacts:
         """Return the device's addresses and interfaces, read at most once per report age."""
         with self._network_lock:
@@ -314,16 +383,52 @@ class ApiService:
 
     def _report(self, key: str, practices: Practices) -> Report:
         """Return a fresh report for `key`: cached, shared with a running scan, or scanned."""
-        with self._lock:
+
+        def cached() -> Report | None:
             entry = self._cache.get(key)
             if entry is not None and self._clock() - entry.at <= self._freshness.max_report_age:
                 self._cache.move_to_end(key)
-                self._cached += 1
                 return entry.report
-            flight = self._flights.get(key)
+            return None
+
+        def store(report: Report) -> None:
+            self._cache[key] = _Entry(report, self._clock())
+            self._cache.move_to_end(key)
+            while len(self._cache) > MAX_CACHED_REPORTS:
+                self._cache.popitem(last=False)
+
+        return self._shared_flight(
+            key,
+            self._flights,
+            cached,
+            lambda: self._scan(practices),
+            store,
+            "the device could not be checked",
+        )
+
+    def _shared_flight(
+        self,
+        key: str,
+        flights: dict[str, Future[_Result]],
+        cached: Callable[[], _Result | None],
+        produce: Callable[[], _Result],
+        store: Callable[[_Result], None],
+        failed: str,
+    ) -> _Result:
+        """Return what is `cached`, else share the flight under way for `key`, else produce it.
+
+        `cached` and `store` run under the lock. The first caller produces; the others wait for
+        its result (or its failure, an ApiError, with `failed` saying what could not be done).
+        """
+        with self._lock:
+            found = cached()
+            if found is not None:
+                self._cached += 1
+                return found
+            flight = flights.get(key)
             leader = flight is None
             if flight is None:
-                flight = self._flights[key] = Future()
+                flight = flights[key] = Future()
             else:
                 self._shared += 1
         if not leader:
@@ -332,30 +437,27 @@ class ApiService:
             except FutureTimeout:
                 raise ScanFailed("the device check is taking too long; try again") from None
         try:
-            report = self._scan(practices)
+            result = produce()
         except Exception as error:
-            failure = (
-                error
-                if isinstance(error, ApiError)
-                else ScanFailed(f"the device could not be checked: {error}")
-            )
+            failure = error if isinstance(error, ApiError) else ScanFailed(f"{failed}: {error}")
             if not isinstance(error, ApiError):
                 log.exception("scan for the local API failed")
             with self._lock:
-                del self._flights[key]
+                del flights[key]
             flight.set_exception(failure)
             raise failure from error
         with self._lock:
-            self._cache[key] = _Entry(report, self._clock())
-            self._cache.move_to_end(key)
-            while len(self._cache) > MAX_CACHED_REPORTS:
-                self._cache.popitem(last=False)
-            del self._flights[key]
-        flight.set_result(report)
-        return report
+            store(result)
+            del flights[key]
+        flight.set_result(result)
+        return result
 
     def _scan(self, practices: Practices) -> Report:
         """Scan once: one at a time, and no sooner than `min_scan_interval` after the last."""
+        return self._throttled(lambda: self._source.scan(practices))
+
+    def _throttled(self, work: Callable[[], _Result]) -> _Result:
+        """Run a scan: one at a time, and no sooner than `min_scan_interval` after the last."""
         with self._scan_lock:
             if self._last_scan is not None:
                 wait = self._last_scan + self._freshness.min_scan_interval - self._clock()
@@ -365,9 +467,9 @@ class ApiService:
             with self._lock:
                 self._scans += 1
             started = time.perf_counter()
-            report = self._source.scan(practices)
+            result = work()
             log.debug("API scan took %.1f ms", (time.perf_counter() - started) * 1000)
-            return report
+            return result
 
 
 def machine_api_service(

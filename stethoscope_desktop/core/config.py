@@ -1,11 +1,29 @@
 """The app's configuration (`config.yaml`): organisation, scan interval, engine, notifications, API.
 
-Stethoscope's own keys (`allowHosts`, `allowRegex`, `hostLabels`, `policyServer`) keep their
-meaning. Invalid keys are reported (file, line, key) and their defaults kept.
+Every key of Stethoscope's `config.yaml` is accepted, and every key of its build-time
+`config.json` too (YAML reads JSON, so IT can paste that file's keys in): where the key maps onto
+this app it keeps its meaning, else it is read (its type checked) and has no effect, and its
+description says why (`NO_EFFECT_KEYS`).
+
+- `allowHosts`, `allowRegex`, `hostLabels`: the origins the local API answers (patterns match
+  the whole origin, or its whole host and port; Stethoscope searched for them anywhere in it).
+- `policyServer`: a URL that serves a policy (Stethoscope 1.0 fetched its three files from under
+  it; it was empty in every release).
+- `testHosts`: origins that must be allowed; Stethoscope's build tested each against its API,
+  here loading the file does (`check-policy` before the installer is built).
+- `deprecationNotice`: a banner at the top of the window, and a line in the tray menu.
+- `menu.help` (from `config.json`): the Help entries of the tray menu and the window.
+- `stethoscopeWebURI` (from `config.json`): a page that shows all the person's devices, offered
+  beside the help links.
+- `rescanIntervalSeconds` (from `config.json`): the scan interval in seconds, where
+  `scanIntervalMinutes` does not set it.
+
+Invalid keys are reported (file, line, key) and their defaults kept.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -22,27 +40,48 @@ from stethoscope_desktop.core.fileformat import (
     Number,
     OrNull,
     Pattern,
+    Reading,
     Record,
     Text,
     WholeNumber,
 )
 from stethoscope_desktop.core.notify import NotificationSettings
-from stethoscope_desktop.core.yamlfile import Problem, YamlDocument
+from stethoscope_desktop.core.support import HelpLink, Notice
+from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument
 
 MIN_SCAN_INTERVAL_MINUTES = 5
 _LABEL_MISSING = "missing; the name to show for this web app"
+# A link IT gives: a URL with its scheme (https:, mailto:, slack:, msteams:, …), or an e-mail
+# address, which becomes a mailto: link.
+_URL = r"[A-Za-z][A-Za-z0-9+.-]*:\S+"
+_EMAIL = re.compile(r"[^@\s:/]+@[^@\s:/]+")
+LINK_PATTERN = rf"^(?:{_URL}|{_EMAIL.pattern})?$"  # empty: none (where a link may be left out)
+_LINK_MESSAGE = (
+    "must be a link such as https://help.example.com, mailto:it@example.com or an e-mail address"
+)
+# An origin as a browser sends it: scheme://host[:port], nothing after.
+_ORIGIN_PATTERN = r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]+$"
 
 
 @dataclass(frozen=True)
 class HostLabel:
-    """An origin pattern (anchored regular expression) and the name to show for it."""
+    """An origin pattern (anchored regular expression) and the name to show for it.
+
+    The pattern must match the whole origin (`https://login.example.com`) or its whole host and
+    port (`login.example.com`), never a part of either: Stethoscope searched anywhere in the
+    origin, so its `(meechum|stethoscope)\\.netflix\\.com$` allowed the page at that host;
+    here it still does, but not `https://meechum.netflix.com.attacker.example`.
+    """
 
     pattern: str
     name: str
 
     def matches(self, origin: str) -> bool:
-        """Return True if `origin` matches the whole pattern."""
-        return re.fullmatch(self.pattern, origin) is not None
+        """Return True if the pattern matches the whole origin, or its whole host and port."""
+        if re.fullmatch(self.pattern, origin) is not None:
+            return True
+        _scheme, separator, host = origin.partition("://")
+        return bool(separator) and re.fullmatch(self.pattern, host) is not None
 
 
 @dataclass(frozen=True)
@@ -58,7 +97,40 @@ class AppConfig:
     allow_hosts: tuple[str, ...] = ()
     host_labels: tuple[HostLabel, ...] = ()
     policy_server: str = ""
+    help_links: tuple[HelpLink, ...] = ()
+    devices_url: str = ""
+    notice: Notice | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+
+    def lists_origin(self, origin: str) -> bool:
+        """Return True when `allowHosts` lists `origin` or a `hostLabels` pattern matches it.
+
+        As the local API decides (`api.security.origin_allowed`): only an origin as a browser
+        sends it (scheme://host[:port]); exact entries compare without case and a trailing
+        slash, patterns must match the whole origin (or its whole host and port).
+        """
+        if re.fullmatch(_ORIGIN_PATTERN, origin) is None:
+            return False
+        wanted = _normalized_origin(origin)
+        return any(_normalized_origin(entry) == wanted for entry in self.allow_hosts) or any(
+            label.matches(origin) for label in self.host_labels
+        )
+
+
+def _normalized_origin(origin: str) -> str:
+    return origin.strip().rstrip("/").lower()
+
+
+def _link(reading: Reading, path: KeyPath, text: str) -> str:
+    """Return a link as it opens: an e-mail address as its mailto: link."""
+    return f"mailto:{text}" if _EMAIL.fullmatch(text) else text
+
+
+def link_kind(missing: str = "") -> Converted:
+    """Return the key type of a link IT gives (`missing`: required, with this message)."""
+    return Converted(
+        Text(missing=missing, pattern=LINK_PATTERN, pattern_message=_LINK_MESSAGE), _link
+    )
 
 
 _HOST_LABEL = Converted(
@@ -67,7 +139,7 @@ _HOST_LABEL = Converted(
             Field(
                 "pattern",
                 Pattern(),
-                "A regular expression that must match the whole origin, e.g. "
+                "A regular expression that must match the whole origin (or its whole host and port), e.g. "
                 "'https://(.+\\.)?example\\.com'.",
                 missing="must be a regular expression in quotes",
             ),
@@ -82,6 +154,100 @@ _HOST_LABEL = Converted(
         whole=True,
     ),
     lambda reading, path, values: HostLabel(**values),
+)
+_HELP_LINK = Converted(
+    Record(
+        [
+            Field(
+                "label",
+                Text(missing="missing; the entry's text, e.g. Email Support"),
+                "The entry's text, e.g. Email Support.",
+                missing="missing; the entry's text, e.g. Email Support",
+            ),
+            Field(
+                "link",
+                link_kind("missing; what the entry opens, e.g. mailto:it@example.com"),
+                "What the entry opens with the desktop's handler: https://…, mailto:…, a chat "
+                "app's link (slack://…, msteams:…), or an e-mail address.",
+                missing="missing; what the entry opens, e.g. mailto:it@example.com",
+            ),
+        ],
+        message="must be {label: text, link: URL}",
+        whole=True,
+    ),
+    lambda reading, path, values: HelpLink(values["label"], values["link"]),
+)
+MENU = Converted(
+    Record(
+        [
+            Field(
+                "help",
+                OrNull(ListOf(_HELP_LINK, message="must be a list of {label, link}"), []),
+                "The Help entries, in order: the support e-mail, chat and web pages.",
+            )
+        ],
+        message="must be a mapping with help",
+    ),
+    lambda reading, path, values: tuple(values.get("help", ())),
+)
+
+
+def _notice_links(
+    reading: Reading, path: KeyPath, raw: Mapping[str, Any], values: dict[str, Any]
+) -> None:
+    if values.get("link_text") and not values.get("link_url") and not raw.get("linkUrl"):
+        reading.fail((*path, "linkText"), "has no linkUrl to open")
+
+
+NOTICE = Converted(
+    Record(
+        [
+            Field(
+                "heading",
+                OrNull(Text(), ""),
+                "The notice's first line, in bold (e.g. that the app is replaced).",
+            ),
+            Field(
+                "subHeading",
+                OrNull(Text(), ""),
+                "A line below the heading.",
+                attribute="sub_heading",
+            ),
+            Field(
+                "linkUrl",
+                OrNull(link_kind(), ""),
+                "A link to read more (https://…, mailto:…).",
+                attribute="link_url",
+            ),
+            Field(
+                "linkText",
+                OrNull(Text(), ""),
+                "The link's text (empty: the link itself).",
+                attribute="link_text",
+            ),
+        ],
+        message="must be a mapping with heading, subHeading, linkUrl and linkText",
+        check=_notice_links,
+    ),
+    lambda reading, path, values: Notice(**values),
+)
+_TEST_HOST = Record(
+    [
+        Field(
+            "url",
+            Text(
+                missing="missing; an origin such as https://login.example.com",
+                pattern=_ORIGIN_PATTERN,
+                pattern_message="must be an origin as a browser sends it, "
+                "e.g. https://login.example.com (no path, no slash at the end)",
+            ),
+            "An origin as a browser sends it, e.g. https://login.example.com.",
+            missing="missing; an origin such as https://login.example.com",
+        ),
+        Field("label", OrNull(Text(), ""), "What to call it in a problem found with it."),
+    ],
+    message="must be {url: origin, label: text}",
+    whole=True,
 )
 NOTIFICATIONS = Record(
     [
@@ -174,7 +340,7 @@ CONFIG = Record(
                     message="must be a list of regular expressions",
                     item_schema={
                         "description": "An origin pattern: a regular expression that must "
-                        "match the whole origin."
+                        "match the whole origin (or its whole host and port)."
                     },
                 ),
                 [],
@@ -193,28 +359,136 @@ CONFIG = Record(
             OrNull(Text(pattern="^(?:https://|$)", pattern_message="must be an https:// URL"), ""),
             "An https:// URL the app fetches a policy from on a schedule (TLS verified, last "
             "good copy cached for offline use). It layers below IT's machine-wide folder, which "
-            "wins any key both set. Empty: none.",
+            "wins any key both set. Empty: none. (Stethoscope 1.0 fetched policy.yaml, "
+            "instructions.yaml and config.yaml from under this URL; here it serves the policy.)",
             attribute="policy_server",
+        ),
+        Field(
+            "testHosts",
+            OrNull(ListOf(_TEST_HOST, message="must be a list of {url, label}"), []),
+            "Stethoscope's: origins of web apps that must be able to ask the local API (its "
+            "build tested each). Here each must be listed in allowHosts or matched by a "
+            "hostLabels or allowRegex pattern of the same file, or the file has a problem "
+            "(check-policy tests it before an installer is built).",
+            attribute="test_hosts",
+        ),
+        Field(
+            "deprecationNotice",
+            OrNull(NOTICE),
+            "Stethoscope's: a notice from IT, shown as a banner at the top of the window and "
+            "as a line in the tray menu (e.g. that the app is being replaced). Empty: none.",
+            attribute="notice",
+        ),
+        Field(
+            "menu",
+            OrNull(MENU, ()),
+            "Stethoscope's (from its config.json): `help`, the entries of the Help section in "
+            "the tray menu and the window, each {label, link}.",
+            attribute="help_links",
+        ),
+        Field(
+            "stethoscopeWebURI",
+            OrNull(link_kind(), ""),
+            "Stethoscope's (from its config.json): a web page that shows all of the person's "
+            'devices; offered as "See all your devices" beside the Help entries. Empty: none.',
+            attribute="devices_url",
+        ),
+        Field(
+            "rescanIntervalSeconds",
+            WholeNumber(
+                "must be a whole number of seconds",
+                minimum=MIN_SCAN_INTERVAL_MINUTES * 60,
+                below_message=f"must be at least {MIN_SCAN_INTERVAL_MINUTES * 60} seconds "
+                f"({MIN_SCAN_INTERVAL_MINUTES} minutes)",
+            ),
+            "Stethoscope's (from its config.json): how often to check the device, in seconds "
+            "(rounded up to whole minutes). scanIntervalMinutes wins where both are set.",
+            attribute="rescan_interval_seconds",
+        ),
+        Field(
+            "autoLaunchPrompt",
+            Flag(),
+            "Stethoscope's (from its config.json): whether to ask at the first start to start "
+            "at login. No effect here: the installers turn start at login on, and the tray "
+            "menu switches it.",
+        ),
+        Field(
+            "allowPrerelease",
+            Flag(),
+            "Stethoscope's (from its config.json): whether its built-in updater took "
+            "pre-releases. No effect here: the app is updated with IT's packages.",
+        ),
+        Field(
+            "scanIntervalSeconds",
+            WholeNumber("must be a whole number of seconds", minimum=0),
+            "Stethoscope 1.0's (from its config.json), which no version of it read. No effect: "
+            "scanIntervalMinutes sets the interval.",
+        ),
+        Field(
+            "showStethoscopeLink",
+            Flag(),
+            "Stethoscope 1.0's (from its config.json), which no version of it read. No effect: "
+            "stethoscopeWebURI offers the page.",
         ),
     ],
     message="the config must be a mapping of settings",
+    # Not the closest by spelling (scanIntervalSeconds, which has no effect): the one that counts.
+    aliases={"scaninterval": "scanIntervalMinutes"},
+    check=lambda reading, path, raw, values: _check_config(reading, raw, values),
 )
+# Keys that are read (their type checked) and then left out: they mean nothing here.
+NO_EFFECT_KEYS = (
+    "autoLaunchPrompt",
+    "allowPrerelease",
+    "scanIntervalSeconds",
+    "showStethoscopeLink",
+)
+
+
+def _check_config(reading: Reading, raw: Mapping[str, Any], values: dict[str, Any]) -> None:
+    """Say what the declaration can't: a second interval, test hosts the API would refuse."""
+    if "rescanIntervalSeconds" in raw and "scanIntervalMinutes" in raw:
+        reading.fail(("rescanIntervalSeconds",), "ignored: scanIntervalMinutes sets the interval")
+    hosts = raw.get("testHosts")
+    if not isinstance(hosts, list):
+        return
+    allowing = AppConfig(
+        allow_hosts=tuple(values.get("allow_hosts", ())),
+        host_labels=(*values.get("host_labels", ()), *values.get("allow_regex", ())),
+    )
+    for index, host in enumerate(hosts):
+        url = host.get("url") if isinstance(host, dict) else None
+        if not isinstance(url, str) or re.search(_ORIGIN_PATTERN, url) is None:
+            continue  # reported as it is
+        if not allowing.lists_origin(url.strip()):
+            reading.fail(
+                ("testHosts", index, "url"),
+                f"{url.strip()} would be refused by the local API: list it in allowHosts, or "
+                "match it with a hostLabels pattern (patterns match the whole origin, or its whole host and port)",
+            )
+
+
 CONFIG_FORMAT = FileFormat(
     "config",
     "Stethoscope Desktop configuration (config.yaml)",
-    "How the app runs: organization name, scan interval, engine, notifications and the local "
-    "API. Keys set in IT's machine-wide config.yaml cannot be changed by a user. Stethoscope's "
-    "allowHosts, allowRegex, hostLabels and policyServer keep their meaning.",
+    "How the app runs: organization name, scan interval, engine, notifications, the local API, "
+    "help links and IT's notice. Keys set in IT's machine-wide config.yaml cannot be changed by "
+    "a user. Every key of Stethoscope's config.yaml and config.json is accepted: where it maps "
+    "onto this app it keeps its meaning, else its description says why it has no effect.",
     OrNull(CONFIG, {}),
 )
-# Each key as IT writes it, and the setting it sets.
+# Stethoscope's keys whose value, once read, lands in the setting of another key.
+_SETTING_OF = {"allowRegex": "host_labels", "rescanIntervalSeconds": "scan_interval_minutes"}
+# Each key as IT writes it, and the setting it sets (testHosts and the keys without effect set
+# none).
 CONFIG_KEYS = {
-    key: "host_labels" if key == "allowRegex" else CONFIG.field_of(key).target
+    key: _SETTING_OF.get(key, CONFIG.field_of(key).target)
     for key in CONFIG.keys
+    if key not in NO_EFFECT_KEYS and key != "testHosts"
 }
 
 # Each setting and the key that sets it, as IT writes it.
-_WRITTEN_KEYS = {attribute: key for key, attribute in CONFIG_KEYS.items()}
+_WRITTEN_KEYS = {attribute: key for key, attribute in CONFIG_KEYS.items() if key not in _SETTING_OF}
 _NOTIFICATION_KEYS = {f.target: f.key for f in NOTIFICATIONS.fields}
 
 
@@ -268,6 +542,12 @@ def parse_config(doc: YamlDocument) -> ConfigLayer:
     unnamed = values.pop("allow_regex", None)
     if labels is not None or unnamed is not None:
         values["host_labels"] = tuple(labels or ()) + tuple(unnamed or ())
+    seconds = values.pop("rescan_interval_seconds", None)
+    if seconds is not None and "scanIntervalMinutes" not in doc.data:
+        values["scan_interval_minutes"] = math.ceil(seconds / 60)
+    values.pop("test_hosts", None)
+    for key in NO_EFFECT_KEYS:
+        values.pop(CONFIG.field_of(key).target, None)
     layer.values = values
     return layer
 

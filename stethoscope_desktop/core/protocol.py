@@ -19,7 +19,8 @@ Commands (tray → worker), named by `"op"`:
 Events (worker → tray), named by `"event"`:
 
 - `ScanReported(id, result)`: the report, the UI strings of its language, and what the tray
-  needs of the config and practices (`TraySettings`).
+  needs of the config and practices (`TraySettings`: the scan interval, the API's port, when to
+  notify, the files to watch, and IT's help links and notice for the menu and the window).
 - `ScanFailed(id, message)`: the scan raised; the message says why.
 - `ApiChecked(label)`: a web app's check was answered.
 - `PageFailed(session_id, label, critical)`: once per session id, a page's check failed.
@@ -49,6 +50,7 @@ from typing import IO, Any, ClassVar, Self, TypeGuard, TypeVar
 from stethoscope_desktop.core.notify import NotificationSettings
 from stethoscope_desktop.core.report import Report, ReportFormatError, texts_in
 from stethoscope_desktop.core.strings import UiStrings
+from stethoscope_desktop.core.support import Support
 
 # The version of this protocol: raise it with any change the other side cannot read.
 PROTOCOL_VERSION = 1
@@ -103,9 +105,10 @@ class VersionMismatch(ProtocolError):
 
 @dataclass(frozen=True)
 class TraySettings:
-    """What the tray acts on.
+    """What the tray acts on and shows besides the report.
 
-    How often to scan, the API's port, when to notify, and which files to watch for IT's changes.
+    How often to scan, the API's port, when to notify, which files to watch for IT's changes,
+    and what IT offers the person: help links, the all-devices page and a notice.
     """
 
     scan_interval_minutes: int = DEFAULT_SCAN_INTERVAL_MINUTES
@@ -113,6 +116,7 @@ class TraySettings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     watch_folders: tuple[str, ...] = ()
     watch_files: tuple[str, ...] = ()
+    support: Support = field(default_factory=Support)
 
     def to_json(self) -> dict[str, Any]:
         """Return the settings as JSON-ready data."""
@@ -122,6 +126,7 @@ class TraySettings:
             "notifications": self.notifications.to_json(),
             "watch_folders": list(self.watch_folders),
             "watch_files": list(self.watch_files),
+            "support": self.support.to_json(),
         }
 
     @classmethod
@@ -135,12 +140,14 @@ class TraySettings:
             raise ReportFormatError(f"settings.scan_interval_minutes: {interval!r}")
         if port is not None and (not _is_int(port) or not 0 <= port <= 65535):
             raise ReportFormatError(f"settings.api_port: {port!r}")
+        support = data.get("support")
         return cls(
             interval,
             port,
             NotificationSettings.from_json(data.get("notifications")),
             texts_in(data, "watch_folders", "settings"),
             texts_in(data, "watch_files", "settings"),
+            Support.from_json(support, "settings.support") if support is not None else Support(),
         )
 
 

@@ -154,10 +154,26 @@ class Scanner:
 
     def gather(self, policy: Policy) -> Facts:
         """Run the checks `policy` needs, and IT's own for this platform, in one engine session."""
+        custom = [c for c in policy.custom_checks if c.applies_to(self._platform)]
+        return self._gather(self.needed_checks(policy), custom)
+
+    def gather_every_check(self) -> Facts:
+        """Run every loaded check that can measure something on this platform, and no policy's.
+
+        What the local API shows as the device's facts (`/raw`) and reads its device lists from
+        (installed applications and the like), whatever a policy asks.
+        """
+        needed = [DEVICE_CHECK, "os_version"]
+        needed += sorted(
+            check_id
+            for check_id, check in self._checks.checks.items()
+            if check_id not in needed and check.sql_for(self._platform) is not None
+        )
+        return self._gather(needed, [])
+
+    def _gather(self, needed: list[str], custom: list[CustomCheck]) -> Facts:
         started_wall = self._clock()
         started = time.perf_counter()
-        needed = self.needed_checks(policy)
-        custom = [c for c in policy.custom_checks if c.applies_to(self._platform)]
         with self._engine.begin_scan() as session:
             session.prepare(self._queries(needed) + [c.query for c in custom])
             checks = {
@@ -233,6 +249,7 @@ class Scanner:
             hardware_vendor=text("hardwareVendor"),
             hardware_model=text("hardwareModel"),
             hardware_serial=text("hardwareSerial"),
+            firmware_version=text("firmwareVersion"),
             stethoscope_version=STETHOSCOPE_RELEASE,
             app_version=self._app_version,
             running_as_admin=self._running_as_admin,

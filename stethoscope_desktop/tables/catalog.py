@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stethoscope_desktop.tables.base import TablePlugin
+from stethoscope_desktop.tables.browser_extensions import BrowserExtensions
 from stethoscope_desktop.tables.common import StethoscopeAppTable
 from stethoscope_desktop.tables.system import System
 
@@ -20,7 +21,7 @@ def builtin_tables(
     `registry` is the Windows registry adapter (the real one when not given); other platforms
     ignore it.
     """
-    tables: list[TablePlugin] = [StethoscopeAppTable()]
+    tables: list[TablePlugin] = [StethoscopeAppTable(), BrowserExtensions(system, platform)]
     if platform == "linux":
         from stethoscope_desktop.tables.linux import linux_tables
 

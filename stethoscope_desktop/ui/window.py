@@ -1,12 +1,20 @@
-"""The main window: header, notices, the banner of critical problems and the ranked cards.
+"""The main window: header, notices, the banner of critical problems, the ranked cards, help.
 
-Before the first report the header says a check is under way, in the bundled English; when a
-scan brings no report it says so and why, until the next report.
+From the top: the header (organisation, device, verdict, Check again); IT's notice
+(`deprecationNotice` in config.yaml) as a banner; the notices that the app runs as an
+administrator or that IT's files have errors; the banner of critical problems; the cards. At the
+bottom, always in view, the Help bar: IT's help links, the all-devices page and Copy debug info.
+
+Before the first report the header says a check is under way, in the bundled English, and the
+Help bar offers Copy debug info alone; when a scan brings no report it says so and why, until
+the next report.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+import html
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
@@ -23,11 +31,31 @@ from PySide6.QtWidgets import (
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
+from stethoscope_desktop.core.support import Support
 from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel
 from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import SYMBOLS
 
 WINDOW_SIZE = (760, 820)
+# How long "copied" shows beside Copy debug info.
+COPIED_SHOWN_MS = 4000
+
+
+def _link_button(text: str, name: str) -> QPushButton:
+    """Return a flat button that reads as a link."""
+    button = QPushButton(text)
+    button.setObjectName(name)
+    button.setFlat(True)
+    button.setCursor(Qt.CursorShape.PointingHandCursor)
+    return button
+
+
+def _clear(layout: QHBoxLayout | QVBoxLayout) -> None:
+    while layout.count():
+        item = layout.takeAt(0)
+        widget = item.widget() if item is not None else None
+        if widget is not None:
+            widget.deleteLater()
 
 
 def _notice(text: str, name: str = "notice") -> tuple[QFrame, QLabel]:
@@ -47,9 +75,11 @@ class MainWindow(QMainWindow):
     """Shows one report; asks for a rescan through `check_again_requested`."""
 
     check_again_requested = Signal()
+    copy_debug_info_requested = Signal()
 
     def __init__(self, open_link: LinkOpener, *, quit_on_close: bool) -> None:
         super().__init__()
+        self._open_link = open_link
         self._quit_on_close = quit_on_close
         self._instructions = ENGLISH
         self._organization = ""
@@ -57,6 +87,7 @@ class MainWindow(QMainWindow):
         self._failure: ScanFailure | None = None
         self._scanning = False
         self._checked_by = ""
+        self._support = Support()
         self.setWindowTitle("Stethoscope")
         self.resize(*WINDOW_SIZE)
 
@@ -96,7 +127,24 @@ class MainWindow(QMainWindow):
         header_layout.addWidget(self.overall)
         header_layout.addWidget(self.last_checked)
 
-        # Page: notices, banner, cards.
+        # Page: IT's notice, the app's notices, banner, cards.
+        self.it_notice = QFrame()
+        self.it_notice.setObjectName("itNotice")
+        self.it_notice_heading = QLabel()
+        self.it_notice_heading.setObjectName("itNoticeHeading")
+        self.it_notice_text = QLabel()
+        for label in (self.it_notice_heading, self.it_notice_text):
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.it_notice_link = _link_button("", "itNoticeLink")
+        self.it_notice_link.clicked.connect(lambda: self._open(self._notice_url()))
+        it_notice_layout = QVBoxLayout(self.it_notice)
+        it_notice_layout.setContentsMargins(14, 10, 14, 10)
+        it_notice_layout.setSpacing(4)
+        it_notice_layout.addWidget(self.it_notice_heading)
+        it_notice_layout.addWidget(self.it_notice_text)
+        it_notice_layout.addWidget(self.it_notice_link, 0, Qt.AlignmentFlag.AlignLeft)
+        self.it_notice.setVisible(False)
         self.admin_notice, self.admin_label = _notice("")
         self.policy_notice, self.policy_label = _notice("")
         self.banner = QFrame()
@@ -117,7 +165,13 @@ class MainWindow(QMainWindow):
         page_layout = QVBoxLayout(page)
         page_layout.setContentsMargins(16, 14, 16, 16)
         page_layout.setSpacing(10)
-        for widget in (self.admin_notice, self.policy_notice, self.banner, self.cards):
+        for widget in (
+            self.it_notice,
+            self.admin_notice,
+            self.policy_notice,
+            self.banner,
+            self.cards,
+        ):
             page_layout.addWidget(widget)
         page_layout.addStretch(1)
         self.scroll_area = QScrollArea()
@@ -125,18 +179,47 @@ class MainWindow(QMainWindow):
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setWidget(page)
 
+        # Help bar: IT's links, the all-devices page, Copy debug info.
+        self.help_bar = QFrame()
+        self.help_bar.setObjectName("helpBar")
+        # Links in a label that wraps: however many IT lists, in whatever language, the bar
+        # never makes the window wider.
+        self.help_links = QLabel()
+        self.help_links.setObjectName("helpLinks")
+        self.help_links.setWordWrap(True)
+        self.help_links.setTextFormat(Qt.TextFormat.RichText)
+        self.help_links.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.help_links.linkActivated.connect(self._open)
+        self.copied = QLabel()
+        self.copied.setObjectName("muted")
+        self.copied.setWordWrap(True)
+        self.copied.setVisible(False)
+        self._copied_timer = QTimer(self)
+        self._copied_timer.setSingleShot(True)
+        self._copied_timer.setInterval(COPIED_SHOWN_MS)
+        self._copied_timer.timeout.connect(lambda: self.copied.setVisible(False))
+        self.copy_debug_info = QPushButton()
+        self.copy_debug_info.clicked.connect(self.copy_debug_info_requested)
+        help_layout = QHBoxLayout(self.help_bar)
+        help_layout.setContentsMargins(18, 6, 18, 6)
+        help_layout.addWidget(self.help_links, 3)
+        help_layout.addWidget(self.copied, 2)
+        help_layout.addWidget(self.copy_debug_info)
+
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(header)
         layout.addWidget(self.scroll_area, 1)
+        layout.addWidget(self.help_bar)
         self.setCentralWidget(central)
         QShortcut(
             QKeySequence(QKeySequence.StandardKey.Refresh), self, self.check_again_requested.emit
         )
         QShortcut(QKeySequence(QKeySequence.StandardKey.Close), self, self.close)
         self._refresh_texts()
+        self._refresh_support()
 
     # -- inputs -----------------------------------------------------------------------------
 
@@ -146,6 +229,17 @@ class MainWindow(QMainWindow):
         self._organization = organization
         self.cards.set_instructions(instructions)
         self._refresh_texts()
+        self._refresh_support()
+
+    def set_support(self, support: Support) -> None:
+        """Show IT's help links and all-devices page in the Help bar, and IT's notice on top."""
+        self._support = support
+        self._refresh_support()
+
+    def show_debug_info_copied(self) -> None:
+        """Say for a moment that the debug info is on the clipboard."""
+        self.copied.setVisible(True)
+        self._copied_timer.start()
 
     def set_checked_by(self, label: str) -> None:
         """Say which web app asked for the last check (empty: none)."""
@@ -194,22 +288,45 @@ class MainWindow(QMainWindow):
 
     # -- rendering --------------------------------------------------------------------------
 
+    def _open(self, url: str) -> None:
+        if url:
+            self._open_link(QUrl(url))
+
+    def _notice_url(self) -> str:
+        notice = self._support.notice
+        return notice.link_url if notice is not None else ""
+
     def _rebuild_banner(self, report: Report) -> None:
-        while self.banner_links.count():
-            item = self.banner_links.takeAt(0)
-            widget = item.widget() if item is not None else None
-            if widget is not None:
-                widget.deleteLater()
+        _clear(self.banner_links)
         critical = report.critical()
         for practice in critical:
-            link = QPushButton(f"{SYMBOLS[Status.FAIL]}  {practice.title}")
-            link.setObjectName("bannerLink")
-            link.setFlat(True)
-            link.setCursor(Qt.CursorShape.PointingHandCursor)
+            link = _link_button(f"{SYMBOLS[Status.FAIL]}  {practice.title}", "bannerLink")
             link.setAccessibleName(practice.title)
             link.clicked.connect(lambda _=False, key=practice.key: self.focus_practice(key))
             self.banner_links.addWidget(link)
         self.banner.setVisible(bool(critical))
+
+    def _refresh_support(self) -> None:
+        """Show IT's notice and fill the Help bar (its links are made anew)."""
+        strings = self._instructions
+        notice = self._support.notice
+        if notice is not None:
+            self.it_notice_heading.setText(notice.heading)
+            self.it_notice_heading.setVisible(bool(notice.heading))
+            self.it_notice_text.setText(notice.sub_heading)
+            self.it_notice_text.setVisible(bool(notice.sub_heading))
+            self.it_notice_link.setText(notice.link_label)
+            self.it_notice_link.setVisible(bool(notice.link_url))
+        self.it_notice.setVisible(notice is not None and not notice.is_empty())
+        entries = self._support.entries(strings.string("allDevices"))
+        links = " &nbsp;·&nbsp; ".join(
+            f'<a href="{html.escape(entry.url)}">{html.escape(entry.label)}</a>'
+            for entry in entries
+        )
+        title = html.escape(strings.string("help"))
+        self.help_links.setText(f"<b>{title}</b> &nbsp; {links}" if entries else "")
+        self.copy_debug_info.setText(strings.string("copyDebugInfo"))
+        self.copied.setText(strings.string("debugInfoCopied"))
 
     def _refresh_texts(self) -> None:
         strings = self._instructions

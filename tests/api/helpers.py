@@ -17,6 +17,7 @@ from stethoscope_desktop.api.server import ApiServer
 from stethoscope_desktop.api.service import ApiService, Freshness
 from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.config import HostLabel
+from stethoscope_desktop.core.facts import Facts
 from stethoscope_desktop.core.policy import policy_from_mapping
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import Report
@@ -66,6 +67,7 @@ class CountingSource:
         )
         self._latest = latest
         self.scans: list[Practices] = []
+        self.gatherings = 0
         self.gate: threading.Event | None = None
         self.entered = threading.Event()
         self.fail_with: Exception | None = None
@@ -83,6 +85,13 @@ class CountingSource:
         if self.fail_with is not None:
             raise self.fail_with
         return self._scanner.scan(practices)
+
+    def facts(self) -> Facts:
+        with self._lock:
+            self.gatherings += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        return self._scanner.gather_every_check()
 
     @property
     def count(self) -> int:
@@ -158,6 +167,7 @@ def running_server(
     rate_limiter: RateLimiter | None = None,
     observer: RecordingObserver | None = None,
     debug: bool = False,
+    log_file: Path | None = None,
 ) -> Iterator[ApiServer]:
     """Run an API server on a free port for the duration of the block."""
     server = ApiServer(
@@ -167,6 +177,7 @@ def running_server(
         rate_limiter=rate_limiter or RateLimiter(10_000, 1000.0),
         observer=observer,
         debug=debug,
+        log_file=log_file,
     )
     server.start()
     try:
@@ -212,7 +223,12 @@ def request(
         received = {name.lower(): value for name, value in response.getheaders()}
     finally:
         connection.close()
-    parsed: Any = json.loads(raw) if raw else None
+    if not raw:
+        parsed: Any = None
+    elif received.get("content-type", "").startswith("text/plain"):
+        parsed = raw.decode("utf-8")
+    else:
+        parsed = json.loads(raw)
     return Response(response.status, received, parsed)
 
 

@@ -95,7 +95,10 @@ def test_the_classic_clients_query_gets_a_complete_answer_on_linux() -> None:
     assert (device["platform"], device["osVersion"]) == ("linux", "12.7.0")
     assert device["friendlyName"] == "LENOVO ThinkPad T14"
     assert device["stethoscopeVersion"] == STETHOSCOPE_RELEASE
-    assert device["osqueryVersion"] is None  # the embedded engine answered
+    # The embedded engine answered: no osquery ran, said as Stethoscope said it.
+    assert device["osqueryVersion"] == "UNSUPPORTED"
+    assert device["osBuild"] == "6.1.0-28-amd64"  # the kernel's release, as uname -r says
+    assert device["firmwareVersion"] == "N32ET91W (1.67 )"
     assert isinstance(device["ipAddresses"], list) and isinstance(device["macAddresses"], list)
     assert device["security"] == {
         "firewall": "ON",

@@ -9,6 +9,7 @@ from graphql import parse
 
 from stethoscope_desktop.api.security import (
     LOCAL_LABEL,
+    READ_ONLY_METHODS,
     ApiLimits,
     Caller,
     RateLimiter,
@@ -35,6 +36,8 @@ CONFIG = AppConfig(
         HostLabel(r"https://login\.example\.com", "Example Login"),
         HostLabel(r"https://legacy\.example\.com", ""),  # Stethoscope's allowRegex: no name
         HostLabel(r"https://wiki\.example\.com(:\d+)?", "Wiki"),
+        # Stethoscope's 2018 allowRegex, written for its search anywhere in the origin.
+        HostLabel(r"(meechum|stethoscope)\.([^.]+\.)?netflix\.(com|net)$", "Meechum"),
     ),
 )
 
@@ -87,6 +90,12 @@ def test_host_must_be_a_loopback_name_with_our_port(
         ("*", None),  # a wildcard in allowHosts never matches anything
         ("", None),
         ("https://login.example.com/path", None),  # not a serialised origin
+        # A pattern over the host and port alone (Stethoscope's) matches the whole host.
+        ("https://meechum.netflix.com", "Meechum"),
+        ("https://stethoscope.test.netflix.net", "Meechum"),
+        ("https://meechum.netflix.com.evil.example", None),
+        ("https://evilmeechum.netflix.com", None),
+        ("https://meechum.netflix.com:8443", None),
     ],
 )
 def test_origins_allowed_by_exact_entry_or_whole_pattern(origin: str, label: str | None) -> None:
@@ -220,6 +229,26 @@ def test_preflight(
     if caller.origin is None:
         assert "Access-Control-Allow-Origin" not in headers
         assert "Access-Control-Allow-Private-Network" not in headers
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "allow"),
+    [
+        ("GET", 204, "GET"),
+        ("get", 204, "GET"),
+        ("POST", 405, "GET, OPTIONS"),
+        ("PUT", 405, "GET, OPTIONS"),
+    ],
+)
+def test_preflight_of_a_read_only_path(method: str, status: int, allow: str) -> None:
+    """/raw and /debugger answer GET alone; a page is told so before it sends anything."""
+    got_status, headers = preflight(WEB, method, None, None, READ_ONLY_METHODS)
+    assert got_status == status
+    if status == 204:
+        assert headers["Access-Control-Allow-Methods"] == allow
+        assert headers["Access-Control-Allow-Origin"] == WEB.origin
+    else:
+        assert headers == {"Allow": allow}
 
 
 @pytest.mark.parametrize(

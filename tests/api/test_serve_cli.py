@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.helpers import get_query
+from tests.api.helpers import get_query, request
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "https://login.example.com"
@@ -70,6 +70,12 @@ def test_serve_prints_its_url_answers_and_stops_on_sigterm(practices: Path) -> N
         assert answer.header("Access-Control-Allow-Origin") == ORIGIN
         introspection = get_query(port, "{ __schema { queryType { name } } }")
         assert introspection.status == 400  # not in debug mode
+        raw = request(port, "GET", "/raw", headers={"Origin": ORIGIN})
+        assert raw.status == 200 and raw.header("Access-Control-Allow-Origin") == ORIGIN
+        assert raw.body["device"]["osBuild"]  # this machine's kernel release
+        assert raw.body["checks"]["device"]["error"] is None
+        debugger = request(port, "GET", "/debugger")
+        assert debugger.status == 200 and "(this process writes no log file)" in debugger.body
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
@@ -97,7 +103,7 @@ def test_serve_debug_answers_introspection(practices: Path) -> None:
         answer = get_query(port, '{ __type(name: "FeatureState") { enumValues { name } } }')
         assert answer.status == 200
         names = [value["name"] for value in answer.body["data"]["__type"]["enumValues"]]
-        assert names == ["PASS", "FAIL", "NUDGE", "ON", "OFF", "UNKNOWN"]
+        assert names == ["PASS", "FAIL", "NUDGE", "ON", "OFF", "UNKNOWN", "UNSUPPORTED"]
     finally:
         process.send_signal(signal.SIGINT)
         process.communicate(timeout=60)

@@ -311,7 +311,7 @@ def test_a_wrong_method_is_405_with_allow(api: Api, method: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/graphiql", "/policy", "/config", "/debugger", "/graphql/x"]
+    "path", ["/", "/graphiql", "/policy", "/config", "/debugger/x", "/raw/", "/graphql/x"]
 )
 def test_an_unknown_path_is_404(api: Api, path: str) -> None:
     answer = request(api.port, "GET", path)

@@ -335,9 +335,6 @@ APP_PLATFORM_VERSION = (
     "an application's platform filter {linux: '>=12.04.0'} on Debian 12.7: the original compares "
     "os-release VERSION_ID (12.0.0) and drops the rule; ours compares 12.7.0 and applies it"
 )
-ALL_TRUE = (
-    "API: `platform: {all: true}` is an error: ours types `all` as Semver, the original as Boolean"
-)
 
 CASES: tuple[Case, ...] = (
     # osVersion: which bracket applies, and how the version is read
@@ -448,8 +445,7 @@ CASES: tuple[Case, ...] = (
     Case("apps-if-supported-too-old",
          'applications: [{name: bash, assertion: IF_SUPPORTED, version: ">=6"}]', DEBIAN),
     Case("apps-platform-all-true",
-         "applications: [{name: bash, assertion: ALWAYS, platform: {all: true}}]", DEBIAN,
-         api_differs=ALL_TRUE),
+         "applications: [{name: bash, assertion: ALWAYS, platform: {all: true}}]", DEBIAN),
     Case("apps-platform-other-only",
          'applications: [{name: Terminal, assertion: ALWAYS, platform: {darwin: ">=10.0.0"}}]',
          DEBIAN),

@@ -12,6 +12,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -52,6 +55,9 @@ def _free_display() -> int:
     raise RuntimeError("no free X display number")
 
 
+ROOT = Path(__file__).resolve().parents[2]
+
+
 def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -59,6 +65,14 @@ def _wait(condition, timeout: float, what: str) -> None:  # type: ignore[no-unty
             return
         time.sleep(0.1)
     raise TimeoutError(f"timed out waiting for {what}")
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Wait until `condition()` is true; fail the test naming `what` after `timeout` seconds."""
+    try:
+        _wait(condition, timeout, what)
+    except TimeoutError as error:
+        raise AssertionError(str(error)) from None
 
 
 class VirtualDesktop:
@@ -71,6 +85,8 @@ class VirtualDesktop:
         self.display = f":{_free_display()}"
         self.bus = ""
         self.notify_log = folder / "notify.log"
+        self.tray_host: subprocess.Popen[bytes] | None = None
+        self._tray_host_starts = 0
 
     @property
     def env(self) -> dict[str, str]:
@@ -127,15 +143,64 @@ class VirtualDesktop:
         dunstrc = self.folder / "dunstrc"
         dunstrc.write_text(DUNSTRC)
         self._start(["dunst", "-config", str(dunstrc)], "dunst.log", self.env)
-        self._start(
-            ["gtk-sni-tray-standalone", "--top", "--end", "--size", "32", "--watcher"],
-            "tray.log",
-            self.env,
-        )
         _wait(
             lambda: self.has_owner("org.freedesktop.Notifications"), 15, "the notification daemon"
         )
-        _wait(lambda: self.has_owner("org.kde.StatusNotifierWatcher"), 15, "the tray host")
+        self._start_tray_host()
+
+    def _start_tray_host(self, attempts: int = 3) -> None:
+        """Start the tray host; start it again when it dies on the way up.
+
+        gtk-sni-tray-standalone sometimes ends at start, or while it reads a new item ("Pattern
+        match failure" in its Main.hs, after an UnknownObject answer), when the bus answers in an
+        order it does not expect; more often on a busy machine, whatever the item.
+        """
+        for _ in range(attempts):
+            self._tray_host_starts += 1
+            number = self._tray_host_starts
+            host = self._start(
+                ["gtk-sni-tray-standalone", "--top", "--end", "--size", "32", "--watcher"],
+                "tray.log" if number == 1 else f"tray-{number}.log",
+                self.env,
+            )
+            self.tray_host = host
+            _wait(
+                lambda h=host: (
+                    h.poll() is not None or self.has_owner("org.kde.StatusNotifierWatcher")
+                ),
+                15,
+                "the tray host",
+            )
+            if host.poll() is None:
+                return
+        raise TimeoutError(f"the tray host ended at start {attempts} times")
+
+    def tray_host_alive(self) -> bool:
+        """Return True while the tray host runs."""
+        return self.tray_host is not None and self.tray_host.poll() is None
+
+    def restart_tray_host(self) -> None:
+        """Start a new tray host (after one ended)."""
+        if self.tray_host is not None and self.tray_host.poll() is None:
+            self.tray_host.terminate()
+            self.tray_host.wait(timeout=5)
+        self._start_tray_host()
+
+    def item_registered(self, timeout: float) -> bool:
+        """Wait until an item is in the tray and the host still runs a moment later.
+
+        Return False when the host ended meanwhile (an app's item must then register again with
+        a new host: Qt does not); fail the test when nothing registered within `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.tray_host_alive():
+                return False
+            if self.tray_items():
+                time.sleep(1.0)  # the host reads the new item's properties now
+                return self.tray_host_alive()
+            time.sleep(0.2)
+        raise AssertionError("timed out waiting for the tray icon to register")
 
     def stop(self) -> None:
         """Stop every process this desktop started, newest first."""
@@ -225,3 +290,85 @@ def qt_cannot_start(env: dict[str, str]) -> str:
         return ""
     lines = [line for line in result.stderr.splitlines() if "plugin" in line or "library" in line]
     return (lines[0] if lines else result.stderr.strip()[:200]) + " (install the libxcb-* packages)"
+
+
+def app_env(desktop: VirtualDesktop, folder: Path) -> dict[str, str]:
+    """Return the environment of an app on `desktop`: a fresh home in `folder`, no IT folder."""
+    home = folder / "home"
+    home.mkdir(exist_ok=True)
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_STATE_HOME": str(home / ".local" / "state"),
+        "XDG_CONFIG_DIRS": str(folder / "no-machine-folder"),
+        "LANG": "C.UTF-8",
+        "QT_QPA_PLATFORM": "xcb",
+        **desktop.env,
+    }
+
+
+@contextmanager
+def running_app(
+    env: dict[str, str], practices: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run the tray app with `--practices practices`, its output in `log`; stop it afterwards.
+
+    Fails the test when the app does not quit on SIGTERM.
+    """
+    with log.open("w") as output:
+        app = subprocess.Popen(
+            [sys.executable, "-m", "stethoscope_desktop", "--debug", "--practices", str(practices)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+        try:
+            yield app
+        finally:
+            app.terminate()
+            try:
+                app.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                app.kill()
+                pytest.fail("the app did not quit on SIGTERM")
+
+
+@dataclass(frozen=True)
+class RegisteredApp:
+    """A tray app whose icon is in the tray.
+
+    Its process, its log, and how many notifications the daemon had received before it started
+    (those of an attempt that had to be repeated).
+    """
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    notifications_before: int
+
+    def notifications(self, desktop: VirtualDesktop) -> list[tuple[str, str, str]]:
+        """Return the notifications this app sent."""
+        return desktop.notifications()[self.notifications_before :]
+
+
+@contextmanager
+def registered_app(
+    desktop: VirtualDesktop, practices: Path, folder: Path, attempts: int = 3
+) -> Iterator[RegisteredApp]:
+    """Run the tray app until its icon is in the tray host, and yield it.
+
+    When the tray host ends while the app registers (see `VirtualDesktop._start_tray_host`), a
+    new host and a new app (with a fresh home, so it notifies as a first start does) try again.
+    """
+    for attempt in range(1, attempts + 1):
+        run = folder / f"run-{attempt}"
+        run.mkdir()
+        log = run / "app.log"
+        before = len(desktop.notifications())
+        with running_app(app_env(desktop, run), practices, log) as app:
+            if desktop.item_registered(20):
+                yield RegisteredApp(app, log, before)
+                return
+        desktop.restart_tray_host()
+    raise AssertionError(f"the tray host ended while the app registered, {attempts} times")

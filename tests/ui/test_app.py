@@ -6,12 +6,14 @@ Also what it says in its own words: before the first report, and when a scan fai
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QUrl
 from pytestqt.qtbot import QtBot
 
+from stethoscope_desktop import __version__
 from stethoscope_desktop.app import StethoscopeApp
 from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.practices import Practices, PracticesFolder, PracticesLoader
@@ -77,10 +79,12 @@ def build_app(
     api_port: int | None = None,
     api: bool = False,
     language: str = "en",
+    open_link: Callable[[QUrl], object] = lambda url: None,
 ) -> StethoscopeApp:
     """The app on canned tables (the firewall switchable), IT's folder watched, state in tmp.
 
-    Its scanner is a `FlakyScanner` that scans until a test makes it fail.
+    Its scanner is a `FlakyScanner` that scans until a test makes it fail; links it opens go to
+    `open_link`.
     """
     tables: list[TablePlugin] = [t for t in canned_linux() if t.name != "stethoscope_firewall"]
     tables.append(firewall)
@@ -95,7 +99,7 @@ def build_app(
         store=StateStore(tmp_path / "state" / "state.json"),
         autostart=MemoryAutostart(),
         tray_available=tray_available,
-        open_link=lambda url: None,
+        open_link=open_link,
         notifier=RecordingNotifier(),
         instance=instance,
         api=api or api_port is not None,
@@ -299,6 +303,12 @@ def menu_texts(app: StethoscopeApp) -> list[str]:
     """Return the texts of the tray menu and its submenus, as the tray host shows them."""
     assert app.tray is not None
     app.tray.rebuild_menu()
+    return listed_texts(app)
+
+
+def listed_texts(app: StethoscopeApp) -> list[str]:
+    """Return the tray menu's texts as they are now (as a tray host reads it), submenus indented."""
+    assert app.tray is not None
     texts = []
     for action in app.tray.menu.actions():
         texts.append(action.text())
@@ -314,7 +324,8 @@ def test_before_the_first_report_the_tray_and_window_speak_english(
     assert tray_app.tray.tooltip() == "Stethoscope — Checking…"
     assert menu_texts(tray_app) == [
         "Open", "Check again", "", "Snooze notifications", "  For 1 hour", "  For 4 hours",
-        "  Until tomorrow morning", "Start at login", "", "Quit",
+        "  Until tomorrow morning", "Start at login", "Help", "  Copy debug info",
+        f"  Stethoscope Desktop {__version__}", "", "Quit",
     ]  # fmt: skip
     tray_app.tray.set_scanning(True)
     assert "Checking…" in menu_texts(tray_app)

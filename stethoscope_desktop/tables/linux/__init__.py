@@ -9,6 +9,7 @@ from stethoscope_desktop.tables.base import TablePlugin
 from stethoscope_desktop.tables.linux.desktop_apps import DesktopApps
 from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.linux.firewall import Firewall
+from stethoscope_desktop.tables.linux.kernel import KernelInfo, PlatformInfo
 from stethoscope_desktop.tables.linux.mounts import Mounts
 from stethoscope_desktop.tables.linux.network import ListeningPorts
 from stethoscope_desktop.tables.linux.os_version import OsVersion
@@ -31,9 +32,11 @@ __all__ = [
     "DesktopApps",
     "DiskEncryption",
     "Firewall",
+    "KernelInfo",
     "ListeningPorts",
     "Mounts",
     "OsVersion",
+    "PlatformInfo",
     "RemoteLogin",
     "RpmPackages",
     "ScreenLock",
@@ -55,6 +58,8 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     Mounts,
     SecureBoot,
     SystemdUnits,
+    KernelInfo,
+    PlatformInfo,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     Firewall,
@@ -79,6 +84,8 @@ def linux_tables(system: System) -> list[TablePlugin]:
         Mounts(system),
         SecureBoot(system),
         SystemdUnits(system),
+        KernelInfo(system),
+        PlatformInfo(system),
         Firewall(system),
         DiskEncryption(system),
         AutomaticUpdates(system),

@@ -37,6 +37,7 @@ __all__ = [
     "read_optional",
     "run_quiet",
     "to_int",
+    "uname_value",
 ]
 
 
@@ -44,6 +45,17 @@ def read_line(system: System, path: str) -> str | None:
     """Return a one-value file (sysfs style) stripped of whitespace, or None when unreadable."""
     text = read_optional(system, path, limit=4096)
     return None if text is None else text.strip()
+
+
+def uname_value(system: System, proc_path: str, flag: str) -> str | None:
+    """Return what `uname <flag>` prints, read from its procfs file when that has it."""
+    value = read_line(system, proc_path)
+    if value:
+        return value
+    result = run_quiet(system, ["uname", flag])
+    if isinstance(result, str) or not result.ok or not result.stdout.strip():
+        return None
+    return result.stdout.strip()
 
 
 def list_optional(system: System, path: str) -> list[str]:

@@ -26,8 +26,8 @@ from stethoscope_desktop.tables.linux._common import (
     os_error_reason,
     parse_env_file,
     read_line,
-    run_quiet,
     to_int,
+    uname_value,
 )
 from stethoscope_desktop.tables.system import System
 
@@ -36,13 +36,7 @@ OS_RELEASE_PATHS = ("/etc/os-release", "/usr/lib/os-release")
 
 def machine_arch(system: System) -> str | None:
     """Return the kernel's machine name (uname -m), preferring /proc/sys/kernel/arch."""
-    arch = read_line(system, "/proc/sys/kernel/arch")
-    if arch:
-        return arch
-    result = run_quiet(system, ["uname", "-m"])
-    if isinstance(result, str) or not result.ok or not result.stdout.strip():
-        return None
-    return result.stdout.strip()
+    return uname_value(system, "/proc/sys/kernel/arch", "-m")
 
 
 def _version_parts(version_id: str) -> tuple[int, int, int]:

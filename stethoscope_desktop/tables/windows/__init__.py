@@ -15,6 +15,7 @@ from stethoscope_desktop.tables.windows._registry import Registry, WinregRegistr
 from stethoscope_desktop.tables.windows.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.windows.firewall import Firewall
 from stethoscope_desktop.tables.windows.os_version import OsVersion
+from stethoscope_desktop.tables.windows.patches import Patches
 from stethoscope_desktop.tables.windows.programs import Programs
 from stethoscope_desktop.tables.windows.registry import RegistryTable
 from stethoscope_desktop.tables.windows.remote_login import RemoteLogin
@@ -31,6 +32,7 @@ __all__ = [
     "DiskEncryption",
     "Firewall",
     "OsVersion",
+    "Patches",
     "Programs",
     "Registry",
     "RegistryTable",
@@ -49,6 +51,7 @@ OSQUERY_TABLE_CLASSES: tuple[type[WindowsTable], ...] = (
     SystemInfo,
     Programs,
     RegistryTable,
+    Patches,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[WindowsTable], ...] = (
     Firewall,

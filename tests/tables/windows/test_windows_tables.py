@@ -19,6 +19,7 @@ from stethoscope_desktop.tables.windows import (
     DiskEncryption,
     Firewall,
     OsVersion,
+    Patches,
     Programs,
     RegistryTable,
     RemoteLogin,
@@ -28,7 +29,9 @@ from stethoscope_desktop.tables.windows import (
     WifiNetworks,
     WinregRegistry,
 )
+from stethoscope_desktop.tables.windows._common import powershell_argv
 from stethoscope_desktop.tables.windows.firewall import NETSH
+from stethoscope_desktop.tables.windows.patches import HOTFIXES_SCRIPT
 from stethoscope_desktop.tables.windows.wifi import SHOW_PROFILES
 from tests.canned import STETHOSCOPE_COLUMNS
 from tests.fakes import FakeSystem
@@ -77,7 +80,7 @@ def test_building_the_tables_on_linux_touches_nothing(tmp_path: Path) -> None:
     system = FakeSystem(tmp_path)
     registry = FakeRegistry()
     tables = builtin_tables("windows", system, registry=registry)
-    assert len({t.name for t in tables}) == len(tables) == 12
+    assert len({t.name for t in tables}) == len(tables) == 14
     assert system.calls == [] and registry.reads == []
     # Without a registry adapter the real one is used; it imports winreg only when read.
     assert builtin_tables("windows", LocalSystem(tmp_path))
@@ -435,3 +438,36 @@ def test_security_software_on_windows_server(tmp_path: Path) -> None:
     )
     with pytest.raises(TableError, match="there is none on Windows Server"):
         rows(SecuritySoftware(system, registry))
+
+
+def test_patches_lists_the_installed_updates_as_wmi_writes_them(tmp_path: Path) -> None:
+    system, registry = machine("win11-23h2", tmp_path)
+    key = tuple(powershell_argv(HOTFIXES_SCRIPT))
+    # The shape of the script's output: one object per update, every property as text.
+    printed = [
+        {"csname": "LT-X1-0412", "hotfix_id": "KB5034467", "caption": "", "description": "Update",
+         "fix_comments": "", "installed_by": "NT AUTHORITY\\SYSTEM", "install_date": "",
+         "installed_on": "1/10/2024"},
+        {"csname": "LT-X1-0412", "hotfix_id": "KB5034441",
+         "caption": "https://support.microsoft.com/help/5034441", "description": "Security Update",
+         "fix_comments": "", "installed_by": "", "install_date": "", "installed_on": "1/9/2024"},
+    ]  # fmt: skip
+    system.commands[key] = CommandResult(key, 0, json.dumps(printed), "")
+    found = rows(Patches(system, registry))
+    assert [row["hotfix_id"] for row in found] == ["KB5034467", "KB5034441"]
+    assert found[1] == {
+        "csname": "LT-X1-0412",
+        "hotfix_id": "KB5034441",
+        "caption": "https://support.microsoft.com/help/5034441",
+        "description": "Security Update",
+        "fix_comments": None,
+        "installed_by": None,
+        "install_date": None,
+        "installed_on": "1/9/2024",
+    }
+
+
+def test_patches_cannot_be_read_without_powershell(tmp_path: Path) -> None:
+    system, registry = machine("win10-22h2", tmp_path)
+    with pytest.raises(TableError, match="installed updates"):
+        rows(Patches(system, registry))
