@@ -1371,8 +1371,7 @@ def verdict_differences(
 # - a row with a `rewrite`: the original, given what the row says we do differently (the point
 #   release for os-release's VERSION_ID, the distribution's bracket as its `linux`, …), answers
 #   exactly our verdict. Where one row alone does not, the rows that apply together may.
-# A difference no row explains is a failure. Not in this table: "macOS automatic updates" (the
-# original is given our ON or OFF, so its five-switch NUDGE cannot show here).
+# A difference no row explains is a failure.
 
 
 @dataclass(frozen=True)
@@ -1444,6 +1443,16 @@ def _all_bracket(situation: Situation, _key: str) -> tuple[Situation, str] | Non
     return (
         situation.with_policy(osVersion={platform: brackets["all"]}),
         f"given the 'all' bracket as its {platform!r}",
+    )
+
+
+def _updates_counted_on(situation: Situation, _key: str) -> tuple[Situation, str] | None:
+    if situation.device.get("automaticUpdates") != "partial":
+        return None
+    return (
+        situation.with_device(automaticUpdates=True),
+        "given every Software Update switch on where checking, security responses and system "
+        "data files are",
     )
 
 
@@ -1565,6 +1574,15 @@ DELIBERATE: tuple[DeliberateDifference, ...] = (
         "the seconds",
         _pairs(["linux"], ["screenIdle"]),
         unmeasured="FAIL",
+    ),
+    DeliberateDifference(
+        # This script gives the original our ON or OFF, never its "partial": this row is for
+        # facts that say so (test_original_verdicts.py's).
+        "macOS automatic updates",
+        "the original NUDGEs unless all five Software Update switches and App Store updates are "
+        "on; ours is ON when checking, security responses and system data files are on",
+        _pairs(["darwin"], ["automaticUpdates"]),
+        rewrite=_updates_counted_on,
     ),
     DeliberateDifference(
         "Windows `screenLock` and `windowsMaxScreenLockTimeout`",

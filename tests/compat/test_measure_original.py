@@ -864,3 +864,57 @@ def test_each_deliberate_difference_is_a_row_of_the_readme() -> None:
         assert row.case in rows, row.case
         assert row.reason and row.where
         assert bool(row.unmeasured) != (row.rewrite is not None), row.case
+
+
+@pytest.mark.skipif(ORACLE_MISSING, reason=f"no oracle workspace at {ORACLE} or no node")
+def test_the_recorded_differences_are_attributed_to_their_rows() -> None:
+    """Each difference test_original_verdicts.py records (its xfail rows) is one of the table's.
+
+    Our window's verdict on each recorded case against the original's recorded answer: where
+    the row says we differ, every key's difference is attributed, on the original's own answers
+    to the questions the table asks; where it does not, there is no difference to attribute.
+    """
+    from tests.compat import test_original_verdicts as recorded
+
+    asked, expected = [], []
+    for case in recorded.CASES:
+        original = recorded.ORIGINAL[case.id]
+        if original.error:
+            continue
+        ours = recorded.window_verdict(case)[0]
+        compared = [
+            measure_original.practice_name(str(key))
+            for key in case.policy_data()
+            if measure_original.practice_name(str(key)) not in measure_original.SETTING_KEYS
+        ]
+        differences = verdict_differences(
+            (dict(ours.practices), list(ours.applications or ()), str(ours.status)),
+            (dict(original.practices), list(original.applications or ()), str(original.status)),
+            compared,
+        )
+        assert bool(differences) == bool(case.window_differs), case.id
+        device = case.device
+        version = device.our_os_version or device.os_version
+        context = PlatformContext(
+            device.osquery_platform, device.platform, device.distribution, version,
+            device.aws_workspace,
+        )  # fmt: skip
+        situation = Situation(
+            stethoscope_camel_case(case.policy_data()),
+            device.oracle_facts(),
+            version,
+            context.policy_keys(),
+        )
+        for difference in differences:
+            if difference.key != "overall":
+                asked.append((situation, difference))
+                expected.append(case.id)
+    explained = measure_original.attribute(ORACLE, asked)
+    unexplained = [
+        f"{case_id}: {difference}"
+        for case_id, (_situation, difference), explanation in zip(
+            expected, asked, explained, strict=True
+        )
+        if explanation is None
+    ]
+    assert asked and unexplained == []
