@@ -10,7 +10,8 @@ Who may ask, and what they get:
   is allowed when IT listed it exactly in `allowHosts`, or when it matches one of `hostLabels`'
   (and Stethoscope's `allowRegex`) patterns as a whole (anchored), over the origin or over its
   host and port. `null` (sandboxed frames, `file:` pages) and anything that is not a serialised
-  origin are never allowed. A refused origin gets a 403 and no CORS headers, and CORS never answers with a wildcard.
+  origin are never allowed. A refused origin gets a 403 and no CORS headers, and CORS never
+  answers with a wildcard.
 - **No Origin.** A request without `Origin` comes from a program on this computer (curl, a native
   client, the user typing the URL): it is *local* and trusted like an allowed origin, including
   the device identifiers. Any process on the machine can read the same facts from the OS itself,
