@@ -8,9 +8,10 @@ Who may ask, and what they get:
   before anything else is looked at.
 - **Origin.** A browser names the page's origin in `Origin` on every cross-origin `fetch()`. It
   is allowed when IT listed it exactly in `allowHosts`, or when it matches one of `hostLabels`'
-  (and Stethoscope's `allowRegex`) patterns as a whole (anchored), over the origin or its host and port. `null` (sandboxed frames,
-  `file:` pages) and anything that is not a serialised origin are never allowed. A refused origin
-  gets a 403 and no CORS headers, and CORS never answers with a wildcard.
+  (and Stethoscope's `allowRegex`) patterns as a whole (anchored), over the origin or over its
+  host and port. `null` (sandboxed frames, `file:` pages) and anything that is not a serialised
+  origin are never allowed. A refused origin gets a 403 and no CORS headers, and CORS never
+  answers with a wildcard.
 - **No Origin.** A request without `Origin` comes from a program on this computer (curl, a native
   client, the user typing the URL): it is *local* and trusted like an allowed origin, including
   the device identifiers. Any process on the machine can read the same facts from the OS itself,

@@ -69,8 +69,8 @@ class HostLabel:
 
     The pattern must match the whole origin (`https://login.example.com`) or its whole host and
     port (`login.example.com`), never a part of either: Stethoscope searched anywhere in the
-    origin, so its `(meechum|stethoscope)\\.netflix\\.com$` allowed the page at that host;
-    here it still does, but not `https://meechum.netflix.com.attacker.example`.
+    origin, so its 2018 `allowRegex` (`(meechum|stethoscope)[.]netflix[.]com$`) allowed the page
+    at that host; here it still does, but not `https://meechum.netflix.com.attacker.example`.
     """
 
     pattern: str
@@ -139,8 +139,8 @@ _HOST_LABEL = Converted(
             Field(
                 "pattern",
                 Pattern(),
-                "A regular expression that must match the whole origin (or its whole host and port), e.g. "
-                "'https://(.+\\.)?example\\.com'.",
+                "A regular expression that must match the whole origin (or its whole host and "
+                "port), e.g. 'https://(.+\\.)?example\\.com'.",
                 missing="must be a regular expression in quotes",
             ),
             Field(
@@ -464,7 +464,8 @@ def _check_config(reading: Reading, raw: Mapping[str, Any], values: dict[str, An
             reading.fail(
                 ("testHosts", index, "url"),
                 f"{url.strip()} would be refused by the local API: list it in allowHosts, or "
-                "match it with a hostLabels pattern (patterns match the whole origin, or its whole host and port)",
+                "match it with a hostLabels pattern (patterns match the whole origin, or its "
+                "whole host and port)",
             )
 
 

@@ -11,12 +11,14 @@ nothing is done to a machine that has a real stethoscope-desktop installed.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -485,3 +487,71 @@ def test_the_desktop_entries_run_the_installed_command_with_the_icon(entry: str)
             ["desktop-file-validate", str(path)], capture_output=True, text=True, check=False
         )
         assert check.returncode == 0, check.stdout + check.stderr
+
+
+# A practices folder as an organisation running Netflix's Stethoscope has it (our own files in the
+# shapes of its last release): the installer builds with it unchanged.
+STETHOSCOPE_POLICY = """\
+osVersion:
+  darwin:
+    ok: ">=14.6.0"
+    nudge: ">=13.6.0"
+  win32:
+    ok: ">=10.0.22631"
+  awsWorkspace:
+    ok: ">=10.0.14393"
+  ubuntu:
+    ok: ">=22.04.4"
+  linux:
+    ok: ">=22.04.4"
+    nudge: ">=20.04.6"
+firewall: ALWAYS
+diskEncryption: ALWAYS
+automaticUpdates: SUGGESTED
+screenLock: IF_SUPPORTED
+screenIdle: "<=300"
+remoteLogin: NEVER
+openWifiConnections: SUGGESTED
+"""
+STETHOSCOPE_CONFIG = """\
+allowHosts:
+  - "stethoscope://main"
+hostLabels:
+  - pattern: "^https://login\\\\.example\\\\.com$"
+    name: Example Login
+policyServer:
+testHosts:
+  - url: "https://login.example.com"
+    label: Example Login
+deprecationNotice:
+  heading: >
+    This checkup app is being replaced.
+  subHeading:
+  linkUrl:
+  linkText:
+"""
+
+
+def test_the_build_takes_a_stethoscope_practices_folder_unchanged(tmp_path: Path) -> None:
+    reason = _build_tools_missing()
+    if reason:
+        pytest.skip(reason)
+    it = tmp_path / "it"
+    it.mkdir()
+    files = {
+        "policy.yaml": STETHOSCOPE_POLICY,
+        "config.yaml": STETHOSCOPE_CONFIG,
+        "instructions.en.yaml": (ROOT / "tests/data/stethoscope/instructions-v3.en.yaml").read_text(
+            encoding="utf-8"
+        ),
+    }
+    for name, text in files.items():
+        (it / name).write_text(text, encoding="utf-8")
+    deb = _built(it, tmp_path / "out", "1+stethoscope")
+    listing = subprocess.run(
+        ["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True, check=True, timeout=300
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(listing)) as archive:
+        for name, text in files.items():
+            member = archive.extractfile(f"./etc/xdg/stethoscope/{name}")
+            assert member is not None and member.read().decode("utf-8") == text, name
