@@ -13,7 +13,7 @@ test: $(STAMP)
 	bash .ci/install-debian-packages
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy stethoscope_desktop
+	$(BIN)/mypy stethoscope_desktop tests/compat
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -59,14 +59,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
-from graphql import GraphQLError, GraphQLSchema, build_schema, introspection_from_schema
+from graphql import GraphQLError
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from stethoscope_desktop import __version__  # noqa: E402
-from stethoscope_desktop.api.schema import build_api_schema  # noqa: E402
+from stethoscope_desktop.api.compat import deliberate_differences, schema_gaps  # noqa: E402
 from stethoscope_desktop.commands import (  # noqa: E402
     check_policy_command,
     convert_command,
@@ -891,138 +891,24 @@ def measure_configs(history: History, work: Path) -> Category:
 
 # -- schema ----------------------------------------------------------------------------------
 
-TypeRef = Mapping[str, Any]
-
-
-def describe(ref: TypeRef) -> str:
-    if ref["kind"] == "NON_NULL":
-        return describe(ref["ofType"]) + "!"
-    if ref["kind"] == "LIST":
-        return f"[{describe(ref['ofType'])}]"
-    return str(ref["name"])
-
-
-def output_compatible(ours: TypeRef, theirs: TypeRef) -> bool:
-    """A client reading their type can read ours: same type, ours as strict or stricter."""
-    if theirs["kind"] == "NON_NULL":
-        return bool(ours["kind"] == "NON_NULL") and output_compatible(
-            ours["ofType"], theirs["ofType"]
-        )
-    if ours["kind"] == "NON_NULL":
-        return output_compatible(ours["ofType"], theirs)
-    if theirs["kind"] == "LIST":
-        return bool(ours["kind"] == "LIST") and output_compatible(ours["ofType"], theirs["ofType"])
-    return bool(ours["kind"] != "LIST" and ours["name"] == theirs["name"])
-
-
-def input_compatible(ours: TypeRef, theirs: TypeRef) -> bool:
-    """What a client sent for their type is valid for ours: same type, ours as loose or looser."""
-    if ours["kind"] == "NON_NULL":
-        return bool(theirs["kind"] == "NON_NULL") and input_compatible(
-            ours["ofType"], theirs["ofType"]
-        )
-    if theirs["kind"] == "NON_NULL":
-        return input_compatible(ours, theirs["ofType"])
-    if theirs["kind"] == "LIST":
-        return bool(ours["kind"] == "LIST") and input_compatible(ours["ofType"], theirs["ofType"])
-    return bool(ours["kind"] != "LIST" and ours["name"] == theirs["name"])
-
-
-def types_of(schema: GraphQLSchema) -> dict[str, dict[str, Any]]:
-    found: list[dict[str, Any]] = list(introspection_from_schema(schema)["__schema"]["types"])  # type: ignore[arg-type]
-    return {t["name"]: t for t in found if not t["name"].startswith("__")}
-
-
-def schema_differences(theirs: GraphQLSchema, ours: GraphQLSchema) -> list[str]:
-    """What their schema has that ours lacks or types incompatibly."""
-    mine = types_of(ours)
-    problems = []
-    for name, their in types_of(theirs).items():
-        our = mine.get(name)
-        if our is None:
-            problems.append(f"type {name} missing")
-            continue
-        if our["kind"] != their["kind"]:
-            problems.append(f"{name} is {our['kind']}, theirs {their['kind']}")
-            continue
-        for their_field in their.get("fields") or ():
-            where = f"{name}.{their_field['name']}"
-            our_field = next(
-                (f for f in our["fields"] or () if f["name"] == their_field["name"]), None
-            )
-            if our_field is None:
-                problems.append(f"{where} missing")
-                continue
-            if not output_compatible(our_field["type"], their_field["type"]):
-                problems.append(
-                    f"{where} is {describe(our_field['type'])}, theirs {describe(their_field['type'])}"
-                )
-            problems += argument_differences(where, our_field["args"], their_field["args"])
-        if their.get("inputFields") is not None:
-            problems += argument_differences(name, our["inputFields"] or [], their["inputFields"])
-        for value in their.get("enumValues") or ():
-            if value["name"] not in {v["name"] for v in our["enumValues"] or ()}:
-                problems.append(f"{name}.{value['name']} (enum value) missing")
-        for possible in their.get("possibleTypes") or ():
-            if possible["name"] not in {p["name"] for p in our["possibleTypes"] or ()}:
-                problems.append(f"{name} lacks the member {possible['name']}")
-    return problems
-
-
-def argument_differences(
-    where: str, ours: Sequence[Mapping[str, Any]], theirs: Sequence[Mapping[str, Any]]
-) -> list[str]:
-    """Input fields or arguments: each of theirs present, compatible; none of ours newly required."""
-    problems = []
-    mine = {a["name"]: a for a in ours}
-    for their in theirs:
-        our = mine.get(their["name"])
-        if our is None:
-            problems.append(f"{where}({their['name']}) missing")
-        elif not input_compatible(our["type"], their["type"]):
-            problems.append(
-                f"{where}({their['name']}) is {describe(our['type'])}, theirs {describe(their['type'])}"
-            )
-    names = {a["name"] for a in theirs}
-    for our in ours:
-        if (
-            our["name"] not in names
-            and our["type"]["kind"] == "NON_NULL"
-            and our.get("defaultValue") is None
-        ):
-            problems.append(f"{where}({our['name']}) is required by ours, unknown to theirs")
-    return problems
-
-
-def read_schema(text: str) -> tuple[GraphQLSchema, list[str]]:
-    """A historical schema, and how it had to be read; raises GraphQLError or TypeError."""
-    try:
-        return build_schema(text), []
-    except TypeError as error:  # graphql-core's SDL validation
-        # graphql-js of the time built it anyway (a field defined twice: the last counts).
-        return build_schema(text, assume_valid_sdl=True), [f"read without SDL validation: {error}"]
-
 
 def measure_schemas(history: History) -> Category:
+    """Each historical schema.graphql against ours, by the app's own introspection comparison.
+
+    `api.compat.schema_gaps` lists what a client of that schema would miss; the places where
+    Stethoscope's versions contradict each other are `deliberate_differences`, printed as notes.
+    """
     category = Category("schema.graphql: our schema is a superset (introspection)")
-    ours = build_api_schema()
-    head_files = history.at_commit(history.head(), lambda p: p == "schema.graphql")
-    last = read_schema(head_files["schema.graphql"])[0] if head_files else None
     for blob in history.blobs(is_schema):
+        text = history.read(blob.sha)
         try:
-            theirs, notes = read_schema(history.read(blob.sha))
-        except (TypeError, GraphQLError) as error:
-            category.add(blob.label, [f"cannot read it as a schema: {error}"])
+            gaps = schema_gaps(text)
+            deliberate = deliberate_differences(text)
+        except GraphQLError as error:
+            category.add(blob.label, [f"cannot read it as a schema: {error.message}"])
             continue
-        # What the original's own last schema changed the same way (it broke these itself).
-        own = set(schema_differences(theirs, last)) if last is not None else set()
-        problems = [
-            problem
-            + ("  [the original's last schema.graphql differs here too]" if problem in own else "")
-            for problem in schema_differences(theirs, ours)
-        ]
-        reason = [f"{len(problems)} difference(s)"] if problems else []
-        category.add(blob.label, reason, notes + problems)
+        reason = [f"{len(gaps)} difference(s)"] if gaps else []
+        category.add(blob.label, reason, gaps + [f"deliberate: {d}" for d in deliberate])
     return category
 
 

@@ -35,6 +35,7 @@ from stethoscope_desktop.api.security import LOCAL_LABEL, ApiLimits, Caller
 from stethoscope_desktop.api.service import ApiService, Freshness
 from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.evaluate import evaluate
+from stethoscope_desktop.core.facts import Facts
 from stethoscope_desktop.core.policy import merge_layers, parse_policy
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import Report
@@ -719,6 +720,9 @@ class DeviceSource:
 
     def scan(self, practices: Practices) -> Report:
         return self._scanner.scan(practices)
+
+    def facts(self) -> Facts:
+        return self._scanner.gather_every_check()
 
 
 def api_verdict(case: Case) -> Verdict:
