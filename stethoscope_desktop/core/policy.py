@@ -664,16 +664,17 @@ class PolicyLayer:
         return Problem(self.file, message, format_key(path))
 
     def wrong_keys(self) -> set[str] | None:
-        """Return what the file sets but got wrong (`firewall`, `osVersion.linux`); None: all.
+        """Return the keys the file sets but got wrong (`firewall`, `osVersion`); None: all.
 
-        None when the file could not be read as a policy at all.
+        `osVersion` is wrong as a whole when anything in it is (a bracket, a platform key): which
+        platform a broken entry was meant for is not known. None when the file could not be read
+        as a policy at all.
         """
         if self.unreadable:
             return None
-        brackets = self.values.get("osVersion", {})
         wrong = {key for key in self.claimed if key in _WHOLE_KEYS and key not in self.values}
-        platforms = {key for key in self.claimed if key.startswith(_OS_VERSION_SLOT)}
-        return wrong | {key for key in platforms if key[len(_OS_VERSION_SLOT) :] not in brackets}
+        problem_keys = {POLICY.spellings.get(k, k) for k in _top_keys(self.problems)}
+        return wrong | ({"osVersion"} & problem_keys)
 
     def keep_last_good(self, previous: PolicyLayer) -> list[str]:
         """Fill what this version of the file lost to errors from its last good version.
@@ -703,6 +704,11 @@ class PolicyLayer:
                 self.values[key] = {**old, **self.values[key]}
                 kept += [f"osVersion.{name}" for name in old]
         return kept
+
+
+def _top_keys(problems: list[Problem]) -> set[str]:
+    """Return the top-level keys the problems are about (`osVersion` for `osVersion.linux.ok`)."""
+    return {problem.key.split(".", 1)[0].split("[", 1)[0] for problem in problems if problem.key}
 
 
 def _missing_entries(
@@ -804,12 +810,16 @@ class _Merge:
         if is_it:
             self._lock(layer)
 
-    def add_fallback(self, layer: PolicyLayer, slots: set[str]) -> None:
-        """Lay in the bundled `layer`'s values for what a policy got wrong (`slots`)."""
+    def add_fallback(self, layer: PolicyLayer, slots: set[str], covered: set[str]) -> None:
+        """Lay in the bundled `layer`'s values for the keys a policy got wrong (`slots`).
+
+        For `osVersion`, the bundled brackets of the platforms the policy's valid brackets do not
+        cover (`covered`): its `linux` still decides on Debian over a bundled `debian`.
+        """
         for key, value in layer.values.items():
-            if key == "osVersion":
+            if key == "osVersion" and key in slots:
                 for platform, bracket in value.items():
-                    if f"{_OS_VERSION_SLOT}{platform}" in slots:
+                    if platform not in covered:
                         self.os_version[platform] = bracket
                         self.sources[f"{_OS_VERSION_SLOT}{platform}"] = layer.file
             elif key in slots:
@@ -912,10 +922,20 @@ def merge_layers(
     for index, layer in enumerate(layers):
         is_it = locked_from is not None and last_it is not None and locked_from <= index <= last_it
         if index < bundled and stand_in is not None:
-            merge.add_fallback(layer, stand_in)
+            merge.add_fallback(layer, stand_in, _covered_platforms(authored))
         else:
             merge.add(layer, is_it)
     return merge.policy(), merge.problems
+
+
+def _covered_platforms(layers: list[PolicyLayer]) -> set[str]:
+    """Return the platform keys the layers' valid osVersion brackets decide (with those below)."""
+    return {
+        key
+        for layer in layers
+        for platform in layer.values.get("osVersion", {})
+        for key in _COVERED.get(platform, (platform,))
+    }
 
 
 def _bundled_stand_in(authored: list[PolicyLayer]) -> set[str] | None:

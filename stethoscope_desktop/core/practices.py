@@ -212,6 +212,7 @@ class PracticesLoader:
         locked = self._add_policy_server(config, policy_layers, loading, machine, bundled_files)
         bundled = sum(1 for folder in self._folders if folder.kind == "bundled")
         policy, merge_problems = merge_layers(policy_layers, *locked, bundled=bundled)
+        loading.files = _without_unused_bundled_policy(loading.files, policy, self._folders)
         loading.problems += merge_problems + config_problems
         instructions = self._instructions(loading)
         config = self._organization_from_instructions(config, instructions)
@@ -383,6 +384,21 @@ class PracticesLoader:
         if not layer.problems:
             self._last_good[key] = layer
         return layer
+
+
+def _without_unused_bundled_policy(
+    files: list[str], policy: Policy, folders: list[PracticesFolder]
+) -> list[str]:
+    """Return the files in force, without a bundled `policy.yaml` IT's policy replaced entirely."""
+    used = {
+        *policy.sources.values(),
+        *(rule.source for rule in policy.applications),
+        *(check.file for check in policy.custom_checks),
+    }
+    replaced = {
+        str(folder.path / POLICY_FILE) for folder in folders if folder.kind == "bundled"
+    } - used
+    return [file for file in files if file not in replaced]
 
 
 def _with_checks(

@@ -249,3 +249,40 @@ def test_this_apps_own_version_has_its_own_key(
     )
     assert practice is not None and practice.status is verdict
     assert practice.observed == __version__
+
+
+@pytest.mark.parametrize(
+    "os_version",
+    [
+        "{linux: {ok: banana}}",
+        "{linux: {ok: banana, nudge: '>=11'}}",
+        "{linux: {okay: '>=13'}}",
+        "{debain: {ok: '>=12'}}",
+        "'>=13'",
+    ],
+)
+def test_an_os_version_it_got_wrong_never_passes_the_device_by_it(
+    os_version: str, tmp_path: Path
+) -> None:
+    # The bundled brackets stand in (Debian 12.7 against debian >=13: NUDGE); never the bundled
+    # catch-all for distributions it does not track, and never no practice at all.
+    policy = f"firewall: ALWAYS\nosVersion: {os_version}\n"
+    practices = _load(tmp_path, _folder(tmp_path, "it", policy))
+    assert any(p.key.startswith("osVersion") for p in practices.problems)
+    assert _verdicts(_scan(practices))["osVersion"] == NUDGE
+
+
+def test_a_broken_entry_beside_its_linux_bracket_keeps_its_linux_bracket(tmp_path: Path) -> None:
+    policy = "osVersion:\n  linux: {ok: '>=24.04'}\n  debain: {ok: '>=12'}\n"
+    practices = _load(tmp_path, _folder(tmp_path, "it", policy))
+    assert "debian" not in practices.policy.os_version  # IT's linux covers Debian
+    assert _verdicts(_scan(practices))["osVersion"] == FAIL
+
+
+def test_the_bundled_policy_is_not_listed_among_the_files_in_force_when_its_replaces_it(
+    tmp_path: Path,
+) -> None:
+    practices = _load(tmp_path, _folder(tmp_path, "it", POLICY_2022))
+    assert str(practices_dir() / "policy.yaml") not in practices.files
+    broken = _load(tmp_path, _folder(tmp_path, "it2", "firewall: SOMETIMES\n"))
+    assert str(practices_dir() / "policy.yaml") in broken.files  # it stands in for firewall
