@@ -363,10 +363,9 @@ def test_install_scan_as_a_user_upgrade_remove_purge(
 
     # The installed command, run by a normal user with no display: IT's policy is in force.
     report = _scan(home)
-    bundled = f"{PREFIX}/lib/stethoscope_desktop/_data/practices/policy.yaml"
-    assert report["policy_files"][:3] == [
-        bundled, bundled.replace("policy.yaml", "config.yaml"), f"{IT_FOLDER}/policy.yaml"
-    ]  # fmt: skip
+    # IT's policy.yaml is the whole policy: the bundled one is not in force beside it.
+    bundled = f"{PREFIX}/lib/stethoscope_desktop/_data/practices"
+    assert report["policy_files"][:2] == [f"{bundled}/config.yaml", f"{IT_FOLDER}/policy.yaml"]
     assert f"{IT_FOLDER}/checks.d/example-corp.yaml" in report["policy_files"]
     assert f"{IT_FOLDER}/instructions.en.yaml" in report["policy_files"]
     assert report["policy_problems"] == []
