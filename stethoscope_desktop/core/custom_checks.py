@@ -417,10 +417,12 @@ def add_unique(
     checks: list[CustomCheck], new: Iterable[CustomCheck], problems: list[Problem]
 ) -> None:
     """Append the checks of `new` whose key is not taken; report the others."""
+    taken = {c.key: c for c in reversed(checks)}  # the first check of each key
     for check in new:
-        first = next((c for c in checks if c.key == check.key), None)
+        first = taken.get(check.key)
         if first is None:
             checks.append(check)
+            taken[check.key] = check
             continue
         where = f"{first.file}:{first.line}" if first.line else first.file
         same = "a check" if first.name == check.name else f"the check {first.name!r}"
@@ -593,6 +595,7 @@ CHECKS_FILE_FORMAT = FileFormat(
 def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFile:
     """Read the checks in a checks file's documents (ours, Fleet's documents or GitOps file)."""
     result = ChecksFile(file)
+    found_checks: list[CustomCheck] = []
     for doc in docs:
         if doc.data is None:
             continue  # an empty document, e.g. before a leading `---`
@@ -600,7 +603,8 @@ def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFil
         result.problems += problems
         if found is not INVALID:
             result.passed_over += found.passed_over
-            add_unique(result.checks, found.checks, result.problems)
+            found_checks += found.checks
+    add_unique(result.checks, found_checks, result.problems)
     if len(result.checks) > MAX_CUSTOM_CHECKS:
         result.problems.append(Problem(file, f"more than {MAX_CUSTOM_CHECKS} checks"))
         result.checks = result.checks[:MAX_CUSTOM_CHECKS]

@@ -787,7 +787,7 @@ class _Merge:
         self.os_version: dict[str, VersionBracket] = {}
         self.values: dict[str, Any] = {}
         self.applications: list[ApplicationRule] = []
-        self.custom_checks: list[CustomCheck] = []
+        self.custom_checks: dict[str, CustomCheck] = {}  # by key, in the order they were set
         self.sources: dict[str, str] = {}
         self.problems: list[Problem] = []
         self.locked: set[str] = set()
@@ -854,8 +854,8 @@ class _Merge:
                     check.problem(f"ignored: IT's policy has a check with the key {check.key!r}")
                 )
                 continue
-            self.custom_checks = [c for c in self.custom_checks if c.key != check.key]
-            self.custom_checks.append(check)
+            self.custom_checks.pop(check.key, None)  # a later layer's check goes last
+            self.custom_checks[check.key] = check
 
     def _locked(self, kind: str) -> set[str]:
         prefix = f"{kind}:"
@@ -878,7 +878,7 @@ class _Merge:
         if layer.unreadable:
             self.locked |= set(self.values) | {f"osVersion.{p}" for p in self.os_version}
             self.locked |= {f"apps:{r.name}" for r in self.applications}
-            self.locked |= {f"checks:{c.key}" for c in self.custom_checks}
+            self.locked |= {f"checks:{c.key}" for c in self.custom_checks.values()}
 
     def policy(self) -> Policy:
         """Return the merged policy."""
@@ -890,7 +890,7 @@ class _Merge:
             stethoscope_version=self.values.get("stethoscopeVersion"),
             stethoscope_desktop_version=self.values.get("stethoscopeDesktopVersion"),
             sources=self.sources,
-            custom_checks=tuple(self.custom_checks),
+            custom_checks=tuple(self.custom_checks.values()),
             security_software=self.values.get("securitySoftware"),
         )
 
