@@ -99,6 +99,9 @@ FLEET_METADATA_KEYS = (
     "created_at",
     "updated_at",
 )
+# Fleet's fix-it scripts, which its standard query library gives beside a policy's query: accepted
+# so those files load unchanged, and never run (this app never changes a setting).
+FLEET_SCRIPT_KEYS = ("bash", "powershell", "script")
 FLEET_PLATFORMS = (*DESKTOP_PLATFORMS, "chrome")
 # What people write instead of Fleet's platform names, for "did you mean" hints.
 PLATFORM_ALIASES = {
@@ -356,8 +359,15 @@ CHECK_RECORD = Record(
     "a slug>.",
     whole=True,
     ignored={
-        key: "Fleet metadata: accepted so Fleet files load unchanged, and ignored."
-        for key in FLEET_METADATA_KEYS
+        **{
+            key: "Fleet metadata: accepted so Fleet files load unchanged, and ignored."
+            for key in FLEET_METADATA_KEYS
+        },
+        **{
+            key: "Fleet's fix-it script: accepted so Fleet files load unchanged, and never run "
+            "(this app never changes a setting)."
+            for key in FLEET_SCRIPT_KEYS
+        },
     },
 )
 CHECK_KEYS = CHECK_RECORD.keys
@@ -592,6 +602,21 @@ CHECKS_FILE_FORMAT = FileFormat(
 )
 
 
+def _scripts_not_run(doc: YamlDocument, data: Any, path: KeyPath) -> list[Problem]:
+    """Return a note for each fix-it script beside a check's query: kept out, never run."""
+    if isinstance(data, list):
+        return [n for i, item in enumerate(data) for n in _scripts_not_run(doc, item, (*path, i))]
+    if not isinstance(data, dict) or len(path) > 3:
+        return []
+    if "query" in data:
+        return [
+            doc.problem((*path, key), f"Fleet's {key} fix-it script is not run here (the check is)")
+            for key in FLEET_SCRIPT_KEYS
+            if key in data
+        ]
+    return [n for k, v in data.items() for n in _scripts_not_run(doc, v, (*path, k))]
+
+
 def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFile:
     """Read the checks in a checks file's documents (ours, Fleet's documents or GitOps file)."""
     result = ChecksFile(file)
@@ -601,6 +626,7 @@ def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFil
             continue  # an empty document, e.g. before a leading `---`
         found, problems = CHECKS_FILE_FORMAT.read(doc)
         result.problems += problems
+        result.passed_over += _scripts_not_run(doc, doc.data, ())
         if found is not INVALID:
             result.passed_over += found.passed_over
             found_checks += found.checks

@@ -19,6 +19,7 @@ from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.custom_checks import (
     CHECK_KEYS,
     FLEET_METADATA_KEYS,
+    FLEET_SCRIPT_KEYS,
     MAX_NAME_CHARS,
     MAX_SQL_CHARS,
     CustomCheck,
@@ -666,7 +667,7 @@ def test_the_schema_names_the_new_key_and_every_check_key() -> None:
     assert "customChecks" in schema("policy")["properties"]
     assert "customChecks" in POLICY_KEYS
     check = policy_def("customCheck")
-    assert list(check["properties"]) == [*CHECK_KEYS, *FLEET_METADATA_KEYS]
+    assert list(check["properties"]) == [*CHECK_KEYS, *FLEET_METADATA_KEYS, *FLEET_SCRIPT_KEYS]
     assert check["additionalProperties"] is False
     assert check["required"] == ["name", "query"]
 

@@ -242,3 +242,51 @@ def test_the_fleet_export_loads_directly_from_checks_d(tmp_path: Path) -> None:
     practices = PracticesLoader(practices_folders(practices_dir(), None, machine=it, env={})).load()
     assert practices.problems == ()
     assert len(practices.policy.custom_checks) == 9
+
+
+# Fleet's standard query library gives fix-it scripts beside some policies' queries (written
+# here in its shape, with queries and scripts of our own).
+WITH_SCRIPTS = """\
+apiVersion: v1
+kind: policy
+spec:
+  name: Firewall service running
+  platform: linux
+  query: SELECT 1 FROM systemd_units WHERE id = 'ufw.service' AND active_state = 'active'
+  bash: |
+    sudo ufw enable
+---
+apiVersion: v1
+kind: policy
+spec:
+  name: Screen saver on (Windows)
+  platform: windows
+  query: SELECT 1 FROM registry WHERE path LIKE 'HKEY_USERS\\\\%\\\\ScreenSaveActive' AND data = 1
+  powershell: |
+    Set-ItemProperty -Path 'HKCU:\\Control Panel\\Desktop' -Name ScreenSaveActive -Value 1
+  script: fix-screen-saver.ps1
+"""
+
+
+def test_fix_it_scripts_are_kept_out_never_run_and_the_checks_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "library.yml"
+    source.write_text(WITH_SCRIPTS, encoding="utf-8")
+    loaded = read_checks_file(source)
+    assert loaded.problems == []
+    assert [check.name for check in loaded.checks] == [
+        "Firewall service running",
+        "Screen saver on (Windows)",
+    ]
+    assert [(note.key, note.line) for note in loaded.passed_over] == [
+        ("spec.bash", 7),
+        ("spec.powershell", 16),
+        ("spec.script", 18),
+    ]
+    assert all("is not run here (the check is)" in note.message for note in loaded.passed_over)
+    assert main(["import-fleet", str(source), "--platform", "all"]) == 0
+    out, err = capsys.readouterr()
+    assert "- name: Firewall service running" in out and "- name: Screen saver on" in out
+    assert "sudo ufw enable" not in out
+    assert "bash fix-it script is not run here" in err
