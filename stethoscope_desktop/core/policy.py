@@ -786,7 +786,7 @@ class _Merge:
     def __init__(self) -> None:
         self.os_version: dict[str, VersionBracket] = {}
         self.values: dict[str, Any] = {}
-        self.applications: list[ApplicationRule] = []
+        self.applications: dict[str, ApplicationRule] = {}  # by name, in the order they were set
         self.custom_checks: dict[str, CustomCheck] = {}  # by key, in the order they were set
         self.sources: dict[str, str] = {}
         self.problems: list[Problem] = []
@@ -833,7 +833,7 @@ class _Merge:
         return False
 
     def _add_rules(self, layer: PolicyLayer, rules: list[ApplicationRule], is_it: bool) -> None:
-        taken = set() if is_it else {r.name for r in self.applications} & self._locked("apps")
+        taken = set() if is_it else set(self.applications) & self._locked("apps")
         for rule in rules:
             if rule.name in taken:
                 self.problems.append(
@@ -843,8 +843,8 @@ class _Merge:
                     )
                 )
                 continue
-            self.applications = [r for r in self.applications if r.name != rule.name]
-            self.applications.append(rule)
+            self.applications.pop(rule.name, None)  # a later layer's rule goes last
+            self.applications[rule.name] = rule
 
     def _add_checks(self, checks: list[CustomCheck], is_it: bool) -> None:
         locked = set() if is_it else self._locked("checks")
@@ -877,8 +877,8 @@ class _Merge:
         self.locked |= layer.claimed
         if layer.unreadable:
             self.locked |= set(self.values) | {f"osVersion.{p}" for p in self.os_version}
-            self.locked |= {f"apps:{r.name}" for r in self.applications}
-            self.locked |= {f"checks:{c.key}" for c in self.custom_checks.values()}
+            self.locked |= {f"apps:{name}" for name in self.applications}
+            self.locked |= {f"checks:{key}" for key in self.custom_checks}
 
     def policy(self) -> Policy:
         """Return the merged policy."""
@@ -886,7 +886,7 @@ class _Merge:
             os_version=self.os_version,
             features={key: self.values[key] for key in FEATURE_PRACTICES if key in self.values},
             screen_idle=self.values.get("screenIdle"),
-            applications=tuple(self.applications),
+            applications=tuple(self.applications.values()),
             stethoscope_version=self.values.get("stethoscopeVersion"),
             stethoscope_desktop_version=self.values.get("stethoscopeDesktopVersion"),
             sources=self.sources,
