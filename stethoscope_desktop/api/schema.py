@@ -724,18 +724,7 @@ def _application_mapping(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def asked_practices(policy: Policy) -> frozenset[str]:
     """Return the single practices a policy names (whatever the platform)."""
-    asked = set(policy.features)
-    if policy.os_version:
-        asked.add("osVersion")
-    if policy.screen_idle is not None:
-        asked.add("screenIdle")
-    if policy.stethoscope_version is not None:
-        asked.add("stethoscopeVersion")
-    if policy.stethoscope_desktop_version is not None:
-        asked.add("stethoscopeDesktopVersion")
-    if policy.security_software is not None:
-        asked.add("securitySoftware")
-    return frozenset(asked)
+    return policy.named_practices() - {"applications"}
 
 
 def application_state(rule: ApplicationRule, practice: PracticeResult) -> str | None:

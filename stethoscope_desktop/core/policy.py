@@ -209,6 +209,19 @@ class Policy:
     custom_checks: tuple[CustomCheck, ...] = ()
     security_software: SecuritySoftwareRule | None = None
 
+    def named_practices(self) -> frozenset[str]:
+        """Return the built-in practices this policy names, whatever the platform."""
+        named = set(self.features)
+        given = {
+            "osVersion": bool(self.os_version),
+            "screenIdle": self.screen_idle is not None,
+            "stethoscopeVersion": self.stethoscope_version is not None,
+            "stethoscopeDesktopVersion": self.stethoscope_desktop_version is not None,
+            "applications": bool(self.applications),
+            "securitySoftware": self.security_software is not None,
+        }
+        return frozenset(named | {practice for practice, named_it in given.items() if named_it})
+
 
 # -- the declaration ----------------------------------------------------------------------------
 

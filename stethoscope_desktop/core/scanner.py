@@ -139,16 +139,9 @@ class Scanner:
     def needed_checks(self, policy: Policy) -> list[str]:
         """Return the ids of the checks this policy needs, the device check first."""
         needed = [DEVICE_CHECK, "os_version"]
+        named = policy.named_practices()
         for practice, check_id in PRACTICE_CHECKS.items():
-            wanted = {
-                "osVersion": bool(policy.os_version),
-                "screenIdle": policy.screen_idle is not None,
-                "stethoscopeVersion": policy.stethoscope_version is not None,
-                "stethoscopeDesktopVersion": policy.stethoscope_desktop_version is not None,
-                "applications": bool(policy.applications),
-                "securitySoftware": policy.security_software is not None,
-            }.get(practice, practice in policy.features)
-            if wanted and check_id not in needed:
+            if practice in named and check_id not in needed:
                 needed.append(check_id)
         return needed
 
