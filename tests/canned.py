@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 
+from stethoscope_desktop.resources import resources_dir
 from stethoscope_desktop.tables.base import (
     Column,
     ColumnType,
@@ -15,9 +15,7 @@ from stethoscope_desktop.tables.base import (
     TablePlugin,
 )
 
-OSQUERY_TABLES = json.loads((Path(__file__).parent / "data" / "osquery_tables.json").read_text())[
-    "tables"
-]
+OSQUERY_TABLES = json.loads((resources_dir() / "osquery" / "tables.json").read_text())["tables"]
 
 STETHOSCOPE_COLUMNS: Mapping[str, Sequence[tuple[str, ColumnType]]] = {
     "stethoscope_firewall": (("enabled", "integer"), ("source", "text"), ("detail", "text")),

@@ -9,7 +9,6 @@ or among our own tables) and only their real columns.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import apsw
 import apsw.ext
@@ -21,11 +20,11 @@ from stethoscope_desktop.core.facts import DEVICE_CHECK, PRACTICE_CHECKS
 from stethoscope_desktop.core.instructions import PRACTICE_KEYS, STRING_KEYS
 from stethoscope_desktop.core.policy import APPLICATION_LISTS, CUSTOM_CHECKS_KEY, POLICY_KEYS
 from stethoscope_desktop.core.practices import PracticesFolder, PracticesLoader
-from stethoscope_desktop.resources import checks_dir, practices_dir
+from stethoscope_desktop.resources import checks_dir, practices_dir, resources_dir
 from stethoscope_desktop.tables.catalog import builtin_tables
 from stethoscope_desktop.tables.system import LocalSystem
 
-OSQUERY = json.loads((Path(__file__).parent / "data" / "osquery_tables.json").read_text())["tables"]
+OSQUERY = json.loads((resources_dir() / "osquery" / "tables.json").read_text())["tables"]
 CHECKS = load_checks(checks_dir())
 # Facts that have no unprivileged source on that platform yet; the scan says so (UNKNOWN).
 KNOWN_GAPS: set[tuple[str, str]] = set()

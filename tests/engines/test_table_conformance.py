@@ -1,6 +1,6 @@
 """Every table the embedded engine serves that osquery also has declares osquery's columns.
 
-Checked against the copy of osquery's specs in `tests/data/osquery_tables.json`, on every
+Checked against osquery's specs as `resources/osquery/tables.json` records them, on every
 platform, so a check's SQL means the same on both engines. Our own tables must not take a name
 osquery uses, and are named `stethoscope_*`.
 """
@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
+from stethoscope_desktop.resources import resources_dir
 from stethoscope_desktop.tables.base import Column, TablePlugin
 from stethoscope_desktop.tables.catalog import builtin_tables
 from stethoscope_desktop.tables.system import LocalSystem
 
 SCHEMAS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[1] / "data" / "osquery_tables.json").read_text("utf-8")
+    (resources_dir() / "osquery" / "tables.json").read_text("utf-8")
 )["tables"]
 PLATFORMS = ("linux", "darwin", "windows")
 ALIASES = {"windows": {"windows", "win32", "cygwin"}, "darwin": {"darwin"}, "linux": {"linux"}}

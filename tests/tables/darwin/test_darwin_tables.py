@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stethoscope_desktop.resources import resources_dir
 from stethoscope_desktop.tables.base import (
     Column,
     Constraint,
@@ -49,7 +50,7 @@ from tests.tables.darwin.helpers import MACHINES, load_mac
 from tests.tables.linux.helpers import one_row, rows
 
 SCHEMAS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[2] / "data" / "osquery_tables.json").read_text("utf-8")
+    (resources_dir() / "osquery" / "tables.json").read_text("utf-8")
 )["tables"]
 
 

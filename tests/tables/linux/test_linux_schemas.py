@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stethoscope_desktop.resources import resources_dir
 from stethoscope_desktop.tables.base import Column, TablePlugin
 from stethoscope_desktop.tables.linux import (
     OSQUERY_TABLE_CLASSES,
@@ -17,7 +18,7 @@ from stethoscope_desktop.tables.linux import (
 from stethoscope_desktop.tables.system import LocalSystem
 from tests.canned import STETHOSCOPE_COLUMNS
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "data" / "osquery_tables.json"
+SCHEMAS = resources_dir() / "osquery" / "tables.json"
 
 
 def osquery_linux_columns(table: str) -> tuple[Column, ...]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from stethoscope_desktop.resources import resources_dir
 from stethoscope_desktop.tables.base import Column, Constraint, Operator, QueryContext, TableError
 from stethoscope_desktop.tables.catalog import builtin_tables
 from stethoscope_desktop.tables.system import CommandResult, LocalSystem
@@ -39,7 +40,7 @@ from tests.tables.linux.helpers import one_row, rows
 from tests.tables.windows.helpers import COMMANDS, RECORDED_AT, FakeRegistry, load_windows
 
 SCHEMAS: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[2] / "data" / "osquery_tables.json").read_text("utf-8")
+    (resources_dir() / "osquery" / "tables.json").read_text("utf-8")
 )["tables"]
 WINDOWS = {"windows", "win32", "cygwin"}
 HKLM = "HKEY_LOCAL_MACHINE"
