@@ -10,15 +10,18 @@ no rows at all unless it runs as root; this table gives its rows to any user:
   cryptsetup mapping that encrypts (CRYPT-LUKS1/LUKS2/PLAIN/LOOPAES/TCRYPT/BITLK/FVAULT2);
   dm-verity and dm-integrity mappings (CRYPT-VERITY, CRYPT-INTEGRITY) do not encrypt and count as
   not encrypted; everything else 0 and "not encrypted", or its parent's answer.
-- type: osquery joins cryptsetup's type, cipher and mode ("LUKS2-aes-xts-plain64"); the cipher
-  is in the LUKS header or the device-mapper table, which only root may read, so here type is
-  cryptsetup's type alone ("LUKS2"); '' for devices that are not encrypted, as osquery gives.
+- type: osquery joins cryptsetup's type, cipher and mode ("LUKS2-aes-xts-plain64"). The cipher
+  is read from the LUKS header on the device under the mapping, as cryptsetup reads it, where
+  that device may be read (root, or the `disk` group); otherwise, and for mappings without a
+  LUKS header (PLAIN, whose cipher only the root-only device-mapper table holds), type is
+  cryptsetup's type alone ("LUKS2"). '' for devices that are not encrypted, as osquery gives.
 - uuid: osquery probes the device with libblkid (root only); udev records the same probe in
   /run/udev/data/b<major>:<minor> (ID_FS_UUID), which any user may read. '' when absent.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -32,6 +35,49 @@ ENCRYPTED = "encrypted"
 NOT_ENCRYPTED = "not encrypted"
 # sysfs lists a few hundred block devices at most (loop devices, partitions, dm); bound it anyway.
 MAX_DEVICES = 4096
+LUKS_MAGIC = b"LUKS\xba\xbe"
+LUKS2_BINARY_HEADER = 4096
+# LUKS2 allows metadata areas up to 4 MiB; cryptsetup's default is 16 KiB.
+LUKS2_MAX_HEADER = 4 * 1024 * 1024
+
+
+def _c_string(data: bytes) -> str:
+    return data.split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def parse_luks_cipher(header: bytes) -> tuple[str, str] | None:
+    """Return (cipher, mode) from a LUKS1 or LUKS2 header ("aes", "xts-plain64"), or None."""
+    if not header.startswith(LUKS_MAGIC) or len(header) < 72:
+        return None
+    version = int.from_bytes(header[6:8], "big")
+    if version == 1:
+        cipher, mode = _c_string(header[8:40]), _c_string(header[40:72])
+        return (cipher, mode) if cipher else None
+    if version != 2:
+        return None
+    header_size = int.from_bytes(header[8:16], "big")
+    area = header[LUKS2_BINARY_HEADER : min(header_size, len(header))]
+    try:
+        metadata = json.loads(area.split(b"\0", 1)[0].decode("utf-8"))
+        segments = metadata["segments"]
+        first = segments[min(segments, key=int)]
+        encryption = str(first["encryption"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    cipher, _, mode = encryption.partition("-")
+    return (cipher, mode) if cipher else None
+
+
+def read_luks_cipher(system: System, device: str) -> tuple[str, str] | None:
+    """Return the cipher and mode in the LUKS header of `device`, None when it cannot be read."""
+    try:
+        header = system.read_bytes(device, limit=LUKS2_BINARY_HEADER)
+        if header.startswith(LUKS_MAGIC) and int.from_bytes(header[6:8], "big") == 2:
+            size = int.from_bytes(header[8:16], "big")
+            header = system.read_bytes(device, limit=max(min(size, LUKS2_MAX_HEADER), 72))
+    except OSError:
+        return None
+    return parse_luks_cipher(header)
 
 
 @dataclass(frozen=True)
@@ -111,6 +157,11 @@ class OsqueryDiskEncryption(MachineTable):
         if crypt_type(dm_uuid) is None or dm_uuid is None:
             return None
         kind = dm_uuid[len("CRYPT-") :].split("-", 1)[0]
+        if kind.startswith("LUKS"):
+            slaves = list_optional(self._system, f"{folder}/{device.kernel_name}/slaves")
+            cipher = read_luks_cipher(self._system, f"/dev/{slaves[0]}") if slaves else None
+            if cipher is not None:
+                return 1, ENCRYPTED, "-".join((kind, *cipher))
         return 1, ENCRYPTED, kind
 
     def generate(self, context: QueryContext) -> Iterable[Row]:

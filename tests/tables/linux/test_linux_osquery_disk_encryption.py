@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from stethoscope_desktop.tables.linux.osquery_disk_encryption import OsqueryDiskEncryption
+from stethoscope_desktop.tables.linux.osquery_disk_encryption import (
+    LUKS_MAGIC,
+    OsqueryDiskEncryption,
+    parse_luks_cipher,
+)
 from tests.fakes import FakeSystem
 from tests.tables.linux.helpers import rows
 
@@ -99,3 +104,35 @@ def test_sysfs_mounted_elsewhere_is_followed(tmp_path: Path) -> None:
 
 def test_no_sysfs_gives_no_rows(tmp_path: Path) -> None:
     assert rows(OsqueryDiskEncryption(FakeSystem(tmp_path))) == []
+
+
+def luks2_header(encryption: str) -> bytes:
+    metadata = json.dumps(
+        {"segments": {"0": {"type": "crypt", "encryption": encryption}}, "keyslots": {}}
+    ).encode()
+    size = 16384
+    binary = LUKS_MAGIC + (2).to_bytes(2, "big") + size.to_bytes(8, "big")
+    return binary.ljust(4096, b"\0") + metadata.ljust(size - 4096, b"\0") + b"payload"
+
+
+def luks1_header(cipher: str, mode: str) -> bytes:
+    fields = LUKS_MAGIC + (1).to_bytes(2, "big") + cipher.encode().ljust(32, b"\0")
+    return (fields + mode.encode().ljust(32, b"\0") + b"sha256".ljust(32, b"\0")).ljust(592, b"\0")
+
+
+def test_luks_headers_parse_like_cryptsetup() -> None:
+    assert parse_luks_cipher(luks2_header("aes-xts-plain64")) == ("aes", "xts-plain64")
+    assert parse_luks_cipher(luks1_header("aes", "cbc-essiv:sha256")) == ("aes", "cbc-essiv:sha256")
+    assert parse_luks_cipher(b"\0" * 4096) is None
+    broken = LUKS_MAGIC + (2).to_bytes(2, "big") + (8192).to_bytes(8, "big")
+    assert parse_luks_cipher(broken.ljust(4096, b"\0") + b"{not json") is None
+
+
+def test_readable_luks_header_gives_osquerys_full_type(tmp_path: Path) -> None:
+    system = luks_lvm_machine(tmp_path)
+    system.write("/dev/nvme0n1p3", luks2_header("aes-xts-plain64"))
+    by_name = {r["name"]: r for r in rows(OsqueryDiskEncryption(system))}
+    assert by_name["/dev/dm-0"]["type"] == "LUKS2-aes-xts-plain64"
+    assert by_name["/dev/dm-1"]["type"] == "LUKS2-aes-xts-plain64"  # inherited from dm-0
+    system.denied.add("/dev/nvme0n1p3")  # unprivileged: the header is root's (and disk's)
+    assert rows(OsqueryDiskEncryption(system))[0]["type"] == "LUKS2"
