@@ -178,3 +178,9 @@ def parse_json_output(text: str) -> Any:
     if not cleaned:
         raise ValueError("the command printed nothing")
     return json.loads(cleaned)
+
+
+def signed32(value: int) -> int:
+    """Return an unsigned 32-bit id as C's (int32_t) cast reads it: 4294967294 -> -2."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value

@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from stethoscope_desktop.tables._shared import signed32
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import (
     MachineTable,
@@ -38,12 +39,6 @@ GROUP_PATH = "/etc/group"
 _ACCOUNTS_FILE_LIMIT = 16 * 1024 * 1024
 _ID = re.compile(r"[0-9]+")
 _MAX_ID = 0xFFFFFFFF
-
-
-def signed32(value: int) -> int:
-    """Return an unsigned 32-bit id as C's (int32_t) cast reads it: 4294967294 -> -2."""
-    value &= _MAX_ID
-    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def _parse_id(text: str) -> int | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from stethoscope_desktop.tables._shared import signed32
 from stethoscope_desktop.tables.base import Constraint, Operator, QueryContext, TableError
 from stethoscope_desktop.tables.linux.accounts import (
     Groups,
@@ -14,7 +15,6 @@ from stethoscope_desktop.tables.linux.accounts import (
     group_list,
     parse_group,
     parse_passwd,
-    signed32,
 )
 from stethoscope_desktop.tables.linux.shadow import Shadow, password_status
 from tests.fakes import FakeSystem, result
