@@ -84,6 +84,25 @@ OS_VERSION_COLUMNS = (
 )
 
 
+# The columns osquery's `users` and `groups` have on every platform; each platform adds its own.
+USERS_COLUMNS = (
+    Column("uid", "bigint", index=True),
+    Column("gid", "bigint"),
+    Column("uid_signed", "bigint"),
+    Column("gid_signed", "bigint"),
+    Column("username", "text"),
+    Column("description", "text"),
+    Column("directory", "text"),
+    Column("shell", "text"),
+    Column("uuid", "text", index=True),
+)
+GROUPS_COLUMNS = (
+    Column("gid", "bigint", index=True),
+    Column("gid_signed", "bigint"),
+    Column("groupname", "text"),
+)
+
+
 class MachineTable(TablePlugin):
     """A table that reads this machine through the `System` adapter it is given."""
 

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from stethoscope_desktop.tables._shared import (
+    GROUPS_COLUMNS,
+    USERS_COLUMNS,
     MachineTable,
     command_reason,
     run_quiet,
@@ -111,15 +113,7 @@ class Users(MachineTable):
 
     name = "users"
     columns = (
-        Column("uid", "bigint", index=True),
-        Column("gid", "bigint"),
-        Column("uid_signed", "bigint"),
-        Column("gid_signed", "bigint"),
-        Column("username", "text"),
-        Column("description", "text"),
-        Column("directory", "text"),
-        Column("shell", "text"),
-        Column("uuid", "text", index=True),
+        *USERS_COLUMNS,
         Column("is_hidden", "integer"),
     )
     platforms = ("darwin",)
@@ -152,9 +146,7 @@ class Groups(MachineTable):
 
     name = "groups"
     columns = (
-        Column("gid", "bigint", index=True),
-        Column("gid_signed", "bigint"),
-        Column("groupname", "text"),
+        *GROUPS_COLUMNS,
         Column("is_hidden", "integer"),
     )
     platforms = ("darwin",)

@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables._shared import signed32
+from stethoscope_desktop.tables._shared import GROUPS_COLUMNS, USERS_COLUMNS, signed32
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import (
     MachineTable,
@@ -160,15 +160,7 @@ class Users(MachineTable):
 
     name = "users"
     columns = (
-        Column("uid", "bigint", index=True),
-        Column("gid", "bigint"),
-        Column("uid_signed", "bigint"),
-        Column("gid_signed", "bigint"),
-        Column("username", "text"),
-        Column("description", "text"),
-        Column("directory", "text"),
-        Column("shell", "text"),
-        Column("uuid", "text", index=True),
+        *USERS_COLUMNS,
         Column("pid_with_namespace", "integer", hidden=True),
         Column("include_remote", "integer", hidden=True),
     )
@@ -245,9 +237,7 @@ class Groups(MachineTable):
 
     name = "groups"
     columns = (
-        Column("gid", "bigint", index=True),
-        Column("gid_signed", "bigint"),
-        Column("groupname", "text"),
+        *GROUPS_COLUMNS,
         Column("pid_with_namespace", "integer", hidden=True),
     )
     platforms = ("linux",)
