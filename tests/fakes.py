@@ -68,6 +68,11 @@ class FakeSystem(LocalSystem):
         self._check_access(path)
         return super().list_dir(path)
 
+    def read_link(self, path: str) -> str:
+        """Read a symbolic link of the fake root, unless it is one of the denied paths."""
+        self._check_access(path)
+        return super().read_link(path)
+
     def which(self, program: str) -> str | None:
         """Return /usr/bin/<program> when some recorded command runs it, else None."""
         if any(argv and argv[0] == program for argv in self.commands):

@@ -87,6 +87,10 @@ class System(Protocol):
         """Return True if `path` is a directory."""
         ...
 
+    def read_link(self, path: str) -> str:
+        """Return the target a symbolic link holds, as written (not resolved); raise OSError."""
+        ...
+
 
 def decode_output(data: bytes) -> str:
     """Decode a command's output: UTF-8, else (on Windows) the console's OEM code page."""
@@ -221,3 +225,7 @@ class LocalSystem:
     def list_dir(self, path: str) -> list[str]:
         """Return the sorted entry names of a directory; raise OSError."""
         return sorted(entry.name for entry in self._path(path).iterdir())
+
+    def read_link(self, path: str) -> str:
+        """Return the target a symbolic link holds, as written (not resolved); raise OSError."""
+        return os.readlink(self._path(path))
