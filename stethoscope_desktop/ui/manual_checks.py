@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from stethoscope_desktop.core.report import ManualCheck, Report
 from stethoscope_desktop.core.strings import UiStrings
-from stethoscope_desktop.ui.cards import LinkOpener
+from stethoscope_desktop.ui.cards import LinkOpener, directions_label
 
 
 def _text(text: str, name: str = "") -> QLabel:
@@ -39,13 +39,7 @@ class ManualCheckItem(QWidget):
         layout.addWidget(self.title)
         self.directions: QLabel | None = None
         if check.directions:
-            self.directions = QLabel()
-            self.directions.setTextFormat(Qt.TextFormat.MarkdownText)
-            self.directions.setText(check.directions)
-            self.directions.setWordWrap(True)
-            self.directions.setOpenExternalLinks(False)
-            self.directions.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-            self.directions.linkActivated.connect(lambda url: open_link(QUrl(url)))
+            self.directions = directions_label(check.directions, lambda url: open_link(QUrl(url)))
             layout.addWidget(self.directions)
 
 
