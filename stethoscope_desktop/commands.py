@@ -289,6 +289,11 @@ def import_fleet_command(
         f"that a critical finding). Install this file into the {CHECKS_FOLDER}/ folder beside\n"
         "IT's policy.yaml."
     )
+    if result.manual_kept:
+        header += (
+            "\nA query that never returns rows (SELECT 1 WHERE 0) is a check done by hand: the\n"
+            "app lists it apart, with its resolution, and never runs it."
+        )
     converted = dump_checks(result.checks, header)
     if output is None:
         print(converted, end="")

@@ -340,7 +340,9 @@ def test_import_keeps_them_by_default_and_says_so(
     )
     assert out.startswith(f"wrote 6 checks to {target / BENCHMARK.stem}.yaml")
     assert "note: " in err and "Benchmark 2.1 - A time service is running" in err
-    # What it wrote loads back with the same checks done by hand.
+    # What it wrote says so, and loads back with the same checks done by hand.
+    text = (target / f"{BENCHMARK.stem}.yaml").read_text(encoding="utf-8")
+    assert "# A query that never returns rows (SELECT 1 WHERE 0) is a check done by hand" in text
     written = read_checks_file(target / f"{BENCHMARK.stem}.yaml")
     assert [check.name for check in written.checks if check.manual] == MANUAL_NAMES
 
@@ -356,6 +358,7 @@ def test_import_can_skip_them_listing_each_and_counting_them(
     skipped = [line for line in err.splitlines() if "is a check by hand" in line]
     assert len(skipped) == 3 and all(line.startswith("skipped: ") for line in skipped)
     assert not any(check.manual for check in read_checks_file(target).checks)
+    assert "check done by hand" not in target.read_text(encoding="utf-8")
 
     assert main(arguments) == 0  # printed: the count goes to stderr
     out, err = capsys.readouterr()
