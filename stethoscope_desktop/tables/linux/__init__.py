@@ -6,6 +6,7 @@ Each module holds one concern; `linux_tables` instantiates every table against o
 from __future__ import annotations
 
 from stethoscope_desktop.tables.base import TablePlugin
+from stethoscope_desktop.tables.linux.dconf_read import DconfRead
 from stethoscope_desktop.tables.linux.desktop_apps import DesktopApps
 from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.linux.firewall import Firewall
@@ -28,6 +29,7 @@ __all__ = [
     "OSQUERY_TABLE_CLASSES",
     "STETHOSCOPE_TABLE_CLASSES",
     "AutomaticUpdates",
+    "DconfRead",
     "DebPackages",
     "DesktopApps",
     "DiskEncryption",
@@ -60,6 +62,7 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     SystemdUnits,
     KernelInfo,
     PlatformInfo,
+    DconfRead,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     Firewall,
@@ -86,6 +89,7 @@ def linux_tables(system: System) -> list[TablePlugin]:
         SystemdUnits(system),
         KernelInfo(system),
         PlatformInfo(system),
+        DconfRead(system),
         Firewall(system),
         DiskEncryption(system),
         AutomaticUpdates(system),
