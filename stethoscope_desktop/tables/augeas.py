@@ -44,7 +44,14 @@ from stethoscope_desktop.tables.base import (
     TableError,
     TablePlugin,
 )
-from stethoscope_desktop.tables.file import PathStyle, PatternExpander, permission_denied
+from stethoscope_desktop.tables.file import (
+    MAX_MATCHES,
+    PathStyle,
+    PatternExpander,
+    is_folder,
+    is_regular_file,
+    permission_denied,
+)
 from stethoscope_desktop.tables.system import System
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -136,23 +143,36 @@ def _sshd_words(text: str) -> list[str]:
     ]
 
 
+def _entries(text: str, comments: Node | Callable[[], Node]) -> Iterator[tuple[int, str]]:
+    """Yield (line number, line) of the lines that are not empty, adding comments as nodes.
+
+    Empty lines, and a lone "#", are no node (Util.empty); a comment is a `#comment` node holding
+    its text (Util.comment), added to `comments` (or to the node it returns, where that moves).
+    """
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _EMPTY.match(line):
+            continue
+        comment = _COMMENT.match(line)
+        if comment:
+            parent = comments if isinstance(comments, Node) else comments()
+            parent.add("#comment", comment.group(1))
+            continue
+        yield number, line
+
+
 def parse_sshd(text: str, into: Node) -> None:
     """Fill `into` (a file node) with the tree augeas's Sshd lens gives `text`."""
     counters: dict[str, int] = {}
-    target = into
+    # Where entries go: the file, then the Settings of the last Match block.
+    blocks = [into]
 
     def numbered(parent: Node, keyword: str, values: list[str]) -> None:
         for value in values:
             counters[keyword.lower()] = counters.get(keyword.lower(), 0) + 1
             parent.add(str(counters[keyword.lower()]), value)
 
-    for number, line in enumerate(text.splitlines(), start=1):
-        if _EMPTY.match(line):
-            continue
-        comment = _COMMENT.match(line)
-        if comment:
-            target.add("#comment", comment.group(1))
-            continue
+    for number, line in _entries(text, lambda: blocks[-1]):
+        target = blocks[-1]
         entry = _SSHD_ENTRY.match(line)
         if entry is None:
             raise LensError(f"line {number}")
@@ -166,7 +186,7 @@ def parse_sshd(text: str, into: Node) -> None:
                 raise LensError(f"line {number}")
             for criterion, argument in zip(words[::2], words[1::2], strict=True):
                 condition.add(criterion, argument.strip("\"'"))
-            target = block.add("Settings")
+            blocks.append(block.add("Settings"))
         elif lowered in _SSHD_ARRAYS:
             numbered(target.add(keyword), keyword, _sshd_words(value))
         elif lowered in _SSHD_LISTS:
@@ -182,13 +202,7 @@ def parse_sshd(text: str, into: Node) -> None:
 
 def parse_login_defs(text: str, into: Node) -> None:
     """Fill `into` (a file node) with the tree augeas's Login_defs lens gives `text`."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if _EMPTY.match(line):
-            continue
-        comment = _COMMENT.match(line)
-        if comment:
-            into.add("#comment", comment.group(1))
-            continue
+    for number, line in _entries(text, into):
         entry = _LOGIN_DEFS_ENTRY.match(line)
         if entry is None:
             raise LensError(f"line {number}")
@@ -345,10 +359,17 @@ class Augeas(TablePlugin):
     def __init__(self, system: System) -> None:
         self._system = system
 
+    def key_columns(self) -> tuple[str, ...]:
+        """Return node and path: osquery's spec marks path "additional", a constraint it uses."""
+        return ("node", "path")
+
     def generate(self, context: QueryContext) -> Iterable[Row]:
         """Return the nodes the query's `path` and `node` constraints match."""
         expressions: list[str] = []
         files: dict[str, None] = {}
+        # The constraints of one query are ANDed: rows must come from the files that any one
+        # constraint names, so those that name files by wildcard need not be resolved.
+        undetermined: list[str] = []
         for constraint in context.constraints:
             if not constraint.expr or constraint.op not in (Operator.EQUALS, Operator.LIKE):
                 continue
@@ -364,8 +385,19 @@ class Augeas(TablePlugin):
                 files.update(dict.fromkeys(self._files_for_path(constraint.expr, like)))
             elif constraint.column == "node":
                 expression = like_to_expression(constraint.expr) if like else constraint.expr
+                if not expression.startswith("/"):
+                    expression = "/files/" + expression  # augeas's context for relative paths
                 expressions.append(expression)
-                files.update(dict.fromkeys(self._files_for_node(expression)))
+                named = self._files_for_node(expression)
+                if named is None:
+                    undetermined.append(constraint.expr)
+                else:
+                    files.update(dict.fromkeys(named))
+        if undetermined and len(undetermined) == len(expressions):
+            raise TableError(
+                f"augeas: the node pattern {undetermined[0]!r} names its files by wildcard; the "
+                "built-in engine needs the file named too (path = '/etc/ssh/sshd_config')"
+            )
         if not expressions:
             raise TableError(
                 "augeas needs a path or node constraint on the built-in engine "
@@ -390,42 +422,41 @@ class Augeas(TablePlugin):
 
     def _expander(self) -> PatternExpander:
         return PatternExpander(
-            self._system, PathStyle.for_platform("linux"), hide_dot_files=False, mark_folders=False
+            self._system,
+            PathStyle.for_platform("linux"),
+            hide_dot_files=False,
+            mark_folders=False,
+            max_matches=MAX_MATCHES,
         )
 
     def _files_for_path(self, path: str, like: bool) -> list[str]:
         if not like:
-            return self._checked([] if self._is_folder(path) else [path], path)
+            if is_folder(self._system, path):
+                return self._checked([], path)
+            return self._checked([path], path) if is_regular_file(self._system, path) else []
         pattern = path.replace("%%", "*").replace("%", "*")
-        existing = [p for p in self._expander().glob(pattern) if self._is_file(p)]
+        existing = [p for p in self._expander().glob(pattern) if is_regular_file(self._system, p)]
         return self._checked(existing, path)
 
-    def _files_for_node(self, expression: str) -> list[str]:
+    def _files_for_node(self, expression: str) -> list[str] | None:
+        """Return the file a node expression lies in; None if a wildcard comes first."""
         if not expression.startswith("/files/"):
             raise TableError(
                 f"augeas: the built-in engine reads only file nodes (/files/…), not {expression}"
             )
-        components = expression.removeprefix("/files").split("/")
         prefix = ""
-        for component in components[1:]:
+        for component in expression.removeprefix("/files/").split("/"):
             if "*" in component or component == "":
-                break
+                return None
             prefix += "/" + re.sub(r"\[\d+\]$", "", component)
-            if self._is_file(prefix):
+            if is_regular_file(self._system, prefix):
                 return self._checked([prefix], prefix)
-        files = [p for pattern in (lens.files for lens in LENSES) for p in pattern]
-        covered = [
-            p
-            for glob in files
-            for p in self._expander().glob(glob)
-            if p.startswith(prefix + "/") or p == prefix
-        ]
-        if prefix and not covered and not any(g.startswith(prefix + "/") for g in files):
-            raise _unsupported(prefix)
-        return covered
+            if not is_folder(self._system, prefix):
+                return []  # nothing there: augeas has no node for it either
+        return self._checked([], prefix)
 
     def _checked(self, paths: list[str], asked: str) -> list[str]:
-        if not paths and self._is_folder(asked):
+        if not paths and is_folder(self._system, asked):
             raise TableError(
                 f"augeas: {asked} is a folder; osquery would return every file augeas reads "
                 "below it, and the built-in engine implements only "
@@ -434,21 +465,7 @@ class Augeas(TablePlugin):
         for path in paths:
             if lens_for(path) is None:
                 raise _unsupported(path)
-        if not paths and lens_for(asked) is None and "%" not in asked:
-            raise _unsupported(asked)
         return paths
-
-    def _is_folder(self, path: str) -> bool:
-        try:
-            return self._system.stat(path).is_dir
-        except OSError:
-            return False
-
-    def _is_file(self, path: str) -> bool:
-        try:
-            return self._system.stat(path).is_regular
-        except OSError:
-            return False
 
     def _load(self, root: Node, path: str) -> None:
         lens = lens_for(path)

@@ -180,6 +180,22 @@ class PathStyle:
         return (parent, path[cut + 1 :])
 
 
+def is_folder(system: System, path: str) -> bool:
+    """Return True if `path` is (or links to) a folder; False if not, or not there."""
+    try:
+        return system.stat(path).is_dir
+    except OSError:
+        return False
+
+
+def is_regular_file(system: System, path: str) -> bool:
+    """Return True if `path` is (or links to) a regular file; False if not, or not there."""
+    try:
+        return system.stat(path).is_regular
+    except OSError:
+        return False
+
+
 class PatternExpander:
     """Expands a LIKE pattern into the paths it names, as a glob over the machine's folders.
 
@@ -195,7 +211,7 @@ class PatternExpander:
         *,
         hide_dot_files: bool,
         mark_folders: bool,
-        max_matches: int = MAX_MATCHES,
+        max_matches: int,
     ) -> None:
         self._system = system
         self._style = style
@@ -235,12 +251,6 @@ class PatternExpander:
             return False
         return True
 
-    def _is_folder(self, path: str) -> bool:
-        try:
-            return self._system.stat(path).is_dir
-        except OSError:
-            return False
-
     def _anchor_and_components(self, pattern: str) -> tuple[str, list[str]] | None:
         if self._style.windows:
             parts = pattern.replace("/", "\\").split("\\")
@@ -272,11 +282,11 @@ class PatternExpander:
             current = self._bounded(following, pattern)
         found = [path for path in current if self._exists(path)]
         if self._style.ends_with_separator(pattern):
-            found = [path for path in found if self._is_folder(path)]
+            found = [path for path in found if is_folder(self._system, path)]
         if self._mark_folders:
             found = [
                 path + self._style.separator
-                if self._is_folder(path) and not self._style.ends_with_separator(path)
+                if is_folder(self._system, path) and not self._style.ends_with_separator(path)
                 else path
                 for path in found
             ]
@@ -291,7 +301,7 @@ class PatternExpander:
         seen: set[tuple[int, int]] = set()
         for base in self.glob(pattern[:-1]):
             results.append(base)
-            if self._is_folder(base):
+            if is_folder(self._system, base):
                 self._walk(base, seen, results, 0, like)
         return self._bounded(results, like)
 
@@ -314,12 +324,12 @@ class PatternExpander:
         seen.add(identity)
         for name in self._list(folder):
             entry = self._style.join(folder, name)
-            is_folder = self._is_folder(entry)
-            if is_folder:
+            entry_is_folder = is_folder(self._system, entry)
+            if entry_is_folder:
                 entry += self._style.separator
             results.append(entry)
             self._bounded(results, like)
-            if is_folder:
+            if entry_is_folder:
                 self._walk(entry, seen, results, depth + 1, like)
 
 
@@ -382,7 +392,13 @@ class File(TablePlugin):
         self._style = PathStyle.for_platform(self.platform)
 
     def _expander(self) -> PatternExpander:
-        return PatternExpander(self._system, self._style, hide_dot_files=True, mark_folders=True)
+        return PatternExpander(
+            self._system,
+            self._style,
+            hide_dot_files=True,
+            mark_folders=True,
+            max_matches=MAX_MATCHES,
+        )
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
         """Yield a row per named path, then per entry of each named directory."""
