@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from stethoscope_desktop.tables.base import TablePlugin
 from stethoscope_desktop.tables.linux.accounts import Groups, UserGroups, Users
+from stethoscope_desktop.tables.linux.dconf_read import DconfRead
 from stethoscope_desktop.tables.linux.desktop_apps import DesktopApps
 from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.linux.firewall import Firewall
@@ -34,6 +35,7 @@ __all__ = [
     "OSQUERY_TABLE_CLASSES",
     "STETHOSCOPE_TABLE_CLASSES",
     "AutomaticUpdates",
+    "DconfRead",
     "DebPackages",
     "DesktopApps",
     "DiskEncryption",
@@ -74,7 +76,6 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     SystemdUnits,
     KernelInfo,
     PlatformInfo,
-    # Issue 13: accounts, processes, kernel modules, sysctls, shadow, osquery's disk_encryption.
     Users,
     Groups,
     UserGroups,
@@ -83,6 +84,7 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     SystemControls,
     Shadow,
     OsqueryDiskEncryption,
+    DconfRead,  # fleetd's
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     Firewall,
@@ -109,6 +111,7 @@ def linux_tables(system: System) -> list[TablePlugin]:
         SystemdUnits(system),
         KernelInfo(system),
         PlatformInfo(system),
+        DconfRead(system),
         Firewall(system),
         DiskEncryption(system),
         AutomaticUpdates(system),
