@@ -1,14 +1,24 @@
-"""Test-wide setup: Qt offscreen, and a test that logs an unexpected warning fails."""
+"""Test-wide setup: Qt offscreen, this machine's own configuration out of reach, and a test
+that logs an unexpected warning fails.
+
+The app reads IT's files from `/etc/xdg/stethoscope` and the user's from `~/.config`; a test that
+scans "this machine" must not see what another test (or an installed package) left there, so the
+XDG configuration folders point at empty folders of the test session's own.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+_SESSION_CONFIG = tempfile.mkdtemp(prefix="stethoscope-tests-config-")
+os.environ["XDG_CONFIG_DIRS"] = os.path.join(_SESSION_CONFIG, "system")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_SESSION_CONFIG, "user")
 
 
 def pytest_configure(config: pytest.Config) -> None:
