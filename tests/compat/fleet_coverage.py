@@ -406,6 +406,8 @@ def coverage_report(
         needing.update(missing)
         if len(missing) == 1:
             only_missing[missing[0]] += 1
+    valid = [outcome for outcome in automated if not outcome.use.not_osquery]
+    valid_verdicts = sum(1 for outcome in valid if outcome.status in VERDICTS)
     ours = engine_functions()
     keys = Counter(outcome.check.key for outcome in outcomes)
     return {
@@ -429,6 +431,9 @@ def coverage_report(
         "statuses": {name: statuses[name] for name in sorted(statuses)},
         "verdicts": verdicts,
         "coverage_percent": round(100 * verdicts / len(automated), 1) if automated else None,
+        "valid_on_osquery": len(valid),
+        "valid_verdicts": valid_verdicts,
+        "valid_coverage_percent": (round(100 * valid_verdicts / len(valid), 1) if valid else None),
         "unknown_reasons": {
             kind: _ranked(unknown[kind])
             for kind in ("missing table", "missing column", "other error")
@@ -492,6 +497,13 @@ def print_report(report: dict[str, Any], platform: str) -> None:
     print(
         f"\nCoverage: {report['verdicts']} of {report['automated']} automated queries get a "
         f"verdict ({'-' if percent is None else f'{percent} %'}); {statuses or 'none run'}"
+    )
+    valid_percent = report["valid_coverage_percent"]
+    print(
+        f"Of the {report['valid_on_osquery']} automated queries that name only osquery's (or "
+        f"fleetd's) tables and columns, {report['valid_verdicts']} get a verdict "
+        f"({'-' if valid_percent is None else f'{valid_percent} %'}); the other "
+        f"{report['automated'] - report['valid_on_osquery']} cannot run on osquery either."
     )
     for kind, reasons in report["unknown_reasons"].items():
         _print_counts(f"UNKNOWN: {kind}", reasons)
