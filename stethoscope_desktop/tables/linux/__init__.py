@@ -12,7 +12,7 @@ from stethoscope_desktop.tables.linux.firewall import Firewall
 from stethoscope_desktop.tables.linux.kernel import KernelInfo, PlatformInfo
 from stethoscope_desktop.tables.linux.mounts import Mounts
 from stethoscope_desktop.tables.linux.network import ListeningPorts
-from stethoscope_desktop.tables.linux.os_version import OsVersion
+from stethoscope_desktop.tables.linux.os_version import OsVersion, StethoscopeOsVersion
 from stethoscope_desktop.tables.linux.packages import DebPackages, RpmPackages
 from stethoscope_desktop.tables.linux.remote_login import RemoteLogin
 from stethoscope_desktop.tables.linux.screen_lock import ScreenLock
@@ -42,6 +42,7 @@ __all__ = [
     "ScreenLock",
     "SecureBoot",
     "SecuritySoftware",
+    "StethoscopeOsVersion",
     "SystemInfo",
     "SystemdUnits",
     "WifiNetworks",
@@ -70,6 +71,7 @@ STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     WifiNetworks,
     DesktopApps,
     SecuritySoftware,
+    StethoscopeOsVersion,
 )
 
 
@@ -94,4 +96,5 @@ def linux_tables(system: System) -> list[TablePlugin]:
         WifiNetworks(system),
         DesktopApps(system),
         SecuritySoftware(system),
+        StethoscopeOsVersion(system),
     ]
