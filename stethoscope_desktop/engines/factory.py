@@ -107,7 +107,9 @@ def create_engine(
     system = system or LocalSystem()
     if choice == "embedded":
         return EmbeddedEngine(
-            builtin_tables(platform, system), reason="chosen in the configuration"
+            builtin_tables(platform, system),
+            reason="chosen in the configuration",
+            platform=platform,
         )
     found = find_osqueryd(platform, osquery_path, env, standard_paths=standard_paths)
     if found is None:
@@ -120,6 +122,7 @@ def create_engine(
             builtin_tables(platform, system),
             reason=f"no osqueryd found (looked in {looked}), "
             "so the built-in engine runs the checks",
+            platform=platform,
         )
     from stethoscope_desktop.engines.osquery import OsqueryEngine, OsqueryFailure, osqueryd_version
 
@@ -132,6 +135,7 @@ def create_engine(
             builtin_tables(platform, system),
             reason=f"osqueryd at {found} does not run ({failure.reason}), "
             "so the built-in engine runs the checks",
+            platform=platform,
         )
     chosen = ", chosen in the configuration" if choice == "osquery" else ""
     return OsqueryEngine(

@@ -26,7 +26,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,6 +37,7 @@ from thrift.Thrift import TException
 from thrift.transport import TSocket, TTransport
 
 from stethoscope_desktop.engines.base import TableCache
+from stethoscope_desktop.engines.osquery_schema import tables_named_in
 from stethoscope_desktop.tables.base import QueryContext, Row, TableError, TablePlugin, Value
 
 log = logging.getLogger(__name__)
@@ -365,18 +366,5 @@ class ExtensionServer:
                 os.unlink(self.path)
 
 
-def extension_tables_in(sql: str, names: Sequence[str]) -> list[str]:
-    """Return which of `names` appear as words in `sql` (the tables a query may read)."""
-    lowered = sql.lower()
-    found: list[str] = []
-    for name in names:
-        start = lowered.find(name)
-        while start >= 0:
-            end = start + len(name)
-            before = lowered[start - 1] if start else " "
-            after = lowered[end] if end < len(lowered) else " "
-            if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
-                found.append(name)
-                break
-            start = lowered.find(name, end)
-    return found
+# Which of our tables a query names (the word search osquery_schema's explanations use too).
+extension_tables_in = tables_named_in
