@@ -90,8 +90,12 @@ def find_osqueryd(
 
 
 def extension_tables(platform: str, system: System) -> list[TablePlugin]:
-    """Return the tables registered into osqueryd: ours, which osquery lacks unprivileged."""
-    return [t for t in builtin_tables(platform, system) if t.name.startswith("stethoscope_")]
+    """Return the tables that may be registered into osqueryd: every table we build in.
+
+    The extension serves only ours (`stethoscope_*`) and those osqueryd itself lacks (fleetd's,
+    say): osquery's own tables are osquery's to answer (`ExtensionTables`).
+    """
+    return builtin_tables(platform, system)
 
 
 def create_engine(

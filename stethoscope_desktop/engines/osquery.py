@@ -495,6 +495,8 @@ class OsquerydInstance:
         self._client = self._connect_when_ready(self._child, deadline)
         self.version = self._handshake(deadline)
         self.tables = self._osquery_tables()
+        if self.tables:  # else (no registry answered) the list of osquery's tables stands for it
+            self._tables.serve_what_osquery_lacks(self.tables)
         self._register_extension()
 
     def _connect_when_ready(self, child: _Child, deadline: float) -> _Client:

@@ -26,7 +26,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,7 +37,11 @@ from thrift.Thrift import TException
 from thrift.transport import TSocket, TTransport
 
 from stethoscope_desktop.engines.base import TableCache
-from stethoscope_desktop.engines.osquery_schema import tables_named_in
+from stethoscope_desktop.engines.osquery_schema import (
+    host_platform,
+    osquery_tables,
+    tables_named_in,
+)
 from stethoscope_desktop.tables.base import QueryContext, Row, TableError, TablePlugin, Value
 
 log = logging.getLogger(__name__)
@@ -105,10 +109,39 @@ class TableScan(TableCache[list[Row]]):
 class ExtensionTables:
     """The tables we register into osqueryd, generated through the current scan's cache."""
 
-    def __init__(self, tables: Iterable[TablePlugin]) -> None:
-        self._tables = {table.name: table for table in tables}
+    def __init__(
+        self, tables: Iterable[TablePlugin], *, osquery_has: Collection[str] | None = None
+    ) -> None:
+        """Serve `tables`, but none that osqueryd has itself.
+
+        Until osqueryd says which it has (`serve_what_osquery_lacks`), `osquery_has` stands for
+        its tables: by default every osquery table of this platform in osquery's own list.
+        """
+        self._candidates = {table.name: table for table in tables}
+        if osquery_has is None:
+            platform = host_platform()
+            osquery_has = {
+                name
+                for name, spec in osquery_tables().items()
+                if spec.source == "osquery" and platform in spec.platforms
+            }
+        self._tables = self._lacking(osquery_has)
         self._lock = threading.Lock()
         self._scan: TableScan | None = None
+
+    def _lacking(self, osquery_has: Collection[str]) -> dict[str, TablePlugin]:
+        return {
+            name: table
+            for name, table in self._candidates.items()
+            if name.startswith("stethoscope_") or name not in osquery_has
+        }
+
+    def serve_what_osquery_lacks(self, osquery_has: Collection[str]) -> None:
+        """Serve, of our tables, ours (`stethoscope_*`) and those osqueryd lists no table for.
+
+        osquery's own tables are never overridden: a table it has is its to answer.
+        """
+        self._tables = self._lacking(osquery_has)
 
     @property
     def names(self) -> frozenset[str]:

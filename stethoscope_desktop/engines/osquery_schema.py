@@ -236,7 +236,14 @@ def explain_sql_error(
     served_columns: Mapping[str, Sequence[str]] | None = None,
     osquery: str = "",
 ) -> str | None:
-    """Return the reason for SQLite's "no such table"/"no such column" error, else None."""
+    """Return the reason for SQLite's "no such table"/"no such column" error, else None.
+
+    None too when osquery's list cannot be read (a broken install): then SQLite's words stand.
+    """
+    try:
+        osquery_tables()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
     table = _NO_SUCH_TABLE.search(message)
     if table is not None:
         return explain_missing_table(table.group(1), platform, served=served, osquery=osquery)
