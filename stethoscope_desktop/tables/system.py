@@ -12,6 +12,7 @@ a console window.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from typing import IO, Protocol
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_OUTPUT_LIMIT = 4 * 1024 * 1024
 DEFAULT_FILE_LIMIT = 4 * 1024 * 1024
+STATFS_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,18 @@ class CommandResult:
     def ok(self) -> bool:
         """Return True when the command exited with status 0."""
         return self.returncode == 0
+
+
+@dataclass(frozen=True)
+class FilesystemStats:
+    """What statfs(2) says of a mounted filesystem: sizes in blocks of `block_size` bytes."""
+
+    block_size: int
+    blocks: int
+    blocks_free: int
+    blocks_available: int  # free to an unprivileged user
+    inodes: int
+    inodes_free: int
 
 
 class CommandError(Exception):
@@ -85,6 +99,14 @@ class System(Protocol):
 
     def is_dir(self, path: str) -> bool:
         """Return True if `path` is a directory."""
+        ...
+
+    def filesystem_stats(self, path: str) -> FilesystemStats:
+        """Return statfs(2) of the filesystem mounted at `path`; raise OSError."""
+        ...
+
+    def read_link(self, path: str) -> str:
+        """Return a symbolic link's target as written (readlink(2)); raise OSError."""
         ...
 
 
@@ -221,3 +243,41 @@ class LocalSystem:
     def list_dir(self, path: str) -> list[str]:
         """Return the sorted entry names of a directory; raise OSError."""
         return sorted(entry.name for entry in self._path(path).iterdir())
+
+    def filesystem_stats(self, path: str) -> FilesystemStats:
+        """Return statfs(2) of the filesystem at `path`, waiting at most STATFS_TIMEOUT_S.
+
+        A dead network mount can block statfs for minutes; the call then runs on in a daemon
+        thread and this raises TimeoutError.
+        """
+        target = self._path(path)
+        if not hasattr(os, "statvfs"):  # pragma: no cover - Windows
+            raise OSError(errno.ENOSYS, "statfs is not available here", path)
+        answer: list[os.statvfs_result | OSError] = []
+
+        def ask() -> None:
+            try:
+                answer.append(os.statvfs(target))
+            except OSError as error:
+                answer.append(error)
+
+        worker = threading.Thread(target=ask, name="statfs", daemon=True)
+        worker.start()
+        worker.join(STATFS_TIMEOUT_S)
+        if not answer:
+            raise TimeoutError(errno.ETIMEDOUT, f"statfs took over {STATFS_TIMEOUT_S:g} s", path)
+        result = answer[0]
+        if isinstance(result, OSError):
+            raise result
+        return FilesystemStats(
+            block_size=result.f_bsize,
+            blocks=result.f_blocks,
+            blocks_free=result.f_bfree,
+            blocks_available=result.f_bavail,
+            inodes=result.f_files,
+            inodes_free=result.f_ffree,
+        )
+
+    def read_link(self, path: str) -> str:
+        """Return a symbolic link's target as written; raise OSError."""
+        return os.readlink(self._path(path))
