@@ -164,17 +164,8 @@ class StethoscopeOsVersion(MachineTable):
     """The distribution and its version down to the point release, one row (ours)."""
 
     name = "stethoscope_os_version"
-    columns = (
-        Column("name", "text"),
-        Column("version", "text"),
-        Column("major", "integer"),
-        Column("minor", "integer"),
-        Column("patch", "integer"),
-        Column("build", "text"),
-        Column("platform", "text"),
-        Column("platform_like", "text"),
-        Column("codename", "text"),
-    )
+    # osquery's os_version columns but arch, which system_info and os_version have.
+    columns = tuple(column for column in OS_VERSION_COLUMNS if column.name != "arch")
     platforms = ("linux",)
 
     def _os_release(self) -> dict[str, str]:

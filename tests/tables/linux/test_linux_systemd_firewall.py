@@ -9,7 +9,7 @@ import pytest
 from stethoscope_desktop.tables.base import TableError
 from stethoscope_desktop.tables.linux.firewall import Firewall, nft_ruleset_filters
 from stethoscope_desktop.tables.linux.systemd import SystemdUnits, bus_path_escape
-from stethoscope_desktop.tables.system import CommandResult
+from stethoscope_desktop.tables.system import CommandError, CommandResult
 from tests.fakes import FakeSystem, result
 from tests.tables.linux.helpers import fixture, make_root, one_row, rows
 
@@ -20,6 +20,20 @@ def systemd_root(tmp_path: Path, files: dict[str, str | bytes] | None = None) ->
     return make_root(tmp_path, {"/run/systemd/system/.keep": "", **(files or {})})
 
 
+def systemctl_commands(
+    *extra: tuple[tuple[str, ...], CommandResult],
+) -> dict[tuple[str, ...], CommandResult | CommandError]:
+    """Recorded list-units, list-unit-files and list-jobs (no `show`), plus `extra`."""
+    recorded = [
+        result(
+            ["systemctl", verb, *(["--all"] if verb == "list-units" else []), *LIST_FLAGS],
+            fixture(f"commands/systemctl/{verb}.txt"),
+        )
+        for verb in ("list-units", "list-unit-files", "list-jobs")
+    ]
+    return dict([*recorded, *extra])
+
+
 def test_systemd_units_without_systemd_names_pid_1(tmp_path: Path) -> None:
     make_root(tmp_path, {"/proc/1/comm": "process_api\n"})
     with pytest.raises(TableError, match=r"^systemd is not running \(PID 1 is process_api\)$"):
@@ -27,22 +41,7 @@ def test_systemd_units_without_systemd_names_pid_1(tmp_path: Path) -> None:
 
 
 def test_systemd_units_from_systemctl(tmp_path: Path) -> None:
-    commands = dict(
-        [
-            result(
-                ["systemctl", "list-units", "--all", *LIST_FLAGS],
-                fixture("commands/systemctl/list-units.txt"),
-            ),
-            result(
-                ["systemctl", "list-unit-files", *LIST_FLAGS],
-                fixture("commands/systemctl/list-unit-files.txt"),
-            ),
-            result(
-                ["systemctl", "list-jobs", *LIST_FLAGS],
-                fixture("commands/systemctl/list-jobs.txt"),
-            ),
-        ]
-    )
+    commands = systemctl_commands()
     generated = rows(SystemdUnits(FakeSystem(systemd_root(tmp_path), commands=commands)))
     by_id = {r["id"]: r for r in generated}
     assert list(by_id) == [
@@ -126,23 +125,7 @@ def test_systemd_units_properties_from_systemctl_show(tmp_path: Path) -> None:
 
 
 def test_systemd_units_without_show_leave_its_properties_unknown(tmp_path: Path) -> None:
-    commands = dict(
-        [
-            result(
-                ["systemctl", "list-units", "--all", *LIST_FLAGS],
-                fixture("commands/systemctl/list-units.txt"),
-            ),
-            result(SHOW, stderr="Unknown command verb show.\n", returncode=1),
-            result(
-                ["systemctl", "list-unit-files", *LIST_FLAGS],
-                fixture("commands/systemctl/list-unit-files.txt"),
-            ),
-            result(
-                ["systemctl", "list-jobs", *LIST_FLAGS],
-                fixture("commands/systemctl/list-jobs.txt"),
-            ),
-        ]
-    )
+    commands = systemctl_commands(result(SHOW, stderr="Unknown command verb show.\n", returncode=1))
     row = {
         r["id"]: r
         for r in rows(SystemdUnits(FakeSystem(systemd_root(tmp_path), commands=commands)))
