@@ -89,6 +89,13 @@ def _parser() -> argparse.ArgumentParser:
         help="keep only the policies that run on this platform (default: all)",
     )
     fleet.add_argument(
+        "--manual",
+        choices=("keep", "skip"),
+        default="keep",
+        help="Fleet's manual checks (a query that never returns rows, such as SELECT 1 WHERE 0): "
+        "keep them as checks by hand, shown apart and never run, or skip them (default: keep)",
+    )
+    fleet.add_argument(
         "-o",
         "--output",
         type=Path,
@@ -175,4 +182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands.check_policy_command(args.paths)
     if args.command == "convert-instructions":
         return commands.convert_command(args.source, args.output)
-    return commands.import_fleet_command(args.source, args.platform, args.output)
+    return commands.import_fleet_command(
+        args.source, args.platform, args.output, manual=args.manual
+    )

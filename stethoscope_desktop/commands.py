@@ -301,14 +301,19 @@ def dump_instructions(data: dict[str, object]) -> str:
     return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=100)
 
 
-def import_fleet_command(source: Path, platform: str, output: Path | None) -> int:
+def import_fleet_command(
+    source: Path, platform: str, output: Path | None, *, manual: str = "keep"
+) -> int:
     if not source.is_file():
         print(f"{source}: no such file", file=sys.stderr)
         return 1
     loaded = read_checks_file(source)
-    result = import_fleet(loaded, platform)
+    result = import_fleet(loaded, platform, manual)
     for skipped in result.skipped:
         print(f"skipped: {skipped}", file=sys.stderr)
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    manual_line = _manual_checks_line(result.manual_kept, result.manual_skipped)
     for warning in query_warnings(result.checks, platform):
         print(warning, file=sys.stderr)
     if not result.checks:
@@ -321,9 +326,16 @@ def import_fleet_command(source: Path, platform: str, output: Path | None) -> in
         f"that a critical finding). Install this file into the {CHECKS_FOLDER}/ folder beside\n"
         "IT's policy.yaml."
     )
+    if result.manual_kept:
+        header += (
+            "\nA query that never returns rows (SELECT 1 WHERE 0) is a check done by hand: the\n"
+            "app lists it apart, with its resolution, and never runs it."
+        )
     converted = dump_checks(result.checks, header)
     if output is None:
         print(converted, end="")
+        if manual_line:
+            print(manual_line.strip("; "), file=sys.stderr)
         return 0
     target = output / f"{source.stem}.yaml" if output.is_dir() else output
     if target.exists() or target.is_symlink():
@@ -336,8 +348,21 @@ def import_fleet_command(source: Path, platform: str, output: Path | None) -> in
         print(f"{target}: cannot write: {error.strerror or error}", file=sys.stderr)
         return 1
     count = len(result.checks)
-    print(f"wrote {count} check{'s' if count != 1 else ''} to {target}")
+    print(f"wrote {count} check{'s' if count != 1 else ''} to {target}{manual_line}")
     return 0
+
+
+def _manual_checks_line(kept: int, skipped: int) -> str:
+    """Say how many of Fleet's manual checks import-fleet kept or skipped (empty: none)."""
+
+    def checks(count: int) -> str:
+        return f"{count} manual check{'s' if count != 1 else ''}"
+
+    if skipped:
+        return f"; {checks(skipped)} skipped (--manual skip)"
+    if kept:
+        return f"; {checks(kept)} kept as checks by hand, shown apart and never run"
+    return ""
 
 
 def print_instead_of_window(args: argparse.Namespace, note: str) -> int:

@@ -1,4 +1,8 @@
-"""The report as text for a terminal: ranked, with colour when printing to a terminal."""
+"""The report as text for a terminal: ranked, with colour when printing to a terminal.
+
+IT's checks done by hand come last, apart from the verdicts: their titles and IT's directions,
+or a line saying how many IT's setting left out.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ _COLOURS = {
     Status.PASS: "\033[1;32m",
 }
 _SYMBOLS = {Status.FAIL: "✗", Status.NUDGE: "!", Status.UNKNOWN: "?", Status.PASS: "✓"}
+_MANUAL_SYMBOL = "✎"
 _RESET = "\033[0m"
 _DIM = "\033[2m"
 _BOLD = "\033[1m"
@@ -54,7 +59,36 @@ def render_report(report: Report, instructions: Instructions, *, colour: bool) -
         lines.append("")
     for practice in report.practices:
         lines += _practice_lines(practice, instructions, paint)
+    lines += _manual_lines(report, instructions, paint)
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _wrapped(text: str, indent: str) -> list[str]:
+    lines = []
+    for line in text.splitlines():
+        wrapped = textwrap.wrap(
+            line, WIDTH - len(indent), break_long_words=False, break_on_hyphens=False
+        ) or [""]
+        lines += [indent + part for part in wrapped]
+    return lines
+
+
+def _manual_lines(report: Report, instructions: Instructions, paint: object) -> list[str]:
+    """IT's checks done by hand, apart: not evaluated (or how many IT's setting left out)."""
+    assert callable(paint)
+    left_out = report.manual_checks_left_out
+    if left_out:
+        key = "manualLeftOutOne" if left_out == 1 else "manualLeftOutOther"
+        return ["", paint(_DIM, instructions.string(key, count=left_out))]
+    count = len(report.manual_checks)
+    if not count:
+        return []
+    key = "manualCountOne" if count == 1 else "manualCountOther"
+    lines = ["", paint(_BOLD, f"{_MANUAL_SYMBOL} {instructions.string(key, count=count)}")]
+    for check in report.manual_checks:
+        lines.append(f"  - {check.title}")
+        lines += _wrapped(check.directions, " " * 6)
+    return lines
 
 
 def _practice_lines(
@@ -73,9 +107,5 @@ def _practice_lines(
             indent + paint(_DIM, f"{instructions.string('sectionEvidence')}: {practice.observed}")
         )
     if practice.status in (Status.FAIL, Status.NUDGE) and practice.directions:
-        for line in practice.directions.splitlines():
-            wrapped = textwrap.wrap(
-                line, WIDTH - len(indent) - 2, break_long_words=False, break_on_hyphens=False
-            ) or [""]
-            lines += [indent + "  " + part for part in wrapped]
+        lines += _wrapped(practice.directions, indent + "  ")
     return lines

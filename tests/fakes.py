@@ -81,7 +81,7 @@ class FakeSystem(LocalSystem):
         return stats
 
     def read_link(self, path: str) -> str:
-        """Read a link of the fake root, unless it is one of the denied paths."""
+        """Read a symbolic link of the fake root, unless it is one of the denied paths."""
         self._check_access(path)
         return super().read_link(path)
 

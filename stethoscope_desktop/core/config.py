@@ -100,6 +100,9 @@ class AppConfig:
     help_links: tuple[HelpLink, ...] = ()
     devices_url: str = ""
     notice: Notice | None = None
+    # IT's checks done by hand (Fleet's manual-check placeholders): "show" them apart in the
+    # report, or "skip" them (the report says how many it left out).
+    manual_checks: str = "show"
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def lists_origin(self, origin: str) -> bool:
@@ -299,6 +302,21 @@ CONFIG = Record(
             "Which engine runs the checks. auto: osquery where it is installed, else the "
             "built-in engine. embedded: always the built-in engine. osquery: always osqueryd.",
             default=AppConfig.engine,
+        ),
+        Field(
+            "manualChecks",
+            Choice(
+                {
+                    "show": "List them apart from the recommendations, as checks to do by hand.",
+                    "skip": "Leave them out; the report says how many.",
+                }
+            ),
+            "IT's checks that are done by hand: Fleet's manual-check placeholders, whose query "
+            "never returns rows (SELECT 1 WHERE 0). They are never run nor held against the "
+            "device. show: the window and the report list them apart from the recommendations, "
+            "each with its resolution. skip: they are left out, and the report says how many.",
+            attribute="manual_checks",
+            default=AppConfig.manual_checks,
         ),
         Field(
             "osqueryPath",

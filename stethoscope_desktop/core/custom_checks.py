@@ -16,6 +16,10 @@ table X …" for a table it does not serve). A check whose platform excludes thi
 out. Each check is reported under the key `custom/<slug of its name>`; two checks whose names
 give the same key are duplicates, and the later one is reported and ignored.
 
+A query that never returns rows whatever the device (Fleet's manual-check placeholders,
+`SELECT 1 WHERE 0;`) makes a check done by hand: it is not run, and the report lists it apart
+from the verdicts (`core.manual_checks`).
+
 A file in `checks.d/` (`*.yaml` or `*.yml`) holds our format — a list of such entries, which is
 also a valid Fleet policies file — or Fleet's own exports: `apiVersion: v1` / `kind: policy`
 documents with a `spec` (several in one file, separated by `---`; documents of another kind,
@@ -31,6 +35,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +57,7 @@ from stethoscope_desktop.core.fileformat import (
     Text,
     unknown_keys,
 )
+from stethoscope_desktop.core.manual_checks import never_returns_rows, purpose_notes
 from stethoscope_desktop.core.platforms import DESKTOP_PLATFORMS
 from stethoscope_desktop.core.status import Rating, Status
 from stethoscope_desktop.core.yamlfile import (
@@ -164,6 +170,14 @@ class CustomCheck:
     def failing_status(self) -> Status:
         """Return the status when the query returns no rows: FAIL if critical, else NUDGE."""
         return Status.FAIL if self.critical else Status.NUDGE
+
+    @cached_property
+    def manual(self) -> bool:
+        """Return True for a check done by hand, shown apart and never run.
+
+        Its query never returns rows: Fleet's manual-check placeholders (`core.manual_checks`).
+        """
+        return never_returns_rows(self.query)
 
     def applies_to(self, platform: str) -> bool:
         """Return True if the check runs on `platform` (osquery's name: darwin, linux, windows)."""
@@ -456,6 +470,8 @@ class ChecksFile:
     # Documents that are valid Fleet content but not policies (kind: query…): not errors.
     passed_over: list[Problem] = field(default_factory=list)
     unreadable: bool = False
+    # What is worth saying about valid checks (Fleet calls one manual that runs as a check).
+    notes: list[Problem] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -627,6 +643,7 @@ def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFil
         found, problems = CHECKS_FILE_FORMAT.read(doc)
         result.problems += problems
         result.passed_over += _scripts_not_run(doc, doc.data, ())
+        result.notes += purpose_notes(doc)
         if found is not INVALID:
             result.passed_over += found.passed_over
             found_checks += found.checks
@@ -670,27 +687,53 @@ def checks_files(folder: Path) -> tuple[list[Path], list[Problem]]:
 # -- Fleet import ------------------------------------------------------------------------------
 
 
+MANUAL_IMPORT_CHOICES = ("keep", "skip")
+
+
 @dataclass(frozen=True)
 class FleetImport:
     """The checks a Fleet file converts to, and every entry left out with the reason."""
 
     checks: tuple[CustomCheck, ...]
     skipped: tuple[Problem, ...]
+    notes: tuple[Problem, ...] = ()
+    # Checks done by hand (`CustomCheck.manual`) among the checks, and those `manual="skip"`
+    # left out (also in `skipped`).
+    manual_kept: int = 0
+    manual_skipped: int = 0
 
 
-def import_fleet(source: ChecksFile, platform: str = "all") -> FleetImport:
-    """Keep the policies of a Fleet file that run on `platform` (darwin, linux, windows or all)."""
+def import_fleet(source: ChecksFile, platform: str = "all", manual: str = "keep") -> FleetImport:
+    """Keep the policies of a Fleet file that run on `platform` (darwin, linux, windows or all).
+
+    `manual`: "keep" the checks done by hand (Fleet's manual-check placeholders), which the app
+    shows apart and never runs, or "skip" them.
+    """
+    if manual not in MANUAL_IMPORT_CHOICES:
+        raise ValueError(f"manual must be keep or skip, not {manual!r}")
     skipped = [*source.problems, *source.passed_over]
     kept: list[CustomCheck] = []
+    manual_skipped = 0
     for check in source.checks:
         if check.platforms == ():
             skipped.append(check.problem(f"{check.name!r} is only for ChromeOS (chrome)"))
         elif platform != "all" and not check.applies_to(platform):
             only = ", ".join(check.platforms or ())
             skipped.append(check.problem(f"{check.name!r} is only for {only}, not {platform}"))
+        elif manual == "skip" and check.manual:
+            manual_skipped += 1
+            skipped.append(
+                check.problem(f"{check.name!r} is a check by hand (its query never returns rows)")
+            )
         else:
             kept.append(check)
-    return FleetImport(tuple(kept), tuple(skipped))
+    return FleetImport(
+        tuple(kept),
+        tuple(skipped),
+        tuple(source.notes),
+        manual_kept=sum(check.manual for check in kept),
+        manual_skipped=manual_skipped,
+    )
 
 
 class _BlockDumper(yaml.SafeDumper):

@@ -111,6 +111,11 @@ def _last_check(report: Report, failure: str) -> list[str]:
     ]
     counts = ", ".join(f"{count} {status.value}" for status, count in report.counts().items())
     lines.append(f"practices: {counts}")
+    if report.manual_checks or report.manual_checks_left_out:
+        lines.append(
+            f"checks by hand (not evaluated): {len(report.manual_checks)} shown, "
+            f"{report.manual_checks_left_out} left out by IT's setting"
+        )
     if failure:
         lines.append(f"the check after it failed: {failure}")
     return lines

@@ -20,6 +20,9 @@ with its rule, then how a verdict is put into words. The rules are Stethoscope's
   UNKNOWN when one is found but whether it runs cannot be told, else OFF; then judged as a
   requirement option.
 - IT's own checks: a query that returns rows passes; none fails (or nudges, if not critical).
+  A check done by hand (its query never returns rows: Fleet's manual-check placeholders) gets no
+  verdict: the report lists it apart (`manual_checks`), or counts it as left out where IT's
+  config says `manualChecks: skip`.
 - Overall: FAIL if any practice fails, else NUDGE if any nudges, else PASS (UNKNOWN when no
   practice could be read at all).
 """
@@ -48,6 +51,7 @@ from stethoscope_desktop.core.policy import (
 from stethoscope_desktop.core.report import (
     ApplicationOutcome,
     AppState,
+    ManualCheck,
     PracticeResult,
     Report,
     links_in,
@@ -79,12 +83,15 @@ def evaluate(
     organization: str = "",
     policy_files: tuple[str, ...] = (),
     policy_problems: tuple[str, ...] = (),
+    show_manual_checks: bool = True,
 ) -> Report:
     """Judge `facts` against `policy` and return the report, explained in `texts`' language.
 
     `organization` fills the texts' `{{organization}}`; `policy_files` and `policy_problems`
     (where the policy came from, what was wrong with its files) are carried into the report.
+    `show_manual_checks` False leaves IT's checks done by hand out (config `manualChecks: skip`).
     """
+    manual = _manual_checks(policy, facts)
     explainer = _Explainer(texts, facts.context, facts.device.platform_name, organization)
     ranked = rank(
         [
@@ -112,6 +119,8 @@ def evaluate(
         policy_problems=policy_problems,
         check_problems=facts.check_problems,
         table_timings=facts.table_timings,
+        manual_checks=manual if show_manual_checks else (),
+        manual_checks_left_out=0 if show_manual_checks else len(manual),
     )
 
 
@@ -584,10 +593,25 @@ def _security_observed(
 
 
 def _custom_checks(policy: Policy, facts: Facts) -> Iterator[PracticeResult]:
-    """Each of IT's checks for this platform: its texts are the check's own."""
+    """Each of IT's checks for this platform but those done by hand: its texts are its own."""
     for check in policy.custom_checks:
-        if check.applies_to(facts.context.osquery):
+        if check.applies_to(facts.context.osquery) and not check.manual:
             yield _custom_check(check, facts.custom_check(check.key))
+
+
+def _manual_checks(policy: Policy, facts: Facts) -> tuple[ManualCheck, ...]:
+    """IT's checks for this platform that are done by hand, in the policy's order."""
+    return tuple(
+        ManualCheck(
+            key=check.key,
+            title=check.name,
+            description=check.description,
+            directions=check.resolution,
+            links=links_in(check.resolution),
+        )
+        for check in policy.custom_checks
+        if check.applies_to(facts.context.osquery) and check.manual
+    )
 
 
 def _custom_check(check: CustomCheck, fact: Fact) -> PracticeResult:

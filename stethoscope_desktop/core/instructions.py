@@ -142,6 +142,14 @@ STRINGS: Mapping[str, str] = {
     "failedScan": "Why: the check ran into an error.",
     "failedBadAnswer": "Why: the scan worker's answer could not be read.",
     "failedVersion": "Why: the scan worker belongs to another version of the app.",
+    "manualTitle": "The heading of the window's section of IT's checks done by hand ({{count}}).",
+    "manualIntro": "What that section's checks are: not done automatically, not in the result "
+    "({{organization}}).",
+    "manualCountOne": "The report's line when IT lists one check done by hand.",
+    "manualCountOther": "The same for several ({{count}}).",
+    "manualLeftOutOne": "The report's line when IT's setting (manualChecks: skip) left one check "
+    "done by hand out.",
+    "manualLeftOutOther": "The same for several ({{count}}).",
 }
 STRING_KEYS = tuple(STRINGS)
 PLACEHOLDERS = frozenset(

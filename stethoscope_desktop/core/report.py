@@ -134,6 +134,26 @@ class PracticeResult:
 
 
 @dataclass(frozen=True)
+class ManualCheck:
+    """One of IT's checks done by hand: listed apart, never evaluated, never a FAIL or NUDGE.
+
+    Fleet's manual-check placeholders are such checks: their query never returns rows whatever
+    the device (`SELECT 1 WHERE 0;`), so it is not run.
+    """
+
+    key: str
+    """Unique within the report: custom/<the check's name as a slug>."""
+    title: str
+    """The check's name."""
+    description: str
+    """What the check is about (Markdown); empty if IT gave nothing."""
+    directions: str
+    """IT's resolution: how to check it by hand (Markdown with links); empty if none."""
+    links: tuple[Link, ...] = ()
+    """The links found in the directions, in order."""
+
+
+@dataclass(frozen=True)
 class DeviceFacts:
     """Who this device is: what the header of the window and the API's `device` show.
 
@@ -207,6 +227,15 @@ class Report:
     """Problems found in the check definitions."""
     table_timings: tuple[TableTiming, ...] = ()
     """How long each table took to generate, slowest first."""
+    manual_checks: tuple[ManualCheck, ...] = ()
+    """IT's checks for this platform that are done by hand (Fleet's manual-check placeholders,
+    whose query never returns rows), in the policy's order: not evaluated, so neither in
+    practices nor in the overall status.
+    """
+    manual_checks_left_out: int = 0
+    """How many checks done by hand IT's setting left out of manual_checks (manualChecks: skip
+    in config.yaml); 0 when they are shown.
+    """
     schema_version: int = REPORT_SCHEMA_VERSION
     """The version of this report format; it changes when a field changes meaning or is removed."""
 
@@ -358,6 +387,7 @@ def _report(data: Mapping[str, Any]) -> Report:
     engine = _object(data.get("engine"), "report.engine")
     practices = _list(data, "practices", "report", required=True)
     timings = _list(data, "table_timings", "report")
+    manual = _list(data, "manual_checks", "report")
     return _record(  # type: ignore[no-any-return]
         Report,
         data,
@@ -378,6 +408,21 @@ def _report(data: Mapping[str, Any]) -> Report:
             _record(TableTiming, _object(t, "report.table_timings[]"), "report.table_timings[]")
             for t in timings
         ),
+        manual_checks=tuple(
+            _manual_check(check, f"report.manual_checks[{index}]")
+            for index, check in enumerate(manual)
+        ),
+    )
+
+
+def _manual_check(raw: Any, name: str) -> ManualCheck:
+    data = _object(raw, name)
+    links = [_object(link, f"{name}.links[]") for link in _list(data, "links", name)]
+    return _record(  # type: ignore[no-any-return]
+        ManualCheck,
+        data,
+        name,
+        links=tuple(_record(Link, link, f"{name}.links[]") for link in links),
     )
 
 

@@ -146,8 +146,11 @@ class Scanner:
         return needed
 
     def gather(self, policy: Policy) -> Facts:
-        """Run the checks `policy` needs, and IT's own for this platform, in one engine session."""
-        custom = [c for c in policy.custom_checks if c.applies_to(self._platform)]
+        """Run the checks `policy` needs, and IT's own for this platform, in one engine session.
+
+        IT's checks done by hand (`CustomCheck.manual`) are not run: nothing they could answer.
+        """
+        custom = [c for c in policy.custom_checks if c.applies_to(self._platform) and not c.manual]
         return self._gather(self.needed_checks(policy), custom)
 
     def gather_every_check(self) -> Facts:
@@ -197,6 +200,7 @@ class Scanner:
             organization=practices.config.organization,
             policy_files=practices.files,
             policy_problems=tuple(str(p) for p in practices.problems),
+            show_manual_checks=practices.config.manual_checks == "show",
         )
 
     def _queries(self, check_ids: list[str]) -> list[str]:

@@ -79,4 +79,10 @@ STRINGS: dict[str, str] = {
     "failedScan": "the check ran into an error.",
     "failedBadAnswer": "the checker's answer could not be read.",
     "failedVersion": "the checker belongs to another version of Stethoscope. Please quit Stethoscope and start it again.",
+    "manualTitle": "Check by hand ({{count}})",
+    "manualIntro": "{{organization}} lists these checks, which can't be done automatically. They were not checked and don't count in the result above.",
+    "manualCountOne": "1 check by hand, not evaluated",
+    "manualCountOther": "{{count}} checks by hand, not evaluated",
+    "manualLeftOutOne": "1 check by hand left out by IT's setting",
+    "manualLeftOutOther": "{{count}} checks by hand left out by IT's setting",
 }

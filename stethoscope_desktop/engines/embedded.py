@@ -98,12 +98,40 @@ def _coerce(value: Value, column: Column) -> Value:
     return value if isinstance(value, str) else str(value)
 
 
+class _RowIds:
+    """Rowids that name a row by its content, the same in every Filter of one statement.
+
+    SQLite answers `WHERE (path = 'a' OR path LIKE 'b%')` by filtering once per branch and drops
+    a row whose rowid an earlier branch already gave; with the row's position as rowid, row 0 of
+    the second branch was lost. Here a rowid stands for (row, its occurrence among equal rows),
+    so a row both branches give is kept once and distinct rows are never confused.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[tuple[Value, ...], int], int] = {}
+
+    def for_rows(self, rows: list[tuple[Value, ...]]) -> list[int]:
+        """Return the rowid of each of `rows`."""
+        seen: dict[tuple[Value, ...], int] = {}
+        ids: list[int] = []
+        for row in rows:
+            occurrence = seen.get(row, 0)
+            seen[row] = occurrence + 1
+            ids.append(self._ids.setdefault((row, occurrence), len(self._ids)))
+        return ids
+
+
 class EmbeddedScanSession(ScanSession):
     """One scan on the embedded engine: a cache of generated tables and their timings."""
 
     def __init__(self, engine: EmbeddedEngine) -> None:
         self._engine = engine
         self._tables: TableCache[list[tuple[Value, ...]]] = TableCache(_typed_rows)
+        self._row_ids: dict[str, _RowIds] = {}
+
+    def row_ids_for(self, table: TablePlugin) -> _RowIds:
+        """Return the rowids of `table`'s rows in this scan."""
+        return self._row_ids.setdefault(table.name, _RowIds())
 
     def rows_for(self, table: TablePlugin, context: QueryContext) -> list[tuple[Value, ...]]:
         """Return the table's rows for this context, generating them at most once per scan."""
@@ -151,6 +179,7 @@ class _Cursor:
         self._vtable = vtable
         self._rows: list[tuple[Value, ...]] = []
         self._index = 0
+        self._rowids: list[int] | None = None
 
     def Filter(self, indexnum: int, indexname: str | None, constraintargs: tuple[Any, ...]) -> None:
         columns = self._vtable.table.columns
@@ -166,16 +195,21 @@ class _Cursor:
         session = self._vtable.engine.active_session()
         self._rows = session.rows_for(self._vtable.table, QueryContext(tuple(constraints)))
         self._index = 0
+        self._rowids = None
 
     def Eof(self) -> bool:
         return self._index >= len(self._rows)
 
     def Rowid(self) -> int:
-        return self._index
+        # Asked for only when SQLite needs it (an OR split into several filters); computed then.
+        if self._rowids is None:
+            session = self._vtable.engine.active_session()
+            self._rowids = session.row_ids_for(self._vtable.table).for_rows(self._rows)
+        return self._rowids[self._index]
 
     def Column(self, number: int) -> Value:
         if number == -1:
-            return self._index
+            return self.Rowid()
         return self._rows[self._index][number]
 
     def Next(self) -> None:
@@ -205,9 +239,12 @@ class _VirtualTable:
         info.idxStr = ",".join(terms) if terms else None
         required = {c.name for c in self.table.columns if c.required}
         used = {self.table.columns[int(t.split(":")[0])].name for t in terms}
-        # Plans that give a required column a value are far cheaper, as in osquery.
+        # Plans that give a required column a value are far cheaper, as in osquery; so are, by
+        # far, plans that constrain a column the table reads by (osquery: cost 1, else its max),
+        # so that an OR of such constraints is split into filters rather than scanned whole.
         missing_required = len(required - used)
-        info.estimatedCost = 10.0 + 1_000_000.0 * missing_required - len(terms)
+        keyed = 1.0 if used & set(self.table.key_columns()) else 100.0
+        info.estimatedCost = keyed + 1_000_000.0 * missing_required - 0.01 * len(terms)
         return True
 
     def Open(self) -> _Cursor:

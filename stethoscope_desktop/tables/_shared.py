@@ -84,6 +84,25 @@ OS_VERSION_COLUMNS = (
 )
 
 
+# The columns osquery's `users` and `groups` have on every platform; each platform adds its own.
+USERS_COLUMNS = (
+    Column("uid", "bigint", index=True),
+    Column("gid", "bigint"),
+    Column("uid_signed", "bigint"),
+    Column("gid_signed", "bigint"),
+    Column("username", "text"),
+    Column("description", "text"),
+    Column("directory", "text"),
+    Column("shell", "text"),
+    Column("uuid", "text", index=True),
+)
+GROUPS_COLUMNS = (
+    Column("gid", "bigint", index=True),
+    Column("gid_signed", "bigint"),
+    Column("groupname", "text"),
+)
+
+
 class MachineTable(TablePlugin):
     """A table that reads this machine through the `System` adapter it is given."""
 
@@ -178,3 +197,9 @@ def parse_json_output(text: str) -> Any:
     if not cleaned:
         raise ValueError("the command printed nothing")
     return json.loads(cleaned)
+
+
+def signed32(value: int) -> int:
+    """Return an unsigned 32-bit id as C's (int32_t) cast reads it: 4294967294 -> -2."""
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >= 1 << 31 else value

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from stethoscope_desktop.tables.augeas import Augeas
 from stethoscope_desktop.tables.base import TablePlugin
 from stethoscope_desktop.tables.browser_extensions import BrowserExtensions
 from stethoscope_desktop.tables.common import StethoscopeAppTable
+from stethoscope_desktop.tables.file import file_table
+from stethoscope_desktop.tables.file_lines import FileLines
 from stethoscope_desktop.tables.system import System
 
 if TYPE_CHECKING:
@@ -22,6 +25,12 @@ def builtin_tables(
     ignore it.
     """
     tables: list[TablePlugin] = [StethoscopeAppTable(), BrowserExtensions(system, platform)]
+    # The same on every platform (through `system`): osquery's file, fleetd's file_lines and,
+    # where osquery has it, augeas over the lenses tables/augeas.py implements.
+    if platform in ("linux", "darwin", "windows"):
+        tables += [file_table(system, platform), FileLines(system, platform)]
+    if platform in ("linux", "darwin"):
+        tables.append(Augeas(system))
     if platform == "linux":
         from stethoscope_desktop.tables.linux import linux_tables
 

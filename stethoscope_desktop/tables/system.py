@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat as stat_module
 import subprocess
 import sys
 import threading
@@ -54,6 +55,67 @@ class FilesystemStats:
     blocks_available: int  # free to an unprivileged user
     inodes: int
     inodes_free: int
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What stat(2) says of a file: the fields osquery's `file` table reports.
+
+    `birth_time` is None where the platform keeps no creation time (Linux through os.stat);
+    `flags` (BSD chflags) is None where the platform has none.
+    """
+
+    mode: int
+    inode: int
+    device: int
+    rdev: int
+    uid: int
+    gid: int
+    size: int
+    block_size: int
+    hard_links: int
+    atime: int
+    mtime: int
+    ctime: int
+    birth_time: int | None = None
+    flags: int | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        """Return True for a directory."""
+        return stat_module.S_ISDIR(self.mode)
+
+    @property
+    def is_symlink(self) -> bool:
+        """Return True for a symbolic link (only an lstat can say so)."""
+        return stat_module.S_ISLNK(self.mode)
+
+    @property
+    def is_regular(self) -> bool:
+        """Return True for a regular file."""
+        return stat_module.S_ISREG(self.mode)
+
+    @classmethod
+    def from_os(cls, result: os.stat_result) -> FileStat:
+        """Convert Python's stat result."""
+        birth = getattr(result, "st_birthtime", None)
+        flags = getattr(result, "st_flags", None)
+        return cls(
+            mode=result.st_mode,
+            inode=result.st_ino,
+            device=result.st_dev,
+            rdev=getattr(result, "st_rdev", 0),
+            uid=result.st_uid,
+            gid=result.st_gid,
+            size=result.st_size,
+            block_size=getattr(result, "st_blksize", 0),
+            hard_links=result.st_nlink,
+            atime=int(result.st_atime),
+            mtime=int(result.st_mtime),
+            ctime=int(result.st_ctime),
+            birth_time=int(birth) if birth is not None else None,
+            flags=int(flags) if flags is not None else None,
+        )
 
 
 class CommandError(Exception):
@@ -105,8 +167,12 @@ class System(Protocol):
         """Return statfs(2) of the filesystem mounted at `path`; raise OSError."""
         ...
 
+    def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
+        """Return stat(2) (or lstat(2) without following) of `path`; raise OSError."""
+        ...
+
     def read_link(self, path: str) -> str:
-        """Return a symbolic link's target as written (readlink(2)); raise OSError."""
+        """Return the target a symbolic link names; raise OSError."""
         ...
 
 
@@ -278,6 +344,18 @@ class LocalSystem:
             inodes_free=result.f_ffree,
         )
 
+    def _os_path(self, path: str) -> str:
+        # pathlib drops a trailing separator, which changes what (l)stat means for a link to a
+        # folder ("link/" is the folder), so it is put back.
+        mapped = os.fspath(self._path(path))
+        if path.endswith(("/", "\\")) and not mapped.endswith(os.sep):
+            mapped += os.sep
+        return mapped
+
+    def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
+        """Return stat(2) (or lstat(2) without following) of `path`; raise OSError."""
+        return FileStat.from_os(os.stat(self._os_path(path), follow_symlinks=follow_symlinks))
+
     def read_link(self, path: str) -> str:
-        """Return a symbolic link's target as written; raise OSError."""
-        return os.readlink(self._path(path))
+        """Return the target a symbolic link names; raise OSError."""
+        return os.readlink(self._os_path(path))

@@ -72,6 +72,18 @@ def _label(text: str, *, name: str = "", wrap: bool = True, muted: bool = False)
     return label
 
 
+def directions_label(markdown: str, on_link: Callable[[str], Any]) -> QLabel:
+    """Return a label showing Markdown directions; a link clicked goes to `on_link`."""
+    label = QLabel()
+    label.setTextFormat(Qt.TextFormat.MarkdownText)
+    label.setText(markdown)
+    label.setWordWrap(True)
+    label.setOpenExternalLinks(False)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+    label.linkActivated.connect(on_link)
+    return label
+
+
 def evidence_text(practice: PracticeResult) -> str:
     """Return the rows behind a verdict as short `column = value` lines."""
     lines: list[str] = []
@@ -146,13 +158,9 @@ class PracticeCard(QFrame):
         self.directions: QLabel | None = None
         if practice.directions and practice.status is not Status.PASS:
             details.addWidget(_label(instructions.string("sectionHow"), name="sectionTitle"))
-            self.directions = QLabel()
-            self.directions.setTextFormat(Qt.TextFormat.MarkdownText)
-            self.directions.setText(practice.directions)
-            self.directions.setWordWrap(True)
-            self.directions.setOpenExternalLinks(False)
-            self.directions.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
-            self.directions.linkActivated.connect(self._on_directions_link_activated)
+            self.directions = directions_label(
+                practice.directions, self._on_directions_link_activated
+            )
             self.directions.setAccessibleName(instructions.string("sectionHow"))
             details.addWidget(self.directions)
         evidence = evidence_text(practice)

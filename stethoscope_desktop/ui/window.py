@@ -2,8 +2,9 @@
 
 From the top: the header (organisation, device, verdict, Check again); IT's notice
 (`deprecationNotice` in config.yaml) as a banner; the notices that the app runs as an
-administrator or that IT's files have errors; the banner of critical problems; the cards. At the
-bottom, always in view, the Help bar: IT's help links, the all-devices page and Copy debug info.
+administrator or that IT's files have errors; the banner of critical problems; the cards; IT's
+checks done by hand, collapsed, apart from the cards (`ui.manual_checks`). At the bottom, always
+in view, the Help bar: IT's help links, the all-devices page and Copy debug info.
 
 Before the first report the header says a check is under way, in the bundled English, and the
 Help bar offers Copy debug info alone; when a scan brings no report it says so and why, until
@@ -33,6 +34,7 @@ from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
 from stethoscope_desktop.core.support import Support
 from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel
+from stethoscope_desktop.ui.manual_checks import ManualChecksSection
 from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import SYMBOLS
 
@@ -160,6 +162,7 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(False)
         self.model = PracticeListModel(self)
         self.cards = CardList(self.model, open_link)
+        self.manual_checks = ManualChecksSection(open_link)
         page = QWidget()
         page.setObjectName("page")
         page_layout = QVBoxLayout(page)
@@ -171,6 +174,7 @@ class MainWindow(QMainWindow):
             self.policy_notice,
             self.banner,
             self.cards,
+            self.manual_checks,
         ):
             page_layout.addWidget(widget)
         page_layout.addStretch(1)
@@ -228,6 +232,7 @@ class MainWindow(QMainWindow):
         self._instructions = instructions
         self._organization = organization
         self.cards.set_instructions(instructions)
+        self.manual_checks.set_strings(instructions, organization)
         self._refresh_texts()
         self._refresh_support()
 
@@ -258,6 +263,7 @@ class MainWindow(QMainWindow):
         self._report = report
         self._failure = None
         self.model.set_practices(report.practices)
+        self.manual_checks.show_report(report)
         self._rebuild_banner(report)
         self._refresh_texts()
 

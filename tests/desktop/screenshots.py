@@ -2,9 +2,11 @@
 
 The tray app runs in this process on the canned tables of the UI tests (firewall off, SSH
 listening, the screen lock unreadable), with an IT folder whose config.yaml has help links, the
-all-devices page and a notice. Pictures (written to `docs/`, or the folder given):
+all-devices page and a notice, and whose checks.d has checks done by hand (Fleet's manual-check
+placeholders). Pictures (written to `docs/`, or the folder given):
 
 - `window-notice-and-help.png`: the window, IT's notice on top and the Help bar at the bottom;
+- `window-checks-by-hand.png`: the window scrolled down to its "Check by hand" section, opened;
 - `tray-menu-help.png`: the tray menu as the tray host shows it, its Help submenu open.
 
 Look at them before committing: they are for people.
@@ -54,6 +56,23 @@ applications:
     assertion: SUGGESTED
 """
 
+# Controls a benchmark cannot check with a query, as Fleet's CIS files give them.
+IT_CHECKS = """\
+- name: Separate partition for /var/log
+  platform: linux
+  critical: true
+  resolution: |
+    Manual: follow the benchmark's audit steps for this control and keep the output for IT.
+  query: SELECT 1 WHERE 0;
+  purpose: Manual Validation Required
+- name: Login banner has the approved wording
+  platform: linux
+  resolution: |
+    Compare `/etc/issue` with the text on the [security intranet](https://intranet.example.com/banner).
+  query: SELECT 1 WHERE 1 = 0
+  purpose: Manual Validation Required
+"""
+
 
 def _wait(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
@@ -88,6 +107,8 @@ def take(folder: Path) -> list[Path]:
     it_folder.mkdir()
     (it_folder / "config.yaml").write_text(IT_CONFIG)
     (it_folder / "policy.yaml").write_text(IT_POLICY)
+    (it_folder / "checks.d").mkdir()
+    (it_folder / "checks.d" / "benchmark.yaml").write_text(IT_CHECKS)
     tables = canned_linux(
         stethoscope_firewall=[{"enabled": 0, "source": "none", "detail": "no firewall"}],
         stethoscope_remote_login=[
@@ -126,6 +147,14 @@ def take(folder: Path) -> list[Path]:
         window.move(20, 20)
         settle(1500)
         shot = folder / "window-notice-and-help.png"
+        subprocess.run(["import", "-window", str(int(window.winId())), str(shot)], check=True)
+        pictures.append(shot)
+        window.manual_checks.set_expanded(True)
+        settle(500)
+        bar = window.scroll_area.verticalScrollBar()
+        bar.setValue(bar.maximum())
+        settle(1000)
+        shot = folder / "window-checks-by-hand.png"
         subprocess.run(["import", "-window", str(int(window.winId())), str(shot)], check=True)
         pictures.append(shot)
         window.hide()

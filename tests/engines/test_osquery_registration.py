@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from stethoscope_desktop.engines.factory import extension_tables
 from stethoscope_desktop.engines.osquery_extension import ExtensionTables
 from stethoscope_desktop.tables.system import LocalSystem
 from tests.canned import CannedTable
 from tests.engines.osquery_helpers import assert_nothing_leaked, short_dir, standin_engine
+from tests.fakes import FakeSystem, write_file
 
 OURS_OS_VERSION = [{"name": "ours", "major": 99}]
 OURS_CONTROLS = [{"name": "net.ipv4.ip_forward", "current_value": "0", "subsystem": "net"}]
@@ -59,3 +62,24 @@ def test_before_osqueryd_answers_osquerys_own_list_stands_for_its_tables() -> No
 def test_the_factory_offers_every_builtin_table() -> None:
     names = {table.name for table in extension_tables("linux", LocalSystem())}
     assert {"os_version", "stethoscope_firewall", "stethoscope_os_version"} <= names
+
+
+def test_on_the_stand_in_fleetds_and_missing_tables_are_ours_the_rest_osquerys(
+    tmp_path: Path,
+) -> None:
+    # Our real built-in tables on a fake root: the stand-in has users, file, processes and
+    # augeas (osquery's own, answered by it), not file_lines (fleetd's) nor system_controls.
+    write_file(tmp_path, "/etc/motd", "first\nsecond\n")
+    write_file(tmp_path, "/proc/sys/net/ipv4/ip_forward", "0\n")
+    with short_dir() as runtime_dir:
+        engine = standin_engine(runtime_dir, tables=extension_tables("linux", FakeSystem(tmp_path)))
+        try:
+            with engine.begin_scan() as session:
+                lines = session.query("SELECT line FROM file_lines WHERE path = '/etc/motd'")
+                assert [row["line"] for row in lines.rows] == ["first", "second"]
+            served = set(engine.extension_table_names())
+            assert {"file_lines", "dconf_read", "system_controls", "stethoscope_firewall"} <= served
+            assert not served & {"users", "file", "processes", "augeas", "os_version", "mounts"}
+        finally:
+            engine.close()
+        assert_nothing_leaked(engine, runtime_dir)

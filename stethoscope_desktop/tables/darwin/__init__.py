@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from stethoscope_desktop.tables._shared import MachineTable
 from stethoscope_desktop.tables.base import TablePlugin
+from stethoscope_desktop.tables.darwin.accounts import Groups, Users
 from stethoscope_desktop.tables.darwin.apps import Apps
 from stethoscope_desktop.tables.darwin.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.darwin.firewall import Alf, Firewall
@@ -29,12 +30,14 @@ __all__ = [
     "AutomaticUpdates",
     "DiskEncryption",
     "Firewall",
+    "Groups",
     "OsVersion",
     "ScreenLock",
     "ScreenLockTiming",
     "SecuritySoftware",
     "SharingPreferences",
     "SystemInfo",
+    "Users",
     "WifiNetworks",
     "darwin_tables",
 ]
@@ -47,6 +50,8 @@ OSQUERY_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     Alf,
     ScreenLock,
     SharingPreferences,
+    Users,
+    Groups,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     Firewall,

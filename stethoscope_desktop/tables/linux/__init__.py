@@ -6,18 +6,25 @@ Each module holds one concern; `linux_tables` instantiates every table against o
 from __future__ import annotations
 
 from stethoscope_desktop.tables.base import TablePlugin
+from stethoscope_desktop.tables.linux.accounts import Groups, UserGroups, Users
+from stethoscope_desktop.tables.linux.dconf_read import DconfRead
 from stethoscope_desktop.tables.linux.desktop_apps import DesktopApps
 from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.linux.firewall import Firewall
 from stethoscope_desktop.tables.linux.kernel import KernelInfo, PlatformInfo
+from stethoscope_desktop.tables.linux.kernel_modules import KernelModules
 from stethoscope_desktop.tables.linux.mounts import Mounts
 from stethoscope_desktop.tables.linux.network import ListeningPorts
 from stethoscope_desktop.tables.linux.os_version import OsVersion, StethoscopeOsVersion
+from stethoscope_desktop.tables.linux.osquery_disk_encryption import OsqueryDiskEncryption
 from stethoscope_desktop.tables.linux.packages import DebPackages, RpmPackages
+from stethoscope_desktop.tables.linux.processes import Processes
 from stethoscope_desktop.tables.linux.remote_login import RemoteLogin
 from stethoscope_desktop.tables.linux.screen_lock import ScreenLock
 from stethoscope_desktop.tables.linux.secureboot import SecureBoot
 from stethoscope_desktop.tables.linux.security_software import SecuritySoftware
+from stethoscope_desktop.tables.linux.shadow import Shadow
+from stethoscope_desktop.tables.linux.system_controls import SystemControls
 from stethoscope_desktop.tables.linux.system_info import SystemInfo
 from stethoscope_desktop.tables.linux.systemd import SystemdUnits
 from stethoscope_desktop.tables.linux.updates import AutomaticUpdates
@@ -28,23 +35,32 @@ __all__ = [
     "OSQUERY_TABLE_CLASSES",
     "STETHOSCOPE_TABLE_CLASSES",
     "AutomaticUpdates",
+    "DconfRead",
     "DebPackages",
     "DesktopApps",
     "DiskEncryption",
     "Firewall",
+    "Groups",
     "KernelInfo",
+    "KernelModules",
     "ListeningPorts",
     "Mounts",
     "OsVersion",
+    "OsqueryDiskEncryption",
     "PlatformInfo",
+    "Processes",
     "RemoteLogin",
     "RpmPackages",
     "ScreenLock",
     "SecureBoot",
     "SecuritySoftware",
+    "Shadow",
     "StethoscopeOsVersion",
+    "SystemControls",
     "SystemInfo",
     "SystemdUnits",
+    "UserGroups",
+    "Users",
     "WifiNetworks",
     "linux_tables",
 ]
@@ -61,6 +77,15 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     SystemdUnits,
     KernelInfo,
     PlatformInfo,
+    Users,
+    Groups,
+    UserGroups,
+    Processes,
+    KernelModules,
+    SystemControls,
+    Shadow,
+    OsqueryDiskEncryption,
+    DconfRead,  # fleetd's
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     Firewall,
@@ -88,6 +113,7 @@ def linux_tables(system: System) -> list[TablePlugin]:
         SystemdUnits(system),
         KernelInfo(system),
         PlatformInfo(system),
+        DconfRead(system),
         Firewall(system),
         DiskEncryption(system),
         AutomaticUpdates(system),
@@ -97,4 +123,12 @@ def linux_tables(system: System) -> list[TablePlugin]:
         DesktopApps(system),
         SecuritySoftware(system),
         StethoscopeOsVersion(system),
+        Users(system),
+        Groups(system),
+        UserGroups(system),
+        Processes(system),
+        KernelModules(system),
+        SystemControls(system),
+        Shadow(system),
+        OsqueryDiskEncryption(system),
     ]

@@ -13,6 +13,7 @@ import plistlib
 from pathlib import Path
 
 from stethoscope_desktop.tables.darwin import (
+    accounts,
     disk_encryption,
     firewall,
     os_version,
@@ -43,6 +44,8 @@ COMMANDS: dict[str, list[str]] = {
     "launchctl-print-disabled-system": sharing.PRINT_DISABLED,
     "spctl-status": security_software.SPCTL_STATUS,
     "systemextensionsctl-list": security_software.SYSTEM_EXTENSIONS,
+    "dscl-users": accounts.READ_USERS,
+    "dscl-groups": accounts.READ_GROUPS,
 }
 # The user each recorded Mac belongs to.
 USERS = {"monterey-12": "ben", "ventura-13": "carla", "sonoma-14": "dana", "sequoia-15": "eli"}

@@ -87,7 +87,10 @@ def test_our_tables_have_the_columns_the_checks_use(cls: type[Any]) -> None:
 def test_building_the_tables_touches_nothing(tmp_path: Path) -> None:
     system = FakeSystem(tmp_path)
     tables = builtin_tables("darwin", system)
-    assert len({t.name for t in tables}) == len(tables) == 14
+    assert len({t.name for t in tables}) == len(tables)
+    assert len(tables) == 5 + len(OSQUERY_TABLE_CLASSES) + len(
+        STETHOSCOPE_TABLE_CLASSES
+    )  # with file, file_lines and augeas
     assert system.calls == []
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from stethoscope_desktop.tables.base import QueryContext, Row, TablePlugin
+from stethoscope_desktop.engines.embedded import EmbeddedEngine
+from stethoscope_desktop.tables.base import Constraint, Operator, QueryContext, Row, TablePlugin
 from tests.fakes import write_file
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -55,3 +56,17 @@ def one_row(table: TablePlugin) -> Row:
     generated = rows(table)
     assert len(generated) == 1, generated
     return generated[0]
+
+
+def equals(column: str, *values: str) -> QueryContext:
+    """Return the context of `WHERE column IN (values...)`: one EQUALS constraint per value."""
+    return QueryContext(tuple(Constraint(column, Operator.EQUALS, value) for value in values))
+
+
+def query_rows(engine: EmbeddedEngine, sql: str) -> list[dict[str, object]]:
+    """Run `sql` in a scan of its own on the embedded engine and return its rows."""
+    session = engine.begin_scan()
+    try:
+        return [dict(row) for row in session.query(sql).rows]
+    finally:
+        session.close()

@@ -59,5 +59,6 @@ def test_our_tables_are_named_stethoscope(cls: type[TablePlugin]) -> None:
 def test_linux_tables_builds_every_table_once(tmp_path: Path) -> None:
     tables = linux_tables(LocalSystem(tmp_path))
     names = [table.name for table in tables]
-    assert len(names) == len(set(names)) == 19
+    expected = len(OSQUERY_TABLE_CLASSES) + len(STETHOSCOPE_TABLE_CLASSES)
+    assert len(names) == len(set(names)) == expected
     assert {"os_version", "stethoscope_firewall", "systemd_units"} <= set(names)
