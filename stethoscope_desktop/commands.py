@@ -24,6 +24,7 @@ from stethoscope_desktop.core.checks import load_checks, parse_check
 from stethoscope_desktop.core.config import parse_config
 from stethoscope_desktop.core.custom_checks import (
     CHECKS_FOLDER,
+    CustomCheck,
     checks_files,
     dump_checks,
     import_fleet,
@@ -31,7 +32,7 @@ from stethoscope_desktop.core.custom_checks import (
 )
 from stethoscope_desktop.core.instructions import file_language, parse_instructions
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
-from stethoscope_desktop.core.policy import parse_policy
+from stethoscope_desktop.core.policy import CUSTOM_CHECKS_KEY, parse_policy
 from stethoscope_desktop.core.policy_server import PolicyServerClient
 from stethoscope_desktop.core.practices import (
     Practices,
@@ -179,8 +180,39 @@ def _check_file(path: Path) -> list[Problem]:
     return parse_policy(doc).problems
 
 
+def query_warnings(checks: Sequence[CustomCheck], platform: str = "all") -> list[str]:
+    """Warn about IT's checks whose query osquery could not run either, naming each and the fix.
+
+    The SQL is prepared against osquery's tables and ours (never run): a table or column that
+    is no osquery's (`sysctl`, `systemd_units.name`), fleetd's, or another platform's.
+    """
+    from stethoscope_desktop.engines.osquery_schema import query_mistakes
+
+    warnings: list[str] = []
+    for check in checks:
+        platforms = check.platforms if platform == "all" else (platform,)
+        for mistake in query_mistakes(check.query, platforms):
+            warnings.append(f"warning: {check.problem(f'{check.name!r}: {mistake}')}")
+    return warnings
+
+
+def _checks_in(path: Path) -> list[CustomCheck]:
+    """Return IT's checks in a checks.d file or under a policy file's customChecks."""
+    if path.parent.name == CHECKS_FOLDER:
+        return list(read_checks_file(path).checks)
+    if path.name != "policy.yaml":
+        return []
+    try:
+        doc = load_yaml(path)
+    except YamlFileError:
+        return []
+    checks = parse_policy(doc).values.get(CUSTOM_CHECKS_KEY, [])
+    return [check for check in checks if isinstance(check, CustomCheck)]
+
+
 def check_policy_command(paths: Sequence[Path]) -> int:
     problems: list[Problem] = []
+    warnings: list[str] = []
     checked = 0
     for path in paths:
         if path.is_dir():
@@ -207,8 +239,11 @@ def check_policy_command(paths: Sequence[Path]) -> int:
         for file in files:
             checked += 1
             problems += _check_file(file)
+            warnings += query_warnings(_checks_in(file))
     for problem in problems:
         print(problem)
+    for warning in warnings:
+        print(warning)
     if problems:
         print(f"{len(problems)} problem(s) found.", file=sys.stderr)
         return 1
@@ -279,6 +314,8 @@ def import_fleet_command(
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
     manual_line = _manual_checks_line(result.manual_kept, result.manual_skipped)
+    for warning in query_warnings(result.checks, platform):
+        print(warning, file=sys.stderr)
     if not result.checks:
         print(f"{source}: no policy to convert for platform {platform}", file=sys.stderr)
         return 1

@@ -1,8 +1,8 @@
 """Hand-written fakes for table tests: a folder standing in for / and recorded command outputs.
 
 `FakeSystem` is a `LocalSystem` whose root is a temporary folder, whose environment and home are
-given, and whose commands are answered from a dictionary of recorded results instead of being
-run. Nothing is patched: tables receive the fake exactly as they would receive the real system.
+given, and whose commands (and statfs answers) come from dictionaries of recorded results instead
+of the machine. Nothing is patched: tables receive the fake exactly as they would receive the real system.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from stethoscope_desktop.tables.system import (
     DEFAULT_TIMEOUT_S,
     CommandError,
     CommandResult,
+    FilesystemStats,
     LocalSystem,
 )
 
@@ -32,6 +33,7 @@ class FakeSystem(LocalSystem):
         home: str = "/home/tester",
         commands: Mapping[tuple[str, ...], Recorded] | None = None,
         denied: Iterable[str] = (),
+        filesystems: Mapping[str, FilesystemStats] | None = None,
     ) -> None:
         super().__init__(root, env=dict(env or {}), home=home)
         self.root = Path(root)
@@ -40,6 +42,8 @@ class FakeSystem(LocalSystem):
         # Paths (as tables see them) that exist but that this user may not read; the tests run
         # as root, so file modes cannot stand in for this.
         self.denied: set[str] = set(denied)
+        # statfs(2) answers by mount path; a path not given fails as statfs would (ENOENT).
+        self.filesystems: dict[str, FilesystemStats] = dict(filesystems or {})
 
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
         """Return (or raise) the recorded result of `argv`; unrecorded programs are missing."""
@@ -67,6 +71,14 @@ class FakeSystem(LocalSystem):
         """List a folder of the fake root, unless it is one of the denied paths."""
         self._check_access(path)
         return super().list_dir(path)
+
+    def filesystem_stats(self, path: str) -> FilesystemStats:
+        """Return the statfs answer given for `path`, else fail as for a missing mount."""
+        self._check_access(path)
+        stats = self.filesystems.get(path)
+        if stats is None:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", path)
+        return stats
 
     def read_link(self, path: str) -> str:
         """Read a symbolic link of the fake root, unless it is one of the denied paths."""

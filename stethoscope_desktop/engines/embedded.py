@@ -28,6 +28,7 @@ from stethoscope_desktop.engines.base import (
     TableCache,
 )
 from stethoscope_desktop.engines.info import EngineInfo, TableTiming
+from stethoscope_desktop.engines.osquery_schema import explain_sql_error, host_platform
 from stethoscope_desktop.engines.sql_functions import register_osquery_functions
 from stethoscope_desktop.tables.base import (
     Column,
@@ -284,8 +285,10 @@ class EmbeddedEngine(QueryEngine):
         *,
         reason: str = "",
         query_time_limit: float = QUERY_TIME_LIMIT_S,
+        platform: str = "",
     ) -> None:
         self._query_time_limit = query_time_limit
+        self._platform = platform or host_platform()  # osquery's name, for error reasons
         self._tables = {table.name: table for table in tables}
         self._reason = reason
         self._connection = apsw.Connection(":memory:")
@@ -383,7 +386,7 @@ class EmbeddedEngine(QueryEngine):
             except TableError as failure:
                 raise QueryError(str(failure), tables) from failure
             except apsw.SQLError as failure:
-                raise QueryError(_explain_sql_error(str(failure)), tables) from failure
+                raise QueryError(self._explain(str(failure), sql), tables) from failure
             except apsw.InterruptError as failure:
                 message = f"the query ran longer than {self._query_time_limit:g} s and was stopped"
                 raise QueryError(message, tables) from failure
@@ -393,14 +396,15 @@ class EmbeddedEngine(QueryEngine):
                 self._connection.set_progress_handler(None)
         return QueryResult(rows, tuple(tables))
 
+    def _explain(self, message: str, sql: str) -> str:
+        """Say why SQLite refused `sql`: a table or column osquery lacks too, or ours only."""
+        text = message.removeprefix("SQLError: ")
+        columns = {name: [c.name for c in table.columns] for name, table in self._tables.items()}
+        reason = explain_sql_error(
+            text, sql, self._platform, served=self._tables, served_columns=columns
+        )
+        return reason if reason is not None else f"SQL error: {text}"
+
     def close(self) -> None:
         """Close the SQLite connection."""
         self._connection.close()
-
-
-def _explain_sql_error(message: str) -> str:
-    text = message.removeprefix("SQLError: ")
-    if text.startswith("no such table: "):
-        table = text.removeprefix("no such table: ")
-        return f"needs osquery: table {table} is not built into Stethoscope on this platform"
-    return f"SQL error: {text}"

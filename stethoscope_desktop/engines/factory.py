@@ -90,8 +90,12 @@ def find_osqueryd(
 
 
 def extension_tables(platform: str, system: System) -> list[TablePlugin]:
-    """Return the tables registered into osqueryd: ours, which osquery lacks unprivileged."""
-    return [t for t in builtin_tables(platform, system) if t.name.startswith("stethoscope_")]
+    """Return the tables that may be registered into osqueryd: every table we build in.
+
+    The extension serves only ours (`stethoscope_*`) and those osqueryd itself lacks (fleetd's,
+    say): osquery's own tables are osquery's to answer (`ExtensionTables`).
+    """
+    return builtin_tables(platform, system)
 
 
 def create_engine(
@@ -107,7 +111,9 @@ def create_engine(
     system = system or LocalSystem()
     if choice == "embedded":
         return EmbeddedEngine(
-            builtin_tables(platform, system), reason="chosen in the configuration"
+            builtin_tables(platform, system),
+            reason="chosen in the configuration",
+            platform=platform,
         )
     found = find_osqueryd(platform, osquery_path, env, standard_paths=standard_paths)
     if found is None:
@@ -120,6 +126,7 @@ def create_engine(
             builtin_tables(platform, system),
             reason=f"no osqueryd found (looked in {looked}), "
             "so the built-in engine runs the checks",
+            platform=platform,
         )
     from stethoscope_desktop.engines.osquery import OsqueryEngine, OsqueryFailure, osqueryd_version
 
@@ -132,6 +139,7 @@ def create_engine(
             builtin_tables(platform, system),
             reason=f"osqueryd at {found} does not run ({failure.reason}), "
             "so the built-in engine runs the checks",
+            platform=platform,
         )
     chosen = ", chosen in the configuration" if choice == "osquery" else ""
     return OsqueryEngine(

@@ -68,6 +68,7 @@ from stethoscope_desktop.engines.osquery_extension import (
     extension_tables_in,
     protocol_for,
 )
+from stethoscope_desktop.engines.osquery_schema import explain_sql_error, host_platform
 from stethoscope_desktop.tables.base import Row, TablePlugin, Value
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,6 @@ _SQL_ERRORS = (
     "sub-select returns",
     "only a single result allowed",
 )
-_NO_SUCH_TABLE = re.compile(r"no such table: (\S+)")
 _VERSION = re.compile(r"version\s+(\S+)")
 
 
@@ -495,6 +495,8 @@ class OsquerydInstance:
         self._client = self._connect_when_ready(self._child, deadline)
         self.version = self._handshake(deadline)
         self.tables = self._osquery_tables()
+        if self.tables:  # else (no registry answered) the list of osquery's tables stands for it
+            self._tables.serve_what_osquery_lacks(self.tables)
         self._register_extension()
 
     def _connect_when_ready(self, child: _Child, deadline: float) -> _Client:
@@ -849,7 +851,9 @@ class OsqueryEngine(QueryEngine):
                 if ours:
                     raise QueryError("; ".join(ours), self.tables_in(sql)) from None
                 if is_sql_error(error.message):
-                    raise QueryError(self._explain(error.message), self.tables_in(sql)) from None
+                    raise QueryError(
+                        self._explain(error.message, sql), self.tables_in(sql)
+                    ) from None
                 reason = f"osqueryd answered with an error: {error}"
             except OsqueryFailure as failure:
                 reason = failure.reason
@@ -876,12 +880,19 @@ class OsqueryEngine(QueryEngine):
             self._column_types[sql] = cached
         return cached
 
-    def _explain(self, message: str) -> str:
-        missing = _NO_SUCH_TABLE.search(message)
+    def _explain(self, message: str, sql: str) -> str:
+        """Say why osqueryd refused `sql`, in the words the embedded engine uses for it."""
+        served = self._extension.names | self._osquery_tables
+        ours: dict[str, list[str]] = {}
+        for name in self._extension.names:
+            table = self._extension.table(name)
+            if table is not None:
+                ours[name] = [column.name for column in table.columns]
         version = f"osquery {self._version}" if self._version else "osquery"
-        if missing:
-            return f"needs a table {version} does not have here: {missing.group(1)}"
-        return f"SQL error: {message}"
+        reason = explain_sql_error(
+            message, sql, host_platform(), served=served, served_columns=ours, osquery=version
+        )
+        return reason if reason is not None else f"SQL error: {message}"
 
     # -- osqueryd's lifecycle ------------------------------------------------------------------
 

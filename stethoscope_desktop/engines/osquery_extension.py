@@ -26,7 +26,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -37,6 +37,11 @@ from thrift.Thrift import TException
 from thrift.transport import TSocket, TTransport
 
 from stethoscope_desktop.engines.base import TableCache
+from stethoscope_desktop.engines.osquery_schema import (
+    host_platform,
+    osquery_tables,
+    tables_named_in,
+)
 from stethoscope_desktop.tables.base import QueryContext, Row, TableError, TablePlugin, Value
 
 log = logging.getLogger(__name__)
@@ -104,10 +109,39 @@ class TableScan(TableCache[list[Row]]):
 class ExtensionTables:
     """The tables we register into osqueryd, generated through the current scan's cache."""
 
-    def __init__(self, tables: Iterable[TablePlugin]) -> None:
-        self._tables = {table.name: table for table in tables}
+    def __init__(
+        self, tables: Iterable[TablePlugin], *, osquery_has: Collection[str] | None = None
+    ) -> None:
+        """Serve `tables`, but none that osqueryd has itself.
+
+        Until osqueryd says which it has (`serve_what_osquery_lacks`), `osquery_has` stands for
+        its tables: by default every osquery table of this platform in osquery's own list.
+        """
+        self._candidates = {table.name: table for table in tables}
+        if osquery_has is None:
+            platform = host_platform()
+            osquery_has = {
+                name
+                for name, spec in osquery_tables().items()
+                if spec.source == "osquery" and platform in spec.platforms
+            }
+        self._tables = self._lacking(osquery_has)
         self._lock = threading.Lock()
         self._scan: TableScan | None = None
+
+    def _lacking(self, osquery_has: Collection[str]) -> dict[str, TablePlugin]:
+        return {
+            name: table
+            for name, table in self._candidates.items()
+            if name.startswith("stethoscope_") or name not in osquery_has
+        }
+
+    def serve_what_osquery_lacks(self, osquery_has: Collection[str]) -> None:
+        """Serve, of our tables, ours (`stethoscope_*`) and those osqueryd lists no table for.
+
+        osquery's own tables are never overridden: a table it has is its to answer.
+        """
+        self._tables = self._lacking(osquery_has)
 
     @property
     def names(self) -> frozenset[str]:
@@ -365,18 +399,5 @@ class ExtensionServer:
                 os.unlink(self.path)
 
 
-def extension_tables_in(sql: str, names: Sequence[str]) -> list[str]:
-    """Return which of `names` appear as words in `sql` (the tables a query may read)."""
-    lowered = sql.lower()
-    found: list[str] = []
-    for name in names:
-        start = lowered.find(name)
-        while start >= 0:
-            end = start + len(name)
-            before = lowered[start - 1] if start else " "
-            after = lowered[end] if end < len(lowered) else " "
-            if not (before.isalnum() or before == "_") and not (after.isalnum() or after == "_"):
-                found.append(name)
-                break
-            start = lowered.find(name, end)
-    return found
+# Which of our tables a query names (the word search osquery_schema's explanations use too).
+extension_tables_in = tables_named_in

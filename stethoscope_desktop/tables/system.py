@@ -12,6 +12,7 @@ a console window.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat as stat_module
@@ -26,6 +27,7 @@ from typing import IO, Protocol
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_OUTPUT_LIMIT = 4 * 1024 * 1024
 DEFAULT_FILE_LIMIT = 4 * 1024 * 1024
+STATFS_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class CommandResult:
     def ok(self) -> bool:
         """Return True when the command exited with status 0."""
         return self.returncode == 0
+
+
+@dataclass(frozen=True)
+class FilesystemStats:
+    """What statfs(2) says of a mounted filesystem: sizes in blocks of `block_size` bytes."""
+
+    block_size: int
+    blocks: int
+    blocks_free: int
+    blocks_available: int  # free to an unprivileged user
+    inodes: int
+    inodes_free: int
 
 
 @dataclass(frozen=True)
@@ -147,6 +161,10 @@ class System(Protocol):
 
     def is_dir(self, path: str) -> bool:
         """Return True if `path` is a directory."""
+        ...
+
+    def filesystem_stats(self, path: str) -> FilesystemStats:
+        """Return statfs(2) of the filesystem mounted at `path`; raise OSError."""
         ...
 
     def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
@@ -291,6 +309,40 @@ class LocalSystem:
     def list_dir(self, path: str) -> list[str]:
         """Return the sorted entry names of a directory; raise OSError."""
         return sorted(entry.name for entry in self._path(path).iterdir())
+
+    def filesystem_stats(self, path: str) -> FilesystemStats:
+        """Return statfs(2) of the filesystem at `path`, waiting at most STATFS_TIMEOUT_S.
+
+        A dead network mount can block statfs for minutes; the call then runs on in a daemon
+        thread and this raises TimeoutError.
+        """
+        target = self._path(path)
+        if not hasattr(os, "statvfs"):  # pragma: no cover - Windows
+            raise OSError(errno.ENOSYS, "statfs is not available here", path)
+        answer: list[os.statvfs_result | OSError] = []
+
+        def ask() -> None:
+            try:
+                answer.append(os.statvfs(target))
+            except OSError as error:
+                answer.append(error)
+
+        worker = threading.Thread(target=ask, name="statfs", daemon=True)
+        worker.start()
+        worker.join(STATFS_TIMEOUT_S)
+        if not answer:
+            raise TimeoutError(errno.ETIMEDOUT, f"statfs took over {STATFS_TIMEOUT_S:g} s", path)
+        result = answer[0]
+        if isinstance(result, OSError):
+            raise result
+        return FilesystemStats(
+            block_size=result.f_bsize,
+            blocks=result.f_blocks,
+            blocks_free=result.f_bfree,
+            blocks_available=result.f_bavail,
+            inodes=result.f_files,
+            inodes_free=result.f_ffree,
+        )
 
     def _os_path(self, path: str) -> str:
         # pathlib drops a trailing separator, which changes what (l)stat means for a link to a

@@ -132,7 +132,7 @@ def test_a_check_whose_sql_fails_is_unknown_with_the_sql_error_and_others_run(
     report = scan(canned_linux(), tmp_path, checks=checks)
     firewall = report.practice("firewall")
     assert firewall is not None and firewall.status is Status.UNKNOWN
-    assert "no such column: nonsense_column" in firewall.reason
+    assert "`stethoscope_firewall` has no column `nonsense_column`" in firewall.reason
     assert statuses(report)["diskEncryption"] is Status.PASS
 
 

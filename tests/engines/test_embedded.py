@@ -152,8 +152,9 @@ def test_a_bug_in_a_table_is_a_reason_not_a_crash() -> None:
 @pytest.mark.parametrize(
     ("sql", "message"),
     [
-        ("SELECT nope FROM os_version", "SQL error: no such column: nope"),
-        ("SELECT * FROM missing_table", "needs osquery: table missing_table"),
+        ("SELECT nope FROM os_version", "`os_version` has no column `nope` (its columns: name,"),
+        ("SELECT * FROM missing_table", "`missing_table` is not an osquery table"),
+        ("SELECT 1 FROM no_such_column_here WHERE", "SQL error: incomplete input"),
         ("SELEC 1", "SQL error"),
     ],
 )

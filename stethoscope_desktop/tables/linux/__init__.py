@@ -15,7 +15,7 @@ from stethoscope_desktop.tables.linux.kernel import KernelInfo, PlatformInfo
 from stethoscope_desktop.tables.linux.kernel_modules import KernelModules
 from stethoscope_desktop.tables.linux.mounts import Mounts
 from stethoscope_desktop.tables.linux.network import ListeningPorts
-from stethoscope_desktop.tables.linux.os_version import OsVersion
+from stethoscope_desktop.tables.linux.os_version import OsVersion, StethoscopeOsVersion
 from stethoscope_desktop.tables.linux.osquery_disk_encryption import OsqueryDiskEncryption
 from stethoscope_desktop.tables.linux.packages import DebPackages, RpmPackages
 from stethoscope_desktop.tables.linux.processes import Processes
@@ -55,6 +55,7 @@ __all__ = [
     "SecureBoot",
     "SecuritySoftware",
     "Shadow",
+    "StethoscopeOsVersion",
     "SystemControls",
     "SystemInfo",
     "SystemdUnits",
@@ -95,6 +96,7 @@ STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     WifiNetworks,
     DesktopApps,
     SecuritySoftware,
+    StethoscopeOsVersion,
 )
 
 
@@ -120,6 +122,7 @@ def linux_tables(system: System) -> list[TablePlugin]:
         WifiNetworks(system),
         DesktopApps(system),
         SecuritySoftware(system),
+        StethoscopeOsVersion(system),
         Users(system),
         Groups(system),
         UserGroups(system),

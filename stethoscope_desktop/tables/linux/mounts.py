@@ -4,8 +4,10 @@ Rows come from /proc/mounts in its order, as osquery's getmntent loop reads them
 escapes (\040 for a space) decoded. device_alias is the device's canonical /dev name (what
 osquery's realpath gives): /dev/mapper/x and /dev/disk/by-*/x resolve to /dev/dm-N or /dev/sdXN
 through the mount's major:minor in /proc/self/mountinfo and /sys/dev/block/M:m/uevent, so no
-symlink needs to be followed. The block and inode counts come from statfs(2) in osquery; `System`
-offers no statfs, so they are NULL here.
+symlink needs to be followed. The block and inode counts are statfs(2) of the mount's path, as in
+osquery: f_bsize, f_blocks, f_bfree, f_bavail, f_files and f_ffree, each cut to 32 bits as osquery
+stores them; autofs mounts (which statfs would trigger) and mounts statfs fails on (or takes over
+`STATFS_TIMEOUT_S` for: a dead network share) have 0 in all six, as osquery gives them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ from stethoscope_desktop.tables.linux._common import (
 from stethoscope_desktop.tables.system import System
 
 _OCTAL = re.compile(r"\\([0-7]{3})")
+_SIZE_COLUMNS = (
+    "blocks_size",
+    "blocks",
+    "blocks_free",
+    "blocks_available",
+    "inodes",
+    "inodes_free",
+)
+_UINT32 = 0xFFFFFFFF  # osquery casts each statfs count to a 32-bit unsigned integer
 
 
 def unescape_mount_field(text: str) -> str:
@@ -206,7 +217,28 @@ class Mounts(MachineTable):
                     "device_alias": alias,
                     "path": mount.path,
                     "type": mount.type,
+                    **self._sizes(mount),
                     "flags": mount.options,
                 }
             )
         return rows
+
+    def _sizes(self, mount: Mount) -> Row:
+        """Return the block and inode columns from statfs of the mount, or 0s as osquery does."""
+        stats = None
+        if mount.type != "autofs":
+            try:
+                stats = self._system.filesystem_stats(mount.path)
+            except OSError:
+                stats = None
+        if stats is None:
+            return dict.fromkeys(_SIZE_COLUMNS, 0)
+        values = (
+            stats.block_size,
+            stats.blocks,
+            stats.blocks_free,
+            stats.blocks_available,
+            stats.inodes,
+            stats.inodes_free,
+        )
+        return {name: value & _UINT32 for name, value in zip(_SIZE_COLUMNS, values, strict=True)}

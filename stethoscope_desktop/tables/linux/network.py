@@ -1,22 +1,32 @@
-"""osquery's `listening_ports` table on Linux, from /proc/net/{tcp,tcp6,udp,udp6}.
+"""osquery's `listening_ports` table on Linux, from /proc/net and the /proc/<pid>/fd links.
 
-A TCP socket listens when its state is 0A (TCP_LISTEN); a UDP socket is listed when it has no
-remote end (remote port 0, state 07), which is osquery's rule. Every user can read these files.
-Which process owns a socket is only visible through /proc/<pid>/fd of processes one may inspect,
-so, as osquery does for sockets it cannot map, pid and fd are -1; socket is the inode number, path
-is "" (we do not list Unix sockets). net_namespace is NULL: osquery takes it from the
-/proc/<pid>/ns/net link, and reading a link's target is not something `System` offers.
+As osquery builds it (from its process_open_sockets): every socket of this network namespace in
+/proc/net/{icmp,tcp,udp,udplite,raw}[6], unix and packet; an internet socket is listed when its
+remote port is 0 (a listening or bound-only TCP socket, an unconnected UDP one), a Unix socket
+when it has a path, a packet socket always. pid and fd are those of the process holding the
+socket, found through the `socket:[<inode>]` links in /proc/<pid>/fd of every process this user
+may inspect (their own at least); a socket no visible process holds has -1 for both. Where
+several hold one, the last in osquery's order wins (pids compared as text, then fds). A Unix
+socket has port 0, socket 0 and no address; an internet socket no path. net_namespace is the
+inode of this process's /proc/self/ns/net link (osquery also walks other namespaces through
+their processes; we read our own only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
-from stethoscope_desktop.tables.linux._common import MachineTable, os_error_reason
+from stethoscope_desktop.tables.linux._common import (
+    MachineTable,
+    list_optional,
+    os_error_reason,
+    read_optional,
+)
 from stethoscope_desktop.tables.system import System
 
 TCP_LISTEN = 0x0A
@@ -130,8 +140,59 @@ def read_sockets(
     return sockets, failures
 
 
+# osquery's protocols of an internet socket, in its order, with their /proc/net file names.
+OSQUERY_INET_PROTOCOLS = ((1, "icmp"), (IPPROTO_TCP, "tcp"), (IPPROTO_UDP, "udp"), (136, "udplite"),
+                          (255, "raw"))  # fmt: skip
+AF_UNIX = 1
+AF_PACKET = 17
+MAX_DESCRIPTORS = 200_000  # fd links read per table generation, over every process
+
+
+def _proc_net_inet(text: str, protocol: int, family: int) -> list[InetSocket]:
+    """Parse an internet socket file; the header must start with sl or sk, as osquery checks."""
+    first = text.lstrip().split("\n", 1)[0].strip()
+    if not first.startswith(("sl", "sk")):
+        return []
+    return parse_proc_net(text, protocol, family)
+
+
+def socket_holders(system: System) -> dict[int, tuple[int, int]]:
+    """Return socket inode -> (pid, fd) from the /proc/<pid>/fd links this user may read."""
+    holders: dict[int, tuple[int, int]] = {}
+    budget = MAX_DESCRIPTORS
+    pids = sorted(entry for entry in list_optional(system, "/proc") if entry.isdigit())
+    for pid in pids:  # as text, as osquery's std::set<std::string> orders them
+        try:
+            descriptors = system.list_dir(f"/proc/{pid}/fd")
+        except OSError:
+            continue  # another user's process, or gone
+        for fd in sorted((d for d in descriptors if d.isdigit()), key=int):
+            if budget <= 0:
+                return holders
+            budget -= 1
+            try:
+                target = system.read_link(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:[") and target.endswith("]"):
+                with contextlib.suppress(ValueError):
+                    holders[int(target[8:-1])] = (int(pid), int(fd))
+    return holders
+
+
+def network_namespace(system: System) -> str | None:
+    """Return the inode number of this process's network namespace, or None."""
+    try:
+        target = system.read_link("/proc/self/ns/net")
+    except OSError:
+        return None
+    if target.startswith("net:[") and target.endswith("]"):
+        return target[5:-1]
+    return None
+
+
 class ListeningPorts(MachineTable):
-    """TCP and UDP sockets waiting for connections or datagrams."""
+    """Sockets waiting for connections or datagrams, and bound Unix and packet sockets."""
 
     name = "listening_ports"
     columns = (
@@ -148,20 +209,69 @@ class ListeningPorts(MachineTable):
     platforms = ("linux",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
-        sockets, failures = read_sockets(self._system)
-        if failures and not sockets:
-            raise TableError("cannot read the socket tables: " + "; ".join(failures))
-        return [
-            {
-                "pid": -1,
-                "port": s.local_port,
-                "protocol": s.protocol,
-                "family": s.family,
-                "address": s.local_address,
-                "fd": -1,
-                "socket": s.inode,
-                "path": "",
-            }
-            for s in sockets
-            if s.listening
-        ]
+        try:  # every Linux with IPv4 has it: not there, /proc is not what we expect
+            self._system.read_bytes("/proc/net/tcp", limit=1)
+        except OSError as error:
+            reason = f"/proc/net/tcp: {os_error_reason(error)}"
+            raise TableError(f"cannot read the socket tables: {reason}") from error
+        holders = socket_holders(self._system)
+        namespace = network_namespace(self._system)
+        rows: list[Row] = []
+
+        def add(socket_inode: int, row: Row) -> None:
+            pid, fd = holders.get(socket_inode, (-1, -1))
+            rows.append({"pid": pid, "fd": fd, **row, "net_namespace": namespace})
+
+        for protocol, name in OSQUERY_INET_PROTOCOLS:
+            for family, suffix in ((AF_INET, ""), (AF_INET6, "6")):
+                text = read_optional(self._system, f"/proc/net/{name}{suffix}", limit=_NET_LIMIT)
+                for s in _proc_net_inet(text or "", protocol, family):
+                    if s.remote_port == 0:
+                        add(s.inode, {"port": s.local_port, "protocol": protocol,
+                                      "family": family, "address": s.local_address,
+                                      "socket": s.inode, "path": None})  # fmt: skip
+        for inode, protocol, path in _unix_sockets(self._system):
+            if path:
+                add(inode, {"port": 0, "protocol": protocol, "family": AF_UNIX,
+                            "address": None, "socket": 0, "path": path})  # fmt: skip
+        for inode, protocol in _packet_sockets(self._system):
+            add(inode, {"port": 0, "protocol": protocol, "family": AF_PACKET,
+                        "address": "", "socket": inode, "path": None})  # fmt: skip
+        return rows
+
+
+_NET_LIMIT = 16 * 1024 * 1024
+
+
+def _unix_sockets(system: System) -> list[tuple[int, int, str]]:
+    """Return (inode, protocol, path) of each line of /proc/net/unix; path "" when unbound."""
+    text = read_optional(system, "/proc/net/unix", limit=_NET_LIMIT) or ""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith("Num"):
+        return []
+    found: list[tuple[int, int, str]] = []
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) < 7:
+            continue
+        with contextlib.suppress(ValueError):
+            path = fields[7] if len(fields) >= 8 else ""  # osquery keeps the first word
+            found.append((int(fields[6]), int(fields[2], 10), path))
+    return found
+
+
+def _packet_sockets(system: System) -> list[tuple[int, int]]:
+    """Return (inode, protocol) of each line of /proc/net/packet."""
+    text = read_optional(system, "/proc/net/packet", limit=_NET_LIMIT) or ""
+    lines = text.splitlines()
+    if not lines or not lines[0].startswith(("sl", "sk")):
+        return []
+    found: list[tuple[int, int]] = []
+    for line in lines[1:]:
+        fields = line.split()
+        if len(fields) < 9:
+            continue
+        with contextlib.suppress(ValueError):
+            protocol = int(fields[3], 16) if len(fields[3]) == 4 else 0
+            found.append((int(fields[8]), protocol))
+    return found

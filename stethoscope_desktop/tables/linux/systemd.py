@@ -1,15 +1,17 @@
-"""osquery's `systemd_units` table, from `systemctl list-units` and `systemctl list-unit-files`.
+"""osquery's `systemd_units` table, from `systemctl list-units` and `systemctl show`.
 
 osquery asks systemd over D-Bus (ListUnits: every loaded unit, active or not). We run
-`systemctl list-units --all --plain --no-legend --no-pager` for id, load/active/sub state, job type
-and description, and `systemctl list-unit-files` for unit_file_state (an instance such as
-getty@tty1.service takes its template's state when it has no line of its own). object_path is
-computed the way systemd builds it (bus-escaped id under /org/freedesktop/systemd1/unit/), and a
-unit without a job has job_id 0, job_type "" and job_path "/", as ListUnits reports. Job ids come
+`systemctl list-units --all --plain --no-legend --no-pager` for id, load/active/sub state, job
+type and description. object_path is computed the way systemd builds it (bus-escaped id under
+/org/freedesktop/systemd1/unit/), and a unit without a job has job_id 0, job_type "" and job_path
+"/", as ListUnits reports. Job ids come
 from `systemctl list-jobs`, run only when some unit has a pending job.
 
-following, fragment_path, source_path and user are per-unit D-Bus properties that no list command
-prints; querying them unit by unit would cost hundreds of calls, so they are NULL.
+following, fragment_path, source_path, user and unit_file_state are per-unit D-Bus properties,
+which osquery reads unit by unit; one `systemctl show --property=… '*'` prints them for every
+loaded unit at once. As in osquery each is text, "" where the unit has none (user: only services
+have it). Where `show` fails, unit_file_state comes from `systemctl list-unit-files` (an instance
+such as getty@tty1.service taking its template's state) and the other four are NULL.
 
 Without systemd as PID 1 (containers, WSL without systemd, other init systems) the table raises
 TableError naming what PID 1 is.
@@ -103,6 +105,31 @@ def parse_list_jobs(text: str) -> dict[str, int]:
     return jobs
 
 
+# D-Bus property -> column, for `systemctl show`.
+_PROPERTIES = {
+    "Id": "id",
+    "Following": "following",
+    "FragmentPath": "fragment_path",
+    "SourcePath": "source_path",
+    "User": "user",
+    "UnitFileState": "unit_file_state",
+}
+
+
+def parse_show(text: str) -> dict[str, dict[str, str]]:
+    """Parse `systemctl show` of several units (blocks of Key=value lines) by unit Id."""
+    units: dict[str, dict[str, str]] = {}
+    for block in text.split("\n\n"):
+        values: dict[str, str] = {}
+        for line in block.splitlines():
+            key, sep, value = line.partition("=")
+            if sep:
+                values[key] = value
+        if values.get("Id"):
+            units[values["Id"]] = values
+    return units
+
+
 def _template(unit: str) -> str | None:
     prefix, at, rest = unit.partition("@")
     if not at or "." not in rest:
@@ -140,21 +167,39 @@ class SystemdUnits(MachineTable):
             raise TableError(f"systemctl {args[0]} failed: {command_reason(result)}")
         return result.stdout
 
+    def _unit_properties(self) -> dict[str, dict[str, str]] | None:
+        """Return the per-unit properties osquery reads, by unit id; None when `show` fails."""
+        argv = ["systemctl", "show", "--no-pager", "--property=" + ",".join(_PROPERTIES), "*"]
+        result = run_quiet(self._system, argv)
+        if isinstance(result, str) or not result.ok:
+            return None
+        return parse_show(result.stdout)
+
     def generate(self, context: QueryContext) -> Iterable[Row]:
         if not systemd_running(self._system):
             raise TableError(not_running_reason(self._system))
         rows = parse_list_units(self._systemctl("list-units", "--all"))
-        file_states = parse_list_unit_files(self._systemctl("list-unit-files"))
+        properties = self._unit_properties()
+        if properties is not None:
+            for row in rows:
+                found = properties.get(str(row["id"]), {})
+                for prop, column in _PROPERTIES.items():
+                    if column != "id":
+                        row[column] = found.get(prop, "")
+            file_states: dict[str, str] = {}
+        else:
+            file_states = parse_list_unit_files(self._systemctl("list-unit-files"))
         jobs: dict[str, int] = {}
         if any(row["job_type"] for row in rows):
             jobs = parse_list_jobs(self._systemctl("list-jobs"))
         for row in rows:
             unit = str(row["id"])
-            template = _template(unit)
-            state = file_states.get(unit)
-            if state is None and template is not None:
-                state = file_states.get(template)
-            row["unit_file_state"] = state if state is not None else ""
+            if properties is None:
+                template = _template(unit)
+                state = file_states.get(unit)
+                if state is None and template is not None:
+                    state = file_states.get(template)
+                row["unit_file_state"] = state if state is not None else ""
             row["object_path"] = _UNIT_PATH + bus_path_escape(unit)
             job_id = jobs.get(unit, 0) if row["job_type"] else 0
             row["job_id"] = job_id

@@ -11,6 +11,7 @@ from stethoscope_desktop.tables.base import TableError
 from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption, crypt_type
 from stethoscope_desktop.tables.linux.mounts import Mounts, unescape_mount_field
 from stethoscope_desktop.tables.linux.secureboot import SecureBoot
+from stethoscope_desktop.tables.system import FilesystemStats, LocalSystem
 from tests.fakes import FakeSystem, result
 from tests.tables.linux.helpers import load_root, make_root, one_row, rows
 
@@ -38,8 +39,45 @@ def test_mounts_resolve_device_aliases_through_sysfs(tmp_path: Path) -> None:
         "device_alias": "/dev/dm-1",
         "path": "/",
         "type": "ext4",
+        **dict.fromkeys(SIZE_COLUMNS, 0),  # the fake root answers no statfs: 0s, as osquery
         "flags": "rw,relatime,errors=remount-ro",
     }
+
+
+SIZE_COLUMNS = ("blocks_size", "blocks", "blocks_free", "blocks_available", "inodes", "inodes_free")
+
+
+@needs_posix_names
+def test_mounts_have_statfs_sizes_as_osquery_stores_them(tmp_path: Path) -> None:
+    system = FakeSystem(
+        load_root("luks-lvm", tmp_path),
+        filesystems={
+            "/": FilesystemStats(4096, 120_000_000, 50_000_000, 44_000_000, 7_000_000, 6_000_000),
+            # osquery keeps 32 bits of each count: 2**32 + 5 blocks read as 5.
+            "/boot": FilesystemStats(1024, 2**32 + 5, 3, 2, 65536, 65000),
+            "/run": FilesystemStats(4096, 400_000, 399_000, 399_000, 1_000_000, 999_000),
+        },
+    )
+    by_path = {row["path"]: row for row in rows(Mounts(system))}
+    sizes = {path: tuple(row[c] for c in SIZE_COLUMNS) for path, row in by_path.items()}
+    assert sizes == {
+        "/": (4096, 120_000_000, 50_000_000, 44_000_000, 7_000_000, 6_000_000),
+        "/proc": (0, 0, 0, 0, 0, 0),  # statfs failed (not given): 0s, not NULL
+        "/boot": (1024, 5, 3, 2, 65536, 65000),
+        "/boot/efi": (0, 0, 0, 0, 0, 0),
+        "/run": (4096, 400_000, 399_000, 399_000, 1_000_000, 999_000),
+    }
+
+
+def test_autofs_mounts_are_not_statted(tmp_path: Path) -> None:
+    make_root(tmp_path, {"/proc/mounts": "systemd-1 /mnt/nas autofs rw,fd=1 0 0\n"})
+    system = FakeSystem(tmp_path, filesystems={"/mnt/nas": FilesystemStats(1, 2, 3, 4, 5, 6)})
+    assert [row["blocks"] for row in rows(Mounts(system))] == [0]  # statfs would mount it
+
+
+def test_local_statfs_reads_the_real_filesystem(tmp_path: Path) -> None:
+    stats = LocalSystem(tmp_path).filesystem_stats("/")
+    assert stats.block_size > 0 and stats.blocks >= stats.blocks_free >= stats.blocks_available
 
 
 def test_mounts_without_proc_is_a_table_error(tmp_path: Path) -> None:

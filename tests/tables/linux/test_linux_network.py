@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -45,15 +46,72 @@ def test_listening_ports_lists_tcp_listeners_and_unconnected_udp(tmp_path: Path)
         (17, 10, "::", 5353),
     ]
     assert generated[0] == {
-        "pid": -1,
+        "pid": -1,  # no process of this user holds it
         "port": 22,
         "protocol": 6,
         "family": 2,
         "address": "0.0.0.0",
         "fd": -1,
         "socket": 21987,
-        "path": "",
+        "path": None,
+        "net_namespace": None,
     }
+
+
+UNIX = """Num       RefCount Protocol Flags    Type St Inode Path
+0000000000000000: 00000002 00000000 00010000 0001 01 23817 /run/systemd/private
+0000000000000000: 00000003 00000000 00000000 0001 03 50001
+0000000000000000: 00000002 00000000 00010000 0001 01 50002 @/tmp/.X11-unix/X0
+"""
+PACKET = """sk               RefCnt Type Proto  Iface R Rmem   User   Inode
+0000000000000000 3      3    0003   2     1 0      0      60001
+"""
+# A TCP socket bound but not listening (state 07) has remote port 0 too: osquery lists it.
+TCP_BOUND = (
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout"
+    " inode\n"
+    "   0: 0100007F:1F90 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0"
+    " 70001 1 0000000000000000 100 0 0 10 0\n"
+)
+
+
+def test_listening_ports_as_osquery_with_pid_and_fd_of_visible_processes(tmp_path: Path) -> None:
+    root = net_root(tmp_path, "sshd", ("tcp", "udp"))
+    make_root(root, {"/proc/net/unix": UNIX, "/proc/net/packet": PACKET, "/proc/net/tcp6": "",
+                     "/proc/net/raw": TCP_BOUND.replace("1F90", "0001")})  # fmt: skip
+    recorded = (root / "proc/net/tcp").read_text().rstrip("\n")
+    (root / "proc/net/tcp").write_text(recorded + "\n" + TCP_BOUND.splitlines()[1] + "\n")
+    links = {
+        "/proc/1000/fd/3": "socket:[21987]",  # sshd
+        "/proc/1000/fd/4": "/dev/null",
+        "/proc/1000/fd/7": "socket:[23817]",
+        "/proc/999/fd/5": "socket:[23817]",  # "999" > "1000" as text: the last holder wins
+        "/proc/1000/fd/10": "socket:[50002]",
+        "/proc/self/ns/net": "net:[4026531840]",
+    }
+    for path, target in links.items():
+        link = root / path.lstrip("/")
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(target)
+    (root / "proc/4242/fd").mkdir(parents=True)  # another user's process: nothing readable
+    system = FakeSystem(root, denied=["/proc/4242/fd"])
+    generated = rows(ListeningPorts(system))
+    assert [
+        (r["pid"], r["fd"], r["protocol"], r["family"], r["address"], r["port"], r["socket"],
+         r["path"])
+        for r in generated
+    ] == [
+        (1000, 3, 6, 2, "0.0.0.0", 22, 21987, None),
+        (-1, -1, 6, 2, "127.0.0.1", 631, 23451, None),
+        (-1, -1, 6, 2, "127.0.0.1", 8080, 70001, None),  # bound, not listening
+        (-1, -1, 17, 2, "127.0.0.53", 53, 20375, None),
+        (-1, -1, 17, 2, "0.0.0.0", 68, 20111, None),
+        (-1, -1, 255, 2, "127.0.0.1", 1, 70001, None),
+        (999, 5, 0, 1, None, 0, 0, "/run/systemd/private"),
+        (1000, 10, 0, 1, None, 0, 0, "@/tmp/.X11-unix/X0"),  # the unbound one is left out
+        (-1, -1, 3, 17, "", 0, 60001, None),
+    ]  # fmt: skip
+    assert {r["net_namespace"] for r in generated} == {"4026531840"}
 
 
 def test_listening_ports_without_ipv6_is_fine(tmp_path: Path) -> None:
@@ -64,6 +122,20 @@ def test_listening_ports_without_ipv6_is_fine(tmp_path: Path) -> None:
 def test_listening_ports_without_proc_net_is_a_table_error(tmp_path: Path) -> None:
     with pytest.raises(TableError, match="/proc/net/tcp: not found"):
         rows(ListeningPorts(FakeSystem(tmp_path)))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads this machine's /proc")
+def test_listening_ports_resolve_this_process_own_socket() -> None:
+    import socket as sockets
+
+    from stethoscope_desktop.tables.system import LocalSystem
+
+    with sockets.socket(sockets.AF_INET, sockets.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        found = [r for r in rows(ListeningPorts(LocalSystem())) if r["port"] == port]
+        assert [(r["pid"], r["fd"]) for r in found] == [(os.getpid(), server.fileno())]
 
 
 def test_remote_login_sshd_listening(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""os_version and system_info against fake roots."""
+"""os_version (osquery's row), stethoscope_os_version (ours) and system_info on fake roots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from stethoscope_desktop.tables.base import TableError
-from stethoscope_desktop.tables.linux.os_version import OsVersion
+from stethoscope_desktop.tables.linux.os_version import OsVersion, StethoscopeOsVersion
 from stethoscope_desktop.tables.linux.system_info import SystemInfo, format_machine_id
 from tests.fakes import FakeSystem, result
 from tests.tables.linux.helpers import fixture, make_root, one_row
@@ -19,13 +19,31 @@ def os_root(tmp_path: Path, name: str, **extra: str) -> FakeSystem:
     return FakeSystem(make_root(tmp_path, files))
 
 
-def test_debian_12_takes_the_point_release_from_debian_version(tmp_path: Path) -> None:
-    system = os_root(
-        tmp_path,
-        "debian-12",
-        **{"/etc/debian_version": fixture("os-release/debian-12.debian_version")},
-    )
+DEBIAN_VERSION = {"/etc/debian_version": fixture("os-release/debian-12.debian_version")}
+
+
+def test_debian_12_os_version_is_osquerys_row(tmp_path: Path) -> None:
+    system = os_root(tmp_path, "debian-12", **DEBIAN_VERSION)
     assert one_row(OsVersion(system)) == {
+        "name": "Debian GNU/Linux",
+        "version": "12 (bookworm)",
+        "major": 12,
+        "minor": 0,  # VERSION_ID="12": osquery never reads /etc/debian_version
+        "patch": 0,
+        "build": None,  # no BUILD_ID
+        "platform": "debian",
+        "platform_like": None,
+        "codename": "bookworm",
+        "arch": "x86_64",
+        "pid_with_namespace": 0,
+        "mount_namespace_id": None,
+    }
+    assert system.calls == []  # arch came from /proc/sys/kernel/arch, no uname
+
+
+def test_debian_12_stethoscope_os_version_has_the_point_release(tmp_path: Path) -> None:
+    system = os_root(tmp_path, "debian-12", **DEBIAN_VERSION)
+    assert one_row(StethoscopeOsVersion(system)) == {
         "name": "Debian GNU/Linux",
         "version": "12 (bookworm)",
         "major": 12,
@@ -35,15 +53,9 @@ def test_debian_12_takes_the_point_release_from_debian_version(tmp_path: Path) -
         "platform": "debian",
         "platform_like": None,
         "codename": "bookworm",
-        "arch": "x86_64",
-        "pid_with_namespace": 0,
     }
-    assert system.calls == []  # arch came from /proc/sys/kernel/arch, no uname
-
-
-def test_debian_without_debian_version_says_minor_0_like_osquery(tmp_path: Path) -> None:
-    row = one_row(OsVersion(os_root(tmp_path, "debian-12")))
-    assert (row["major"], row["minor"], row["patch"]) == (12, 0, 0)
+    row = one_row(StethoscopeOsVersion(os_root(tmp_path / "bare", "debian-12")))
+    assert (row["major"], row["minor"], row["patch"]) == (12, 0, 0)  # no debian_version
 
 
 def test_ubuntu_24_04(tmp_path: Path) -> None:
@@ -56,36 +68,92 @@ def test_ubuntu_24_04(tmp_path: Path) -> None:
     assert row["name"] == "Ubuntu"
     assert row["version"] == "24.04.1 LTS (Noble Numbat)"
     assert (row["major"], row["minor"], row["patch"]) == (24, 4, 0)
+    # UBUNTU_CODENAME, a later line with CODENAME in its key, fills codename as in osquery.
     assert (row["platform"], row["platform_like"], row["codename"]) == ("ubuntu", "debian", "noble")
+    ours = one_row(StethoscopeOsVersion(system))
+    assert (ours["major"], ours["minor"], ours["patch"]) == (24, 4, 1)  # from VERSION
 
 
-def test_fedora_41_keeps_platform_fedora(tmp_path: Path) -> None:
+def test_fedora_41_os_version_says_rhel_like_osquery_ours_says_fedora(tmp_path: Path) -> None:
     system = os_root(
         tmp_path,
         "fedora-41",
         **{"/etc/redhat-release": fixture("os-release/fedora-41.redhat-release")},
     )
     row = one_row(OsVersion(system))
-    assert row["name"] == "Fedora Linux"
-    assert row["version"] == "41 (Workstation Edition)"
+    assert row["name"] == "Fedora Linux"  # "release 41" has no minor: the line does not match
+    assert row["version"] == "Fedora release 41 (Forty One)"
     assert (row["major"], row["minor"], row["patch"]) == (41, 0, 0)
-    assert (row["platform"], row["platform_like"], row["codename"]) == ("fedora", None, "")
+    assert (row["platform"], row["platform_like"], row["codename"]) == ("rhel", "rhel", "")
+    assert row["build"] == ""
+    ours = one_row(StethoscopeOsVersion(system))
+    assert (ours["platform"], ours["version"], ours["major"]) == (
+        "fedora",
+        "41 (Workstation Edition)",
+        41,
+    )
 
 
-def test_arch_falls_back_to_uname_and_os_release_to_usr_lib(tmp_path: Path) -> None:
+def test_redhat_release_line_gives_name_and_version(tmp_path: Path) -> None:
+    make_root(
+        tmp_path,
+        {
+            "/etc/os-release": 'NAME="Rocky Linux"\nVERSION_ID="9.3"\nID="rocky"\n',
+            "/etc/redhat-release": "Rocky Linux release 9.3  (Blue Onyx)\n",
+            "/proc/sys/kernel/arch": "x86_64\n",
+        },
+    )
+    row = one_row(OsVersion(FakeSystem(tmp_path)))
+    assert row["name"] == "Rocky Linux"
+    assert row["version"] == "Rocky Linux release 9.3 (Blue Onyx)"  # whitespace runs collapsed
+    assert (row["major"], row["minor"], row["patch"]) == (9, 3, 0)
+    assert row["platform"] == "rhel"
+
+
+def test_os_release_quirks_as_osquery_reads_them(tmp_path: Path) -> None:
+    make_root(
+        tmp_path,
+        {
+            "/etc/os-release": (
+                "NAME='Single Quoted'\n"
+                "  VERSION_ID = 2024.1.5.7 \n"
+                "BUILD_ID=rolling\n"
+                "# ID=commented\n"
+                "ID=\n"
+                "ID=custom\n"
+            ),
+            "/proc/sys/kernel/arch": "aarch64\n",
+        },
+    )
+    row = one_row(OsVersion(FakeSystem(tmp_path)))
+    assert row["name"] == "'Single Quoted'"  # only double quotes are taken off
+    assert (row["major"], row["minor"], row["patch"]) == (2024, 1, None)  # "5.7" is no integer
+    assert (row["build"], row["platform"], row["version"]) == ("rolling", "custom", None)
+
+
+def test_arch_falls_back_to_uname_and_ours_to_usr_lib(tmp_path: Path) -> None:
     make_root(tmp_path, {"/usr/lib/os-release": 'NAME="Arch Linux"\nID=arch\nBUILD_ID=rolling\n'})
     system = FakeSystem(tmp_path, commands=dict([result(["uname", "-m"], "aarch64\n")]))
-    row = one_row(OsVersion(system))
-    assert row["name"] == "Arch Linux"
-    assert row["version"] is None
-    assert row["build"] == "rolling"
-    assert (row["major"], row["minor"], row["patch"]) == (0, 0, 0)
-    assert row["arch"] == "aarch64"
+    row = one_row(OsVersion(system))  # osquery reads /etc/os-release only: its defaults
+    assert row == {
+        "name": "Unknown",
+        "major": 0,
+        "minor": 0,
+        "patch": 0,
+        "platform": "posix",
+        "pid_with_namespace": 0,
+        "arch": "aarch64",
+        **dict.fromkeys(("version", "build", "platform_like", "codename", "mount_namespace_id")),
+    }
+    ours = one_row(StethoscopeOsVersion(system))
+    assert (ours["name"], ours["version"], ours["build"]) == ("Arch Linux", None, "rolling")
+    assert (ours["major"], ours["minor"], ours["patch"]) == (0, 0, 0)
 
 
-def test_no_os_release_is_a_table_error(tmp_path: Path) -> None:
+def test_no_os_release_is_a_table_error_in_ours_only(tmp_path: Path) -> None:
+    assert one_row(OsVersion(FakeSystem(tmp_path)))["name"] == "Unknown"
     with pytest.raises(TableError, match="/etc/os-release: not found"):
-        one_row(OsVersion(FakeSystem(tmp_path)))
+        one_row(StethoscopeOsVersion(FakeSystem(tmp_path)))
 
 
 CPUINFO = """processor\t: 0

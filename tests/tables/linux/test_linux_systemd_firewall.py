@@ -9,7 +9,7 @@ import pytest
 from stethoscope_desktop.tables.base import TableError
 from stethoscope_desktop.tables.linux.firewall import Firewall, nft_ruleset_filters
 from stethoscope_desktop.tables.linux.systemd import SystemdUnits, bus_path_escape
-from stethoscope_desktop.tables.system import CommandResult
+from stethoscope_desktop.tables.system import CommandError, CommandResult
 from tests.fakes import FakeSystem, result
 from tests.tables.linux.helpers import fixture, make_root, one_row, rows
 
@@ -20,6 +20,20 @@ def systemd_root(tmp_path: Path, files: dict[str, str | bytes] | None = None) ->
     return make_root(tmp_path, {"/run/systemd/system/.keep": "", **(files or {})})
 
 
+def systemctl_commands(
+    *extra: tuple[tuple[str, ...], CommandResult],
+) -> dict[tuple[str, ...], CommandResult | CommandError]:
+    """Recorded list-units, list-unit-files and list-jobs (no `show`), plus `extra`."""
+    recorded = [
+        result(
+            ["systemctl", verb, *(["--all"] if verb == "list-units" else []), *LIST_FLAGS],
+            fixture(f"commands/systemctl/{verb}.txt"),
+        )
+        for verb in ("list-units", "list-unit-files", "list-jobs")
+    ]
+    return dict([*recorded, *extra])
+
+
 def test_systemd_units_without_systemd_names_pid_1(tmp_path: Path) -> None:
     make_root(tmp_path, {"/proc/1/comm": "process_api\n"})
     with pytest.raises(TableError, match=r"^systemd is not running \(PID 1 is process_api\)$"):
@@ -27,22 +41,7 @@ def test_systemd_units_without_systemd_names_pid_1(tmp_path: Path) -> None:
 
 
 def test_systemd_units_from_systemctl(tmp_path: Path) -> None:
-    commands = dict(
-        [
-            result(
-                ["systemctl", "list-units", "--all", *LIST_FLAGS],
-                fixture("commands/systemctl/list-units.txt"),
-            ),
-            result(
-                ["systemctl", "list-unit-files", *LIST_FLAGS],
-                fixture("commands/systemctl/list-unit-files.txt"),
-            ),
-            result(
-                ["systemctl", "list-jobs", *LIST_FLAGS],
-                fixture("commands/systemctl/list-jobs.txt"),
-            ),
-        ]
-    )
+    commands = systemctl_commands()
     generated = rows(SystemdUnits(FakeSystem(systemd_root(tmp_path), commands=commands)))
     by_id = {r["id"]: r for r in generated}
     assert list(by_id) == [
@@ -78,6 +77,61 @@ def test_systemd_units_from_systemctl(tmp_path: Path) -> None:
     assert by_id["-.mount"]["object_path"] == "/org/freedesktop/systemd1/unit/_2d_2emount"
     assert by_id["nonexistent.service"]["load_state"] == "not-found"
     assert by_id["nonexistent.service"]["unit_file_state"] == ""
+
+
+SHOW = [
+    "systemctl",
+    "show",
+    "--no-pager",
+    "--property=Id,Following,FragmentPath,SourcePath,User,UnitFileState",
+    "*",
+]
+
+
+def test_systemd_units_properties_from_systemctl_show(tmp_path: Path) -> None:
+    commands = dict(
+        [
+            result(
+                ["systemctl", "list-units", "--all", *LIST_FLAGS],
+                fixture("commands/systemctl/list-units.txt")
+                + "dev-sda1.device loaded active plugged SAMSUNG 1\n",
+            ),
+            result(SHOW, fixture("commands/systemctl/show.txt")),
+            result(
+                ["systemctl", "list-jobs", *LIST_FLAGS],
+                fixture("commands/systemctl/list-jobs.txt"),
+            ),
+        ]
+    )
+    system = FakeSystem(systemd_root(tmp_path), commands=commands)
+    by_id = {r["id"]: r for r in rows(SystemdUnits(system))}
+    assert ("systemctl", "list-unit-files", *LIST_FLAGS) not in system.calls  # show had it all
+    columns = ("unit_file_state", "following", "fragment_path", "source_path", "user")
+    assert {unit: tuple(row[c] for c in columns) for unit, row in by_id.items()} == {
+        "-.mount": ("generated", "", "", "/etc/fstab", ""),  # no User: not a service
+        "apt-daily-upgrade.timer": ("enabled", "", "/lib/systemd/system/apt-daily-upgrade.timer",
+                                    "", ""),
+        "apt-daily.service": ("static", "", "/lib/systemd/system/apt-daily.service", "", ""),
+        "getty@tty1.service": ("enabled", "", "/lib/systemd/system/getty@.service", "", ""),
+        "nonexistent.service": ("", "", "", "", ""),
+        "ssh.service": ("enabled", "", "/lib/systemd/system/ssh.service", "", ""),
+        "ufw.service": ("enabled", "", "/lib/systemd/system/ufw.service", "", ""),
+        "dev-sda1.device": (
+            "", "sys-devices-pci0000:00-0000:00:17.0-ata1-host0-target0:0:0-0:0:0:0-block-sda-sda1"
+            ".device", "", "", "",
+        ),
+    }  # fmt: skip
+    assert by_id["ssh.service"]["object_path"] == "/org/freedesktop/systemd1/unit/ssh_2eservice"
+
+
+def test_systemd_units_without_show_leave_its_properties_unknown(tmp_path: Path) -> None:
+    commands = systemctl_commands(result(SHOW, stderr="Unknown command verb show.\n", returncode=1))
+    row = {
+        r["id"]: r
+        for r in rows(SystemdUnits(FakeSystem(systemd_root(tmp_path), commands=commands)))
+    }["ssh.service"]
+    assert row["unit_file_state"] == "enabled"
+    assert [row.get(c) for c in ("following", "fragment_path", "source_path", "user")] == [None] * 4
 
 
 def test_systemctl_failing_is_a_table_error(tmp_path: Path) -> None:
