@@ -59,6 +59,15 @@ EXIT_UNREADABLE = 2
 EXIT_NO_ENGINE = 3
 VERDICTS = (Status.PASS, Status.FAIL, Status.NUDGE)
 _NEEDS_TABLE = re.compile(r"needs osquery: table (\w+)")
+# The engine's reasons (engines/osquery_schema.py), in the order they are recognised.
+_UNKNOWN_KINDS = (
+    ("missing table", _NEEDS_TABLE),
+    ("missing table", re.compile(r"needs a table .*? does not have here: (\w+)")),
+    ("fleetd's table, not built in", re.compile(r"needs Fleet's agent: `(\w+)`")),
+    ("another platform's table", re.compile(r"`(\w+)` is an osquery table on ")),
+    ("not an osquery table", re.compile(r"`(\w+)` is not an? [\w ]*table")),
+    ("missing column", re.compile(r"`(\w+)` has no column `(\w+)`")),
+)
 _NO_COLUMN = re.compile(r"no such column: ([\w.]+)")
 _NO_TABLE = re.compile(r"no such table: (\w+)")
 _NO_FUNCTION = re.compile(r"no such function: (\w+)")
@@ -355,11 +364,13 @@ def run_checks(engine: QueryEngine, checks: Sequence[CustomCheck]) -> list[Outco
 
 
 def unknown_reason(outcome: Outcome) -> tuple[str, str]:
-    """Return (kind, what) of an UNKNOWN: missing table, missing column or other error."""
-    table = _NEEDS_TABLE.search(outcome.reason)
-    if table:
-        return "missing table", table.group(1)
-    column = _NO_COLUMN.search(outcome.reason)
+    """Return (kind, what) of an UNKNOWN, read off the reason the engine gave."""
+    reason = outcome.reason
+    for kind, pattern in _UNKNOWN_KINDS:
+        found = pattern.search(reason)
+        if found:
+            return kind, ".".join(group for group in found.groups() if group)
+    column = _NO_COLUMN.search(reason)
     if column:
         qualified = [
             entry.removeprefix("column ")
@@ -367,7 +378,7 @@ def unknown_reason(outcome: Outcome) -> tuple[str, str]:
             if entry.startswith("column ") and entry.endswith(column.group(1).rpartition(".")[2])
         ]
         return "missing column", qualified[0] if qualified else column.group(1)
-    return "other error", outcome.reason[:300]
+    return "other error", reason[:300]
 
 
 def _ranked(counter: Counter[str]) -> list[tuple[str, int]]:
@@ -436,7 +447,9 @@ def coverage_report(
         "valid_coverage_percent": (round(100 * valid_verdicts / len(valid), 1) if valid else None),
         "unknown_reasons": {
             kind: _ranked(unknown[kind])
-            for kind in ("missing table", "missing column", "other error")
+            for kind in dict.fromkeys(
+                [kind for kind, _ in _UNKNOWN_KINDS] + ["missing column", "other error"]
+            )
             if kind in unknown
         },
         "missing_tables": [
