@@ -42,6 +42,7 @@ KNOWN_TABLE_MISTAKES: Mapping[str, str] = {
     "group": "groups",
     "user": "users",
     "process": "processes",
+    "glob": "file",  # osquery lists a folder's matches with `file WHERE path LIKE '…/%'`
 }
 # (table, column) -> osquery's column for what the query meant.
 KNOWN_COLUMN_MISTAKES: Mapping[tuple[str, str], str] = {
@@ -49,6 +50,7 @@ KNOWN_COLUMN_MISTAKES: Mapping[tuple[str, str], str] = {
     ("systemd_units", "unit"): "id",
     ("systemd_units", "state"): "active_state",
     ("systemd_units", "enabled"): "unit_file_state",
+    ("systemd_units", "enabled_state"): "unit_file_state",
     ("system_controls", "value"): "current_value",
     ("kernel_modules", "module"): "name",
     ("users", "name"): "username",
@@ -157,9 +159,21 @@ def explain_missing_table(
     return f"`{name}` is not {kind} table"
 
 
+_STRING_OR_COMMENT = re.compile(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?(?:\*/|$)", re.S)
+
+
+def without_literals(sql: str) -> str:
+    """Return `sql` with its string literals and comments blanked out (an empty string each)."""
+    return _STRING_OR_COMMENT.sub(lambda m: "''" if m.group().startswith("'") else " ", sql)
+
+
 def tables_named_in(sql: str, names: Sequence[str]) -> list[str]:
-    """Return which of `names` appear as words in `sql` (the tables a query may read)."""
-    lowered = sql.lower()
+    """Return which of `names` appear as words in `sql` (the tables a query may read).
+
+    Words inside string literals and comments don't count: `WHERE groupname = 'shadow'` names
+    no table `shadow`.
+    """
+    lowered = without_literals(sql).lower()
     found: list[str] = []
     for name in names:
         start = lowered.find(name)
@@ -214,10 +228,19 @@ def explain_missing_column(
     lacking = [name for name in suspects if column not in known[name]]
     if not lacking:
         return None
+    fixes = {
+        name: KNOWN_COLUMN_MISTAKES.get((name, column)) or _similar(column, known[name])
+        for name in lacking
+    }
+    # An unqualified column in a query of several tables belongs to one of them; where some of
+    # them have a likely fix, those are the ones meant (`name` beside `systemd_units`, not
+    # beside `file_lines` in another subquery).
+    if any(fixes.values()):
+        lacking = [name for name in lacking if fixes[name]]
     reasons = []
     for name in lacking:
         owner = "osquery's" if name in osquery_tables() else "its"
-        fix = KNOWN_COLUMN_MISTAKES.get((name, column)) or _similar(column, known[name])
+        fix = fixes[name]
         if fix is not None:
             reasons.append(f"`{name}` has no column `{column}`; {owner} is `{fix}`")
         else:

@@ -91,6 +91,28 @@ def test_a_column_no_table_of_the_query_lacks_is_not_blamed_on_one() -> None:
     assert explain_missing_column("x.name", "SELECT 1 FROM systemd_units", "linux") is None
 
 
+def test_an_unqualified_column_is_blamed_on_the_table_it_was_meant_for() -> None:
+    # Two subqueries: `name` belongs with systemd_units, whose likely fix is known; file_lines,
+    # which lacks it too, is not blamed.
+    sql = (
+        "SELECT 1 WHERE EXISTS (SELECT 1 FROM file_lines WHERE path = '/x' AND line = 'Y') "
+        "AND EXISTS (SELECT 1 FROM systemd_units WHERE name = 'a.service')"
+    )
+    assert explain_missing_column("name", sql, "linux") == (
+        "`systemd_units` has no column `name`; osquery's is `id`"
+    )
+
+
+def test_words_in_strings_and_comments_name_no_table() -> None:
+    sql = "SELECT 1 FROM user_groups WHERE gid = 42 -- not shadow\n AND 'shadow' = 'shadow'"
+    assert tables_named_in(sql, ["shadow", "user_groups"]) == ["user_groups"]
+    reason = explain_missing_column(
+        "groupname", "SELECT 1 FROM user_groups WHERE groupname = 'shadow'", "linux"
+    )
+    assert reason is not None and "shadow" not in reason.split(";")[0].split("(")[0]
+    assert reason.startswith("`user_groups` has no column `groupname`")
+
+
 def test_tables_named_in_finds_whole_words_only() -> None:
     sql = "SELECT 1 FROM users u JOIN user_groups ug USING (uid)"
     assert tables_named_in(sql, ["groups", "user_groups", "users"]) == ["user_groups", "users"]
