@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stethoscope_desktop.core import yamlfile
 from stethoscope_desktop.core.yamlfile import (
@@ -202,6 +203,13 @@ def test_edited_project_files_read_alike() -> None:
 
 
 # -- libyaml does the work ---------------------------------------------------------------------
+
+
+def test_without_libyaml_the_pure_python_loader_reads_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    assert yamlfile._libyaml_loader() is None
 
 
 @needs_libyaml
