@@ -96,6 +96,7 @@ def plain_document(file: str, data: Any) -> YamlDocument:
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
     for name in ("str", "null", "bool", "int", "float", "binary", "timestamp")
@@ -281,6 +282,8 @@ class _Builder:
         return self._scalar(node, path)
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        if node.tag == _STR_TAG:
+            return node.value  # what SafeConstructor makes of text, without its bookkeeping
         try:
             return self._loader.construct_object(node)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
