@@ -111,7 +111,7 @@ def _tag_name(tag: str) -> str:
     )
 
 
-class _Bounds(yaml.composer.Composer, yaml.constructor.SafeConstructor):
+class _Bounds(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
     """Composes at most MAX_DEPTH levels and MAX_NODES nodes, whichever parser reads the text.
 
     The composer is recursive and builds every node before `_Builder` sees them, so without
@@ -124,6 +124,8 @@ class _Bounds(yaml.composer.Composer, yaml.constructor.SafeConstructor):
 
         def peek_event(self) -> yaml.Event: ...
 
+        def get_event(self) -> yaml.Event: ...
+
         def dispose(self) -> None: ...
 
     def _start_bounds(self, file: str) -> None:
@@ -132,13 +134,28 @@ class _Bounds(yaml.composer.Composer, yaml.constructor.SafeConstructor):
         self._composed = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._composed += 1
+        if self._composed > MAX_NODES:
+            raise YamlFileError(Problem(self._file, _too_many_values()))
+        event = self.peek_event()
+        if (
+            type(event) is yaml.ScalarEvent
+            and event.anchor is None
+            and len(self._path) <= MAX_DEPTH
+            and not self.yaml_path_resolvers
+        ):
+            # Most nodes: a plain value, composed as PyYAML's Composer does, in fewer calls.
+            self.get_event()
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+            # (libyaml's marks are its own class, with the same line and column.)
+            start, end = event.start_mark, event.end_mark
+            return yaml.ScalarNode(tag, event.value, start, end, style=event.style)  # type: ignore[arg-type]
         # `index` is the key node for a mapping value, the position for a list item, else None.
         part = index.value if isinstance(index, yaml.ScalarNode) else index
         self._path.append(part if isinstance(part, str | int) else None)
         try:
-            self._composed += 1
-            if self._composed > MAX_NODES:
-                raise YamlFileError(Problem(self._file, _too_many_values()))
             if len(self._path) > MAX_DEPTH + 1:
                 path = tuple(p for p in self._path if p is not None)
                 mark = self.peek_event().start_mark
@@ -175,7 +192,7 @@ def _libyaml_loader() -> _FastLoaderType | None:
         return None
     from yaml._yaml import CParser  # present only where libyaml is
 
-    class _BoundedCLoader(_Bounds, CParser, yaml.resolver.Resolver):
+    class _BoundedCLoader(_Bounds, CParser):
         def __init__(self, stream: str, file: str) -> None:
             CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
