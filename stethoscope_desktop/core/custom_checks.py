@@ -133,6 +133,8 @@ MAX_CUSTOM_CHECKS = 500
 MAX_CHECK_FILES = 200
 READ_ONLY_KEYWORDS = ("SELECT", "WITH", "VALUES")
 _WORD = re.compile(r"[A-Za-z_]+")
+# Where a query's text stops being plain: a quote or bracket, a comment, a semicolon.
+_SQL_SPECIAL = re.compile(r"['\"`\[;]|--|/\*")
 
 
 def slug(name: str) -> str:
@@ -156,9 +158,9 @@ class CustomCheck:
     where: str = ""  # the entry's key path in its file, e.g. customChecks[2] or spec
     line: int | None = None
 
-    @property
+    @cached_property
     def key(self) -> str:
-        """Return the check's key in the report: `custom/<slug>`."""
+        """Return the check's key in the report: `custom/<slug>` (made once per check)."""
         return CUSTOM_KEY_PREFIX + slug(self.name)
 
     @property
@@ -207,7 +209,13 @@ def _statements(sql: str) -> list[str]:
     position = 0
     closing = {"'": "'", '"': '"', "`": "`", "[": "]"}
     while position < len(sql):
-        char = sql[position]
+        special = _SQL_SPECIAL.search(sql, position)
+        if special is None:
+            current.append(sql[position:])
+            break
+        current.append(sql[position : special.start()])
+        position = special.start()
+        char = special.group()
         if char in closing:
             end = sql.find(closing[char], position + 1)
             # A quote is escaped by doubling it: 'it''s'.
@@ -217,20 +225,17 @@ def _statements(sql: str) -> list[str]:
                 raise ValueError(f"a {char} is not closed")
             current.append(sql[position : end + 1])
             position = end + 1
-        elif sql.startswith("--", position):
+        elif char == "--":
             end = sql.find("\n", position)
             position = len(sql) if end == -1 else end
             current.append(" ")
-        elif sql.startswith("/*", position):
+        elif char == "/*":
             end = sql.find("*/", position + 2)
             position = len(sql) if end == -1 else end + 2
             current.append(" ")
-        elif char == ";":
+        else:  # ;
             statements.append("".join(current))
             current = []
-            position += 1
-        else:
-            current.append(char)
             position += 1
     statements.append("".join(current))
     return [statement for statement in statements if statement.strip()]

@@ -4,15 +4,21 @@ Every problem names the file, the line and the key path (`osVersion.darwin.ok`,
 `applications[2].name`), so IT can find it. Files are size-bounded, and anchors/aliases are
 bounded by counting the nodes a document expands to, so a "billion laughs" file is refused
 instead of eating the machine.
+
+Where PyYAML has libyaml, its C parser reads the text (some 30 times faster than PyYAML's
+Python scanner) and composing and building stay ours, with the same bounds. A text libyaml
+refuses, or one it would accept where PyYAML does not, is read by the pure-Python loader, so the
+data, the lines and every message are the same with or without libyaml.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -90,6 +96,7 @@ def plain_document(file: str, data: Any) -> YamlDocument:
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_STR_TAG = "tag:yaml.org,2002:str"
 _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
     for name in ("str", "null", "bool", "int", "float", "binary", "timestamp")
@@ -104,30 +111,55 @@ def _tag_name(tag: str) -> str:
     )
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """A SafeLoader that stops composing at MAX_DEPTH levels and MAX_NODES nodes.
+class _Bounds(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """Composes at most MAX_DEPTH levels and MAX_NODES nodes, whichever parser reads the text.
 
     The composer is recursive and builds every node before `_Builder` sees them, so without
     these bounds a deep (`[[[[…`) or long (`[1,1,1,…`) file costs seconds before it is refused.
+    Aliases are composed as one more node each (never expanded here), so an alias bomb composes
+    to a small graph; `_Builder` bounds what it expands to.
     """
 
-    def __init__(self, stream: str, file: str) -> None:
-        super().__init__(stream)
+    if TYPE_CHECKING:  # given by the parser each loader is built on
+
+        def peek_event(self) -> yaml.Event: ...
+
+        def get_event(self) -> yaml.Event: ...
+
+        def dispose(self) -> None: ...
+
+    def _start_bounds(self, file: str) -> None:
         self._file = file
         self._path: list[str | int | None] = []
         self._composed = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        self._composed += 1
+        if self._composed > MAX_NODES:
+            raise YamlFileError(Problem(self._file, _too_many_values()))
+        event = self.peek_event()
+        if (
+            type(event) is yaml.ScalarEvent
+            and event.anchor is None
+            and len(self._path) <= MAX_DEPTH
+            and not self.yaml_path_resolvers
+        ):
+            # Most nodes: a plain value, composed as PyYAML's Composer does, in fewer calls.
+            self.get_event()
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = self.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+            # (libyaml's marks are its own class, with the same line and column.)
+            start, end = event.start_mark, event.end_mark
+            return yaml.ScalarNode(tag, event.value, start, end, style=event.style)  # type: ignore[arg-type]
         # `index` is the key node for a mapping value, the position for a list item, else None.
         part = index.value if isinstance(index, yaml.ScalarNode) else index
         self._path.append(part if isinstance(part, str | int) else None)
         try:
-            self._composed += 1
-            if self._composed > MAX_NODES:
-                raise YamlFileError(Problem(self._file, _too_many_values()))
             if len(self._path) > MAX_DEPTH + 1:
                 path = tuple(p for p in self._path if p is not None)
-                line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+                mark = self.peek_event().start_mark
+                line = mark.line + 1 if mark is not None else None
                 raise YamlFileError(
                     Problem(
                         self._file, f"nested deeper than {MAX_DEPTH} levels", format_key(path), line
@@ -136,6 +168,45 @@ class _BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._path.pop()
+
+
+class _BoundedLoader(_Bounds, yaml.SafeLoader):
+    """PyYAML's pure-Python SafeLoader, bounded: the reference for every result and message."""
+
+    def __init__(self, stream: str, file: str) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        self._start_bounds(file)
+
+
+_FastLoaderType = Callable[[str, str], _Bounds]
+
+
+def _libyaml_loader() -> _FastLoaderType | None:
+    """Return the loader on libyaml's C parser, or None where PyYAML was built without it.
+
+    libyaml scans and parses (the costly part in Python: about 1.7 ms per check document);
+    composing stays `_Bounds`', so the bounds are the same code on both. Its error messages are
+    worded differently, so a text it refuses is read again by `_BoundedLoader` for the message.
+    """
+    if not yaml.__with_libyaml__:
+        return None
+    from yaml._yaml import CParser  # present only where libyaml is
+
+    class _BoundedCLoader(_Bounds, CParser):
+        def __init__(self, stream: str, file: str) -> None:
+            CParser.__init__(self, stream)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            self._start_bounds(file)
+
+    return _BoundedCLoader
+
+
+_FAST_LOADER = _libyaml_loader()
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+# What libyaml accepts and PyYAML refuses (see `_libyaml_reads_as_pyyaml`).
+_LIBYAML_LENIENT = re.compile("[\t\ufeff]|[|>][-+0-9]*#")
 
 
 def _too_many_values() -> str:
@@ -148,7 +219,7 @@ def _too_many_values() -> str:
 class _Builder:
     """Turns composed YAML nodes into Python data, recording lines and bounding expansion."""
 
-    def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
+    def __init__(self, file: str, loader: _Bounds) -> None:
         self._file = file
         self._loader = loader
         self._nodes = 0
@@ -228,6 +299,8 @@ class _Builder:
         return self._scalar(node, path)
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        if node.tag == _STR_TAG:
+            return node.value  # what SafeConstructor makes of text, without its bookkeeping
         try:
             return self._loader.construct_object(node)
         except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as error:
@@ -322,9 +395,17 @@ def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Proble
     return Problem(file, f"not valid YAML: {reason}", "", at)
 
 
-def _parse(text: str | bytes, file: str, *, multiple: bool) -> list[YamlDocument]:
-    decoded = _decode(text, file)
-    loader = _loader(decoded, file)
+class _Stopped(Exception):
+    """Reading stopped at `error`, after the complete documents in `documents`."""
+
+    def __init__(self, error: Exception, documents: tuple[YamlDocument, ...]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.documents = documents
+
+
+def _documents(loader: _Bounds, file: str, *, multiple: bool) -> list[YamlDocument]:
+    """Compose and build the loader's document(s); raise _Stopped on any failure."""
     documents: list[YamlDocument] = []
     builder = _Builder(file, loader)
     try:
@@ -338,18 +419,70 @@ def _parse(text: str | bytes, file: str, *, multiple: bool) -> list[YamlDocument
             data = None if node is None else builder.build(node, ())
             documents.append(YamlDocument(file, data, builder.take_lines()))
         return documents
-    except yaml.MarkedYAMLError as error:
-        raise YamlFileError(_syntax_problem(error, decoded, file), tuple(documents)) from error
-    except yaml.YAMLError as error:
-        raise YamlFileError(Problem(file, f"not valid YAML: {error}"), tuple(documents)) from error
-    except RecursionError as error:
-        raise YamlFileError(
-            Problem(file, "the document is nested too deeply"), tuple(documents)
-        ) from error
-    except YamlFileError as error:
-        raise YamlFileError(error.problem, tuple(documents)) from error
+    except (yaml.YAMLError, RecursionError, YamlFileError) as error:
+        raise _Stopped(error, tuple(documents)) from error
+
+
+def _parse(text: str | bytes, file: str, *, multiple: bool) -> list[YamlDocument]:
+    decoded = _decode(text, file)
+    # libyaml first, where it is. A text it refuses, or that breaks a bound, is read again by the
+    # pure-Python loader, whose messages are the ones IT sees: they never depend on which parser
+    # this machine has. Characters PyYAML refuses go straight to it, whatever libyaml makes of them.
+    if _FAST_LOADER is not None and _libyaml_reads_as_pyyaml(decoded):
+        fast = _FAST_LOADER(decoded, file)
+        try:
+            return _on_the_last_line_at_most(_documents(fast, file, multiple=multiple), decoded)
+        except _Stopped:
+            pass
+        finally:
+            fast.dispose()
+    loader = _loader(decoded, file)
+    try:
+        return _documents(loader, file, multiple=multiple)
+    except _Stopped as stopped:
+        problem = _stopped_problem(stopped.error, decoded, file)
+        raise YamlFileError(problem, stopped.documents) from stopped.error
     finally:
         loader.dispose()
+
+
+_LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
+
+
+def _on_the_last_line_at_most(documents: list[YamlDocument], text: str) -> list[YamlDocument]:
+    """Return libyaml's documents with their lines as PyYAML gives them.
+
+    At the end of a text without a final line break, libyaml puts an empty value (`---` and
+    nothing after it) a line past the text; PyYAML puts it on the last line.
+    """
+    last = len(text.splitlines()) + (1 if text.endswith(_LINE_BREAKS) else 0)
+    for document in documents:
+        for path, line in document.lines.items():
+            if line > last:
+                document.lines[path] = last
+    return documents
+
+
+def _libyaml_reads_as_pyyaml(text: str) -> bool:
+    """Return False for a text libyaml may accept where PyYAML refuses it.
+
+    libyaml accepts tabs where PyYAML's scanner refuses them, skips a byte order mark anywhere
+    (PyYAML: only at the start), takes a comment right after a block scalar's `|` or `>`
+    (PyYAML wants a space first) and lets through characters PyYAML's reader refuses. Such a
+    text goes straight to the pure-Python loader, whose verdict is the one IT gets.
+    """
+    return not _LIBYAML_LENIENT.search(text) and not _NON_PRINTABLE.search(text)
+
+
+def _stopped_problem(error: Exception, text: str, file: str) -> Problem:
+    """Return the problem that stopped the pure-Python loader."""
+    if isinstance(error, YamlFileError):
+        return error.problem
+    if isinstance(error, yaml.MarkedYAMLError):
+        return _syntax_problem(error, text, file)
+    if isinstance(error, RecursionError):
+        return Problem(file, "the document is nested too deeply")
+    return Problem(file, f"not valid YAML: {error}")
 
 
 def parse_yaml(text: str | bytes, file: str) -> YamlDocument:

@@ -128,6 +128,7 @@ class EmbeddedScanSession(ScanSession):
         self._engine = engine
         self._tables: TableCache[list[tuple[Value, ...]]] = TableCache(_typed_rows)
         self._row_ids: dict[str, _RowIds] = {}
+        self._tables_read: dict[str, list[str]] = {}
 
     def row_ids_for(self, table: TablePlugin) -> _RowIds:
         """Return the rowids of `table`'s rows in this scan."""
@@ -137,13 +138,19 @@ class EmbeddedScanSession(ScanSession):
         """Return the table's rows for this context, generating them at most once per scan."""
         return self._tables.rows_for(table, context)
 
+    def tables_read_by(self, sql: str) -> list[str]:
+        """Return the tables `sql` reads, found once per distinct query in this scan."""
+        if sql not in self._tables_read:
+            self._tables_read[sql] = self._engine.tables_read_by(sql)
+        return self._tables_read[sql]
+
     # -- ScanSession ---------------------------------------------------------------------------
 
     def prepare(self, queries: Sequence[str]) -> None:
         """Generate, concurrently, every table the queries read that needs no constraints."""
         needed: dict[str, TablePlugin] = {}
         for sql in queries:
-            for name in self._engine.tables_read_by(sql):
+            for name in self.tables_read_by(sql):
                 table = self._engine.table(name)
                 if table is not None and not table.key_columns():
                     needed[name] = table
@@ -367,7 +374,7 @@ class EmbeddedEngine(QueryEngine):
         """Run `sql` within `session` and return its rows as dicts."""
         if self._session is not session:
             raise QueryError("the scan this query belongs to has ended")
-        tables = self.tables_read_by(sql)
+        tables = session.tables_read_by(sql)
         deadline = time.monotonic() + self._query_time_limit
 
         def past_deadline() -> bool:
