@@ -196,3 +196,43 @@ def test_a_runaway_query_is_stopped_at_the_time_limit() -> None:
             session.query(runaway)
         assert "ran longer than 0.2 s and was stopped" in failure.value.message
         assert session.query("SELECT major FROM os_version").rows == ({"major": 12},)
+
+
+class PackagesTable(TablePlugin):
+    """Many rows, no key columns: SQLite filters them; the cursor gives it only possible ones."""
+
+    name = "deb_packages"
+    columns = (Column("name"), Column("revision", "integer"), Column("arch"))
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        rows: list[Row] = [
+            {"name": f"pkg{i}", "revision": i % 3, "arch": "amd64"} for i in range(50)
+        ]
+        rows += [{"name": "Dup", "revision": 1, "arch": None}, {"name": "dup", "revision": 1}]
+        return rows
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("name = 'pkg7'", ["pkg7"]),
+        ("name = 'dup'", ["dup"]),  # BINARY: case counts, as in SQLite
+        ("name = 'DUP' COLLATE NOCASE", ["Dup", "dup"]),
+        ("name = 'pkg7' OR name = 'pkg9'", ["pkg7", "pkg9"]),
+        ("name IN ('pkg1', 'pkg2', 'nope')", ["pkg1", "pkg2"]),
+        ("revision = 2 AND name = 'pkg8'", ["pkg8"]),
+        ("revision = '2' AND name LIKE 'pkg1%'", ["pkg11", "pkg14", "pkg17"]),  # affinity
+        ("revision = 2.0 AND name = 'pkg5'", ["pkg5"]),
+        ("name = 7", []),
+        ("arch = NULL", []),
+        ("arch IS NULL", ["Dup", "dup"]),
+    ],
+)
+def test_equality_filters_give_what_sqlite_gives(where: str, expected: list[str]) -> None:
+    engine = EmbeddedEngine([PackagesTable()])
+    session = engine.begin_scan()
+    try:
+        rows = session.query(f"SELECT name FROM deb_packages WHERE {where} ORDER BY name").rows
+    finally:
+        session.close()
+    assert sorted(str(row["name"]) for row in rows) == sorted(expected)
