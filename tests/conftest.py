@@ -1,5 +1,6 @@
-"""Test-wide setup: Qt offscreen, this machine's own configuration out of reach, and a test
-that logs an unexpected warning fails.
+"""Test-wide setup: Qt offscreen, no configuration of this machine's, warnings fail a test.
+
+A test that logs an unexpected warning fails.
 
 The app reads IT's files from `/etc/xdg/stethoscope` and the user's from `~/.config`; a test that
 scans "this machine" must not see what another test (or an installed package) left there, so the
