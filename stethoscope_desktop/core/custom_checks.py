@@ -134,7 +134,7 @@ MAX_CHECK_FILES = 200
 READ_ONLY_KEYWORDS = ("SELECT", "WITH", "VALUES")
 _WORD = re.compile(r"[A-Za-z_]+")
 # Where a query's text stops being plain: a quote or bracket, a comment, a semicolon.
-_SQL_SPECIAL = re.compile(r"['\"`\[;]|--|/\*")
+_SQL_SPECIAL = re.compile(r"['\"`\[;()]|--|/\*")
 
 
 def slug(name: str) -> str:
@@ -203,10 +203,16 @@ def custom_check_status(check: CustomCheck, rows: int | None) -> Status:
 
 
 def _statements(sql: str) -> list[str]:
-    """Split SQL at its top-level semicolons, leaving comments out; raise ValueError if unclosed."""
+    """Split SQL at its top-level semicolons, leaving comments out; raise ValueError if unclosed.
+
+    A semicolon inside parentheses does not end a statement: it is a syntax error of that one
+    statement (Fleet's CIS file has two such queries), which SQLite reports when the check runs.
+    SQLite stops compiling there, so nothing after it can run.
+    """
     statements: list[str] = []
     current: list[str] = []
     position = 0
+    depth = 0
     closing = {"'": "'", '"': '"', "`": "`", "[": "]"}
     while position < len(sql):
         special = _SQL_SPECIAL.search(sql, position)
@@ -233,6 +239,13 @@ def _statements(sql: str) -> list[str]:
             end = sql.find("*/", position + 2)
             position = len(sql) if end == -1 else end + 2
             current.append(" ")
+        elif char in "()":
+            depth = depth + 1 if char == "(" else max(depth - 1, 0)
+            current.append(char)
+            position += 1
+        elif depth:  # a ; inside parentheses
+            current.append(char)
+            position += 1
         else:  # ;
             statements.append("".join(current))
             current = []

@@ -59,6 +59,7 @@ KNOWN_COLUMN_MISTAKES: Mapping[tuple[str, str], str] = {
 
 _NO_SUCH_TABLE = re.compile(r"no such table: (?:main\.)?([\w.]+)")
 _NO_SUCH_COLUMN = re.compile(r"no such column: ([\w.]+)")
+_SYNTAX_ERROR = re.compile(r"syntax error|incomplete input|unrecognized token")
 
 
 def host_platform() -> str:
@@ -259,7 +260,7 @@ def explain_sql_error(
     served_columns: Mapping[str, Sequence[str]] | None = None,
     osquery: str = "",
 ) -> str | None:
-    """Return the reason for SQLite's "no such table"/"no such column" error, else None.
+    """Return the reason for SQLite's "no such table", "no such column" or syntax error, else None.
 
     None too when osquery's list cannot be read (a broken install): then SQLite's words stand.
     """
@@ -273,6 +274,9 @@ def explain_sql_error(
     column = _NO_SUCH_COLUMN.search(message)
     if column is not None:
         return explain_missing_column(column.group(1), sql, platform, served_columns=served_columns)
+    if _SYNTAX_ERROR.search(message):
+        said = message.removeprefix("SQLError: ").strip()
+        return f"the query is not valid SQL ({said}); osquery cannot run it either"
     return None
 
 

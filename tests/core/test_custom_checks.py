@@ -31,6 +31,7 @@ from stethoscope_desktop.core.practices import Practices, PracticesLoader, pract
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import MAX_CUSTOM_EVIDENCE_ROWS, Scanner
 from stethoscope_desktop.core.status import Rating, Status
+from stethoscope_desktop.engines.base import QueryError
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.resources import checks_dir, practices_dir
 from stethoscope_desktop.tables.base import TablePlugin
@@ -234,6 +235,8 @@ def test_read_only_single_queries_are_accepted(query: str) -> None:
         ("DELETE FROM users", "must be a SELECT query (osquery runs only SELECT), not 'DELETE'"),
         ("ATTACH DATABASE '/tmp/x.db' AS x", "not 'ATTACH'"),
         ("SELECT 1; ATTACH DATABASE '/tmp/x.db' AS x", "must be one SQL statement"),
+        ("SELECT (1); ATTACH DATABASE '/tmp/x.db' AS x", "must be one SQL statement (this has 2)"),
+        ("SELECT (1)); ATTACH DATABASE '/tmp/x.db' AS x", "must be one SQL statement"),
         ("PRAGMA writable_schema = 1", "not 'PRAGMA'"),
         ("SELECT 'unclosed", "not valid SQL: a ' is not closed"),
         ("-- only a comment", "must be an osquery SQL query"),
@@ -243,6 +246,28 @@ def test_read_only_single_queries_are_accepted(query: str) -> None:
 def test_other_queries_are_refused(query: str, fragment: str) -> None:
     problem = query_problem(query)
     assert problem is not None and fragment in problem
+
+
+def test_a_semicolon_inside_parentheses_is_that_querys_syntax_error_when_it_runs(
+    tmp_path: Path,
+) -> None:
+    # Fleet's CIS file has such queries: kept as checks, UNKNOWN with SQLite's reason, and
+    # nothing after the semicolon runs (SQLite stops compiling there).
+    query = (
+        "SELECT 1 WHERE (SELECT 1 WHERE EXISTS (SELECT 1 FROM os_version);) "
+        "AND (SELECT 1; ATTACH DATABASE '" + str(tmp_path / "x.db") + "' AS x)"
+    )
+    assert query_problem(query) is None
+    engine = EmbeddedEngine(canned_linux())
+    session = engine.begin_scan()
+    try:
+        with pytest.raises(
+            QueryError, match=r"not valid SQL \(near \";\": syntax error\); osquery"
+        ):
+            session.query(query)
+    finally:
+        session.close()
+    assert not (tmp_path / "x.db").exists()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -154,8 +154,11 @@ def test_a_bug_in_a_table_is_a_reason_not_a_crash() -> None:
     [
         ("SELECT nope FROM os_version", "`os_version` has no column `nope` (its columns: name,"),
         ("SELECT * FROM missing_table", "`missing_table` is not an osquery table"),
-        ("SELECT 1 FROM no_such_column_here WHERE", "SQL error: incomplete input"),
-        ("SELEC 1", "SQL error"),
+        (
+            "SELECT 1 FROM no_such_column_here WHERE",
+            "the query is not valid SQL (incomplete input); osquery cannot run it either",
+        ),
+        ("SELEC 1", 'not valid SQL (near "SELEC": syntax error)'),
     ],
 )
 def test_sql_errors_are_query_errors_with_the_sqlite_message(sql: str, message: str) -> None:

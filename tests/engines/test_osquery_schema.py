@@ -171,7 +171,10 @@ def test_query_mistakes_prepare_without_running() -> None:
     assert query_mistakes("SELECT 1 FROM systemd_units WHERE name = 'x'", None) == [
         "`systemd_units` has no column `name`; osquery's is `id` (on Linux)"
     ]
-    assert query_mistakes("SELEC 1", ["linux"]) == []  # a syntax error is for running to say
+    assert query_mistakes("SELEC 1", ["linux"]) == [
+        'the query is not valid SQL (near "SELEC": syntax error); osquery cannot run it either'
+        " (on Linux)"
+    ]
 
 
 CHECKS = """\
