@@ -11,6 +11,7 @@ from stethoscope_desktop.tables.common import StethoscopeAppTable
 from stethoscope_desktop.tables.file import file_table
 from stethoscope_desktop.tables.file_lines import FileLines
 from stethoscope_desktop.tables.system import System
+from stethoscope_desktop.tables.user_ssh_keys import DarwinUserSshKeys, LinuxUserSshKeys
 
 if TYPE_CHECKING:
     from stethoscope_desktop.tables.windows import Registry
@@ -31,6 +32,9 @@ def builtin_tables(
         tables += [file_table(system, platform), FileLines(system, platform)]
     if platform in ("linux", "darwin"):
         tables.append(Augeas(system))
+        # osquery's user_ssh_keys (posix): users from that platform's `users`.
+        ssh_keys = LinuxUserSshKeys if platform == "linux" else DarwinUserSshKeys
+        tables.append(ssh_keys(system))
     if platform == "linux":
         from stethoscope_desktop.tables.linux import linux_tables
 
