@@ -10,7 +10,9 @@ from stethoscope_desktop.tables.browser_extensions import BrowserExtensions
 from stethoscope_desktop.tables.common import StethoscopeAppTable
 from stethoscope_desktop.tables.file import file_table
 from stethoscope_desktop.tables.file_lines import FileLines
+from stethoscope_desktop.tables.parse_json import ParseJson, ParseJsonl
 from stethoscope_desktop.tables.system import System
+from stethoscope_desktop.tables.user_ssh_keys import DarwinUserSshKeys, LinuxUserSshKeys
 
 if TYPE_CHECKING:
     from stethoscope_desktop.tables.windows import Registry
@@ -29,8 +31,13 @@ def builtin_tables(
     # where osquery has it, augeas over the lenses tables/augeas.py implements.
     if platform in ("linux", "darwin", "windows"):
         tables += [file_table(system, platform), FileLines(system, platform)]
+        # fleetd's parse_json / parse_jsonl (dataflatten).
+        tables += [ParseJson(system, platform), ParseJsonl(system, platform)]
     if platform in ("linux", "darwin"):
         tables.append(Augeas(system))
+        # osquery's user_ssh_keys (posix): users from that platform's `users`.
+        ssh_keys = LinuxUserSshKeys if platform == "linux" else DarwinUserSshKeys
+        tables.append(ssh_keys(system))
     if platform == "linux":
         from stethoscope_desktop.tables.linux import linux_tables
 

@@ -88,9 +88,9 @@ def test_building_the_tables_touches_nothing(tmp_path: Path) -> None:
     system = FakeSystem(tmp_path)
     tables = builtin_tables("darwin", system)
     assert len({t.name for t in tables}) == len(tables)
-    assert len(tables) == 5 + len(OSQUERY_TABLE_CLASSES) + len(
+    assert len(tables) == 8 + len(OSQUERY_TABLE_CLASSES) + len(
         STETHOSCOPE_TABLE_CLASSES
-    )  # with file, file_lines and augeas
+    )  # with file, file_lines, parse_json(l), augeas, user_ssh_keys
     assert system.calls == []
 
 
