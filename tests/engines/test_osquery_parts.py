@@ -280,7 +280,7 @@ def test_auto_picks_a_working_osqueryd_and_says_which(tmp_path: Path) -> None:
         assert set(engine.extension_table_names()) >= {"stethoscope_app", "stethoscope_firewall"}
         # Until osqueryd says which it has, no osquery table is offered: only ours and fleetd's.
         others = {n for n in engine.extension_table_names() if not n.startswith("stethoscope_")}
-        assert others == {"file_lines", "dconf_read"}
+        assert others == {"file_lines", "dconf_read", "parse_json", "parse_jsonl"}
         assert engine.running_pid is None  # nothing started until a scan needs it
     finally:
         engine.close()
