@@ -10,7 +10,8 @@ verdict is asserted per distribution.
 The roots (fixtures/roots/it-*.tree) differ where a hardened machine differs from a default one,
 so that every check that gets a verdict passes on one root and not on another: a check that
 passed everywhere would not notice a table returning everything, one that failed everywhere a
-table returning nothing. What the tree files cannot hold is set here: owners and modes of files
+table returning nothing; and a table the checks read that gives no rows changes some verdict
+(each is silenced in turn). What the tree files cannot hold is set here: owners and modes of files
 (answered by `stat` from a table of our own, so the tests mean the same run as root or not),
 /sys/class/block's symbolic links, file times, the recorded `systemctl` and `dconf` output and an
 rpm database.
@@ -22,7 +23,7 @@ import dataclasses
 import os
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,10 +37,11 @@ from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.resources import checks_dir, practices_dir
+from stethoscope_desktop.tables.base import QueryContext, Row, TablePlugin
 from stethoscope_desktop.tables.catalog import builtin_tables
 from stethoscope_desktop.tables.linux.packages import RPM_QUERYFORMAT
 from stethoscope_desktop.tables.system import DEFAULT_TIMEOUT_S, CommandResult, FileStat
-from tests.compat.fleet_coverage import OsquerySchema
+from tests.compat.fleet_coverage import OsquerySchema, run_checks
 from tests.fakes import FakeSystem, Recorded, result
 from tests.tables.linux.helpers import FIXTURES, load_root
 
@@ -447,3 +449,39 @@ def test_the_checks_use_every_table_column_function_and_pattern_fleets_policies_
     assert missing == {}
     assert FLEET_FUNCTIONS - functions == set()
     assert FLEET_PATTERNS - patterns == set()
+
+
+def silenced(table: TablePlugin) -> TablePlugin:
+    """The same table (name, columns) giving no rows: a table that misbehaves."""
+
+    class Silent(TablePlugin):
+        name = table.name
+        columns = table.columns
+        platforms = table.platforms
+
+        def generate(self, context: QueryContext) -> Iterable[Row]:
+            return []
+
+    return Silent()
+
+
+@pytest.fixture(scope="module")
+def machines(tmp_path_factory: pytest.TempPathFactory) -> list[DistroMachine]:
+    return [d.build(tmp_path_factory.mktemp(d.name)) for d in DISTROS]
+
+
+@pytest.mark.parametrize("table", sorted(FLEET_TABLE_COLUMNS))
+def test_a_table_giving_no_rows_changes_some_verdict(
+    machines: list[DistroMachine], table: str
+) -> None:
+    checks = read_checks_file(CHECKS_FILE).checks
+    changed: list[str] = []
+    for index, machine in enumerate(machines):
+        tables = [silenced(t) if t.name == table else t for t in builtin_tables("linux", machine)]
+        engine = EmbeddedEngine(tables, platform="linux")
+        try:
+            outcomes = run_checks(engine, checks)
+        finally:
+            engine.close()
+        changed += [o.check.name for o in outcomes if o.status is not EXPECTED[o.check.name][index]]
+    assert changed, f"no verdict depends on {table}"
