@@ -280,6 +280,7 @@ EXPECTED: dict[str, tuple[Status, Status, Status]] = {
     "Every account's primary group exists": (P, P, N),  # Fedora: ghost's group 2000
     "The shadow group has no members": (P, N, P),  # Ubuntu: bob; Fedora has no shadow group
     "Home folders belong to their users": (P, N, P),  # Ubuntu: /home/bob is alice's
+    "Every login account has its home folder": (P, N, P),  # Ubuntu: carol's was never made
     "Password files are closed to other users": (P, N, P),  # Ubuntu: gshadow- 0644
     "/etc/shadow is readable by root alone": (F, F, P),  # 0640 root:shadow vs 0000 root:root
     "cramfs cannot be loaded": (P, N, N),  # Ubuntu: not blacklisted; Fedora: commented, loaded
