@@ -282,10 +282,12 @@ class _VirtualTable:
         info.idxStr = ",".join(terms) if terms else None
         required = {c.name for c in self.table.columns if c.required}
         used = {self.table.columns[int(t.split(":")[0])].name for t in terms}
-        # Plans that give a required column a value are far cheaper, as in osquery; so are, by
-        # far, plans that constrain a column the table reads by (osquery: cost 1, else its max),
-        # so that an OR of such constraints is split into filters rather than scanned whole.
-        missing_required = len(required - used)
+        # Plans that give a required column a value are far cheaper, as in osquery, where one
+        # of them is enough (file's path or directory); so are, by far, plans that constrain a
+        # column the table reads by (osquery: cost 1, else its max), so that an OR of such
+        # constraints is split into filters rather than scanned whole, and a join hands a
+        # required column its value from the other table (file f ON f.path = u.directory).
+        missing_required = 1 if required and not required & used else 0
         keyed = 1.0 if used & set(self.table.key_columns()) else 100.0
         info.estimatedCost = keyed + 1_000_000.0 * missing_required - 0.01 * len(terms)
         return True

@@ -90,6 +90,46 @@ def test_join_pushes_the_joined_value_down() -> None:
     assert rows == ({"path": "/etc/12"},)
 
 
+class PathOrDirectoryTable(TablePlugin):
+    """Like osquery's `file`: path and directory are both required, either one is enough."""
+
+    name = "file"
+    columns = (
+        Column("path", "text", index=True, required=True),
+        Column("directory", "text", required=True),
+        Column("uid", "bigint"),
+    )
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        for path in sorted(context.equals("path")):
+            yield {"path": path, "directory": path.rpartition("/")[0] or "/", "uid": 1000}
+
+
+class HomesTable(TablePlugin):
+    """Like osquery's `users`: no key column SQLite could be asked for."""
+
+    name = "users"
+    columns = (Column("username"), Column("uid", "bigint", index=True), Column("directory"))
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        return [
+            {"username": "alice", "uid": 1000, "directory": "/home/alice"},
+            {"username": "bob", "uid": 1001, "directory": "/home/bob"},
+        ]
+
+
+def test_a_join_gives_one_of_several_required_columns_its_value() -> None:
+    # As in osquery, one required column constrained is enough: the planner must read users
+    # first and hand file each home folder, not scan file unconstrained (no rows) first.
+    engine = EmbeddedEngine([PathOrDirectoryTable(), HomesTable()])
+    with engine.begin_scan() as session:
+        rows = session.query(
+            "SELECT u.username, f.uid FROM users u JOIN file f ON f.path = u.directory "
+            "WHERE u.uid >= 1000 AND f.uid != u.uid"
+        ).rows
+    assert rows == ({"username": "bob", "uid": 1000},)
+
+
 def test_hidden_columns_are_left_out_of_star_but_selectable() -> None:
     engine = EmbeddedEngine([FileTable()])
     with engine.begin_scan() as session:
