@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from stethoscope_desktop.tables._shared import MachineTable
 from stethoscope_desktop.tables.base import TablePlugin
-from stethoscope_desktop.tables.darwin.accounts import Groups, Users
+from stethoscope_desktop.tables.darwin.accounts import Groups, UserGroups, Users
 from stethoscope_desktop.tables.darwin.apps import Apps
 from stethoscope_desktop.tables.darwin.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.darwin.firewall import Alf, Firewall
@@ -37,6 +37,7 @@ __all__ = [
     "SecuritySoftware",
     "SharingPreferences",
     "SystemInfo",
+    "UserGroups",
     "Users",
     "WifiNetworks",
     "darwin_tables",
@@ -52,6 +53,7 @@ OSQUERY_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     SharingPreferences,
     Users,
     Groups,
+    UserGroups,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     Firewall,
