@@ -17,6 +17,7 @@ from stethoscope_desktop.tables.darwin.os_version import OsVersion
 from stethoscope_desktop.tables.darwin.screen_lock import ScreenLock, ScreenLockTiming
 from stethoscope_desktop.tables.darwin.security_software import SecuritySoftware
 from stethoscope_desktop.tables.darwin.sharing import SharingPreferences
+from stethoscope_desktop.tables.darwin.system_controls import SystemControls
 from stethoscope_desktop.tables.darwin.system_info import SystemInfo
 from stethoscope_desktop.tables.darwin.updates import AutomaticUpdates
 from stethoscope_desktop.tables.darwin.wifi import WifiNetworks
@@ -36,6 +37,7 @@ __all__ = [
     "ScreenLockTiming",
     "SecuritySoftware",
     "SharingPreferences",
+    "SystemControls",
     "SystemInfo",
     "UserGroups",
     "Users",
@@ -54,6 +56,7 @@ OSQUERY_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     Users,
     Groups,
     UserGroups,
+    SystemControls,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     Firewall,
