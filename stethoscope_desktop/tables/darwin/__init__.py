@@ -14,6 +14,7 @@ from stethoscope_desktop.tables.darwin.apps import Apps
 from stethoscope_desktop.tables.darwin.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.darwin.firewall import Alf, Firewall
 from stethoscope_desktop.tables.darwin.os_version import OsVersion
+from stethoscope_desktop.tables.darwin.processes import Processes
 from stethoscope_desktop.tables.darwin.screen_lock import ScreenLock, ScreenLockTiming
 from stethoscope_desktop.tables.darwin.security_software import SecuritySoftware
 from stethoscope_desktop.tables.darwin.sharing import SharingPreferences
@@ -33,6 +34,7 @@ __all__ = [
     "Firewall",
     "Groups",
     "OsVersion",
+    "Processes",
     "ScreenLock",
     "ScreenLockTiming",
     "SecuritySoftware",
@@ -57,6 +59,7 @@ OSQUERY_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     Groups,
     UserGroups,
     SystemControls,
+    Processes,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     Firewall,

@@ -30,6 +30,7 @@ from typing import Any
 
 from stethoscope_desktop.tables._shared import (
     GROUPS_COLUMNS,
+    USER_GROUPS_COLUMNS,
     USERS_COLUMNS,
     MachineTable,
     command_reason,
@@ -227,10 +228,7 @@ class UserGroups(MachineTable):
     """Which groups each local user is in (osquery's `user_groups` on macOS)."""
 
     name = "user_groups"
-    columns = (
-        Column("uid", "bigint", index=True),
-        Column("gid", "bigint", index=True),
-    )
+    columns = USER_GROUPS_COLUMNS
     platforms = ("darwin",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:

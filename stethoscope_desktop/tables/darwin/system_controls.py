@@ -28,7 +28,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables._shared import MachineTable, command_reason, run_quiet
+from stethoscope_desktop.tables._shared import (
+    SYSTEM_CONTROLS_COLUMNS,
+    MachineTable,
+    command_reason,
+    run_quiet,
+)
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError, Value
 from stethoscope_desktop.tables.linux.system_controls import read_sysctl_config
 
@@ -96,12 +101,7 @@ class SystemControls(MachineTable):
 
     name = "system_controls"
     columns = (
-        Column("name", "text", index=True),
-        Column("oid", "text"),
-        Column("subsystem", "text"),
-        Column("current_value", "text"),
-        Column("config_value", "text"),
-        Column("type", "text"),
+        *SYSTEM_CONTROLS_COLUMNS,
         Column("field_name", "text"),
     )
     platforms = ("darwin",)

@@ -17,6 +17,7 @@ from stethoscope_desktop.tables.darwin import (
     disk_encryption,
     firewall,
     os_version,
+    processes,
     screen_lock,
     security_software,
     sharing,
@@ -48,6 +49,8 @@ COMMANDS: dict[str, list[str]] = {
     "dscl-users": accounts.READ_USERS,
     "dscl-groups": accounts.READ_GROUPS,
     "sysctl-a": system_controls.SYSCTL_ALL,
+    "ps-fields": processes.PS_FIELDS,
+    "ps-args": processes.PS_ARGS,
 }
 # The user each recorded Mac belongs to.
 USERS = {"monterey-12": "ben", "ventura-13": "carla", "sonoma-14": "dana", "sequoia-15": "eli"}
