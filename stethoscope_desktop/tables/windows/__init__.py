@@ -18,6 +18,7 @@ from stethoscope_desktop.tables.windows.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.windows.firewall import Firewall
 from stethoscope_desktop.tables.windows.os_version import OsVersion
 from stethoscope_desktop.tables.windows.patches import Patches
+from stethoscope_desktop.tables.windows.processes import Processes
 from stethoscope_desktop.tables.windows.programs import Programs
 from stethoscope_desktop.tables.windows.registry import RegistryTable
 from stethoscope_desktop.tables.windows.remote_login import RemoteLogin
@@ -39,6 +40,7 @@ __all__ = [
     "NetApiAccounts",
     "OsVersion",
     "Patches",
+    "Processes",
     "Programs",
     "Registry",
     "RegistryTable",
@@ -60,6 +62,7 @@ OSQUERY_TABLE_CLASSES: tuple[type[WindowsTable], ...] = (
     Programs,
     RegistryTable,
     Patches,
+    Processes,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[WindowsTable], ...] = (
     Firewall,

@@ -27,6 +27,7 @@ from stethoscope_desktop.tables.windows._common import powershell_argv
 from stethoscope_desktop.tables.windows._registry import RegistryData, RegistryValue, normalize_key
 from stethoscope_desktop.tables.windows.disk_encryption import BITLOCKER_SCRIPT
 from stethoscope_desktop.tables.windows.firewall import NETSH
+from stethoscope_desktop.tables.windows.processes import PROCESSES_SCRIPT
 from stethoscope_desktop.tables.windows.remote_login import SC_QUERY
 from stethoscope_desktop.tables.windows.security_software import PRODUCTS_SCRIPT
 from stethoscope_desktop.tables.windows.system_info import HARDWARE_SCRIPT
@@ -41,6 +42,7 @@ COMMANDS: dict[str, list[str]] = {
     "netsh-wlan-show-profiles": SHOW_PROFILES,
     "sc-query-sshd": SC_QUERY,
     "powershell-security-center": powershell_argv(PRODUCTS_SCRIPT),
+    "powershell-processes": powershell_argv(PROCESSES_SCRIPT),
 }
 PROFILE_PREFIX = "netsh-wlan-show-profile--"
 # When each machine was recorded: "now" for the tables that compare times.

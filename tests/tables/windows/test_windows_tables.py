@@ -81,7 +81,9 @@ def test_building_the_tables_on_linux_touches_nothing(tmp_path: Path) -> None:
     system = FakeSystem(tmp_path)
     registry = FakeRegistry()
     tables = builtin_tables("windows", system, registry=registry)
-    assert len({t.name for t in tables}) == len(tables) == 19  # with file, file_lines, accounts
+    assert (
+        len({t.name for t in tables}) == len(tables) == 20
+    )  # with file, file_lines, accounts, processes
     assert system.calls == [] and registry.reads == []
     # Without a registry adapter the real one is used; it imports winreg only when read.
     assert builtin_tables("windows", LocalSystem(tmp_path))
