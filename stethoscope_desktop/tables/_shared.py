@@ -102,6 +102,50 @@ GROUPS_COLUMNS = (
     Column("groupname", "text"),
 )
 
+# osquery's `user_groups`, the same on every platform.
+USER_GROUPS_COLUMNS = (
+    Column("uid", "bigint", index=True),
+    Column("gid", "bigint", index=True),
+)
+# The columns osquery's `system_controls` has on Linux; macOS adds `field_name`.
+SYSTEM_CONTROLS_COLUMNS = (
+    Column("name", "text", index=True),
+    Column("oid", "text"),
+    Column("subsystem", "text"),
+    Column("current_value", "text"),
+    Column("config_value", "text"),
+    Column("type", "text"),
+)
+# The columns osquery's `processes` has on every platform; each platform adds its own after them.
+PROCESSES_COLUMNS = (
+    Column("pid", "bigint", index=True),
+    Column("name", "text"),
+    Column("path", "text"),
+    Column("cmdline", "text"),
+    Column("state", "text"),
+    Column("cwd", "text"),
+    Column("root", "text"),
+    Column("uid", "bigint"),
+    Column("gid", "bigint"),
+    Column("euid", "bigint"),
+    Column("egid", "bigint"),
+    Column("suid", "bigint"),
+    Column("sgid", "bigint"),
+    Column("on_disk", "integer"),
+    Column("wired_size", "bigint"),
+    Column("resident_size", "bigint"),
+    Column("total_size", "bigint"),
+    Column("user_time", "bigint"),
+    Column("system_time", "bigint"),
+    Column("disk_bytes_read", "bigint"),
+    Column("disk_bytes_written", "bigint"),
+    Column("start_time", "bigint"),
+    Column("parent", "bigint"),
+    Column("pgroup", "bigint"),
+    Column("threads", "integer"),
+    Column("nice", "integer"),
+)
+
 
 class MachineTable(TablePlugin):
     """A table that reads this machine through the `System` adapter it is given."""

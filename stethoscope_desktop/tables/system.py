@@ -317,7 +317,7 @@ class LocalSystem:
         thread and this raises TimeoutError.
         """
         target = self._path(path)
-        if not hasattr(os, "statvfs"):  # pragma: no cover - Windows
+        if sys.platform == "win32" or not hasattr(os, "statvfs"):  # pragma: no cover - Windows
             raise OSError(errno.ENOSYS, "statfs is not available here", path)
         answer: list[os.statvfs_result | OSError] = []
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from stethoscope_desktop.tables._shared import MachineTable
 from stethoscope_desktop.tables.base import TablePlugin
-from stethoscope_desktop.tables.darwin.accounts import Groups, Users
+from stethoscope_desktop.tables.darwin.accounts import Groups, UserGroups, Users
 from stethoscope_desktop.tables.darwin.apps import Apps
 from stethoscope_desktop.tables.darwin.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.darwin.firewall import Alf, Firewall
 from stethoscope_desktop.tables.darwin.os_version import OsVersion
+from stethoscope_desktop.tables.darwin.processes import Processes
 from stethoscope_desktop.tables.darwin.screen_lock import ScreenLock, ScreenLockTiming
 from stethoscope_desktop.tables.darwin.security_software import SecuritySoftware
 from stethoscope_desktop.tables.darwin.sharing import SharingPreferences
+from stethoscope_desktop.tables.darwin.system_controls import SystemControls
 from stethoscope_desktop.tables.darwin.system_info import SystemInfo
 from stethoscope_desktop.tables.darwin.updates import AutomaticUpdates
 from stethoscope_desktop.tables.darwin.wifi import WifiNetworks
@@ -32,11 +34,14 @@ __all__ = [
     "Firewall",
     "Groups",
     "OsVersion",
+    "Processes",
     "ScreenLock",
     "ScreenLockTiming",
     "SecuritySoftware",
     "SharingPreferences",
+    "SystemControls",
     "SystemInfo",
+    "UserGroups",
     "Users",
     "WifiNetworks",
     "darwin_tables",
@@ -52,6 +57,9 @@ OSQUERY_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     SharingPreferences,
     Users,
     Groups,
+    UserGroups,
+    SystemControls,
+    Processes,
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[MachineTable], ...] = (
     Firewall,

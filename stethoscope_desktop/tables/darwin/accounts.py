@@ -1,4 +1,4 @@
-"""osquery's `users` and `groups` tables on macOS, from the local directory node.
+"""osquery's `users`, `groups` and `user_groups` tables on macOS, from the local directory node.
 
 osquery lists the records of Open Directory's /Local/Default node, sorted by record name, and
 fills each row from getpwnam/getgrnam: uid, gid, their signed 32-bit forms, the RealName as
@@ -11,6 +11,15 @@ read here (/usr/bin/dscl, so no PATH is needed).
 A `uid = N` (`gid = N` for groups) constraint selects the first record with that id, as
 getpwuid/getgrgid do for local accounts. Accounts from a network directory (Active Directory,
 LDAP) are not in /Local/Default and osquery does not list them either, except when asked by uid.
+
+`user_groups` lists, for each of those users (or the user a `uid = N` constraint names), what
+getgrouplist(3) gives: the primary gid, then every group opendirectoryd resolves the user into.
+That is computed here from the same `dscl` output of /Groups, without a process per user: a
+group holds a user named in its GroupMembership or whose GeneratedUID is in its GroupMembers,
+a group holds the members of every group whose GeneratedUID is in its NestedGroups (followed
+transitively: admin is nested in _lpadmin, _developer, com.apple.access_ssh, …), and every local
+user is in `everyone` and `localaccounts`, which list nobody. Rows come primary gid first, then
+by ascending gid; osquery keeps opendirectoryd's order, which no query can rely on either.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from typing import Any
 
 from stethoscope_desktop.tables._shared import (
     GROUPS_COLUMNS,
+    USER_GROUPS_COLUMNS,
     USERS_COLUMNS,
     MachineTable,
     command_reason,
@@ -43,7 +53,19 @@ USER_ATTRIBUTES = (
     "GeneratedUID",
     IS_HIDDEN,
 )
-GROUP_ATTRIBUTES = ("RecordName", "PrimaryGroupID", IS_HIDDEN)
+GROUP_ATTRIBUTES = (
+    "RecordName",
+    "PrimaryGroupID",
+    "GeneratedUID",
+    "GroupMembership",
+    "GroupMembers",
+    "NestedGroups",
+    IS_HIDDEN,
+)
+# Groups whose members opendirectoryd computes rather than lists: every user, every local user.
+IMPLICIT_GROUPS = ("everyone", "localaccounts")
+# NestedGroups chains longer than this are not followed (opendirectoryd stops far earlier).
+MAX_NESTING = 16
 READ_USERS = [DSCL, "-plist", ".", "-readall", "/Users", *USER_ATTRIBUTES]
 READ_GROUPS = [DSCL, "-plist", ".", "-readall", "/Groups", *GROUP_ATTRIBUTES]
 
@@ -54,6 +76,13 @@ def _first(record: dict[str, Any], attribute: str) -> str | None:
     if isinstance(values, list) and values and isinstance(values[0], str):
         return values[0]
     return None
+
+
+def _all(record: dict[str, Any], attribute: str) -> list[str]:
+    values = record.get(f"dsAttrTypeStandard:{attribute}")
+    if not isinstance(values, list):
+        return []
+    return [value for value in values if isinstance(value, str)]
 
 
 def _id(record: dict[str, Any], attribute: str) -> int | None:
@@ -160,4 +189,55 @@ class Groups(MachineTable):
             if gid is not None:
                 row.update({"gid": gid, "gid_signed": signed32(gid)})
             rows.append(row)
+        return rows
+
+
+def group_memberships(
+    user: dict[str, Any], groups: list[dict[str, Any]], primary: int
+) -> list[int]:
+    """Return the gids getgrouplist(3) gives a local user: primary first, then ascending."""
+    name = _first(user, "RecordName")
+    generated = (_first(user, "GeneratedUID") or "").upper()
+    member_of: set[int] = set()
+    holding: set[str] = set()  # GeneratedUIDs of the groups found to hold the user
+    for group in groups:
+        gid = _id(group, "PrimaryGroupID")
+        direct = name in _all(group, "GroupMembership") or (
+            bool(generated) and generated in {m.upper() for m in _all(group, "GroupMembers")}
+        )
+        if gid is not None and (direct or _first(group, "RecordName") in IMPLICIT_GROUPS):
+            member_of.add(gid)
+            holding.add((_first(group, "GeneratedUID") or "").upper())
+    for _ in range(MAX_NESTING):
+        added = False
+        for group in groups:
+            gid = _id(group, "PrimaryGroupID")
+            if gid is None or gid in member_of:
+                continue
+            if holding & {n.upper() for n in _all(group, "NestedGroups")}:
+                member_of.add(gid)
+                holding.add((_first(group, "GeneratedUID") or "").upper())
+                added = True
+        if not added:
+            break
+    member_of.discard(primary)
+    return [primary, *sorted(member_of)]
+
+
+class UserGroups(MachineTable):
+    """Which groups each local user is in (osquery's `user_groups` on macOS)."""
+
+    name = "user_groups"
+    columns = USER_GROUPS_COLUMNS
+    platforms = ("darwin",)
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        users = read_records(READ_USERS, "users", self._system)
+        groups = read_records(READ_GROUPS, "groups", self._system)
+        rows: list[Row] = []
+        for user in _select(users, context, "uid", "UniqueID"):
+            uid, gid = _id(user, "UniqueID"), _id(user, "PrimaryGroupID")
+            if uid is None or gid is None:
+                continue  # getpwnam finds no such account: osquery skips it too
+            rows += [{"uid": uid, "gid": g} for g in group_memberships(user, groups, gid)]
         return rows

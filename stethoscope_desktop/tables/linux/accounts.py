@@ -23,7 +23,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables._shared import GROUPS_COLUMNS, USERS_COLUMNS, signed32
+from stethoscope_desktop.tables._shared import (
+    GROUPS_COLUMNS,
+    USER_GROUPS_COLUMNS,
+    USERS_COLUMNS,
+    signed32,
+)
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import (
     MachineTable,
@@ -290,10 +295,7 @@ class UserGroups(MachineTable):
     """Which groups each local user is in (osquery's `user_groups`): primary and supplementary."""
 
     name = "user_groups"
-    columns = (
-        Column("uid", "bigint", index=True),
-        Column("gid", "bigint", index=True),
-    )
+    columns = USER_GROUPS_COLUMNS
     platforms = ("linux",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:

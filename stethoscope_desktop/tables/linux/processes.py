@@ -23,9 +23,11 @@ more gets an error saying so rather than a partial list.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from stethoscope_desktop.tables._shared import PROCESSES_COLUMNS
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import MachineTable, os_error_reason
 from stethoscope_desktop.tables.system import System
@@ -37,6 +39,8 @@ _DELETED = " (deleted)"
 
 
 def _clock_ticks() -> int:
+    if sys.platform == "win32":  # pragma: no cover - Linux's table; typed as Windows sees it too
+        return 100
     try:
         ticks = os.sysconf("SC_CLK_TCK")
     except (AttributeError, OSError, ValueError):
@@ -150,32 +154,7 @@ class Processes(MachineTable):
 
     name = "processes"
     columns = (
-        Column("pid", "bigint", index=True),
-        Column("name", "text"),
-        Column("path", "text"),
-        Column("cmdline", "text"),
-        Column("state", "text"),
-        Column("cwd", "text"),
-        Column("root", "text"),
-        Column("uid", "bigint"),
-        Column("gid", "bigint"),
-        Column("euid", "bigint"),
-        Column("egid", "bigint"),
-        Column("suid", "bigint"),
-        Column("sgid", "bigint"),
-        Column("on_disk", "integer"),
-        Column("wired_size", "bigint"),
-        Column("resident_size", "bigint"),
-        Column("total_size", "bigint"),
-        Column("user_time", "bigint"),
-        Column("system_time", "bigint"),
-        Column("disk_bytes_read", "bigint"),
-        Column("disk_bytes_written", "bigint"),
-        Column("start_time", "bigint"),
-        Column("parent", "bigint"),
-        Column("pgroup", "bigint"),
-        Column("threads", "integer"),
-        Column("nice", "integer"),
+        *PROCESSES_COLUMNS,
         Column("cgroup_path", "text"),
     )
     platforms = ("linux",)

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables._shared import SYSTEM_CONTROLS_COLUMNS
+from stethoscope_desktop.tables.base import QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import MachineTable, list_optional, read_optional
 from stethoscope_desktop.tables.system import System
 
@@ -71,14 +72,7 @@ class SystemControls(MachineTable):
     """Kernel parameters (sysctl) and their configured values (osquery's `system_controls`)."""
 
     name = "system_controls"
-    columns = (
-        Column("name", "text", index=True),
-        Column("oid", "text"),
-        Column("subsystem", "text"),
-        Column("current_value", "text"),
-        Column("config_value", "text"),
-        Column("type", "text"),
-    )
+    columns = SYSTEM_CONTROLS_COLUMNS
     platforms = ("linux",)
 
     def _leaf(self, relative: str, config: dict[str, str]) -> Row:

@@ -17,9 +17,11 @@ from stethoscope_desktop.tables.darwin import (
     disk_encryption,
     firewall,
     os_version,
+    processes,
     screen_lock,
     security_software,
     sharing,
+    system_controls,
     system_info,
 )
 from stethoscope_desktop.tables.darwin._common import SW_VERS
@@ -46,6 +48,9 @@ COMMANDS: dict[str, list[str]] = {
     "systemextensionsctl-list": security_software.SYSTEM_EXTENSIONS,
     "dscl-users": accounts.READ_USERS,
     "dscl-groups": accounts.READ_GROUPS,
+    "sysctl-a": system_controls.SYSCTL_ALL,
+    "ps-fields": processes.PS_FIELDS,
+    "ps-args": processes.PS_ARGS,
 }
 # The user each recorded Mac belongs to.
 USERS = {"monterey-12": "ben", "ventura-13": "carla", "sonoma-14": "dana", "sequoia-15": "eli"}

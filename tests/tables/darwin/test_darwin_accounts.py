@@ -9,7 +9,7 @@ import pytest
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.tables.base import TableError
 from stethoscope_desktop.tables.catalog import builtin_tables
-from stethoscope_desktop.tables.darwin.accounts import READ_USERS, Groups, Users
+from stethoscope_desktop.tables.darwin.accounts import READ_USERS, Groups, UserGroups, Users
 from tests.fakes import FakeSystem, result
 from tests.tables.darwin.helpers import load_mac
 from tests.tables.linux.helpers import equals, rows
@@ -104,3 +104,59 @@ def test_only_root_has_uid_0_on_a_mac(tmp_path: Path) -> None:
         engine.close()
     assert others == ()
     assert admins == ({"username": "eli"},)
+
+
+def test_user_groups_resolve_membership_nesting_and_implicit_groups(tmp_path: Path) -> None:
+    generated = rows(UserGroups(load_mac("sonoma-14", tmp_path)))
+    by_uid: dict[object, list[object]] = {}
+    for row in generated:
+        by_uid.setdefault(row["uid"], []).append(row["gid"])
+    # Users in record-name order; each user's primary gid first, then ascending.
+    assert list(by_uid) == [70, 1, 501, 502, 4294967294, 0]
+    # admin by name, then nested into _lpadmin and _developer, and through _developer into
+    # the ssh access group; everyone and localaccounts hold every local user.
+    assert by_uid[501] == [20, 12, 61, 80, 98, 204, 399]
+    # it-support is in admin only by its GeneratedUID (GroupMembers, another letter case).
+    assert by_uid[502] == by_uid[501]
+    assert by_uid[0] == [0, 1, 12, 20, 61, 80, 98, 204, 399]
+    assert by_uid[70] == [70, 12, 61]
+    assert by_uid[4294967294] == [4294967294, 12, 61]
+
+
+def test_user_groups_uid_constraint(tmp_path: Path) -> None:
+    system = load_mac("sequoia-15", tmp_path)
+    chosen = rows(UserGroups(system), equals("uid", "501", "777"))
+    assert [(r["uid"], r["gid"]) for r in chosen] == [
+        (501, 20),
+        (501, 12),
+        (501, 61),
+        (501, 80),
+        (501, 98),
+        (501, 204),
+        (501, 399),
+    ]
+
+
+def test_user_groups_without_membership_attributes(tmp_path: Path) -> None:
+    # A recorded Mac whose groups carry no membership (and no localaccounts record): the primary
+    # group and everyone, which holds every user without listing them.
+    generated = rows(UserGroups(load_mac("ventura-13", tmp_path)), equals("uid", "501"))
+    assert [r["gid"] for r in generated] == [20, 12]
+
+
+def test_admins_by_user_groups_on_the_engine(tmp_path: Path) -> None:
+    engine = EmbeddedEngine(builtin_tables("darwin", load_mac("sonoma-14", tmp_path)))
+    try:
+        with engine.begin_scan() as session:
+            admins = session.query(
+                "SELECT u.username FROM users u JOIN user_groups ug USING (uid) "
+                "JOIN groups g ON g.gid = ug.gid WHERE g.groupname = 'admin' ORDER BY u.username"
+            ).rows
+    finally:
+        engine.close()
+    assert admins == ({"username": "dana"}, {"username": "it-support"}, {"username": "root"})
+
+
+def test_user_groups_when_dscl_fails(tmp_path: Path) -> None:
+    with pytest.raises(TableError, match="cannot list the local users"):
+        rows(UserGroups(FakeSystem(tmp_path)))

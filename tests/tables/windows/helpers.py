@@ -11,19 +11,23 @@ OEM-code-page console output, which the adapters decode before a table sees them
 from __future__ import annotations
 
 import errno
+import json
 import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from stethoscope_desktop.tables.base import TablePlugin
 from stethoscope_desktop.tables.catalog import builtin_tables
 from stethoscope_desktop.tables.system import CommandResult
 from stethoscope_desktop.tables.windows import AutomaticUpdates
+from stethoscope_desktop.tables.windows._accounts import AccountGroup, AccountsError, AccountUser
 from stethoscope_desktop.tables.windows._common import powershell_argv
 from stethoscope_desktop.tables.windows._registry import RegistryData, RegistryValue, normalize_key
 from stethoscope_desktop.tables.windows.disk_encryption import BITLOCKER_SCRIPT
 from stethoscope_desktop.tables.windows.firewall import NETSH
+from stethoscope_desktop.tables.windows.processes import PROCESSES_SCRIPT
 from stethoscope_desktop.tables.windows.remote_login import SC_QUERY
 from stethoscope_desktop.tables.windows.security_software import PRODUCTS_SCRIPT
 from stethoscope_desktop.tables.windows.system_info import HARDWARE_SCRIPT
@@ -38,6 +42,7 @@ COMMANDS: dict[str, list[str]] = {
     "netsh-wlan-show-profiles": SHOW_PROFILES,
     "sc-query-sshd": SC_QUERY,
     "powershell-security-center": powershell_argv(PRODUCTS_SCRIPT),
+    "powershell-processes": powershell_argv(PROCESSES_SCRIPT),
 }
 PROFILE_PREFIX = "netsh-wlan-show-profile--"
 # When each machine was recorded: "now" for the tables that compare times.
@@ -237,3 +242,51 @@ def machine_tables(machine: str, root: Path) -> tuple[list[TablePlugin], FakeSys
         for table in builtin_tables("windows", system, registry=registry)
     ]
     return tables, system, registry
+
+
+class FakeAccounts:
+    """Recorded answers of the NetAPI account calls (`fixtures/<machine>/accounts.json`)."""
+
+    def __init__(self, recorded: Mapping[str, Any]) -> None:
+        self._users = [AccountUser(**user) for user in recorded.get("users", [])]
+        self._groups = [AccountGroup(**group) for group in recorded.get("groups", [])]
+        self._local_groups: dict[str, dict[str, list[str]]] = dict(recorded.get("local_groups", {}))
+        self._sids: dict[str, str] = dict(recorded.get("sids", {}))
+        self.failing = False
+
+    def users(self) -> list[AccountUser]:
+        """NetUserEnum and NetUserGetInfo, as recorded."""
+        if self.failing:
+            raise AccountsError("NetUserEnum failed with error 5")
+        return list(self._users)
+
+    def user(self, name: str) -> AccountUser | None:
+        """NetUserGetInfo: only local accounts are known to it."""
+        return next((u for u in self._users if u.name.casefold() == name.casefold()), None)
+
+    def groups(self) -> list[AccountGroup]:
+        """NetLocalGroupEnum with LookupAccountName, as recorded."""
+        if self.failing:
+            raise AccountsError("NetLocalGroupEnum failed with error 5")
+        return list(self._groups)
+
+    def local_groups_of(self, name: str, *, indirect: bool) -> list[str]:
+        """NetUserGetLocalGroups, as recorded; [] for accounts it does not know."""
+        found = self._local_groups.get(name, {})
+        return list(found.get("indirect" if indirect else "direct", []))
+
+    def account_name(self, sid: str) -> str | None:
+        """LookupAccountSid: recorded names of SIDs, and every local account's."""
+        names = {**self._sids, **{u.sid: u.name for u in self._users}}
+        return names.get(sid)
+
+    def account_sid(self, name: str) -> str | None:
+        """LookupAccountName: the recorded groups' and users' SIDs."""
+        known = [*self._groups, *self._users]
+        return next((a.sid for a in known if a.name.casefold() == name.casefold()), None)
+
+
+def load_accounts(machine: str) -> FakeAccounts:
+    """Return the recorded account database of `machine`."""
+    recorded = json.loads((FIXTURES / machine / "accounts.json").read_text("utf-8"))
+    return FakeAccounts(recorded)

@@ -82,8 +82,8 @@ def test_building_the_tables_on_linux_touches_nothing(tmp_path: Path) -> None:
     registry = FakeRegistry()
     tables = builtin_tables("windows", system, registry=registry)
     assert (
-        len({t.name for t in tables}) == len(tables) == 18
-    )  # with file, file_lines, parse_json and parse_jsonl
+        len({t.name for t in tables}) == len(tables) == 22
+    )  # with file, file_lines, parse_json, parse_jsonl, users, groups, user_groups, processes
     assert system.calls == [] and registry.reads == []
     # Without a registry adapter the real one is used; it imports winreg only when read.
     assert builtin_tables("windows", LocalSystem(tmp_path))
