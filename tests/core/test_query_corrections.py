@@ -355,6 +355,12 @@ def test_import_fleet_corrects_the_known_mistakes_and_says_what_it_changed(
 def test_import_fleet_keep_queries_writes_them_as_fleet_has_them(
     fleet_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert main(["import-fleet", str(fleet_file)]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("# corrected for osquery") == 2
+    assert err.endswith(
+        "\n2 queries corrected for osquery (--keep-queries keeps them as written)\n"
+    )
     assert main(["import-fleet", str(fleet_file), "--keep-queries"]) == 0
     out, err = capsys.readouterr()
     assert "corrected for osquery" not in out + err
