@@ -96,6 +96,12 @@ def _parser() -> argparse.ArgumentParser:
         "keep them as checks by hand, shown apart and never run, or skip them (default: keep)",
     )
     fleet.add_argument(
+        "--keep-queries",
+        action="store_true",
+        help="write every query as Fleet has it; by default a known mistake osquery cannot run "
+        "(table sysctl, systemd_units.name…) is corrected to osquery's name, with a comment",
+    )
+    fleet.add_argument(
         "-o",
         "--output",
         type=Path,
@@ -183,5 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "convert-instructions":
         return commands.convert_command(args.source, args.output)
     return commands.import_fleet_command(
-        args.source, args.platform, args.output, manual=args.manual
+        args.source,
+        args.platform,
+        args.output,
+        manual=args.manual,
+        keep_queries=args.keep_queries,
     )

@@ -40,6 +40,7 @@ from stethoscope_desktop.core.practices import (
     practices_folders,
     system_language,
 )
+from stethoscope_desktop.core.query_corrections import CORRECTED_PREFIX
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.status import Status
@@ -302,18 +303,32 @@ def dump_instructions(data: dict[str, object]) -> str:
 
 
 def import_fleet_command(
-    source: Path, platform: str, output: Path | None, *, manual: str = "keep"
+    source: Path,
+    platform: str,
+    output: Path | None,
+    *,
+    manual: str = "keep",
+    keep_queries: bool = False,
 ) -> int:
     if not source.is_file():
         print(f"{source}: no such file", file=sys.stderr)
         return 1
     loaded = read_checks_file(source)
-    result = import_fleet(loaded, platform, manual)
+    result = import_fleet(loaded, platform, manual, correct=not keep_queries)
     for skipped in result.skipped:
         print(f"skipped: {skipped}", file=sys.stderr)
     for note in result.notes:
         print(f"note: {note}", file=sys.stderr)
+    corrections = dict(result.corrected)
+    for check in result.checks:
+        if check.key in corrections:
+            changes = corrections[check.key].removeprefix(CORRECTED_PREFIX)
+            print(
+                f"corrected for osquery: {check.problem(f'{check.name!r}: {changes}')}",
+                file=sys.stderr,
+            )
     manual_line = _manual_checks_line(result.manual_kept, result.manual_skipped)
+    manual_line += _corrected_line(len(result.corrected))
     for warning in query_warnings(result.checks, platform):
         print(warning, file=sys.stderr)
     if not result.checks:
@@ -331,7 +346,12 @@ def import_fleet_command(
             "\nA query that never returns rows (SELECT 1 WHERE 0) is a check done by hand: the\n"
             "app lists it apart, with its resolution, and never runs it."
         )
-    converted = dump_checks(result.checks, header)
+    if result.corrected:
+        header += (
+            '\nA query marked "corrected for osquery" named a table or column osquery does not\n'
+            "have; it now names osquery's (import-fleet --keep-queries keeps them as written)."
+        )
+    converted = dump_checks(result.checks, header, corrections)
     if output is None:
         print(converted, end="")
         if manual_line:
@@ -350,6 +370,14 @@ def import_fleet_command(
     count = len(result.checks)
     print(f"wrote {count} check{'s' if count != 1 else ''} to {target}{manual_line}")
     return 0
+
+
+def _corrected_line(corrected: int) -> str:
+    """Say how many queries import-fleet corrected for osquery (empty: none)."""
+    if not corrected:
+        return ""
+    queries = f"{corrected} quer{'ies' if corrected != 1 else 'y'}"
+    return f"; {queries} corrected for osquery (--keep-queries keeps them as written)"
 
 
 def _manual_checks_line(kept: int, skipped: int) -> str:

@@ -33,8 +33,8 @@ runs only those.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -719,13 +719,20 @@ class FleetImport:
     # left out (also in `skipped`).
     manual_kept: int = 0
     manual_skipped: int = 0
+    # (check key, what was corrected) for each check whose query had a known mistake renamed
+    # to osquery's names (`core.query_corrections`).
+    corrected: tuple[tuple[str, str], ...] = ()
 
 
-def import_fleet(source: ChecksFile, platform: str = "all", manual: str = "keep") -> FleetImport:
+def import_fleet(
+    source: ChecksFile, platform: str = "all", manual: str = "keep", *, correct: bool = False
+) -> FleetImport:
     """Keep the policies of a Fleet file that run on `platform` (darwin, linux, windows or all).
 
     `manual`: "keep" the checks done by hand (Fleet's manual-check placeholders), which the app
-    shows apart and never runs, or "skip" them.
+    shows apart and never runs, or "skip" them. `correct`: rename the known mistakes of the
+    queries (`sysctl`, `systemd_units.name`…) to osquery's names where osquery's schema shows
+    the correction is right (`core.query_corrections.correct_for_osquery`); never at scan time.
     """
     if manual not in MANUAL_IMPORT_CHOICES:
         raise ValueError(f"manual must be keep or skip, not {manual!r}")
@@ -745,12 +752,22 @@ def import_fleet(source: ChecksFile, platform: str = "all", manual: str = "keep"
             )
         else:
             kept.append(check)
+    corrected: list[tuple[str, str]] = []
+    if correct:
+        from stethoscope_desktop.core.query_corrections import correct_for_osquery
+
+        for index, check in enumerate(kept):
+            correction = None if check.manual else correct_for_osquery(check.query, check.platforms)
+            if correction is not None:
+                kept[index] = replace(check, query=correction.query)
+                corrected.append((check.key, correction.comment))
     return FleetImport(
         tuple(kept),
         tuple(skipped),
         tuple(source.notes),
         manual_kept=sum(check.manual for check in kept),
         manual_skipped=manual_skipped,
+        corrected=tuple(corrected),
     )
 
 
@@ -766,9 +783,14 @@ def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
 _BlockDumper.add_representer(str, _represent_text)
 
 
-def dump_checks(checks: Iterable[CustomCheck], header: str = "") -> str:
-    """Return checks as a `checks.d` file: a list of Fleet-style entries."""
-    entries: list[dict[str, Any]] = []
+def dump_checks(
+    checks: Iterable[CustomCheck], header: str = "", comments: Mapping[str, str] | None = None
+) -> str:
+    """Return checks as a `checks.d` file: a list of Fleet-style entries.
+
+    `comments` (by check key) are written as a comment above that check's query.
+    """
+    parts: list[str] = []
     for check in checks:
         entry: dict[str, Any] = {"name": check.name}
         if check.platforms is not None:
@@ -779,7 +801,15 @@ def dump_checks(checks: Iterable[CustomCheck], header: str = "") -> str:
         if check.resolution:
             entry["resolution"] = check.resolution
         entry["query"] = check.query
-        entries.append(entry)
-    body = yaml.dump(entries, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=100)
-    comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
-    return comments + body
+        text = yaml.dump(
+            [entry], Dumper=_BlockDumper, allow_unicode=True, sort_keys=False, width=100
+        )
+        comment = (comments or {}).get(check.key)
+        if comment:
+            # The query is the entry's last key, at the entry's indentation (block texts are
+            # indented deeper), so its line is found without reading the YAML back.
+            at = text.rindex("\n  query:") + 1
+            text = text[:at] + "".join(f"  # {line}\n" for line in comment.splitlines()) + text[at:]
+        parts.append(text)
+    lines = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    return lines + ("".join(parts) if parts else "[]\n")

@@ -380,3 +380,13 @@ def query_mistakes(sql: str, platforms: Sequence[str] | None) -> list[str]:
         if reason is not None:
             by_reason.setdefault(reason, []).append(platform)
     return [f"{reason} (on {_platform_list(where)})" for reason, where in by_reason.items()]
+
+
+def prepares(sql: str, platform: str) -> bool:
+    """Return True when `sql` prepares against osquery's (and our) tables of `platform`."""
+    connection = _platform_schema(platform)
+    try:
+        connection.cursor().execute(sql, explain=1).fetchall()
+    except apsw.Error:
+        return False
+    return True

@@ -1,15 +1,18 @@
 """How many of IT's Fleet policies the built-in engine can judge on this machine: the coverage.
 
     .venv/bin/python tests/compat/fleet_coverage.py FILE [FILE...]
-        [--platform linux|darwin|windows|all] [--engine embedded|osquery|auto] [--json]
+        [--platform linux|darwin|windows|all] [--engine embedded|osquery|auto] [--keep-queries]
+        [--json]
 
 Each FILE is a Fleet policies file (an export of `kind: policy` documents, a GitOps file with
 `policies:`, or a list of policies: IT's own or Fleet's published ones). It is converted as
-`stethoscope-desktop import-fleet FILE --platform P` converts it (`core.custom_checks`), and every
-check it keeps is run as a scan runs IT's checks (`core.scanner.run_custom_check` in one engine
+`stethoscope-desktop import-fleet FILE --platform P` converts it (`core.custom_checks`: with the
+known mistakes of the queries corrected for osquery, `core.query_corrections`; `--keep-queries`
+measures them as Fleet wrote them, as `import-fleet --keep-queries` does), and every check it keeps is run as a scan runs IT's checks (`core.scanner.run_custom_check` in one engine
 session, the verdict by `custom_check_status`) on this machine. It prints:
 
 - what the import kept and what it left out: for another platform, or dropped with the reason;
+  how many queries it corrected for osquery;
 - how many kept checks are manual-check placeholders (a query that reads nothing and can never
   return a row, such as `SELECT 1 WHERE 0`: Fleet's "check by hand" items) and how many are real
   automated queries;
@@ -313,6 +316,7 @@ class ImportedFile:
     other_platform: tuple[Problem, ...]
     dropped: tuple[Problem, ...]
     notes: tuple[Problem, ...]
+    corrected: int = 0  # queries import-fleet corrected for osquery
 
 
 @dataclass
@@ -330,14 +334,17 @@ class UnreadableFile(Exception):
     """A FILE that cannot be read as a policies file; the message names it."""
 
 
-def import_file(path: Path, platform: str) -> ImportedFile:
-    """Convert `path` as `import-fleet` does; raise UnreadableFile when it cannot be read."""
+def import_file(path: Path, platform: str, *, correct: bool = True) -> ImportedFile:
+    """Convert `path` as `import-fleet` does; raise UnreadableFile when it cannot be read.
+
+    `correct`: as import-fleet does by default; False as with its `--keep-queries`.
+    """
     if not path.is_file():
         raise UnreadableFile(f"{path}: no such file")
     loaded = read_checks_file(path)
     if loaded.unreadable:
         raise UnreadableFile(f"{path}: cannot be read: {loaded.problems[0]}")
-    result = import_fleet(loaded, platform)
+    result = import_fleet(loaded, platform, correct=correct)
     errors = {id(problem) for problem in loaded.problems}
     notes = {id(problem) for problem in loaded.passed_over}
     return ImportedFile(
@@ -346,6 +353,7 @@ def import_file(path: Path, platform: str) -> ImportedFile:
         tuple(p for p in result.skipped if id(p) not in errors and id(p) not in notes),
         tuple(loaded.problems),
         tuple(loaded.passed_over),
+        len(result.corrected),
     )
 
 
@@ -429,10 +437,12 @@ def coverage_report(
                 "other_platform": len(imported.other_platform),
                 "dropped": [str(problem) for problem in imported.dropped],
                 "notes": len(imported.notes),
+                "corrected": imported.corrected,
             }
             for imported in files
         ],
         "kept": len(outcomes),
+        "corrected": sum(imported.corrected for imported in files),
         "other_platform": sum(len(imported.other_platform) for imported in files),
         "dropped": _ranked(Counter(p.message for f in files for p in f.dropped)),
         "notes": _ranked(Counter(p.message for f in files for p in f.notes)),
@@ -484,7 +494,7 @@ def measure(files: Sequence[ImportedFile], engine: QueryEngine) -> dict[str, Any
     return coverage_report(files, outcomes, engine.available_tables())
 
 
-def print_report(report: dict[str, Any], platform: str) -> None:
+def print_report(report: dict[str, Any], platform: str, *, keep_queries: bool = False) -> None:
     """Print the report for a person."""
     for entry in report["files"]:
         print(
@@ -498,6 +508,10 @@ def print_report(report: dict[str, Any], platform: str) -> None:
         f"\nImported: {report['kept']} checks for {platform} "
         f"({report['other_platform']} for other platforms left out, "
         f"{sum(count for _, count in report['dropped'])} problems dropped entries)"
+    )
+    print(
+        f"Queries corrected for osquery by import-fleet: {report['corrected']}"
+        + (" (--keep-queries: none corrected)" if keep_queries else "")
     )
     _print_counts("Dropped, why", report["dropped"])
     _print_counts("Notes (not errors)", report["notes"])
@@ -555,10 +569,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the policies to import (default: this machine's platform)",
     )
     parser.add_argument("--engine", choices=("embedded", "osquery", "auto"), default="embedded")
+    parser.add_argument(
+        "--keep-queries",
+        action="store_true",
+        help="measure the queries as Fleet wrote them (import-fleet --keep-queries); by default "
+        "their known mistakes are corrected, as import-fleet does",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     try:
-        files = [import_file(path, args.platform) for path in args.files]
+        files = [
+            import_file(path, args.platform, correct=not args.keep_queries) for path in args.files
+        ]
     except UnreadableFile as error:
         print(error, file=sys.stderr)
         return EXIT_UNREADABLE
@@ -574,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=1))
     else:
-        print_report(report, args.platform)
+        print_report(report, args.platform, keep_queries=args.keep_queries)
     return 0
 
 

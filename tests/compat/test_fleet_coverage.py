@@ -43,9 +43,8 @@ class SystemdUnits(TablePlugin):
         return [{"id": "cron.service", "active_state": "active"}]
 
 
-@pytest.fixture(scope="module")
-def report() -> dict[str, Any]:
-    imported = fleet_coverage.import_file(POLICIES, "linux")
+def measured(*, correct: bool) -> dict[str, Any]:
+    imported = fleet_coverage.import_file(POLICIES, "linux", correct=correct)
     engine = EmbeddedEngine([OsVersion(), SystemdUnits()])
     try:
         return fleet_coverage.measure([imported], engine)
@@ -53,8 +52,25 @@ def report() -> dict[str, Any]:
         engine.close()
 
 
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    """The figures with the queries as Fleet wrote them (import-fleet --keep-queries)."""
+    return measured(correct=False)
+
+
+def test_as_import_fleet_corrects_them_the_mistake_gets_a_verdict() -> None:
+    corrected = measured(correct=True)
+    assert corrected["corrected"] == 1
+    assert corrected["statuses"] == {"FAIL": 1, "PASS": 3, "UNKNOWN": 2}
+    assert "missing column" not in corrected["unknown_reasons"]
+    assert corrected["not_osquery"] == [("table kernel_knobs", 1)]
+    tables = {entry["table"]: entry for entry in corrected["tables"]}
+    assert tables["systemd_units"]["columns"] == [("active_state", 1), ("id", 1)]
+
+
 def test_import_figures(report: dict[str, Any]) -> None:
     assert report["kept"] == 7
+    assert report["corrected"] == 0
     assert report["other_platform"] == 1
     assert report["dropped"] == [("must be one SQL statement (this has 2)", 1)]
     assert dict(report["notes"]) == {
@@ -155,6 +171,12 @@ def test_command_line_prints_the_figures_for_a_person(capsys: pytest.CaptureFixt
     assert "Manual-check placeholders: 1" in out
     assert "Automated queries: 6" in out
     assert "Coverage: " in out and "of 6 automated queries get a verdict" in out
+    assert "Queries corrected for osquery by import-fleet: 1\n" in out
+    assert fleet_coverage.main([str(POLICIES), "--platform", "linux", "--keep-queries"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "Queries corrected for osquery by import-fleet: 0 (--keep-queries: none corrected)" in out
+    )
 
 
 def test_unreadable_input_fails_naming_the_file(

@@ -217,7 +217,7 @@ def test_import_fleet_warns_about_the_same(
 ) -> None:
     source = tmp_path / "fleet.yaml"
     source.write_text(CHECKS)
-    assert main(["import-fleet", str(source), "--platform", "linux"]) == 0
+    assert main(["import-fleet", str(source), "--platform", "linux", "--keep-queries"]) == 0
     captured = capsys.readouterr()
     assert "name: IP forwarding off" in captured.out  # kept: the warning does not drop it
     warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
@@ -226,3 +226,8 @@ def test_import_fleet_warns_about_the_same(
         "(on Linux)",
         "'SSH running': `systemd_units` has no column `name`; osquery's is `id` (on Linux)",
     ]
+    # Without --keep-queries, both are corrected (tests/core/test_query_corrections.py).
+    assert main(["import-fleet", str(source), "--platform", "linux"]) == 0
+    captured = capsys.readouterr()
+    assert "FROM system_controls WHERE" in captured.out and "su.id = 'ssh.service'" in captured.out
+    assert "warning: " not in captured.err
