@@ -5,8 +5,9 @@ from a changed copy (revision 2), once per module. The lifecycle test then does 
 goes through: `dpkg -i`, `stethoscope-desktop scan --json` as a freshly made non-root user with
 IT's policy in force, a local edit of IT's policy kept across the upgrade to revision 2, `dpkg -r`
 leaving IT's files, `dpkg -P` removing them. Installing needs root and dpkg; building needs
-dpkg-deb and a Python 3.11+ with pip. Each test skips and says why when they are missing, and
-nothing is done to a machine that has a real stethoscope-desktop installed.
+dpkg-deb and a Python 3.11+ with pip. Installing runs only where CI=true (CI machines are made
+for it). Each test skips and says why when something is missing, and nothing is done to a machine
+that has a real stethoscope-desktop installed.
 """
 
 from __future__ import annotations
@@ -78,6 +79,10 @@ def _installed_version() -> str | None:
 
 
 def _install_tools_missing() -> str | None:
+    if os.environ.get("CI") != "true":
+        # It installs into this machine's /etc and /usr and adds a user: where other programs
+        # (or other test runs) may be using the machine, never without being asked.
+        return "installs the package into this machine: runs only where CI=true"
     if os.geteuid() != 0:
         return "installing with dpkg -i needs root"
     for tool in ("runuser", "useradd", "userdel", "dpkg-query"):

@@ -13,8 +13,10 @@ loaded unit at once. As in osquery each is text, "" where the unit has none (use
 have it). Where `show` fails, unit_file_state comes from `systemctl list-unit-files` (an instance
 such as getty@tty1.service taking its template's state) and the other four are NULL.
 
-Without systemd as PID 1 (containers, WSL without systemd, other init systems) the table raises
-TableError naming what PID 1 is.
+Without systemd as the init system (containers, WSL without systemd, other init systems: no
+/run/systemd/system, the test sd_booted(3) makes) no unit is loaded, and the table has no rows, as
+osquery's has (its D-Bus call finds no systemd). A check such as "auditd.service is active" then
+fails and "avahi-daemon.service is not active" passes, which is true of such a machine.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Iterable
 
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import MachineTable, command_reason, run_quiet
-from stethoscope_desktop.tables.linux._systemd import not_running_reason, systemd_running
+from stethoscope_desktop.tables.linux._systemd import systemd_running
 
 _LIST_FLAGS = ("--plain", "--no-legend", "--no-pager")
 _JOB_TYPES = frozenset(
@@ -177,7 +179,7 @@ class SystemdUnits(MachineTable):
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
         if not systemd_running(self._system):
-            raise TableError(not_running_reason(self._system))
+            return []
         rows = parse_list_units(self._systemctl("list-units", "--all"))
         properties = self._unit_properties()
         if properties is not None:
