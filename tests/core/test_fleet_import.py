@@ -88,7 +88,7 @@ def test_a_fleet_gitops_file_loads_and_names_what_it_cannot_follow() -> None:
         "Firefox is up to date",
     ]
     assert gitops.checks[3].platforms == ("darwin", "linux", "windows")
-    assert [(p.key, p.line) for p in gitops.problems] == [("[4].path", 35)]
+    assert [(p.key, p.line) for p in gitops.problems] == [("[4].path", 39)]
     assert "refers to another file" in gitops.problems[0].message
 
 
