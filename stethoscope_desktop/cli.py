@@ -12,8 +12,9 @@ left out are listed on stderr with the reason) and 1 when it wrote nothing: the 
 be read, no policy was left to convert, or the output exists already (it never overwrites).
 `convert-instructions` lists what it left out or changed on stderr and exits 0 when the
 converted texts are valid, 1 when they are not, the file could not be read or the output exists.
-`serve` exits 0 when stopped, 3 when it could not scan (no engine) and 4 when it could not listen
-(the port is taken).
+`check-policy` exits 0 when the files are valid and 1 when one has a problem (with `--strict`,
+also when a check has a warning). `serve` exits 0 when stopped, 3 when it could not scan (no
+engine) and 4 when it could not listen (the port is taken).
 """
 
 from __future__ import annotations
@@ -68,10 +69,20 @@ def _parser() -> argparse.ArgumentParser:
         help="verbose logging, and GraphQL introspection",
     )
     check = commands.add_parser(
-        "check-policy", help="validate policy, config, instructions and check files"
+        "check-policy",
+        help="validate policy, config, instructions and check files",
+        description="Check IT's files as the app will load them. Exit 0 when they are valid, 1 "
+        "when a file has a problem the app would report (a check whose key a check of another "
+        "file has included). A warning (a query osquery could not run either: a wrong table or "
+        "column) and a note (a Fleet fix-it script, never run) do not fail, unless --strict.",
     )
     check.add_argument(
         "paths", nargs="+", type=Path, metavar="PATH", help="a file or a practices folder"
+    )
+    check.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 on warnings too, as on problems (for a CI step)",
     )
     convert = commands.add_parser(
         "convert-instructions", help="convert Stethoscope's instructions file to this app's format"
@@ -185,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return commands.serve_command(args)
     if args.command == "check-policy":
-        return commands.check_policy_command(args.paths)
+        return commands.check_policy_command(args.paths, strict=args.strict)
     if args.command == "convert-instructions":
         return commands.convert_command(args.source, args.output)
     return commands.import_fleet_command(

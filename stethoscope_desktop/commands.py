@@ -15,7 +15,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -29,16 +30,19 @@ from stethoscope_desktop.core.custom_checks import (
     dump_checks,
     import_fleet,
     read_checks_file,
+    scripts_not_run,
 )
 from stethoscope_desktop.core.instructions import file_language, parse_instructions
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
-from stethoscope_desktop.core.policy import CUSTOM_CHECKS_KEY, parse_policy
+from stethoscope_desktop.core.policy import CUSTOM_CHECKS_KEY, PolicyLayer, parse_policy
 from stethoscope_desktop.core.policy_server import PolicyServerClient
 from stethoscope_desktop.core.practices import (
+    POLICY_FILE,
     Practices,
     PracticesLoader,
     practices_folders,
     system_language,
+    with_folder_checks,
 )
 from stethoscope_desktop.core.query_corrections import CORRECTED_PREFIX
 from stethoscope_desktop.core.report import Report
@@ -164,21 +168,41 @@ def serve_command(args: argparse.Namespace) -> int:
         scanner.engine.close()
 
 
-def _check_file(path: Path) -> list[Problem]:
+@dataclass
+class _CheckedFile:
+    """What `check-policy` found in one file: its errors, IT's checks in it, and notes."""
+
+    problems: list[Problem]
+    checks: list[CustomCheck] = field(default_factory=list)
+    # Valid content worth a word: Fleet's fix-it scripts (never run), documents passed over.
+    notes: list[Problem] = field(default_factory=list)
+
+
+def _check_file(path: Path) -> _CheckedFile:
     if path.parent.name == CHECKS_FOLDER:
-        return read_checks_file(path).problems
+        loaded = read_checks_file(path)
+        return _CheckedFile(loaded.problems, loaded.checks, loaded.passed_over + loaded.notes)
     try:
         doc = load_yaml(path)
     except YamlFileError as error:
-        return [error.problem]
+        return _CheckedFile([error.problem])
     name = path.name
     if name.startswith("instructions."):
-        return parse_instructions(doc).problems
+        return _CheckedFile(parse_instructions(doc).problems)
     if name == "config.yaml":
-        return parse_config(doc).problems
+        return _CheckedFile(parse_config(doc).problems)
     if path.parent.name == "checks" or (isinstance(doc.data, dict) and "sql" in doc.data):
-        return parse_check(doc, path.stem)[1]
-    return parse_policy(doc).problems
+        return _CheckedFile(parse_check(doc, path.stem)[1])
+    layer = parse_policy(doc)
+    if path.name != POLICY_FILE:
+        return _CheckedFile(layer.problems)
+    checks = layer.values.get(CUSTOM_CHECKS_KEY, [])
+    entries = doc.data.get(CUSTOM_CHECKS_KEY) if isinstance(doc.data, dict) else None
+    return _CheckedFile(
+        layer.problems,
+        [check for check in checks if isinstance(check, CustomCheck)],
+        scripts_not_run(doc, entries, (CUSTOM_CHECKS_KEY,)),
+    )
 
 
 def query_warnings(checks: Sequence[CustomCheck], platform: str = "all") -> list[str]:
@@ -197,30 +221,52 @@ def query_warnings(checks: Sequence[CustomCheck], platform: str = "all") -> list
     return warnings
 
 
-def _checks_in(path: Path) -> list[CustomCheck]:
-    """Return IT's checks in a checks.d file or under a policy file's customChecks."""
-    if path.parent.name == CHECKS_FOLDER:
-        return list(read_checks_file(path).checks)
-    if path.name != "policy.yaml":
-        return []
-    try:
-        doc = load_yaml(path)
-    except YamlFileError:
-        return []
-    checks = parse_policy(doc).values.get(CUSTOM_CHECKS_KEY, [])
-    return [check for check in checks if isinstance(check, CustomCheck)]
+def _duplicates_across_files(checked: Mapping[Path, _CheckedFile]) -> list[Problem]:
+    """Return the checks a scan ignores because a check of another file has their key.
+
+    The files are merged as the loader merges a practices folder (`with_folder_checks`): its
+    `policy.yaml` checks first, then its `checks.d` files in name order.
+    """
+    folders: dict[Path, tuple[list[CustomCheck], dict[str, list[CustomCheck]]]] = {}
+    for path, result in checked.items():
+        in_checks_d = path.parent.name == CHECKS_FOLDER
+        if not in_checks_d and path.name != POLICY_FILE:
+            continue
+        folder = (path.parent.parent if in_checks_d else path.parent).resolve()
+        policy_checks, checks_d = folders.setdefault(folder, ([], {}))
+        if in_checks_d:
+            checks_d[path.name] = result.checks
+        else:
+            policy_checks += result.checks
+    problems: list[Problem] = []
+    for policy_checks, checks_d in folders.values():
+        layer = PolicyLayer(POLICY_FILE, values={CUSTOM_CHECKS_KEY: policy_checks})
+        later = [check for name in sorted(checks_d) for check in checks_d[name]]
+        with_folder_checks(layer, later, problems)
+    return problems
 
 
-def check_policy_command(paths: Sequence[Path]) -> int:
+def _count(number: int, thing: str) -> str:
+    return f"{number} {thing}{'' if number == 1 else 's'}"
+
+
+def check_policy_command(paths: Sequence[Path], *, strict: bool = False) -> int:
+    """Check IT's files as the app will load them; exit 1 on a problem (with `strict`: warning).
+
+    Problems are what the app would report and leave out (a check whose key a check of another
+    file has included). Warnings are valid checks whose query osquery could not run either;
+    notes, what is valid but worth knowing (a fix-it script that is never run).
+    """
     problems: list[Problem] = []
     warnings: list[str] = []
-    checked = 0
+    notes: list[Problem] = []
+    checked: dict[Path, _CheckedFile] = {}
     for path in paths:
         if path.is_dir():
             files = [
                 p
                 for p in sorted(path.glob("*.yaml"))
-                if p.name == "policy.yaml"
+                if p.name == POLICY_FILE
                 or p.name == "config.yaml"
                 or p.name.startswith("instructions.")
             ]
@@ -238,17 +284,25 @@ def check_policy_command(paths: Sequence[Path]) -> int:
             problems.append(Problem(str(path), "no such file or folder"))
             files = []
         for file in files:
-            checked += 1
-            problems += _check_file(file)
-            warnings += query_warnings(_checks_in(file))
+            result = checked[file] = _check_file(file)
+            problems += result.problems
+            notes += result.notes
+            warnings += query_warnings(result.checks)
+    problems += _duplicates_across_files(checked)
     for problem in problems:
         print(problem)
+    for note in notes:
+        print(f"note: {note}")
     for warning in warnings:
         print(warning)
+    counted = f"; {_count(len(warnings), 'warning')}" if warnings else ""
     if problems:
-        print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+        print(f"{len(problems)} problem(s) found{counted}.", file=sys.stderr)
         return 1
-    print(f"{checked} file(s) valid.")
+    if strict and warnings:
+        print(f"{len(checked)} file(s) valid{counted} (--strict fails on them).", file=sys.stderr)
+        return 1
+    print(f"{len(checked)} file(s) valid{counted}.")
     return 0
 
 

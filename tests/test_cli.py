@@ -227,3 +227,33 @@ def test_check_policy_validates_check_files_as_checks(
     broken.write_text("kind: state\nsql:\n  macos: SELECT 1 AS enabled\n")
     assert main(["check-policy", str(broken)]) == 1
     assert "sql.macos: unknown key" in capsys.readouterr().out
+
+
+def test_check_policy_counts_warnings_and_strict_makes_them_fail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checks = tmp_path / "checks.d" / "it.yaml"
+    checks.parent.mkdir()
+    checks.write_text(
+        "- {name: IP forwarding off, query: SELECT 1 FROM sysctl, platform: linux}\n"
+        "- {name: SSH off, query: SELECT 1 FROM systemd_units WHERE name = 'ssh', platform: linux}\n"
+    )
+    assert main(["check-policy", str(tmp_path)]) == 0  # valid files: warnings only
+    out = capsys.readouterr().out.splitlines()
+    assert len([line for line in out if line.startswith("warning: ")]) == 2
+    assert out[-1] == "1 file(s) valid; 2 warnings."
+    assert main(["check-policy", "--strict", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert "1 file(s) valid; 2 warnings (--strict fails on them)." in captured.err
+    assert "file(s) valid" not in captured.out
+    checks.write_text("- {name: Fine, query: SELECT 1 FROM system_controls, platform: linux}\n")
+    assert main(["check-policy", "--strict", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "1 file(s) valid."
+
+
+def test_check_policy_help_explains_strict(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["check-policy", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--strict exit 1 on warnings too" in out
+    assert "do not fail, unless --strict" in out

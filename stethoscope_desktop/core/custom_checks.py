@@ -13,8 +13,9 @@ Semantics, as Fleet's: a query that returns rows passes, one that returns none f
 rating critical; a failing non-critical check is a NUDGE (a suggestion) with the rating medium.
 A query that cannot run is UNKNOWN with the reason (on the embedded engine, "needs osquery:
 table X …" for a table it does not serve). A check whose platform excludes this device is left
-out. Each check is reported under the key `custom/<slug of its name>`; two checks whose names
-give the same key are duplicates, and the later one is reported and ignored.
+out. Each check is reported under the key `custom/<slug of its name>` (its letters and digits, in
+lower case, up to 80 characters); two checks whose names give the same key are duplicates, and
+the later one is reported, naming both, and ignored.
 
 A query that never returns rows whatever the device (Fleet's manual-check placeholders,
 `SELECT 1 WHERE 0;`) makes a check done by hand: it is not run, and the report lists it apart
@@ -129,6 +130,7 @@ PLATFORM_ALIASES = {
 }
 FLEET_DOCUMENT_KEYS = ("apiVersion", "kind", "spec")
 MAX_NAME_CHARS = 255
+MAX_KEY_CHARS = 80  # of a check's key after `custom/`: longer names are cut (`slug`)
 MAX_TEXT_CHARS = 20_000
 MAX_SQL_CHARS = 20_000
 MAX_CUSTOM_CHECKS = 500
@@ -142,7 +144,7 @@ _SQL_SPECIAL = re.compile(r"['\"`\[;()]|--|/\*")
 def slug(name: str) -> str:
     """Return the key part made from a check's name: `Disk: encrypted?` → `disk-encrypted`."""
     text = re.sub(r"[\W_]+", "-", name.casefold()).strip("-")
-    return text[:80].rstrip("-") or "check"
+    return text[:MAX_KEY_CHARS].rstrip("-") or "check"
 
 
 @dataclass(frozen=True)
@@ -468,13 +470,27 @@ def add_unique(
             checks.append(check)
             taken[check.key] = check
             continue
-        where = f"{first.file}:{first.line}" if first.line else first.file
-        same = "a check" if first.name == check.name else f"the check {first.name!r}"
-        problems.append(
-            check.problem(
-                f"{same} with the key {check.key!r} is already at {where}; this one is ignored"
-            )
+        problems.append(check.problem(duplicate_message(first, check)))
+
+
+def duplicate_message(first: CustomCheck, later: CustomCheck) -> str:
+    """Say that `later` is ignored because `first` has its key, naming both and the fix.
+
+    Two names give the same key when they differ only in case, punctuation and spacing, or only
+    after the key's first `MAX_KEY_CHARS` characters; the message says so and shows the key,
+    which reports and the API use (so it is never made another way).
+    """
+    where = f"{first.file}:{first.line}" if first.line else first.file
+    if first.name == later.name:
+        return (
+            f"a check named {later.name!r} (key {later.key!r}) is already at {where}; this one "
+            "is ignored: remove it or rename one of them"
         )
+    return (
+        f"{later.name!r} gives the same key {later.key!r} as the check {first.name!r} at {where} "
+        f"(a key keeps a name's letters and digits, in lower case, up to {MAX_KEY_CHARS} "
+        "characters); this one is ignored: rename one of them so that their keys differ"
+    )
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -638,10 +654,10 @@ CHECKS_FILE_FORMAT = FileFormat(
 )
 
 
-def _scripts_not_run(doc: YamlDocument, data: Any, path: KeyPath) -> list[Problem]:
+def scripts_not_run(doc: YamlDocument, data: Any, path: KeyPath) -> list[Problem]:
     """Return a note for each fix-it script beside a check's query: kept out, never run."""
     if isinstance(data, list):
-        return [n for i, item in enumerate(data) for n in _scripts_not_run(doc, item, (*path, i))]
+        return [n for i, item in enumerate(data) for n in scripts_not_run(doc, item, (*path, i))]
     if not isinstance(data, dict) or len(path) > 3:
         return []
     if "query" in data:
@@ -650,7 +666,7 @@ def _scripts_not_run(doc: YamlDocument, data: Any, path: KeyPath) -> list[Proble
             for key in FLEET_SCRIPT_KEYS
             if key in data
         ]
-    return [n for k, v in data.items() for n in _scripts_not_run(doc, v, (*path, k))]
+    return [n for k, v in data.items() for n in scripts_not_run(doc, v, (*path, k))]
 
 
 def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFile:
@@ -662,7 +678,7 @@ def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFil
             continue  # an empty document, e.g. before a leading `---`
         found, problems = CHECKS_FILE_FORMAT.read(doc)
         result.problems += problems
-        result.passed_over += _scripts_not_run(doc, doc.data, ())
+        result.passed_over += scripts_not_run(doc, doc.data, ())
         result.notes += purpose_notes(doc)
         if found is not INVALID:
             result.passed_over += found.passed_over

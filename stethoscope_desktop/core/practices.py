@@ -231,7 +231,7 @@ class PracticesLoader:
         extra = self._checks_folder(folder.path / CHECKS_FOLDER, loading.files, loading.problems)
         if extra:
             empty = PolicyLayer(str(folder.path / POLICY_FILE))
-            policy = _with_checks(policy or empty, extra, loading.problems)
+            policy = with_folder_checks(policy or empty, extra, loading.problems)
         config = self._file_layer(folder, CONFIG_FILE, parse_config, ConfigLayer, loading)
         return policy, config
 
@@ -401,10 +401,14 @@ def _without_unused_bundled_policy(
     return [file for file in files if file not in replaced]
 
 
-def _with_checks(
+def with_folder_checks(
     layer: PolicyLayer, checks: list[CustomCheck], problems: list[Problem]
 ) -> PolicyLayer:
     """Return a copy of a folder's policy layer with its `checks.d` checks added after its own.
+
+    A check whose key an earlier one has (in `policy.yaml` or an earlier `checks.d` file) is
+    reported into `problems` and left out; `check-policy` merges a folder's files through here
+    too, so that it reports what a scan will.
 
     A copy, so that the layer remembered as the policy file's last good version stays as the
     file had it.

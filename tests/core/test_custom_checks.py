@@ -483,10 +483,12 @@ CASES = [
          "[0].query", 1, "must be a SELECT query"),
     Case("duplicate-name", "checks.d/a.yaml",
          "- {name: Same, query: SELECT 1}\n- {name: Same, query: SELECT 2}\n", "[1].name", 2,
-         "a check with the key 'custom/same' is already at"),
+         "a check named 'Same' (key 'custom/same') is already at"),
     Case("same-key-other-name", "checks.d/a.yaml",
          "- {name: Disk encrypted, query: SELECT 1}\n- {name: 'disk  encrypted!', query: SELECT 2}\n",
-         "[1].name", 2, "the check 'Disk encrypted' with the key 'custom/disk-encrypted' is already at"),
+         "[1].name", 2,
+         "'disk  encrypted!' gives the same key 'custom/disk-encrypted' as the check "
+         "'Disk encrypted' at"),
     Case("gitops-path", "checks.d/a.yaml", "- path: ../lib/policies.yml\n", "[0].path", 1,
          "refers to another file"),
     Case("api-version", "checks.d/a.yaml",
@@ -770,3 +772,120 @@ def test_check_policy_checks_the_checks_d_files(
     assert main(["check-policy", str(folder)]) == 0
     assert "2 file(s) valid." in capsys.readouterr().out
     assert main(["check-policy", str(folder / "checks.d" / "good.yaml")]) == 0
+
+
+def _check_policy_lines(
+    paths: list[Path], capsys: pytest.CaptureFixture[str], *options: str
+) -> tuple[int, list[str], str]:
+    """Run check-policy; return its exit code, its problem lines and its summary (stderr)."""
+    code = main(["check-policy", *options, *map(str, paths)])
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    problems = [
+        line
+        for line in lines
+        if not line.startswith(("note: ", "warning: ")) and "file(s) valid" not in line
+    ]
+    return code, problems, captured.err
+
+
+ACROSS_FILES = {
+    "two-checks-d-files": {
+        "checks.d/a.yaml": "- {name: Disk encrypted, query: SELECT 1}\n",
+        "checks.d/b.yaml": "- {name: Other, query: SELECT 1}\n- {name: Disk encrypted, query: SELECT 2}\n",
+    },
+    "policy-and-checks-d": {
+        "policy.yaml": "firewall: ALWAYS\ncustomChecks:\n  - {name: Disk encrypted, query: SELECT 1}\n",
+        "checks.d/a.yml": "- {name: Disk encrypted, query: SELECT 2}\n",
+    },
+    "punctuation-only": {
+        "policy.yaml": "customChecks:\n  - {name: Disk encryption (Linux), query: SELECT 1}\n",
+        "checks.d/a.yaml": "- {name: Disk encryption Linux, query: SELECT 2}\n",
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("files", ACROSS_FILES.values(), ids=list(ACROSS_FILES))
+def test_check_policy_reports_a_duplicate_across_files_as_the_scan_does(
+    files: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    practices = loader_for(tmp_path, files).load()
+    scan_problems = [str(problem) for problem in practices.problems]
+    assert len(scan_problems) == 1 and "this one is ignored" in scan_problems[0]
+    code, problems, summary = _check_policy_lines([tmp_path / "it"], capsys)
+    assert (code, problems) == (1, scan_problems)
+    assert "1 problem(s) found." in summary
+    # The same when the files are named one by one, in any order.
+    named = sorted((tmp_path / "it" / name for name in files), reverse=True)
+    assert _check_policy_lines(named, capsys)[:2] == (1, scan_problems)
+
+
+def test_the_duplicate_names_both_places_and_both_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write(tmp_path / "it", ACROSS_FILES["punctuation-only"])
+    code, problems, _ = _check_policy_lines([folder], capsys)
+    assert code == 1
+    assert problems == [
+        f"{folder / 'checks.d' / 'a.yaml'}:1: [0].name: 'Disk encryption Linux' gives the same "
+        "key 'custom/disk-encryption-linux' as the check 'Disk encryption (Linux)' at "
+        f"{folder / 'policy.yaml'}:2 (a key keeps a name's letters and digits, in lower case, up "
+        "to 80 characters); this one is ignored: rename one of them so that their keys differ"
+    ]
+
+
+def test_names_that_differ_only_after_the_keys_length_are_told_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = "Ensure the password policy requires at least fourteen characters on every account"
+    first, second = f"{common} (local)", f"{common} (domain)"
+    assert len(slug(common)) >= 80 and slug(first) == slug(second)  # the keys are as before
+    folder = write(
+        tmp_path / "it",
+        {"checks.d/cis.yaml": f"- {{name: {first}, query: SELECT 1}}\n"
+         f"- {{name: {second}, query: SELECT 2}}\n"},
+    )  # fmt: skip
+    code, (problem,), _ = _check_policy_lines([folder], capsys)
+    assert code == 1
+    key = "custom/" + slug(first)
+    assert f"{second!r} gives the same key {key!r} as the check {first!r} at " in problem
+    assert "up to 80 characters" in problem and "rename one of them" in problem
+
+
+def test_check_policy_notes_each_fix_it_script_and_stays_valid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write(
+        tmp_path / "it",
+        {
+            "policy.yaml": y(
+                """
+                customChecks:
+                  - name: Firewall
+                    query: SELECT 1
+                    script: ufw enable
+                """
+            ),
+            "checks.d/fleet.yaml": y(
+                """
+                - name: Gatekeeper
+                  query: SELECT 1
+                  bash: spctl --master-enable
+                - name: Defender
+                  query: SELECT 1
+                  powershell: Set-MpPreference -DisableRealtimeMonitoring $false
+                """
+            ),
+        },
+    )
+    assert main(["check-policy", str(folder)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    fleet, policy = folder / "checks.d" / "fleet.yaml", folder / "policy.yaml"
+    assert [line for line in out if line.startswith("note: ")] == [
+        f"note: {policy}:4: customChecks[0].script: Fleet's script fix-it script is not run "
+        "here (the check is)",
+        f"note: {fleet}:3: [0].bash: Fleet's bash fix-it script is not run here (the check is)",
+        f"note: {fleet}:6: [1].powershell: Fleet's powershell fix-it script is not run here "
+        "(the check is)",
+    ]
+    assert out[-1] == "2 file(s) valid."
