@@ -1,13 +1,16 @@
 """The report as text for a terminal: ranked, with colour when printing to a terminal.
 
 IT's checks done by hand come last, apart from the verdicts: their titles and IT's directions,
-or a line saying how many IT's setting left out.
+or a line saying how many IT's setting left out. An IT check that did not pass says IT's
+description (why it matters) under its title; one that could not run because its query has a
+mistake says so in the employee's words, IT's technical reason dimmed below.
 """
 
 from __future__ import annotations
 
 import textwrap
 
+from stethoscope_desktop.core.custom_checks import CUSTOM_PRACTICE
 from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.report import PracticeResult, Report
 from stethoscope_desktop.core.status import Status
@@ -100,7 +103,13 @@ def _practice_lines(
     head = paint(_COLOURS[practice.status], f"{_SYMBOLS[practice.status]} {status:<15}")
     lines = [f"{head} {practice.title}  " + paint(_DIM, f"({rating})")]
     indent = " " * 18
-    if practice.status is Status.UNKNOWN:
+    if practice.practice == CUSTOM_PRACTICE and practice.status is not Status.PASS:
+        lines += _wrapped(practice.description, indent)  # IT's why, where it gave one
+    if practice.unknown_by_query_mistake():
+        lines += _wrapped(instructions.string("queryMistake"), indent)
+        for_it = instructions.string("queryMistakeForIt", reason=practice.reason)
+        lines += [paint(_DIM, line) for line in _wrapped(for_it, indent)]
+    elif practice.status is Status.UNKNOWN:
         lines.append(indent + instructions.string("couldNotCheck", reason=practice.reason))
     elif practice.observed:
         lines.append(

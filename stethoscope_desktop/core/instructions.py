@@ -89,6 +89,9 @@ STRINGS: Mapping[str, str] = {
     "sectionHow": "A card's heading above the directions.",
     "sectionEvidence": "A card's heading above what the check saw (Details).",
     "couldNotCheck": "Why a practice could not be checked ({{reason}}).",
+    "queryMistake": "Why one of IT's checks could not be checked when its query has a mistake "
+    "(nothing is wrong with the device).",
+    "queryMistakeForIt": "IT's technical reason for that mistake, shown smaller ({{reason}}).",
     "lastChecked": "When the device was last checked ({{time}}).",
     "scanDuration": "How long the check took ({{duration}}).",
     "checkAgain": "The Check again button and menu entry.",

@@ -62,6 +62,10 @@ class Evidence:
     """The rows the query returned (column name to value)."""
     error: str | None = None
     """Why the check could not be run or answered; null if it was."""
+    query_mistake: bool = False
+    """true when `error` is a mistake in the check's query itself (a table or column osquery
+    lacks on this platform, text that is not valid SQL): osquery could not run it either, and
+    nothing about the device is at fault."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,10 @@ class PracticeResult:
     """What the verdict rests on."""
     application: ApplicationOutcome | None = None
     """For an application rule whose list could be read: what was found; else null."""
+
+    def unknown_by_query_mistake(self) -> bool:
+        """Return True when the status is UNKNOWN because the check's query has a mistake."""
+        return self.status is Status.UNKNOWN and self.evidence.query_mistake
 
 
 @dataclass(frozen=True)
@@ -436,12 +444,34 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_sort_key(name: str) -> tuple[tuple[str | int, ...], str]:
+    """Return a key that orders names as people read them: runs of digits as numbers.
+
+    CIS section numbers sort as sections do: "1.1.1.2" before "1.1.1.11". Case is ignored.
+    """
+    folded = name.casefold()
+    # re.split with a group alternates text and digits, text first: the parts line up.
+    parts = _DIGITS.split(folded)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), folded
+
+
 def rank(practices: Iterable[PracticeResult]) -> tuple[PracticeResult, ...]:
-    """Order practices: FAIL, NUDGE, UNKNOWN, PASS; within each by rating, then by name."""
+    """Order practices: FAIL, NUDGE, UNKNOWN, PASS; within each by rating, then by name.
+
+    Names sort naturally (`natural_sort_key`): IT's "1.1.1.2" comes before its "1.1.1.11".
+    """
     return tuple(
         sorted(
             practices,
-            key=lambda p: (STATUS_RANK[p.status], RATING_RANK[p.rating], p.name.casefold(), p.key),
+            key=lambda p: (
+                STATUS_RANK[p.status],
+                RATING_RANK[p.rating],
+                natural_sort_key(p.name),
+                p.key,
+            ),
         )
     )
 

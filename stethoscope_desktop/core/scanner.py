@@ -56,9 +56,10 @@ def run_check(session: ScanSession, check: Check | None, check_id: str, platform
     try:
         result = session.query(sql)
     except QueryError as error:
-        return Fact(
-            Evidence(check_id, sql, error.tables, error=error.message), reason=error.message
+        evidence = Evidence(
+            check_id, sql, error.tables, error=error.message, query_mistake=error.query_mistake
         )
+        return Fact(evidence, reason=error.message)
     evidence = Evidence(check_id, sql, result.tables, result.rows)
     if check.kind is CheckKind.STATE:
         return _state_fact(evidence)
@@ -98,10 +99,14 @@ def run_custom_check(session: ScanSession, check: CustomCheck) -> Fact:
     try:
         result = session.query(check.query)
     except QueryError as error:
-        return Fact(
-            Evidence(check.key, check.query, error.tables, error=error.message),
-            reason=error.message,
+        evidence = Evidence(
+            check.key,
+            check.query,
+            error.tables,
+            error=error.message,
+            query_mistake=error.query_mistake,
         )
+        return Fact(evidence, reason=error.message)
     rows = tuple(
         {name: value.hex() if isinstance(value, bytes) else value for name, value in row.items()}
         for row in result.rows[:MAX_CUSTOM_EVIDENCE_ROWS]

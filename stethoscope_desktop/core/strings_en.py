@@ -30,6 +30,8 @@ STRINGS: dict[str, str] = {
     "sectionHow": "How to fix it",
     "sectionEvidence": "What we saw",
     "couldNotCheck": "Couldn't check: {{reason}}",
+    "queryMistake": "IT's check has a mistake, so it could not run. Nothing is wrong with your device; you may tell IT.",
+    "queryMistakeForIt": "For IT: {{reason}}",
     "lastChecked": "Last checked {{time}}",
     "scanDuration": "Checked in {{duration}}",
     "checkAgain": "Check again",

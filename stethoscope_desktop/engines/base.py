@@ -31,12 +31,20 @@ class QueryResult:
 
 
 class QueryError(Exception):
-    """A query could not be answered; `tables` names the tables involved, where known."""
+    """A query could not be answered; `tables` names the tables involved, where known.
 
-    def __init__(self, message: str, tables: Sequence[str] = ()) -> None:
+    `query_mistake` is True when the query itself is wrong (a table or column osquery lacks on
+    this platform, text that is not valid SQL): osquery could not run it either, and nothing
+    about the device is at fault. False for a fact the device or engine cannot give.
+    """
+
+    def __init__(
+        self, message: str, tables: Sequence[str] = (), *, query_mistake: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.tables = tuple(tables)
+        self.query_mistake = query_mistake
 
 
 class ScanSession(ABC):

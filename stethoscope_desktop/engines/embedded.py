@@ -28,7 +28,11 @@ from stethoscope_desktop.engines.base import (
     TableCache,
 )
 from stethoscope_desktop.engines.info import EngineInfo, TableTiming
-from stethoscope_desktop.engines.osquery_schema import explain_sql_error, host_platform
+from stethoscope_desktop.engines.osquery_schema import (
+    SqlErrorReason,
+    explain_sql_failure,
+    host_platform,
+)
 from stethoscope_desktop.engines.sql_functions import register_osquery_functions
 from stethoscope_desktop.tables.base import (
     Column,
@@ -431,7 +435,10 @@ class EmbeddedEngine(QueryEngine):
             except TableError as failure:
                 raise QueryError(str(failure), tables) from failure
             except apsw.SQLError as failure:
-                raise QueryError(self._explain(str(failure), sql), tables) from failure
+                reason = self._explain(str(failure), sql)
+                raise QueryError(
+                    reason.text, tables, query_mistake=reason.query_mistake
+                ) from failure
             except apsw.InterruptError as failure:
                 message = f"the query ran longer than {self._query_time_limit:g} s and was stopped"
                 raise QueryError(message, tables) from failure
@@ -441,14 +448,14 @@ class EmbeddedEngine(QueryEngine):
                 self._connection.set_progress_handler(None)
         return QueryResult(rows, tuple(tables))
 
-    def _explain(self, message: str, sql: str) -> str:
+    def _explain(self, message: str, sql: str) -> SqlErrorReason:
         """Say why SQLite refused `sql`: a table or column osquery lacks too, or ours only."""
         text = message.removeprefix("SQLError: ")
         columns = {name: [c.name for c in table.columns] for name, table in self._tables.items()}
-        reason = explain_sql_error(
+        reason = explain_sql_failure(
             text, sql, self._platform, served=self._tables, served_columns=columns
         )
-        return reason if reason is not None else f"SQL error: {text}"
+        return reason or SqlErrorReason(f"SQL error: {text}", query_mistake=False)
 
     def close(self) -> None:
         """Close the SQLite connection."""

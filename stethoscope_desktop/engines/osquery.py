@@ -68,7 +68,11 @@ from stethoscope_desktop.engines.osquery_extension import (
     extension_tables_in,
     protocol_for,
 )
-from stethoscope_desktop.engines.osquery_schema import explain_sql_error, host_platform
+from stethoscope_desktop.engines.osquery_schema import (
+    SqlErrorReason,
+    explain_sql_failure,
+    host_platform,
+)
 from stethoscope_desktop.tables.base import Row, TablePlugin, Value
 
 log = logging.getLogger(__name__)
@@ -851,8 +855,11 @@ class OsqueryEngine(QueryEngine):
                 if ours:
                     raise QueryError("; ".join(ours), self.tables_in(sql)) from None
                 if is_sql_error(error.message):
+                    explained = self._explain(error.message, sql)
                     raise QueryError(
-                        self._explain(error.message, sql), self.tables_in(sql)
+                        explained.text,
+                        self.tables_in(sql),
+                        query_mistake=explained.query_mistake,
                     ) from None
                 reason = f"osqueryd answered with an error: {error}"
             except OsqueryFailure as failure:
@@ -880,7 +887,7 @@ class OsqueryEngine(QueryEngine):
             self._column_types[sql] = cached
         return cached
 
-    def _explain(self, message: str, sql: str) -> str:
+    def _explain(self, message: str, sql: str) -> SqlErrorReason:
         """Say why osqueryd refused `sql`, in the words the embedded engine uses for it."""
         served = self._extension.names | self._osquery_tables
         ours: dict[str, list[str]] = {}
@@ -889,10 +896,10 @@ class OsqueryEngine(QueryEngine):
             if table is not None:
                 ours[name] = [column.name for column in table.columns]
         version = f"osquery {self._version}" if self._version else "osquery"
-        reason = explain_sql_error(
+        reason = explain_sql_failure(
             message, sql, host_platform(), served=served, served_columns=ours, osquery=version
         )
-        return reason if reason is not None else f"SQL error: {message}"
+        return reason or SqlErrorReason(f"SQL error: {message}", query_mistake=False)
 
     # -- osqueryd's lifecycle ------------------------------------------------------------------
 

@@ -8,6 +8,9 @@ the first time a question needs it. From it:
   column" into a reason that says whether osquery itself could run the query, and the fix:
   "`sysctl` is not an osquery table; osquery's is `system_controls`", "`systemd_units` has no
   column `name`; osquery's is `id`". Both engines word the same mistake the same way.
+  `explain_sql_failure` also says whether the query itself is at fault (osquery could not run it
+  here either) or only this engine lacks what it reads: the report words the two differently for
+  the person using the device.
 - `schema_connection` is an in-memory SQLite database with a plain table for each table of a
   platform (osquery's, and the ones Stethoscope builds in), so that `query_mistakes` finds those
   mistakes in IT's checks by preparing (never running) their SQL, for `check-policy` and
@@ -251,7 +254,29 @@ def explain_missing_column(
     return "; ".join(reasons)
 
 
-def explain_sql_error(
+@dataclass(frozen=True)
+class SqlErrorReason:
+    """Why a query was refused, in words, and whether the query itself is at fault.
+
+    `query_mistake` is True when osquery could not run the query on this platform either (a
+    table that is not osquery's here, a column its table lacks, text that is not valid SQL):
+    the check is wrong, not the device. False when the query is right but this engine lacks
+    what it reads (a table only osquery or Fleet's agent has).
+    """
+
+    text: str
+    query_mistake: bool
+
+
+def _table_is_a_mistake(name: str, platform: str) -> bool:
+    """Return True when no osquery (or fleetd) could give table `name` on `platform`."""
+    table = osquery_tables().get(name.lower())
+    if table is None:
+        return True
+    return table.source != "fleetd" and platform not in table.platforms
+
+
+def explain_sql_failure(
     message: str,
     sql: str,
     platform: str,
@@ -259,7 +284,7 @@ def explain_sql_error(
     served: Collection[str] = (),
     served_columns: Mapping[str, Sequence[str]] | None = None,
     osquery: str = "",
-) -> str | None:
+) -> SqlErrorReason | None:
     """Return the reason for SQLite's "no such table", "no such column" or syntax error, else None.
 
     None too when osquery's list cannot be read (a broken install): then SQLite's words stand.
@@ -270,13 +295,21 @@ def explain_sql_error(
         return None
     table = _NO_SUCH_TABLE.search(message)
     if table is not None:
-        return explain_missing_table(table.group(1), platform, served=served, osquery=osquery)
+        name = table.group(1)
+        return SqlErrorReason(
+            explain_missing_table(name, platform, served=served, osquery=osquery),
+            _table_is_a_mistake(name, platform),
+        )
     column = _NO_SUCH_COLUMN.search(message)
     if column is not None:
-        return explain_missing_column(column.group(1), sql, platform, served_columns=served_columns)
+        text = explain_missing_column(column.group(1), sql, platform, served_columns=served_columns)
+        return None if text is None else SqlErrorReason(text, query_mistake=True)
     if _SYNTAX_ERROR.search(message):
         said = message.removeprefix("SQLError: ").strip()
-        return f"the query is not valid SQL ({said}); osquery cannot run it either"
+        return SqlErrorReason(
+            f"the query is not valid SQL ({said}); osquery cannot run it either",
+            query_mistake=True,
+        )
     return None
 
 
@@ -333,7 +366,8 @@ def query_mistake(sql: str, platform: str) -> str | None:
 
 def _explain_for_checks(error: str, sql: str, platform: str) -> str | None:
     ours = builtin_columns(platform)
-    return explain_sql_error(error, sql, platform, served=ours, served_columns=ours)
+    reason = explain_sql_failure(error, sql, platform, served=ours, served_columns=ours)
+    return None if reason is None else reason.text
 
 
 def _prepare_error(sql: str, platform: str) -> str | None:

@@ -149,7 +149,18 @@ class PracticeCard(QFrame):
         details.setContentsMargins(0, 4, 0, 0)
         details.setSpacing(4)
         self.reason: QLabel | None = None
-        if practice.status is Status.UNKNOWN:
+        self.reason_for_it: QLabel | None = None
+        if practice.unknown_by_query_mistake():
+            # The check is wrong, not the device: say so; IT's technical reason smaller below.
+            self.reason = _label(instructions.string("queryMistake"))
+            details.addWidget(self.reason)
+            self.reason_for_it = _label(
+                instructions.string("queryMistakeForIt", reason=practice.reason),
+                name="reasonForIt",
+                muted=True,
+            )
+            details.addWidget(self.reason_for_it)
+        elif practice.status is Status.UNKNOWN:
             self.reason = _label(instructions.string("couldNotCheck", reason=practice.reason))
             details.addWidget(self.reason)
         if practice.description:

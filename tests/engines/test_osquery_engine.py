@@ -205,15 +205,19 @@ def test_a_sql_error_is_an_answer_not_a_fault(
     with pytest.raises(QueryError) as error:
         session.query("SELECT * FROM no_such_table")
     assert error.value.message == "`no_such_table` is not an osquery table"
+    assert error.value.query_mistake  # the query is wrong, not the device
     with pytest.raises(QueryError) as error:
         session.query("SELECT 1 FROM system_controls")  # osquery's, which the stand-in lacks
     assert error.value.message == "needs a table osquery 5.12.1 does not have here: system_controls"
+    assert not error.value.query_mistake
     with pytest.raises(QueryError) as error:
         session.query("SELECT 1 FROM sysctl")
     assert error.value.message == "`sysctl` is not an osquery table; osquery's is `system_controls`"
+    assert error.value.query_mistake
     with pytest.raises(QueryError) as error:
         session.query("SELECT o.no_such_column FROM os_version AS o")
     assert error.value.message.startswith("`os_version` has no column `no_such_column` (its")
+    assert error.value.query_mistake
     assert session.query("SELECT major FROM os_version").rows == ({"major": 12},)
 
 
