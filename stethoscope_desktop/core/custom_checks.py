@@ -26,6 +26,8 @@ also a valid Fleet policies file — or Fleet's own exports: `apiVersion: v1` / 
 documents with a `spec` (several in one file, separated by `---`; documents of another kind,
 such as Fleet's `kind: query`, are skipped), or a Fleet GitOps file with a `policies:` list. A
 broken entry is reported with file, line and key and left out; the file's other entries load.
+So is a document of a multi-document file that is not valid YAML (`read_checks_file`), named by
+its line and, where it can be read off the text, its check's name.
 
 The query must be one read-only statement (`SELECT`, `WITH … SELECT` or `VALUES`), as osquery
 runs only those.
@@ -66,8 +68,9 @@ from stethoscope_desktop.core.yamlfile import (
     Problem,
     YamlDocument,
     YamlFileError,
+    YamlStream,
     format_key,
-    load_yaml_documents,
+    load_yaml_stream,
     suggest,
 )
 
@@ -691,15 +694,78 @@ def parse_checks_documents(docs: Sequence[YamlDocument], file: str) -> ChecksFil
 
 
 def read_checks_file(path: Path) -> ChecksFile:
-    """Load one checks file; never raises. A YAML error keeps the documents read before it."""
+    """Load one checks file; never raises.
+
+    A broken document of a multi-document file (Fleet's exports) is reported with the file, its
+    line and, where it can be read off the text, its check's name, and only it is left out. A
+    file that cannot be read as YAML at all keeps the documents read before the error and is
+    `unreadable`, as is one none of whose documents could be read.
+    """
     try:
-        docs = load_yaml_documents(path)
+        stream = load_yaml_stream(path)
     except YamlFileError as error:
         result = parse_checks_documents(error.documents, str(path))
         result.problems.insert(0, error.problem)
         result.unreadable = True
         return result
-    return parse_checks_documents(docs, str(path))
+    result = parse_checks_documents(stream.documents, str(path))
+    if stream.broken:
+        result.problems[:0] = _broken_documents_problems(stream, str(path))
+        result.unreadable = not stream.documents
+    return result
+
+
+# A check's `name:` line in a document's text: `  name: X` under `spec:`, or `- name: X`.
+_NAME_LINE = re.compile(
+    r"^(?P<indent>[ ]*(?:-[ ]+)?)name:[ ]+(?P<value>[^\s#|>&*!{\[][^#\n]*?|'[^'\n]*'|\"[^\"\n]*\")"
+    r"[ ]*(?:#.*)?$",
+    re.MULTILINE,
+)
+
+
+def check_names_in_text(text: str) -> list[str]:
+    """Return the names of the checks a document's text holds, read off its lines.
+
+    For a document that is not valid YAML: its `name:` lines at the shallowest indentation
+    (a Fleet document's `spec.name`, or each entry's of a list), with a plain or quoted one-line
+    value. An empty list when none can be read so simply.
+    """
+    found = [(len(m["indent"]), m["value"]) for m in _NAME_LINE.finditer(text)]
+    if not found:
+        return []
+    shallowest = min(indent for indent, _ in found)
+    names = []
+    for indent, value in found:
+        if indent == shallowest:
+            quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "'\""
+            names.append(value[1:-1] if quoted else value)
+    return names
+
+
+def _broken_documents_problems(stream: YamlStream, file: str) -> list[Problem]:
+    """Return a problem for each document that could not be read, and how much is left out."""
+    problems = []
+    left_out = 0
+    for broken in stream.broken:
+        names = check_names_in_text(broken.text)
+        left_out += max(1, len(names))
+        which = ", ".join(f"the check {name!r}" for name in names) or "its checks"
+        problems.append(
+            replace(
+                broken.problem,
+                message=f"{broken.problem.message}; the document from line {broken.line}"
+                f" ({which}) is left out",
+            )
+        )
+    read = stream.parts - len(stream.broken)
+    problems.append(
+        Problem(
+            file,
+            f"{left_out} check(s) left out until fixed: {len(stream.broken)} of the file's"
+            f" {stream.parts} documents are not valid YAML; the other {read} are read",
+        )
+    )
+    return problems
 
 
 def checks_files(folder: Path) -> tuple[list[Path], list[Problem]]:

@@ -5,6 +5,10 @@ Every problem names the file, the line and the key path (`osVersion.darwin.ok`,
 bounded by counting the nodes a document expands to, so a "billion laughs" file is refused
 instead of eating the machine.
 
+A multi-document file (Fleet's exports: hundreds of `---`-separated policies) that does not
+parse is read again document by document (`parse_yaml_stream`): a broken document costs only
+itself, named with the file and its line, and the bounds still cover the whole file.
+
 Where PyYAML has libyaml, its C parser reads the text (some 30 times faster than PyYAML's
 Python scanner) and composing and building stay ours, with the same bounds. A text libyaml
 refuses, or one it would accept where PyYAML does not, is read by the pure-Python loader, so the
@@ -16,7 +20,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +68,10 @@ class YamlFileError(Exception):
         super().__init__(str(problem))
         self.problem = problem
         self.documents = documents
+
+
+class _TooManyValues(YamlFileError):
+    """The file composes or expands to more than MAX_NODES values: a bound on the whole file."""
 
 
 @dataclass
@@ -128,15 +136,16 @@ class _Bounds(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.res
 
         def dispose(self) -> None: ...
 
-    def _start_bounds(self, file: str) -> None:
+    def _start_bounds(self, file: str, composed: int = 0) -> None:
+        # `composed`: the values the file's earlier documents composed (read one by one).
         self._file = file
         self._path: list[str | int | None] = []
-        self._composed = 0
+        self._composed = composed
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         self._composed += 1
         if self._composed > MAX_NODES:
-            raise YamlFileError(Problem(self._file, _too_many_values()))
+            raise _TooManyValues(Problem(self._file, _too_many_values()))
         event = self.peek_event()
         if (
             type(event) is yaml.ScalarEvent
@@ -173,12 +182,12 @@ class _Bounds(yaml.composer.Composer, yaml.constructor.SafeConstructor, yaml.res
 class _BoundedLoader(_Bounds, yaml.SafeLoader):
     """PyYAML's pure-Python SafeLoader, bounded: the reference for every result and message."""
 
-    def __init__(self, stream: str, file: str) -> None:
+    def __init__(self, stream: str, file: str, composed: int = 0) -> None:
         yaml.SafeLoader.__init__(self, stream)
-        self._start_bounds(file)
+        self._start_bounds(file, composed)
 
 
-_FastLoaderType = Callable[[str, str], _Bounds]
+_FastLoaderType = Callable[[str, str, int], _Bounds]
 
 
 def _libyaml_loader() -> _FastLoaderType | None:
@@ -193,12 +202,12 @@ def _libyaml_loader() -> _FastLoaderType | None:
     from yaml._yaml import CParser  # present only where libyaml is
 
     class _BoundedCLoader(_Bounds, CParser):
-        def __init__(self, stream: str, file: str) -> None:
+        def __init__(self, stream: str, file: str, composed: int = 0) -> None:
             CParser.__init__(self, stream)
             yaml.constructor.SafeConstructor.__init__(self)
             yaml.resolver.Resolver.__init__(self)
             yaml.composer.Composer.__init__(self)
-            self._start_bounds(file)
+            self._start_bounds(file, composed)
 
     return _BoundedCLoader
 
@@ -219,10 +228,10 @@ def _too_many_values() -> str:
 class _Builder:
     """Turns composed YAML nodes into Python data, recording lines and bounding expansion."""
 
-    def __init__(self, file: str, loader: _Bounds) -> None:
+    def __init__(self, file: str, loader: _Bounds, built: int = 0) -> None:
         self._file = file
         self._loader = loader
-        self._nodes = 0
+        self._nodes = built  # the values the file's earlier documents built (read one by one)
         self.lines: dict[KeyPath, int] = {}
 
     def take_lines(self) -> dict[KeyPath, int]:
@@ -236,7 +245,7 @@ class _Builder:
     def build(self, node: yaml.Node, path: KeyPath, depth: int = 0) -> Any:
         self._nodes += 1
         if self._nodes > MAX_NODES:
-            raise YamlFileError(Problem(self._file, _too_many_values()))
+            raise _TooManyValues(Problem(self._file, _too_many_values()))
         if depth > MAX_DEPTH:
             raise YamlFileError(
                 Problem(
@@ -363,9 +372,9 @@ def _decode(text: str | bytes, file: str) -> str:
         ) from error
 
 
-def _loader(text: str, file: str) -> _BoundedLoader:
+def _loader(text: str, file: str, composed: int = 0) -> _BoundedLoader:
     try:
-        return _BoundedLoader(text, file)
+        return _BoundedLoader(text, file, composed)
     except yaml.reader.ReaderError as error:
         # Control characters (NUL, ESC, BEL…) are refused as soon as the reader sees the text.
         line = text.count("\n", 0, error.position) + 1
@@ -377,17 +386,21 @@ def _loader(text: str, file: str) -> _BoundedLoader:
         ) from error
 
 
-def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Problem:
+def _syntax_problem(
+    error: yaml.MarkedYAMLError, text: str, file: str, end: str = "the file"
+) -> Problem:
     mark = error.problem_mark or error.context_mark
     reason = " ".join(part for part in (error.context, error.problem) if part)
-    if "'\\t'" in reason:
+    if "mapping values are not allowed here" in reason:
+        reason += " (is a key indented differently from the keys beside it?)"
+    elif "'\\t'" in reason:
         reason += " (indent with spaces, not tabs)"
     elif "block scalar" in reason:
         reason += ' (put ranges such as ">=14.6" in quotes)'
     context = error.context_mark
     if context is not None and ("end of stream" in reason or "<stream end>" in reason):
         # An unclosed quote or bracket: where it opened is what IT needs to look at.
-        reason += " (it is not closed before the end of the file)"
+        reason += f" (it is not closed before the end of {end})"
         mark = context
     # A mark at the very end of the text is on the line after the last one; name the last.
     last_line = max(1, text.count("\n") + (0 if text.endswith("\n") else 1))
@@ -404,44 +417,72 @@ class _Stopped(Exception):
         self.documents = documents
 
 
-def _documents(loader: _Bounds, file: str, *, multiple: bool) -> list[YamlDocument]:
-    """Compose and build the loader's document(s); raise _Stopped on any failure."""
+@dataclass
+class _Counts:
+    """The values composed and built so far in the file: the bounds are the whole file's."""
+
+    composed: int = 0
+    built: int = 0
+
+
+def _documents(
+    loader: _Bounds, file: str, counts: _Counts, *, multiple: bool
+) -> list[YamlDocument]:
+    """Compose and build the loader's document(s); raise _Stopped on any failure.
+
+    `counts` starts the bounds where the file's earlier documents left them and is moved on past
+    what these cost, read or refused: a broken document's values count towards the bounds too.
+    """
     documents: list[YamlDocument] = []
-    builder = _Builder(file, loader)
+    builder = _Builder(file, loader, counts.built)
     try:
         if not multiple:
             node = loader.get_single_node()
             if node is None:
-                return [YamlDocument(file, None, {})]
-            return [YamlDocument(file, builder.build(node, ()), builder.take_lines())]
-        while loader.check_node():
-            node = loader.get_node()
-            data = None if node is None else builder.build(node, ())
-            documents.append(YamlDocument(file, data, builder.take_lines()))
-        return documents
+                documents = [YamlDocument(file, None, {})]
+            else:
+                documents = [YamlDocument(file, builder.build(node, ()), builder.take_lines())]
+        else:
+            while loader.check_node():
+                node = loader.get_node()
+                data = None if node is None else builder.build(node, ())
+                documents.append(YamlDocument(file, data, builder.take_lines()))
     except (yaml.YAMLError, RecursionError, YamlFileError) as error:
         raise _Stopped(error, tuple(documents)) from error
+    finally:
+        counts.composed, counts.built = loader._composed, builder._nodes
+    return documents
 
 
 def _parse(text: str | bytes, file: str, *, multiple: bool) -> list[YamlDocument]:
-    decoded = _decode(text, file)
+    return _parse_decoded(_decode(text, file), file, _Counts(), multiple=multiple)
+
+
+def _parse_decoded(
+    decoded: str, file: str, counts: _Counts, *, multiple: bool, end: str = "the file"
+) -> list[YamlDocument]:
+    """Parse decoded text; `end` names what an unclosed quote or bracket runs to the end of."""
     # libyaml first, where it is. A text it refuses, or that breaks a bound, is read again by the
     # pure-Python loader, whose messages are the ones IT sees: they never depend on which parser
     # this machine has. Characters PyYAML refuses go straight to it, whatever libyaml makes of them.
     if _FAST_LOADER is not None and _libyaml_reads_as_pyyaml(decoded):
-        fast = _FAST_LOADER(decoded, file)
+        fast = _FAST_LOADER(decoded, file, counts.composed)
+        trial = _Counts(counts.composed, counts.built)  # a text libyaml refuses is read again
         try:
-            return _on_the_last_line_at_most(_documents(fast, file, multiple=multiple), decoded)
+            documents = _documents(fast, file, trial, multiple=multiple)
+            counts.composed, counts.built = trial.composed, trial.built
+            return _on_the_last_line_at_most(documents, decoded)
         except _Stopped:
             pass
         finally:
             fast.dispose()
-    loader = _loader(decoded, file)
+    loader = _loader(decoded, file, counts.composed)
     try:
-        return _documents(loader, file, multiple=multiple)
+        return _documents(loader, file, counts, multiple=multiple)
     except _Stopped as stopped:
-        problem = _stopped_problem(stopped.error, decoded, file)
-        raise YamlFileError(problem, stopped.documents) from stopped.error
+        problem = _stopped_problem(stopped.error, decoded, file, end)
+        kind = _TooManyValues if isinstance(stopped.error, _TooManyValues) else YamlFileError
+        raise kind(problem, stopped.documents) from stopped.error
     finally:
         loader.dispose()
 
@@ -474,12 +515,12 @@ def _libyaml_reads_as_pyyaml(text: str) -> bool:
     return not _LIBYAML_LENIENT.search(text) and not _NON_PRINTABLE.search(text)
 
 
-def _stopped_problem(error: Exception, text: str, file: str) -> Problem:
+def _stopped_problem(error: Exception, text: str, file: str, end: str = "the file") -> Problem:
     """Return the problem that stopped the pure-Python loader."""
     if isinstance(error, YamlFileError):
         return error.problem
     if isinstance(error, yaml.MarkedYAMLError):
-        return _syntax_problem(error, text, file)
+        return _syntax_problem(error, text, file, end)
     if isinstance(error, RecursionError):
         return Problem(file, "the document is nested too deeply")
     return Problem(file, f"not valid YAML: {error}")
@@ -497,6 +538,131 @@ def parse_yaml_documents(text: str | bytes, file: str) -> list[YamlDocument]:
     syntax error, the YamlFileError's `documents` holds the documents read before it.
     """
     return _parse(text, file, multiple=True)
+
+
+# -- one broken document of many ---------------------------------------------------------------
+
+# One line and its break, as YAML counts lines (PyYAML's reader and libyaml alike).
+_YAML_LINE = re.compile("[^\r\n\x85\u2028\u2029]*(?:\r\n|[\r\n\x85\u2028\u2029]|$)")
+_MARKER_END = frozenset(" \t\r\n\x85\u2028\u2029")
+
+
+def _marker(line: str, marker: str) -> bool:
+    """Return whether `line` is the document marker `---` or `...` (at column 0, then a blank)."""
+    return line.startswith(marker) and (len(line) == 3 or line[3] in _MARKER_END)
+
+
+def _holds_content(line: str) -> bool:
+    """Return whether a line between documents is more than a blank, a comment or a directive."""
+    stripped = line.strip(" \t\r\n\x85\u2028\u2029\ufeff")
+    return bool(stripped) and not stripped.startswith("#") and not line.startswith("%")
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    """The text of one document of a file as written, and the line of the file it starts on."""
+
+    line: int
+    text: str
+
+
+def document_texts(text: str) -> list[DocumentText]:
+    """Cut a YAML text at its document markers: `---` and `...` lines, at column 0.
+
+    A `---` or `...` at column 0 always ends what comes before it in YAML, even a block scalar's
+    text (whose lines must be indented) or an unclosed quote or bracket (an error there), so each
+    part reads alone as it reads in the file. Comments and directives (`%YAML`) before a `---`
+    go with the document it starts; anything else after a `...` stays with the document it ends,
+    where YAML refuses it as it does in the file. Joined, the parts are the text.
+    """
+    parts: list[tuple[int, list[str]]] = []  # each part's first line (from 0) and its lines
+    lines: list[str] = []
+    first = 0
+    document = False  # the part has a marker or content: not just what precedes a `---`
+    after_end = False  # the part started right after a `...`
+
+    def close() -> None:
+        if after_end and parts:
+            parts[-1][1].extend(lines)  # what follows a `...` without a `---`: an error there
+        else:
+            parts.append((first, lines))
+
+    for number, match in enumerate(_YAML_LINE.finditer(text)):
+        line = match.group()
+        if not line:
+            break  # the empty match at the end of the text
+        bare = line.removeprefix("\ufeff") if number == 0 else line
+        starts = _marker(bare, "---")
+        if document and starts:
+            close()
+            lines, first = [], number
+        after_end = after_end and not starts
+        lines.append(line)
+        document = document or starts or _holds_content(line)
+        if _marker(bare, "..."):
+            close()
+            lines, first, document, after_end = [], number + 1, False, True
+    if lines:
+        close()  # a last document, or comments after the last `...`
+    return [DocumentText(line + 1, "".join(part)) for line, part in parts]
+
+
+@dataclass(frozen=True)
+class BrokenDocument:
+    """A document of a multi-document file that could not be read; the others were."""
+
+    problem: Problem  # what is wrong with it, with the file's name and line
+    line: int  # the line of the file it starts on
+    text: str  # its text as written
+
+
+@dataclass(frozen=True)
+class YamlStream:
+    """The documents of a file that could be read, and each one that could not."""
+
+    documents: tuple[YamlDocument, ...]
+    broken: tuple[BrokenDocument, ...] = ()
+    parts: int = 0  # how many documents the file was cut into when one was broken
+
+
+def _moved(problem: Problem, lines: int) -> Problem:
+    return replace(problem, line=problem.line + lines) if problem.line else problem
+
+
+def parse_yaml_stream(text: str | bytes, file: str) -> YamlStream:
+    """Parse a multi-document YAML file, keeping every document that parses.
+
+    A file that parses is read as `parse_yaml_documents` reads it. One that does not, and holds
+    several documents, is cut at its markers (`document_texts`) and each document read alone,
+    with the file's line numbers: each broken one is in `broken`, the others are read. The size,
+    depth and expansion bounds stay the whole file's: a file that breaks one of them, or a file
+    of one document, raises YamlFileError as `parse_yaml_documents` does.
+    """
+    decoded = _decode(text, file)
+    try:
+        return YamlStream(tuple(_parse_decoded(decoded, file, _Counts(), multiple=True)))
+    except _TooManyValues:
+        raise
+    except YamlFileError:
+        parts = document_texts(decoded)
+        if len(parts) < 2:
+            raise
+    documents: list[YamlDocument] = []
+    broken: list[BrokenDocument] = []
+    counts = _Counts()  # the bounds carry on from one document to the next
+    for part in parts:
+        below = part.line - 1
+        try:
+            found = _parse_decoded(part.text, file, counts, multiple=True, end="the document")
+        except _TooManyValues as error:
+            raise YamlFileError(error.problem, tuple(documents)) from error
+        except YamlFileError as error:
+            broken.append(BrokenDocument(_moved(error.problem, below), part.line, part.text))
+            continue
+        for document in found:
+            document.lines = {path: line + below for path, line in document.lines.items()}
+        documents += found
+    return YamlStream(tuple(documents), tuple(broken), len(parts))
 
 
 def _read(path: Path) -> bytes:
@@ -517,6 +683,11 @@ def load_yaml(path: Path) -> YamlDocument:
 def load_yaml_documents(path: Path) -> list[YamlDocument]:
     """Read and parse every document of a YAML file (see `parse_yaml_documents`)."""
     return parse_yaml_documents(_read(path), str(path))
+
+
+def load_yaml_stream(path: Path) -> YamlStream:
+    """Read a multi-document YAML file, keeping every document that parses (`parse_yaml_stream`)."""
+    return parse_yaml_stream(_read(path), str(path))
 
 
 def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:

@@ -554,12 +554,13 @@ def test_one_bad_document_leaves_the_others_loaded(tmp_path: Path) -> None:
     assert [(p.key, p.line) for p in practices.problems] == [("spec.query", 7)]
 
 
-def test_a_yaml_error_in_a_later_document_keeps_the_earlier_ones(tmp_path: Path) -> None:
-    fleet = "- {name: First, query: SELECT 1}\n---\n- {name: Second, query: SELECT 1}\n---\n- [\n"
+def test_a_yaml_error_in_a_document_leaves_only_it_out(tmp_path: Path) -> None:
+    fleet = "- {name: First, query: SELECT 1}\n---\n- [\n---\n- {name: Second, query: SELECT 1}\n"
     practices = loader_for(tmp_path, {"checks.d/fleet.yml": fleet}).load()
     assert [c.name for c in practices.policy.custom_checks] == ["First", "Second"]
-    assert len(practices.problems) == 1
+    assert [p.line for p in practices.problems] == [3, None]  # the document, and what it costs
     assert "not valid YAML" in practices.problems[0].message
+    assert "1 check(s) left out" in practices.problems[1].message
 
 
 def test_the_same_check_in_the_policy_and_in_checks_d_is_reported(tmp_path: Path) -> None:

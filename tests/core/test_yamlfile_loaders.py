@@ -219,9 +219,9 @@ def test_libyaml_reads_ordinary_files_and_pure_python_only_what_it_refuses(
     pure_reads: list[str] = []
     real = yamlfile._loader
 
-    def counted(text: str, file: str) -> yamlfile._BoundedLoader:
+    def counted(text: str, file: str, composed: int = 0) -> yamlfile._BoundedLoader:
         pure_reads.append(file)
-        return real(text, file)
+        return real(text, file, composed)
 
     monkeypatch.setattr(yamlfile, "_loader", counted)
     checks = "".join(
