@@ -11,6 +11,7 @@ from stethoscope_desktop.tables.linux.dconf_read import DconfRead
 from stethoscope_desktop.tables.linux.desktop_apps import DesktopApps
 from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.linux.firewall import Firewall
+from stethoscope_desktop.tables.linux.interface_details import InterfaceDetails
 from stethoscope_desktop.tables.linux.kernel import KernelInfo, PlatformInfo
 from stethoscope_desktop.tables.linux.kernel_modules import KernelModules
 from stethoscope_desktop.tables.linux.mounts import Mounts
@@ -20,6 +21,7 @@ from stethoscope_desktop.tables.linux.osquery_disk_encryption import OsqueryDisk
 from stethoscope_desktop.tables.linux.packages import DebPackages, RpmPackages
 from stethoscope_desktop.tables.linux.processes import Processes
 from stethoscope_desktop.tables.linux.remote_login import RemoteLogin
+from stethoscope_desktop.tables.linux.root_only import Iptables, Sudoers
 from stethoscope_desktop.tables.linux.screen_lock import ScreenLock
 from stethoscope_desktop.tables.linux.secureboot import SecureBoot
 from stethoscope_desktop.tables.linux.security_software import SecuritySoftware
@@ -41,6 +43,8 @@ __all__ = [
     "DiskEncryption",
     "Firewall",
     "Groups",
+    "InterfaceDetails",
+    "Iptables",
     "KernelInfo",
     "KernelModules",
     "ListeningPorts",
@@ -56,6 +60,7 @@ __all__ = [
     "SecuritySoftware",
     "Shadow",
     "StethoscopeOsVersion",
+    "Sudoers",
     "SystemControls",
     "SystemInfo",
     "SystemdUnits",
@@ -85,6 +90,9 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     SystemControls,
     Shadow,
     OsqueryDiskEncryption,
+    InterfaceDetails,
+    Sudoers,
+    Iptables,
     DconfRead,  # fleetd's
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
@@ -131,4 +139,7 @@ def linux_tables(system: System) -> list[TablePlugin]:
         SystemControls(system),
         Shadow(system),
         OsqueryDiskEncryption(system),
+        InterfaceDetails(system),
+        Sudoers(system),
+        Iptables(system),
     ]
