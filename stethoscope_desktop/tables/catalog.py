@@ -10,7 +10,6 @@ from stethoscope_desktop.tables.browser_extensions import BrowserExtensions
 from stethoscope_desktop.tables.common import StethoscopeAppTable
 from stethoscope_desktop.tables.file import file_table
 from stethoscope_desktop.tables.file_lines import FileLines
-from stethoscope_desktop.tables.language_packages import NpmPackages, PythonPackages
 from stethoscope_desktop.tables.parse_json import ParseJson, ParseJsonl
 from stethoscope_desktop.tables.system import System
 from stethoscope_desktop.tables.user_ssh_keys import DarwinUserSshKeys, LinuxUserSshKeys
@@ -41,9 +40,6 @@ def builtin_tables(
         tables.append(ssh_keys(system))
     if platform == "linux":
         from stethoscope_desktop.tables.linux import linux_tables
-
-        # osquery's python_packages and npm_packages (their Linux folders).
-        tables += [PythonPackages(system), NpmPackages(system)]
 
         tables += linux_tables(system)
     elif platform == "darwin":

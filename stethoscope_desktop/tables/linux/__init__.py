@@ -14,6 +14,7 @@ from stethoscope_desktop.tables.linux.firewall import Firewall
 from stethoscope_desktop.tables.linux.interface_details import InterfaceDetails
 from stethoscope_desktop.tables.linux.kernel import KernelInfo, PlatformInfo
 from stethoscope_desktop.tables.linux.kernel_modules import KernelModules
+from stethoscope_desktop.tables.linux.language_packages import NpmPackages, PythonPackages
 from stethoscope_desktop.tables.linux.mounts import Mounts
 from stethoscope_desktop.tables.linux.network import ListeningPorts
 from stethoscope_desktop.tables.linux.os_version import OsVersion, StethoscopeOsVersion
@@ -26,6 +27,7 @@ from stethoscope_desktop.tables.linux.screen_lock import ScreenLock
 from stethoscope_desktop.tables.linux.secureboot import SecureBoot
 from stethoscope_desktop.tables.linux.security_software import SecuritySoftware
 from stethoscope_desktop.tables.linux.shadow import Shadow
+from stethoscope_desktop.tables.linux.ssh_configs import SshConfigs
 from stethoscope_desktop.tables.linux.system_controls import SystemControls
 from stethoscope_desktop.tables.linux.system_info import SystemInfo
 from stethoscope_desktop.tables.linux.systemd import SystemdUnits
@@ -49,16 +51,19 @@ __all__ = [
     "KernelModules",
     "ListeningPorts",
     "Mounts",
+    "NpmPackages",
     "OsVersion",
     "OsqueryDiskEncryption",
     "PlatformInfo",
     "Processes",
+    "PythonPackages",
     "RemoteLogin",
     "RpmPackages",
     "ScreenLock",
     "SecureBoot",
     "SecuritySoftware",
     "Shadow",
+    "SshConfigs",
     "StethoscopeOsVersion",
     "Sudoers",
     "SystemControls",
@@ -93,6 +98,9 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     InterfaceDetails,
     Sudoers,
     Iptables,
+    PythonPackages,
+    NpmPackages,
+    SshConfigs,
     DconfRead,  # fleetd's
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
@@ -142,4 +150,7 @@ def linux_tables(system: System) -> list[TablePlugin]:
         InterfaceDetails(system),
         Sudoers(system),
         Iptables(system),
+        PythonPackages(system),
+        NpmPackages(system),
+        SshConfigs(system),
     ]

@@ -1,4 +1,4 @@
-"""interface_details from a fake sysfs, sudoers from fake /etc files, iptables' root-only reason.
+"""interface_details (fake sysfs), sudoers and ssh_configs (fake /etc and homes), iptables' reason.
 
 Also the shapes IT's policies use them in, through the embedded engine.
 """
@@ -20,8 +20,9 @@ from stethoscope_desktop.tables.linux.interface_details import (
     mac_from_address,
 )
 from stethoscope_desktop.tables.linux.root_only import Iptables, Sudoers
+from stethoscope_desktop.tables.linux.ssh_configs import SshConfigs
 from tests.fakes import FakeSystem
-from tests.tables.linux.helpers import make_root, query_rows, rows
+from tests.tables.linux.helpers import equals, make_root, query_rows, rows
 
 PCI_DEVICE = "/sys/devices/pci0000:00/0000:00:1f.6"
 VIRTIO_DEVICE = "/sys/devices/pci0000:00/0000:00:03.0/virtio1"
@@ -291,3 +292,76 @@ def test_sudoers_in_a_policy_shape(sudo_root: Path, tmp_path: Path) -> None:
 def test_iptables_never_tries_and_says_why(tmp_path: Path) -> None:
     with pytest.raises(TableError, match="libiptc"):
         rows(Iptables(FakeSystem(tmp_path)))
+
+
+SSH_PASSWD = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\n"
+ALICE_SSH_CONFIG = """\
+# my hosts
+ForwardAgent no
+
+Host build.example.com
+    HostName 10.0.0.5
+    User Builder
+  Hostname-only-line
+Match host *.corp exec "true"
+\tPasswordAuthentication No
+"""
+SYSTEM_SSH_CONFIG = """\
+Include /etc/ssh/ssh_config.d/*.conf
+Host *
+    SendEnv LANG LC_*
+    PasswordAuthentication yes
+"""
+
+
+@pytest.fixture
+def ssh_root(tmp_path: Path) -> Path:
+    return make_root(
+        tmp_path,
+        {
+            "/etc/passwd": SSH_PASSWD,
+            "/home/alice/.ssh/config": ALICE_SSH_CONFIG,
+            "/etc/ssh/ssh_config": SYSTEM_SSH_CONFIG,
+        },
+    )
+
+
+def test_ssh_configs_rows_as_osquery_gives_them(ssh_root: Path) -> None:
+    generated = rows(SshConfigs(FakeSystem(ssh_root), uid=1000))
+    alice, system = "/home/alice/.ssh/config", "/etc/ssh/ssh_config"
+    assert [(r["uid"], r["block"], r["option"], r["ssh_config_file"]) for r in generated] == [
+        (1000, "", "forwardagent no", alice),
+        (1000, "host build.example.com", "hostname 10.0.0.5", alice),
+        (1000, "host build.example.com", "user builder", alice),
+        (1000, "host build.example.com", "hostname-only-line", alice),
+        (1000, 'match host *.corp exec "true"', "passwordauthentication no", alice),
+        (0, "", "include /etc/ssh/ssh_config.d/*.conf", system),
+        (0, "host *", "sendenv lang lc_*", system),
+        (0, "host *", "passwordauthentication yes", system),
+    ]
+    # A uid constraint picks that user instead of the one running the query; root has no file.
+    by_root = rows(SshConfigs(FakeSystem(ssh_root), uid=1000), equals("uid", "0"))
+    assert {r["ssh_config_file"] for r in by_root} == {system}
+
+
+def test_ssh_configs_unreadable_config_is_a_reason(ssh_root: Path) -> None:
+    system = FakeSystem(ssh_root, denied={"/home/alice/.ssh/config"})
+    with pytest.raises(TableError, match="permission denied"):
+        rows(SshConfigs(system, uid=1000))
+
+
+PASSWORDS_OFF_FOR_ALL_HOSTS = (
+    "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM ssh_configs WHERE block IN ('', 'host *') "
+    "AND option LIKE 'passwordauthentication %' AND option != 'passwordauthentication no')"
+)
+
+
+def test_ssh_configs_in_a_policy_shape(ssh_root: Path) -> None:
+    system = FakeSystem(ssh_root)
+    tables = [t for t in builtin_tables("linux", system) if t.name != "ssh_configs"]
+    engine = EmbeddedEngine([*tables, SshConfigs(system, uid=1000)])
+    assert query_rows(engine, PASSWORDS_OFF_FOR_ALL_HOSTS) == []  # system-wide says yes
+    (ssh_root / "etc/ssh/ssh_config").write_text("Host *\n  PasswordAuthentication no\n")
+    assert query_rows(engine, PASSWORDS_OFF_FOR_ALL_HOSTS) == [{"1": 1}]
+    (ssh_root / "home/alice/.ssh/config").write_text("PasswordAuthentication yes\n")
+    assert query_rows(engine, PASSWORDS_OFF_FOR_ALL_HOSTS) == []  # alice's own says yes

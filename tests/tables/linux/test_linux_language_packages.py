@@ -11,7 +11,7 @@ import pytest
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.tables.base import QueryContext, TableError
 from stethoscope_desktop.tables.catalog import builtin_tables
-from stethoscope_desktop.tables.language_packages import (
+from stethoscope_desktop.tables.linux.language_packages import (
     NpmPackages,
     PythonPackages,
     parse_package_json,

@@ -30,15 +30,12 @@ saying so).
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 from collections.abc import Iterable
 from typing import ClassVar
 
 from stethoscope_desktop.tables.base import (
     Column,
-    Constraint,
-    Operator,
     QueryContext,
     Row,
     TableError,
@@ -51,6 +48,7 @@ from stethoscope_desktop.tables.file import (
     is_folder,
     permission_denied,
 )
+from stethoscope_desktop.tables.linux._users import current_uid, users_from_context
 from stethoscope_desktop.tables.system import System
 
 PYTHON_SYSTEM_SITES = (
@@ -109,11 +107,6 @@ _PYTHON_FIELDS = {
     "Author": "author",
     "License": "license",
 }
-
-
-def _current_uid() -> int | None:
-    getuid = getattr(os, "getuid", None)
-    return int(getuid()) if getuid is not None else None
 
 
 def _refuse_namespace(context: QueryContext, table: str) -> None:
@@ -220,7 +213,7 @@ class PythonPackages(_PackageTable):
 
     def __init__(self, system: System, *, uid: int | None = None) -> None:
         super().__init__(system)
-        self._uid = uid if uid is not None else _current_uid()
+        self._uid = uid if uid is not None else current_uid()
 
     def key_columns(self) -> tuple[str, ...]:
         """Return uid, directory and pid_with_namespace: what osquery's table reads by."""
@@ -239,29 +232,11 @@ class PythonPackages(_PackageTable):
         )
         for site in sites:
             rows += self._site(site, 0)
-        for uid, home in self._users(context):
+        for user in users_from_context(self._system, context, self._uid):
             for folder in PYTHON_USER_FOLDERS:
-                for site in self._user_sites(posixpath.join(home, folder)):
-                    rows += self._site(site, uid)
+                for site in self._user_sites(posixpath.join(user.home, folder)):
+                    rows += self._site(site, user.uid)
         return rows
-
-    def _users(self, context: QueryContext) -> list[tuple[int, str]]:
-        from stethoscope_desktop.tables.linux.accounts import Users
-
-        uids = sorted(context.equals("uid"))
-        if not uids:
-            if self._uid is None:
-                return []
-            uids = [str(self._uid)]
-        users = Users(self._system)
-        found: list[tuple[int, str]] = []
-        for uid in uids:
-            by_uid = Constraint("uid", Operator.EQUALS, uid)
-            for user in users.generate(QueryContext((by_uid,))):
-                home, user_id = user.get("directory"), user.get("uid")
-                if isinstance(home, str) and home and isinstance(user_id, int):
-                    found.append((user_id, home))
-        return found
 
     def _user_sites(self, folder: str) -> list[str]:
         versions: list[str] = []
