@@ -108,10 +108,10 @@ class Sudoers(MachineTable):
                 else posixpath.join(posixpath.dirname(path), details)
             )
             if is_includedir:
-                level += 1  # as osquery, each include deepens the level of the ones after it
                 for name in self._folder_files(target):
                     if "." in name or name.endswith("~"):
                         continue
+                    level += 1  # as osquery's ++level: each include deepens the ones after it
                     self._include(posixpath.join(target, name), level, rows)
             elif is_include:
                 level += 1

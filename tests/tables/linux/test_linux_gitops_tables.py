@@ -255,6 +255,17 @@ def test_sudoers_continuation_of_a_bare_header(tmp_path: Path) -> None:
     ]
 
 
+def test_sudoers_including_itself_stops_at_128_levels(tmp_path: Path) -> None:
+    make_root(tmp_path, {"/etc/sudoers": "#include sudoers\n"})
+    generated = rows(Sudoers(FakeSystem(tmp_path)))
+    assert len(generated) == 128
+    assert generated[0] == {
+        "source": "/etc/sudoers",
+        "header": "#include",
+        "rule_details": "sudoers",
+    }
+
+
 def test_sudoers_unreadable_says_root_only(sudo_root: Path) -> None:
     with pytest.raises(TableError, match="only root can read"):
         rows(Sudoers(FakeSystem(sudo_root, denied={"/etc/sudoers"})))
