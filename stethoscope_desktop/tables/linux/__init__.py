@@ -11,8 +11,10 @@ from stethoscope_desktop.tables.linux.dconf_read import DconfRead
 from stethoscope_desktop.tables.linux.desktop_apps import DesktopApps
 from stethoscope_desktop.tables.linux.disk_encryption import DiskEncryption
 from stethoscope_desktop.tables.linux.firewall import Firewall
+from stethoscope_desktop.tables.linux.interface_details import InterfaceDetails
 from stethoscope_desktop.tables.linux.kernel import KernelInfo, PlatformInfo
 from stethoscope_desktop.tables.linux.kernel_modules import KernelModules
+from stethoscope_desktop.tables.linux.language_packages import NpmPackages, PythonPackages
 from stethoscope_desktop.tables.linux.mounts import Mounts
 from stethoscope_desktop.tables.linux.network import ListeningPorts
 from stethoscope_desktop.tables.linux.os_version import OsVersion, StethoscopeOsVersion
@@ -20,10 +22,12 @@ from stethoscope_desktop.tables.linux.osquery_disk_encryption import OsqueryDisk
 from stethoscope_desktop.tables.linux.packages import DebPackages, RpmPackages
 from stethoscope_desktop.tables.linux.processes import Processes
 from stethoscope_desktop.tables.linux.remote_login import RemoteLogin
+from stethoscope_desktop.tables.linux.root_only import Iptables, Sudoers
 from stethoscope_desktop.tables.linux.screen_lock import ScreenLock
 from stethoscope_desktop.tables.linux.secureboot import SecureBoot
 from stethoscope_desktop.tables.linux.security_software import SecuritySoftware
 from stethoscope_desktop.tables.linux.shadow import Shadow
+from stethoscope_desktop.tables.linux.ssh_configs import SshConfigs
 from stethoscope_desktop.tables.linux.system_controls import SystemControls
 from stethoscope_desktop.tables.linux.system_info import SystemInfo
 from stethoscope_desktop.tables.linux.systemd import SystemdUnits
@@ -41,21 +45,27 @@ __all__ = [
     "DiskEncryption",
     "Firewall",
     "Groups",
+    "InterfaceDetails",
+    "Iptables",
     "KernelInfo",
     "KernelModules",
     "ListeningPorts",
     "Mounts",
+    "NpmPackages",
     "OsVersion",
     "OsqueryDiskEncryption",
     "PlatformInfo",
     "Processes",
+    "PythonPackages",
     "RemoteLogin",
     "RpmPackages",
     "ScreenLock",
     "SecureBoot",
     "SecuritySoftware",
     "Shadow",
+    "SshConfigs",
     "StethoscopeOsVersion",
+    "Sudoers",
     "SystemControls",
     "SystemInfo",
     "SystemdUnits",
@@ -85,6 +95,12 @@ OSQUERY_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
     SystemControls,
     Shadow,
     OsqueryDiskEncryption,
+    InterfaceDetails,
+    Sudoers,
+    Iptables,
+    PythonPackages,
+    NpmPackages,
+    SshConfigs,
     DconfRead,  # fleetd's
 )
 STETHOSCOPE_TABLE_CLASSES: tuple[type[TablePlugin], ...] = (
@@ -131,4 +147,10 @@ def linux_tables(system: System) -> list[TablePlugin]:
         SystemControls(system),
         Shadow(system),
         OsqueryDiskEncryption(system),
+        InterfaceDetails(system),
+        Sudoers(system),
+        Iptables(system),
+        PythonPackages(system),
+        NpmPackages(system),
+        SshConfigs(system),
     ]
