@@ -58,6 +58,7 @@ from stethoscope_desktop.engines.base import (
     QueryError,
     QueryResult,
     ScanSession,
+    sql_text_problem,
 )
 from stethoscope_desktop.engines.info import EngineInfo, TableTiming
 from stethoscope_desktop.engines.osquery_extension import (
@@ -694,8 +695,8 @@ class OsqueryScanSession(ScanSession):
             self._engine.prefetch(wanted)
             starting.result()
 
-    def query(self, sql: str) -> QueryResult:
-        """Run one query on osqueryd."""
+    def query(self, sql: str, *, time_limit: float | None = None) -> QueryResult:
+        """Run one query on osqueryd (whose own timeout, `query_timeout`, bounds it)."""
         return self._engine.run_query(self, sql)
 
     def table_timings(self) -> Mapping[str, TableTiming]:
@@ -838,6 +839,9 @@ class OsqueryEngine(QueryEngine):
             raise QueryError("the scan this query belongs to has ended", self.tables_in(sql))
         if self._closed:
             raise QueryError("the osquery engine was closed", self.tables_in(sql))
+        problem = sql_text_problem(sql)
+        if problem is not None:
+            raise QueryError(problem, query_mistake=True)
         mark = session.scan.error_mark()
         while True:
             if session.failure:

@@ -1,0 +1,69 @@
+"""The osquery engine (on the stand-in) never ends a scan over one value or one query.
+
+A value osqueryd answers that is not a number ('' where seconds are expected) makes that practice
+UNKNOWN with the reason; a NUL character in IT's query costs that check only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from stethoscope_desktop.core.checks import load_checks
+from stethoscope_desktop.core.custom_checks import CustomCheck
+from stethoscope_desktop.core.evaluate import evaluate
+from stethoscope_desktop.core.policy import policy_from_mapping
+from stethoscope_desktop.core.scanner import Scanner
+from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.resources import checks_dir
+from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
+from tests.engines.osquery_helpers import assert_nothing_leaked, short_dir, standin_engine
+from tests.osquery_standin import canned, extension_rows
+from tests.ui.reports import practices
+
+
+class TextScreenLock(TablePlugin):
+    """A screen lock table whose seconds come as text, and empty: what osqueryd answered."""
+
+    name = "stethoscope_screen_lock"
+    columns = (
+        Column("enabled", "integer"),
+        Column("lock_after_seconds", "text"),
+        Column("desktop"),
+        Column("source"),
+        Column("detail"),
+    )
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        return [{"enabled": 1, "lock_after_seconds": "", "desktop": "GNOME", "detail": "GNOME"}]
+
+
+def test_an_empty_lock_time_from_osqueryd_makes_screen_idle_unknown_with_the_reason() -> None:
+    rows = extension_rows("linux")
+    del rows["stethoscope_screen_lock"]
+    policy, problems = policy_from_mapping({"screenIdle": "<=900", "firewall": "ALWAYS"})
+    assert not problems
+    with short_dir() as runtime_dir:
+        engine = standin_engine(runtime_dir, tables=[*canned(rows), TextScreenLock()])
+        facts = Scanner(engine, load_checks(checks_dir()), platform="linux").gather(policy)
+        assert facts.checks["screen_idle"].value == ""  # osqueryd's answer, as it came
+        report = evaluate(policy, facts, practices("en").instructions)
+        idle = report.practice("screenIdle")
+        assert idle is not None and idle.status is Status.UNKNOWN
+        assert idle.reason == "the idle time '' is not a number of seconds"
+        firewall = report.practice("firewall")
+        assert firewall is not None and firewall.status is not Status.UNKNOWN
+        assert_nothing_leaked(engine, runtime_dir)
+
+
+def test_a_nul_in_an_it_check_costs_that_check_only_on_osquery() -> None:
+    bad = CustomCheck("nul", "SELECT 1 FROM os_version\x00")
+    good = CustomCheck("debian", "SELECT 1 FROM os_version WHERE platform = 'debian'")
+    policy, _ = policy_from_mapping({})
+    policy = dataclasses.replace(policy, custom_checks=(bad, good))
+    with short_dir() as runtime_dir:
+        engine = standin_engine(runtime_dir)
+        facts = Scanner(engine, load_checks(checks_dir()), platform="linux").gather(policy)
+        assert "NUL character" in facts.custom[bad.key].reason
+        assert facts.custom[good.key].value == 1
+        assert_nothing_leaked(engine, runtime_dir)
