@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from pathlib import Path
 
 from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.custom_checks import CustomCheck
@@ -17,7 +18,13 @@ from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.resources import checks_dir
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
-from tests.engines.osquery_helpers import assert_nothing_leaked, short_dir, standin_engine
+from tests.engines.osquery_helpers import (
+    assert_nothing_leaked,
+    pid_alive,
+    short_dir,
+    standin_engine,
+    wait_until,
+)
 from tests.osquery_standin import canned, extension_rows
 from tests.ui.reports import practices
 
@@ -67,3 +74,24 @@ def test_a_nul_in_an_it_check_costs_that_check_only_on_osquery() -> None:
         assert "NUL character" in facts.custom[bad.key].reason
         assert facts.custom[good.key].value == 1
         assert_nothing_leaked(engine, runtime_dir)
+
+
+def test_close_ends_osqueryds_children_too() -> None:
+    with short_dir() as runtime_dir, short_dir() as scratch:
+        pidfile = scratch / "child.pid"
+        engine = standin_engine(runtime_dir, STANDIN_CHILD_PIDFILE=str(pidfile))
+        with engine.begin_scan() as session:
+            assert session.query("SELECT major FROM os_version").rows
+        assert wait_until(pidfile.exists, 5.0)
+        child = int(pidfile.read_text())
+        assert pid_alive(child)
+        assert_nothing_leaked(engine, runtime_dir)
+        assert wait_until(lambda: not _running(child), 5.0), f"osqueryd's child {child} lives"
+
+
+def _running(pid: int) -> bool:
+    """Return True if `pid` runs: a zombie no one reaps (osqueryd's orphan, here) does not."""
+    if not pid_alive(pid):
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rpartition(")")[2].split()[0] != "Z"
