@@ -265,6 +265,9 @@ def query_problem(sql: str) -> str | None:
     """Return what is wrong with a check's query, or None: one read-only statement, bounded."""
     if len(sql) > MAX_SQL_CHARS:
         return f"longer than {MAX_SQL_CHARS} characters"
+    if "\0" in sql:
+        line = sql.count("\n", 0, sql.index("\0")) + 1
+        return f"contains a NUL character (\\0) on its line {line}, which SQLite cannot run"
     try:
         statements = _statements(sql)
     except ValueError as error:

@@ -29,6 +29,7 @@ with its rule, then how a verdict is put into words. The rules are Stethoscope's
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -242,7 +243,9 @@ def _screen_idle(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterato
     if allowed is None:
         return
     fact = facts.for_practice("screenIdle")
-    known, seconds = _lock_after(fact)
+    known, seconds, not_a_number = _lock_after(fact)
+    if not_a_number:
+        fact = fact.with_reason(not_a_number)
     if known and seconds is None:
         observed = "never locks"
     else:
@@ -260,13 +263,41 @@ def _screen_idle(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterato
     )
 
 
-def _lock_after(fact: Fact) -> tuple[bool, float | None]:
-    """Return whether the lock's timing is known, and the seconds until it locks (None: never)."""
+def _lock_after(fact: Fact) -> tuple[bool, float | None, str]:
+    """Return whether the lock's timing is known, the seconds until it locks, and why not.
+
+    None seconds: it never locks. The reason is set when the engine's value is not a number of
+    seconds ('' from osqueryd, say): the timing is then not known.
+    """
     enabled = fact.rows[0].get("enabled") if fact.rows else None
     never = enabled in (0, "0")
     known = fact.ok and enabled is not None and (never or fact.value is not None)
-    seconds = None if never or fact.value is None else float(fact.value)
-    return known, seconds
+    if never or fact.value is None:
+        return known, None, ""
+    seconds = number_value(fact.value)
+    if seconds is None:
+        return False, None, f"the idle time {str(fact.value)[:40]!r} is not a number of seconds"
+    return known, seconds, ""
+
+
+def number_value(value: object) -> float | None:
+    """Return an engine's value as a finite number, or None if it is not one ('', 'n/a', inf)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    try:
+        result = float(number)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
 
 
 def screen_idle_status(allowed: NumericRange, seconds: float | None, lock_known: bool) -> Status:

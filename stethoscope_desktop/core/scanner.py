@@ -9,6 +9,7 @@ two in a row, what the window's scans and the local API's page policies use.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,12 +30,36 @@ from stethoscope_desktop.core.policy import Policy
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import DeviceFacts, Evidence, Report
 from stethoscope_desktop.core.status import FeatureState
-from stethoscope_desktop.engines.base import QueryEngine, QueryError, ScanSession
+from stethoscope_desktop.engines.base import QueryEngine, QueryError, QueryResult, ScanSession
 from stethoscope_desktop.tables.values import Row
+
+log = logging.getLogger(__name__)
 
 PLATFORM_NAMES = {"darwin": "macOS", "windows": "Windows", "linux": "Linux"}
 # The most rows of one of IT's own checks kept as evidence (the count is always reported).
 MAX_CUSTOM_EVIDENCE_ROWS = 50
+# One of IT's checks is stopped after this long where the engine can stop a query (the built-in
+# engine; osqueryd keeps its own per-query timeout): Fleet's real checks take milliseconds.
+IT_QUERY_TIME_LIMIT_S = 5.0
+# A whole scan's deadline: the checks not run by then are UNKNOWN with SCAN_DEADLINE_REASON, so
+# slow answers (each just under osqueryd's timeout) cannot stretch a scan without end.
+SCAN_TIME_LIMIT_S = 60.0
+
+
+def scan_deadline_reason(limit: float) -> str:
+    """Return the reason of a check not run because the scan ran out of time."""
+    return f"not run: the scan had already taken its {limit:g} s and was stopped"
+
+
+def _query(session: ScanSession, sql: str, time_limit: float | None) -> QueryResult:
+    """Run one query; any failure, even one no engine expected, is a QueryError for that check."""
+    try:
+        return session.query(sql, time_limit=time_limit)
+    except QueryError:
+        raise
+    except Exception as failure:  # a bug in an engine costs that one check, never the scan
+        log.exception("query failed: %.200s", sql)
+        raise QueryError(f"the query failed: {type(failure).__name__}: {failure}") from failure
 
 
 def _details(rows: tuple[Row, ...]) -> str:
@@ -42,8 +67,15 @@ def _details(rows: tuple[Row, ...]) -> str:
     return "; ".join(dict.fromkeys(texts))
 
 
-def run_check(session: ScanSession, check: Check | None, check_id: str, platform: str) -> Fact:
-    """Run one check and interpret its rows by its kind."""
+def run_check(
+    session: ScanSession,
+    check: Check | None,
+    check_id: str,
+    platform: str,
+    *,
+    time_limit: float | None = None,
+) -> Fact:
+    """Run one check and interpret its rows by its kind (stopped after `time_limit` if given)."""
     if check is None:
         return Fact(
             Evidence(check_id, error="check not found"),
@@ -54,7 +86,7 @@ def run_check(session: ScanSession, check: Check | None, check_id: str, platform
         reason = f"there is no way to measure this on {PLATFORM_NAMES.get(platform, platform)} yet"
         return Fact(Evidence(check_id, error=reason), reason=reason)
     try:
-        result = session.query(sql)
+        result = _query(session, sql, time_limit)
     except QueryError as error:
         evidence = Evidence(
             check_id, sql, error.tables, error=error.message, query_mistake=error.query_mistake
@@ -94,10 +126,12 @@ def _value_fact(evidence: Evidence) -> Fact:
     return Fact(evidence, value=value, rows=rows, reason=reason, detail=detail)
 
 
-def run_custom_check(session: ScanSession, check: CustomCheck) -> Fact:
+def run_custom_check(
+    session: ScanSession, check: CustomCheck, *, time_limit: float | None = IT_QUERY_TIME_LIMIT_S
+) -> Fact:
     """Run one of IT's checks; the fact's value is the number of rows its query returned."""
     try:
-        result = session.query(check.query)
+        result = _query(session, check.query, time_limit)
     except QueryError as error:
         evidence = Evidence(
             check.key,
@@ -128,6 +162,9 @@ class Scanner:
         running_as_admin: bool = False,
         app_version: str = __version__,
         clock: Callable[[], float] = time.time,
+        scan_time_limit: float = SCAN_TIME_LIMIT_S,
+        it_query_time_limit: float = IT_QUERY_TIME_LIMIT_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._engine = engine
         self._checks = checks
@@ -135,6 +172,9 @@ class Scanner:
         self._running_as_admin = running_as_admin
         self._app_version = app_version
         self._clock = clock
+        self._scan_time_limit = scan_time_limit
+        self._it_query_time_limit = it_query_time_limit
+        self._monotonic = monotonic
 
     @property
     def engine(self) -> QueryEngine:
@@ -175,13 +215,31 @@ class Scanner:
     def _gather(self, needed: list[str], custom: list[CustomCheck]) -> Facts:
         started_wall = self._clock()
         started = time.perf_counter()
+        deadline = self._monotonic() + self._scan_time_limit
         with self._engine.begin_scan() as session:
             session.prepare(self._queries(needed) + [c.query for c in custom])
-            checks = {
-                check_id: run_check(session, self._checks.get(check_id), check_id, self._platform)
-                for check_id in needed
-            }
-            custom_facts = {c.key: run_custom_check(session, c) for c in custom}
+            checks: dict[str, Fact] = {}
+            for check_id in needed:
+                check = self._checks.get(check_id)
+                left = deadline - self._monotonic()
+                if left <= 0:
+                    checks[check_id] = self._out_of_time(check_id)
+                    continue
+                checks[check_id] = run_check(
+                    session, check, check_id, self._platform, time_limit=left
+                )
+            custom_facts: dict[str, Fact] = {}
+            for custom_check in custom:
+                left = deadline - self._monotonic()
+                if left <= 0:
+                    reason = scan_deadline_reason(self._scan_time_limit)
+                    custom_facts[custom_check.key] = Fact(
+                        Evidence(custom_check.key, error=reason), reason=reason
+                    )
+                    continue
+                custom_facts[custom_check.key] = run_custom_check(
+                    session, custom_check, time_limit=min(left, self._it_query_time_limit)
+                )
             timings = tuple(sorted(session.table_timings().values(), key=lambda t: -t.seconds))
         device = self._device(checks[DEVICE_CHECK], checks["os_version"])
         return Facts(
@@ -195,6 +253,11 @@ class Scanner:
             table_timings=timings,
             check_problems=tuple(str(p) for p in self._checks.problems),
         )
+
+    def _out_of_time(self, check_id: str) -> Fact:
+        """Return the fact of a check not run because the scan's deadline had passed."""
+        reason = scan_deadline_reason(self._scan_time_limit)
+        return Fact(Evidence(check_id, error=reason), reason=reason)
 
     def scan(self, practices: Practices) -> Report:
         """Gather the facts the practices' policy needs and evaluate them: one scan's report."""

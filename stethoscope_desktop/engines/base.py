@@ -47,6 +47,14 @@ class QueryError(Exception):
         self.query_mistake = query_mistake
 
 
+NUL_IN_QUERY = "the query contains a NUL character (\\0), which SQLite cannot run"
+
+
+def sql_text_problem(sql: str) -> str | None:
+    """Return why no engine can run `sql` as text (a NUL character), or None."""
+    return NUL_IN_QUERY if "\0" in sql else None
+
+
 class ScanSession(ABC):
     """One scan's worth of queries against an engine."""
 
@@ -55,8 +63,12 @@ class ScanSession(ABC):
         """Fetch what these queries will need, concurrently where the engine can; never raises."""
 
     @abstractmethod
-    def query(self, sql: str) -> QueryResult:
-        """Run one query and return its rows; raise QueryError with the reason on failure."""
+    def query(self, sql: str, *, time_limit: float | None = None) -> QueryResult:
+        """Run one query and return its rows; raise QueryError with the reason on failure.
+
+        `time_limit` (seconds) shortens the engine's own limit for this query where the engine
+        can stop a query early (the embedded engine can; osqueryd keeps its own timeout).
+        """
 
     @abstractmethod
     def table_timings(self) -> Mapping[str, TableTiming]:

@@ -26,6 +26,7 @@ from stethoscope_desktop.engines.base import (
     QueryResult,
     ScanSession,
     TableCache,
+    sql_text_problem,
 )
 from stethoscope_desktop.engines.info import EngineInfo, TableTiming
 from stethoscope_desktop.engines.osquery_schema import (
@@ -66,6 +67,20 @@ MAX_PREFETCH_WORKERS = 8
 # in our tables' own code counts too; their commands have their own, shorter timeouts.
 QUERY_TIME_LIMIT_S = 30.0
 PROGRESS_STEPS = 10_000
+# SQLite's limits on every query of the connection (IT's SQL included): no text or blob value
+# grows beyond MAX_VALUE_BYTES (`randomblob(1000000000)` fails at once rather than allocating a
+# gigabyte), no statement is longer than MAX_SQL_BYTES (IT's are at most 20,000 characters, ours
+# far less), and no query returns more than MAX_RESULT_ROWS rows (a recursive CTE without end
+# would otherwise fill memory with rows for the whole time limit).
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+MAX_SQL_BYTES = 1024 * 1024
+MAX_RESULT_ROWS = 200_000
+# SQLite's own memory (sorting, DISTINCT, a CTE's queue; our tables' rows live in Python) is
+# bounded process-wide: past the soft limit SQLite frees caches, past the hard one an allocation
+# fails and the query reports it. Far above what our checks use (a few MB), so only a runaway
+# query meets them. Raised, never lowered, if something else in the process set one already.
+SOFT_HEAP_LIMIT_BYTES = 256 * 1024 * 1024
+HARD_HEAP_LIMIT_BYTES = 1024 * 1024 * 1024
 
 
 def _typed_rows(table: TablePlugin, rows: list[Row]) -> list[tuple[Value, ...]]:
@@ -100,6 +115,28 @@ def _coerce(value: Value, column: Column) -> Value:
     except ValueError:
         return None
     return value if isinstance(value, str) else str(value)
+
+
+def _at_most_rows(cursor: apsw.Cursor) -> Iterable[tuple[Any, ...]]:
+    """Yield the cursor's rows; raise QueryError past MAX_RESULT_ROWS."""
+    for count, values in enumerate(cursor, start=1):
+        if count > MAX_RESULT_ROWS:
+            raise QueryError(
+                f"the query returned more than {MAX_RESULT_ROWS:,} rows and was stopped"
+            )
+        yield values
+
+
+def _bound_sqlite(connection: apsw.Connection) -> None:
+    """Set SQLite's limits on `connection` and its process-wide heap limits (see the constants)."""
+    connection.limit(apsw.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    connection.limit(apsw.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
+    soft = apsw.soft_heap_limit(-1)
+    if soft == 0 or soft < SOFT_HEAP_LIMIT_BYTES:
+        apsw.soft_heap_limit(SOFT_HEAP_LIMIT_BYTES)
+    hard = apsw.hard_heap_limit(-1)
+    if hard == 0 or hard < HARD_HEAP_LIMIT_BYTES:
+        apsw.hard_heap_limit(HARD_HEAP_LIMIT_BYTES)
 
 
 class _RowIds:
@@ -170,9 +207,9 @@ class EmbeddedScanSession(ScanSession):
         with contextlib.suppress(TableError):
             self.rows_for(table, QueryContext())
 
-    def query(self, sql: str) -> QueryResult:
-        """Run one query against this scan's tables."""
-        return self._engine.run_query(self, sql)
+    def query(self, sql: str, *, time_limit: float | None = None) -> QueryResult:
+        """Run one query against this scan's tables, stopped after `time_limit` if given."""
+        return self._engine.run_query(self, sql, time_limit=time_limit)
 
     def table_timings(self) -> Mapping[str, TableTiming]:
         """Return the time each table took to generate in this scan."""
@@ -351,6 +388,7 @@ class EmbeddedEngine(QueryEngine):
         # osquery's own SQL functions (regex_match, split, concat_ws…), so the same SQL gives
         # the same answer here as on osquery: see engines/sql_functions.py.
         register_osquery_functions(self._connection)
+        _bound_sqlite(self._connection)
         self._scan_lock = threading.Lock()
         self._session: EmbeddedScanSession | None = None
         self._query_lock = threading.Lock()
@@ -406,18 +444,32 @@ class EmbeddedEngine(QueryEngine):
                 # EXPLAIN prepares the statement (the authorizer sees every table it reads)
                 # without running it.
                 self._connection.cursor().execute(sql, explain=1).fetchall()
-            except apsw.Error:
+            except (apsw.Error, ValueError):  # ValueError: a NUL character in the text
                 return []
             finally:
                 self._connection.authorizer = None
         return names
 
-    def run_query(self, session: EmbeddedScanSession, sql: str) -> QueryResult:
-        """Run `sql` within `session` and return its rows as dicts."""
+    def run_query(
+        self, session: EmbeddedScanSession, sql: str, *, time_limit: float | None = None
+    ) -> QueryResult:
+        """Run `sql` within `session` and return its rows as dicts.
+
+        Every way the query can fail (a NUL character, a value past MAX_VALUE_BYTES, the time
+        limit, memory) is a QueryError with the reason: that query's failure, never the scan's.
+        """
         if self._session is not session:
             raise QueryError("the scan this query belongs to has ended")
+        problem = sql_text_problem(sql)
+        if problem is None and len(sql.encode("utf-8", "replace")) > MAX_SQL_BYTES:
+            problem = f"the query is longer than {MAX_SQL_BYTES // 1024} KB"
+        if problem is not None:
+            raise QueryError(problem, query_mistake=True)
         tables = session.tables_read_by(sql)
-        deadline = time.monotonic() + self._query_time_limit
+        limit = self._query_time_limit
+        if time_limit is not None:
+            limit = min(limit, time_limit)
+        deadline = time.monotonic() + limit
 
         def past_deadline() -> bool:
             return time.monotonic() > deadline
@@ -431,7 +483,9 @@ class EmbeddedEngine(QueryEngine):
                     names = [d[0] for d in cursor.getdescription()]
                 except apsw.ExecutionCompleteError:
                     return QueryResult((), tuple(tables))
-                rows = tuple(dict(zip(names, values, strict=True)) for values in cursor)
+                rows = tuple(
+                    dict(zip(names, values, strict=True)) for values in _at_most_rows(cursor)
+                )
             except TableError as failure:
                 raise QueryError(str(failure), tables) from failure
             except apsw.SQLError as failure:
@@ -440,10 +494,24 @@ class EmbeddedEngine(QueryEngine):
                     reason.text, tables, query_mistake=reason.query_mistake
                 ) from failure
             except apsw.InterruptError as failure:
-                message = f"the query ran longer than {self._query_time_limit:g} s and was stopped"
+                message = f"the query ran longer than {limit:.3g} s and was stopped"
+                raise QueryError(message, tables) from failure
+            except apsw.TooBigError as failure:
+                message = (
+                    f"a value of the query grew beyond {MAX_VALUE_BYTES // (1024 * 1024)} MB "
+                    "and the query was stopped"
+                )
+                raise QueryError(message, tables) from failure
+            except apsw.NoMemError as failure:
+                message = (
+                    f"the query needed more than the {HARD_HEAP_LIMIT_BYTES // (1024 * 1024)} MB "
+                    "of memory SQLite may use and was stopped"
+                )
                 raise QueryError(message, tables) from failure
             except apsw.Error as failure:
                 raise QueryError(f"SQLite: {failure}", tables) from failure
+            except (ValueError, OverflowError, MemoryError) as failure:
+                raise QueryError(f"the query could not run: {failure}", tables) from failure
             finally:
                 self._connection.set_progress_handler(None)
         return QueryResult(rows, tuple(tables))

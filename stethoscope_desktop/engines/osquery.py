@@ -58,6 +58,7 @@ from stethoscope_desktop.engines.base import (
     QueryError,
     QueryResult,
     ScanSession,
+    sql_text_problem,
 )
 from stethoscope_desktop.engines.info import EngineInfo, TableTiming
 from stethoscope_desktop.engines.osquery_extension import (
@@ -297,6 +298,18 @@ class _Child:
         """Wait up to `timeout` seconds for the process to exit; return True if it has."""
         return self._exited.wait(timeout)
 
+    def _signal(self, *, kill: bool) -> None:
+        """Terminate (or kill) osqueryd's process group; osqueryd alone on Windows."""
+        assert self._popen is not None
+        with contextlib.suppress(OSError):
+            if sys.platform == "win32":  # pragma: no cover - Windows only
+                if kill:
+                    self._popen.kill()
+                else:
+                    self._popen.terminate()
+            else:
+                os.killpg(self._popen.pid, signal.SIGKILL if kill else signal.SIGTERM)
+
     def stderr_tail(self) -> str:
         """Return the end of what the process wrote to stderr, on one line."""
         try:
@@ -309,14 +322,22 @@ class _Child:
         return " ".join(text.split())
 
     def stop(self, grace: float = STOP_GRACE_S) -> None:
-        """Ask the process to exit, kill it after `grace` seconds, and reap it."""
+        """Ask the process and its children to exit, kill them after `grace` s, reap osqueryd.
+
+        osqueryd runs a worker (and extensions) as its children; it was started in a session of
+        its own, so its process group is exactly it and them, and the whole group is signalled
+        (on Windows only osqueryd itself). A child that is left once osqueryd has exited (one
+        that ignored SIGTERM) is killed with the group.
+        """
         if self._popen is not None and not self.exited:
-            with contextlib.suppress(OSError):
-                self._popen.terminate()
+            self._signal(kill=False)
             if not self._exited.wait(grace):
-                with contextlib.suppress(OSError):
-                    self._popen.kill()
+                self._signal(kill=True)
                 self._exited.wait(grace + 5.0)
+        if self._popen is not None and sys.platform != "win32":
+            # The group outlives its leader while a member lives; its id is not reused till then.
+            with contextlib.suppress(OSError):
+                os.killpg(self._popen.pid, signal.SIGKILL)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(grace + 5.0)
 
@@ -694,8 +715,8 @@ class OsqueryScanSession(ScanSession):
             self._engine.prefetch(wanted)
             starting.result()
 
-    def query(self, sql: str) -> QueryResult:
-        """Run one query on osqueryd."""
+    def query(self, sql: str, *, time_limit: float | None = None) -> QueryResult:
+        """Run one query on osqueryd (whose own timeout, `query_timeout`, bounds it)."""
         return self._engine.run_query(self, sql)
 
     def table_timings(self) -> Mapping[str, TableTiming]:
@@ -838,6 +859,9 @@ class OsqueryEngine(QueryEngine):
             raise QueryError("the scan this query belongs to has ended", self.tables_in(sql))
         if self._closed:
             raise QueryError("the osquery engine was closed", self.tables_in(sql))
+        problem = sql_text_problem(sql)
+        if problem is not None:
+            raise QueryError(problem, query_mistake=True)
         mark = session.scan.error_mark()
         while True:
             if session.failure:

@@ -60,9 +60,11 @@ def test_each_distinct_query_is_explained_once_and_run_once_per_scan(
         explained[sql] += 1
         return explain(sql)
 
-    def counted_run(session: EmbeddedScanSession, sql: str) -> object:
+    def counted_run(
+        session: EmbeddedScanSession, sql: str, *, time_limit: float | None = None
+    ) -> object:
         ran[sql] += 1
-        return run(session, sql)
+        return run(session, sql, time_limit=time_limit)
 
     monkeypatch.setattr(engine, "tables_read_by", counted_explain)
     monkeypatch.setattr(engine, "run_query", counted_run)

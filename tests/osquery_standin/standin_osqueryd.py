@@ -30,6 +30,9 @@ Environment:
   STANDIN_FAULT_AFTER  queries answered normally before a query fault starts (default 0)
   STANDIN_FAULT_ONCE   a file path: the fault applies only if the file does not exist yet (the
                        stand-in creates it), so a restarted stand-in behaves
+  STANDIN_CHILD_PIDFILE  a file path: on start, spawn a child that sleeps (as osqueryd runs a
+                       worker under its watchdog), write its pid there; SIGTERM does not reach it
+                       unless the whole process group is signalled
 Queries that read only `osquery_*` tables (the engine's handshake) are never faulted.
 """
 
@@ -42,6 +45,7 @@ import random
 import re
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -660,6 +664,10 @@ def main(argv: list[str]) -> int:
         os._exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
+    pidfile = env.get("STANDIN_CHILD_PIDFILE", "")
+    if pidfile:
+        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        Path(pidfile).write_text(str(worker.pid))
     serve(StandIn(flags, env))
     return 0
 
