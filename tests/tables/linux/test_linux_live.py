@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -51,12 +50,11 @@ def test_table_on_this_machine(table: TablePlugin) -> None:
 
 
 def test_all_tables_concurrently_on_this_machine() -> None:
-    """All tables at once in threads, as the engine generates them; reported for the timing."""
+    """All tables at once in threads, as the engine generates them (their time is measured by
+    tests/benchmarks/bench_scan.py, never here).
+    """
     tables = linux_tables(LocalSystem())
-    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=len(tables)) as pool:
         outcomes = list(pool.map(generate, tables))
-    elapsed = time.perf_counter() - started
     for table, outcome in zip(tables, outcomes, strict=True):
         check(table, outcome)
-    assert elapsed < 5.0  # generous: the < 50 ms target is measured by tests/benchmarks
