@@ -50,9 +50,7 @@ def test_table_on_this_machine(table: TablePlugin) -> None:
 
 
 def test_all_tables_concurrently_on_this_machine() -> None:
-    """All tables at once in threads, as the engine generates them (their time is measured by
-    tests/benchmarks/bench_scan.py, never here).
-    """
+    """All tables at once in threads, as the engine generates them (timed only by benchmarks)."""
     tables = linux_tables(LocalSystem())
     with ThreadPoolExecutor(max_workers=len(tables)) as pool:
         outcomes = list(pool.map(generate, tables))
