@@ -13,8 +13,15 @@ A pattern is accepted when both hold:
   subpattern"), and a count too large for it (`a{99999999999}`, which `re` refuses with
   OverflowError, not re.error) is a mistake like any other;
 - RE2 compiles it: back-references and lookarounds (`\1`, `(?=`, `(?<=`) can't run in linear
-  time and are refused with a message that says so; RE2 also bounds a pattern's size (a count
-  above 1000, or nested counts whose product is too big, are refused).
+  time and are refused with a message that says so; RE2 also refuses a count above 1000;
+- its RE2 program has at most `MAX_PROGRAM_SIZE` instructions. Linear time is time proportional
+  to the text times the program: `(.*a){1000}` is 11,000 instructions and takes 200 ms on a
+  1,000-character name. A 200-character literal name is about 200 instructions, `^Adobe Flash` 8.
+
+The text matched is bounded too (`MAX_SUBJECT_CHARS`): a longer application name is searched in
+its first `MAX_SUBJECT_CHARS` characters, and a longer origin matches no pattern (no browser sends
+one). Both bounds together keep one pattern against one name or origin within a few ms
+(tests/benchmarks/bench_hostile_regex.py prints the worst case; the target is 50 ms).
 
 What users write (Stethoscope's JavaScript names such as `^Adobe Flash`, `Notepad\+\+`,
 character classes, `(?i)`, alternatives, anchors) compiles on both and means the same; RE2's
@@ -32,8 +39,13 @@ import re2
 
 # Compiled patterns kept (a policy has at most 500 application rules; config a few labels).
 _CACHE_SIZE = 1024
-# RE2's memory budget for one compiled pattern (its default): bigger patterns are refused.
+# RE2's memory budget for one compiled pattern (its default): a bigger one is refused
+# while it compiles, before its program size can be checked.
 _MAX_MEMORY_BYTES = 8 << 20
+# The largest RE2 program accepted, in instructions: what users write is a few dozen.
+MAX_PROGRAM_SIZE = 1000
+# The longest text matched: installed application names and origins are far shorter.
+MAX_SUBJECT_CHARS = 1024
 
 
 class PatternError(ValueError):
@@ -57,11 +69,13 @@ class OutsidePattern:
     _compiled: Any
 
     def search(self, subject: str) -> bool:
-        """Return True if the pattern matches anywhere in `subject`."""
-        return self._compiled.search(subject) is not None
+        """Return True if the pattern matches anywhere in `subject`'s first MAX_SUBJECT_CHARS."""
+        return self._compiled.search(subject[:MAX_SUBJECT_CHARS]) is not None
 
     def fullmatch(self, subject: str) -> bool:
-        """Return True if the pattern matches the whole of `subject`."""
+        """Return True if the pattern matches the whole of `subject`; never for a longer one."""
+        if len(subject) > MAX_SUBJECT_CHARS:
+            return False
         return self._compiled.fullmatch(subject) is not None
 
 
@@ -107,6 +121,12 @@ def compile_outside_pattern(pattern: str, *, ignore_case: bool = False) -> Outsi
             "and lookbehind are not supported, and a repetition count is at most 1000",
             syntax=False,
         ) from error
+    if (size := int(compiled.programsize)) > MAX_PROGRAM_SIZE:
+        raise PatternError(
+            f"too complex to match quickly ({size} steps; at most {MAX_PROGRAM_SIZE}): use "
+            "smaller repetition counts, or split it into several simpler patterns",
+            syntax=False,
+        )
     return OutsidePattern(pattern, ignore_case, compiled)
 
 

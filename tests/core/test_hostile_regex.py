@@ -77,6 +77,15 @@ def test_a_backtracking_host_label_answers_at_once_for_a_foreign_origin() -> Non
     assert out.split() == ["None", "False", "Login"]
 
 
+def test_an_origin_longer_than_any_browser_sends_matches_no_pattern() -> None:
+    label = HostLabel(r"https://a+", "")
+    assert label.matches("https://" + "a" * 1000)
+    assert not label.matches("https://" + "a" * 2000)
+    # An application name is searched in its first 1024 characters.
+    assert ApplicationRule(name="^Zoom").matches("Zoom" + " " * 5000)
+    assert not ApplicationRule(name="Zoom").matches(" " * 5000 + "Zoom")
+
+
 def test_matching_keeps_stethoscopes_meaning() -> None:
     rule = ApplicationRule(name="^Adobe Flash")
     assert rule.matches("adobe flash player 32") and not rule.matches("Get Adobe Flash")
@@ -95,6 +104,7 @@ def test_matching_keeps_stethoscopes_meaning() -> None:
     [
         (HUGE_COUNT, "not a valid regular expression: a repetition count is too large"),
         ("a{1001}", "can't be run in linear time"),
+        ("(.*a){1000}", "too complex to match quickly"),
         (r"(a)\1", "can't be run in linear time"),
         ("(?=x)y", "can't be run in linear time"),
         ("(?<!x)y", "can't be run in linear time"),
