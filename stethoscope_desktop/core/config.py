@@ -148,7 +148,8 @@ _HOST_LABEL = Converted(
                 "pattern",
                 Pattern(),
                 "A regular expression that must match the whole origin (or its whole host and "
-                "port), e.g. 'https://(.+\\.)?example\\.com'.",
+                "port), e.g. 'https://(.+\\.)?example\\.com'. It runs in linear time (RE2): no "
+                "back-references or lookaround.",
                 missing="must be a regular expression in quotes",
             ),
             Field(

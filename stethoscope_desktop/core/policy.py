@@ -318,7 +318,7 @@ APPLICATION_RULE = Record(
             "display name on Windows). A regular expression matched anywhere in the name, "
             "case-insensitively (anchor it with ^ and $ to match a whole name), unless exactMatch "
             "is true. Write it in JavaScript syntax, as Stethoscope did: a literal + is \\+ "
-            "(Notepad\\+\\+).",
+            "(Notepad\\+\\+). It runs in linear time (RE2): no back-references or lookaround.",
             missing=_NAME_MISSING,
         ),
         Field(

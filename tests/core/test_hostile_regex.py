@@ -13,6 +13,7 @@ be stopped from outside. tests/benchmarks/bench_hostile_regex.py prints the real
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -206,3 +207,19 @@ def test_a_huge_count_from_a_page_is_a_problem_of_policy_from_mapping() -> None:
     )
     assert not policy.applications
     assert [problem.key for problem in problems] == ["applications[0].name"]
+
+
+def test_scan_with_a_huge_count_in_policy_and_config_reports_instead_of_crashing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = _policy_file(tmp_path, HUGE_COUNT)
+    config = tmp_path / "config.yaml"
+    config.write_text(f"hostLabels:\n  - pattern: '{HUGE_COUNT}'\n    name: Login\n")
+    argv = ["scan", "--json", "--practices", str(tmp_path), "--engine", "embedded", "--lang", "en"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert code in (0, 1, 2, 3), err
+    assert "Traceback" not in err
+    problems = json.loads(out)["policy_problems"]
+    assert any(p.startswith(f"{policy}:2") and "applications[0].name" in p for p in problems)
+    assert any(p.startswith(f"{config}:2") and "hostLabels[0].pattern" in p for p in problems)
