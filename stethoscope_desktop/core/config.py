@@ -46,6 +46,7 @@ from stethoscope_desktop.core.fileformat import (
     WholeNumber,
 )
 from stethoscope_desktop.core.notify import NotificationSettings
+from stethoscope_desktop.core.outside_patterns import PatternError, compile_outside_pattern
 from stethoscope_desktop.core.support import HelpLink, Notice
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument
 
@@ -78,10 +79,14 @@ class HostLabel:
 
     def matches(self, origin: str) -> bool:
         """Return True if the pattern matches the whole origin, or its whole host and port."""
-        if re.fullmatch(self.pattern, origin) is not None:
+        try:
+            pattern = compile_outside_pattern(self.pattern)
+        except PatternError:
+            return False  # validation refuses such a pattern; one built in code matches nothing
+        if pattern.fullmatch(origin):
             return True
         _scheme, separator, host = origin.partition("://")
-        return bool(separator) and re.fullmatch(self.pattern, host) is not None
+        return bool(separator) and pattern.fullmatch(host)
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,8 @@ _HOST_LABEL = Converted(
                 "pattern",
                 Pattern(),
                 "A regular expression that must match the whole origin (or its whole host and "
-                "port), e.g. 'https://(.+\\.)?example\\.com'.",
+                "port), e.g. 'https://(.+\\.)?example\\.com'. It runs in linear time (RE2): no "
+                "back-references or lookaround.",
                 missing="must be a regular expression in quotes",
             ),
             Field(

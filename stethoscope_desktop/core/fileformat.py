@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from stethoscope_desktop.core.outside_patterns import pattern_problem
 from stethoscope_desktop.core.versions import (
     MAX_RANGE_LENGTH,
     MAX_VERSION_LENGTH,
@@ -273,16 +274,14 @@ class Choice(KeyType):
 
 @dataclass(frozen=True)
 class Pattern(KeyType):
-    """A regular expression in quotes."""
+    """A regular expression in quotes, from outside: it must run on RE2 (`outside_patterns`)."""
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
-        """Return the pattern; report one that is empty, not text or does not compile."""
+        """Return the pattern; report one that is empty, not text or does not compile on RE2."""
         if not isinstance(value, str) or not value:
             return reading.fail(path, "must be a regular expression in quotes")
-        try:
-            re.compile(value)
-        except re.error as error:
-            return reading.fail(path, f"not a valid regular expression: {error}")
+        if (problem := pattern_problem(value)) is not None:
+            return reading.fail(path, str(problem))
         return value
 
     def schema(self, writer: SchemaWriter) -> JsonSchema:

@@ -43,6 +43,11 @@ from stethoscope_desktop.core.fileformat import (
     TextOr,
     VersionRangeText,
 )
+from stethoscope_desktop.core.outside_patterns import (
+    PatternError,
+    compile_outside_pattern,
+    pattern_problem,
+)
 from stethoscope_desktop.core.versions import NumericRange, VersionRange
 from stethoscope_desktop.core.yamlfile import (
     KeyPath,
@@ -158,7 +163,11 @@ class ApplicationRule:
         """Return True if an installed app's name matches this rule's name."""
         if self.exact_match:
             return installed_name.casefold() == self.name.casefold()
-        return re.search(self.name, installed_name, re.IGNORECASE) is not None
+        try:
+            pattern = compile_outside_pattern(self.name, ignore_case=True)
+        except PatternError:
+            return False  # validation refuses such a name; a rule built in code matches nothing
+        return pattern.search(installed_name)
 
 
 def _folded(text: str) -> str:
@@ -286,21 +295,17 @@ def _check_application_name(
     if name is None or values.get("exact_match", False):
         return
     where = (*path, "name")
-    try:
-        re.compile(name)
-    except re.error as error:
-        reading.fail(
-            where,
-            f"not a valid regular expression: {error} "
-            "(set exactMatch: true to match the name literally)",
-        )
-        return
-    if (found := _NOT_JAVASCRIPT_IN_NAME.search(name)) is not None:
+    problem = pattern_problem(name, ignore_case=True)
+    if problem is not None and problem.syntax:
+        reading.fail(where, f"{problem} (set exactMatch: true to match the name literally)")
+    elif (found := _NOT_JAVASCRIPT_IN_NAME.search(name)) is not None:
         reading.fail(
             where,
             f"{found.group(0)!r} is not valid in Stethoscope's (JavaScript) regular expressions; "
             "escape it (e.g. Notepad\\+\\+) or set exactMatch: true",
         )
+    elif problem is not None:
+        reading.fail(where, f"{problem} (set exactMatch: true to match the name literally)")
 
 
 _NAME_MISSING = "missing; the application's name (a regular expression unless exactMatch is true)"
@@ -313,7 +318,7 @@ APPLICATION_RULE = Record(
             "display name on Windows). A regular expression matched anywhere in the name, "
             "case-insensitively (anchor it with ^ and $ to match a whole name), unless exactMatch "
             "is true. Write it in JavaScript syntax, as Stethoscope did: a literal + is \\+ "
-            "(Notepad\\+\\+).",
+            "(Notepad\\+\\+). It runs in linear time (RE2): no back-references or lookaround.",
             missing=_NAME_MISSING,
         ),
         Field(
