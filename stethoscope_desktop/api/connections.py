@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
+import json
 import logging
 import selectors
 import socket
@@ -39,15 +40,28 @@ MAX_HEAD_BYTES = 128 * 1024
 _ACCEPTS_PER_ROUND = 64
 _RECV_BYTES = 65536
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_TIMEOUT_ANSWER = (
-    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\n"
-    b'Connection: close\r\nContent-Length: 91\r\n\r\n{"errors":[{"message":"the request '
-    b'was not sent in time","extensions":{"code":"REQUEST_TIMEOUT"}}]}'
-)
 _HEAD_TOO_LARGE = Rejection(431, "the request's header section is too large", "head too large")
 _URL_TOO_LONG = Rejection(414, "the URL is too long; POST the query instead", "url too long")
-# The most complete requests waiting for a handler, per allowed handler.
-_QUEUE_PER_HANDLER = 4
+# The most bytes of complete requests waiting for a handler; beyond, a request is answered 503.
+MAX_QUEUED_BYTES = 16 * 1024 * 1024
+
+
+def _answer_bytes(status: str, message: str, code: str, extra: str = "") -> bytes:
+    """Return a whole JSON refusal, for the loop to send without a handler."""
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json; charset=utf-8\r\n{extra}"
+        f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+_TIMEOUT_ANSWER = _answer_bytes(
+    "408 Request Timeout", "the request was not sent in time", "REQUEST_TIMEOUT"
+)
+_BUSY_ANSWER = _answer_bytes(
+    "503 Service Unavailable", "too many requests at once", "BUSY", "Retry-After: 1\r\n"
+)
 
 
 @dataclass
@@ -111,6 +125,7 @@ class ConnectionLoop:
         # Oldest first (dicts keep insertion order): the one dropped when over the cap.
         self._reading: dict[socket.socket, _Reading] = {}
         self._queue: collections.deque[Request] = collections.deque()
+        self._queued_bytes = 0
         self._handlers: set[threading.Thread] = set()
         self._lock = threading.Lock()
         self._selector = selectors.DefaultSelector()
@@ -254,10 +269,13 @@ class ConnectionLoop:
                 self._handlers.add(thread)
                 thread.start()
                 return
-            if len(self._queue) < self._max_handlers * _QUEUE_PER_HANDLER:
+            if self._queued_bytes + len(data) <= MAX_QUEUED_BYTES:
                 self._queue.append(request)
+                self._queued_bytes += len(data)
                 return
-        log.warning("too many requests waiting for an answer: closing one")
+        log.warning("too many requests waiting for an answer: refusing one")
+        with contextlib.suppress(OSError):
+            request.connection.send(_BUSY_ANSWER)
         _close(request.connection)
 
     def _handle(self, request: Request) -> None:
@@ -274,6 +292,8 @@ class ConnectionLoop:
                 next_request = self._queue.popleft() if self._queue else None
                 if next_request is None:
                     self._handlers.discard(current)
+                else:
+                    self._queued_bytes -= len(next_request.data)
 
     # -- state and stopping --------------------------------------------------------------------
 
@@ -298,6 +318,7 @@ class ConnectionLoop:
         with self._lock:
             queued = list(self._queue)
             self._queue.clear()
+            self._queued_bytes = 0
         for request in queued:
             _close(request.connection)
         while True:
