@@ -26,7 +26,11 @@ Who may ask, and what they get:
   network attacker could inject script into such a page and read them (`may_see_identifiers`).
 - **Sizes.** A body needs a `Content-Length` no larger than the limit (411, 400, 413); a GraphQL
   query has bounded length, nesting (before it is parsed), tokens, field depth and field count
-  (after it is parsed, fragments expanded).
+  (after it is parsed, fragments expanded); JSON (a body, GET's `variables`) has bounded nesting
+  before it is parsed.
+- **Framing** (`frame_request`, before any body byte is awaited): one `Content-Length` (copies
+  that differ are 400), no `Transfer-Encoding` in any spelling (501: bodies come with a length),
+  no header line with a space before its colon or without a colon (400, as RFC 9112 asks).
 - **Rate.** A token bucket per origin (all local programs share one): a burst, then a steady rate.
 """
 
@@ -112,6 +116,10 @@ class ApiLimits:
     rate_burst: int = 60
     rate_per_second: float = 2.0
     max_connections: int = 256
+    max_handlers: int = 32
+    max_json_nesting: int = 64
+    # How long a connection has, from its accept, to send its whole request.
+    request_deadline_s: float = 5.0
 
     def debug(self) -> ApiLimits:
         """Return limits that let GraphQL introspection through (deep, with many fields)."""
@@ -127,6 +135,9 @@ class ApiLimits:
             rate_burst=self.rate_burst,
             rate_per_second=self.rate_per_second,
             max_connections=self.max_connections,
+            max_handlers=self.max_handlers,
+            max_json_nesting=self.max_json_nesting,
+            request_deadline_s=self.request_deadline_s,
         )
 
 
@@ -301,6 +312,83 @@ def body_length(
     if length > limit:
         return Rejection(413, f"the body is larger than {limit} bytes", "body too large")
     return length
+
+
+@dataclass(frozen=True)
+class Framing:
+    """Where a request's body ends: its length, and whether the client waits for `100 Continue`."""
+
+    body_length: int
+    expects_continue: bool = False
+
+
+def frame_request(head: bytes, limit: int) -> Framing | Rejection:
+    """Return the framing of a request from its header section (request line included).
+
+    Refuses what would let two readers disagree on where the body ends: `Content-Length`
+    copies that differ or that are not a number (400), any `Transfer-Encoding` (501), a header
+    line with white space before its colon or without one (400), and a body over `limit` (413).
+    """
+    lines = head.decode("latin-1").replace("\r\n", "\n").split("\n")[1:]
+    lengths: list[str] = []
+    expects_continue = False
+    for line in lines:
+        if not line:
+            continue
+        if line[0] in " \t":
+            return Rejection(400, "folded header lines are not accepted", "bad header")
+        name, colon, value = line.partition(":")
+        if not colon or not _HEADER_NAME.fullmatch(name):
+            return Rejection(400, f"malformed header line: {line[:64]!r}", "bad header")
+        lowered = name.lower()
+        if lowered == "transfer-encoding":
+            return Rejection(
+                501,
+                "Transfer-Encoding is not implemented; send the body with a Content-Length",
+                "transfer encoding",
+            )
+        if lowered == "content-length":
+            lengths.extend(part.strip() for part in value.split(","))
+        elif lowered == "expect" and value.strip().lower() == "100-continue":
+            expects_continue = True
+    if not lengths:
+        return Framing(0)
+    if len(set(lengths)) != 1:
+        return Rejection(400, "Content-Length is given more than once, differently", "bad length")
+    text = lengths[0]
+    if not text.isdigit() or len(text) > 18:
+        return Rejection(400, "Content-Length is not a number", "bad length")
+    length = int(text)
+    if length > limit:
+        return Rejection(413, f"the body is larger than {limit} bytes", "body too large")
+    return Framing(length, expects_continue)
+
+
+def json_nesting(text: str) -> int:
+    """Return the deepest nesting of arrays and objects in JSON text, strings skipped.
+
+    Runs before `json.loads`, whose recursion a deeply nested document would exhaust.
+    """
+    depth = deepest = 0
+    in_string = False
+    index = 0
+    length = len(text)
+    while index < length:
+        char = text[index]
+        if in_string:
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        index += 1
+    return deepest
 
 
 def query_nesting(text: str) -> int:

@@ -4,10 +4,11 @@
 `POST /graphql` with a JSON body `{"query", "variables", "operationName", "sessionId"}` (a form
 body works too, as it did in Stethoscope); `/scan` is the same endpoint under Stethoscope's
 other name. `GET /raw` answers the device's facts (JSON) and `GET /debugger` a debug report
-(text), as Stethoscope did (`debug.py`). `OPTIONS` answers CORS preflights. Built on the
-standard library's `ThreadingHTTPServer` (one thread per connection, at most `max_connections`
-at once; each connection carries one request), bound to 127.0.0.1 and, where the machine has
-IPv6, to ::1 on the same port.
+(text), as Stethoscope did (`debug.py`). `OPTIONS` answers CORS preflights. Bound to 127.0.0.1
+and, where the machine has IPv6, to ::1 on the same port. Connections are accepted and read
+whole, within a deadline per request, by one loop (`connections.py`: slow clients never hold a
+thread or the accept loop); each connection carries one request, which the standard library's
+`BaseHTTPRequestHandler` parses from the bytes read and answers on a handler thread.
 
 Every request passes the rules of `security.py` in this order, and every refusal is JSON
 (`{"errors": [{"message", "extensions": {"code"}}]}`) with its status: Host (403) → Origin
@@ -28,22 +29,23 @@ already (`sockets=`: the ones the tray holds and the worker inherits).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
-import selectors
 import socket
-import sys
+import socketserver
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from stethoscope_desktop.api.awareness import SessionNotices
+from stethoscope_desktop.api.connections import ConnectionLoop, Request
 from stethoscope_desktop.api.debug import debug_text, log_tail, raw_facts
 from stethoscope_desktop.api.listen import LOOPBACK_ADDRESSES, ApiServerError, bind_loopback
 from stethoscope_desktop.api.network import NetworkFacts
@@ -66,6 +68,7 @@ from stethoscope_desktop.api.security import (
     classify_caller,
     cors_headers,
     host_allowed,
+    json_nesting,
     may_see_identifiers,
     preflight,
     retry_after,
@@ -84,8 +87,8 @@ ENDPOINTS: dict[str, tuple[str, ...]] = {
     RAW_PATH: READ_ONLY_METHODS,
     DEBUGGER_PATH: READ_ONLY_METHODS,
 }
-# How long a connection may take to send its request before it is dropped.
-REQUEST_TIMEOUT_S = 10.0
+# How long writing an answer may block on a client that does not read it.
+WRITE_TIMEOUT_S = 5.0
 _JSON_TYPES = ("application/json", "text/plain")
 _FORM_TYPE = "application/x-www-form-urlencoded"
 _GRAPHQL_TYPE = "application/graphql"
@@ -154,9 +157,12 @@ def params_from(data: Mapping[str, Any], limits: ApiLimits) -> GraphQLParams | R
         return Rejection(400, "a GraphQL query is required (the query parameter)", "no query")
     variables = data.get("variables")
     if isinstance(variables, str):
+        too_deep = _too_deep(variables, limits, "the variables' JSON")
+        if too_deep is not None:
+            return too_deep
         try:
             variables = json.loads(variables) if variables.strip() else None
-        except ValueError:
+        except (ValueError, RecursionError):
             return Rejection(400, "variables are not valid JSON", "bad variables")
     if variables is not None and not isinstance(variables, dict):
         return Rejection(400, "variables must be a JSON object", "bad variables")
@@ -176,6 +182,17 @@ def params_from(data: Mapping[str, Any], limits: ApiLimits) -> GraphQLParams | R
             "bad session id",
         )
     return GraphQLParams(query, variables, operation, session)
+
+
+def _too_deep(text: str, limits: ApiLimits, what: str) -> Rejection | None:
+    """Refuse JSON nested deeper than the limit, before the (recursive) parser sees it."""
+    if json_nesting(text) > limits.max_json_nesting:
+        return Rejection(
+            400,
+            f"{what} is nested deeper than {limits.max_json_nesting} levels",
+            "json too deep",
+        )
+    return None
 
 
 def _single_values(pairs: Mapping[str, list[str]]) -> dict[str, Any] | Rejection:
@@ -346,9 +363,12 @@ class _Api:
             return Rejection(400, "the body is not UTF-8", "encoding")
         kind = headers.get_content_type() if headers.get("Content-Type") else "text/plain"
         if kind in _JSON_TYPES or kind.endswith("+json"):
+            too_deep = _too_deep(text, self.limits, "the body's JSON")
+            if too_deep is not None:
+                return too_deep
             try:
                 data = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):
                 return Rejection(400, "the body is not valid JSON", "bad json")
             if not isinstance(data, dict):
                 return Rejection(400, "the body must be one JSON object", "bad json")
@@ -391,13 +411,39 @@ def _describe(outcome: QueryOutcome, context: RequestContext) -> str:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    """One connection, one request; everything is decided by `_Api.respond`."""
+    """One request read whole already (`connections.Request`); decided by `_Api.respond`."""
 
-    server: _LoopbackServer
+    server: _HandlerHost  # type: ignore[assignment]
     protocol_version = "HTTP/1.1"
     server_version = "stethoscope-desktop"
     sys_version = ""
-    timeout = REQUEST_TIMEOUT_S
+
+    def __init__(self, request: Request, api: _Api) -> None:
+        self._request = request
+        super().__init__(request.connection, request.address, _HandlerHost(api))  # type: ignore[arg-type]
+
+    def setup(self) -> None:
+        """Read the request from the bytes read already; write the answer to the socket."""
+        self.connection = self._request.connection
+        self.connection.setblocking(True)
+        self.connection.settimeout(WRITE_TIMEOUT_S)
+        self.rfile = io.BytesIO(self._request.data)
+        self.wfile = socketserver._SocketWriter(self.connection)  # type: ignore[attr-defined]
+
+    def handle(self) -> None:
+        """Answer a refused framing at once, else parse and answer the one request."""
+        refusal = self._request.refusal
+        if refusal is None:
+            self.handle_one_request()
+            return
+        self.command, self.request_version = "", "HTTP/1.1"
+        log.info("refused a request's framing: %d %s", refusal.status, refusal.message)
+        with contextlib.suppress(OSError):
+            self._send(_reject(refusal))
+
+    def handle_expect_100(self) -> bool:
+        """`100 Continue` was sent (if at all) while the request was read: nothing to do."""
+        return True
 
     def _handle(self) -> None:
         started = time.perf_counter()
@@ -479,77 +525,11 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("http: " + format, *args)
 
 
-class _LoopbackServer(ThreadingHTTPServer):
-    """One listening socket (IPv4 or IPv6) with bounded concurrency."""
+@dataclass(frozen=True)
+class _HandlerHost:
+    """What a handler sees as its server: the API it answers with."""
 
-    daemon_threads = False
-    block_on_close = True
-    # `handle_request` gives up after this long if a ready connection went away before accept.
-    timeout = 0.5
-
-    def __init__(self, listening: socket.socket, api: _Api, max_connections: int) -> None:
-        self.address_family = listening.family
-        self.api = api
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self._active = 0
-        self._active_lock = threading.Lock()
-        self._closing = threading.Event()
-        address = listening.getsockname()
-        super().__init__(address[:2], _Handler, bind_and_activate=False)
-        # Serve the socket bound already (here, or by the tray for the worker it started).
-        self.socket.close()
-        self.socket = listening
-        self.server_address = address
-        self.server_name = str(address[0])
-        self.server_port = int(address[1])
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Start a thread for the connection once one of the connection slots is free."""
-        while not self._slots.acquire(timeout=0.2):
-            if self._closing.is_set():
-                self.shutdown_request(request)
-                return
-        with self._active_lock:
-            self._active += 1
-        try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._done()
-            raise
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """Handle the connection and free its slot."""
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._done()
-
-    def _done(self) -> None:
-        with self._active_lock:
-            self._active -= 1
-        self._slots.release()
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Log a failed connection; a client that went away is not an error."""
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError | TimeoutError):
-            log.debug("connection from %s: %s", client_address, error)
-        else:
-            log.error("connection from %s failed", client_address, exc_info=True)
-
-    def busy(self) -> bool:
-        """Return True while a connection is being served."""
-        with self._active_lock:
-            return self._active > 0
-
-    def refuse_new(self) -> None:
-        """Stop waiting for a free slot: connections not yet started are closed."""
-        self._closing.set()
-
-    def close(self) -> None:
-        """Close the socket, waiting for the requests under way."""
-        self._closing.set()
-        self.server_close()
+    api: _Api
 
 
 class ApiServer:
@@ -587,10 +567,9 @@ class ApiServer:
         )
         self._api.log_file = log_file
         self._sockets = sockets
-        self._servers: list[_LoopbackServer] = []
+        self._listening: list[socket.socket] = []
+        self._loop: ConnectionLoop | None = None
         self._thread: threading.Thread | None = None
-        self._wake: tuple[socket.socket, socket.socket] | None = None
-        self._stopping = threading.Event()
         self._stopped = False
 
     @property
@@ -603,7 +582,7 @@ class ApiServer:
         """Return the GraphQL URL on each address listened on."""
         return [
             f"http://{'[' + host + ']' if ':' in host else host}:{self.port}/graphql"
-            for host in (str(server.server_address[0]) for server in self._servers)
+            for host in (str(listening.getsockname()[0]) for listening in self._listening)
         ]
 
     @property
@@ -622,61 +601,50 @@ class ApiServer:
 
     def start(self) -> None:
         """Listen and serve in a background thread; raise PortInUseError or ApiServerError."""
-        if self._servers or self._stopped:
+        if self._listening or self._stopped:
             raise ApiServerError("the server was started already")
         if self._sockets is None:
             sockets = bind_loopback(self._requested_port, self._addresses)
         else:
             sockets, self._sockets = self._sockets, None
-        self._servers = [
-            _LoopbackServer(listening, self._api, self.limits.max_connections)
-            for listening in sockets
-        ]
-        self._api.port = self._servers[0].server_port
-        self._wake = socket.socketpair()
-        self._thread = threading.Thread(target=self._serve, name="api-server", daemon=True)
+        self._listening = sockets
+        self._api.port = int(sockets[0].getsockname()[1])
+        self._loop = ConnectionLoop(
+            sockets,
+            self._answer,
+            max_connections=self.limits.max_connections,
+            max_handlers=self.limits.max_handlers,
+            max_body_bytes=self.limits.max_body_bytes,
+            deadline_s=self.limits.request_deadline_s,
+        )
+        self._thread = threading.Thread(target=self._loop.run, name="api-server", daemon=True)
         self._thread.start()
         log.info("local API listening on %s", ", ".join(self.urls))
 
-    def busy(self) -> bool:
-        """Return True while a request is being answered."""
-        return any(server.busy() for server in self._servers)
+    def _answer(self, request: Request) -> None:
+        """Answer one request read whole (on a handler thread)."""
+        _Handler(request, self._api)
 
-    def _serve(self) -> None:
-        """Accept connections on every socket; no polling, woken by `stop`."""
-        with selectors.DefaultSelector() as selector:
-            for listening in self._servers:
-                selector.register(listening, selectors.EVENT_READ, listening)
-            assert self._wake is not None
-            selector.register(self._wake[0], selectors.EVENT_READ)
-            while not self._stopping.is_set():
-                for key, _ in selector.select():
-                    if key.fileobj is self._wake[0] or self._stopping.is_set():
-                        return
-                    server: _LoopbackServer = key.data
-                    server.handle_request()
+    def busy(self) -> bool:
+        """Return True while a connection is being read or answered."""
+        return self._loop is not None and self._loop.busy()
 
     def stop(self) -> None:
-        """Stop serving, finish requests under way, close the sockets; idempotent."""
+        """Stop accepting, finish the requests under way, close the sockets; idempotent."""
         if self._stopped:
             return
         self._stopped = True
-        self._stopping.set()
-        for server in self._servers:
-            server.refuse_new()
-        if self._wake is not None:
-            with contextlib.suppress(OSError):
-                self._wake[1].send(b"x")
+        if self._loop is not None:
+            self._loop.stop()
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        for server in self._servers:
-            server.close()
-        self._servers = []
-        if self._wake is not None:
-            for end in self._wake:
-                end.close()
-            self._wake = None
+        if self._loop is not None:
+            self._loop.wait_for_handlers()
+            self._loop = None
+        for listening in self._listening:
+            listening.close()
+        self._listening = []
 
     def __enter__(self) -> ApiServer:
         self.start()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import http.client
 import json
+import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -256,3 +258,64 @@ def get_query(
     if variables is not None:
         target += f"&variables={quote(json.dumps(variables))}"
     return request(port, "GET", target + extra, headers=headers)
+
+
+class SlowClients:
+    """Slowloris: `count` connections that each send a header line every `interval` seconds.
+
+    One thread keeps them all; a connection the server closes is opened again, so the
+    pressure stays at `count` connections for as long as the block lasts.
+    """
+
+    def __init__(self, port: int, count: int, interval: float = 0.5) -> None:
+        self.port = port
+        self.count = count
+        self.interval = interval
+        self.opened = 0
+        self.ready = threading.Event()
+        self._stop = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._run, name="slowloris", daemon=True)
+
+    def __enter__(self) -> SlowClients:
+        self._thread.start()
+        assert self.ready.wait(60), "the slow connections could not be opened"
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        for connection in self._sockets:
+            connection.close()
+
+    def _open(self) -> socket.socket | None:
+        try:
+            connection = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            connection.sendall(b"GET /graphql HTTP/1.1\r\n")
+        except OSError:
+            return None
+        connection.setblocking(False)
+        self.opened += 1
+        return connection
+
+    def _run(self) -> None:
+        while len(self._sockets) < self.count and not self._stop.is_set():
+            connection = self._open()
+            if connection is not None:
+                self._sockets.append(connection)
+        self.ready.set()
+        while not self._stop.wait(self.interval):
+            for index, connection in enumerate(self._sockets):
+                try:
+                    connection.send(b"X-Slow: 1\r\n")
+                    with contextlib.suppress(BlockingIOError):
+                        if connection.recv(4096) == b"":
+                            raise ConnectionResetError
+                except OSError:
+                    connection.close()
+                    replacement = self._open()
+                    if replacement is None:
+                        self._stop.wait(0.1)
+                        replacement = self._open()
+                    if replacement is not None:
+                        self._sockets[index] = replacement

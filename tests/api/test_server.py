@@ -201,7 +201,7 @@ def test_an_oversized_body_is_refused_unread() -> None:
     [
         (
             b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-            411,
+            501,
         ),
         (b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n", 411),
         (b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: x\r\n\r\n", 400),
