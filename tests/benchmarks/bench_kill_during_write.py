@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -141,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"temporary files before sweep   {left}")
     print(f"removed by the start-up sweep  {removed}")
     print(f"stray files after the sweep    {len(stray)}")
+    if args.dir is None:
+        shutil.rmtree(folder, ignore_errors=True)
     return 1 if corrupt or stray else 0
 
 
