@@ -460,6 +460,7 @@ def run_app(args: argparse.Namespace) -> int:
     store = StateStore(
         Path(platformdirs.user_state_dir("stethoscope", appauthor=False)) / "state.json"
     )
+    store.remove_stale_temporaries()  # left by a save killed mid-write
     app = StethoscopeApp(
         worker=WorkerProcess(worker_command(worker_options(args))),
         platform=platform,

@@ -59,10 +59,13 @@ from stethoscope_desktop.core.report import (
     rank,
 )
 from stethoscope_desktop.core.status import FeatureState, Rating, Status
-from stethoscope_desktop.core.strings import render
+from stethoscope_desktop.core.strings import render, render_markdown
 from stethoscope_desktop.core.versions import NumericRange, Version, VersionRange, parse_version
 from stethoscope_desktop.tables.values import Row
 
+# Values filled into directions that are Markdown themselves (IT's `installFrom`); every other
+# value (an app name, a version, the organisation) is escaped so Markdown shows it as written.
+MARKDOWN_VALUES = frozenset({"installFrom"})
 DEFAULT_RATINGS: Mapping[str, Rating] = {
     "osVersion": Rating.CRITICAL,
     "diskEncryption": Rating.CRITICAL,
@@ -720,7 +723,7 @@ class _Explainer:
         platform_key, directions = texts.directions_for(
             self.context.text_keys(), self.context.os_version
         )
-        directions = render(directions, fill)
+        directions = render_markdown(directions, fill, MARKDOWN_VALUES)
         return PracticeResult(
             key=key,
             practice=practice,

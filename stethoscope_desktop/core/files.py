@@ -1,11 +1,39 @@
-"""Writing a file so that readers see either the old or the new contents, never a torn one."""
+"""Writing a file so that readers see either the old or the new contents, never a torn one.
+
+A write goes through a temporary file next to the target, named `.<target name>.<8 random
+characters>.tmp` (tempfile.mkstemp's pattern). A process killed mid-write (SIGKILL, power loss)
+leaves that temporary file behind, never a torn target; `remove_stale_temporaries` removes such
+leftovers at start. While it writes, the writer holds an exclusive `flock` on its temporary file
+(POSIX), which the kernel drops when the writer dies however it dies: a temporary file nobody holds
+and that is not brand new is a leftover. Where locks cannot be tested (Windows, a file system
+without flock) only leftovers older than `UNTESTABLE_MIN_AGE_SECONDS` go.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import logging
 import os
+import re
+import stat
 import tempfile
+import time
 from pathlib import Path
+
+try:  # POSIX only
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+logger = logging.getLogger(__name__)
+
+# A temporary file created this recently may belong to a writer that has not yet taken its lock.
+MIN_AGE_SECONDS = 2.0
+# Without a lock to test, only a leftover this old is surely not a write in progress.
+UNTESTABLE_MIN_AGE_SECONDS = 600.0
+# tempfile.mkstemp's random part: 8 characters of this alphabet.
+_RANDOM_PART = "[a-z0-9_]{8}"
 
 
 def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
@@ -17,6 +45,7 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        _hold(fd)
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()
@@ -40,3 +69,78 @@ def _sync_directory(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _hold(fd: int) -> None:
+    """Take an exclusive lock on our temporary file so a start-up sweep knows it is in use."""
+    if fcntl is None:
+        return
+    with contextlib.suppress(OSError):  # a file system without flock: the sweep falls back to age
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def temporary_name_pattern(path: Path) -> re.Pattern[str]:
+    """Return the pattern of the temporary files `write_atomically(path, ...)` creates."""
+    return re.compile(rf"\.{re.escape(path.name)}\.{_RANDOM_PART}\.tmp")
+
+
+def remove_stale_temporaries(
+    path: Path, *, min_age: float = MIN_AGE_SECONDS, now: float | None = None
+) -> list[Path]:
+    """Remove the temporary files a killed `write_atomically(path, ...)` left; return them.
+
+    Only files named exactly as our writes name them, next to `path`, that are regular files (not
+    symlinks), not held by a live writer and at least `min_age` seconds old. Never raises for the
+    file system (logged at debug level).
+    """
+    directory = path.parent
+    pattern = temporary_name_pattern(path)
+    try:
+        names = [name for name in os.listdir(directory) if pattern.fullmatch(name)]
+    except OSError:
+        return []
+    moment = time.time() if now is None else now
+    removed: list[Path] = []
+    for name in names:
+        candidate = directory / name
+        try:
+            if _remove_if_stale(candidate, min_age, moment):
+                removed.append(candidate)
+        except OSError as error:
+            logger.debug("Could not remove the leftover %s: %s", candidate, error)
+    if removed:
+        logger.info("Removed %d leftover temporary file(s) of %s", len(removed), path)
+    return removed
+
+
+def _remove_if_stale(candidate: Path, min_age: float, now: float) -> bool:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(candidate, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        lock = _try_lock(fd)
+        if lock == "held":
+            return False
+        needed = min_age if lock == "taken" else max(min_age, UNTESTABLE_MIN_AGE_SECONDS)
+        if now - info.st_mtime < needed:
+            return False
+        # Still holding the lock: a writer cannot take it between our test and the unlink.
+        os.unlink(candidate)
+        return True
+    finally:
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> str:
+    """Return "taken" (nobody held it), "held" (a live writer has it) or "untestable"."""
+    if fcntl is None:
+        return "untestable"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return "held"
+        return "untestable"
+    return "taken"

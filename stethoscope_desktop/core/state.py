@@ -9,6 +9,8 @@ the file system: a missing, unreadable or corrupt file loads as `{}`, a failed s
 reported as False. A save never leaves a half-written file: it writes a temporary file in the same
 folder, flushes and fsyncs it, and `os.replace`s the real one, which is atomic on POSIX and on
 Windows (same volume).
+A save killed mid-write leaves only its temporary file, which `remove_stale_temporaries` (called
+once at start) removes once no live writer holds it.
 
 Concurrency: every save writes its own uniquely named temporary file, so concurrent saves (threads
 or processes) never mix their contents; the file always holds one save whole, the last one to
@@ -27,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stethoscope_desktop.core.files import write_atomically
+from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
 
 logger = logging.getLogger(__name__)
 
@@ -90,3 +92,10 @@ class StateStore:
         """Set these top-level keys, keeping the others; return what `save` returned."""
         with self._lock:
             return self.save({**self.load(), **values})
+
+    def remove_stale_temporaries(self) -> int:
+        """Remove temporary files left by saves killed mid-write (core.files); return how many.
+
+        Called once at start; never raises for the file system.
+        """
+        return len(remove_stale_temporaries(self._path))

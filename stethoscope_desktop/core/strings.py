@@ -44,6 +44,35 @@ def render(text: str, values: Mapping[str, object]) -> str:
     return PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), "")), text).strip()
 
 
+# What makes structure in Markdown: links, images, emphasis, code, raw HTML, entities, headings,
+# tables (`\` first, so escapes are not doubled).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>!#|~&])")
+# What GitHub's dialect turns into a link without brackets: `scheme://`, `www.`, `a@b.c`.
+_AUTOLINK = re.compile(r"(?<=[A-Za-z]):(?=/)|@|(?<=[Ww]{3})\.")
+
+
+def escape_markdown(text: str) -> str:
+    """Return `text` so that Markdown shows it as written (a value filled into directions).
+
+    A Wi-Fi name or an app name chosen by anyone must not become a link, an image or HTML:
+    the characters that make Markdown structure are backslash-escaped (CommonMark shows an
+    escaped ASCII punctuation character as itself), and so are the `:` of `scheme://`, `@` and
+    the `.` after `www`, which GitHub's dialect would link. Ordinary text (a version `13.0.0`,
+    `GNU/Linux`, a sentence's `:` or `.`) is left as it is.
+    """
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return _AUTOLINK.sub(lambda match: "\\" + match.group(0), escaped)
+
+
+def render_markdown(text: str, values: Mapping[str, object], markdown_keys: frozenset[str]) -> str:
+    """Fill a Markdown template: values are escaped, except those named in `markdown_keys`."""
+    escaped = {
+        key: value if key in markdown_keys else escape_markdown(str(value))
+        for key, value in values.items()
+    }
+    return render(text, escaped)
+
+
 def local_time(iso: str) -> str:
     """Return an ISO timestamp as local HH:MM (or the text itself if it is not a timestamp)."""
     try:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, QUrl, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QFont, QKeyEvent, QTextDocument
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -61,8 +61,19 @@ class PracticeListModel(QAbstractListModel):
         return None
 
 
-def _label(text: str, *, name: str = "", wrap: bool = True, muted: bool = False) -> QLabel:
+def plain_label(text: str = "") -> QLabel:
+    """Return a label that shows `text` as it is: never as HTML, whatever it contains.
+
+    Text from the machine (a Wi-Fi name, an app name) or from IT (a title, a reason) must not
+    render as rich text, which QLabel's automatic format would do for `<h1>…` or `<a href=…>`.
+    """
     label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def _label(text: str, *, name: str = "", wrap: bool = True, muted: bool = False) -> QLabel:
+    label = plain_label(text)
     if name:
         label.setObjectName(name)
     label.setWordWrap(wrap)
@@ -72,11 +83,32 @@ def _label(text: str, *, name: str = "", wrap: bool = True, muted: bool = False)
     return label
 
 
+def markdown_to_html(markdown: str, font: QFont) -> str:
+    """Return Markdown rendered by Qt as HTML, with raw HTML in it shown as text.
+
+    QLabel's MarkdownText follows GitHub's dialect, which passes raw HTML (`<img>`, `<h1>`,
+    `<a href>`) through; we render with `MarkdownNoHTML` so tags in IT's directions or in a value
+    filled into them show literally, and links are only Markdown's own.
+    """
+    document = QTextDocument()
+    document.setDefaultFont(font)
+    features = QTextDocument.MarkdownFeature
+    document.setMarkdown(
+        markdown,
+        features(features.MarkdownDialectGitHub.value | features.MarkdownNoHTML.value),
+    )
+    return document.toHtml()
+
+
 def directions_label(markdown: str, on_link: Callable[[str], Any]) -> QLabel:
-    """Return a label showing Markdown directions; a link clicked goes to `on_link`."""
+    """Return a label showing Markdown directions; a link clicked goes to `on_link`.
+
+    The label's `markdown` property holds the Markdown it shows.
+    """
     label = QLabel()
-    label.setTextFormat(Qt.TextFormat.MarkdownText)
-    label.setText(markdown)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setText(markdown_to_html(markdown, label.font()))
+    label.setProperty("markdown", markdown)
     label.setWordWrap(True)
     label.setOpenExternalLinks(False)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
@@ -119,12 +151,12 @@ class PracticeCard(QFrame):
         status_text = instructions.status_name(practice.status)
         rating_text = instructions.rating_name(practice.rating)
 
-        self.chip = QLabel(f"{SYMBOLS[practice.status]}  {status_text}")
+        self.chip = plain_label(f"{SYMBOLS[practice.status]}  {status_text}")
         self.chip.setObjectName("chip")
         self.chip.setProperty("status", practice.status.value)
         self.chip.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.chip.setAccessibleName(status_text)
-        self.title = QLabel(practice.title)
+        self.title = plain_label(practice.title)
         self.title.setObjectName("cardTitle")
         self.title.setWordWrap(True)
         self.rating = _label(rating_text, name="muted", wrap=False)

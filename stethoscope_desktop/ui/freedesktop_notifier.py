@@ -2,6 +2,10 @@
 
 Used on Linux where there is no tray (PySide6 6.12's QtDBus cannot send the `u` (uint32)
 argument Notify needs from Python). Imported only when needed.
+
+The notification spec lets a daemon read the body as markup (capability `body-markup`: dunst,
+GNOME, Plasma do): the body holds IT's titles, so for such a daemon it is escaped and shows as
+written. The summary is plain text by the spec.
 """
 
 from __future__ import annotations
@@ -35,10 +39,13 @@ class FreedesktopNotifier(Notifier):
 
     _action_invoked = Signal(int, str)
 
-    def __init__(self, router: DBusRouter, connection: DBusConnection) -> None:
+    def __init__(
+        self, router: DBusRouter, connection: DBusConnection, *, body_markup: bool = True
+    ) -> None:
         super().__init__()
         self._router = router
         self._connection = connection
+        self.body_markup = body_markup
         self._sent: set[int] = set()
         self._action_invoked.connect(self._on_action_invoked)
         self._clicks: Queue[Message | None] = Queue(maxsize=64)
@@ -71,7 +78,7 @@ class FreedesktopNotifier(Notifier):
         if not owned:
             _close(router, connection)
             return None
-        return cls(router, connection)
+        return cls(router, connection, body_markup=_reads_body_markup(router))
 
     def notify(self, title: str, body: str) -> bool:
         """Send Notify(app, 0, icon, summary, body, ["default", "Open"], hints, timeout)."""
@@ -84,7 +91,7 @@ class FreedesktopNotifier(Notifier):
                 0,
                 "stethoscope-desktop",
                 title,
-                body,
+                markup_escaped(body) if self.body_markup else body,
                 ["default", "Open"],
                 {"urgency": ("y", 2), "desktop-entry": ("s", "stethoscope-desktop")},
                 -1,
@@ -120,3 +127,24 @@ class FreedesktopNotifier(Notifier):
 def _close(router: DBusRouter, connection: DBusConnection) -> None:
     router.close()
     connection.close()
+
+
+def markup_escaped(text: str) -> str:
+    """Return `text` escaped for a notification body a daemon reads as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _reads_body_markup(router: DBusRouter) -> bool:
+    """Return whether the daemon reads bodies as markup (True if it does not say: escape)."""
+    message = new_method_call(
+        DBusAddress(NOTIFICATIONS_PATH, NOTIFICATIONS_SERVICE, NOTIFICATIONS_SERVICE),
+        "GetCapabilities",
+    )
+    try:
+        reply = router.send_and_get_reply(message, timeout=NOTIFY_TIMEOUT_S)
+    except Exception as error:  # a dead bus or a timeout: escaping is the safe side
+        log.info("cannot ask the notification daemon its capabilities: %s", error)
+        return True
+    if reply.header.message_type is not MessageType.method_return or not reply.body:
+        return True
+    return "body-markup" in reply.body[0]

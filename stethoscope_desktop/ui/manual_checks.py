@@ -14,11 +14,11 @@ from PySide6.QtWidgets import QFrame, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from stethoscope_desktop.core.report import ManualCheck, Report
 from stethoscope_desktop.core.strings import UiStrings
-from stethoscope_desktop.ui.cards import LinkOpener, directions_label
+from stethoscope_desktop.ui.cards import LinkOpener, directions_label, plain_label
 
 
 def _text(text: str, name: str = "") -> QLabel:
-    label = QLabel(text)
+    label = plain_label(text)
     if name:
         label.setObjectName(name)
     label.setWordWrap(True)

@@ -33,7 +33,7 @@ from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
 from stethoscope_desktop.core.support import Support
-from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel
+from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel, plain_label
 from stethoscope_desktop.ui.manual_checks import ManualChecksSection
 from stethoscope_desktop.ui.scanning import ScanFailure
 from stethoscope_desktop.ui.theme import SYMBOLS
@@ -65,7 +65,7 @@ def _notice(text: str, name: str = "notice") -> tuple[QFrame, QLabel]:
     frame.setObjectName(name)
     layout = QVBoxLayout(frame)
     layout.setContentsMargins(12, 8, 12, 8)
-    label = QLabel(text)
+    label = plain_label(text)
     label.setWordWrap(True)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     layout.addWidget(label)
@@ -96,15 +96,15 @@ class MainWindow(QMainWindow):
         # Header: who, what, when, and the Check again button.
         header = QFrame()
         header.setObjectName("header")
-        self.organization = QLabel()
+        self.organization = plain_label()
         self.organization.setObjectName("organization")
-        self.device = QLabel()
+        self.device = plain_label()
         self.device.setObjectName("muted")
         self.device.setWordWrap(True)
-        self.overall = QLabel()
+        self.overall = plain_label()
         self.overall.setObjectName("overall")
         self.overall.setWordWrap(True)
-        self.last_checked = QLabel()
+        self.last_checked = plain_label()
         self.last_checked.setObjectName("muted")
         self.check_again = QPushButton()
         self.check_again.setDefault(True)
@@ -132,9 +132,9 @@ class MainWindow(QMainWindow):
         # Page: IT's notice, the app's notices, banner, cards.
         self.it_notice = QFrame()
         self.it_notice.setObjectName("itNotice")
-        self.it_notice_heading = QLabel()
+        self.it_notice_heading = plain_label()
         self.it_notice_heading.setObjectName("itNoticeHeading")
-        self.it_notice_text = QLabel()
+        self.it_notice_text = plain_label()
         for label in (self.it_notice_heading, self.it_notice_text):
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
         self.policy_notice, self.policy_label = _notice("")
         self.banner = QFrame()
         self.banner.setObjectName("banner")
-        self.banner_title = QLabel()
+        self.banner_title = plain_label()
         self.banner_title.setObjectName("bannerTitle")
         self.banner_links = QVBoxLayout()
         self.banner_links.setSpacing(0)
@@ -188,13 +188,13 @@ class MainWindow(QMainWindow):
         self.help_bar.setObjectName("helpBar")
         # Links in a label that wraps: however many IT lists, in whatever language, the bar
         # never makes the window wider.
-        self.help_links = QLabel()
+        self.help_links = QLabel()  # rich text we build from escaped parts
         self.help_links.setObjectName("helpLinks")
         self.help_links.setWordWrap(True)
         self.help_links.setTextFormat(Qt.TextFormat.RichText)
         self.help_links.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.help_links.linkActivated.connect(self._open)
-        self.copied = QLabel()
+        self.copied = plain_label()
         self.copied.setObjectName("muted")
         self.copied.setWordWrap(True)
         self.copied.setVisible(False)

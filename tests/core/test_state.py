@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,59 @@ def test_the_file_is_readable_json_for_a_person(tmp_path: Path) -> None:
     assert json.loads(text) == {"a": {"c": "✓"}, "b": 1}
     assert text.startswith('{\n  "a"')  # indented, keys sorted, so diffs stay small
     assert "✓" in text
+
+
+def _leftover(folder: Path, name: str = ".state.json.abcd_123.tmp", age: float = 60.0) -> Path:
+    """Write a temporary file as a killed save leaves it, `age` seconds old."""
+    leftover = folder / name
+    leftover.write_text('{"half": ', "utf-8")
+    moment = time.time() - age
+    os.utime(leftover, (moment, moment))
+    return leftover
+
+
+def test_the_start_up_sweep_removes_what_a_killed_save_left(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.json")
+    assert store.save(DATA)
+    _leftover(tmp_path)
+    _leftover(tmp_path, ".state.json.zz9_0xyq.tmp")
+    assert store.remove_stale_temporaries() == 2
+    assert files_in(tmp_path) == ["state.json"]
+    assert store.load() == DATA
+
+
+def test_the_sweep_leaves_everything_that_is_not_surely_our_leftover(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.json")
+    kept = [
+        _leftover(tmp_path, ".state.json.abcd1234.tmp", age=0.0),  # a save may be under way
+        _leftover(tmp_path, "state.json.abcd1234.tmp"),  # not our pattern
+        _leftover(tmp_path, ".state.json.abcd1234.tmp.bak"),
+        _leftover(tmp_path, ".state.json.abc.tmp"),
+        _leftover(tmp_path, ".other.json.abcd1234.tmp"),  # another file's
+        _leftover(tmp_path, "notes.txt"),
+    ]
+    target = _leftover(tmp_path, "precious.txt")
+    os.symlink(target, tmp_path / ".state.json.link0000.tmp")  # never followed, never removed
+    os.mkdir(tmp_path / ".state.json.folder00.tmp")
+    assert store.remove_stale_temporaries() == 0
+    assert all(path.exists() for path in kept) and target.exists()
+    assert (tmp_path / ".state.json.link0000.tmp").is_symlink()
+    assert (tmp_path / ".state.json.folder00.tmp").is_dir()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock is POSIX")
+def test_the_sweep_leaves_a_temporary_file_a_live_writer_holds(tmp_path: Path) -> None:
+    import fcntl
+
+    store = StateStore(tmp_path / "state.json")
+    busy = _leftover(tmp_path, age=3600.0)
+    with open(busy, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # as write_atomically does
+        assert store.remove_stale_temporaries() == 0
+        assert busy.exists()
+    assert store.remove_stale_temporaries() == 1  # the writer is gone: a leftover now
+    assert not busy.exists()
+
+
+def test_a_missing_state_folder_sweeps_nothing_and_does_not_raise(tmp_path: Path) -> None:
+    assert StateStore(tmp_path / "nowhere" / "state.json").remove_stale_temporaries() == 0

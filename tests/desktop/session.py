@@ -31,6 +31,8 @@ PROGRAMS = {
 }
 DUNSTRC = """[global]
     font = DejaVu Sans 10
+    # As dunst ships it: bodies are markup (capability body-markup)
+    markup = full
 [urgency_normal]
     timeout = 0
 [urgency_critical]

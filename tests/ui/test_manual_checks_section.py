@@ -57,8 +57,9 @@ def test_opened_it_lists_each_title_and_its_resolution_with_links(
     assert "Example Corp lists these checks" in section.intro.text()
     assert [item.title.text() for item in section.items] == MANUAL_NAMES
     directions = section.items[0].directions
-    assert directions is not None and directions.textFormat().name == "MarkdownText"
-    assert directions.text().startswith("Manual: run the benchmark's audit steps")
+    assert directions is not None and directions.textFormat().name == "RichText"
+    assert directions.property("markdown").startswith("Manual: run the benchmark's audit steps")
+    assert "Manual: run the benchmark" in directions.text()  # rendered by us from the Markdown
     directions.linkActivated.emit("https://benchmarks.example.org/linux/1.1")
     assert opened == [QUrl("https://benchmarks.example.org/linux/1.1")]
     section.toggle.click()

@@ -70,8 +70,10 @@ def test_directions_are_markdown_with_links_opened_by_the_system(qtbot: QtBot) -
     window.show_report(mixed_report())
     firewall = window.cards.card("firewall")
     assert firewall is not None and firewall.directions is not None
-    assert firewall.directions.textFormat().name == "MarkdownText"
+    assert firewall.directions.textFormat().name == "RichText"  # Markdown rendered by us
+    assert firewall.directions.property("markdown") == firewall.practice.directions
     assert firewall.practice.links, "the firewall directions have links"
+    assert f'href="{firewall.practice.links[0].url}"' in firewall.directions.text()
     firewall.directions.linkActivated.emit(firewall.practice.links[0].url)
     assert opened == [QUrl(firewall.practice.links[0].url)]
 
