@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import stat
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -73,7 +74,7 @@ def _sync_directory(directory: Path) -> None:
 
 def _hold(fd: int) -> None:
     """Take an exclusive lock on our temporary file so a start-up sweep knows it is in use."""
-    if fcntl is None:
+    if sys.platform == "win32" or fcntl is None:
         return
     with contextlib.suppress(OSError):  # a file system without flock: the sweep falls back to age
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -135,7 +136,7 @@ def _remove_if_stale(candidate: Path, min_age: float, now: float) -> bool:
 
 def _try_lock(fd: int) -> str:
     """Return "taken" (nobody held it), "held" (a live writer has it) or "untestable"."""
-    if fcntl is None:
+    if sys.platform == "win32" or fcntl is None:
         return "untestable"
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
