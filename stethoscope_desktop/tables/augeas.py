@@ -421,12 +421,8 @@ class Augeas(TablePlugin):
         return rows
 
     def _expander(self) -> PatternExpander:
-        return PatternExpander(
-            self._system,
-            PathStyle.for_platform("linux"),
-            hide_dot_files=False,
-            mark_folders=False,
-            max_matches=MAX_MATCHES,
+        return PatternExpander.as_go_glob(
+            self._system, PathStyle.for_platform("linux"), max_matches=MAX_MATCHES
         )
 
     def _files_for_path(self, path: str, like: bool) -> list[str]:

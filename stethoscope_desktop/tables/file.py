@@ -188,6 +188,16 @@ def is_folder(system: System, path: str) -> bool:
         return False
 
 
+def list_folder(system: System, folder: str) -> list[str]:
+    """Return the names in `folder` ([] where it is not there); TableError where it is denied."""
+    try:
+        return system.list_dir(folder)
+    except PermissionError:
+        raise permission_denied(folder, "list") from None
+    except OSError:
+        return []
+
+
 def is_regular_file(system: System, path: str) -> bool:
     """Return True if `path` is (or links to) a regular file; False if not, or not there."""
     try:
@@ -234,13 +244,13 @@ class PatternExpander:
             return fnmatch.fnmatchcase(name.lower(), component.lower())
         return fnmatch.fnmatchcase(name, component)
 
+    @classmethod
+    def as_go_glob(cls, system: System, style: PathStyle, *, max_matches: int) -> PatternExpander:
+        """Return the expander of fleetd's tables and augeas: dot files matched, folders plain."""
+        return cls(system, style, hide_dot_files=False, mark_folders=False, max_matches=max_matches)
+
     def _list(self, folder: str) -> list[str]:
-        try:
-            return self._system.list_dir(folder)
-        except PermissionError:
-            raise permission_denied(folder, "list") from None
-        except OSError:
-            return []
+        return list_folder(self._system, folder)
 
     def _exists(self, path: str) -> bool:
         try:

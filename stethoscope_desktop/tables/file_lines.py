@@ -64,13 +64,7 @@ class FileLines(TablePlugin):
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
         """Yield one row per line of every file the `path` constraints name."""
-        expander = PatternExpander(
-            self._system,
-            self._style,
-            hide_dot_files=False,
-            mark_folders=False,
-            max_matches=MAX_MATCHES,
-        )
+        expander = PatternExpander.as_go_glob(self._system, self._style, max_matches=MAX_MATCHES)
         rows: list[Row] = []
         for path in expand_constraints(context, "path", expander.expand_flat):
             rows.extend({"path": path, "line": line} for line in self._read_lines(path))

@@ -288,13 +288,7 @@ class ParseJson(TablePlugin):
         """Return a row per value of every file the `path` constraints name."""
         if not any(c.column == "path" for c in context.constraints):
             raise TableError(f"the {self.name} table needs a path: add WHERE path = '…'")
-        expander = PatternExpander(
-            self._system,
-            self._style,
-            hide_dot_files=False,
-            mark_folders=False,
-            max_matches=MAX_MATCHES,
-        )
+        expander = PatternExpander.as_go_glob(self._system, self._style, max_matches=MAX_MATCHES)
         queries = [
             c.expr
             for c in context.constraints

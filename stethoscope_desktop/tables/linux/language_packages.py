@@ -46,6 +46,7 @@ from stethoscope_desktop.tables.file import (
     PathStyle,
     PatternExpander,
     is_folder,
+    list_folder,
     permission_denied,
 )
 from stethoscope_desktop.tables.linux._users import current_uid, users_from_context
@@ -179,12 +180,7 @@ class _PackageTable(TablePlugin):
         return [path.rstrip("/") or "/" for path in self._expander.glob(like.replace("%", "*"))]
 
     def _list(self, folder: str) -> list[str]:
-        try:
-            return self._system.list_dir(folder)
-        except PermissionError:
-            raise permission_denied(folder, "list") from None
-        except OSError:
-            return []
+        return list_folder(self._system, folder)
 
     def _read(self, path: str, limit: int) -> str | None:
         try:
