@@ -21,6 +21,7 @@ from stethoscope_desktop.tables._shared import (
     run_quiet,
     to_int,
 )
+from stethoscope_desktop.tables.base import TableError
 from stethoscope_desktop.tables.system import System
 
 __all__ = [
@@ -35,10 +36,21 @@ __all__ = [
     "parse_env_file",
     "read_line",
     "read_optional",
+    "root_only_read_error",
     "run_quiet",
     "to_int",
     "uname_value",
 ]
+
+
+def root_only_read_error(table: str, path: str, error: OSError, unchecked: str) -> TableError:
+    """Return why a table osquery fills as root can't read `path`; `unchecked`: what it checks."""
+    if isinstance(error, PermissionError):
+        return TableError(
+            f"osquery's {table} table reads {path}, which only root can read; this app runs as "
+            f"you, so {unchecked} cannot be checked here (osquery run as root can)"
+        )
+    return TableError(f"cannot read {path}: {os_error_reason(error)}")
 
 
 def read_line(system: System, path: str) -> str | None:

@@ -22,7 +22,10 @@ import posixpath
 from collections.abc import Iterable
 
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
-from stethoscope_desktop.tables.linux._common import MachineTable, os_error_reason
+from stethoscope_desktop.tables.linux._common import (
+    MachineTable,
+    root_only_read_error,
+)
 
 SUDOERS_PATH = "/etc/sudoers"
 _SUDOERS_LIMIT = 4 * 1024 * 1024
@@ -32,12 +35,7 @@ _MAX_ROWS = 100_000
 
 
 def _root_only(path: str, error: OSError) -> TableError:
-    return TableError(
-        f"osquery's sudoers table reads {path}, which only root can read; this app runs as you, "
-        "so who may use sudo cannot be checked here (osquery run as root can)"
-        if isinstance(error, PermissionError)
-        else f"cannot read {path}: {os_error_reason(error)}"
-    )
+    return root_only_read_error("sudoers", path, error, "who may use sudo")
 
 
 class Sudoers(MachineTable):

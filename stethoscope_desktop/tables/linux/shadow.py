@@ -17,8 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
-from stethoscope_desktop.tables.linux._common import MachineTable, os_error_reason
+from stethoscope_desktop.tables.base import Column, QueryContext, Row
+from stethoscope_desktop.tables.linux._common import (
+    MachineTable,
+    root_only_read_error,
+)
 
 SHADOW_PATH = "/etc/shadow"
 _SHADOW_LIMIT = 16 * 1024 * 1024
@@ -93,14 +96,10 @@ class Shadow(MachineTable):
             text = self._system.read_text(SHADOW_PATH, limit=_SHADOW_LIMIT)
         except FileNotFoundError:
             return []
-        except PermissionError as error:
-            raise TableError(
-                f"osquery's shadow table reads {SHADOW_PATH}, which only root can read; "
-                "this app runs as you, so password states and ageing cannot be checked here "
-                "(osquery run as root can)"
-            ) from error
         except OSError as error:
-            raise TableError(f"cannot read {SHADOW_PATH}: {os_error_reason(error)}") from error
+            raise root_only_read_error(
+                "shadow", SHADOW_PATH, error, "password states and ageing"
+            ) from error
         rows = parse_shadow(text)
         names = context.equals("username")
         if not names:
