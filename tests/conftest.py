@@ -5,6 +5,10 @@ A test that logs an unexpected warning fails.
 The app reads IT's files from `/etc/xdg/stethoscope` and the user's from `~/.config`; a test that
 scans "this machine" must not see what another test (or an installed package) left there, so the
 XDG configuration folders point at empty folders of the test session's own.
+
+Property-based tests (hypothesis) run the same examples on every run and machine (derandomized,
+no example database), with no per-example deadline: a test asserts behaviour, never speed. A long
+randomized campaign is `tests/benchmarks/fuzz_campaign.py`.
 """
 
 from __future__ import annotations
@@ -15,11 +19,21 @@ import tempfile
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _SESSION_CONFIG = tempfile.mkdtemp(prefix="stethoscope-tests-config-")
 os.environ["XDG_CONFIG_DIRS"] = os.path.join(_SESSION_CONFIG, "system")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_SESSION_CONFIG, "user")
+
+settings.register_profile(
+    "suite",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("suite")
 
 
 def pytest_configure(config: pytest.Config) -> None:
