@@ -34,7 +34,7 @@ from stethoscope_desktop.engines.osquery_schema import (
     explain_sql_failure,
     host_platform,
 )
-from stethoscope_desktop.engines.sql_functions import register_osquery_functions
+from stethoscope_desktop.engines.sql_functions import query_deadline, register_osquery_functions
 from stethoscope_desktop.tables.base import (
     Column,
     Constraint,
@@ -474,7 +474,7 @@ class EmbeddedEngine(QueryEngine):
         def past_deadline() -> bool:
             return time.monotonic() > deadline
 
-        with self._query_lock:
+        with self._query_lock, query_deadline(deadline):
             self._connection.set_progress_handler(past_deadline, PROGRESS_STEPS)
             try:
                 cursor = self._connection.cursor()

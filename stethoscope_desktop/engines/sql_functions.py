@@ -20,6 +20,11 @@ answer on both engines. The semantics follow osquery's sources (`osquery/sql/sql
   groups `(?P…)`, inline flags, atomic groups, possessive quantifiers) is refused as "Invalid
   regex", as osquery would.
   Patterns longer than 256 bytes are refused, as osquery's `--regex_max_size` default does.
+  Like `std::regex` they backtrack (Fleet's real checks use lookaheads such as
+  `.*(?=.*Administrators)`, which a linear-time engine can't run), so they run on the `regex`
+  module with a timeout: the query's own deadline (`query_deadline`). A pattern such as `(a|aa)+$`
+  that would take hours on a long value stops the query at its time limit, like a query that
+  runs too long, instead of holding the scan.
 - `concat_ws` appends the separator after every non-NULL argument that is not the last one, so
   `concat_ws('-', 'a', NULL)` is `'a-'` (osquery's behaviour; SQLite's own `concat_ws` says `'a'`).
 - `log` is the natural logarithm (SQLite's built-in `log(x)` is base 10), `ceil`/`floor` return
@@ -54,14 +59,21 @@ import math
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 import apsw
+import regex
 
 SqlValue = int | float | str | bytes | None
 
 REGEX_MAX_SIZE = 256
+# A regular expression run outside any query's deadline (a direct call, as in a test) stops after
+# this long.
+REGEX_TIME_LIMIT_S = 5.0
 _WHITESPACE = b" \t\n\v\f\r"
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -186,7 +198,7 @@ def regex_split(value: SqlValue, pattern: SqlValue, index: SqlValue) -> str | No
     pieces: list[bytes] = []
     start = 0
     matched = False
-    for match in compiled.finditer(data):
+    for match in _within_deadline(lambda: list(compiled.finditer(data, timeout=_regex_timeout()))):
         pieces.append(data[start : match.start()])
         start = match.end()
         matched = True
@@ -204,7 +216,9 @@ def regex_match(value: SqlValue, pattern: SqlValue, index: SqlValue) -> str | No
     source = _c_string(pattern)
     if len(source) > REGEX_MAX_SIZE:
         raise _error(f"Invalid regex: too big, max size is {REGEX_MAX_SIZE} bytes")
-    match = _compiled(source).search(text_bytes(value))
+    compiled = _compiled(source)
+    data = text_bytes(value)
+    match = _within_deadline(lambda: compiled.search(data, timeout=_regex_timeout()))
     position = sqlite_int(index)
     if match is None or not 0 <= position <= (match.re.groups or 0):
         return None
@@ -438,7 +452,39 @@ MATH_FUNCTIONS: Mapping[str, Callable[[SqlValue], Any]] = {
 }
 
 
-# -- regular expressions: std::regex's ECMAScript grammar on Python's `re` ---------------------
+# -- regular expressions: std::regex's ECMAScript grammar on the `regex` module ---------------
+
+_Result = TypeVar("_Result")
+_query_deadline: ContextVar[float | None] = ContextVar("query_deadline", default=None)
+
+
+@contextmanager
+def query_deadline(deadline: float) -> Iterator[None]:
+    """Within this block, regular expressions stop at `deadline` (a `time.monotonic()` value)."""
+    token = _query_deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _query_deadline.reset(token)
+
+
+def _regex_timeout() -> float:
+    deadline = _query_deadline.get()
+    if deadline is None:
+        return REGEX_TIME_LIMIT_S
+    # The regex module reads 0 as "no time at all", so the pattern stops at its first check.
+    return max(deadline - time.monotonic(), 0.0)
+
+
+def _within_deadline(run: Callable[[], _Result]) -> _Result:
+    """Return `run()`; a regular expression past its deadline interrupts the query."""
+    try:
+        return run()
+    except TimeoutError as timeout:
+        raise apsw.InterruptError(
+            "a regular expression (regex_match or regex_split) ran past the query's time limit"
+        ) from timeout
+
 
 _KNOWN_ESCAPES = frozenset("bBdDsSwWfnrtv0123456789")
 _QUANTIFIERS = frozenset("*+?")
@@ -549,11 +595,11 @@ def translate_ecmascript(pattern: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(source: bytes) -> re.Pattern[bytes]:
+def _compiled(source: bytes) -> regex.Pattern[bytes]:
     try:
         translated = translate_ecmascript(source.decode("utf-8", "surrogateescape"))
-        return re.compile(translated.encode("utf-8", "surrogateescape"))
-    except (ValueError, re.error, RecursionError, OverflowError) as failure:
+        return regex.compile(translated.encode("utf-8", "surrogateescape"), regex.VERSION0)
+    except (ValueError, regex.error, RecursionError, OverflowError) as failure:
         raise _error("Invalid regex") from failure
 
 

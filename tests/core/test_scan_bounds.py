@@ -115,6 +115,39 @@ def test_it_checks_get_their_own_time_limit_on_the_embedded_engine() -> None:
     assert "ran longer than 0.2 s and was stopped" in facts.custom[runaway.key].reason
 
 
+def test_a_backtracking_regex_in_an_it_check_stops_at_the_checks_time_limit() -> None:
+    # std::regex semantics backtrack: on `re`, this pattern over sixty 'a' and a '!' would take
+    # years. The regex stops at the check's deadline, like any runaway query.
+    runaway = CustomCheck(
+        "runaway_regex",
+        "SELECT 1 WHERE regex_match(printf('%.*c!', 60, 'a'), '(a|aa)+$', 0) IS NOT NULL",
+    )
+    facts = _gather(_scanner(EmbeddedEngine(canned_linux()), it_query_time_limit=0.2), runaway)
+    assert "ran longer than 0.2 s and was stopped" in facts.custom[runaway.key].reason
+
+
+def test_a_backtracking_regex_over_many_rows_stops_at_the_same_deadline() -> None:
+    # Each row's regex_match gets what is left of the query's time, not a time of its own.
+    runaway = CustomCheck(
+        "runaway_regex_rows",
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) "
+        "SELECT count(*) FROM n WHERE regex_split(printf('%.*c!', 30, 'a'), '(a|aa)+$', 0) = ''",
+    )
+    facts = _gather(_scanner(EmbeddedEngine(canned_linux()), it_query_time_limit=0.3), runaway)
+    assert "ran longer than 0.3 s and was stopped" in facts.custom[runaway.key].reason
+
+
+def test_fleets_lookahead_patterns_still_match() -> None:
+    # Fleet's Windows CIS policies use lookaheads, which a linear-time engine can't run.
+    check = CustomCheck(
+        "lookahead",
+        "SELECT 1 WHERE regex_match('Guests, Administrators', '.*(?=.*Administrators)', 0) "
+        "= 'Guests, '",
+    )
+    facts = _gather(_scanner(EmbeddedEngine(canned_linux())), check)
+    assert facts.custom[check.key].value == 1
+
+
 # -- values that are not numbers -----------------------------------------------------------
 
 
