@@ -14,8 +14,9 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy stethoscope_desktop tests/compat
-	$(BIN)/mypy --platform darwin stethoscope_desktop/tables
-	$(BIN)/mypy --platform win32 stethoscope_desktop/tables stethoscope_desktop/autostart
+	$(BIN)/mypy --platform darwin stethoscope_desktop/tables stethoscope_desktop/engines
+	$(BIN)/mypy --platform win32 stethoscope_desktop/tables stethoscope_desktop/autostart \
+		stethoscope_desktop/engines
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -74,6 +74,11 @@ from stethoscope_desktop.engines.osquery_schema import (
     explain_sql_failure,
     host_platform,
 )
+from stethoscope_desktop.engines.process_tree import (
+    ProcessIdentity,
+    descendants,
+    kill_if_unchanged,
+)
 from stethoscope_desktop.tables.base import Row, TablePlugin, Value
 
 log = logging.getLogger(__name__)
@@ -209,6 +214,8 @@ def osqueryd_version(
 
 def _die_with_parent() -> Callable[[], None] | None:
     """Return a preexec hook asking Linux to SIGKILL the child when its parent thread ends."""
+    if sys.platform == "win32":
+        return None
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -327,17 +334,25 @@ class _Child:
         osqueryd runs a worker (and extensions) as its children; it was started in a session of
         its own, so its process group is exactly it and them, and the whole group is signalled
         (on Windows only osqueryd itself). A child that is left once osqueryd has exited (one
-        that ignored SIGTERM) is killed with the group.
+        that ignored SIGTERM) is killed with the group, and on Linux so is every descendant that
+        left the group or session (`process_tree`).
         """
+        # osqueryd's tree, whatever group or session its members are in, taken while osqueryd
+        # still lives (once it exits, its orphans belong to init).
+        tree: set[ProcessIdentity] = set()
         if self._popen is not None and not self.exited:
+            tree.update(descendants(self._popen.pid))
             self._signal(kill=False)
             if not self._exited.wait(grace):
+                tree.update(descendants(self._popen.pid))
                 self._signal(kill=True)
                 self._exited.wait(grace + 5.0)
         if self._popen is not None and sys.platform != "win32":
             # The group outlives its leader while a member lives; its id is not reused till then.
             with contextlib.suppress(OSError):
                 os.killpg(self._popen.pid, signal.SIGKILL)
+        for process in tree:
+            kill_if_unchanged(process)
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(grace + 5.0)
 

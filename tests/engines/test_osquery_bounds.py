@@ -7,6 +7,7 @@ UNKNOWN with the reason; a NUL character in IT's query costs that check only.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -85,6 +86,21 @@ def test_close_ends_osqueryds_children_too() -> None:
         assert wait_until(pidfile.exists, 5.0)
         child = int(pidfile.read_text())
         assert pid_alive(child)
+        assert_nothing_leaked(engine, runtime_dir)
+        assert wait_until(lambda: not _running(child), 5.0), f"osqueryd's child {child} lives"
+
+
+def test_close_ends_a_child_of_osqueryd_that_left_its_session() -> None:
+    with short_dir() as runtime_dir, short_dir() as scratch:
+        pidfile = scratch / "child.pid"
+        engine = standin_engine(
+            runtime_dir, STANDIN_CHILD_PIDFILE=str(pidfile), STANDIN_CHILD_SESSION="1"
+        )
+        with engine.begin_scan() as session:
+            assert session.query("SELECT major FROM os_version").rows
+        assert wait_until(pidfile.exists, 5.0)
+        child = int(pidfile.read_text())
+        assert wait_until(lambda: os.getsid(child) == child, 5.0), "the child kept the session"
         assert_nothing_leaked(engine, runtime_dir)
         assert wait_until(lambda: not _running(child), 5.0), f"osqueryd's child {child} lives"
 

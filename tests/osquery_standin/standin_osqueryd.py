@@ -33,6 +33,8 @@ Environment:
   STANDIN_CHILD_PIDFILE  a file path: on start, spawn a child that sleeps (as osqueryd runs a
                        worker under its watchdog), write its pid there; SIGTERM does not reach it
                        unless the whole process group is signalled
+  STANDIN_CHILD_SESSION  with STANDIN_CHILD_PIDFILE: the child starts a session of its own
+                       (setsid), so no signal to osqueryd's process group reaches it either
 Queries that read only `osquery_*` tables (the engine's handshake) are never faulted.
 """
 
@@ -666,7 +668,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_term)
     pidfile = env.get("STANDIN_CHILD_PIDFILE", "")
     if pidfile:
-        worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+        worker = subprocess.Popen(
+            [sys.executable, "-c", "import time; time.sleep(600)"],
+            start_new_session=bool(env.get("STANDIN_CHILD_SESSION")),
+        )
         Path(pidfile).write_text(str(worker.pid))
     serve(StandIn(flags, env))
     return 0
