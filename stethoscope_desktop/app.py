@@ -461,11 +461,13 @@ def run_app(args: argparse.Namespace) -> int:
         Path(platformdirs.user_state_dir("stethoscope", appauthor=False)) / "state.json"
     )
     store.remove_stale_temporaries()  # left by a save killed mid-write
+    autostart = create_autostart(platform, app_command())
+    autostart.remove_stale_temporaries()  # left by a switch killed mid-write
     app = StethoscopeApp(
         worker=WorkerProcess(worker_command(worker_options(args))),
         platform=platform,
         store=store,
-        autostart=create_autostart(platform, app_command()),
+        autostart=autostart,
         tray_available=QSystemTrayIcon.isSystemTrayAvailable(),
         instance=name,
     )

@@ -636,3 +636,31 @@ def test_the_real_command_names_a_program() -> None:
     command = app_command()
     assert command
     assert Path(command[0]).is_absolute()
+
+
+def _stale(path: Path, random_part: str = "k1ll3d_0") -> Path:
+    """Write what a switch killed mid-write leaves next to `path`: an old temporary file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    leftover = path.parent / f".{path.name}.{random_part}.tmp"
+    leftover.write_text("[Desktop Entr", "utf-8")
+    os.utime(leftover, (1_000_000_000, 1_000_000_000))
+    return leftover
+
+
+def test_the_start_up_sweep_removes_a_killed_switchs_leftovers_on_linux(
+    linux: LinuxAutostart,
+) -> None:
+    linux.enable()
+    leftover = _stale(linux.path)
+    other = _stale(linux.path.parent / "someone-else.desktop")
+    assert linux.remove_stale_temporaries() == 1
+    assert not leftover.exists() and other.exists() and linux.is_enabled()
+
+
+def test_the_start_up_sweep_removes_a_killed_switchs_leftovers_on_macos(
+    mac: MacAutostart,
+) -> None:
+    leftover = _stale(mac.path)
+    assert mac.remove_stale_temporaries() == 1
+    assert not leftover.exists()
+    assert NullAutostart().remove_stale_temporaries() == 0

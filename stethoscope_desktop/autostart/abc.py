@@ -41,6 +41,10 @@ class Autostart(ABC):
     def description(self) -> str:
         """Say where the setting lives, e.g. `~/.config/autostart/stethoscope-desktop.desktop`."""
 
+    def remove_stale_temporaries(self) -> int:
+        """Remove what a switch killed mid-write left; return how many files (none by default)."""
+        return 0
+
 
 class NullAutostart(Autostart):
     """Starting at login is not supported here: never enabled, and switching it on fails."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stethoscope_desktop.autostart.abc import APP_ID, Autostart, AutostartError, display_path
-from stethoscope_desktop.core.files import write_atomically
+from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,10 @@ class LinuxAutostart(Autostart):
         self.config_home = xdg_config_home() if config_home is None else config_home
         self.system_dirs = xdg_config_dirs() if system_dirs is None else list(system_dirs)
         self.path = self.config_home / "autostart" / FILE_NAME
+
+    def remove_stale_temporaries(self) -> int:
+        """Remove the temporary files a switch killed mid-write left next to the file."""
+        return len(remove_stale_temporaries(self.path))
 
     @property
     def description(self) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from xml.parsers.expat import ExpatError
 
 from stethoscope_desktop.autostart.abc import Autostart, AutostartError, display_path
-from stethoscope_desktop.core.files import write_atomically
+from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,10 @@ class MacAutostart(Autostart):
         self.home = home
         self.program_arguments = list(program_arguments)
         self.path = home / "Library" / "LaunchAgents" / PLIST_NAME
+
+    def remove_stale_temporaries(self) -> int:
+        """Remove the temporary files a switch killed mid-write left next to the file."""
+        return len(remove_stale_temporaries(self.path))
 
     @property
     def description(self) -> str:

@@ -82,7 +82,11 @@ def _hold(fd: int) -> None:
 
 def temporary_name_pattern(path: Path) -> re.Pattern[str]:
     """Return the pattern of the temporary files `write_atomically(path, ...)` creates."""
-    return re.compile(rf"\.{re.escape(path.name)}\.{_RANDOM_PART}\.tmp")
+    return _temporary_pattern(re.escape(path.name))
+
+
+def _temporary_pattern(target_names: str) -> re.Pattern[str]:
+    return re.compile(rf"\.(?:{target_names})\.{_RANDOM_PART}\.tmp")
 
 
 def remove_stale_temporaries(
@@ -94,8 +98,24 @@ def remove_stale_temporaries(
     symlinks), not held by a live writer and at least `min_age` seconds old. Never raises for the
     file system (logged at debug level).
     """
-    directory = path.parent
-    pattern = temporary_name_pattern(path)
+    return _remove_stale(path.parent, temporary_name_pattern(path), str(path), min_age, now)
+
+
+def remove_stale_temporaries_in(
+    directory: Path, target_names: str, *, min_age: float = MIN_AGE_SECONDS
+) -> list[Path]:
+    """Remove what killed writes of any file in `directory` named as `target_names` left.
+
+    `target_names` is a regular expression of the target files' names (a cache's keys, say); the
+    rules are those of `remove_stale_temporaries`.
+    """
+    pattern = _temporary_pattern(target_names)
+    return _remove_stale(directory, pattern, str(directory), min_age, None)
+
+
+def _remove_stale(
+    directory: Path, pattern: re.Pattern[str], what: str, min_age: float, now: float | None
+) -> list[Path]:
     try:
         names = [name for name in os.listdir(directory) if pattern.fullmatch(name)]
     except OSError:
@@ -110,7 +130,7 @@ def remove_stale_temporaries(
         except OSError as error:
             logger.debug("Could not remove the leftover %s: %s", candidate, error)
     if removed:
-        logger.info("Removed %d leftover temporary file(s) of %s", len(removed), path)
+        logger.info("Removed %d leftover temporary file(s) of %s", len(removed), what)
     return removed
 
 

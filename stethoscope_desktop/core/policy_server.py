@@ -51,7 +51,7 @@ from typing import Any
 
 import platformdirs
 
-from stethoscope_desktop.core.files import write_atomically
+from stethoscope_desktop.core.files import remove_stale_temporaries_in, write_atomically
 from stethoscope_desktop.core.policy import PolicyLayer, parse_policy
 from stethoscope_desktop.core.yamlfile import MAX_FILE_BYTES, Problem, YamlFileError, parse_yaml
 
@@ -193,6 +193,11 @@ class _State:
     thread: threading.Thread | None = field(default=None, repr=False)
 
 
+# A cached policy is `<key>.yaml` with its `<key>.json`; the key is the URL's hash.
+KEY_LENGTH = 24
+CACHED_FILE_NAMES = rf"[0-9a-f]{{{KEY_LENGTH}}}\.(?:yaml|json)"
+
+
 class PolicyServerClient:
     """Fetches and caches the policy server's policy; thread-safe."""
 
@@ -215,6 +220,8 @@ class PolicyServerClient:
         self._lock = threading.Lock()
         self._states: dict[str, _State] = {}
         self._listeners: list[Callable[[str], None]] = []
+        # What a fetch killed mid-write left (a live writer's file is held, so it stays).
+        remove_stale_temporaries_in(self.cache_dir, CACHED_FILE_NAMES)
 
     def add_listener(self, callback: Callable[[str], None]) -> None:
         """Call `callback(url)` (in the fetching thread) when a background fetch brought news."""
@@ -290,7 +297,7 @@ class PolicyServerClient:
         return self._opener
 
     def _key(self, url: str) -> str:
-        return hashlib.sha256(url.encode("utf-8")).hexdigest()[:24]
+        return hashlib.sha256(url.encode("utf-8")).hexdigest()[:KEY_LENGTH]
 
     def _body_path(self, url: str) -> Path:
         return self.cache_dir / f"{self._key(url)}.yaml"

@@ -475,3 +475,16 @@ def test_scan_fetches_from_the_policy_server(
     assert requirements["screenIdle"] == "<=60"
     assert "applications/example-vpn" in requirements
     assert list((tmp_path / "cache").rglob("*.yaml"))
+
+
+def test_a_new_client_removes_what_a_killed_cache_write_left(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    key = "0123456789abcdef01234567"
+    kept = [cache / f"{key}.yaml", cache / f"{key}.json", cache / ".notes.txt.abcd1234.tmp"]
+    stale = [cache / f".{key}.yaml.abcd1234.tmp", cache / f".{key}.json.zz9_0xyq.tmp"]
+    for path in kept + stale:
+        path.write_text("half", "utf-8")
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    PolicyServerClient(cache)
+    assert sorted(p.name for p in cache.iterdir()) == sorted(p.name for p in kept)
