@@ -1,7 +1,8 @@
 """Notifications straight to the freedesktop notification daemon over D-Bus, through jeepney.
 
 Used on Linux where there is no tray (PySide6 6.12's QtDBus cannot send the `u` (uint32)
-argument Notify needs from Python). Imported only when needed.
+argument Notify needs from Python), and to ask the daemon whether it reads markup for the tray's
+own notifications. Imported only when needed.
 
 The notification spec lets a daemon read the body as markup (capability `body-markup`: dunst,
 GNOME, Plasma do): the body holds IT's titles, so for such a daemon it is escaped and shows as
@@ -25,6 +26,7 @@ from stethoscope_desktop.ui.notifier import (
     NOTIFICATIONS_SERVICE,
     NOTIFY_TIMEOUT_S,
     Notifier,
+    markup_escaped,
 )
 
 log = logging.getLogger(__name__)
@@ -129,9 +131,22 @@ def _close(router: DBusRouter, connection: DBusConnection) -> None:
     connection.close()
 
 
-def markup_escaped(text: str) -> str:
-    """Return `text` escaped for a notification body a daemon reads as markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def daemon_reads_body_markup() -> bool:
+    """Return whether the session's notification daemon reads bodies as markup.
+
+    For the tray's own notifications: on Linux Qt hands `showMessage`'s body to the same daemon
+    unchanged. True (escape) where the daemon can't be asked.
+    """
+    try:
+        connection = open_dbus_connection(bus="SESSION")
+    except (OSError, KeyError, ValueError) as error:
+        log.info("no session bus to ask the notification daemon: %s", error)
+        return True
+    router = DBusRouter(connection)
+    try:
+        return _reads_body_markup(router)
+    finally:
+        _close(router, connection)
 
 
 def _reads_body_markup(router: DBusRouter) -> bool:

@@ -44,17 +44,39 @@ class Notifier(QObject):
 
 
 class TrayNotifier(Notifier):
-    """Notifications through the tray icon (`QSystemTrayIcon.showMessage`)."""
+    """Notifications through the tray icon (`QSystemTrayIcon.showMessage`).
 
-    def __init__(self, tray: QSystemTrayIcon) -> None:
+    On Linux Qt passes the body unchanged to the freedesktop notification daemon, which may read
+    it as markup (dunst, GNOME, Plasma do): the body holds IT's titles, so there it is escaped
+    (`escape_body`) and shows as written.
+    """
+
+    def __init__(self, tray: QSystemTrayIcon, *, escape_body: bool = False) -> None:
         super().__init__()
         self._tray = tray
+        self.escape_body = escape_body
         tray.messageClicked.connect(self.clicked)
 
     def notify(self, title: str, body: str) -> bool:
         """Show the message from the tray icon."""
-        self._tray.showMessage(title, body, QSystemTrayIcon.MessageIcon.Warning, MESSAGE_TIMEOUT_MS)
+        shown = markup_escaped(body) if self.escape_body else body
+        self._tray.showMessage(
+            title, shown, QSystemTrayIcon.MessageIcon.Warning, MESSAGE_TIMEOUT_MS
+        )
         return True
+
+
+def markup_escaped(text: str) -> str:
+    """Return `text` escaped for a notification body a daemon reads as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _tray_notifier(tray: QSystemTrayIcon, platform: str) -> TrayNotifier:
+    if platform != "linux":
+        return TrayNotifier(tray)
+    from stethoscope_desktop.ui.freedesktop_notifier import daemon_reads_body_markup
+
+    return TrayNotifier(tray, escape_body=daemon_reads_body_markup())
 
 
 class LogNotifier(Notifier):
@@ -69,7 +91,7 @@ class LogNotifier(Notifier):
 def create_notifier(tray: QSystemTrayIcon | None, platform: str) -> Notifier:
     """Return the first notifier in the chain that works here."""
     if tray is not None and QSystemTrayIcon.isSystemTrayAvailable():
-        return TrayNotifier(tray)
+        return _tray_notifier(tray, platform)
     if platform == "linux":
         from stethoscope_desktop.ui.freedesktop_notifier import FreedesktopNotifier
 
@@ -77,5 +99,5 @@ def create_notifier(tray: QSystemTrayIcon | None, platform: str) -> Notifier:
         if freedesktop is not None:
             return freedesktop
     if tray is not None and QSystemTrayIcon.supportsMessages():
-        return TrayNotifier(tray)
+        return _tray_notifier(tray, platform)
     return LogNotifier()

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
 
-from tests.desktop.session import VirtualDesktop
+from tests.desktop.session import VirtualDesktop, app_env, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_notify_reaches_the_daemon_and_its_click_comes_back(
@@ -63,9 +67,50 @@ def test_it_titles_in_the_body_are_escaped_for_a_daemon_that_reads_markup(
 
 
 def test_markup_escaping_keeps_the_text_and_drops_every_tag() -> None:
-    from stethoscope_desktop.ui.freedesktop_notifier import markup_escaped
+    from stethoscope_desktop.ui.notifier import markup_escaped
 
     assert (
         markup_escaped("<b>a</b> & <i>b</i>") == "&lt;b&gt;a&lt;/b&gt; &amp; &lt;i&gt;b&lt;/i&gt;"
     )
     assert markup_escaped("&amp;") == "&amp;amp;"  # escaped once, shown as written
+
+
+_TRAY_NOTIFY = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from stethoscope_desktop.ui.notifier import TrayNotifier, create_notifier
+
+app = QApplication([])
+pixmap = QPixmap(16, 16)
+pixmap.fill()
+tray = QSystemTrayIcon(QIcon(pixmap))
+tray.show()
+notifier = create_notifier(tray, "linux")
+print(type(notifier).__name__, isinstance(notifier, TrayNotifier) and notifier.escape_body, flush=True)
+notifier.notify("<b>Firewall</b>", sys.argv[1])
+QTimer.singleShot(1500, app.quit)
+app.exec()
+"""
+
+
+def test_the_trays_own_notification_body_is_escaped_for_a_daemon_that_reads_markup(
+    virtual_desktop: VirtualDesktop, tmp_path: Path
+) -> None:
+    # Qt hands showMessage's body to the daemon unchanged; dunst reads it as markup.
+    body = "• <a href='https://evil.example/'>x</a> & co"
+    env = {**app_env(virtual_desktop, tmp_path), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-c", _TRAY_NOTIFY, body],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout.split() == ["TrayNotifier", "True"], result.stderr[-2000:]
+    wait_for(lambda: virtual_desktop.notifications(), 30, "the tray's notification")
+    assert [n[2] for n in virtual_desktop.notifications()] == [
+        "• &lt;a href='https://evil.example/'&gt;x&lt;/a&gt; &amp; co"
+    ]
