@@ -8,7 +8,7 @@ the child reported or the one after it (killed between the rename and the report
 temporary files are counted after each kill; after all runs the app's start-up sweep
 (`StateStore.remove_stale_temporaries`) runs once, as at start, and whatever is still there is a
 stray file. Targets: 0 corrupt state files, 0 stray files.
-Run: `python tests/benchmarks/bench_kill_during_write.py [--runs N] [--dir FOLDER]`.
+Run: `python tests/benchmarks/bench_kill_during_write.py [--runs N] [--dir FOLDER] [--json]`.
 POSIX only (SIGKILL).
 """
 
@@ -111,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--dir", type=Path, help="folder for the state file (default: a new one)")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
@@ -134,6 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     time.sleep(MIN_AGE_SECONDS + 0.5)  # the app starts later than the kill; fresh ones wait
     removed = StateStore(state_path).remove_stale_temporaries()
     stray = leftovers(state_path)
+    if args.dir is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    if args.json:
+        figures = {
+            "runs": args.runs,
+            "corrupt": len(corrupt),
+            "runs_leaving_a_temporary": runs_leaving_temporaries,
+            "removed_by_sweep": removed,
+            "stray": len(stray),
+        }
+        print(json.dumps(figures))
+        return 1 if corrupt or stray else 0
     print(f"kill -9 during state writes: {args.runs} runs in {folder}")
     print(f"corrupt state files            {len(corrupt)}")
     for line in corrupt:
@@ -142,8 +155,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"temporary files before sweep   {left}")
     print(f"removed by the start-up sweep  {removed}")
     print(f"stray files after the sweep    {len(stray)}")
-    if args.dir is None:
-        shutil.rmtree(folder, ignore_errors=True)
     return 1 if corrupt or stray else 0
 
 

@@ -7,12 +7,13 @@ answer as a good client and prints the answer times: max, median, p90 and how ma
 the target of 1 s (issue 14: "500 slow connections must not keep a good client waiting more
 than a second"). The server runs in this process with its default limits and canned facts, so
 the figures are the HTTP server's alone. Run: `python tests/benchmarks/bench_slowloris.py
-[--slow N] [--tries N]`.
+[--slow N] [--tries N] [--json]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -42,6 +43,7 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=500, help="slow connections held open")
     parser.add_argument("--tries", type=int, default=20, help="good client requests")
     parser.add_argument("--pause", type=float, default=0.25, help="seconds between tries")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args()
     service, _ = make_service()
     with running_server(service) as server:
@@ -55,6 +57,19 @@ def main() -> None:
     times_ms = sorted(seconds * 1000 for seconds in times)
     p90 = times_ms[min(len(times_ms) - 1, int(len(times_ms) * 0.9))]
     within = sum(1 for ms in times_ms if ms <= TARGET_S * 1000)
+    if args.json:
+        figures = {
+            "slow_connections": args.slow,
+            "opened": opened,
+            "tries": len(times_ms),
+            "max_ms": round(times_ms[-1], 1),
+            "median_ms": round(statistics.median(times_ms), 1),
+            "p90_ms": round(p90, 1),
+            "within_target": within,
+            "target_s": TARGET_S,
+        }
+        print(json.dumps(figures))
+        return
     print(f"slowloris: {args.slow} slow connections ({opened} opened in all)")
     print(
         f"good client, {len(times_ms)} tries: max {times_ms[-1]:.1f} ms   "
