@@ -508,6 +508,9 @@ def _application(
         title = texts.string(
             "titleAppAllowedVersion", name=rule.name, installed=shown_version(verdict)
         )
+    elif verdict is not None and verdict.status is Status.PASS and not verdict.installed:
+        # Required only where installed (IF_SUPPORTED), and not installed: not "… is installed".
+        title = "" if banned else texts.string("titleAppNotRequired", name=rule.name)
     values: dict[str, object] = {
         "name": rule.name,
         "installFrom": rule.install_from,
@@ -982,6 +985,7 @@ class _Explainer:
 _UNKNOWN_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"needs osquery"), "unknownNeedsOsquery"),
     (re.compile(r"no desktop session"), "unknownNoDesktop"),
+    (re.compile(r"\bis not installed\b|\bnot found on path\b"), "unknownNoTool"),
     (
         re.compile(r"\bnot run: the scan\b|\bran longer than\b|\btimed? ?out\b|\bwas stopped\b"),
         "unknownStopped",

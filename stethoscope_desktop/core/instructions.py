@@ -99,7 +99,8 @@ STRINGS: Mapping[str, str] = {
     "checkAgain": "The Check again button and menu entry.",
     "checking": "Shown while a check runs.",
     "lastCheckedBy": "Which web app last asked the device's status ({{label}}).",
-    "policyErrors": "The window's notice that IT's files have errors.",
+    "policyErrors": "The plain line, in the window and the report (policy_problems_summary), "
+    "that IT's files have errors (the errors themselves are for Details).",
     "bannerTitleOne": "The red banner's title for one critical problem.",
     "bannerTitleOther": "The red banner's title for several ({{count}}).",
     "appInstalled": "What was seen of an app that is installed ({{installed}}).",
@@ -154,6 +155,8 @@ STRINGS: Mapping[str, str] = {
     "summaryAppAllowedVersion": "An app installed in a version its ban does not cover "
     "({{name}}, {{installed}}, {{banned}}).",
     "summaryAppAbsent": "A banned app that is not installed ({{name}}).",
+    "titleAppNotRequired": "The title of an app required only where installed (IF_SUPPORTED) "
+    "that is not installed ({{name}}).",
     "titleAppAllowedVersion": "The title of an app installed in a version its ban does not "
     "cover ({{name}}, {{installed}}).",
     "appAllowedVersion": "What was seen of such an app ({{installed}}, {{banned}}).",
@@ -164,6 +167,7 @@ STRINGS: Mapping[str, str] = {
     "unknownNeedsAdmin": "The same, because reading it needs administrator rights.",
     "unknownStopped": "The same, because the check took too long and was stopped.",
     "unknownNoDesktop": "The same, because no desktop session was found.",
+    "unknownNoTool": "The same, because the program the check reads it with is not installed.",
     "unknownOther": "The same, for any other reason (the details give it).",
     "detailSeen": "A line of a practice's Details: what the check saw ({{observed}}).",
     "detailReason": "A line of Details: why it could not be checked ({{reason}}).",
