@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,8 @@ from stethoscope_desktop.core.protocol import (
 from stethoscope_desktop.core.report import Evidence, Report
 from stethoscope_desktop.core.status import FeatureState, Rating, Status
 from stethoscope_desktop.core.strings import ENGLISH
+from tests.core.test_custom_checks import loader_for
+from tests.core.test_custom_checks import scan as scan_practices
 from tests.core.test_evaluate_facts import facts, failed, found, policy, result
 from tests.ui.reports import practices
 
@@ -466,3 +469,51 @@ def test_the_report_summary_agrees_with_its_counts(
     chosen = policy({key: rules[key] for key in states})
     for language, expected in (("en", en), ("de", de)):
         assert evaluate(chosen, scanned, texts(language)).summary == expected
+
+
+FLEET_EXPORT = """\
+apiVersion: v1
+kind: policy
+spec:
+  name: Disk encrypted (Fleet)
+  platform: linux
+  critical: true
+  query: SELECT 1 FROM os_version WHERE major > 1000;
+---
+apiVersion: v1
+kind: policy
+spec:
+  name: Login banner (Fleet)
+  platform: linux
+  critical: false
+  query: SELECT 1 FROM os_version WHERE major > 1000;
+"""
+GITOPS = """\
+policies:
+  - name: Firewall (GitOps)
+    platform: linux
+    critical: true
+    query: SELECT 1 FROM os_version WHERE major > 1000;
+  - name: Screen saver (GitOps)
+    platform: linux
+    query: SELECT 1 FROM os_version WHERE major > 1000;
+"""
+
+
+def test_fleet_files_criticality_decides_the_state_of_a_failing_check(tmp_path: Path) -> None:
+    loader = loader_for(
+        tmp_path, {"checks.d/export.yml": FLEET_EXPORT, "checks.d/gitops.yml": GITOPS}
+    )
+    report = scan_practices(loader.load())
+    shown = {
+        p.name: (p.status, p.status_text)
+        for p in report.practices
+        if p.name.endswith(("(Fleet)", "(GitOps)"))
+    }
+    attention, suggestion = ("Needs attention", "Suggestion")
+    assert shown == {
+        "Disk encrypted (Fleet)": (Status.FAIL, attention),
+        "Login banner (Fleet)": (Status.NUDGE, suggestion),
+        "Firewall (GitOps)": (Status.FAIL, attention),
+        "Screen saver (GitOps)": (Status.NUDGE, suggestion),
+    }
