@@ -1132,4 +1132,4 @@ def _summary(
         return head
     # IT's own sentence may end in a full stop: the parentheses go before it.
     stop = head[-1] if head[-1:] in (".", "!") else "."
-    return f"{head.rstrip('.!')} ({', '.join(parts)}){stop}"
+    return f"{head.rstrip('.!')} ({', '.join(parts)}){stop}".lstrip()
