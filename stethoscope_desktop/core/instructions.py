@@ -67,21 +67,23 @@ PLATFORM_TEXT_KEYS = ("darwin", "win32", "linux", "ubuntu", "debian", "fedora")
 VERSION_SEPARATOR = "@"
 # The UI strings, and where each is shown.
 STRINGS: Mapping[str, str] = {
-    "summaryPass": "The window's summary when the device passes ({{organization}}).",
-    "summaryNudge": "The summary when there are suggestions but nothing critical.",
-    "summaryFail": "The summary when there are critical problems.",
-    "summaryUnknown": "The summary when some practices could not be checked.",
-    "countCriticalOne": "The count of critical problems, for one.",
-    "countCriticalOther": "The count of critical problems ({{count}}), for more than one.",
+    "summaryPass": "The report's summary when the device passes (the counts follow it).",
+    "summaryNudge": "The summary when there are suggestions but nothing needs attention.",
+    "summaryFail": "The summary when something needs attention (whatever the count: the counts "
+    "follow it in parentheses).",
+    "summaryUnknown": "The summary when all else passes but some practices could not be checked.",
+    "summaryNotChecked": "The summary when no practice at all could be checked.",
+    "countCriticalOne": "The count of practices that need attention (FAIL), for one.",
+    "countCriticalOther": "The count of practices that need attention ({{count}}), for more.",
     "countSuggestionOne": "The count of suggestions, for one.",
     "countSuggestionOther": "The count of suggestions ({{count}}), for more than one.",
     "countUnknownOne": "The count of practices that could not be checked, for one.",
     "countUnknownOther": "The count of practices that could not be checked ({{count}}).",
-    "statusPass": "The status chip of a passing practice.",
-    "statusNudge": "The status chip of a suggestion.",
-    "statusFail": "The status chip of a critical problem.",
-    "statusUnknown": "The status chip of a practice that could not be checked.",
-    "ratingCritical": "The rating critical, in words.",
+    "statusPass": "A passing practice's status, in every front end (all good).",
+    "statusNudge": "A suggestion's status, in every front end.",
+    "statusFail": "The status of a practice that needs attention (FAIL), in every front end.",
+    "statusUnknown": "The status of a practice that could not be checked, in every front end.",
+    "ratingCritical": "The rating critical, in words (shown beside needs attention only).",
     "ratingHigh": "The rating high, in words.",
     "ratingMedium": "The rating medium, in words.",
     "ratingLow": "The rating low, in words.",
@@ -97,10 +99,11 @@ STRINGS: Mapping[str, str] = {
     "checkAgain": "The Check again button and menu entry.",
     "checking": "Shown while a check runs.",
     "lastCheckedBy": "Which web app last asked the device's status ({{label}}).",
-    "policyErrors": "The window's notice that IT's files have errors.",
+    "policyErrors": "The plain line, in the window and the report (policy_problems_summary), "
+    "that IT's files have errors (the errors themselves are for Details).",
     "bannerTitleOne": "The red banner's title for one critical problem.",
     "bannerTitleOther": "The red banner's title for several ({{count}}).",
-    "appInstalled": "What was seen of a required app that is installed ({{installed}}).",
+    "appInstalled": "What was seen of an app that is installed ({{installed}}).",
     "appNotInstalled": "What was seen of a required app that is missing.",
     "appOutdated": "What was seen of an app in the wrong version ({{installed}}, {{required}}).",
     "appBannedPresent": "What was seen of a banned app that is installed.",
@@ -125,6 +128,57 @@ STRINGS: Mapping[str, str] = {
     "requirementNever": "The requirement NEVER, in words.",
     "requirementIfSupported": "The requirement IF_SUPPORTED, in words.",
     "versionAtLeast": "A version requirement in words ({{version}}).",
+    "summaryOn": "A practice's one-line summary: on, as required ({{name}}: its short name).",
+    "summaryOnRecommended": "The same: on, as recommended ({{name}}).",
+    "summaryOff": "The same: off, as required ({{name}}).",
+    "summaryOffRequired": "The same: off, but it must be on ({{name}}).",
+    "summaryOffRecommended": "The same: off, and on is recommended ({{name}}).",
+    "summaryOnForbidden": "The same: on, but it must be off ({{name}}).",
+    "summaryOpenWifiSaved": "The open Wi-Fi practice's summary when open networks are saved.",
+    "summaryOpenWifiNone": "The open Wi-Fi practice's summary when none is saved.",
+    "summaryVersionMeets": "The summary of a version that meets its requirement ({{name}}, "
+    "{{installed}}, {{required}}).",
+    "summaryVersionRecommended": "The summary of a version below the recommended one ({{name}}, "
+    "{{installed}}, {{required}}).",
+    "summaryVersionRequired": "The summary of a version below the required one ({{name}}, "
+    "{{installed}}, {{required}}).",
+    "summaryIdle": "The screen lock timing's summary ({{count}} seconds, {{required}}).",
+    "summaryIdleNever": "Its summary when the screen never locks by itself ({{required}}).",
+    "summaryAppInstalled": "An app rule's summary: installed ({{name}}, {{installed}}).",
+    "summaryAppMissing": "A required app that is not installed ({{name}}).",
+    "summaryAppMissingRecommended": "A suggested app that is not installed ({{name}}).",
+    "summaryAppMissingAllowed": "An app required only where installed (IF_SUPPORTED) that is "
+    "not installed ({{name}}).",
+    "summaryAppBanned": "A banned app that is installed ({{name}}, {{installed}}).",
+    "summaryAppBannedVersion": "An app installed in a banned version ({{name}}, {{installed}}, "
+    "{{banned}}: the banned versions in words).",
+    "summaryAppAllowedVersion": "An app installed in a version its ban does not cover "
+    "({{name}}, {{installed}}, {{banned}}).",
+    "summaryAppAbsent": "A banned app that is not installed ({{name}}).",
+    "titleAppNotRequired": "The title of an app required only where installed (IF_SUPPORTED) "
+    "that is not installed ({{name}}).",
+    "titleAppAllowedVersion": "The title of an app installed in a version its ban does not "
+    "cover ({{name}}, {{installed}}).",
+    "appAllowedVersion": "What was seen of such an app ({{installed}}, {{banned}}).",
+    "summaryCheckPass": "The summary of one of IT's checks that passes.",
+    "summaryCheckFail": "The summary of one of IT's checks that does not pass.",
+    "unknownNeedsOsquery": "A practice's summary when it could not be checked because the "
+    "check needs osquery.",
+    "unknownNeedsAdmin": "The same, because reading it needs administrator rights.",
+    "unknownStopped": "The same, because the check took too long and was stopped.",
+    "unknownNoDesktop": "The same, because no desktop session was found.",
+    "unknownNoTool": "The same, because the program the check reads it with is not installed.",
+    "unknownOther": "The same, for any other reason (the details give it).",
+    "detailSeen": "A line of a practice's Details: what the check saw ({{observed}}).",
+    "detailReason": "A line of Details: why it could not be checked ({{reason}}).",
+    "detailRequired": "A line of Details: the policy's requirement as written ({{requirement}}).",
+    "detailCheck": "A line of Details: the check and its tables ({{check}}, {{tables}}).",
+    "detailMoreRows": "The last line of Details when more rows were returned ({{count}}).",
+    "versionBelow": "A version range `<x` in words ({{version}}).",
+    "versionAtMost": "A version range `<=x` in words ({{version}}).",
+    "versionAbove": "A version range `>x` in words ({{version}}).",
+    "removeCommandUnknown": "Where the banned app's package is not known, the terminal commands "
+    "to use, as {{removeCommand}} in the directions (Markdown).",
     "osVersionNotNamedTitle": "The title when the policy's osVersion names no version for this "
     "platform ({{platformName}}).",
     "osVersionNotNamed": "Its requirement in words ({{platformName}}; the platforms it names: "
@@ -159,7 +213,7 @@ PLACEHOLDERS = frozenset(
     {
         "requirement", "platformName", "organization", "name", "installFrom", "version",
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
-        "names", "products",
+        "names", "products", "observed", "check", "tables", "banned", "removeCommand",
     }
 )  # fmt: skip
 

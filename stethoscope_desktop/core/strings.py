@@ -1,7 +1,7 @@
 """The UI's phrases in one language.
 
 A string table with `{{placeholder}}`s, and the few phrases built from it (a status or rating in
-words, "2 critical, 1 suggestion").
+words, "2 need attention, 1 suggestion").
 
 Kept apart from `core.instructions` (which parses and merges the instruction files) so that the
 tray process, which receives the table ready-made from the scan worker, needs no YAML or policy
@@ -32,6 +32,8 @@ _RATING_STRINGS = {
     Rating.MEDIUM: "ratingMedium",
     Rating.LOW: "ratingLow",
 }
+# The statuses beside which the rating is said in words (`UiStrings.rating_text`).
+RATED_STATUSES = frozenset({Status.FAIL})
 _COUNT_STRINGS = (
     (Status.FAIL, "countCriticalOne", "countCriticalOther"),
     (Status.NUDGE, "countSuggestionOne", "countSuggestionOther"),
@@ -93,15 +95,24 @@ class UiStrings:
         return render(self.strings.get(key, key), values)
 
     def status_name(self, status: Status) -> str:
-        """Return a status in words ("Critical", "Suggestion", …)."""
+        """Return a status in words ("Needs attention", "Suggestion", …)."""
         return self.string(_STATUS_STRINGS[status])
 
     def rating_name(self, rating: Rating) -> str:
         """Return a rating in words ("High importance", …)."""
         return self.string(_RATING_STRINGS[rating])
 
+    def rating_text(self, status: Status, rating: Rating) -> str:
+        """Return the rating in words where it adds something to the status, else "".
+
+        Only beside "Needs attention": there it says what to fix first. A suggestion is not
+        critical whatever its practice's rating ("Suggestion · Critical importance" misleads),
+        and what could not be checked or is all good needs no ranking in words.
+        """
+        return self.rating_name(rating) if status in RATED_STATUSES else ""
+
     def count_phrases(self, counts: Mapping[Status, int]) -> list[str]:
-        """Return "2 critical", "1 suggestion", "3 couldn't be checked" for the non-zero counts."""
+        """Return "2 need attention", "1 suggestion", "3 couldn't be checked" (non-zero ones)."""
         phrases = []
         for status, one, other in _COUNT_STRINGS:
             count = counts.get(status, 0)

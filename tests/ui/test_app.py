@@ -291,7 +291,7 @@ def test_tray_tooltip_and_menu(
     with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
         tray_app.start()
     assert tray_app.tray is not None
-    assert tray_app.tray.icon.toolTip().startswith("Stethoscope — 1 critical")
+    assert tray_app.tray.icon.toolTip().startswith("Stethoscope — 1 needs attention")
     assert menu_action(tray_app, "Last checked ").isEnabled() is False
     menu_action(tray_app, "Open").trigger()
     assert tray_app.window.isVisible()
