@@ -103,13 +103,15 @@ class StethoscopeApp(QObject):
         open_link: Callable[[QUrl], Any] = QDesktopServices.openUrl,
         notifier: Notifier | None = None,
         instance: str | None = None,
+        instance_server: InstanceServer | None = None,
         api: bool = True,
         api_port: int | None = None,
     ) -> None:
         """Wire the app; `start` shows it.
 
         `api`: hold the local API's port for web apps (the port from config.yaml, or
-        `api_port` when given: 0 picks a free one).
+        `api_port` when given: 0 picks a free one). `instance`: listen for later starts under
+        this name; or `instance_server`, already listening (what `run_app` passes).
         """
         super().__init__()
         self._worker = worker
@@ -138,7 +140,9 @@ class StethoscopeApp(QObject):
         self.timer.setTimerType(Qt.TimerType.VeryCoarseTimer)
         self.watcher = PracticesWatcher()
         self.server: InstanceServer | None = None
-        if instance is not None:
+        if instance_server is not None:
+            self._serve(instance_server)
+        elif instance is not None:
             self._listen(instance)
 
         self.scans.scan_started.connect(self._on_scan_started)
@@ -412,8 +416,11 @@ class StethoscopeApp(QObject):
     def _listen(self, name: str) -> None:
         server = create_instance_server(name)
         if server.listen():
-            server.show_requested.connect(self.show_window)
-            self.server = server
+            self._serve(server)
+
+    def _serve(self, server: InstanceServer) -> None:
+        server.show_requested.connect(self.show_window)
+        self.server = server
 
 
 def runtime_versions() -> dict[str, str]:
@@ -453,7 +460,12 @@ def run_app(args: argparse.Namespace) -> int:
     application = QApplication(sys.argv[:1])
     application.setQuitOnLastWindowClosed(False)
     name = instance_name()
-    if ask_running_instance_to_show(name):
+    # Listening decides, under the instance lock, whether this start is the instance: one that
+    # finds another alive (however busy) asks it to show and leaves, never taking its place.
+    server = create_instance_server(name)
+    listening = server.listen()
+    if not listening and server.held_elsewhere:
+        ask_running_instance_to_show(name)
         log.info("already running: asked it to show its window")
         return 0
     platform = current_platform()
@@ -469,7 +481,7 @@ def run_app(args: argparse.Namespace) -> int:
         store=store,
         autostart=autostart,
         tray_available=QSystemTrayIcon.isSystemTrayAvailable(),
-        instance=name,
+        instance_server=server if listening else None,  # else logged: run without it
     )
     app.start()
     try:
