@@ -408,7 +408,7 @@ class StethoscopeApp(QObject):
         strings = last.strings if last is not None else ENGLISH
         self.notifier.notify(
             strings.string("pageFailedTitle", label=label),
-            strings.string("pageFailedBody", count=critical),
+            strings.plural("pageFailedFound", critical),
         )
 
     # -- single instance ---------------------------------------------------------------------

@@ -21,6 +21,9 @@ from stethoscope_desktop.ui.single_instance import (
     UnixInstanceServer,
     ask_running_instance_to_show,
 )
+from tests.ui.test_single_instance import runtime_dir
+
+__all__ = ["runtime_dir"]  # the private XDG_RUNTIME_DIR fixture
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="Unix sockets; Windows uses a pipe")
 
@@ -28,15 +31,6 @@ NAME = "stethoscope-busy-test"
 # More starts than the socket's queue holds (listen(4)), so some find it full.
 LATER_STARTS = 8
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o700)
-    folder.chmod(0o700)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    return folder
 
 
 @pytest.fixture
