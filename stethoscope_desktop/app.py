@@ -155,6 +155,7 @@ class StethoscopeApp(QObject):
         if self.api is not None:
             self.api.connection_waiting.connect(self._on_api_connection_waiting)
         self.notifier.clicked.connect(self.show_window)
+        self.notifier.snooze_requested.connect(self.notifications.snooze_findings)
         if self.tray is not None:
             self.tray.open_requested.connect(self.show_window)
             self.tray.toggle_requested.connect(self.toggle_window)
