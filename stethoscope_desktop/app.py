@@ -132,6 +132,7 @@ class StethoscopeApp(QObject):
                 template_icons=platform == "darwin",
                 autostart_enabled=self._autostart_enabled,
                 snoozed_until=lambda: self.notifications.snoozed_until(),
+                autostart_supported=self._autostart.supported,
             )
         self.notifier = notifier or create_notifier(self.tray.icon if self.tray else None, platform)
         self.notifications = NotificationController(self.notifier, store)
