@@ -61,6 +61,7 @@ from stethoscope_desktop.ui.tray import Tray
 from stethoscope_desktop.ui.worker_client import ApiPort, WorkerLink, WorkerProcess, worker_command
 
 if TYPE_CHECKING:
+    from stethoscope_desktop.ui.tray_host_watch import TrayHostWatch
     from stethoscope_desktop.ui.window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class StethoscopeApp(QObject):
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.VeryCoarseTimer)
         self.watcher = PracticesWatcher()
+        self.tray_host_watch: TrayHostWatch | None = None
         self.server: InstanceServer | None = None
         if instance_server is not None:
             self._serve(instance_server)
@@ -176,6 +178,7 @@ class StethoscopeApp(QObject):
         self._bind_api(self._remembered_api_port())
         if self.tray is not None:
             self.tray.show()
+            self._watch_tray_host(self.tray)
         else:
             # No tray to come back from: the window is the app, closing it quits.
             QApplication.setQuitOnLastWindowClosed(True)
@@ -201,8 +204,20 @@ class StethoscopeApp(QObject):
         if self.api is not None:
             self.api.close()
         self.notifier.close()
+        if self.tray_host_watch is not None:
+            self.tray_host_watch.close()
         if self.server is not None:
             self.server.close()
+
+    def _watch_tray_host(self, tray: Tray) -> None:
+        """On Linux, put the icon back when the desktop's tray host restarts without it."""
+        if self._platform != "linux":
+            return
+        from stethoscope_desktop.ui.tray_host_watch import TrayHostWatch
+
+        self.tray_host_watch = TrayHostWatch.start()
+        if self.tray_host_watch is not None:
+            self.tray_host_watch.reregister_needed.connect(tray.show_again)
 
     # -- window ------------------------------------------------------------------------------
 

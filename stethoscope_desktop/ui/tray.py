@@ -86,6 +86,12 @@ class Tray(QObject):
         self.rebuild_menu()
         self.icon.show()
 
+    def show_again(self) -> None:
+        """Take the icon out of the tray and put it back (Qt registers it with the host anew)."""
+        self.icon.hide()
+        self.rebuild_menu()
+        self.icon.show()
+
     def set_instructions(self, instructions: UiStrings) -> None:
         """Use these texts for the tooltip and the menu."""
         self._instructions = instructions
