@@ -46,6 +46,7 @@ from stethoscope_desktop.core.fileformat import (
     SchemaWriter,
     Text,
 )
+from stethoscope_desktop.core.plurals import CATEGORIES, categories
 from stethoscope_desktop.core.policy import PLATFORM_ALIASES
 from stethoscope_desktop.core.status import Rating
 from stethoscope_desktop.core.stethoscope_instructions import (
@@ -58,7 +59,7 @@ from stethoscope_desktop.core.stethoscope_instructions import (
 from stethoscope_desktop.core.stethoscope_instructions import (
     convert_stethoscope as convert_stethoscope,  # the converter, where the format is declared
 )
-from stethoscope_desktop.core.strings import PLACEHOLDER, UiStrings
+from stethoscope_desktop.core.strings import PLACEHOLDER, PLURAL_SEPARATOR, UiStrings
 from stethoscope_desktop.core.versions import VersionRange, VersionRangeError, parse_version
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest
 
@@ -109,8 +110,9 @@ STRINGS: Mapping[str, str] = {
     "appBannedPresent": "What was seen of a banned app that is installed.",
     "appNotBanned": "What was seen of a banned app that is not installed.",
     "notifyTitleOne": "A notification's title for one new critical problem ({{title}}).",
-    "notifyTitleOther": "A notification's title for several ({{count}}).",
     "notifyBody": "A notification's text.",
+    "notifySnooze": "A notification's Snooze button: no more reminders of those problems for "
+    "4 hours (the Open button says open).",
     "runningAsAdmin": "The window's notice when the app runs as an administrator.",
     "noDesktop": "Printed when there is no display to open the window on.",
     "snooze": "The tray menu's Snooze notifications entry.",
@@ -191,7 +193,6 @@ STRINGS: Mapping[str, str] = {
     "snoozeTomorrow": "The snooze menu's until-tomorrow entry.",
     "snoozedUntil": "The snooze menu's entry while snoozed ({{time}}).",
     "pageFailedTitle": "A notification's title when a web app's check failed ({{label}}).",
-    "pageFailedBody": "Its text ({{count}} critical problems).",
     "checkFailed": "The tooltip, menu and window when this computer could not be checked "
     "({{reason}}: one of the failed… strings).",
     "failedNotStarted": "Why: the scan worker could not start.",
@@ -208,7 +209,20 @@ STRINGS: Mapping[str, str] = {
     "done by hand out.",
     "manualLeftOutOther": "The same for several ({{count}}).",
 }
-STRING_KEYS = tuple(STRINGS)
+# The counted strings: each has a form per plural category of its language (core.plurals).
+PLURAL_STRINGS: Mapping[str, str] = {
+    "notifyNewCritical": "A notification's title for several new critical problems ({{count}}).",
+    "notifyStillCritical": "A reminder's title for several critical problems the person was told "
+    "of before ({{count}}).",
+    "pageFailedFound": "The text of the notification after a web app's check failed "
+    "({{count}} critical problems).",
+}
+# Keys of earlier versions, accepted and not used.
+RETIRED_STRINGS: Mapping[str, str] = {
+    "notifyTitleOther": "Replaced by notifyNewCritical, which has a form per plural category.",
+    "pageFailedBody": "Replaced by pageFailedFound, which has a form per plural category.",
+}
+STRING_KEYS = (*STRINGS, *PLURAL_STRINGS)
 PLACEHOLDERS = frozenset(
     {
         "requirement", "platformName", "organization", "name", "installFrom", "version",
@@ -418,6 +432,54 @@ PRACTICE = Record(
 )
 PRACTICE_FIELDS = PRACTICE.keys
 _PRACTICE_NAMES = {key: f"The texts of the practice {key}." for key in PRACTICE_KEYS}
+PLURAL_FORMS = Record(
+    [
+        Field(
+            category,
+            TEXT,
+            f"The form for the counts the language's plural rule puts in `{category}`"
+            + (": every count no other form takes." if category == "other" else "."),
+            missing="needs other: the form for every count the other forms do not take"
+            if category == "other"
+            else "",
+        )
+        for category in CATEGORIES
+    ],
+    message="must be the text's plural forms, e.g. {one: …, other: …} (CLDR's categories "
+    "zero, one, two, few, many, other; other always)",
+    name="pluralForms",
+    description="A counted text: a form per CLDR plural category the language uses.",
+    whole=True,
+)
+
+
+def _plural_forms_problems(
+    reading: Reading, path: KeyPath, raw: Mapping[str, Any], values: dict[str, Any]
+) -> None:
+    """Report a counted string that lacks a form its file's language uses (other shows)."""
+    language = values.get("language") or file_language(reading.doc.file)
+    if not language:
+        return
+    needed = categories(language)
+    for key, forms in values.get("strings", {}).items():
+        if key not in PLURAL_STRINGS or not isinstance(forms, Mapping):
+            continue
+        if missing := [category for category in needed if category not in forms]:
+            reading.fail(
+                (*path, "strings", key),
+                f"the language {language} uses the forms {', '.join(needed)}: "
+                f"{', '.join(missing)} missing (other is shown for those counts)",
+            )
+
+
+UI_STRINGS = Record(
+    [
+        *(Field(key, TEXT, why) for key, why in STRINGS.items()),
+        *(Field(key, PLURAL_FORMS, why) for key, why in PLURAL_STRINGS.items()),
+    ],
+    message="must map string names to texts",
+    ignored=RETIRED_STRINGS,
+)
 _STETHOSCOPE_KEYS = {
     "version": "Stethoscope's: accepted and ignored, as Stethoscope did.",
     "policyFormat": "Stethoscope's: accepted and ignored, as Stethoscope did.",
@@ -444,19 +506,10 @@ INSTRUCTIONS = Record(
         ),
         Field(
             "strings",
-            OrNull(
-                MapOf(
-                    {
-                        key: "A text of the window, the tray or a notification."
-                        for key in STRING_KEYS
-                    },
-                    TEXT,
-                    message="must map string names to texts",
-                ),
-                {},
-            ),
+            OrNull(UI_STRINGS, {}),
             "The texts of the window, the tray menu and the notifications. Placeholders in "
-            "double braces are filled in when shown.",
+            "double braces are filled in when shown; a counted text gives a form per plural "
+            "category of its language.",
         ),
         Field(
             "practices",
@@ -475,6 +528,7 @@ INSTRUCTIONS = Record(
     name="instructions",
     description="Our instructions file.",
     ignored=_STETHOSCOPE_KEYS,
+    check=_plural_forms_problems,
 )
 
 
@@ -668,8 +722,10 @@ class InstructionsLayer:
         if previous.organization and not self.organization:
             self.organization = previous.organization
             kept.append("organization")
+        given = {string_name(name) for name in self.strings}
         for name, text in previous.strings.items():
-            if name not in self.strings:
+            # A counted string is kept whole: not old forms beside the new version's.
+            if string_name(name) not in given:
                 self.strings[name] = text
                 kept.append(f"strings.{name}")
         for practice, fields_ in previous.practices.items():
@@ -686,6 +742,22 @@ class InstructionsLayer:
         return kept
 
 
+def flat_strings(strings: Mapping[str, str | Mapping[str, str]]) -> dict[str, str]:
+    """Return a file's strings as the table holds them: a counted one as `<key>.<category>`."""
+    flat: dict[str, str] = {}
+    for key, text in strings.items():
+        if isinstance(text, Mapping):
+            flat |= {f"{key}{PLURAL_SEPARATOR}{form}": value for form, value in text.items()}
+        else:
+            flat[key] = text
+    return flat
+
+
+def string_name(table_key: str) -> str:
+    """Return the string a table key belongs to (`notifyNewCritical.one` → notifyNewCritical)."""
+    return table_key.partition(PLURAL_SEPARATOR)[0]
+
+
 def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
     """Validate an instructions document (ours or Stethoscope's); bad parts are reported."""
     layer = InstructionsLayer(doc.file)
@@ -694,7 +766,7 @@ def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
         return layer
     layer.language = values.get("language", "")
     layer.organization = " ".join(values.get("organization", "").split())
-    layer.strings = values.get("strings", {})
+    layer.strings = flat_strings(values.get("strings", {}))
     for key, texts in values.get("practices", {}).items():
         fields_ = {name: value for name, value in texts.items() if name != "title"}
         for state, title in texts.get("title", {}).items():
@@ -718,6 +790,10 @@ def merge_instructions(layers: list[InstructionsLayer], language: str) -> Instru
     for layer in layers:
         if layer.organization:
             organization, organization_file = layer.organization, layer.file
+        # A layer's counted string replaces all forms below it (not one language's `one` beside
+        # another's `other`).
+        replaced = {string_name(name) for name in layer.strings if PLURAL_SEPARATOR in name}
+        strings = {k: v for k, v in strings.items() if string_name(k) not in replaced}
         strings.update(layer.strings)
         for key, fields_ in layer.practices.items():
             merged = practices.setdefault(key, {})
