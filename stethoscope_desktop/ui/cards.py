@@ -119,6 +119,7 @@ def plain_label(text: str = "") -> QLabel:
     """
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setIndent(0)  # a label the style sheet pads would otherwise indent its text
     return label
 
 

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.desktop.screenshots import IT_CONFIG as README_IT_CONFIG
+from tests.desktop.screenshots import to_palette
 from tests.desktop.session import VirtualDesktop, missing_programs
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENS = ((800, 600), (1280, 800), (1920, 1080))
 # The README pictures' IT folder, without its notice: these pictures are about the cards.
 IT_CONFIG = README_IT_CONFIG.split("deprecationNotice:")[0]
-PALETTE_COLOURS = 160
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Shot:
     details: bool = False  # open its Details too
     maximised: bool = False
     organization: bool = True  # whether config.yaml names the organisation
+    focus: str = ""  # the key of a card whose button has the keyboard focus ("" none)
 
     @property
     def name(self) -> str:
@@ -61,7 +62,7 @@ SHOTS = (
     Shot((1280, 800), True, "de", "critical"),
     Shot((1280, 800), False, "en", "passing", organization=False),
     Shot((1280, 800), True, "de", "passing", organization=False),
-    Shot((800, 600), False, "en", "mixed"),
+    Shot((800, 600), False, "en", "mixed", focus="remoteLogin"),
     Shot((800, 600), True, "de", "critical", open_card="firewall"),
     Shot((1920, 1080), False, "en", "critical", open_card="firewall", maximised=True),
     Shot((1920, 1080), True, "en", "mixed", open_card="screenLock", details=True, maximised=True),
@@ -186,13 +187,17 @@ def take(folder: Path, screen: tuple[int, int], only: str) -> list[Path]:
             if shot.open_card:
                 window.focus_practice(shot.open_card)
                 settle(400)
+            if shot.focus:
+                window.activateWindow()
+                settle(300)
+                focused = window.cards.card(shot.focus)
+                if focused is None:
+                    raise RuntimeError(f"{shot.name}: no card {shot.focus}")
+                focused.toggle.setFocus(Qt.FocusReason.TabFocusReason)
+                settle(400)
             path = folder / shot.name
             subprocess.run(["import", "-window", "root", str(path)], check=True)
-            subprocess.run(
-                ["convert", str(path), "+dither", "-colors", str(PALETTE_COLOURS),
-                 f"PNG8:{path}"],
-                check=True,
-            )  # fmt: skip
+            to_palette(path)
             written.append(path)
             window.hide()
             window.deleteLater()
