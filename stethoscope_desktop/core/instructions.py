@@ -208,6 +208,21 @@ STRINGS: Mapping[str, str] = {
     "manualLeftOutOne": "The report's line when IT's setting (manualChecks: skip) left one check "
     "done by hand out.",
     "manualLeftOutOther": "The same for several ({{count}}).",
+    # The window (issue 15).
+    "sectionAttention": "The window's section of critical problems.",
+    "sectionSuggestions": "The window's section of suggestions.",
+    "sectionCouldNotCheck": "The window's section of practices that could not be checked.",
+    "sectionAllGood": "The window's section of passing practices (collapsed).",
+    "countPassOne": "The count of passing practices, for one.",
+    "countPassOther": "The count of passing practices ({{count}}), for more than one.",
+    "sectionDetails": "A card's collapsed section with the technical evidence.",
+    "copyCommand": "The button beside a command in the directions that copies it.",
+    "commandCopied": "Said on that button for a moment after it copied the command.",
+    "openSettings": "The button that opens the settings pane a direction links to.",
+    "contactIt": "A card's button that opens IT's first help link (menu.help).",
+    "couldNotCheckPlain": "A card's one-line plain summary when the practice could not be "
+    "checked (the technical reason is in Details).",
+    "detailsRequired": "Details: what the policy requires ({{requirement}}).",
 }
 # The counted strings: each has a form per plural category of its language (core.plurals).
 PLURAL_STRINGS: Mapping[str, str] = {

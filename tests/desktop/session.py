@@ -139,8 +139,9 @@ def parse_notify_call(block: str) -> NotifyCall | None:
 class VirtualDesktop:
     """Starts and stops the processes of one private desktop."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, screen: tuple[int, int] = (1280, 800)) -> None:
         self.folder = folder
+        self.screen = screen
         self.processes: list[subprocess.Popen[bytes]] = []
         self.files: list[IO[bytes]] = []
         self.display = f":{_free_display()}"
@@ -168,7 +169,16 @@ class VirtualDesktop:
     def start(self) -> None:
         """Bring the desktop up (raises TimeoutError when a part does not come up)."""
         self._start(
-            ["Xvfb", self.display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], "xvfb.log"
+            [
+                "Xvfb",
+                self.display,
+                "-screen",
+                "0",
+                f"{self.screen[0]}x{self.screen[1]}x24",
+                "-nolisten",
+                "tcp",
+            ],
+            "xvfb.log",
         )
         _wait(
             lambda: (
