@@ -641,3 +641,14 @@ def test_a_line_too_long_is_held_only_up_to_the_limit() -> None:
     assert len(reader._pending) == 0  # nothing of the long line kept
     assert reader.next_line() == b"next"
     assert reader.next_line() is None
+
+
+# -- lines found by fuzzing (tests/fuzz/test_worker_protocol.py) --------------------------------
+
+
+def test_a_socket_that_is_not_ascii_base64_is_a_protocol_error() -> None:
+    line = json.dumps({"v": PROTOCOL_VERSION, "op": "sockets", "shared": ["é"]}, ensure_ascii=False)
+    with pytest.raises(ProtocolError, match="sockets: shared: "):
+        decode(line, Command)
+    with pytest.raises(ProtocolError, match="sockets: shared: "):
+        decode(line.encode("utf-8"), Command)
