@@ -346,6 +346,8 @@ def decode(line: str | bytes, kind: type[M]) -> M:
         data = json.loads(line)
     except ValueError:  # UnicodeDecodeError too
         raise ProtocolError(f"not JSON: {_quote(line)}") from None
+    except RecursionError:
+        raise ProtocolError(f"JSON nested too deeply to read: {_quote(line)}") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"not a JSON object: {_quote(line)}")
     version = data.get("v")

@@ -652,3 +652,17 @@ def test_a_socket_that_is_not_ascii_base64_is_a_protocol_error() -> None:
         decode(line, Command)
     with pytest.raises(ProtocolError, match="sockets: shared: "):
         decode(line.encode("utf-8"), Command)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[" * 100_000,
+        f'{{"v": {PROTOCOL_VERSION}, "op": "scan", "id": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+    ],
+    ids=["unclosed", "in an unknown field"],
+)
+def test_a_line_nested_deeper_than_json_can_read_is_a_protocol_error(line: str) -> None:
+    for form in (line, line.encode()):
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            decode(form, Command)
