@@ -372,8 +372,11 @@ class HttpAnswer:
 
     @property
     def status(self) -> int | None:
-        """Return the status of a well-formed status line, else None."""
-        first = self.data.split(b"\r\n", 1)[0].split(b" ")
+        """Return the status of a well-formed final status line, else None."""
+        data = self.data
+        while data.startswith(b"HTTP/1.1 100 "):  # an interim answer to Expect: 100-continue
+            data = data.partition(b"\r\n\r\n")[2]
+        first = data.split(b"\r\n", 1)[0].split(b" ")
         if len(first) >= 2 and first[0] == b"HTTP/1.1" and first[1].isdigit():
             return int(first[1])
         return None
@@ -429,10 +432,13 @@ def check_http_answer(request: RawRequest, data: bytes, answer: HttpAnswer) -> l
         if _head_complete(data) and first_line:
             problems.append("a complete request was closed without an answer")
         return problems
-    head, separator, body = answer.data.partition(b"\r\n\r\n")
+    received = answer.data
+    while received.startswith(b"HTTP/1.1 100 "):
+        received = received.partition(b"\r\n\r\n")[2]
+    head, separator, body = received.partition(b"\r\n\r\n")
     if not separator:
         return [f"the answer has no end of its header section: {answer.data[:200]!r}"]
-    status = answer.status
+    status = HttpAnswer(received, answer.seconds).status
     if status is None:
         return [f"not an HTTP/1.1 status line: {head[:100]!r}"]
     if status == 500:
@@ -493,11 +499,14 @@ _SCALAR_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "SecuritySoftwareRequirement": st.sampled_from(["ALWAYS", "SUGGESTED", "IF_SUPPORTED", "NEVER",
                                                     "sometimes"]),
 }  # fmt: skip
+def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Lists and objects of `inner` (a named function: hypothesis reads whether it recurses)."""
+    return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+
+
 _ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
-    ),
+    _containers,
     max_leaves=8,
 )
 
@@ -877,9 +886,7 @@ def events() -> st.SearchStrategy[Event]:
 
 _json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
-    ),
+    _containers,
     max_leaves=12,
 )
 

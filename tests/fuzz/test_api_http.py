@@ -63,7 +63,7 @@ def _raw(kind: str, data: bytes, origin: str = "none") -> RawRequest:
 
 
 @given(request=raw_requests())
-@settings(max_examples=400)
+@settings(max_examples=800)
 @example(request=_raw("body cut short", b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:%PORT%\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 50\r\n\r\n{\"query\":"))  # fmt: skip
 @example(request=_raw("deep JSON body", b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1:%PORT%\r\n"
