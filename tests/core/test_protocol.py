@@ -658,7 +658,10 @@ def test_a_socket_that_is_not_ascii_base64_is_a_protocol_error() -> None:
     "line",
     [
         "[" * 100_000,
-        f'{{"v": {PROTOCOL_VERSION}, "op": "scan", "id": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        f'{{"v": {PROTOCOL_VERSION}, "op": "scan", "id": 1, "x": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",
     ],
     ids=["unclosed", "in an unknown field"],
 )

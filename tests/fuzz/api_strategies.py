@@ -499,6 +499,8 @@ _SCALAR_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "SecuritySoftwareRequirement": st.sampled_from(["ALWAYS", "SUGGESTED", "IF_SUPPORTED", "NEVER",
                                                     "sometimes"]),
 }  # fmt: skip
+
+
 def _containers(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """Lists and objects of `inner` (a named function: hypothesis reads whether it recurses)."""
     return st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
