@@ -28,7 +28,6 @@ import collections
 import contextlib
 import itertools
 import json
-import os
 import queue
 import random
 import subprocess
@@ -36,9 +35,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -69,11 +69,30 @@ from tests.fuzz.api_strategies import (  # noqa: E402
     raw_requests,
     send_raw,
 )
+from tests.test_worker import WorkerProcess  # noqa: E402
 
 # Lines written to the worker before each Scan that must be answered.
 BATCH_LINES = 20
 # How many wrong answers are quoted in the output.
 _QUOTED = 5
+
+
+def campaign(examples: int, campaign_seed: int) -> Callable[[Callable[..., None]], Any]:
+    """Return the settings of a campaign: `examples` generated with the seed, none shrunk."""
+
+    def apply(test: Callable[..., None]) -> Any:
+        return seed(campaign_seed)(
+            settings(
+                max_examples=max(1, examples),
+                database=None,
+                deadline=None,
+                derandomize=False,
+                phases=[Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )(test)
+        )
+
+    return apply
 
 
 @dataclass
@@ -128,15 +147,7 @@ def run_http(requests: int, campaign_seed: int) -> HttpFigures:
     with fuzz_server() as server:
         port = server.port
 
-        @seed(campaign_seed)
-        @settings(
-            max_examples=max(1, requests),
-            database=None,
-            deadline=None,
-            derandomize=False,
-            phases=[Phase.generate],
-            suppress_health_check=list(HealthCheck),
-        )
+        @campaign(requests, campaign_seed)
         @given(st.booleans().flatmap(lambda raw: raw_requests() if raw else graphql_requests()))
         def one(drawn: RawRequest | GraphQLRequest) -> None:
             if isinstance(drawn, RawRequest):
@@ -164,76 +175,44 @@ def run_http(requests: int, campaign_seed: int) -> HttpFigures:
 # -- the worker -------------------------------------------------------------------------------
 
 
-class Worker:
-    """A real `stethoscope-desktop worker` with its events read in a thread."""
+def write(worker: WorkerProcess, data: bytes, limit_s: float = ANSWER_LIMIT_S) -> str:
+    """Write to the worker's stdin: 'ok', 'crash' (it is gone) or 'hang' (it stopped reading).
 
-    def __init__(self, home: Path, stderr: IO[str]) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "LANG": "C.UTF-8",
-            "XDG_CONFIG_HOME": str(home / ".config"),
-            "XDG_CONFIG_DIRS": str(home / "etc-xdg"),
-            "XDG_CACHE_HOME": str(home / ".cache"),
-            "XDG_STATE_HOME": str(home / ".state"),
-            "XDG_DATA_HOME": str(home / ".share"),
-            "XDG_RUNTIME_DIR": str(home / "run"),
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "stethoscope_desktop", "worker", "--engine", "embedded",
-             "--idle-seconds", "600", "--lang", "en"],
-            cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-        )  # fmt: skip
-        self.events: queue.Queue[bytes | None] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+    The write runs in a thread: a worker that no longer reads its stdin fills the pipe, and the
+    write would block for ever.
+    """
+    outcome = ["hang"]
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.events.put(line)
-        self.events.put(None)
-
-    def write(self, data: bytes) -> bool:
-        """Write to stdin; return False if the worker is gone."""
-        assert self.process.stdin is not None
+    def run() -> None:
         try:
-            self.process.stdin.write(data)
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            return False
-        return True
+            worker.write(data)
+        except OSError:
+            outcome[0] = "crash"
+        else:
+            outcome[0] = "ok"
 
-    def answered(self, scan_id: int, limit_s: float) -> str:
-        """Wait for the scan's answer: 'answered', 'failed', 'crash' or 'hang'."""
-        deadline = time.monotonic() + limit_s
-        while True:
-            try:
-                line = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                return "hang"
-            if line is None:
-                return "crash"
-            try:
-                event = decode(line, Event)
-            except ProtocolError:
-                continue
-            if isinstance(event, ScanReported | ScanFailed) and event.id == scan_id:
-                return "answered" if isinstance(event, ScanReported) else "failed"
+    writer = threading.Thread(target=run, daemon=True)
+    writer.start()
+    writer.join(limit_s)
+    return outcome[0]
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.write(encode(Exit()).encode())
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None:
-                with contextlib.suppress(OSError):
-                    pipe.close()
-        self._reader.join(timeout=5)
+
+def answered(worker: WorkerProcess, scan_id: int, limit_s: float) -> str:
+    """Wait for the scan's answer: 'answered', 'failed', 'crash' or 'hang'."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            line = worker.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            return "hang"
+        if line is None:
+            return "crash"
+        try:
+            event = decode(line, Event)
+        except ProtocolError:
+            continue
+        if isinstance(event, ScanReported | ScanFailed) and event.id == scan_id:
+            return "answered" if isinstance(event, ScanReported) else "failed"
 
 
 @dataclass
@@ -254,7 +233,7 @@ def is_exit(line: bytes) -> bool:
     """Return True for a line the worker reads as Exit (it leaves, as it should)."""
     try:
         return isinstance(decode(line, Command), Exit)
-    except ProtocolError:
+    except (ProtocolError, ValueError, RecursionError):  # not a command, whatever the error
         return False
 
 
@@ -262,15 +241,7 @@ def draw_lines(count: int, campaign_seed: int) -> list[bytes]:
     """Return `count` protocol lines drawn with the seed (no Exit among them)."""
     lines: list[bytes] = []
 
-    @seed(campaign_seed)
-    @settings(
-        max_examples=max(1, count),
-        database=None,
-        deadline=None,
-        derandomize=False,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )
+    @campaign(count, campaign_seed)
     @given(protocol_lines())
     def one(line: bytes) -> None:
         if not is_exit(line) and len(lines) < count:
@@ -285,37 +256,49 @@ def run_worker(count: int, campaign_seed: int) -> WorkerFigures:
     figures = WorkerFigures()
     lines = draw_lines(count, campaign_seed)
     ids = itertools.count(-(10**15), -1)
+    started_workers = itertools.count()
     with tempfile.TemporaryDirectory(prefix="fuzz-surface-") as folder:
-        home = Path(folder)
-        stderr_path = home / "worker-stderr.log"
-        with open(stderr_path, "w") as stderr:
-            worker = Worker(home, stderr)
-            try:
-                for start in range(0, len(lines), BATCH_LINES):
-                    batch = lines[start : start + BATCH_LINES]
-                    figures.lines += len(batch)
-                    alive = worker.write(b"".join(line + b"\n" for line in batch))
-                    scan_id = next(ids)
-                    started = time.monotonic()
-                    alive = alive and worker.write(encode(Scan(scan_id)).encode())
-                    figures.scans += 1
-                    outcome = worker.answered(scan_id, ANSWER_LIMIT_S) if alive else "crash"
-                    figures.slowest_s = max(figures.slowest_s, time.monotonic() - started)
-                    if outcome == "answered":
-                        figures.answered += 1
-                        continue
-                    if outcome == "failed":
-                        figures.failed_scans += 1
-                        continue
-                    if outcome == "crash":
-                        figures.crashes += 1
-                    else:
-                        figures.hangs += 1
-                    worker.stop()
-                    worker = Worker(home, stderr)
-            finally:
-                worker.stop()
-        figures.tracebacks = stderr_path.read_text(errors="replace").count("Traceback")
+
+        def start() -> WorkerProcess:
+            home = Path(folder) / f"worker-{next(started_workers)}"
+            home.mkdir()
+            return WorkerProcess(home, "--idle-seconds", "600", "--lang", "en")
+
+        def stop(worker: WorkerProcess) -> None:
+            if worker.process.poll() is None and write(worker, encode(Exit()).encode(), 1) == "ok":
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker.process.wait(timeout=10)
+            worker.close()
+            figures.tracebacks += worker.stderr_path.read_text(errors="replace").count("Traceback")
+
+        worker = start()
+        try:
+            for first in range(0, len(lines), BATCH_LINES):
+                batch = lines[first : first + BATCH_LINES]
+                figures.lines += len(batch)
+                outcome = write(worker, b"".join(line + b"\n" for line in batch))
+                scan_id = next(ids)
+                asked = time.monotonic()
+                if outcome == "ok":
+                    outcome = write(worker, encode(Scan(scan_id)).encode())
+                figures.scans += 1
+                if outcome == "ok":
+                    outcome = answered(worker, scan_id, ANSWER_LIMIT_S)
+                figures.slowest_s = max(figures.slowest_s, time.monotonic() - asked)
+                if outcome == "answered":
+                    figures.answered += 1
+                    continue
+                if outcome == "failed":
+                    figures.failed_scans += 1
+                    continue
+                if outcome == "crash":
+                    figures.crashes += 1
+                else:
+                    figures.hangs += 1
+                stop(worker)
+                worker = start()
+        finally:
+            stop(worker)
     return figures
 
 

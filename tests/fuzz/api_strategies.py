@@ -26,7 +26,7 @@ import json
 import logging
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,11 +47,9 @@ from graphql import (
 )
 from hypothesis import strategies as st
 
-from stethoscope_desktop.api.network import IpAddress, NetworkFacts, NetworkInterface
 from stethoscope_desktop.api.schema import build_api_schema
 from stethoscope_desktop.api.security import ApiLimits, RateLimiter
 from stethoscope_desktop.api.server import ApiServer
-from stethoscope_desktop.api.service import ApiService, Freshness
 from stethoscope_desktop.core.notify import NotificationSettings
 from stethoscope_desktop.core.protocol import (
     ApiChecked,
@@ -70,20 +68,15 @@ from stethoscope_desktop.core.protocol import (
     encode,
 )
 from stethoscope_desktop.core.strings import UiStrings
-from tests.api.helpers import ALLOWED_ORIGIN, FOREIGN_ORIGIN, CountingSource, app_practices
-from tests.canned import canned_linux
+from tests.api.helpers import ALLOWED_ORIGIN, FOREIGN_ORIGIN, CountingSource
+from tests.api.test_client_requests import POLICIES, REQUESTS, query_text
+from tests.api.test_device_data import (
+    IDENTIFIERS,
+    PLAIN_HTTP_ORIGIN,
+    canned_source,
+    service_over,
+)
 
-FIXTURES = Path(__file__).resolve().parents[1] / "api" / "fixtures"
-CLIENT_REQUESTS: dict[str, Any] = json.loads((FIXTURES / "client_requests.json").read_text())
-
-# The device's identifiers in the fuzz server's facts: never in an answer to a page that may
-# not see them (a refused origin, an allowed one on plain http).
-SERIAL = "PF4K8L2M-FUZZ"
-UUID = "4c4c4544-0042-3510-8052-b4c04f4e3fff"
-IP = "192.168.77.231"
-MAC = "5c:3a:45:fe:dc:ba"
-IDENTIFIERS = (SERIAL, UUID, IP, MAC)
-PLAIN_HTTP_ORIGIN = "http://portal.intranet.example.com"
 REBINDING_HOST = "evil.example:%PORT%"
 PORT_MARK = b"%PORT%"
 # How long a client waits for a whole answer before it counts a hang.
@@ -91,14 +84,6 @@ ANSWER_LIMIT_S = 10.0
 
 
 # -- the server the HTTP and GraphQL fuzzing talks to ---------------------------------------------
-
-
-class _FixedNetwork:
-    def read(self) -> NetworkFacts:
-        return NetworkFacts(
-            (IpAddress("wlp3s0", IP, "255.255.255.0"),),
-            (NetworkInterface("wlp3s0", MAC, "1", True),),
-        )
 
 
 class LogRecords(logging.Handler):
@@ -138,19 +123,8 @@ class FuzzServer:
 @contextmanager
 def fuzz_server(log_file: Path | None = None, *, deadline_s: float = 2.0) -> Iterator[FuzzServer]:
     """Run the API on a free port for the block, its log records collected."""
-    source = CountingSource(
-        canned_linux(
-            system_info=[{"computer_name": "laptop-42", "uuid": UUID, "hardware_vendor": "LENOVO",
-                          "hardware_model": "ThinkPad T14", "hardware_serial": SERIAL}]
-        )
-    )  # fmt: skip
-    practices = app_practices(allow_hosts=(ALLOWED_ORIGIN, PLAIN_HTTP_ORIGIN))
-    service = ApiService(
-        source,
-        lambda: practices,
-        freshness=Freshness(max_report_age=300.0, min_scan_interval=0.0),
-        network=_FixedNetwork(),
-    )
+    source = canned_source()
+    service = service_over(source)
     server = ApiServer(
         service,
         port=0,
@@ -723,31 +697,13 @@ def schema_documents(draw: st.DrawFn) -> GraphQLRequest:
     return GraphQLRequest("schema", text, variables, operation)
 
 
-def _client_query(spec: Mapping[str, Any]) -> str:
-    def selection_text(items: list[Any]) -> str:
-        parts = []
-        for item in items:
-            if isinstance(item, str):
-                parts.append(item)
-            else:
-                ((name, inner),) = item.items()
-                parts.append(f"{name} {{ {selection_text(inner)} }}")
-        return " ".join(parts)
-
-    body = "{ " + selection_text(spec["selection"]) + " }"
-    if not spec["variables"]:
-        return body
-    definitions = ", ".join(f"${name}: {kind}" for name, kind in spec["variables"].items())
-    return f"query {spec['operationName'] or ''}({definitions}) {body}"
-
-
 CLIENT_QUERIES: list[tuple[str, Any, str | None]] = [
     (
-        _client_query(spec),
-        {"policy": CLIENT_REQUESTS["policies"][spec["policy"]]} if spec["policy"] else None,
+        query_text(spec),
+        {"policy": POLICIES[spec["policy"]]} if spec["policy"] else None,
         spec["operationName"],
     )
-    for spec in CLIENT_REQUESTS["requests"]
+    for spec in REQUESTS
 ]
 
 

@@ -40,7 +40,7 @@ def is_exit(line: bytes) -> bool:
     """Return True if the worker would read `line` as Exit (which ends it, as it should)."""
     try:
         return isinstance(decode(line, Command), Exit)
-    except ProtocolError:
+    except (ProtocolError, ValueError, RecursionError):  # not a command, whatever the error
         return False
 
 
