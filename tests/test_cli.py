@@ -184,8 +184,15 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("stethoscope-desktop 0.")
 
 
-def test_no_subcommand_without_display_says_so_and_prints_the_report() -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "LANG": "C.UTF-8"}
+def test_no_subcommand_without_display_says_so_and_prints_the_report(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        # No IT folder of this machine's (/etc/xdg/stethoscope where the app is installed).
+        "XDG_CONFIG_DIRS": str(tmp_path / "etc-xdg"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "stethoscope_desktop", "--engine", "embedded"],
         capture_output=True,

@@ -39,7 +39,9 @@ def test_the_wheel_ships_the_data_and_scans_from_it(tmp_path: Path) -> None:
     scan = subprocess.run(
         [sys.executable, "-m", "stethoscope_desktop", "scan", "--json", "--engine", "embedded"],
         capture_output=True, text=True, check=False, cwd=tmp_path,
-        env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+             # No IT folder of this machine's (/etc/xdg/stethoscope where the app is installed).
+             "XDG_CONFIG_DIRS": str(tmp_path / "etc-xdg"), "XDG_CONFIG_HOME": str(tmp_path / "config")},
     )  # fmt: skip
     assert scan.returncode in (0, 1, 2), scan.stderr
     assert all(str(installed) in f for f in json.loads(scan.stdout)["policy_files"])
