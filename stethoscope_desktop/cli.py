@@ -123,7 +123,14 @@ def _parser() -> argparse.ArgumentParser:
     scan = commands.add_parser("scan", help="check this device once and print the ranked report")
     _scan_options(scan)
     scan.add_argument("--json", action="store_true", help="print the report as JSON")
-    scan.add_argument("--no-color", action="store_true", help="never colour the output")
+    scan.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the report: auto (default) on a terminal, unless NO_COLOR is set or "
+        "TERM=dumb; always; never",
+    )
+    scan.add_argument("--no-color", action="store_true", help="never colour (--color never)")
     serve = commands.add_parser(
         "serve", help="run the local API for web apps without the tray, until Ctrl-C"
     )

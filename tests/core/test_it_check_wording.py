@@ -111,7 +111,7 @@ def test_the_terminal_says_its_checks_mistake_in_the_employees_words(report: Rep
 
 def test_in_colour_its_technical_reason_is_dimmed(report: Report) -> None:
     text = text_of(report, colour=True)
-    assert f"\033[2m                  For IT: {COLUMN_REASON}" in text
+    assert f"                  \033[2mFor IT: {COLUMN_REASON}" in text
 
 
 def test_the_terminal_prints_its_description_as_the_why(report: Report) -> None:
