@@ -505,7 +505,7 @@ def test_desktop_file_validate_accepts_every_entry_shipped_or_written(
     validator = shutil.which("desktop-file-validate")
     if validator is None:
         message = "desktop-file-validate is not installed (apt install desktop-file-utils)"
-        if os.environ.get("CI") == "true":
+        if os.environ.get("CI") == "true" and sys.platform.startswith("linux"):
             pytest.fail(message)
         pytest.skip(message)
     if entry.startswith("written"):  # the user's own autostart entry, as the tray writes it
