@@ -15,6 +15,7 @@ span stays on one line whenever it fits in one. Colour follows https://no-color.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Mapping
@@ -90,150 +91,171 @@ class Painter:
 # --- inline Markdown -----------------------------------------------------------------------------
 
 
+MAX_NESTING = 8
+"""Emphasis and links nested deeper than this show their delimiters as text."""
+_DELIMITER_RUN = re.compile(r"\*+|_+|`+")
+
+
 def inline_pieces(text: str, styles: frozenset[str] = frozenset()) -> list[Piece]:
-    """Return the pieces of one paragraph's Markdown text."""
-    pieces: list[Piece] = []
-    plain: list[str] = []
+    """Return the pieces of one paragraph's Markdown text.
 
-    def flush() -> None:
-        if plain:
-            pieces.append(Piece((Fragment("".join(plain), styles),)))
-            plain.clear()
+    Linear in the text's length whatever it holds (IT's texts are hostile input): the closing
+    delimiter of every opening one is looked up in indexes made in one pass.
+    """
+    return _Inline(text).pieces(0, len(text), styles, 0)
 
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPABLE:
-            plain.append(text[i + 1])
-            i += 2
-            continue
-        if char == "\\" and text[i + 1 : i + 2] == "\n":  # a hard line break
-            flush()
-            pieces.append(Piece((Fragment("\n"),)))
-            i += 2
-            continue
-        if char == "`":
-            run = len(text[i:]) - len(text[i:].lstrip("`"))
-            close = _closing_backticks(text, i + run, run)
-            if close < 0:
-                plain.append("`" * run)
-                i += run
+
+class _Inline:
+    """One paragraph's text with where each of its delimiters can close."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.escaped = _escaped_positions(text)
+        # Per delimiter ("*", "**", "_", "__", or a backtick run's length): where runs that
+        # could close it start, in order.
+        self.closers: dict[str, list[int]] = {}
+        self.ticks: dict[int, list[int]] = {}
+        self.runs: dict[int, int] = {}  # where a run of * _ ` starts → its length
+        for match in _DELIMITER_RUN.finditer(text):
+            start, run = match.start(), len(match.group(0))
+            if start in self.escaped:  # a backslash before the run: its first one is text
+                start, run = start + 1, run - 1
+                if not run:
+                    continue
+            self.runs[start] = run
+            character = text[start]
+            if character == "`":
+                self.ticks.setdefault(run, []).append(start)
                 continue
-            code = text[i + run : close].replace("\n", " ")
-            if code.startswith(" ") and code.endswith(" ") and code.strip():
-                code = code[1:-1]
-            flush()
-            pieces.append(Piece((Fragment(code, styles | {CODE}),), whole=True))
-            i = close + run
-            continue
-        if char == "&":
-            entity = _ENTITY.match(text, i)
-            if entity:
+            after = text[start + run : start + run + 1]
+            if start == 0 or text[start - 1].isspace():
+                continue  # not preceded by text: cannot close
+            if character == "_" and after.isalnum():
+                continue  # snake_case
+            for size in (1, 2):
+                if run == size:
+                    self.closers.setdefault(character * size, []).append(start)
+        self.brackets = _matching_brackets(text, self.escaped)
+
+    def _next(self, positions: list[int], after: int, end: int) -> int:
+        index = bisect.bisect_left(positions, after)
+        return positions[index] if index < len(positions) and positions[index] < end else -1
+
+    def pieces(self, start: int, end: int, styles: frozenset[str], depth: int) -> list[Piece]:
+        """Return the pieces of text[start:end]."""
+        text = self.text
+        pieces: list[Piece] = []
+        plain: list[str] = []
+
+        def flush() -> None:
+            if plain:
+                pieces.append(Piece((Fragment("".join(plain), styles),)))
+                plain.clear()
+
+        i = start
+        while i < end:
+            char = text[i]
+            if char == "\\" and i + 1 < end and text[i + 1] in _ESCAPABLE:
+                plain.append(text[i + 1])
+                i += 2
+                continue
+            if char == "\\" and text[i + 1 : i + 2] == "\n":  # a hard line break
+                flush()
+                pieces.append(Piece((Fragment("\n"),)))
+                i += 2
+                continue
+            run = self.runs.get(i, 0)
+            if char == "`" and run:
+                close = self._next(self.ticks.get(run, []), i + run, end)
+                if close < 0:
+                    plain.append("`" * run)
+                    i += run
+                    continue
+                code = text[i + run : close].replace("\n", " ")
+                if code.startswith(" ") and code.endswith(" ") and code.strip():
+                    code = code[1:-1]
+                flush()
+                pieces.append(Piece((Fragment(code, styles | {CODE}),), whole=True))
+                i = close + run
+                continue
+            if char == "&" and (entity := _ENTITY.match(text, i, end)):
                 plain.append(html.unescape(entity.group(0)))
                 i = entity.end()
                 continue
-        if char == "<":
-            autolink = _AUTOLINK.match(text, i)
-            if autolink:
+            if char == "<" and (autolink := _AUTOLINK.match(text, i, end)):
                 flush()
                 pieces.append(Piece((Fragment(autolink.group(1), styles | {URL}),), whole=True))
                 i = autolink.end()
                 continue
-        if char == "[" or (char == "!" and text[i + 1 : i + 2] == "["):
-            start = i + 1 if char == "[" else i + 2
-            link = _link_at(text, start)
-            if link is not None:
-                label, url, end = link
-                flush()
-                pieces.append(_link_piece(label, url, styles))
-                i = end
+            if char == "[" or (char == "!" and text[i + 1 : i + 2] == "["):
+                opening = i if char == "[" else i + 1
+                closing = self.brackets.get(opening, -1)
+                target = _LINK_TARGET.match(text, closing + 1, end) if closing > 0 else None
+                if target is not None and depth < MAX_NESTING:
+                    url = target.group(1)
+                    url = _unescaped(url[1:-1] if url.startswith("<") else url)
+                    label = self.pieces(opening + 1, closing, styles | {LINK}, depth + 1)
+                    flush()
+                    pieces.append(_link_piece(label, url, styles))
+                    i = target.end()
+                    continue
+            if char in "*_" and run:
+                size = 2 if run >= 2 else 1
+                after = text[i + size : i + size + 1]
+                opens = after and not after.isspace() and depth < MAX_NESTING
+                if opens and char == "_" and i > 0 and text[i - 1].isalnum():
+                    opens = False  # snake_case
+                close = self._next(self.closers.get(char * size, []), i + size + 1, end)
+                if opens and close > 0:
+                    flush()
+                    emphasis = BOLD if size == 2 else ITALIC
+                    pieces += self.pieces(i + size, close, styles | {emphasis}, depth + 1)
+                    i = close + size
+                    continue
+                plain.append(text[i : i + run])
+                i += run
                 continue
-        if char in "*_":
-            run = len(text[i:]) - len(text[i:].lstrip(char))
-            strong = run >= 2
-            delimiter = char * (2 if strong else 1)
-            close = _closing_emphasis(text, i, delimiter)
-            if close > 0:
-                flush()
-                inner = text[i + len(delimiter) : close]
-                pieces += inline_pieces(inner, styles | {BOLD if strong else ITALIC})
-                i = close + len(delimiter)
-                continue
-            plain.append(text[i : i + run])
-            i += run
+            plain.append(char)
+            i += 1
+        flush()
+        return pieces
+
+
+def _escaped_positions(text: str) -> set[int]:
+    """Return the positions of characters a backslash escapes."""
+    escaped: set[int] = set()
+    i = text.find("\\")
+    while 0 <= i < len(text) - 1:
+        if text[i + 1] in _ESCAPABLE:
+            escaped.add(i + 1)
+            i = text.find("\\", i + 2)
+        else:
+            i = text.find("\\", i + 1)
+    return escaped
+
+
+def _matching_brackets(text: str, escaped: set[int]) -> dict[int, int]:
+    """Return where each [ of the text closes (innermost pairs first, as a stack pairs them)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for match in re.finditer(r"[\[\]]", text):
+        position = match.start()
+        if position in escaped:
             continue
-        plain.append(char)
-        i += 1
-    flush()
-    return pieces
-
-
-def _closing_backticks(text: str, start: int, run: int) -> int:
-    """Return where a run of exactly `run` backticks starts after `start`, or -1."""
-    for match in re.finditer(r"`+", text[start:]):
-        if len(match.group(0)) == run:
-            return start + match.start()
-    return -1
-
-
-def _closing_emphasis(text: str, start: int, delimiter: str) -> int:
-    """Return where the emphasis opened at `start` closes, or -1 where it does not open."""
-    after = start + len(delimiter)
-    if after >= len(text) or text[after].isspace():
-        return -1
-    underscore = delimiter[0] == "_"
-    if underscore and start > 0 and text[start - 1].isalnum():
-        return -1  # snake_case is no emphasis
-    position = after + 1
-    while True:
-        close = text.find(delimiter, position)
-        if close < 0:
-            return -1
-        end = close + len(delimiter)
-        next_char = text[end : end + 1]
-        run_goes_on = next_char == delimiter[0]
-        flanking = not text[close - 1].isspace() and text[close - 1] != "\\"
-        if flanking and not run_goes_on and not (underscore and next_char.isalnum()):
-            return close
-        position = close + 1
-
-
-def _link_at(text: str, start: int) -> tuple[str, str, int] | None:
-    """Return (label, url, end) of a link whose label starts at `start` (after `[`)."""
-    depth = 0
-    i = start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "`":
-            run = len(text[i:]) - len(text[i:].lstrip("`"))
-            close = _closing_backticks(text, i + run, run)
-            i = close + run if close >= 0 else i + run
-            continue
-        if char == "[":
-            depth += 1
-        elif char == "]":
-            if depth == 0:
-                target = _LINK_TARGET.match(text, i + 1)
-                if target is None:
-                    return None
-                url = target.group(1)
-                url = url[1:-1] if url.startswith("<") else url
-                return text[start:i], _unescaped(url), target.end()
-            depth -= 1
-        i += 1
-    return None
+        if match.group(0) == "[":
+            stack.append(position)
+        elif stack:
+            pairs[stack.pop()] = position
+    return pairs
 
 
 def _unescaped(text: str) -> str:
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", html.unescape(text))
 
 
-def _link_piece(label: str, url: str, styles: frozenset[str]) -> Piece:
+def _link_piece(label: list[Piece], url: str, styles: frozenset[str]) -> Piece:
     """Return a link as its text and "(URL)", or as the URL alone where the text is the URL."""
-    fragments = [f for piece in inline_pieces(label, styles | {LINK}) for f in piece.fragments]
+    fragments = [fragment for piece in label for fragment in piece.fragments]
     shown = "".join(fragment.text for fragment in fragments).strip()
     if not shown or shown == url or f"mailto:{shown}" == url:
         return Piece((Fragment(url, styles | {URL}),), whole=True)

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stethoscope_desktop.cli import main
 from stethoscope_desktop.core.report import Report
@@ -231,3 +233,27 @@ def test_scan_on_a_terminal_colours_only_where_wanted(
     out = _scan_text(monkeypatch, capsys, env, *options)
     assert out.startswith("\033[1mStethoscope Desktop" if coloured else "Stethoscope Desktop")
     assert (ESCAPE in out) is coloured
+
+
+MARKDOWN_ALPHABET = "*_`[]()<>!\\&#;-.1) :/\nab"
+
+
+@given(st.text(alphabet=MARKDOWN_ALPHABET, max_size=300), st.integers(20, 120))
+def test_any_markdown_renders_within_the_width_where_words_allow(text: str, width: int) -> None:
+    lines = md(text, width=width, indent="  ")
+    for line in lines:
+        assert "\033" not in line
+        assert len(line) <= width or " " not in line.strip(), line
+
+
+@given(st.lists(st.text(alphabet="abcxyz", min_size=1, max_size=12), max_size=60))
+def test_plain_words_come_out_all_and_in_order(words: list[str]) -> None:
+    text = " ".join(words)
+    assert " ".join(md(text, width=30)).split() == words
+
+
+def test_a_hostile_text_of_openers_only_renders_as_text() -> None:
+    """Delimiters that never close are text (the renderer stays linear: inline_pieces)."""
+    for opener in ("*a ", "_a ", "**a ", "[a ", "![a ", "<a "):
+        text = opener * 5000  # about IT's longest resolution (20,000 characters)
+        assert "".join(md(text, width=100)).replace(" ", "") == text.replace(" ", ""), opener
