@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -257,3 +259,35 @@ def test_a_hostile_text_of_openers_only_renders_as_text() -> None:
     for opener in ("*a ", "_a ", "**a ", "[a ", "![a ", "<a "):
         text = opener * 5000  # about IT's longest resolution (20,000 characters)
         assert "".join(md(text, width=100)).replace(" ", "") == text.replace(" ", ""), opener
+
+
+def _scan_on_a_terminal(env: dict[str, str]) -> str:
+    """Run `scan` with its output on a real pseudo-terminal; return what it printed."""
+    master, slave = os.openpty()
+    environ = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM", "COLUMNS")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stethoscope_desktop", "scan", "--engine", "embedded", "--lang", "en"],
+        stdout=slave, stderr=subprocess.DEVNULL, env={**environ, "COLUMNS": "70", **env},
+        cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    try:
+        while data := os.read(master, 65536):
+            chunks.append(data)
+    except OSError:  # EIO: the terminal's other side closed
+        pass
+    finally:
+        os.close(master)
+    process.wait(timeout=60)
+    return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
+def test_on_a_real_terminal_colour_follows_term_and_no_color_and_lines_its_width() -> None:
+    coloured = _scan_on_a_terminal({"TERM": "xterm-256color"})
+    assert coloured.startswith("\033[1mStethoscope Desktop")
+    plain = _scan_on_a_terminal({"TERM": "dumb"})
+    assert plain.startswith("Stethoscope Desktop") and ESCAPE not in plain
+    assert ESCAPE not in _scan_on_a_terminal({"TERM": "xterm-256color", "NO_COLOR": "1"})
+    assert max(len(line) for line in plain.splitlines() if " " in line.strip()) <= 70
