@@ -61,6 +61,7 @@ from stethoscope_desktop.ui.tray import Tray
 from stethoscope_desktop.ui.worker_client import ApiPort, WorkerLink, WorkerProcess, worker_command
 
 if TYPE_CHECKING:
+    from stethoscope_desktop.ui.tray_host_watch import TrayHostWatch
     from stethoscope_desktop.ui.window import MainWindow
 
 log = logging.getLogger(__name__)
@@ -103,13 +104,15 @@ class StethoscopeApp(QObject):
         open_link: Callable[[QUrl], Any] = QDesktopServices.openUrl,
         notifier: Notifier | None = None,
         instance: str | None = None,
+        instance_server: InstanceServer | None = None,
         api: bool = True,
         api_port: int | None = None,
     ) -> None:
         """Wire the app; `start` shows it.
 
         `api`: hold the local API's port for web apps (the port from config.yaml, or
-        `api_port` when given: 0 picks a free one).
+        `api_port` when given: 0 picks a free one). `instance`: listen for later starts under
+        this name; or `instance_server`, already listening (what `run_app` passes).
         """
         super().__init__()
         self._worker = worker
@@ -130,6 +133,7 @@ class StethoscopeApp(QObject):
                 template_icons=platform == "darwin",
                 autostart_enabled=self._autostart_enabled,
                 snoozed_until=lambda: self.notifications.snoozed_until(),
+                autostart_supported=self._autostart.supported,
             )
         self.notifier = notifier or create_notifier(self.tray.icon if self.tray else None, platform)
         self.notifications = NotificationController(self.notifier, store)
@@ -137,8 +141,11 @@ class StethoscopeApp(QObject):
         self.timer = QTimer(self)
         self.timer.setTimerType(Qt.TimerType.VeryCoarseTimer)
         self.watcher = PracticesWatcher()
+        self.tray_host_watch: TrayHostWatch | None = None
         self.server: InstanceServer | None = None
-        if instance is not None:
+        if instance_server is not None:
+            self._serve(instance_server)
+        elif instance is not None:
             self._listen(instance)
 
         self.scans.scan_started.connect(self._on_scan_started)
@@ -151,6 +158,7 @@ class StethoscopeApp(QObject):
         if self.api is not None:
             self.api.connection_waiting.connect(self._on_api_connection_waiting)
         self.notifier.clicked.connect(self.show_window)
+        self.notifier.snooze_requested.connect(self.notifications.snooze_findings)
         if self.tray is not None:
             self.tray.open_requested.connect(self.show_window)
             self.tray.toggle_requested.connect(self.toggle_window)
@@ -170,6 +178,7 @@ class StethoscopeApp(QObject):
         self._bind_api(self._remembered_api_port())
         if self.tray is not None:
             self.tray.show()
+            self._watch_tray_host(self.tray)
         else:
             # No tray to come back from: the window is the app, closing it quits.
             QApplication.setQuitOnLastWindowClosed(True)
@@ -195,8 +204,20 @@ class StethoscopeApp(QObject):
         if self.api is not None:
             self.api.close()
         self.notifier.close()
+        if self.tray_host_watch is not None:
+            self.tray_host_watch.close()
         if self.server is not None:
             self.server.close()
+
+    def _watch_tray_host(self, tray: Tray) -> None:
+        """On Linux, put the icon back when the desktop's tray host restarts without it."""
+        if self._platform != "linux":
+            return
+        from stethoscope_desktop.ui.tray_host_watch import TrayHostWatch
+
+        self.tray_host_watch = TrayHostWatch.start()
+        if self.tray_host_watch is not None:
+            self.tray_host_watch.reregister_needed.connect(tray.show_again)
 
     # -- window ------------------------------------------------------------------------------
 
@@ -404,7 +425,7 @@ class StethoscopeApp(QObject):
         strings = last.strings if last is not None else ENGLISH
         self.notifier.notify(
             strings.string("pageFailedTitle", label=label),
-            strings.string("pageFailedBody", count=critical),
+            strings.plural("pageFailedFound", critical),
         )
 
     # -- single instance ---------------------------------------------------------------------
@@ -412,8 +433,11 @@ class StethoscopeApp(QObject):
     def _listen(self, name: str) -> None:
         server = create_instance_server(name)
         if server.listen():
-            server.show_requested.connect(self.show_window)
-            self.server = server
+            self._serve(server)
+
+    def _serve(self, server: InstanceServer) -> None:
+        server.show_requested.connect(self.show_window)
+        self.server = server
 
 
 def runtime_versions() -> dict[str, str]:
@@ -453,7 +477,12 @@ def run_app(args: argparse.Namespace) -> int:
     application = QApplication(sys.argv[:1])
     application.setQuitOnLastWindowClosed(False)
     name = instance_name()
-    if ask_running_instance_to_show(name):
+    # Listening decides, under the instance lock, whether this start is the instance: one that
+    # finds another alive (however busy) asks it to show and leaves, never taking its place.
+    server = create_instance_server(name)
+    listening = server.listen()
+    if not listening and server.held_elsewhere:
+        ask_running_instance_to_show(name)
         log.info("already running: asked it to show its window")
         return 0
     platform = current_platform()
@@ -469,7 +498,7 @@ def run_app(args: argparse.Namespace) -> int:
         store=store,
         autostart=autostart,
         tray_available=QSystemTrayIcon.isSystemTrayAvailable(),
-        instance=name,
+        instance_server=server if listening else None,  # else logged: run without it
     )
     app.start()
     try:

@@ -52,6 +52,7 @@ from stethoscope_desktop.core.policy import (
 from stethoscope_desktop.core.report import (
     ApplicationOutcome,
     AppState,
+    Evidence,
     ManualCheck,
     PracticeResult,
     Report,
@@ -63,9 +64,12 @@ from stethoscope_desktop.core.strings import render, render_markdown
 from stethoscope_desktop.core.versions import NumericRange, Version, VersionRange, parse_version
 from stethoscope_desktop.tables.values import Row
 
-# Values filled into directions that are Markdown themselves (IT's `installFrom`); every other
-# value (an app name, a version, the organisation) is escaped so Markdown shows it as written.
-MARKDOWN_VALUES = frozenset({"installFrom"})
+# Values filled into directions that are Markdown themselves (IT's `installFrom`, the terminal
+# command built of package names checked to be plain); every other value (an app name, a version,
+# the organisation) is escaped so Markdown shows it as written.
+MARKDOWN_VALUES = frozenset({"installFrom", "removeCommand"})
+# How many of a check's rows a practice's details list.
+MAX_DETAIL_ROWS = 10
 DEFAULT_RATINGS: Mapping[str, Rating] = {
     "osVersion": Rating.CRITICAL,
     "diskEncryption": Rating.CRITICAL,
@@ -105,7 +109,7 @@ def evaluate(
             *_app_versions(policy, facts, explainer),
             *_applications(policy, facts, explainer),
             *_security_software(policy, facts, explainer),
-            *_custom_checks(policy, facts),
+            *_custom_checks(policy, facts, explainer),
         ]
     )
     status = overall_status(p.status for p in ranked)
@@ -125,6 +129,7 @@ def evaluate(
         table_timings=facts.table_timings,
         manual_checks=manual if show_manual_checks else (),
         manual_checks_left_out=0 if show_manual_checks else len(manual),
+        policy_problems_summary=texts.string("policyErrors") if policy_problems else "",
     )
 
 
@@ -142,16 +147,21 @@ def _os_version(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator
     observed = "" if fact.value is None else str(fact.value)
     version = parse_version(observed) if observed else None
     required = bracket.ok or bracket.nudge
+    status = os_version_status(bracket, version)
+    required_text = _words_for_versions(explainer.texts, required) if required else ""
     yield explainer.explain(
         key="osVersion",
         practice="osVersion",
-        status=os_version_status(bracket, version),
+        status=status,
         fact=fact
         if fact.reason or version
         else fact.with_reason(f"cannot read a version in {observed!r}"),
         requirement=str(required) if required else "",
-        requirement_text=_words_for_versions(explainer.texts, required) if required else "",
+        requirement_text=required_text,
         observed=observed,
+        summary=version_summary(
+            explainer.texts, status, explainer.platform_name, observed, required_text
+        ),
     )
 
 
@@ -173,6 +183,7 @@ def _os_version_not_named(policy: Policy, facts: Facts, explainer: _Explainer) -
         observed="" if fact.value is None else str(fact.value),
         values=fill,
         title=explainer.texts.string("osVersionNotNamedTitle", **fill),
+        summary=explainer.texts.string("osVersionNotNamedTitle", **fill) + ".",
     )
 
 
@@ -217,7 +228,35 @@ def _features(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[P
             if fact.state is FeatureState.UNKNOWN
             else fact.state.value + (f" ({fact.detail})" if fact.detail else ""),
             requirement_option=requirement,
+            summary=feature_summary(
+                explainer.texts, practice, explainer.name_of(practice), requirement, fact.state
+            ),
         )
+
+
+# The feature practices whose state is said in sentences of their own: ON and OFF.
+_FEATURE_SENTENCES: Mapping[str, tuple[str, str]] = {
+    # ON means no open network is saved (as in Stethoscope: the practice holds).
+    "openWifiConnections": ("summaryOpenWifiNone", "summaryOpenWifiSaved"),
+}
+
+
+def feature_summary(
+    texts: Instructions, practice: str, name: str, requirement: Requirement, state: FeatureState
+) -> str:
+    """Say in one plain sentence whether a feature is on, against what is required of it."""
+    if state is FeatureState.UNKNOWN:
+        return ""
+    on = state is FeatureState.ON
+    if practice in _FEATURE_SENTENCES:
+        return texts.string(_FEATURE_SENTENCES[practice][0 if on else 1])
+    if requirement is Requirement.NEVER:
+        key = "summaryOnForbidden" if on else "summaryOff"
+    elif requirement is Requirement.SUGGESTED:
+        key = "summaryOnRecommended" if on else "summaryOffRecommended"
+    else:
+        key = "summaryOn" if on else "summaryOffRequired"
+    return texts.string(key, name=name)
 
 
 def feature_status(requirement: Requirement, state: FeatureState) -> Status:
@@ -253,6 +292,15 @@ def _screen_idle(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterato
         observed = "never locks"
     else:
         observed = f"{seconds:g} seconds" if seconds is not None else ""
+    required_text = _words_for_seconds(explainer.texts, allowed)
+    if not known:
+        summary = ""
+    elif seconds is None:
+        summary = explainer.texts.string("summaryIdleNever", required=required_text)
+    else:
+        summary = explainer.texts.string(
+            "summaryIdle", count=f"{seconds:g}", required=required_text
+        )
     yield explainer.explain(
         key="screenIdle",
         practice="screenIdle",
@@ -261,8 +309,9 @@ def _screen_idle(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterato
         if known or fact.reason
         else fact.with_reason(fact.detail or "the idle time could not be read"),
         requirement=str(allowed),
-        requirement_text=_words_for_seconds(explainer.texts, allowed),
+        requirement_text=required_text,
         observed=observed + (f" ({fact.detail})" if known and fact.detail else ""),
+        summary=summary,
     )
 
 
@@ -317,24 +366,47 @@ def screen_idle_status(allowed: NumericRange, seconds: float | None, lock_known:
 
 def _app_versions(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[PracticeResult]:
     """The Stethoscope release this app answers as, and its own version, against their ranges."""
-    for practice, allowed in (
-        ("stethoscopeVersion", policy.stethoscope_version),
-        ("stethoscopeDesktopVersion", policy.stethoscope_desktop_version),
+    for practice, product, allowed in (
+        ("stethoscopeVersion", "Stethoscope", policy.stethoscope_version),
+        ("stethoscopeDesktopVersion", "Stethoscope Desktop", policy.stethoscope_desktop_version),
     ):
         if allowed is None:
             continue
         fact = facts.for_practice(practice)
         observed = "" if fact.value is None else str(fact.value)
+        status = version_status(allowed, observed) if observed else Status.UNKNOWN
+        required_text = _words_for_versions(explainer.texts, allowed)
         yield explainer.explain(
             key=practice,
             practice=practice,
-            status=version_status(allowed, observed) if observed else Status.UNKNOWN,
+            status=status,
             fact=fact,
             requirement=str(allowed),
-            requirement_text=_words_for_versions(explainer.texts, allowed),
+            requirement_text=required_text,
             observed=observed,
             values={"version": observed},
+            summary=version_summary(explainer.texts, status, product, observed, required_text),
         )
+
+
+def version_summary(
+    texts: Instructions, status: Status, name: str, installed: str, required: str
+) -> str:
+    """Say in one plain sentence which version is installed, against the one asked for."""
+    if status is Status.UNKNOWN:
+        return ""
+    if not required:
+        return _sentence(texts.string("summaryAppInstalled", name=name, installed=installed))
+    key = {
+        Status.PASS: "summaryVersionMeets",
+        Status.NUDGE: "summaryVersionRecommended",
+    }.get(status, "summaryVersionRequired")
+    return _sentence(texts.string(key, name=name, installed=installed, required=required))
+
+
+def _sentence(text: str) -> str:
+    """Return `text` with runs of spaces made one (a value left empty leaves two)."""
+    return " ".join(text.split())
 
 
 def version_status(allowed: VersionRange, version: str) -> Status:
@@ -420,13 +492,35 @@ def _application(
     required_text = _words_for_versions(texts, rule.version) if rule.version else ""
     verdict = application_status(rule, installed, explainer.context) if fact.ok else None
     banned = rule.assertion is Requirement.NEVER
-    observed = ""
+    # A banned version range with an allowed version installed: say that, not just "installed".
+    allowed_version = banned and verdict is not None and verdict.state is AppState.INSTALLED
+    observed = summary = title = ""
     if verdict is not None:
         observed = texts.string(
-            APP_STATE_STRINGS[(verdict.state, banned)],
+            "appAllowedVersion" if allowed_version else APP_STATE_STRINGS[(verdict.state, banned)],
             installed=verdict.installed_version or "?",
             required=required_text,
+            banned=required_text,
         )
+        summary = application_summary(texts, rule, verdict, required_text)
+    if allowed_version:
+        assert verdict is not None
+        title = texts.string(
+            "titleAppAllowedVersion", name=rule.name, installed=shown_version(verdict)
+        )
+    elif verdict is not None and verdict.status is Status.PASS and not verdict.installed:
+        # Required only where installed (IF_SUPPORTED), and not installed: not "… is installed".
+        title = "" if banned else texts.string("titleAppNotRequired", name=rule.name)
+    values: dict[str, object] = {
+        "name": rule.name,
+        "installFrom": rule.install_from,
+        "version": required_text,
+    }
+    if banned:
+        banned_apps = [
+            app for app in (verdict.matched if verdict else ()) if _in_range(app, rule.version)
+        ]
+        values["removeCommand"] = remove_command(texts, banned_apps)
     return explainer.explain(
         key=f"applications/{rule.name}",
         practice=APPLICATION_TEXTS[rule.assertion],
@@ -436,14 +530,102 @@ def _application(
         requirement_text=_words_for_option(texts, rule.assertion),
         observed=observed,
         requirement_option=rule.assertion,
-        values={"name": rule.name, "installFrom": rule.install_from, "version": required_text},
+        values=values,
         application=_outcome(rule, verdict) if verdict is not None else None,
         description=rule.description,
-        # A banned version range with an allowed version installed: say it is installed.
-        title_from="requiredApplications"
-        if banned and verdict is not None and verdict.state is AppState.INSTALLED
-        else "",
+        title=_sentence(title),
+        summary=summary,
     )
+
+
+def application_summary(
+    texts: Instructions, rule: ApplicationRule, verdict: ApplicationVerdict, required: str
+) -> str:
+    """Say in one plain sentence what was found of an application, against the rule.
+
+    The app is named as installed where one name matched (the rule's name may be a pattern);
+    a banned range is said as such ("versions below 9.0 are not allowed").
+    """
+    names = tuple(dict.fromkeys(app.name for app in verdict.matched))
+    name = names[0] if len(names) == 1 else rule.name
+    installed = shown_version(verdict)
+    state = verdict.state
+    if rule.assertion is Requirement.NEVER:
+        if state is AppState.BANNED_PRESENT:
+            key = "summaryAppBannedVersion" if rule.version else "summaryAppBanned"
+        elif state is AppState.INSTALLED:
+            key = "summaryAppAllowedVersion"
+        else:
+            key = "summaryAppAbsent"
+    elif state is AppState.INSTALLED or state is AppState.OUTDATED:
+        return version_summary(texts, verdict.status, name, installed, required)
+    elif rule.assertion is Requirement.SUGGESTED:
+        key = "summaryAppMissingRecommended"
+    elif rule.assertion is Requirement.IF_SUPPORTED:
+        key = "summaryAppMissingAllowed"
+    else:
+        key = "summaryAppMissing"
+    return _sentence(texts.string(key, name=name, installed=installed, banned=required))
+
+
+# A Debian package version's epoch (`1:`) and revision (`-2+deb12u6`): not what people call it.
+_DEBIAN_EPOCH = re.compile(r"^\d+:")
+_DEBIAN_REVISION = re.compile(r"-[A-Za-z0-9.+~]+$")
+_DEBIAN_SOURCES = frozenset({"deb", "deb_packages"})
+
+
+def shown_version(verdict: ApplicationVerdict) -> str:
+    """Return the installed version as people know it.
+
+    A Debian package's without its epoch and revision (`1:9.2p1-2+deb12u6` is 9.2p1); other
+    versions as the list gave them.
+    """
+    installed = verdict.installed_version
+    source = next((app.source for app in verdict.matched if app.version == installed), "")
+    if source not in _DEBIAN_SOURCES:
+        return installed
+    return _DEBIAN_REVISION.sub("", _DEBIAN_EPOCH.sub("", installed)) or installed
+
+
+# How a package of each source is removed in a terminal (the list's source, or its table).
+_REMOVERS: Mapping[str, str] = {
+    "deb": "sudo apt remove",
+    "deb_packages": "sudo apt remove",
+    "rpm": "sudo dnf remove",
+    "rpm_packages": "sudo dnf remove",
+    "flatpak": "flatpak uninstall",
+    "snap": "sudo snap remove",
+}
+# A package name that is safe in a command shown to be copied: no spaces, quotes or backticks.
+_PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._:@-]{0,127}")
+
+
+def remove_command(texts: Instructions, apps: Iterable[InstalledApp]) -> str:
+    """Return the terminal command(s) that remove these packages, as Markdown code.
+
+    Each package is removed by its source's tool (`sudo apt remove openssh-server`); a Flatpak
+    by its application ID (its folder's name). Where no package's name is known, or none is
+    plain enough to put in a command, the words of `removeCommandUnknown`.
+    """
+    packages: dict[str, list[str]] = {}
+    for app in apps:
+        tool = _REMOVERS.get(app.source)
+        package = app.path.rstrip("/").rsplit("/", 1)[-1] if app.source == "flatpak" else app.name
+        if tool and _PACKAGE_NAME.fullmatch(package):
+            names = packages.setdefault(tool, [])
+            if package not in names:
+                names.append(package)
+    if not packages:
+        return texts.string("removeCommandUnknown")
+    return ", ".join(f"`{tool} {' '.join(names)}`" for tool, names in packages.items())
+
+
+def _in_range(app: InstalledApp, allowed: VersionRange | None) -> bool:
+    """Return True if the app's version is in the range (any version when there is none)."""
+    if allowed is None:
+        return True
+    version = parse_version(app.version)
+    return version is not None and allowed.satisfies(version)
 
 
 def _outcome(rule: ApplicationRule, verdict: ApplicationVerdict) -> ApplicationOutcome:
@@ -566,6 +748,13 @@ def _security_software(
         requirement_text=_words_for_option(texts, rule.requirement),
         observed=_security_observed(rule, state, products, accepted),
         requirement_option=rule.requirement,
+        summary=feature_summary(
+            texts,
+            "securitySoftware",
+            explainer.name_of("securitySoftware"),
+            rule.requirement,
+            state,
+        ),
         values={
             "products": texts.string("securityProducts", products=", ".join(rule.products))
             if rule.products
@@ -626,11 +815,11 @@ def _security_observed(
 # -- IT's own checks -------------------------------------------------------------------------
 
 
-def _custom_checks(policy: Policy, facts: Facts) -> Iterator[PracticeResult]:
+def _custom_checks(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterator[PracticeResult]:
     """Each of IT's checks for this platform but those done by hand: its texts are its own."""
     for check in policy.custom_checks:
         if check.applies_to(facts.context.osquery) and not check.manual:
-            yield _custom_check(check, facts.custom_check(check.key))
+            yield _custom_check(check, facts.custom_check(check.key), explainer.texts)
 
 
 def _manual_checks(policy: Policy, facts: Facts) -> tuple[ManualCheck, ...]:
@@ -648,9 +837,22 @@ def _manual_checks(policy: Policy, facts: Facts) -> tuple[ManualCheck, ...]:
     )
 
 
-def _custom_check(check: CustomCheck, fact: Fact) -> PracticeResult:
+def _custom_check(check: CustomCheck, fact: Fact, texts: Instructions) -> PracticeResult:
+    """One of IT's checks, in its own texts; a failing one as IT's `critical` says.
+
+    Fleet's `critical: true` marks a high-impact policy (Fleet's conditional access blocks a
+    device that fails one): failing, it needs attention. Any other failing check is a
+    suggestion.
+    """
     count = fact.value if fact.ok and isinstance(fact.value, int) else None
     status = custom_check_status(check, count)
+    reason = (fact.reason or "the query could not run") if status is Status.UNKNOWN else ""
+    observed = _rows_returned(count)
+    requirement = "returns rows"
+    if status is Status.UNKNOWN:
+        summary = unknown_summary(texts, reason, fact.evidence.query_mistake)
+    else:
+        summary = texts.string("summaryCheckPass" if status is Status.PASS else "summaryCheckFail")
     return PracticeResult(
         key=check.key,
         practice=CUSTOM_PRACTICE,
@@ -662,12 +864,18 @@ def _custom_check(check: CustomCheck, fact: Fact) -> PracticeResult:
         directions=check.resolution,
         directions_platform="",
         links=links_in(check.resolution),
-        requirement="returns rows",
+        requirement=requirement,
         requirement_text="the query returns at least one row",
-        observed=_rows_returned(count),
-        reason=(fact.reason or "the query could not run") if status is Status.UNKNOWN else "",
+        observed=observed,
+        reason=reason,
         held_against=True,
         evidence=fact.evidence,
+        status_text=texts.status_name(status),
+        rating_text=texts.rating_text(status, check.rating),
+        summary=summary,
+        details=practice_details(
+            texts, observed=observed, reason=reason, requirement=requirement, evidence=fact.evidence
+        ),
     )
 
 
@@ -705,13 +913,14 @@ class _Explainer:
         values: Mapping[str, object] | None = None,
         application: ApplicationOutcome | None = None,
         description: str = "",
-        title_from: str = "",
         title: str = "",
+        summary: str = "",
     ) -> PracticeResult:
         """Return the result: the verdict with the texts of `practice` filled in.
 
-        `title_from` names the practice whose passing title to use instead of its own; `title`
-        is the title itself, where the practice's own titles do not say what happened.
+        `title` is the title itself, where the practice's own titles do not say what happened;
+        `summary` the one plain sentence of what was found (for an UNKNOWN it is said here, from
+        the reason).
         """
         texts = self.texts.practice(practice)
         fill = {
@@ -724,13 +933,17 @@ class _Explainer:
             self.context.text_keys(), self.context.os_version
         )
         directions = render_markdown(directions, fill, MARKDOWN_VALUES)
+        rating = texts.rating or DEFAULT_RATINGS.get(practice, Rating.MEDIUM)
+        reason = (fact.reason or "the fact could not be read") if status is Status.UNKNOWN else ""
+        if status is Status.UNKNOWN:
+            summary = unknown_summary(self.texts, reason, fact.evidence.query_mistake)
         return PracticeResult(
             key=key,
             practice=practice,
             name=render(texts.name, fill) or key,
             status=status,
-            rating=texts.rating or DEFAULT_RATINGS.get(practice, Rating.MEDIUM),
-            title=title or render(self._title(practice, status, title_from), fill) or key,
+            rating=rating,
+            title=title or render(self._title(practice, status), fill) or key,
             description=description or render(texts.description, fill),
             directions=directions,
             directions_platform=platform_key,
@@ -738,21 +951,99 @@ class _Explainer:
             requirement=requirement,
             requirement_text=requirement_text,
             observed=observed,
-            reason=(fact.reason or "the fact could not be read")
-            if status is Status.UNKNOWN
-            else "",
+            reason=reason,
             held_against=held_against(requirement_option, status),
             evidence=fact.evidence,
             application=application,
+            status_text=self.texts.status_name(status),
+            rating_text=self.texts.rating_text(status, rating),
+            summary=summary,
+            details=practice_details(
+                self.texts,
+                observed=observed,
+                reason=reason,
+                requirement=requirement,
+                evidence=fact.evidence,
+            ),
         )
 
-    def _title(self, practice: str, status: Status, title_from: str) -> str:
+    def name_of(self, practice: str) -> str:
+        """Return a practice's short name in the report's language ("Firewall")."""
+        return render(self.texts.practice(practice).name, {}) or practice
+
+    def _title(self, practice: str, status: Status) -> str:
         texts = self.texts.practice(practice)
         if status is Status.PASS:
-            return self.texts.practice(title_from or practice).title_passing
+            return texts.title_passing
         if status is Status.UNKNOWN:
             return texts.title_unknown or texts.title_failing
         return texts.title_failing
+
+
+# Why a practice could not be checked, in plain words: the first kind of reason whose words the
+# technical reason holds (our tables and engines say these), else `unknownOther`.
+_UNKNOWN_KINDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"needs osquery"), "unknownNeedsOsquery"),
+    (re.compile(r"no desktop session"), "unknownNoDesktop"),
+    (re.compile(r"\bis not installed\b|\bnot found on path\b"), "unknownNoTool"),
+    (
+        re.compile(r"\bnot run: the scan\b|\bran longer than\b|\btimed? ?out\b|\bwas stopped\b"),
+        "unknownStopped",
+    ),
+    (
+        re.compile(r"\broot\b|\badministrator|\belevated\b|permission denied|not permitted"),
+        "unknownNeedsAdmin",
+    ),
+)
+
+
+def unknown_summary(texts: Instructions, reason: str, query_mistake: bool) -> str:
+    """Say in plain words why a practice could not be checked (the reason goes to details).
+
+    No environment variables, tables or file names: a mistake in IT's query says nothing is
+    wrong with the device; osquery missing, administrator rights, a check stopped for taking too
+    long and no desktop session are named as such; anything else is said in general.
+    """
+    if query_mistake:
+        return texts.string("queryMistake")
+    folded = reason.casefold()
+    for pattern, key in _UNKNOWN_KINDS:
+        if pattern.search(folded):
+            return texts.string(key)
+    return texts.string("unknownOther")
+
+
+def practice_details(
+    texts: Instructions, *, observed: str, reason: str, requirement: str, evidence: Evidence
+) -> tuple[str, ...]:
+    """Return the technical lines of a practice for its collapsed Details.
+
+    What the check saw as measured, why it could not be checked (as the engine or table said
+    it; a mistake in IT's query as IT's reason), the policy's requirement as written, the check
+    and its tables, and its rows as `column = value` (at most `MAX_DETAIL_ROWS`).
+    """
+    lines: list[str] = []
+    if observed:
+        lines.append(texts.string("detailSeen", observed=observed))
+    if reason:
+        key = "queryMistakeForIt" if evidence.query_mistake else "detailReason"
+        lines.append(texts.string(key, reason=reason))
+    elif evidence.error:
+        lines.append(texts.string("detailReason", reason=evidence.error))
+    if requirement:
+        lines.append(texts.string("detailRequired", requirement=requirement))
+    if evidence.tables:
+        lines.append(
+            texts.string("detailCheck", check=evidence.check, tables=", ".join(evidence.tables))
+        )
+    for row in evidence.rows[:MAX_DETAIL_ROWS]:
+        shown = [f"{column} = {value}" for column, value in row.items() if value not in (None, "")]
+        if shown:
+            lines.append(", ".join(shown))
+    hidden = len(evidence.rows) - MAX_DETAIL_ROWS
+    if hidden > 0:
+        lines.append(texts.string("detailMoreRows", count=hidden))
+    return tuple(lines)
 
 
 REQUIREMENT_STRINGS: Mapping[Requirement, str] = {
@@ -761,7 +1052,14 @@ REQUIREMENT_STRINGS: Mapping[Requirement, str] = {
     Requirement.NEVER: "requirementNever",
     Requirement.IF_SUPPORTED: "requirementIfSupported",
 }
-_AT_LEAST = re.compile(r"^>=\s*v?(\d+(?:\.\d+)*)$")
+# A range of one comparison with a plain version (`>=14.6`, `<9.0`), said in the report's words.
+_ONE_COMPARISON = re.compile(r"^(>=|<=|<|>)\s*v?(\d+(?:\.\d+)*)$")
+_COMPARISON_STRINGS: Mapping[str, str] = {
+    ">=": "versionAtLeast",
+    "<=": "versionAtMost",
+    "<": "versionBelow",
+    ">": "versionAbove",
+}
 
 
 def _words_for_option(texts: Instructions, requirement: Requirement) -> str:
@@ -769,10 +1067,10 @@ def _words_for_option(texts: Instructions, requirement: Requirement) -> str:
 
 
 def _words_for_versions(texts: Instructions, allowed: VersionRange) -> str:
-    """Say a version range in the report's language where it is the common `>=x.y` form."""
-    match = _AT_LEAST.match(str(allowed).strip())
+    """Say a version range in the report's language where it is one comparison (`>=x.y`)."""
+    match = _ONE_COMPARISON.match(str(allowed).strip())
     if match:
-        return texts.string("versionAtLeast", version=match.group(1))
+        return texts.string(_COMPARISON_STRINGS[match.group(1)], version=match.group(2))
     return allowed.describe()
 
 
@@ -801,22 +1099,37 @@ def overall_status(statuses: Iterable[Status]) -> Status:
     return Status.PASS
 
 
+_SUMMARY_STRINGS: Mapping[Status, str] = {
+    Status.FAIL: "summaryFail",
+    Status.NUDGE: "summaryNudge",
+    Status.UNKNOWN: "summaryNotChecked",
+}
+
+
 def _summary(
     texts: Instructions,
     status: Status,
     practices: tuple[PracticeResult, ...],
     organization: str,
 ) -> str:
-    critical = sum(1 for p in practices if p.status is Status.FAIL)
-    nudges = sum(1 for p in practices if p.status is Status.NUDGE)
+    """Say the device's state in one sentence, the counts per state in its parentheses.
+
+    The sentence is the same whatever the counts, and each count agrees with its number (its
+    own string for one): "This device doesn't meet every requirement yet (1 needs attention,
+    2 suggestions)."
+    """
     unknown = sum(1 for p in practices if p.status is Status.UNKNOWN)
     head = texts.string(
-        {Status.FAIL: "summaryFail", Status.NUDGE: "summaryNudge"}.get(
-            status, "summaryUnknown" if unknown else "summaryPass"
-        ),
+        _SUMMARY_STRINGS.get(status, "summaryUnknown" if unknown else "summaryPass"),
         organization=organization,
     )
-    parts = texts.count_phrases(
-        {Status.FAIL: critical, Status.NUDGE: nudges, Status.UNKNOWN: unknown}
-    )
-    return f"{head} ({', '.join(parts)})" if parts else head
+    counts = {state: 0 for state in (Status.FAIL, Status.NUDGE, Status.UNKNOWN)}
+    for practice in practices:
+        if practice.status in counts:
+            counts[practice.status] += 1
+    parts = texts.count_phrases(counts)
+    if not parts:
+        return head
+    # IT's own sentence may end in a full stop: the parentheses go before it.
+    stop = head[-1] if head[-1:] in (".", "!") else "."
+    return f"{head.rstrip('.!')} ({', '.join(parts)}){stop}".lstrip()

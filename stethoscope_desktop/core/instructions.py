@@ -46,6 +46,7 @@ from stethoscope_desktop.core.fileformat import (
     SchemaWriter,
     Text,
 )
+from stethoscope_desktop.core.plurals import CATEGORIES, categories
 from stethoscope_desktop.core.policy import PLATFORM_ALIASES
 from stethoscope_desktop.core.status import Rating
 from stethoscope_desktop.core.stethoscope_instructions import (
@@ -58,7 +59,7 @@ from stethoscope_desktop.core.stethoscope_instructions import (
 from stethoscope_desktop.core.stethoscope_instructions import (
     convert_stethoscope as convert_stethoscope,  # the converter, where the format is declared
 )
-from stethoscope_desktop.core.strings import PLACEHOLDER, UiStrings
+from stethoscope_desktop.core.strings import PLACEHOLDER, PLURAL_SEPARATOR, UiStrings
 from stethoscope_desktop.core.versions import VersionRange, VersionRangeError, parse_version
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument, suggest
 
@@ -67,21 +68,23 @@ PLATFORM_TEXT_KEYS = ("darwin", "win32", "linux", "ubuntu", "debian", "fedora")
 VERSION_SEPARATOR = "@"
 # The UI strings, and where each is shown.
 STRINGS: Mapping[str, str] = {
-    "summaryPass": "The window's summary when the device passes ({{organization}}).",
-    "summaryNudge": "The summary when there are suggestions but nothing critical.",
-    "summaryFail": "The summary when there are critical problems.",
-    "summaryUnknown": "The summary when some practices could not be checked.",
-    "countCriticalOne": "The count of critical problems, for one.",
-    "countCriticalOther": "The count of critical problems ({{count}}), for more than one.",
+    "summaryPass": "The report's summary when the device passes (the counts follow it).",
+    "summaryNudge": "The summary when there are suggestions but nothing needs attention.",
+    "summaryFail": "The summary when something needs attention (whatever the count: the counts "
+    "follow it in parentheses).",
+    "summaryUnknown": "The summary when all else passes but some practices could not be checked.",
+    "summaryNotChecked": "The summary when no practice at all could be checked.",
+    "countCriticalOne": "The count of practices that need attention (FAIL), for one.",
+    "countCriticalOther": "The count of practices that need attention ({{count}}), for more.",
     "countSuggestionOne": "The count of suggestions, for one.",
     "countSuggestionOther": "The count of suggestions ({{count}}), for more than one.",
     "countUnknownOne": "The count of practices that could not be checked, for one.",
     "countUnknownOther": "The count of practices that could not be checked ({{count}}).",
-    "statusPass": "The status chip of a passing practice.",
-    "statusNudge": "The status chip of a suggestion.",
-    "statusFail": "The status chip of a critical problem.",
-    "statusUnknown": "The status chip of a practice that could not be checked.",
-    "ratingCritical": "The rating critical, in words.",
+    "statusPass": "A passing practice's status, in every front end (all good).",
+    "statusNudge": "A suggestion's status, in every front end.",
+    "statusFail": "The status of a practice that needs attention (FAIL), in every front end.",
+    "statusUnknown": "The status of a practice that could not be checked, in every front end.",
+    "ratingCritical": "The rating critical, in words (shown beside needs attention only).",
     "ratingHigh": "The rating high, in words.",
     "ratingMedium": "The rating medium, in words.",
     "ratingLow": "The rating low, in words.",
@@ -97,17 +100,19 @@ STRINGS: Mapping[str, str] = {
     "checkAgain": "The Check again button and menu entry.",
     "checking": "Shown while a check runs.",
     "lastCheckedBy": "Which web app last asked the device's status ({{label}}).",
-    "policyErrors": "The window's notice that IT's files have errors.",
+    "policyErrors": "The plain line, in the window and the report (policy_problems_summary), "
+    "that IT's files have errors (the errors themselves are for Details).",
     "bannerTitleOne": "The red banner's title for one critical problem.",
     "bannerTitleOther": "The red banner's title for several ({{count}}).",
-    "appInstalled": "What was seen of a required app that is installed ({{installed}}).",
+    "appInstalled": "What was seen of an app that is installed ({{installed}}).",
     "appNotInstalled": "What was seen of a required app that is missing.",
     "appOutdated": "What was seen of an app in the wrong version ({{installed}}, {{required}}).",
     "appBannedPresent": "What was seen of a banned app that is installed.",
     "appNotBanned": "What was seen of a banned app that is not installed.",
     "notifyTitleOne": "A notification's title for one new critical problem ({{title}}).",
-    "notifyTitleOther": "A notification's title for several ({{count}}).",
     "notifyBody": "A notification's text.",
+    "notifySnooze": "A notification's Snooze button: no more reminders of those problems for "
+    "4 hours (the Open button says open).",
     "runningAsAdmin": "The window's notice when the app runs as an administrator.",
     "noDesktop": "Printed when there is no display to open the window on.",
     "snooze": "The tray menu's Snooze notifications entry.",
@@ -125,6 +130,57 @@ STRINGS: Mapping[str, str] = {
     "requirementNever": "The requirement NEVER, in words.",
     "requirementIfSupported": "The requirement IF_SUPPORTED, in words.",
     "versionAtLeast": "A version requirement in words ({{version}}).",
+    "summaryOn": "A practice's one-line summary: on, as required ({{name}}: its short name).",
+    "summaryOnRecommended": "The same: on, as recommended ({{name}}).",
+    "summaryOff": "The same: off, as required ({{name}}).",
+    "summaryOffRequired": "The same: off, but it must be on ({{name}}).",
+    "summaryOffRecommended": "The same: off, and on is recommended ({{name}}).",
+    "summaryOnForbidden": "The same: on, but it must be off ({{name}}).",
+    "summaryOpenWifiSaved": "The open Wi-Fi practice's summary when open networks are saved.",
+    "summaryOpenWifiNone": "The open Wi-Fi practice's summary when none is saved.",
+    "summaryVersionMeets": "The summary of a version that meets its requirement ({{name}}, "
+    "{{installed}}, {{required}}).",
+    "summaryVersionRecommended": "The summary of a version below the recommended one ({{name}}, "
+    "{{installed}}, {{required}}).",
+    "summaryVersionRequired": "The summary of a version below the required one ({{name}}, "
+    "{{installed}}, {{required}}).",
+    "summaryIdle": "The screen lock timing's summary ({{count}} seconds, {{required}}).",
+    "summaryIdleNever": "Its summary when the screen never locks by itself ({{required}}).",
+    "summaryAppInstalled": "An app rule's summary: installed ({{name}}, {{installed}}).",
+    "summaryAppMissing": "A required app that is not installed ({{name}}).",
+    "summaryAppMissingRecommended": "A suggested app that is not installed ({{name}}).",
+    "summaryAppMissingAllowed": "An app required only where installed (IF_SUPPORTED) that is "
+    "not installed ({{name}}).",
+    "summaryAppBanned": "A banned app that is installed ({{name}}, {{installed}}).",
+    "summaryAppBannedVersion": "An app installed in a banned version ({{name}}, {{installed}}, "
+    "{{banned}}: the banned versions in words).",
+    "summaryAppAllowedVersion": "An app installed in a version its ban does not cover "
+    "({{name}}, {{installed}}, {{banned}}).",
+    "summaryAppAbsent": "A banned app that is not installed ({{name}}).",
+    "titleAppNotRequired": "The title of an app required only where installed (IF_SUPPORTED) "
+    "that is not installed ({{name}}).",
+    "titleAppAllowedVersion": "The title of an app installed in a version its ban does not "
+    "cover ({{name}}, {{installed}}).",
+    "appAllowedVersion": "What was seen of such an app ({{installed}}, {{banned}}).",
+    "summaryCheckPass": "The summary of one of IT's checks that passes.",
+    "summaryCheckFail": "The summary of one of IT's checks that does not pass.",
+    "unknownNeedsOsquery": "A practice's summary when it could not be checked because the "
+    "check needs osquery.",
+    "unknownNeedsAdmin": "The same, because reading it needs administrator rights.",
+    "unknownStopped": "The same, because the check took too long and was stopped.",
+    "unknownNoDesktop": "The same, because no desktop session was found.",
+    "unknownNoTool": "The same, because the program the check reads it with is not installed.",
+    "unknownOther": "The same, for any other reason (the details give it).",
+    "detailSeen": "A line of a practice's Details: what the check saw ({{observed}}).",
+    "detailReason": "A line of Details: why it could not be checked ({{reason}}).",
+    "detailRequired": "A line of Details: the policy's requirement as written ({{requirement}}).",
+    "detailCheck": "A line of Details: the check and its tables ({{check}}, {{tables}}).",
+    "detailMoreRows": "The last line of Details when more rows were returned ({{count}}).",
+    "versionBelow": "A version range `<x` in words ({{version}}).",
+    "versionAtMost": "A version range `<=x` in words ({{version}}).",
+    "versionAbove": "A version range `>x` in words ({{version}}).",
+    "removeCommandUnknown": "Where the banned app's package is not known, the terminal commands "
+    "to use, as {{removeCommand}} in the directions (Markdown).",
     "osVersionNotNamedTitle": "The title when the policy's osVersion names no version for this "
     "platform ({{platformName}}).",
     "osVersionNotNamed": "Its requirement in words ({{platformName}}; the platforms it names: "
@@ -137,7 +193,6 @@ STRINGS: Mapping[str, str] = {
     "snoozeTomorrow": "The snooze menu's until-tomorrow entry.",
     "snoozedUntil": "The snooze menu's entry while snoozed ({{time}}).",
     "pageFailedTitle": "A notification's title when a web app's check failed ({{label}}).",
-    "pageFailedBody": "Its text ({{count}} critical problems).",
     "checkFailed": "The tooltip, menu and window when this computer could not be checked "
     "({{reason}}: one of the failed… strings).",
     "failedNotStarted": "Why: the scan worker could not start.",
@@ -153,13 +208,41 @@ STRINGS: Mapping[str, str] = {
     "manualLeftOutOne": "The report's line when IT's setting (manualChecks: skip) left one check "
     "done by hand out.",
     "manualLeftOutOther": "The same for several ({{count}}).",
+    # The window (issue 15).
+    "sectionAttention": "The window's section of critical problems.",
+    "sectionSuggestions": "The window's section of suggestions.",
+    "sectionCouldNotCheck": "The window's section of practices that could not be checked.",
+    "sectionAllGood": "The window's section of passing practices (collapsed).",
+    "countPassOne": "The count of passing practices, for one.",
+    "countPassOther": "The count of passing practices ({{count}}), for more than one.",
+    "sectionDetails": "A card's collapsed section with the technical evidence.",
+    "copyCommand": "The button beside a command in the directions that copies it.",
+    "commandCopied": "Said on that button for a moment after it copied the command.",
+    "openSettings": "The button that opens the settings pane a direction links to.",
+    "contactIt": "A card's button that opens IT's first help link (menu.help).",
+    "couldNotCheckPlain": "A card's one-line plain summary when the practice could not be "
+    "checked (the technical reason is in Details).",
+    "detailsRequired": "Details: what the policy requires ({{requirement}}).",
 }
-STRING_KEYS = tuple(STRINGS)
+# The counted strings: each has a form per plural category of its language (core.plurals).
+PLURAL_STRINGS: Mapping[str, str] = {
+    "notifyNewCritical": "A notification's title for several new critical problems ({{count}}).",
+    "notifyStillCritical": "A reminder's title for several critical problems the person was told "
+    "of before ({{count}}).",
+    "pageFailedFound": "The text of the notification after a web app's check failed "
+    "({{count}} critical problems).",
+}
+# Keys of earlier versions, accepted and not used.
+RETIRED_STRINGS: Mapping[str, str] = {
+    "notifyTitleOther": "Replaced by notifyNewCritical, which has a form per plural category.",
+    "pageFailedBody": "Replaced by pageFailedFound, which has a form per plural category.",
+}
+STRING_KEYS = (*STRINGS, *PLURAL_STRINGS)
 PLACEHOLDERS = frozenset(
     {
         "requirement", "platformName", "organization", "name", "installFrom", "version",
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
-        "names", "products",
+        "names", "products", "observed", "check", "tables", "banned", "removeCommand",
     }
 )  # fmt: skip
 
@@ -364,6 +447,54 @@ PRACTICE = Record(
 )
 PRACTICE_FIELDS = PRACTICE.keys
 _PRACTICE_NAMES = {key: f"The texts of the practice {key}." for key in PRACTICE_KEYS}
+PLURAL_FORMS = Record(
+    [
+        Field(
+            category,
+            TEXT,
+            f"The form for the counts the language's plural rule puts in `{category}`"
+            + (": every count no other form takes." if category == "other" else "."),
+            missing="needs other: the form for every count the other forms do not take"
+            if category == "other"
+            else "",
+        )
+        for category in CATEGORIES
+    ],
+    message="must be the text's plural forms, e.g. {one: …, other: …} (CLDR's categories "
+    "zero, one, two, few, many, other; other always)",
+    name="pluralForms",
+    description="A counted text: a form per CLDR plural category the language uses.",
+    whole=True,
+)
+
+
+def _plural_forms_problems(
+    reading: Reading, path: KeyPath, raw: Mapping[str, Any], values: dict[str, Any]
+) -> None:
+    """Report a counted string that lacks a form its file's language uses (other shows)."""
+    language = values.get("language") or file_language(reading.doc.file)
+    if not language:
+        return
+    needed = categories(language)
+    for key, forms in values.get("strings", {}).items():
+        if key not in PLURAL_STRINGS or not isinstance(forms, Mapping):
+            continue
+        if missing := [category for category in needed if category not in forms]:
+            reading.fail(
+                (*path, "strings", key),
+                f"the language {language} uses the forms {', '.join(needed)}: "
+                f"{', '.join(missing)} missing (other is shown for those counts)",
+            )
+
+
+UI_STRINGS = Record(
+    [
+        *(Field(key, TEXT, why) for key, why in STRINGS.items()),
+        *(Field(key, PLURAL_FORMS, why) for key, why in PLURAL_STRINGS.items()),
+    ],
+    message="must map string names to texts",
+    ignored=RETIRED_STRINGS,
+)
 _STETHOSCOPE_KEYS = {
     "version": "Stethoscope's: accepted and ignored, as Stethoscope did.",
     "policyFormat": "Stethoscope's: accepted and ignored, as Stethoscope did.",
@@ -390,19 +521,10 @@ INSTRUCTIONS = Record(
         ),
         Field(
             "strings",
-            OrNull(
-                MapOf(
-                    {
-                        key: "A text of the window, the tray or a notification."
-                        for key in STRING_KEYS
-                    },
-                    TEXT,
-                    message="must map string names to texts",
-                ),
-                {},
-            ),
+            OrNull(UI_STRINGS, {}),
             "The texts of the window, the tray menu and the notifications. Placeholders in "
-            "double braces are filled in when shown.",
+            "double braces are filled in when shown; a counted text gives a form per plural "
+            "category of its language.",
         ),
         Field(
             "practices",
@@ -421,6 +543,7 @@ INSTRUCTIONS = Record(
     name="instructions",
     description="Our instructions file.",
     ignored=_STETHOSCOPE_KEYS,
+    check=_plural_forms_problems,
 )
 
 
@@ -614,8 +737,10 @@ class InstructionsLayer:
         if previous.organization and not self.organization:
             self.organization = previous.organization
             kept.append("organization")
+        given = {string_name(name) for name in self.strings}
         for name, text in previous.strings.items():
-            if name not in self.strings:
+            # A counted string is kept whole: not old forms beside the new version's.
+            if string_name(name) not in given:
                 self.strings[name] = text
                 kept.append(f"strings.{name}")
         for practice, fields_ in previous.practices.items():
@@ -632,6 +757,22 @@ class InstructionsLayer:
         return kept
 
 
+def flat_strings(strings: Mapping[str, str | Mapping[str, str]]) -> dict[str, str]:
+    """Return a file's strings as the table holds them: a counted one as `<key>.<category>`."""
+    flat: dict[str, str] = {}
+    for key, text in strings.items():
+        if isinstance(text, Mapping):
+            flat |= {f"{key}{PLURAL_SEPARATOR}{form}": value for form, value in text.items()}
+        else:
+            flat[key] = text
+    return flat
+
+
+def string_name(table_key: str) -> str:
+    """Return the string a table key belongs to (`notifyNewCritical.one` → notifyNewCritical)."""
+    return table_key.partition(PLURAL_SEPARATOR)[0]
+
+
 def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
     """Validate an instructions document (ours or Stethoscope's); bad parts are reported."""
     layer = InstructionsLayer(doc.file)
@@ -640,7 +781,7 @@ def parse_instructions(doc: YamlDocument) -> InstructionsLayer:
         return layer
     layer.language = values.get("language", "")
     layer.organization = " ".join(values.get("organization", "").split())
-    layer.strings = values.get("strings", {})
+    layer.strings = flat_strings(values.get("strings", {}))
     for key, texts in values.get("practices", {}).items():
         fields_ = {name: value for name, value in texts.items() if name != "title"}
         for state, title in texts.get("title", {}).items():
@@ -664,6 +805,10 @@ def merge_instructions(layers: list[InstructionsLayer], language: str) -> Instru
     for layer in layers:
         if layer.organization:
             organization, organization_file = layer.organization, layer.file
+        # A layer's counted string replaces all forms below it (not one language's `one` beside
+        # another's `other`).
+        replaced = {string_name(name) for name in layer.strings if PLURAL_SEPARATOR in name}
+        strings = {k: v for k, v in strings.items() if string_name(k) not in replaced}
         strings.update(layer.strings)
         for key, fields_ in layer.practices.items():
             merged = practices.setdefault(key, {})

@@ -27,6 +27,11 @@ The rules `decide` applies:
 - **Snooze.** `snooze_until` turns a menu choice into a time; until then `decide` shows nothing.
   A snooze more than `MAX_SNOOZE_SECONDS` ahead (a clock set back, a hand-edited file) is
   ignored rather than silencing the app for good.
+- **Snoozing findings.** The notification's own Snooze (`snooze_findings`) holds back the
+  findings it was about for `FINDING_SNOOZE_SECONDS` (4 hours): no reminder names them until
+  then, while a *new* critical finding still notifies at once. When the snooze ends and a
+  finding still fails, the next report reminds of it (whatever the reminder period). A finding
+  that stops failing forgets its snooze; UNKNOWN keeps it.
 
 `NotifyState` is what the app persists between runs (through `core.state.StateStore`), so that
 a restart does not notify about the same findings again.
@@ -36,7 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
@@ -56,6 +61,10 @@ NIGHT_ENDS_HOUR = 4
 MAX_SNOOZE_SECONDS = 2 * 24 * 3600.0
 # A notification about several findings lists at most this many titles.
 MAX_LISTED_TITLES = 3
+# How long a notification's Snooze holds back the findings it was about: long enough to finish
+# what the person is doing (a meeting, a morning's work), short enough that a critical problem
+# comes back the same working day. The button says so (`notifySnooze`).
+FINDING_SNOOZE_SECONDS = 4 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -91,16 +100,20 @@ class NotifyState:
     seconds of that notification; a failing key without an entry is pending. `snoozed_until` is
     the epoch second notifications resume, 0.0 when not snoozed. `NotifyState()` is the state of
     a first start. Snooze with `dataclasses.replace(state, snoozed_until=snooze_until(...))`.
+    `snoozed` maps failing keys whose notification was snoozed (`snooze_findings`) to the epoch
+    second that snooze ends; an entry stays past its end until the reminder it owes is shown.
     """
 
     failing: frozenset[str] = frozenset()
     notified_at: Mapping[str, float] = field(default_factory=dict)
     snoozed_until: float = 0.0
+    snoozed: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Copies, so that a caller's set or dict changing later cannot change this state.
         object.__setattr__(self, "failing", frozenset(self.failing))
         object.__setattr__(self, "notified_at", dict(self.notified_at))
+        object.__setattr__(self, "snoozed", dict(self.snoozed))
 
     def to_json(self) -> dict[str, Any]:
         """Return the state as JSON-ready data (sorted, so the file is stable)."""
@@ -108,6 +121,7 @@ class NotifyState:
             "failing": sorted(self.failing),
             "notified_at": {key: self.notified_at[key] for key in sorted(self.notified_at)},
             "snoozed_until": self.snoozed_until,
+            "snoozed": {key: self.snoozed[key] for key in sorted(self.snoozed)},
         }
 
     @classmethod
@@ -116,7 +130,7 @@ class NotifyState:
 
         Whatever is malformed falls back to its default: a value of the wrong type, a list entry
         that is not text, a time that is not a finite number. Times for keys that are not in
-        `failing` are dropped.
+        `failing` are dropped (notified or snoozed).
         """
         if not isinstance(data, Mapping):
             return cls()
@@ -124,14 +138,9 @@ class NotifyState:
         failing = frozenset(
             key for key in (raw_failing if isinstance(raw_failing, list) else ()) if _is_key(key)
         )
-        raw_times = data.get("notified_at")
-        notified_at = {
-            key: at
-            for key, value in (raw_times.items() if isinstance(raw_times, Mapping) else ())
-            if key in failing and (at := _time(value)) is not None
-        }
+        notified_at = _times(data.get("notified_at"), failing)
         snoozed_until = _time(data.get("snoozed_until"))
-        return cls(failing, notified_at, snoozed_until or 0.0)
+        return cls(failing, notified_at, snoozed_until or 0.0, _times(data.get("snoozed"), failing))
 
 
 @dataclass(frozen=True)
@@ -173,21 +182,46 @@ def decide(
         for key, at in previous.notified_at.items()
         if key in previous.failing and key in failing
     }
+    # A finding's snooze further ahead than any we set (a clock set back) ends now.
+    finding_snoozes = {
+        key: min(until, now + FINDING_SNOOZE_SECONDS)
+        for key, until in previous.snoozed.items()
+        if key in previous.failing and key in failing
+    }
     snoozed = now < previous.snoozed_until <= now + MAX_SNOOZE_SECONDS
     snoozed_until = previous.snoozed_until if snoozed else 0.0
     if not settings.enabled or snoozed:
-        return None, NotifyState(failing, notified_at, snoozed_until)
+        return None, NotifyState(failing, notified_at, snoozed_until, finding_snoozes)
 
+    held_back = {key for key, until in finding_snoozes.items() if now < until}
+    snooze_over = {key for key in finding_snoozes if key not in held_back}
     notification: Notification | None = None
-    new = tuple(p for p in failing_now if p.key not in notified_at)
+    new = tuple(p for p in failing_now if p.key not in notified_at and p.key not in held_back)
+    remindable = tuple(p for p in failing_now if p.key not in held_back)
     period = settings.reminder_hours * 3600.0
     if new:
         notification = _notification(new, instructions, reminder=False)
-    elif period > 0 and any(now - notified_at[p.key] >= period for p in failing_now):
-        notification = _notification(failing_now, instructions, reminder=True)
+    elif any(
+        p.key in snooze_over or (period > 0 and now - notified_at[p.key] >= period)
+        for p in remindable
+    ):
+        notification = _notification(remindable, instructions, reminder=True)
     if notification is not None:
         notified_at.update(dict.fromkeys((p.key for p in failing_now), now))
-    return notification, NotifyState(failing, notified_at, snoozed_until)
+        if notification.reminder:
+            # The reminder a snooze owed is shown: those snoozes are over.
+            finding_snoozes = {k: u for k, u in finding_snoozes.items() if k in held_back}
+    return notification, NotifyState(failing, notified_at, snoozed_until, finding_snoozes)
+
+
+def snooze_findings(state: NotifyState, keys: tuple[str, ...], *, now: float) -> NotifyState:
+    """Return `state` with the findings `keys` snoozed for `FINDING_SNOOZE_SECONDS` from `now`.
+
+    Keys that no longer fail are left out: a fixed finding has nothing to snooze.
+    """
+    until = now + FINDING_SNOOZE_SECONDS
+    snoozed = {**state.snoozed, **{key: until for key in keys if key in state.failing}}
+    return replace(state, snoozed=snoozed)
 
 
 def snooze_until(now: float, choice: SnoozeChoice, *, local_tz: tzinfo) -> float:
@@ -219,9 +253,9 @@ def _notification(
     if len(practices) == 1:
         title = instructions.string("notifyTitleOne", title=_title(practices[0]))
         return Notification(title, body, keys, reminder)
-    # A reminder is about findings the user knows of: not "new", just how many there are.
-    title_key = "bannerTitleOther" if reminder else "notifyTitleOther"
-    title = instructions.string(title_key, count=len(practices))
+    # A reminder is about findings the user knows of: not "new", just how many still fail.
+    title_key = "notifyStillCritical" if reminder else "notifyNewCritical"
+    title = instructions.plural(title_key, len(practices))
     lines = [f"• {_title(p)}" for p in practices[:MAX_LISTED_TITLES]]
     if len(practices) > MAX_LISTED_TITLES:
         lines.append("…")
@@ -230,6 +264,15 @@ def _notification(
 
 def _title(practice: PracticeResult) -> str:
     return practice.title or practice.name or practice.key
+
+
+def _times(raw: object, failing: frozenset[str]) -> dict[str, float]:
+    """Return the valid `key: epoch seconds` entries of `raw` whose key is failing."""
+    return {
+        key: at
+        for key, value in (raw.items() if isinstance(raw, Mapping) else ())
+        if key in failing and (at := _time(value)) is not None
+    }
 
 
 def _is_key(value: object) -> bool:

@@ -135,6 +135,21 @@ class PracticeResult:
     """What the verdict rests on."""
     application: ApplicationOutcome | None = None
     """For an application rule whose list could be read: what was found; else null."""
+    status_text: str = ""
+    """The status in the report's language, in the words every front end shows: 'Needs
+    attention' (FAIL), 'Suggestion' (NUDGE), "Couldn't check" (UNKNOWN), 'All good' (PASS)."""
+    rating_text: str = ""
+    """The rating in words where it adds something (e.g. 'High importance' beside 'Needs
+    attention', ordering what to fix first); empty where it does not: a suggestion, a practice
+    that could not be checked or one that is all good."""
+    summary: str = ""
+    """One plain sentence for the person using the device: what was found, against what is
+    required (e.g. 'openssh-server 9.2 is installed; only versions below 9.0 are not
+    allowed.'). No check data, file names or environment variables: those are in details."""
+    details: tuple[str, ...] = ()
+    """The technical lines behind the summary, for a collapsed 'Details': what the check saw as
+    measured, why it could not be checked (as the engine said it), what the policy requires as
+    written, the check, its tables and rows."""
 
     def unknown_by_query_mistake(self) -> bool:
         """Return True when the status is UNKNOWN because the check's query has a mistake."""
@@ -244,6 +259,9 @@ class Report:
     """How many checks done by hand IT's setting left out of manual_checks (manualChecks: skip
     in config.yaml); 0 when they are shown.
     """
+    policy_problems_summary: str = ""
+    """One plain sentence for the person when IT's files have problems (the technical lines,
+    with file, line and key, are policy_problems); empty when they have none."""
     schema_version: int = REPORT_SCHEMA_VERSION
     """The version of this report format; it changes when a field changes meaning or is removed."""
 
@@ -388,6 +406,7 @@ def _practice(raw: Any, name: str) -> PracticeResult:
             rows=tuple(dict(row) for row in rows),
         ),
         application=outcome,
+        details=texts_in(data, "details", name),
     )
 
 

@@ -1,7 +1,13 @@
 """The UI's phrases in one language.
 
 A string table with `{{placeholder}}`s, and the few phrases built from it (a status or rating in
-words, "2 critical, 1 suggestion").
+words, "2 need attention, 1 suggestion").
+
+A counted string has a form per plural category of its language (`core.plurals`): the table
+holds them as `<key>.<category>` (`notifyNewCritical.one`, `notifyNewCritical.other`), as the
+instruction files' `{one: …, other: …}` are read, so the table stays texts by names wherever it
+goes (the scan worker hands it to the tray as it is). `UiStrings.plural(key, count)` picks the
+form: the one the language's rule names for `count`, else `other`.
 
 Kept apart from `core.instructions` (which parses and merges the instruction files) so that the
 tray process, which receives the table ready-made from the scan worker, needs no YAML or policy
@@ -16,9 +22,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from stethoscope_desktop.core.plurals import plural_category
 from stethoscope_desktop.core.status import Rating, Status
 from stethoscope_desktop.core.strings_en import STRINGS as ENGLISH_STRINGS
 
+# Between a counted string's name and its plural category in the table: `notifyNewCritical.one`.
+PLURAL_SEPARATOR = "."
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 _STATUS_STRINGS = {
     Status.FAIL: "statusFail",
@@ -32,6 +41,8 @@ _RATING_STRINGS = {
     Rating.MEDIUM: "ratingMedium",
     Rating.LOW: "ratingLow",
 }
+# The statuses beside which the rating is said in words (`UiStrings.rating_text`).
+RATED_STATUSES = frozenset({Status.FAIL})
 _COUNT_STRINGS = (
     (Status.FAIL, "countCriticalOne", "countCriticalOther"),
     (Status.NUDGE, "countSuggestionOne", "countSuggestionOther"),
@@ -92,16 +103,37 @@ class UiStrings:
         """Return a UI string with its placeholders filled in."""
         return render(self.strings.get(key, key), values)
 
+    def plural(self, key: str, count: int, **values: object) -> str:
+        """Return a counted string in the form `count` takes, `{{count}}` filled in.
+
+        The form is the one the language's plural rule names (`core.plurals`), else `other`;
+        a string with no forms at all shows as its key.
+        """
+        category = plural_category(self.language, count)
+        text = self.strings.get(f"{key}{PLURAL_SEPARATOR}{category}")
+        if text is None:
+            text = self.strings.get(f"{key}{PLURAL_SEPARATOR}other", key)
+        return render(text, {"count": count, **values})
+
     def status_name(self, status: Status) -> str:
-        """Return a status in words ("Critical", "Suggestion", …)."""
+        """Return a status in words ("Needs attention", "Suggestion", …)."""
         return self.string(_STATUS_STRINGS[status])
 
     def rating_name(self, rating: Rating) -> str:
         """Return a rating in words ("High importance", …)."""
         return self.string(_RATING_STRINGS[rating])
 
+    def rating_text(self, status: Status, rating: Rating) -> str:
+        """Return the rating in words where it adds something to the status, else "".
+
+        Only beside "Needs attention": there it says what to fix first. A suggestion is not
+        critical whatever its practice's rating ("Suggestion · Critical importance" misleads),
+        and what could not be checked or is all good needs no ranking in words.
+        """
+        return self.rating_name(rating) if status in RATED_STATUSES else ""
+
     def count_phrases(self, counts: Mapping[Status, int]) -> list[str]:
-        """Return "2 critical", "1 suggestion", "3 couldn't be checked" for the non-zero counts."""
+        """Return "2 need attention", "1 suggestion", "3 couldn't be checked" (non-zero ones)."""
         phrases = []
         for status, one, other in _COUNT_STRINGS:
             count = counts.get(status, 0)

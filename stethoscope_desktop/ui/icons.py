@@ -202,3 +202,47 @@ def panel_is_dark(palette: QPalette, scheme: Qt.ColorScheme | None = None) -> bo
     if scheme == Qt.ColorScheme.Light:
         return False
     return palette.color(QPalette.ColorRole.Window).lightness() < 128
+
+
+# Each practice's icon in the window: `resources/icons/practices/<name>.svg`, line drawings whose
+# strokes are `currentColor`, tinted for the palette when drawn.
+PRACTICE_ICONS = {
+    "osVersion": "system-update",
+    "diskEncryption": "disk-encryption",
+    "firewall": "firewall",
+    "automaticUpdates": "automatic-updates",
+    "screenLock": "screen-lock",
+    "screenIdle": "screen-idle",
+    "remoteLogin": "remote-login",
+    "openWifiConnections": "wifi",
+    "securitySoftware": "security-software",
+    "stethoscopeVersion": "app-version",
+    "stethoscopeDesktopVersion": "app-version",
+    "requiredApplications": "applications",
+    "bannedApplications": "applications",
+    "suggestedApplications": "applications",
+    "custom": "it-check",
+}
+DEFAULT_PRACTICE_ICON = "practice"
+
+
+def practice_icon_path(practice: str) -> Path:
+    """Return the SVG of a practice's icon (`PracticeResult.practice`); others get a circle."""
+    name = PRACTICE_ICONS.get(practice, DEFAULT_PRACTICE_ICON)
+    return icons_dir() / "practices" / f"{name}.svg"
+
+
+@lru_cache(maxsize=128)
+def practice_icon(practice: str, colour: str, pixels: int) -> QPixmap:
+    """Return a practice's icon drawn in `colour` (#rrggbb), `pixels` wide (device pixels)."""
+    from PySide6.QtCore import QByteArray
+    from PySide6.QtSvg import QSvgRenderer
+
+    path = practice_icon_path(practice)
+    if not path.is_file():
+        raise FileNotFoundError(f"icon {path} is missing")
+    svg = path.read_text(encoding="utf-8").replace("currentColor", colour)
+    renderer = QSvgRenderer(QByteArray(svg.encode("utf-8")))
+    if not renderer.isValid():
+        raise ValueError(f"icon {path} is not an SVG that Qt can render")
+    return QPixmap.fromImage(render_svg_image(renderer, pixels))

@@ -1,7 +1,11 @@
 """Applies core's notification rules to each new report and shows what they decide.
 
 The decision is `core.notify.decide` (pure, tested on its own); the state it needs survives
-restarts in the app's state file, so a restart does not notify again.
+restarts in the app's state file, so a restart does not notify again, and a finding snoozed
+from its notification stays snoozed.
+
+Each notification goes out as an `Alert` (critical findings: critical urgency, stays, Open and
+Snooze); its Snooze comes back as `snooze_findings` with the findings it was about.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from stethoscope_desktop.core.notify import (
     NotifyState,
     SnoozeChoice,
     decide,
+    snooze_findings,
     snooze_until,
 )
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.core.strings import UiStrings
-from stethoscope_desktop.ui.notifier import Notifier
+from stethoscope_desktop.ui.notifier import Alert, Notifier
 
 log = logging.getLogger(__name__)
 STATE_KEY = "notify"
@@ -73,9 +78,23 @@ class NotificationController(QObject):
         self._save()
         if notification is not None:
             log.info("notifying: %s", notification.title)
-            self._notifier.notify(notification.title, notification.body)
+            self._notifier.alert(
+                Alert(
+                    notification.title,
+                    notification.body,
+                    notification.keys,
+                    open_label=strings.string("open"),
+                    snooze_label=strings.string("notifySnooze"),
+                )
+            )
             self.notified.emit(notification)
         return notification
+
+    def snooze_findings(self, keys: tuple[str, ...]) -> None:
+        """Hold back reminders of these findings (a notification's Snooze); new ones still come."""
+        self._state = snooze_findings(self._state, tuple(keys), now=self._clock())
+        log.info("snoozed from a notification: %s", ", ".join(sorted(self._state.snoozed)))
+        self._save()
 
     def snooze(self, choice: SnoozeChoice | str) -> None:
         """Snooze notifications (`""` resumes them)."""

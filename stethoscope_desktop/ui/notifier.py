@@ -1,10 +1,18 @@
 """How a notification reaches the person: a fallback chain of adapters.
 
-1. The tray icon's `showMessage` where a tray exists (on Linux a StatusNotifierItem host turns it
-   into an `org.freedesktop.Notifications.Notify` call; macOS and Windows show their own).
-2. Without a tray on Linux: `org.freedesktop.Notifications.Notify` on the session bus through
-   jeepney (workaround: PySide6 6.12's QtDBus cannot send the `u` (uint32) argument Notify needs
-   from Python), the click coming back as `ActionInvoked` on the same connection.
+Two kinds: an informational one (`notify`: debug info copied, a web app's check failed) and an
+`Alert` about critical findings, which uses the critical urgency and the app's icon, stays until
+dismissed, and offers Open and Snooze where the system can.
+
+1. On Linux, where a notification daemon answers on the session bus (dunst, GNOME Shell, KDE
+   Plasma): `org.freedesktop.Notifications.Notify` through jeepney (workaround: PySide6 6.12's
+   QtDBus cannot send the `u` (uint32) argument Notify needs from Python), with the urgency
+   hint, `expire_timeout` 0 for an alert, and the actions Open and Snooze, which come back as
+   `ActionInvoked` (see `freedesktop_notifier`). This comes before the tray: Qt's `showMessage`
+   sends Notify without actions, with normal urgency and an expiry.
+2. The tray icon's `showMessage` (macOS, Windows; Linux with a tray but no daemon): the
+   system's own balloon or banner, with the app's icon. Qt gives it no actions: clicking it is
+   Open, and Snooze is in the tray menu (Snooze notifications).
 3. Otherwise the notification is only logged.
 
 Whether to notify is decided in core (`core/notify.py`); this module only shows.
@@ -13,6 +21,7 @@ Whether to notify is decided in core (`core/notify.py`); this module only shows.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QSystemTrayIcon
@@ -25,14 +34,37 @@ NOTIFY_TIMEOUT_S = 5
 MESSAGE_TIMEOUT_MS = 15_000
 
 
+@dataclass(frozen=True)
+class Alert:
+    """A notification about critical findings (`keys`), with its buttons' words."""
+
+    title: str
+    body: str
+    keys: tuple[str, ...]
+    open_label: str
+    snooze_label: str
+
+
 class Notifier(QObject):
-    """Shows notifications; `clicked` fires when the person clicks one."""
+    """Shows notifications.
+
+    `clicked` fires when the person opens one (a click, or its Open button);
+    `snooze_requested` with an alert's keys when they press its Snooze button.
+    """
 
     clicked = Signal()
+    snooze_requested = Signal(object)  # tuple[str, ...]: the findings the alert was about
 
     def notify(self, title: str, body: str) -> bool:
-        """Show a notification; return True if it was handed to the system."""
+        """Show an informational notification; return True if it was handed to the system."""
         raise NotImplementedError
+
+    def alert(self, alert: Alert) -> bool:
+        """Show an alert about critical findings; True if it was handed to the system.
+
+        A notifier without urgency or buttons shows it as a notification (click = Open).
+        """
+        return self.notify(alert.title, alert.body)
 
     def close(self) -> None:
         """Release what the notifier holds (a D-Bus connection); it is not used afterwards."""
@@ -44,11 +76,12 @@ class Notifier(QObject):
 
 
 class TrayNotifier(Notifier):
-    """Notifications through the tray icon (`QSystemTrayIcon.showMessage`).
+    """Notifications through the tray icon (`QSystemTrayIcon.showMessage`), with the app's icon.
 
-    On Linux Qt passes the body unchanged to the freedesktop notification daemon, which may read
-    it as markup (dunst, GNOME, Plasma do): the body holds IT's titles, so there it is escaped
-    (`escape_body`) and shows as written.
+    Qt offers no buttons there: clicking the message opens the window (`clicked`), and Snooze
+    is the tray menu's. On Linux Qt passes the body unchanged to the freedesktop notification
+    daemon, which may read it as markup (dunst, GNOME, Plasma do): the body holds IT's titles,
+    so there it is escaped (`escape_body`) and shows as written.
     """
 
     def __init__(self, tray: QSystemTrayIcon, *, escape_body: bool = False) -> None:
@@ -58,11 +91,11 @@ class TrayNotifier(Notifier):
         tray.messageClicked.connect(self.clicked)
 
     def notify(self, title: str, body: str) -> bool:
-        """Show the message from the tray icon."""
+        """Show the message from the tray icon, with the app's icon."""
+        from stethoscope_desktop.ui.icons import app_icon  # drawn only when a message shows
+
         shown = markup_escaped(body) if self.escape_body else body
-        self._tray.showMessage(
-            title, shown, QSystemTrayIcon.MessageIcon.Warning, MESSAGE_TIMEOUT_MS
-        )
+        self._tray.showMessage(title, shown, app_icon(), MESSAGE_TIMEOUT_MS)
         return True
 
 
@@ -90,14 +123,14 @@ class LogNotifier(Notifier):
 
 def create_notifier(tray: QSystemTrayIcon | None, platform: str) -> Notifier:
     """Return the first notifier in the chain that works here."""
-    if tray is not None and QSystemTrayIcon.isSystemTrayAvailable():
-        return _tray_notifier(tray, platform)
     if platform == "linux":
         from stethoscope_desktop.ui.freedesktop_notifier import FreedesktopNotifier
 
         freedesktop = FreedesktopNotifier.available()
         if freedesktop is not None:
             return freedesktop
-    if tray is not None and QSystemTrayIcon.supportsMessages():
+    if tray is not None and (
+        QSystemTrayIcon.isSystemTrayAvailable() or QSystemTrayIcon.supportsMessages()
+    ):
         return _tray_notifier(tray, platform)
     return LogNotifier()

@@ -1,10 +1,11 @@
 """The tray icon: draws the status it is given, toggles the window, and keeps its menu current.
 
 The menu: Open, Check again, the state in words, IT's notice (when config.yaml has one), then
-Snooze, Start at login, Help (IT's help links, the all-devices page, Copy debug info and the
-version) and Quit. The menu is rebuilt whenever what it says changes, not when it opens: a tray
-host that shows it through D-Bus (StatusNotifierItem) sizes it by the layout it read before, and
-cuts off what a rebuild on opening adds.
+Snooze, Start at login (only where the system's autostart is supported), Help (IT's help links,
+the all-devices page, Copy debug info and the version) and Quit. The menu is rebuilt whenever
+what it says changes, not when it opens: a tray host that shows it through D-Bus
+(StatusNotifierItem) sizes it by the layout it read before, and cuts off what a rebuild on
+opening adds.
 
 It speaks the bundled English (`core.strings.ENGLISH`) until the scan worker's strings arrive;
 until the first report, Help holds only Copy debug info and the version.
@@ -55,9 +56,12 @@ class Tray(QObject):
         template_icons: bool,
         autostart_enabled: Callable[[], bool],
         snoozed_until: Callable[[], float],
+        autostart_supported: bool = True,
     ) -> None:
+        """`autostart_supported`: offer Start at login (not where the system has no autostart)."""
         super().__init__()
         self._template = template_icons
+        self._autostart_supported = autostart_supported
         self._autostart_enabled = autostart_enabled
         self._snoozed_until = snoozed_until
         self._instructions = ENGLISH
@@ -79,6 +83,12 @@ class Tray(QObject):
 
     def show(self) -> None:
         """Put the icon in the tray, its menu ready (some trays read the menu only once)."""
+        self.rebuild_menu()
+        self.icon.show()
+
+    def show_again(self) -> None:
+        """Take the icon out of the tray and put it back (Qt registers it with the host anew)."""
+        self.icon.hide()
         self.rebuild_menu()
         self.icon.show()
 
@@ -144,7 +154,8 @@ class Tray(QObject):
         The snooze (while it lasts) and start at login.
         """
         until = self._snoozed_until()
-        return (until if until > datetime.now().timestamp() else 0.0, self._autostart_enabled())
+        enabled = self._autostart_supported and self._autostart_enabled()
+        return (until if until > datetime.now().timestamp() else 0.0, enabled)
 
     def _rebuild_if_stale(self) -> None:
         if self._menu_moment() != self._built_for:
@@ -205,11 +216,12 @@ class Tray(QObject):
         for choice in SNOOZE_CHOICES:
             action = snooze.addAction(strings.string(SNOOZE_STRINGS[choice]))
             action.triggered.connect(lambda _=False, c=choice: self._snooze(c))
-        autostart = QAction(strings.string("startAtLogin"), menu)
-        autostart.setCheckable(True)
-        autostart.setChecked(self._autostart_enabled())
-        autostart.toggled.connect(self._on_autostart_toggled)
-        menu.addAction(autostart)
+        if self._autostart_supported:
+            autostart = QAction(strings.string("startAtLogin"), menu)
+            autostart.setCheckable(True)
+            autostart.setChecked(self._autostart_enabled())
+            autostart.toggled.connect(self._on_autostart_toggled)
+            menu.addAction(autostart)
         self._add_help(self._submenu(self.help_menu, strings.string("help")), strings)
         menu.addSeparator()
         menu.addAction(strings.string("quit"), self.quit_requested.emit)

@@ -374,7 +374,7 @@ def test_custom_checks_are_ranked_among_the_practices(report: Report) -> None:
     assert keys.index("osVersion") < keys.index("custom/unattended-upgrades-installed")
     assert keys.index("custom/unattended-upgrades-installed") < keys.index("applications/clamav")
     assert keys.index("custom/no-unencrypted-ssh-keys") < keys.index("diskEncryption")
-    assert "(1 critical, 3 suggestions, 1 couldn't be checked)" in report.summary
+    assert "(1 needs attention, 3 suggestions, 1 couldn't be checked)." in report.summary
 
 
 def test_the_report_with_custom_checks_is_valid_json_and_prints(report: Report) -> None:

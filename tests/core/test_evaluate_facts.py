@@ -254,7 +254,7 @@ def test_each_application_rule_for_this_device_gets_a_verdict_with_its_rows() ->
         "bannedApplications",
     )
     assert torrent.application is not None and torrent.application.state is AppState.BANNED_PRESENT
-    assert torrent.observed == "installed, but not allowed"
+    assert torrent.observed == "version 4.5.2-3 is installed, and it is not allowed"
     assert torrent.description == "No file sharing."
     assert torrent.evidence.rows == (APPS[1],)
     zoom = apps["applications/zoom"]
@@ -262,7 +262,8 @@ def test_each_application_rule_for_this_device_gets_a_verdict_with_its_rows() ->
     assert zoom.application is not None and zoom.application.state is AppState.NOT_INSTALLED
     assert "https://zoom.us/download" in zoom.directions
     sshd = apps["applications/openssh-server"]
-    assert sshd.status is PASS and sshd.title == "openssh-server is installed"
+    # Only versions below 9.0.0 are banned: the title says the installed one is allowed.
+    assert sshd.status is PASS and sshd.title == "openssh-server 9.2p1 is an allowed version"
 
 
 def test_an_unreadable_application_list_makes_every_rule_unknown() -> None:
@@ -364,7 +365,10 @@ def test_the_report_carries_the_facts_and_where_the_policy_came_from() -> None:
         ("automaticUpdates", NUDGE),
         ("diskEncryption", PASS),
     ]
-    assert report.summary == f"{TEXTS.string('summaryFail')} (2 critical, 1 suggestion)"
+    assert (
+        report.summary
+        == "This device doesn't meet every requirement yet (2 need attention, 1 suggestion)."
+    )
     assert (report.device, report.engine) == (gathered.device, gathered.engine)
     assert (report.started_at, report.duration_seconds) == (gathered.started_at, 0.25)
     assert report.table_timings == gathered.table_timings

@@ -21,6 +21,7 @@ from stethoscope_desktop.core.instructions import (
     parse_instructions,
 )
 from stethoscope_desktop.core.notify import (
+    FINDING_SNOOZE_SECONDS,
     MAX_LISTED_TITLES,
     MAX_SNOOZE_SECONDS,
     SNOOZE_CHOICES,
@@ -29,6 +30,7 @@ from stethoscope_desktop.core.notify import (
     NotifyState,
     SnoozeChoice,
     decide,
+    snooze_findings,
     snooze_until,
 )
 from stethoscope_desktop.core.report import DeviceFacts, Evidence, PracticeResult, Report, rank
@@ -295,7 +297,7 @@ def test_a_reminder_names_every_finding_still_failing() -> None:
     assert reminder is not None
     assert reminder.reminder
     assert reminder.keys == ("diskEncryption", "firewall")
-    assert reminder.title == "2 critical problems need your attention"  # not "new"
+    assert reminder.title == "2 critical problems still need your attention"  # not "new"
     assert reminder.body.splitlines()[:2] == [
         "• Disk encryption should be enabled",
         "• Your firewall should be on",
@@ -446,6 +448,7 @@ def test_the_state_round_trips_through_json_text() -> None:
         "failing": ["applications/^uTorrent$", "firewall"],
         "notified_at": {"applications/^uTorrent$": T0 + 1.5, "firewall": T0},
         "snoozed_until": T0 + HOUR,
+        "snoozed": {},
     }
     assert NotifyState.from_json(data) == state
 
@@ -604,3 +607,124 @@ def test_every_snooze_choice_is_in_the_future_and_within_the_plausible_limit(
 def test_an_unknown_snooze_choice_is_an_error() -> None:
     with pytest.raises(ValueError, match="unknown snooze choice"):
         snooze_until(T0, "forever", local_tz=UTC)  # type: ignore[arg-type]
+
+
+# -- the notification's own Snooze: per finding ------------------------------------------------
+
+
+def test_a_snoozed_finding_is_not_reminded_of_until_its_snooze_ends() -> None:
+    run = Run(NotificationSettings(reminder_hours=1))
+    assert run.scan(after_hours=0, firewall=FAIL) is not None
+    run.state = snooze_findings(run.state, ("firewall",), now=run.now)
+    assert run.state.snoozed == {"firewall": run.now + FINDING_SNOOZE_SECONDS}
+    assert FINDING_SNOOZE_SECONDS == 4 * HOUR
+    # The reminder period (1 hour) passes several times: the snooze holds.
+    for _ in range(3):
+        assert run.scan(after_hours=1, firewall=FAIL) is None
+    reminder = run.scan(after_hours=1, firewall=FAIL)  # 4 hours: the snooze is over
+    assert reminder is not None and reminder.reminder and reminder.keys == ("firewall",)
+    assert run.state.snoozed == {}, "the reminder it owed was shown"
+    assert run.scan(after_hours=0.5, firewall=FAIL) is None
+    assert run.scan(after_hours=0.5, firewall=FAIL) is not None, "then the usual period again"
+
+
+def test_a_new_finding_notifies_while_another_is_snoozed_and_names_only_itself() -> None:
+    run = Run()
+    run.scan(after_hours=0, firewall=FAIL)
+    run.state = snooze_findings(run.state, ("firewall",), now=run.now)
+    new = run.scan(after_hours=1, firewall=FAIL, diskEncryption=FAIL)
+    assert new is not None and not new.reminder
+    assert new.keys == ("diskEncryption",)
+    assert new.title == "Disk encryption should be enabled"
+    # The firewall's snooze still holds; when it ends, the reminder comes.
+    assert run.scan(after_hours=2, firewall=FAIL, diskEncryption=FAIL) is None
+    reminder = run.scan(after_hours=1, firewall=FAIL, diskEncryption=FAIL)
+    assert reminder is not None and reminder.reminder
+    assert reminder.keys == ("diskEncryption", "firewall")
+
+
+def test_a_snoozed_finding_that_is_fixed_forgets_its_snooze() -> None:
+    run = Run()
+    run.scan(after_hours=0, firewall=FAIL)
+    run.state = snooze_findings(run.state, ("firewall",), now=run.now)
+    assert run.scan(after_hours=1, firewall=PASS) is None
+    assert run.state.snoozed == {}
+    again = run.scan(after_hours=1, firewall=FAIL)
+    assert again is not None and not again.reminder, "failing again is new again"
+
+
+def test_unknown_keeps_a_findings_snooze() -> None:
+    run = Run()
+    run.scan(after_hours=0, firewall=FAIL)
+    run.state = snooze_findings(run.state, ("firewall",), now=run.now)
+    until = run.state.snoozed["firewall"]
+    assert run.scan(after_hours=1, firewall=UNKNOWN) is None
+    assert run.state.snoozed == {"firewall": until}
+    assert run.scan(after_hours=1, firewall=FAIL) is None, "still snoozed, not new"
+
+
+def test_snoozing_a_finding_that_no_longer_fails_does_nothing() -> None:
+    run = Run()
+    run.scan(after_hours=0, firewall=FAIL)
+    run.scan(after_hours=1, firewall=PASS)
+    assert snooze_findings(run.state, ("firewall",), now=run.now).snoozed == {}
+
+
+def test_a_findings_snooze_owed_while_notifications_are_off_comes_when_they_are_on() -> None:
+    run = Run()
+    run.scan(after_hours=0, firewall=FAIL)
+    run.state = snooze_findings(run.state, ("firewall",), now=run.now)
+    run.settings = NotificationSettings(enabled=False)
+    assert run.scan(after_hours=5, firewall=FAIL) is None
+    assert "firewall" in run.state.snoozed, "the reminder it owes is kept"
+    run.settings = DEFAULT
+    reminder = run.scan(after_hours=0.1, firewall=FAIL)
+    assert reminder is not None and reminder.reminder
+
+
+def test_a_findings_snooze_from_a_clock_set_back_ends_within_its_length() -> None:
+    run = Run()
+    run.scan(after_hours=0, firewall=FAIL)
+    run.state = dataclasses.replace(run.state, snoozed={"firewall": run.now + 1000 * HOUR})
+    assert run.scan(after_hours=1, firewall=FAIL) is None
+    assert run.state.snoozed["firewall"] <= run.now + FINDING_SNOOZE_SECONDS
+    assert run.scan(after_hours=4, firewall=FAIL) is not None
+
+
+def test_the_findings_snoozes_survive_a_restart(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state.json")
+    run = Run()
+    run.scan(after_hours=0, firewall=FAIL)
+    run.state = snooze_findings(run.state, ("firewall",), now=run.now)
+    store.save({"notify": run.state.to_json()})
+    loaded = NotifyState.from_json(store.load()["notify"])
+    assert loaded == run.state
+    bad = {**run.state.to_json(), "snoozed": {"firewall": "soon", "other": T0}}
+    assert NotifyState.from_json(bad).snoozed == {}
+
+
+# -- plural forms in the notifications' titles ---------------------------------------------------
+
+
+def test_several_new_findings_are_counted_in_the_languages_plural_form() -> None:
+    polish = dataclasses.replace(
+        english(),
+        language="pl",
+        strings={
+            **english().strings,
+            "notifyNewCritical.one": "{{count}} nowy problem krytyczny",
+            "notifyNewCritical.few": "{{count}} nowe problemy krytyczne",
+            "notifyNewCritical.many": "{{count}} nowych problemów krytycznych",
+            "notifyNewCritical.other": "{{count}} nowego problemu krytycznego",
+        },
+    )
+    keys = [f"check{n}" for n in range(5)]
+    for count, title in ((2, "2 nowe problemy krytyczne"), (5, "5 nowych problemów krytycznych")):
+        notification, _ = decide(
+            NotifyState(),
+            report_of(**dict.fromkeys(keys[:count], FAIL)),
+            now=T0,
+            settings=DEFAULT,
+            instructions=polish,
+        )
+        assert notification is not None and notification.title == title

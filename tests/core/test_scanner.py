@@ -234,7 +234,7 @@ def test_screen_idle_from_the_screen_lock_table(
     assert idle.observed.startswith(observed)
 
 
-def test_an_allowed_version_of_a_banned_app_says_it_is_installed(tmp_path: Path) -> None:
+def test_an_allowed_version_of_a_banned_app_says_it_is_an_allowed_version(tmp_path: Path) -> None:
     policy = (
         'applications:\n  - name: openssh-server\n    assertion: NEVER\n    version: "<9.0.0"\n'
     )
@@ -249,7 +249,11 @@ def test_an_allowed_version_of_a_banned_app_says_it_is_installed(tmp_path: Path)
     )
     sshd = scan(tables, tmp_path, policy=policy).practice("applications/openssh-server")
     assert sshd is not None and sshd.status is Status.PASS
-    assert sshd.title == "openssh-server is installed"
+    assert sshd.title == "openssh-server 9.2p1 is an allowed version"
+    assert sshd.summary == (
+        "openssh-server 9.2p1 is installed: an allowed version (only versions below 9.0.0 are "
+        "not allowed)."
+    )
     old = canned_linux(
         deb_packages=[
             {"name": "openssh-server", "version": "1:8.4p1-5", "status": "install ok installed"}

@@ -74,6 +74,17 @@ IT_CHECKS = """\
 """
 
 
+PALETTE_COLOURS = 160
+
+
+def to_palette(path: Path) -> None:
+    """Rewrite a screenshot as a palette PNG (a third of the size; UI pictures have few colours)."""
+    subprocess.run(
+        ["convert", str(path), "+dither", "-colors", str(PALETTE_COLOURS), f"PNG8:{path}"],
+        check=True,
+    )
+
+
 def _wait(condition, timeout: float) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -148,6 +159,7 @@ def take(folder: Path) -> list[Path]:
         settle(1500)
         shot = folder / "window-notice-and-help.png"
         subprocess.run(["import", "-window", str(int(window.winId())), str(shot)], check=True)
+        to_palette(shot)
         pictures.append(shot)
         window.manual_checks.set_expanded(True)
         settle(500)
@@ -156,6 +168,7 @@ def take(folder: Path) -> list[Path]:
         settle(1000)
         shot = folder / "window-checks-by-hand.png"
         subprocess.run(["import", "-window", str(int(window.winId())), str(shot)], check=True)
+        to_palette(shot)
         pictures.append(shot)
         window.hide()
         settle(500)

@@ -27,12 +27,16 @@ PROGRAMS = {
     "dbus-monitor": "dbus",
     "dbus-send": "dbus",
     "dunst": "dunst",
+    "dunstctl": "dunst",
+    "xwininfo": "x11-utils",
     "gtk-sni-tray-standalone": "haskell-gtk-sni-tray-utils",
 }
 DUNSTRC = """[global]
     font = DejaVu Sans 10
     # As dunst ships it: bodies are markup (capability body-markup)
     markup = full
+    # The context menu's chooser: picks the action `VirtualDesktop.choose_action` names
+    dmenu = {dmenu} -p dunst
 [urgency_normal]
     timeout = 0
 [urgency_critical]
@@ -77,11 +81,67 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None
         raise AssertionError(str(error)) from None
 
 
+DMENU = """#!/bin/sh
+# Stands in for dmenu: dunst writes its context menu's lines to stdin; print the chosen one.
+tee -a "{folder}/menu.log" | grep -m1 -F -- "$(cat "{folder}/menu-choice")"
+"""
+
+
+@dataclass(frozen=True)
+class NotifyCall:
+    """One Notify call the daemon received, as dbus-monitor saw it."""
+
+    app: str
+    replaces_id: int
+    icon: str
+    summary: str
+    body: str
+    actions: tuple[str, ...]  # id, label, id, label, …
+    hints: dict[str, str]  # name -> value as dbus-monitor prints it ("byte 2")
+    expire_timeout: int
+
+    def action_ids(self) -> tuple[str, ...]:
+        """Return the ids of the notification's actions."""
+        return self.actions[::2]
+
+
+_NOTIFY_CALL = re.compile(
+    r'^   string "(?P<app>.*?)"\n'
+    r"   uint32 (?P<replaces>\d+)\n"
+    r'   string "(?P<icon>.*?)"\n'
+    r'   string "(?P<summary>.*?)"\n'
+    r'   string "(?P<body>.*?)"\n'
+    r"   array \[\n(?P<actions>.*?)^   \]\n"
+    r"   array \[\n(?P<hints>.*?)^   \]\n"
+    r"   int32 (?P<expire>-?\d+)$",
+    re.M | re.S,
+)
+_HINT = re.compile(r'dict entry\(\s*string "([^"]*)"\s*variant\s+(.*?)\n\s*\)', re.S)
+
+
+def parse_notify_call(block: str) -> NotifyCall | None:
+    """Return the Notify call in one message of dbus-monitor's output (None if it is not one)."""
+    match = _NOTIFY_CALL.search(block)
+    if match is None:
+        return None
+    return NotifyCall(
+        app=match["app"],
+        replaces_id=int(match["replaces"]),
+        icon=match["icon"],
+        summary=match["summary"],
+        body=match["body"],
+        actions=tuple(re.findall(r'^      string "(.*?)"$', match["actions"], re.M | re.S)),
+        hints={name: " ".join(value.split()) for name, value in _HINT.findall(match["hints"])},
+        expire_timeout=int(match["expire"]),
+    )
+
+
 class VirtualDesktop:
     """Starts and stops the processes of one private desktop."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, screen: tuple[int, int] = (1280, 800)) -> None:
         self.folder = folder
+        self.screen = screen
         self.processes: list[subprocess.Popen[bytes]] = []
         self.files: list[IO[bytes]] = []
         self.display = f":{_free_display()}"
@@ -109,7 +169,16 @@ class VirtualDesktop:
     def start(self) -> None:
         """Bring the desktop up (raises TimeoutError when a part does not come up)."""
         self._start(
-            ["Xvfb", self.display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"], "xvfb.log"
+            [
+                "Xvfb",
+                self.display,
+                "-screen",
+                "0",
+                f"{self.screen[0]}x{self.screen[1]}x24",
+                "-nolisten",
+                "tcp",
+            ],
+            "xvfb.log",
         )
         _wait(
             lambda: (
@@ -142,8 +211,12 @@ class VirtualDesktop:
                 stderr=subprocess.STDOUT,
             )
         )
+        dmenu = self.folder / "dmenu.sh"
+        dmenu.write_text(DMENU.format(folder=self.folder))
+        dmenu.chmod(0o755)
+        (self.folder / "menu-choice").write_text("")
         dunstrc = self.folder / "dunstrc"
-        dunstrc.write_text(DUNSTRC)
+        dunstrc.write_text(DUNSTRC.format(dmenu=dmenu))
         self._start(["dunst", "-config", str(dunstrc)], "dunst.log", self.env)
         _wait(
             lambda: self.has_owner("org.freedesktop.Notifications"), 15, "the notification daemon"
@@ -247,6 +320,58 @@ class VirtualDesktop:
             "string:RegisteredStatusNotifierItems",
         )
         return re.findall(r'string "([^"]+)"', reply)
+
+    def notify_calls(self) -> list[NotifyCall]:
+        """Return every Notify call the daemon received, whole."""
+        text = self.notify_log.read_text(errors="replace") if self.notify_log.exists() else ""
+        blocks = re.split(r"^(?=method call |signal |method return |error )", text, flags=re.M)
+        calls = (
+            parse_notify_call(block)
+            for block in blocks
+            if block.startswith("method call") and "member=Notify\n" in block
+        )
+        return [call for call in calls if call is not None]
+
+    def action_invoked(self) -> list[tuple[int, str]]:
+        """Return (notification id, action) of every ActionInvoked the daemon sent."""
+        text = self.notify_log.read_text(errors="replace") if self.notify_log.exists() else ""
+        return [
+            (int(number), action)
+            for number, action in re.findall(
+                r'member=ActionInvoked\n\s*uint32 (\d+)\n\s*string "(.*?)"$', text, re.M
+            )
+        ]
+
+    def click_notification(self) -> None:
+        """Click the newest notification (dunst invokes its `default` action)."""
+        self._dunstctl("action", "0")
+
+    def choose_action(self, label: str) -> None:
+        """Open dunst's context menu and choose the action whose line holds `label`."""
+        (self.folder / "menu-choice").write_text(label)
+        self._dunstctl("context")
+
+    def _dunstctl(self, *argv: str) -> None:
+        subprocess.run(["dunstctl", *argv], env={**os.environ, **self.env}, check=True, timeout=10)
+
+    def window_shown(self, title: str) -> bool:
+        """Return True when a top-level window titled `title` is shown (mapped) on the screen.
+
+        Qt also makes unmapped helper windows with the app's name: each is looked at.
+        """
+
+        def xwininfo(*argv: str) -> str:
+            return subprocess.run(
+                ["xwininfo", "-display", self.display, *argv],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout
+
+        children = xwininfo("-root", "-children")
+        ids = re.findall(rf'^\s+(0x[0-9a-f]+) "{re.escape(title)}":', children, re.M)
+        return any("Map State: IsViewable" in xwininfo("-id", window) for window in ids)
 
     def notifications(self) -> list[tuple[str, str, str]]:
         """Return (app, summary, body) of every Notify call the daemon received."""

@@ -80,14 +80,17 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QSystemTrayIcon
-from stethoscope_desktop.ui.notifier import TrayNotifier, create_notifier
+from stethoscope_desktop.ui.notifier import TrayNotifier, _tray_notifier, create_notifier
 
 app = QApplication([])
 pixmap = QPixmap(16, 16)
 pixmap.fill()
 tray = QSystemTrayIcon(QIcon(pixmap))
 tray.show()
-notifier = create_notifier(tray, "linux")
+chosen = create_notifier(tray, "linux")  # the daemon first: it takes urgency and actions
+notifier = _tray_notifier(tray, "linux")  # the tray's, where no daemon answers on the bus
+print(type(chosen).__name__, flush=True)
+chosen.close()
 print(type(notifier).__name__, isinstance(notifier, TrayNotifier) and notifier.escape_body, flush=True)
 notifier.notify("<b>Firewall</b>", sys.argv[1])
 QTimer.singleShot(1500, app.quit)
@@ -109,7 +112,9 @@ def test_the_trays_own_notification_body_is_escaped_for_a_daemon_that_reads_mark
         timeout=120,
         check=False,
     )
-    assert result.stdout.split() == ["TrayNotifier", "True"], result.stderr[-2000:]
+    assert result.stdout.split() == ["FreedesktopNotifier", "TrayNotifier", "True"], result.stderr[
+        -2000:
+    ]
     wait_for(lambda: virtual_desktop.notifications(), 30, "the tray's notification")
     assert [n[2] for n in virtual_desktop.notifications()] == [
         "• &lt;a href='https://evil.example/'&gt;x&lt;/a&gt; &amp; co"

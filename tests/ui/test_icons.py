@@ -81,7 +81,7 @@ def test_the_icons_folder_holds_only_known_files() -> None:
         status_icon_path(state, **kwargs).name
         for state in TrayIconState
         for kwargs in VARIANTS.values()
-    } | {"stethoscope-desktop.svg", "tray"}
+    } | {"stethoscope-desktop.svg", "tray", "practices"}
     assert {p.name for p in icons_dir().iterdir()} == expected
 
 

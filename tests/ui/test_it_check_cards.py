@@ -33,8 +33,8 @@ def test_a_query_mistake_tells_the_employee_and_keeps_its_reason_for_it(
     qtbot: QtBot, tmp_path: Path
 ) -> None:
     card = shown_window(qtbot, tmp_path).cards.card(MISTAKE)
-    assert card is not None and card.reason is not None and card.reason_for_it is not None
-    assert card.reason.text() == (
+    assert card is not None and card.summary is not None and card.reason_for_it is not None
+    assert card.summary.text() == (
         "IT's check has a mistake, so it could not run. Nothing is wrong with your device; "
         "you may tell IT."
     )
@@ -52,8 +52,8 @@ def test_a_fact_the_device_cannot_give_keeps_couldnt_check(qtbot: QtBot, tmp_pat
 
 def test_in_german_the_mistake_is_worded_in_german(qtbot: QtBot, tmp_path: Path) -> None:
     card = shown_window(qtbot, tmp_path, "de").cards.card(MISTAKE)
-    assert card is not None and card.reason is not None and card.reason_for_it is not None
-    assert card.reason.text().startswith("Die Prüfung der IT enthält einen Fehler")
+    assert card is not None and card.summary is not None and card.reason_for_it is not None
+    assert card.summary.text().startswith("Die Prüfung der IT enthält einen Fehler")
     assert card.reason_for_it.text() == f"Für die IT: {COLUMN_REASON}"
 
 

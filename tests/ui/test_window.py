@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
 from stethoscope_desktop.core.status import Status
@@ -33,25 +34,36 @@ def test_cards_follow_the_reports_ranking(qtbot: QtBot) -> None:
     ]
 
 
-def test_the_banner_gathers_the_critical_problems_and_clicking_one_opens_its_card(
-    qtbot: QtBot,
-) -> None:
+def test_sections_by_state_with_all_good_collapsed(qtbot: QtBot) -> None:
     window = make_window(qtbot)
     window.show()
     report = mixed_report()
     window.show_report(report)
-    assert window.banner.isVisible()
-    links = [window.banner_links.itemAt(i).widget() for i in range(window.banner_links.count())]
-    assert [link.accessibleName() for link in links] == [p.title for p in report.critical()]
-    assert (
-        window.banner_title.text()
-        == f"{len(report.critical())} critical problems need your attention"
-    )
-    firewall = window.cards.card("firewall")
-    assert firewall is not None and not firewall.is_expanded()
-    next(link for link in links if link.accessibleName() == firewall.practice.title).click()
-    assert firewall.is_expanded()
-    qtbot.waitUntil(firewall.details.isVisible)
+    for section in window.cards.sections:
+        keys = [card.practice.key for card in section.cards]
+        assert keys == [p.key for p in report.practices if p.status is section.status]
+        assert section.isVisible() == bool(keys)
+    titles = [section.toggle.text() for section in window.cards.sections]
+    assert titles == [
+        "▾  Needs attention  (2)",
+        "▾  Suggestions  (2)",
+        "▾  Couldn't check  (2)",
+        "▸  All good  (7)",
+    ]
+    all_good = window.cards.section(Status.PASS)
+    assert not all_good.is_expanded() and not all_good.body.isVisible()
+    assert window.cards.section(Status.FAIL).body.isVisible()
+
+
+def test_opening_a_practice_from_outside_opens_its_collapsed_section(qtbot: QtBot) -> None:
+    window = make_window(qtbot)
+    window.show()
+    window.show_report(mixed_report())
+    window.focus_practice("diskEncryption")
+    card = window.cards.card("diskEncryption")
+    assert card is not None and card.is_expanded()
+    qtbot.waitUntil(card.details.isVisible)
+    assert window.cards.section(Status.PASS).is_expanded()
 
 
 def test_no_banner_when_everything_passes(qtbot: QtBot) -> None:
@@ -60,8 +72,10 @@ def test_no_banner_when_everything_passes(qtbot: QtBot) -> None:
     report = passing_report()
     assert report.status is Status.PASS, [(p.key, p.status) for p in report.practices]
     window.show_report(report)
-    assert not window.banner.isVisible()
+    assert not window.cards.section(Status.FAIL).isVisible()
     assert window.overall.property("status") == "PASS"
+    assert window.counts[Status.PASS].text().endswith(f"{len(report.practices)} passing")
+    assert not window.counts[Status.FAIL].isVisible()
 
 
 def test_directions_are_markdown_with_links_opened_by_the_system(qtbot: QtBot) -> None:
@@ -70,11 +84,12 @@ def test_directions_are_markdown_with_links_opened_by_the_system(qtbot: QtBot) -
     window.show_report(mixed_report())
     firewall = window.cards.card("firewall")
     assert firewall is not None and firewall.directions is not None
-    assert firewall.directions.textFormat().name == "RichText"  # Markdown rendered by us
     assert firewall.directions.property("markdown") == firewall.practice.directions
+    assert all(text.textFormat().name == "RichText" for text in firewall.directions.texts)
     assert firewall.practice.links, "the firewall directions have links"
-    assert f'href="{firewall.practice.links[0].url}"' in firewall.directions.text()
-    firewall.directions.linkActivated.emit(firewall.practice.links[0].url)
+    html = "".join(text.text() for text in firewall.directions.texts)
+    assert f'href="{firewall.practice.links[0].url}"' in html
+    firewall.directions.texts[-1].linkActivated.emit(firewall.practice.links[0].url)
     assert opened == [QUrl(firewall.practice.links[0].url)]
 
 
@@ -82,8 +97,12 @@ def test_unknown_practices_say_why_they_could_not_be_checked(qtbot: QtBot) -> No
     window = make_window(qtbot)
     window.show_report(mixed_report())
     card = window.cards.card("screenLock")
-    assert card is not None and card.reason is not None
+    assert card is not None and card.reason is not None and card.summary is not None
+    # In plain words on the card; the technical reason in the collapsed Details.
+    assert "DISPLAY" not in card.summary.text()
     assert card.reason.text().startswith("Couldn't check: no desktop session")
+    assert card.evidence.isAncestorOf(card.reason)
+    assert not card.details_shown()
 
 
 def test_what_we_saw_shows_the_evidence(qtbot: QtBot) -> None:
@@ -91,7 +110,7 @@ def test_what_we_saw_shows_the_evidence(qtbot: QtBot) -> None:
     window.show_report(mixed_report())
     card = window.cards.card("remoteLogin")
     assert card is not None
-    texts = [label.text() for label in card.details.findChildren(type(card.title))]
+    texts = [label.text() for label in card.evidence.findChildren(type(card.title))]
     assert any(text == "What we saw" for text in texts)
     assert any("SSH port 22 is listening" in text for text in texts)
 
@@ -104,7 +123,12 @@ def test_header_says_who_when_and_how(qtbot: QtBot) -> None:
     assert "laptop-42" in window.device.text() and "Debian GNU/Linux" in window.device.text()
     assert window.last_checked.text().startswith("Last checked ")
     assert " ms" in window.last_checked.text()
-    assert report.summary in window.overall.text()
+    # The state in words, its counts apart, one per state.
+    assert report.summary.startswith(window.overall.text())
+    assert "(" not in window.overall.text()
+    assert [window.counts[s].text() for s in window.counts if window.counts[s].isVisibleTo(window)] == [
+        "✕ 2 critical", "! 2 suggestions", "? 2 couldn't be checked", "✓ 7 passing"
+    ]  # fmt: skip
     window.set_checked_by("Example Login")
     assert "Last checked by Example Login" in window.last_checked.text()
 
@@ -153,11 +177,21 @@ def test_closing_hides_to_the_tray_or_quits_without_one(qtbot: QtBot) -> None:
 
 def test_every_control_has_an_accessible_name(qtbot: QtBot) -> None:
     window = make_window(qtbot)
+    window.show()
     window.show_report(mixed_report())
     for card in window.cards.cards():
+        card.set_expanded(True)
         assert card.toggle.accessibleName().startswith(card.practice.title)
         assert card.chip.accessibleName()
     assert window.check_again.accessibleName() == "Check again"
+    assert window.overall.accessibleName() == window.overall.text()
+    for section in window.cards.sections:
+        assert section.toggle.accessibleName().startswith(section.title())
+    buttons = window.findChildren(QPushButton)
+    assert buttons
+    for button in buttons:
+        if button.isVisibleTo(window):
+            assert button.accessibleName() or button.text(), button.objectName()
 
 
 def test_expanded_cards_stay_expanded_across_reports(qtbot: QtBot) -> None:
