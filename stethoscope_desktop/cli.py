@@ -131,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
         "TERM=dumb; always; never",
     )
     scan.add_argument("--no-color", action="store_true", help="never colour (--color never)")
+    scan.add_argument(
+        "--details",
+        action="store_true",
+        help="also print the technical details behind each verdict (what the check saw, the "
+        "policy as written, the check's rows) and IT's file problems one by one",
+    )
     serve = commands.add_parser(
         "serve", help="run the local API for web apps without the tray, until Ctrl-C"
     )

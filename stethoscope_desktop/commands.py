@@ -114,7 +114,10 @@ def scan_command(args: argparse.Namespace, *, note: str = "") -> int:
         colour = colour_wanted(choice, is_terminal=terminal, environ=os.environ)
         width = min(shutil.get_terminal_size((WIDTH, 24)).columns, WIDTH) if terminal else WIDTH
         practices = loader.load()
-        text = render_report(report, practices.instructions, colour=colour, width=width)
+        details = bool(getattr(args, "details", False))
+        text = render_report(
+            report, practices.instructions, colour=colour, width=width, details=details
+        )
         print(text, end="")
     return EXIT_CODES[report.status]
 

@@ -47,10 +47,11 @@ _INDENT = " " * 18
 class _Layout:
     """What every part of the report is written with: the painter and the width."""
 
-    def __init__(self, instructions: Instructions, colour: bool, width: int) -> None:
+    def __init__(self, instructions: Instructions, colour: bool, width: int, details: bool) -> None:
         self.instructions = instructions
         self.painter = Painter(colour)
         self.width = width
+        self.details = details
 
     def status(self, status: Status, text: str) -> str:
         return f"{_COLOURS[status]}{text}{_RESET}" if self.painter.colour else text
@@ -67,10 +68,19 @@ class _Layout:
 
 
 def render_report(
-    report: Report, instructions: Instructions, *, colour: bool, width: int = WIDTH
+    report: Report,
+    instructions: Instructions,
+    *,
+    colour: bool,
+    width: int = WIDTH,
+    details: bool = False,
 ) -> str:
-    """Return the whole report as text, its lines at most `width` wide where words allow."""
-    layout = _Layout(instructions, colour, max(40, width))
+    """Return the whole report as text, its lines at most `width` wide where words allow.
+
+    `details` adds the technical lines behind each verdict and IT's file problems one by one
+    (by default the person reads core's plain summaries).
+    """
+    layout = _Layout(instructions, colour, max(40, width), details)
     device = report.device
     seen_on = f"{device.device_name or 'This device'}: {device.os_name or device.platform_name}"
     seen_on = f"{seen_on} {device.os_version}".rstrip()
@@ -90,9 +100,12 @@ def render_report(
     ]
     if device.running_as_admin:
         lines += [*layout.plain_in(Status.NUDGE, instructions.string("runningAsAdmin")), ""]
-    if report.policy_problems or report.check_problems:
+    problems = (*report.policy_problems, *report.check_problems)
+    if problems and report.policy_problems_summary and not details:
+        lines += [*layout.plain_in(Status.NUDGE, report.policy_problems_summary), ""]
+    elif problems:
         lines += layout.plain_in(Status.NUDGE, instructions.string("policyErrors"))
-        for problem in (*report.policy_problems, *report.check_problems):
+        for problem in problems:
             lines += layout.plain(problem, "    ", first="  - ")
         lines.append("")
     for practice in report.practices:
@@ -130,28 +143,40 @@ def _by_directions(checks: tuple[ManualCheck, ...]) -> list[tuple[str, list[Manu
 
 
 def _practice_lines(practice: PracticeResult, layout: _Layout) -> list[str]:
+    """One practice: status, title and rating; the summary; IT's why; the directions.
+
+    The summary is core's plain sentence for the person; where a report has none (written
+    before core wrote them) what was seen, or why it could not be checked, stands instead.
+    Details (what the check saw as measured, the policy as written, the check's rows) follow,
+    dimmed, with `details`; IT's reason for a mistake in its query is always there, dimmed.
+    """
     instructions = layout.instructions
-    status = instructions.status_name(practice.status)
-    rating = instructions.rating_name(practice.rating)
+    status = practice.status_text or instructions.status_name(practice.status)
+    rating = practice.rating_text if practice.status_text else ""
     head = layout.status(practice.status, f"{_SYMBOLS[practice.status]} {status:<15}")
-    title = [
-        Piece((Fragment(practice.title),)),
-        Piece((Fragment(" "), Fragment(f"({rating})", frozenset({DIM}))), whole=True),
-    ]
+    title = [Piece((Fragment(practice.title),))]
+    if rating:
+        title.append(Piece((Fragment(" "), Fragment(f"({rating})", frozenset({DIM}))), True))
     lines = wrap_pieces(title, layout.width, _INDENT, _INDENT, layout.painter)
     lines[0] = f"{head} {lines[0][len(_INDENT) :]}"  # the status, as wide as the indent
     if practice.practice == CUSTOM_PRACTICE and practice.status is not Status.PASS:
         lines += layout.markdown(practice.description, _INDENT)  # IT's why, where it gave one
-    if practice.unknown_by_query_mistake():
+    if practice.summary:
+        lines += layout.plain(practice.summary, _INDENT)
+    elif practice.unknown_by_query_mistake():
         lines += layout.markdown(instructions.string("queryMistake"), _INDENT)
-        for_it = instructions.string("queryMistakeForIt", reason=practice.reason)
-        lines += layout.plain(for_it, _INDENT, DIM)
     elif practice.status is Status.UNKNOWN:
         reason = instructions.string("couldNotCheck", reason=practice.reason)
         lines += layout.plain(reason, _INDENT)
     elif practice.observed:
         seen = f"{instructions.string('sectionEvidence')}: {practice.observed}"
         lines += layout.plain(seen, _INDENT, DIM)
+    if layout.details and practice.details:
+        for detail in practice.details:
+            lines += layout.plain(detail, _INDENT + "  ", DIM, first=_INDENT + "· ")
+    elif practice.unknown_by_query_mistake():
+        for_it = instructions.string("queryMistakeForIt", reason=practice.reason)
+        lines += layout.plain(for_it, _INDENT, DIM)
     if practice.status in (Status.FAIL, Status.NUDGE) and practice.directions:
         lines += layout.markdown(practice.directions, _INDENT + "  ")
     return lines

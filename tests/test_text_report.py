@@ -291,3 +291,33 @@ def test_on_a_real_terminal_colour_follows_term_and_no_color_and_lines_its_width
     assert plain.startswith("Stethoscope Desktop") and ESCAPE not in plain
     assert ESCAPE not in _scan_on_a_terminal({"TERM": "xterm-256color", "NO_COLOR": "1"})
     assert max(len(line) for line in plain.splitlines() if " " in line.strip()) <= 70
+
+
+def test_the_person_reads_core_summaries_and_the_details_come_on_request(
+    it_report: tuple[Report, object],
+) -> None:
+    report, instructions = it_report
+    plain = render_report(report, instructions, colour=False)  # type: ignore[arg-type]
+    detailed = render_report(report, instructions, colour=False, details=True)  # type: ignore[arg-type]
+    words, detailed_words = " ".join(plain.split()), " ".join(detailed.split())
+    for practice in report.practices:
+        assert practice.summary and practice.summary in words, practice.key
+        assert practice.status_text in plain
+        for detail in practice.details:
+            assert " ".join(detail.split()) in detailed_words, detail
+    assert "Check: " not in plain and "Check: " in detailed
+    coloured = render_report(report, instructions, colour=True, details=True)  # type: ignore[arg-type]
+    assert "\033[2mCheck: " in coloured
+
+
+def test_its_file_problems_are_one_plain_line_and_each_one_with_details(tmp_path: Path) -> None:
+    practices = loader_for(
+        tmp_path, {"policy.yaml": "screenIdel: ALWAYS\nfirewall: ALWAYS\n"}
+    ).load()
+    report = scan(practices)
+    assert report.policy_problems and report.policy_problems_summary
+    plain = render_report(report, practices.instructions, colour=False)
+    assert report.policy_problems_summary in " ".join(plain.split())
+    assert "screenIdel" not in plain
+    detailed = render_report(report, practices.instructions, colour=False, details=True)
+    assert "screenIdel" in detailed

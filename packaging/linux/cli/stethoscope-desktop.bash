@@ -21,7 +21,7 @@ _stethoscope_desktop() {
             esac
             ;;
         scan)
-            options='-h --help --practices --engine --lang --json --color --no-color'
+            options='-h --help --practices --engine --lang --json --color --no-color --details'
             positional=''
             case $prev in
                 --practices) COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; return ;;

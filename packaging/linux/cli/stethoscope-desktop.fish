@@ -19,6 +19,7 @@ complete -c stethoscope-desktop -n '__fish_seen_subcommand_from scan' -l lang -x
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from scan' -l json -d 'print the report as JSON'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from scan' -l color -x -a 'auto always never' -d 'colour the report: auto (default) on a terminal, unless NO_COLOR is set or TERM=dumb; always; never'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from scan' -l no-color -d 'never colour (--color never)'
+complete -c stethoscope-desktop -n '__fish_seen_subcommand_from scan' -l details -d 'also print the technical details behind each verdict (what the check saw, the policy as written, the check\'s rows) and IT\'s file problems one by one'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from serve' -s h -l help -d 'show this help message and exit'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from serve' -l practices -x -a '(__fish_complete_directories)' -d 'a practices folder layered over the installed ones (also STETHOSCOPE_PRACTICES)'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from serve' -l engine -x -a 'auto embedded osquery' -d 'which engine runs the checks (default: from config.yaml)'
