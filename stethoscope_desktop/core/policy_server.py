@@ -308,7 +308,7 @@ class PolicyServerClient:
     def _read_meta(self, url: str) -> dict[str, Any]:
         try:
             meta = json.loads(self._meta_path(url).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # absent, not UTF-8 or JSON, absurd nesting
             return {}
         return meta if isinstance(meta, dict) and meta.get("url") == url else {}
 
