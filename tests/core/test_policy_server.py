@@ -515,3 +515,32 @@ def test_metadata_nested_too_deeply_is_unreadable_not_a_crash(tmp_path: Path) ->
     remote = client.policy(url, HOUR)
     assert remote.layer is None  # without readable metadata the copy cannot be trusted
     assert all(problem.file == url for problem in remote.problems)
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        '"fetched_at": 1e300',
+        '"fetched_at": -1e20',
+        '"fetched_at": NaN',
+        f'"fetched_at": {10**400}',
+        f'"checked_at": {10**400}',
+        '"checked_at": NaN',
+        '"checked_at": Infinity',
+    ],
+)
+def test_a_time_in_the_metadata_that_is_no_moment_counts_as_unknown(
+    tmp_path: Path, times: str
+) -> None:
+    # Found by tests/fuzz: float() and time.localtime() raised OverflowError or ValueError, and
+    # a checked_at of NaN made the copy never due again.
+    url = "https://policy.example.com/policy.yaml"
+    client = _cached_copy(tmp_path, url, f'{{"url": "{url}", "sha256": "<sha256>", {times}}}')
+    opener = FakeOpener()
+    client._opener = opener
+    remote = client.policy(url, HOUR)
+    assert remote.layer is not None and remote.layer.values["automaticUpdates"] == "ALWAYS"
+    if "checked_at" in times:
+        assert opener.calls == [(url, "")]  # when it was checked is unknown: fetch
+    if "fetched_at" in times:
+        assert remote.fetched_at is None  # shown without a date
