@@ -465,6 +465,8 @@ def _parse_decoded(
     # libyaml first, where it is. A text it refuses, or that breaks a bound, is read again by the
     # pure-Python loader, whose messages are the ones IT sees: they never depend on which parser
     # this machine has. Characters PyYAML refuses go straight to it, whatever libyaml makes of them.
+    # Except past MAX_NODES: that message names no line or key, and composing as many values again
+    # in Python would cost seconds (some 2 s for a 120 KB file) for the same words.
     if _FAST_LOADER is not None and _libyaml_reads_as_pyyaml(decoded):
         fast = _FAST_LOADER(decoded, file, counts.composed)
         trial = _Counts(counts.composed, counts.built)  # a text libyaml refuses is read again
@@ -472,8 +474,11 @@ def _parse_decoded(
             documents = _documents(fast, file, trial, multiple=multiple)
             counts.composed, counts.built = trial.composed, trial.built
             return _on_the_last_line_at_most(documents, decoded)
-        except _Stopped:
-            pass
+        except _Stopped as stopped:
+            if isinstance(stopped.error, _TooManyValues):
+                counts.composed, counts.built = trial.composed, trial.built
+                read = _on_the_last_line_at_most(list(stopped.documents), decoded)
+                raise _TooManyValues(stopped.error.problem, tuple(read)) from stopped.error
         finally:
             fast.dispose()
     loader = _loader(decoded, file, counts.composed)
