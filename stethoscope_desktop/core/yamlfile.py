@@ -216,6 +216,13 @@ _FAST_LOADER = _libyaml_loader()
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 # What libyaml accepts and PyYAML refuses (see `_libyaml_reads_as_pyyaml`).
 _LIBYAML_LENIENT = re.compile("[\t\ufeff]|[|>][-+0-9]*#")
+# Half of a UTF-16 pair, which only an escape ("\ud800") can put in a text; a pair; a half
+# without its other half.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+_LONE_SURROGATE = re.compile(
+    "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]"
+)
 
 
 def _too_many_values() -> str:
@@ -308,6 +315,8 @@ class _Builder:
         return self._scalar(node, path)
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        if _SURROGATE.search(node.value):
+            node.value = self._joined_pairs(node, path)
         if node.tag == _STR_TAG:
             return node.value  # what SafeConstructor makes of text, without its bookkeeping
         try:
@@ -323,6 +332,29 @@ class _Builder:
                     node.start_mark.line + 1,
                 )
             ) from error
+
+    def _joined_pairs(self, node: yaml.Node, path: KeyPath) -> str:
+        r"""Return a text with its escaped UTF-16 pairs as the characters they stand for.
+
+        YAML's escapes, like JSON's, can write a surrogate (`"\ud83d\ude00"`, as JSON tools
+        write 😀): a pair is joined into its character, as JSON reads it; a lone half is no
+        character at all (nothing could print or store it) and is refused.
+        """
+        lone = _LONE_SURROGATE.search(node.value)
+        if lone is not None:
+            raise YamlFileError(
+                Problem(
+                    self._file,
+                    f"\\u{ord(lone.group()):04x} is half of a UTF-16 surrogate pair, not a "
+                    "character; write the character itself",
+                    format_key(path),
+                    node.start_mark.line + 1,
+                )
+            )
+        return _SURROGATE_PAIR.sub(
+            lambda pair: pair.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le"),
+            node.value,
+        )
 
     def _allowed_tag(self, node: yaml.Node) -> bool:
         if isinstance(node, yaml.MappingNode):

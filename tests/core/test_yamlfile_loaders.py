@@ -347,3 +347,36 @@ def test_past_the_value_bound_libyaml_s_refusal_stands_without_a_second_read(
     assert outcome(text, libyaml=True) == expected
     assert outcome("a: 1\n---\n" + text, libyaml=True)[0] == "refused"
     assert pure_reads == []
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "half"),
+    [
+        ('name: "\\ud800"\n', "name", "\\ud800"),
+        ('"\\udfff": 1\n', "", "\\udfff"),
+        ('a:\n  - "\\ude00\\ud83d"\n', "a[0]", "\\ude00"),
+        ('a: !!int "\\ud800"\n', "a", "\\ud800"),
+    ],
+)
+def test_a_lone_half_of_a_utf16_pair_is_refused_on_both(
+    loader: str, text: str, key: str, half: str
+) -> None:
+    # Found by tests/fuzz: a "\ud800" escape gave a text no output or file can take, so check-
+    # policy, scan's report and import-fleet raised UnicodeEncodeError printing or preparing it.
+    with pytest.raises(YamlFileError) as caught:
+        parse_yaml(text, "f.yaml")
+    problem = caught.value.problem
+    assert (problem.file, problem.key, problem.line) == (
+        "f.yaml",
+        key,
+        text.count("\n", 0, text.index(half)) + 1,
+    )
+    assert problem.message.startswith(f"{half} is half of a UTF-16 surrogate pair, not a character")
+    str(problem).encode("utf-8")  # the message itself prints
+
+
+def test_an_escaped_utf16_pair_is_its_character_as_in_json(loader: str) -> None:
+    # What JSON tools write for characters beyond the BMP (json.dumps' ensure_ascii).
+    doc = parse_yaml('{"\\ud83d\\ude00 key": "a \\ud83d\\ude00 b"}', "f.yaml")
+    assert doc.data == {"😀 key": "a 😀 b"}
+    assert doc.lines[("😀 key",)] == 1
