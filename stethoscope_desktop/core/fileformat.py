@@ -184,12 +184,13 @@ class Flag(KeyType):
 
 @dataclass(frozen=True)
 class WholeNumber(KeyType):
-    """An integer within bounds; `below_message` names the lower bound's problem if it differs."""
+    """An integer within bounds; `below_message` and `above_message` word a bound's problem."""
 
     message: str
     minimum: int | None = None
     maximum: int | None = None
     below_message: str = ""
+    above_message: str = ""
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
         """Return the integer; report another type or a number out of bounds."""
@@ -198,7 +199,7 @@ class WholeNumber(KeyType):
         if self.minimum is not None and value < self.minimum:
             return reading.fail(path, self.below_message or self.message)
         if self.maximum is not None and value > self.maximum:
-            return reading.fail(path, self.message)
+            return reading.fail(path, self.above_message or self.message)
         return value
 
     def schema(self, writer: SchemaWriter) -> JsonSchema:
