@@ -181,9 +181,13 @@ class FileLoading:
         if not reported:
             outcome.unclear.append(f"the worker reported no scan: {events!r}")
             return practices
-        # The tray reads the report off the protocol's line.
+        # The tray reads the report off the protocol's line, and starts its timer (Qt's, which
+        # counts at most 2**31 - 1 ms) for the next scan.
         line = encode(reported[0])
         assert isinstance(decode(line, Event), ScanReported)
+        interval = reported[0].result.settings.scan_interval_minutes
+        if not 0 < interval * 60_000 < 2**31:
+            outcome.unclear.append(f"the tray's timer cannot wait {interval} minutes")
         report = reported[0].result.report
         with _terminal():
             print(render_report(report, practices.instructions, colour=True), end="")

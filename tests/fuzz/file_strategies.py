@@ -220,7 +220,9 @@ _TEXT = st.one_of(
 
 _NUMBER = st.one_of(
     st.integers(min_value=-(2**70), max_value=2**70),
-    st.sampled_from([0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**30, 10**308, 65536, 65535]),
+    st.sampled_from(
+        [0, -1, 1, 2**31, 2**63, -(2**63) - 1, 10**30, 10**308, 10**400, 65536, 65535, 43200]
+    ),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.5, -0.0, 1e-320, 1.7976931348623157e308]),
 )
