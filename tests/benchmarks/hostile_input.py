@@ -124,11 +124,18 @@ def run_json(script: str, arguments: Sequence[str], timeout: float) -> tuple[dic
         )
     except subprocess.TimeoutExpired:
         return {}, f"{script} did not finish within {timeout:.0f} s"
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        return {}, f"{script} exited {result.returncode} without figures: {' | '.join(tail)}"
-    return json.loads(lines[-1]), ""
+    # The figures are the last JSON object the script printed (on one line or indented).
+    starts = [i for i, line in enumerate(result.stdout.splitlines()) if line.startswith("{")]
+    for start in reversed(starts):
+        text = "\n".join(result.stdout.splitlines()[start:])
+        try:
+            figures = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(figures, dict):
+            return figures, ""
+    tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+    return {}, f"{script} exited {result.returncode} without figures: {' | '.join(tail)}"
 
 
 def _count(figures: dict[str, Any], *keys: str) -> int:
@@ -144,10 +151,15 @@ def fuzz_files_rows(files: int, seed: int, timeout: float) -> list[Row]:
         return [Row("generated files", f">= {files}, 0 tracebacks, 0 hangs", problem, False)]
     generated = int(figures.get("files", 0))
     tracebacks, hangs = _count(figures, "tracebacks"), _count(figures, "hangs")
-    result = f"{generated} files: {tracebacks} tracebacks, {hangs} hangs"
+    unclear = _count(figures, "unclear")
+    formats = len(figures.get("per_format", {}))
+    result = (
+        f"{generated} files of {formats} formats: {tracebacks} tracebacks, {hangs} hangs, "
+        f"{unclear} problems not naming their file"
+    )
     if "slowest_s" in figures:
         result += f" (slowest {float(figures['slowest_s']):.2f} s)"
-    held = generated >= files and tracebacks == 0 and hangs == 0
+    held = generated >= files and tracebacks == 0 and hangs == 0 and unclear == 0
     return [Row("generated files", f">= {files}: 0 tracebacks, 0 hangs", result, held)]
 
 
