@@ -6,15 +6,11 @@ policies into checks for `checks.d/`). `serve` runs the local API for web apps w
 subcommands never import Qt. `worker` (not listed in the help) is the
 scan worker process the tray app starts; see `stethoscope_desktop.worker`.
 
-Exit codes of `scan`: 0 PASS, 1 NUDGE, 2 FAIL, 3 could not scan (no engine, or not a single
-practice could be read). `import-fleet` exits 0 when it wrote the converted checks (entries it
-left out are listed on stderr with the reason) and 1 when it wrote nothing: the file could not
-be read, no policy was left to convert, or the output exists already (it never overwrites).
-`convert-instructions` lists what it left out or changed on stderr and exits 0 when the
-converted texts are valid, 1 when they are not, the file could not be read or the output exists.
-`check-policy` exits 0 when the files are valid and 1 when one has a problem (with `--strict`,
-also when a check has a warning). `serve` exits 0 when stopped, 3 when it could not scan (no
-engine) and 4 when it could not listen (the port is taken).
+Every exit code is in `EXIT_STATUS` (shown by `--help` and the man page). `scan` keeps
+Stethoscope's order of verdicts: 0 PASS, 1 NUDGE, 2 FAIL, 3 could not scan. A usage error (an
+unknown command or option, a bad value) exits 64, EX_USAGE of sysexits.h, which no verdict uses;
+argparse's own 2 would read as "critical findings". `import-fleet` lists the entries it left out
+on stderr with the reason, and `convert-instructions` what it left out or changed.
 """
 
 from __future__ import annotations
@@ -25,17 +21,101 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from stethoscope_desktop import __version__
 from stethoscope_desktop.core.platforms import DESKTOP_PLATFORMS
 from stethoscope_desktop.core.protocol import DEFAULT_IDLE_SECONDS
 
+PROG = "stethoscope-desktop"
+EXIT_USAGE = 64
+# Every exit code, by command ("" is the app itself, no command); EXIT_USAGE is every command's.
+EXIT_STATUS: dict[str, tuple[tuple[int, str], ...]] = {
+    "": (
+        (0, "the app quit, or printed the report where no window can open"),
+        (3, "no window could open and the report could not be made (no engine)"),
+    ),
+    "scan": (
+        (0, "every practice passes"),
+        (1, "suggestions (NUDGE), no critical finding"),
+        (2, "critical findings (FAIL)"),
+        (3, "could not scan: no engine, or not a single practice could be read"),
+    ),
+    "serve": (
+        (0, "stopped by Ctrl-C or SIGTERM"),
+        (3, "could not scan: no engine"),
+        (4, "could not listen: the port is taken"),
+    ),
+    "check-policy": (
+        (0, "the files are valid"),
+        (1, "a file has a problem (with --strict, also a warning)"),
+    ),
+    "convert-instructions": (
+        (0, "the converted texts are valid"),
+        (1, "the source cannot be read, the output exists, or the result has problems"),
+    ),
+    "import-fleet": (
+        (0, "wrote the converted checks"),
+        (1, "wrote nothing: unreadable file, no policy left, or the output exists"),
+    ),
+}
+USAGE_MEANING = "usage error: an unknown command or option, or a bad value"
+# The commands for people, in the order --help lists them; `worker` is the tray's own.
+HIDDEN_COMMANDS = frozenset({"worker"})
+
+
+def exit_status_groups(command: str | None) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Return (heading, [(code, meaning)]) of `command`, or of every command (None).
+
+    The heading is empty for one command's codes; it names the command for all of them.
+    """
+    usage = (EXIT_USAGE, USAGE_MEANING)
+    if command is not None:
+        return [("", [*EXIT_STATUS[command], usage])]
+    groups = [(name or f"{PROG} (no command)", list(codes)) for name, codes in EXIT_STATUS.items()]
+    return [*groups, ("any command", [usage])]
+
+
+def _epilog(command: str | None) -> str:
+    lines = ["exit status:"]
+    for heading, codes in exit_status_groups(command):
+        indent = "    " if heading else "  "
+        if heading:
+            lines.append(f"  {heading}")
+        lines += [f"{indent}{code:<4}{meaning}" for code, meaning in codes]
+    return "\n".join(lines)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on EXIT_USAGE, and hidden commands left out of its messages.
+
+    `exit_status` is the help's last section, as it is (the description is wrapped as usual).
+    """
+
+    exit_status = ""
+
+    def format_help(self) -> str:
+        text = super().format_help()
+        return f"{text}\n{self.exit_status}\n" if self.exit_status else text
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        # "invalid choice: 'x' (choose from ...)" would name the hidden commands too.
+        if isinstance(action, argparse._SubParsersAction) and value not in action.choices:
+            shown = ", ".join(repr(c) for c in action.choices if c not in HIDDEN_COMMANDS)
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r} (choose from {shown})")
+        super()._check_value(action, value)
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stethoscope-desktop",
+    parser = _Parser(
+        prog=PROG,
         description="A security checkup of this computer against your organization's practices.",
     )
+    parser.exit_status = _epilog(None)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="verbose logging")
     _scan_options(parser)
@@ -43,7 +123,20 @@ def _parser() -> argparse.ArgumentParser:
     scan = commands.add_parser("scan", help="check this device once and print the ranked report")
     _scan_options(scan)
     scan.add_argument("--json", action="store_true", help="print the report as JSON")
-    scan.add_argument("--no-color", action="store_true", help="never colour the output")
+    scan.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour the report: auto (default) on a terminal, unless NO_COLOR is set or "
+        "TERM=dumb; always; never",
+    )
+    scan.add_argument("--no-color", action="store_true", help="never colour (--color never)")
+    scan.add_argument(
+        "--details",
+        action="store_true",
+        help="also print the technical details behind each verdict (what the check saw, the "
+        "policy as written, the check's rows) and IT's file problems one by one",
+    )
     serve = commands.add_parser(
         "serve", help="run the local API for web apps without the tray, until Ctrl-C"
     )
@@ -119,10 +212,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="the file (or folder, such as checks.d) to write; default: print",
     )
+    for name, subparser in commands.choices.items():
+        assert isinstance(subparser, _Parser)
+        subparser.exit_status = _epilog(name)
     # The tray starts the scan worker; it is no command for people, so --help leaves it out
     # (argparse lists a sub-command even with help=SUPPRESS: CPython issue 67037).
     worker = commands.add_parser("worker")
-    commands._choices_actions = [a for a in commands._choices_actions if a.dest != "worker"]
+    commands._choices_actions = [
+        a for a in commands._choices_actions if a.dest not in HIDDEN_COMMANDS
+    ]
     _scan_options(worker)
     worker.add_argument("--api-fd", type=int, action="append", default=[], help=argparse.SUPPRESS)
     worker.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -52,7 +53,8 @@ from stethoscope_desktop.core.stethoscope_instructions import ConversionNote, co
 from stethoscope_desktop.core.yamlfile import Problem, YamlFileError, load_yaml, parse_yaml
 from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
 from stethoscope_desktop.resources import checks_dir, practices_dir
-from stethoscope_desktop.text_report import render_report
+from stethoscope_desktop.terminal_text import colour_wanted
+from stethoscope_desktop.text_report import WIDTH, render_report
 
 EXIT_CODES = {Status.PASS: 0, Status.NUDGE: 1, Status.FAIL: 2, Status.UNKNOWN: 3}
 EXIT_COULD_NOT_SCAN = 3
@@ -107,13 +109,16 @@ def scan_command(args: argparse.Namespace, *, note: str = "") -> int:
     else:
         if note:
             print(note)
-        colour = (
-            sys.stdout.isatty()
-            and not getattr(args, "no_color", False)
-            and "NO_COLOR" not in os.environ
-        )
+        terminal = sys.stdout.isatty()
+        choice = "never" if getattr(args, "no_color", False) else getattr(args, "color", "auto")
+        colour = colour_wanted(choice, is_terminal=terminal, environ=os.environ)
+        width = min(shutil.get_terminal_size((WIDTH, 24)).columns, WIDTH) if terminal else WIDTH
         practices = loader.load()
-        print(render_report(report, practices.instructions, colour=colour), end="")
+        details = bool(getattr(args, "details", False))
+        text = render_report(
+            report, practices.instructions, colour=colour, width=width, details=details
+        )
+        print(text, end="")
     return EXIT_CODES[report.status]
 
 

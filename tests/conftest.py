@@ -7,8 +7,9 @@ scans "this machine" must not see what another test (or an installed package) le
 XDG configuration folders point at empty folders of the test session's own.
 
 Property-based tests (hypothesis) run the same examples on every run and machine (derandomized,
-no example database), with no per-example deadline: a test asserts behaviour, never speed. A long
-randomized campaign is `tests/benchmarks/fuzz_campaign.py`.
+no example database), with no per-example deadline: a test asserts behaviour, never speed. Long
+randomized campaigns are `tests/benchmarks/fuzz_files.py` and `fuzz_surface.py`; issue 14's
+figures in one run are `tests/benchmarks/hostile_input.py`.
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from stethoscope_desktop.cli import main
+from stethoscope_desktop.cli import EXIT_STATUS, EXIT_USAGE, main
+from stethoscope_desktop.commands import EXIT_CODES, EXIT_COULD_NOT_LISTEN, EXIT_COULD_NOT_SCAN
+from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.resources import practices_dir, resources_dir
 
 DATA = Path(__file__).parent / "data"
@@ -76,8 +78,53 @@ def test_scan_text_is_ranked_and_uncoloured_when_not_a_terminal(
 def test_unknown_engine_choice_is_refused_by_argparse(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["scan", "--engine", "warp"])
-    assert exit_.value.code == 2
+    assert exit_.value.code == EXIT_USAGE
     assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["bogus"], ["scan", "--bogus"], ["serve", "--port", "eighty"], ["check-policy"], ["--lang"]],
+    ids=["command", "option", "value", "missing argument", "missing value"],
+)
+def test_a_usage_error_exits_with_a_code_no_verdict_uses(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == EXIT_USAGE == 64
+    err = capsys.readouterr().err
+    assert err.startswith("usage: stethoscope-desktop") and "error:" in err
+    verdicts = {*EXIT_CODES.values(), EXIT_COULD_NOT_SCAN, EXIT_COULD_NOT_LISTEN}
+    assert EXIT_USAGE not in verdicts
+
+
+def test_every_exit_code_of_the_commands_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = capsys.readouterr().out
+    status = help_text[help_text.index("exit status:") :]
+    for code in (*EXIT_CODES.values(), EXIT_COULD_NOT_SCAN, EXIT_COULD_NOT_LISTEN, EXIT_USAGE):
+        assert f"    {code:<4}" in status, code
+    for command in ("scan", "serve", "check-policy", "convert-instructions", "import-fleet"):
+        assert f"\n  {command}\n" in status
+    scan = dict(EXIT_STATUS["scan"])  # Stethoscope's order of verdicts
+    assert "passes" in scan[EXIT_CODES[Status.PASS]]
+    assert "NUDGE" in scan[EXIT_CODES[Status.NUDGE]]
+    assert "FAIL" in scan[EXIT_CODES[Status.FAIL]]
+    assert "could not scan" in scan[EXIT_COULD_NOT_SCAN]
+    assert "could not listen" in dict(EXIT_STATUS["serve"])[EXIT_COULD_NOT_LISTEN]
+
+
+def test_the_help_hides_the_worker_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = capsys.readouterr().out
+    assert "worker" not in help_text and "SUPPRESS" not in help_text
+    with pytest.raises(SystemExit):
+        main(["bogus"])
+    err = capsys.readouterr().err
+    assert "'import-fleet'" in err and "worker" not in err
 
 
 def test_osquery_engine_without_osquery_cannot_scan(capsys: pytest.CaptureFixture[str]) -> None:
@@ -184,8 +231,15 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.startswith("stethoscope-desktop 0.")
 
 
-def test_no_subcommand_without_display_says_so_and_prints_the_report() -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(Path.home()), "LANG": "C.UTF-8"}
+def test_no_subcommand_without_display_says_so_and_prints_the_report(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        # No IT folder of this machine's (/etc/xdg/stethoscope where the app is installed).
+        "XDG_CONFIG_DIRS": str(tmp_path / "etc-xdg"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "stethoscope_desktop", "--engine", "embedded"],
         capture_output=True,

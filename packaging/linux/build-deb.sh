@@ -13,6 +13,8 @@
 #                                       installed with pip --target and compiled to bytecode
 #   /usr/bin/stethoscope-desktop        runs the app from there with /usr/bin/python3.X
 #   /usr/share/applications/stethoscope-desktop.desktop and the icon in hicolor/scalable/apps
+#   /usr/share/man/man1/stethoscope-desktop.1.gz and the bash, zsh and fish completions, written
+#                                       from the packed app's argument parser
 #   /etc/xdg/autostart/stethoscope-desktop.desktop   start at login for every user
 #   /etc/xdg/stethoscope/...            IT's files
 # Every file under /etc is a conffile: an upgrade keeps what was edited on the machine (the new
@@ -154,6 +156,18 @@ install -D -m 0644 "$HERE/$PACKAGE.desktop" "$root/usr/share/applications/$PACKA
 install -D -m 0644 "$HERE/xdg/autostart/$PACKAGE.desktop" "$root/etc/xdg/autostart/$PACKAGE.desktop"
 install -D -m 0644 "$REPO/resources/icons/$PACKAGE.svg" \
   "$root/usr/share/icons/hicolor/scalable/apps/$PACKAGE.svg"
+# The man page and the completions, from the argument parser of the app just packed.
+"$python" -I -c 'import sys; sys.path.insert(0, sys.argv[1])
+from stethoscope_desktop.cli_docs import write_all
+write_all(__import__("pathlib").Path(sys.argv[2]))' "$root$LIB" "$work/cli" >/dev/null ||
+  fail "cannot write the man page and the shell completions"
+install -D -m 0644 "$work/cli/$PACKAGE.1" "$root/usr/share/man/man1/$PACKAGE.1"
+gzip -9n "$root/usr/share/man/man1/$PACKAGE.1"
+install -D -m 0644 "$work/cli/$PACKAGE.bash" \
+  "$root/usr/share/bash-completion/completions/$PACKAGE"
+install -D -m 0644 "$work/cli/_$PACKAGE" "$root/usr/share/zsh/vendor-completions/_$PACKAGE"
+install -D -m 0644 "$work/cli/$PACKAGE.fish" \
+  "$root/usr/share/fish/vendor_completions.d/$PACKAGE.fish"
 mkdir -p "$root/usr/share/doc/$PACKAGE"
 cat >"$root/usr/share/doc/$PACKAGE/copyright" <<EOF
 Stethoscope Desktop $app_version, Apache License 2.0 (/usr/share/common-licenses/Apache-2.0).

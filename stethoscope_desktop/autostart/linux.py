@@ -212,7 +212,7 @@ class LinuxAutostart(Autostart):
             f"# {MANAGED_KEY} line: Stethoscope then leaves the file alone.",
             "[Desktop Entry]",
             "Type=Application",
-            "Version=1.5",
+            "Version=1.4",  # the newest desktop-file-validate of Debian 12 knows
             "Name=Stethoscope",
             "Comment=Security checkup of this computer, in the system tray",
             f"Exec={command}",

@@ -52,6 +52,9 @@ from stethoscope_desktop.core.support import HelpLink, Notice
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument
 
 MIN_SCAN_INTERVAL_MINUTES = 5
+# The tray's timer (Qt's) counts at most 2**31 - 1 ms, some 24.8 days: a longer interval made it
+# raise OverflowError on every report. Two weeks is the longest a checkup may wait.
+MAX_SCAN_INTERVAL_MINUTES = 14 * 24 * 60
 _LABEL_MISSING = "missing; the name to show for this web app"
 # A link IT gives: a URL with its scheme (https:, mailto:, slack:, msteams:, …), or an e-mail
 # address, which becomes a mailto: link.
@@ -289,10 +292,12 @@ CONFIG = Record(
             WholeNumber(
                 "must be a whole number of minutes",
                 minimum=MIN_SCAN_INTERVAL_MINUTES,
+                maximum=MAX_SCAN_INTERVAL_MINUTES,
                 below_message=f"must be at least {MIN_SCAN_INTERVAL_MINUTES} minutes",
+                above_message=f"must be at most {MAX_SCAN_INTERVAL_MINUTES} minutes (14 days)",
             ),
             f"How often to check the device, in whole minutes (at least "
-            f"{MIN_SCAN_INTERVAL_MINUTES}).",
+            f"{MIN_SCAN_INTERVAL_MINUTES}, at most {MAX_SCAN_INTERVAL_MINUTES}: 14 days).",
             attribute="scan_interval_minutes",
             default=AppConfig.scan_interval_minutes,
         ),
@@ -423,8 +428,10 @@ CONFIG = Record(
             WholeNumber(
                 "must be a whole number of seconds",
                 minimum=MIN_SCAN_INTERVAL_MINUTES * 60,
+                maximum=MAX_SCAN_INTERVAL_MINUTES * 60,
                 below_message=f"must be at least {MIN_SCAN_INTERVAL_MINUTES * 60} seconds "
                 f"({MIN_SCAN_INTERVAL_MINUTES} minutes)",
+                above_message=f"must be at most {MAX_SCAN_INTERVAL_MINUTES * 60} seconds (14 days)",
             ),
             "Stethoscope's (from its config.json): how often to check the device, in seconds "
             "(rounded up to whole minutes). scanIntervalMinutes wins where both are set.",

@@ -18,6 +18,7 @@ the declaration that it completes.
 
 from __future__ import annotations
 
+import math
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -183,12 +184,13 @@ class Flag(KeyType):
 
 @dataclass(frozen=True)
 class WholeNumber(KeyType):
-    """An integer within bounds; `below_message` names the lower bound's problem if it differs."""
+    """An integer within bounds; `below_message` and `above_message` word a bound's problem."""
 
     message: str
     minimum: int | None = None
     maximum: int | None = None
     below_message: str = ""
+    above_message: str = ""
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
         """Return the integer; report another type or a number out of bounds."""
@@ -197,7 +199,7 @@ class WholeNumber(KeyType):
         if self.minimum is not None and value < self.minimum:
             return reading.fail(path, self.below_message or self.message)
         if self.maximum is not None and value > self.maximum:
-            return reading.fail(path, self.message)
+            return reading.fail(path, self.above_message or self.message)
         return value
 
     def schema(self, writer: SchemaWriter) -> JsonSchema:
@@ -212,18 +214,25 @@ class WholeNumber(KeyType):
 
 @dataclass(frozen=True)
 class Number(KeyType):
-    """A number (integer or decimal) at least `minimum`, read as a float."""
+    """A finite number (integer or decimal) at least `minimum`, read as a float."""
 
     message: str
     minimum: float | None = None
 
     def read(self, reading: Reading, path: KeyPath, value: Any) -> Any:
-        """Return the number as a float; report another type or a number below the minimum."""
+        """Return the number as a float; report another type, one not finite or below `minimum`.
+
+        NaN, infinity and a number beyond a float's range (10**400) are not finite.
+        """
         if isinstance(value, bool) or not isinstance(value, int | float):
             return reading.fail(path, self.message)
-        if self.minimum is not None and value < self.minimum:
+        try:
+            number = float(value)
+        except OverflowError:
             return reading.fail(path, self.message)
-        return float(value)
+        if not math.isfinite(number) or (self.minimum is not None and number < self.minimum):
+            return reading.fail(path, self.message)
+        return number
 
     def schema(self, writer: SchemaWriter) -> JsonSchema:
         """Return a number schema with the same bound."""

@@ -70,13 +70,26 @@ class OutsidePattern:
 
     def search(self, subject: str) -> bool:
         """Return True if the pattern matches anywhere in `subject`'s first MAX_SUBJECT_CHARS."""
-        return self._compiled.search(subject[:MAX_SUBJECT_CHARS]) is not None
+        return self._compiled.search(_encodable(subject[:MAX_SUBJECT_CHARS])) is not None
 
     def fullmatch(self, subject: str) -> bool:
         """Return True if the pattern matches the whole of `subject`; never for a longer one."""
         if len(subject) > MAX_SUBJECT_CHARS:
             return False
-        return self._compiled.fullmatch(subject) is not None
+        return self._compiled.fullmatch(_encodable(subject)) is not None
+
+
+def _encodable(subject: str) -> str:
+    """Return `subject` as RE2 can take it (UTF-8 text).
+
+    A lone surrogate (a byte of a name that was not UTF-8, decoded with surrogateescape) becomes
+    U+FFFD, which no pattern of text matches by accident.
+    """
+    try:
+        subject.encode("utf-8")
+    except UnicodeEncodeError:
+        return subject.encode("utf-8", "replace").decode("utf-8")
+    return subject
 
 
 def _python_problem(pattern: str, flags: int) -> str | None:
@@ -94,6 +107,14 @@ def _python_problem(pattern: str, flags: int) -> str | None:
     return None
 
 
+def _lone_surrogate(text: str) -> str | None:
+    """Return the first lone UTF-16 surrogate in `text` written as an escape, or None."""
+    for char in text:
+        if "\ud800" <= char <= "\udfff":
+            return f"\\u{ord(char):04x}"
+    return None
+
+
 def _re2_message(error: Exception) -> str:
     """Return RE2's message as text (it gives bytes)."""
     message = error.args[0] if error.args else error
@@ -107,6 +128,10 @@ def compile_outside_pattern(pattern: str, *, ignore_case: bool = False) -> Outsi
     """Return `pattern` compiled to run in linear time; raise PatternError saying what is wrong."""
     if not isinstance(pattern, str):
         raise PatternError("must be a regular expression in quotes", syntax=True)
+    if (surrogate := _lone_surrogate(pattern)) is not None:
+        raise PatternError(
+            f"holds {surrogate}, half of a UTF-16 pair, which is not a character", syntax=True
+        )
     if (problem := _python_problem(pattern, re.IGNORECASE if ignore_case else 0)) is not None:
         raise PatternError(f"not a valid regular expression: {problem}", syntax=True)
     options = re2.Options()

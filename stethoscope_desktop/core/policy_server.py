@@ -39,6 +39,7 @@ import hashlib
 import http.client
 import json
 import logging
+import math
 import ssl
 import threading
 import time
@@ -62,6 +63,9 @@ RETRY_SECONDS = 300.0
 MAX_POLICY_BYTES = MAX_FILE_BYTES
 CACHE_FOLDER = "policy-server"
 _CHUNK = 64 * 1024
+# The moments the cache's metadata may name: from the epoch to the year 3000 (Windows'
+# time.localtime goes no further); anything else there is unknown.
+_LAST_MOMENT = 32_503_680_000.0
 
 
 class PolicyServerError(Exception):
@@ -308,7 +312,7 @@ class PolicyServerClient:
     def _read_meta(self, url: str) -> dict[str, Any]:
         try:
             meta = json.loads(self._meta_path(url).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # absent, not UTF-8 or JSON, absurd nesting
             return {}
         return meta if isinstance(meta, dict) and meta.get("url") == url else {}
 
@@ -322,9 +326,9 @@ class PolicyServerClient:
         state = self._states.get(url)
         if state is None:
             state = _State()
-            checked = self._read_meta(url).get("checked_at")
-            if isinstance(checked, int | float) and self._body_path(url).is_file():
-                state.checked_at = float(checked)
+            checked = _moment(self._read_meta(url).get("checked_at"))
+            if checked is not None and self._body_path(url).is_file():
+                state.checked_at = checked
             self._states[url] = state
         return state
 
@@ -398,13 +402,26 @@ class PolicyServerClient:
             layer = parse_policy(parse_yaml(body, url))
         except YamlFileError as error:  # a cache that this version of the app cannot read
             return RemotePolicy(url, None, (*problems, error.problem))
-        fetched = meta.get("fetched_at")
-        fetched_at = float(fetched) if isinstance(fetched, int | float) else None
+        fetched_at = _moment(meta.get("fetched_at"))
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(fetched_at)) if fetched_at else ""
         note = f"the last good copy{f' (fetched {when})' if when else ''} stays in force"
         return RemotePolicy(
             url, layer, (*_with_note(problems, url, note), *layer.problems), fetched_at
         )
+
+
+def _moment(value: object) -> float | None:
+    """Return a time of the cache's metadata as epoch seconds, None where it names no moment.
+
+    The file may have been damaged or written by hand: a time that is not a number, not finite
+    (NaN would make a copy never due again) or out of any clock's range is unknown.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and not 0 <= value <= _LAST_MOMENT:
+        return None  # (an int too large for a float, too)
+    seconds = float(value)
+    return seconds if math.isfinite(seconds) and 0.0 <= seconds <= _LAST_MOMENT else None
 
 
 def _problems_of(body: bytes, url: str) -> tuple[Problem, ...]:

@@ -41,7 +41,6 @@ The worker reads commands with `LineReader`, which leaves out a line over `MAX_C
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -257,7 +256,7 @@ class Sockets(Command):
             raise ProtocolError("shared must be a list of base64 texts")
         try:
             return cls(tuple(base64.b64decode(item, validate=True) for item in shared))
-        except binascii.Error as error:
+        except ValueError as error:  # binascii.Error, or a text that is not ASCII
             raise ProtocolError(f"shared: {error}") from None
 
 
@@ -347,6 +346,8 @@ def decode(line: str | bytes, kind: type[M]) -> M:
         data = json.loads(line)
     except ValueError:  # UnicodeDecodeError too
         raise ProtocolError(f"not JSON: {_quote(line)}") from None
+    except RecursionError:
+        raise ProtocolError(f"JSON nested too deeply to read: {_quote(line)}") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"not a JSON object: {_quote(line)}")
     version = data.get("v")

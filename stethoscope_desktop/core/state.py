@@ -48,7 +48,12 @@ class StateStore:
         return self._path
 
     def load(self) -> dict[str, Any]:
-        """Return the saved object; `{}` if there is none or it cannot be read (logged)."""
+        """Return the saved object; `{}` if there is none or it cannot be read (logged).
+
+        What `save` could not write again reads as what it can: NaN and Infinity (which Python's
+        json reads, though JSON has neither) as null; a lone surrogate (half of a UTF-16 pair) is
+        kept and `save` writes it escaped.
+        """
         try:
             text = self._path.read_bytes()
         except FileNotFoundError:
@@ -57,7 +62,7 @@ class StateStore:
             logger.warning("Could not read the state file %s: %s", self._path, error)
             return {}
         try:
-            data = json.loads(text)
+            data = json.loads(text, parse_constant=_no_number)
         except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, absurd nesting
             logger.warning("Ignoring the corrupt state file %s: %s", self._path, error)
             return {}
@@ -82,7 +87,9 @@ class StateStore:
 
     def _write(self, text: str) -> bool:
         try:
-            write_atomically(self._path, (text + "\n").encode("utf-8"))
+            # A lone surrogate, which UTF-8 cannot hold, can only be in a JSON string: written
+            # as its escape (\udc80), it reads back as it was.
+            write_atomically(self._path, (text + "\n").encode("utf-8", "backslashreplace"))
         except OSError as error:
             logger.warning("Could not save the state to %s: %s", self._path, error)
             return False
@@ -99,3 +106,8 @@ class StateStore:
         Called once at start; never raises for the file system.
         """
         return len(remove_stale_temporaries(self._path))
+
+
+def _no_number(constant: str) -> None:
+    """Read JSON's non-standard NaN, Infinity and -Infinity as null: `save` refuses them."""
+    return None

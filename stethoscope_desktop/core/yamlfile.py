@@ -216,6 +216,13 @@ _FAST_LOADER = _libyaml_loader()
 _NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 # What libyaml accepts and PyYAML refuses (see `_libyaml_reads_as_pyyaml`).
 _LIBYAML_LENIENT = re.compile("[\t\ufeff]|[|>][-+0-9]*#")
+# Half of a UTF-16 pair, which only an escape ("\ud800") can put in a text; a pair; a half
+# without its other half.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+_LONE_SURROGATE = re.compile(
+    "[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]"
+)
 
 
 def _too_many_values() -> str:
@@ -308,6 +315,8 @@ class _Builder:
         return self._scalar(node, path)
 
     def _scalar(self, node: yaml.Node, path: KeyPath) -> Any:
+        if _SURROGATE.search(node.value):
+            node.value = self._joined_pairs(node, path)
         if node.tag == _STR_TAG:
             return node.value  # what SafeConstructor makes of text, without its bookkeeping
         try:
@@ -323,6 +332,29 @@ class _Builder:
                     node.start_mark.line + 1,
                 )
             ) from error
+
+    def _joined_pairs(self, node: yaml.Node, path: KeyPath) -> str:
+        r"""Return a text with its escaped UTF-16 pairs as the characters they stand for.
+
+        YAML's escapes, like JSON's, can write a surrogate (`"\ud83d\ude00"`, as JSON tools
+        write 😀): a pair is joined into its character, as JSON reads it; a lone half is no
+        character at all (nothing could print or store it) and is refused.
+        """
+        lone = _LONE_SURROGATE.search(node.value)
+        if lone is not None:
+            raise YamlFileError(
+                Problem(
+                    self._file,
+                    f"\\u{ord(lone.group()):04x} is half of a UTF-16 surrogate pair, not a "
+                    "character; write the character itself",
+                    format_key(path),
+                    node.start_mark.line + 1,
+                )
+            )
+        return _SURROGATE_PAIR.sub(
+            lambda pair: pair.group().encode("utf-16-le", "surrogatepass").decode("utf-16-le"),
+            node.value,
+        )
 
     def _allowed_tag(self, node: yaml.Node) -> bool:
         if isinstance(node, yaml.MappingNode):
@@ -465,6 +497,8 @@ def _parse_decoded(
     # libyaml first, where it is. A text it refuses, or that breaks a bound, is read again by the
     # pure-Python loader, whose messages are the ones IT sees: they never depend on which parser
     # this machine has. Characters PyYAML refuses go straight to it, whatever libyaml makes of them.
+    # Except past MAX_NODES: that message names no line or key, and composing as many values again
+    # in Python would cost seconds (some 2 s for a 120 KB file) for the same words.
     if _FAST_LOADER is not None and _libyaml_reads_as_pyyaml(decoded):
         fast = _FAST_LOADER(decoded, file, counts.composed)
         trial = _Counts(counts.composed, counts.built)  # a text libyaml refuses is read again
@@ -472,8 +506,11 @@ def _parse_decoded(
             documents = _documents(fast, file, trial, multiple=multiple)
             counts.composed, counts.built = trial.composed, trial.built
             return _on_the_last_line_at_most(documents, decoded)
-        except _Stopped:
-            pass
+        except _Stopped as stopped:
+            if isinstance(stopped.error, _TooManyValues):
+                counts.composed, counts.built = trial.composed, trial.built
+                read = _on_the_last_line_at_most(list(stopped.documents), decoded)
+                raise _TooManyValues(stopped.error.problem, tuple(read)) from stopped.error
         finally:
             fast.dispose()
     loader = _loader(decoded, file, counts.composed)

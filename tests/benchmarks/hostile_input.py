@@ -124,11 +124,18 @@ def run_json(script: str, arguments: Sequence[str], timeout: float) -> tuple[dic
         )
     except subprocess.TimeoutExpired:
         return {}, f"{script} did not finish within {timeout:.0f} s"
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if not lines:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        return {}, f"{script} exited {result.returncode} without figures: {' | '.join(tail)}"
-    return json.loads(lines[-1]), ""
+    # The figures are the last JSON object the script printed (on one line or indented).
+    starts = [i for i, line in enumerate(result.stdout.splitlines()) if line.startswith("{")]
+    for start in reversed(starts):
+        text = "\n".join(result.stdout.splitlines()[start:])
+        try:
+            figures = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(figures, dict):
+            return figures, ""
+    tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+    return {}, f"{script} exited {result.returncode} without figures: {' | '.join(tail)}"
 
 
 def _count(figures: dict[str, Any], *keys: str) -> int:
@@ -144,10 +151,15 @@ def fuzz_files_rows(files: int, seed: int, timeout: float) -> list[Row]:
         return [Row("generated files", f">= {files}, 0 tracebacks, 0 hangs", problem, False)]
     generated = int(figures.get("files", 0))
     tracebacks, hangs = _count(figures, "tracebacks"), _count(figures, "hangs")
-    result = f"{generated} files: {tracebacks} tracebacks, {hangs} hangs"
+    unclear = _count(figures, "unclear")
+    formats = len(figures.get("per_format", {}))
+    result = (
+        f"{generated} files of {formats} formats: {tracebacks} tracebacks, {hangs} hangs, "
+        f"{unclear} problems not naming their file"
+    )
     if "slowest_s" in figures:
         result += f" (slowest {float(figures['slowest_s']):.2f} s)"
-    held = generated >= files and tracebacks == 0 and hangs == 0
+    held = generated >= files and tracebacks == 0 and hangs == 0 and unclear == 0
     return [Row("generated files", f">= {files}: 0 tracebacks, 0 hangs", result, held)]
 
 
@@ -156,18 +168,42 @@ def fuzz_surface_rows(requests: int, lines: int, seed: int, timeout: float) -> l
     arguments = ["--requests", str(requests), "--lines", str(lines), "--seed", str(seed)]
     figures, problem = run_json("fuzz_surface.py", arguments, timeout)
     if problem:
-        return [Row("generated requests and lines", "0 failures", problem, False)]
-    failures = _count(
-        figures, "server_errors", "tracebacks", "hangs", "worker_crashes", "worker_hangs"
+        return [
+            Row("generated API requests", "0 failures", problem, False),
+            Row("generated worker protocol lines", "0 failures", problem, False),
+        ]
+    http, worker = figures.get("requests", {}), figures.get("worker", {})
+    http_failures = _count(http, "internal_errors", "wrong_answers", "tracebacks", "hangs")
+    sent = int(http.get("sent", 0))
+    statuses = ", ".join(f"{n} x {code}" for code, n in sorted(http.get("statuses", {}).items()))
+    http_result = (
+        f"{sent} requests: {http.get('internal_errors', 0)} 500s, "
+        f"{http.get('wrong_answers', 0)} wrong answers, {http.get('tracebacks', 0)} tracebacks, "
+        f"{http.get('hangs', 0)} hangs (slowest {http.get('slowest_ms', 0)} ms; {statuses})"
     )
-    sent = int(figures.get("requests", 0))
-    sent_lines = int(figures.get("lines", 0))
-    result = (
-        f"{sent} requests, {sent_lines} protocol lines: {failures} failures "
-        f"(500s, tracebacks, hangs, worker crashes)"
+    worker_failures = _count(worker, "failed_scans", "crashes", "hangs", "tracebacks")
+    sent_lines = int(worker.get("lines", 0))
+    worker_result = (
+        f"{sent_lines} lines: {worker.get('crashes', 0)} crashes, {worker.get('hangs', 0)} hangs, "
+        f"{worker.get('tracebacks', 0)} tracebacks; {worker.get('answered', 0)} of "
+        f"{worker.get('scans', 0)} scans answered after them"
     )
-    held = sent >= requests and sent_lines >= lines and failures == 0
-    return [Row("generated requests and lines", "0 failures", result, held)]
+    return [
+        Row(
+            "generated API requests",
+            f"{requests}: 0 500s, tracebacks, hangs",
+            http_result,
+            sent >= requests and http_failures == 0,
+        ),
+        Row(
+            "generated worker protocol lines",
+            f"{lines}: 0 crashes, hangs",
+            worker_result,
+            sent_lines >= lines
+            and worker_failures == 0
+            and worker.get("answered") == worker.get("scans"),
+        ),
+    ]
 
 
 def slowloris_rows(slow: int, tries: int, timeout: float) -> list[Row]:

@@ -480,6 +480,14 @@ CONFIG_CASES = [
     Case("config-organization-list", "config", "organization: [Example]\n", "organization", 1, "must be text"),
     Case("config-reminder-word", "config", "notifications:\n  enabled: true\n  reminderHours: daily\n", "notifications.reminderHours", 3, "must be a number of hours"),
     Case("config-reminder-negative", "config", "notifications:\n  reminderHours: -1\n", "notifications.reminderHours", 2, "must be a number of hours"),
+    # Found by tests/fuzz: past 2**31 ms the tray's timer raised OverflowError on every report,
+    # and rescanIntervalSeconds: 10**400 raised it out of the load.
+    Case("config-interval-a-month", "config", "scanIntervalMinutes: 43200\n", "scanIntervalMinutes", 1, "must be at most 20160 minutes (14 days)"),
+    Case("config-rescan-huge", "config", f"rescanIntervalSeconds: {10**400}\n", "rescanIntervalSeconds", 1, "must be at most 1209600 seconds (14 days)"),
+    # Found by tests/fuzz: a number beyond a float's range raised OverflowError out of the load.
+    Case("config-reminder-huge", "config", f"notifications:\n  reminderHours: {10**400}\n", "notifications.reminderHours", 2, "must be a number of hours"),
+    Case("config-reminder-nan", "config", "notifications:\n  reminderHours: .nan\n", "notifications.reminderHours", 2, "must be a number of hours"),
+    Case("config-reminder-infinite", "config", "notifications:\n  reminderHours: .inf\n", "notifications.reminderHours", 2, "must be a number of hours"),
     Case("config-notifications-enabled", "config", "notifications:\n  enabled: 'yes'\n", "notifications.enabled", 2, "must be true or false"),
     Case("config-notifications-typo", "config", "notifications:\n  enable: true\n", "notifications.enable", 2, 'did you mean "enabled"?'),
     Case("config-notifications-list", "config", "notifications: [enabled]\n", "notifications", 1, "must be a mapping with enabled and reminderHours"),

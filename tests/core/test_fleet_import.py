@@ -204,7 +204,7 @@ def test_import_fleet_fails_when_it_writes_nothing(
 def test_import_fleet_refuses_an_unknown_platform(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as raised:
         main(["import-fleet", str(EXPORT), "--platform", "macos"])
-    assert raised.value.code == 2
+    assert raised.value.code == 64  # a usage error (cli.EXIT_USAGE)
     assert "invalid choice: 'macos'" in capsys.readouterr().err
 
 

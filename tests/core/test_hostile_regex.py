@@ -223,3 +223,17 @@ def test_scan_with_a_huge_count_in_policy_and_config_reports_instead_of_crashing
     problems = json.loads(out)["policy_problems"]
     assert any(p.startswith(f"{policy}:2") and "applications[0].name" in p for p in problems)
     assert any(p.startswith(f"{config}:2") and "hostLabels[0].pattern" in p for p in problems)
+
+
+def test_a_name_with_a_byte_that_was_not_utf8_is_matched_without_a_crash() -> None:
+    # A package or app name read with surrogateescape holds lone surrogates; RE2 takes UTF-8.
+    pattern = compile_outside_pattern("zoom")
+    assert pattern.search("zoom-\udcff")
+    assert not pattern.fullmatch("zoom-\udcff")
+    assert compile_outside_pattern("zoom-.").fullmatch("zoom-\udcff")
+
+
+def test_a_pattern_with_a_lone_surrogate_is_refused_as_not_a_character() -> None:
+    problem = pattern_problem("zoom\ud800")
+    assert problem is not None and problem.syntax
+    assert str(problem) == "holds \\ud800, half of a UTF-16 pair, which is not a character"

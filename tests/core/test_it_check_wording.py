@@ -70,8 +70,9 @@ def report(tmp_path: Path) -> Report:
     return it_checks_report(tmp_path)
 
 
-def text_of(report: Report, *, colour: bool = False) -> str:
-    return render_report(report, loader_for_bundled().load().instructions, colour=colour)
+def text_of(report: Report, *, colour: bool = False, details: bool = False) -> str:
+    instructions = loader_for_bundled().load().instructions
+    return render_report(report, instructions, colour=colour, details=details)
 
 
 def test_a_query_mistake_is_marked_and_the_json_keeps_its_technical_reason(
@@ -106,19 +107,23 @@ def test_the_terminal_says_its_checks_mistake_in_the_employees_words(report: Rep
     )
     assert f"For IT: {COLUMN_REASON}" in block
     assert f"Couldn't check: {COLUMN_REASON}" not in text
-    assert "Couldn't check: needs osquery: table shadow" in text  # a fact, worded as before
+    shadow = report.practice("custom/password-hashes-are-strong")
+    assert shadow is not None and shadow.summary in " ".join(text.split())  # core's sentence
+    assert "needs osquery: table shadow" not in text  # the engine's reason: a detail
+    assert "needs osquery: table shadow" in text_of(report, details=True)
 
 
 def test_in_colour_its_technical_reason_is_dimmed(report: Report) -> None:
     text = text_of(report, colour=True)
-    assert f"\033[2m                  For IT: {COLUMN_REASON}" in text
+    assert f"                  \033[2mFor IT: {COLUMN_REASON}" in text
 
 
 def test_the_terminal_prints_its_description_as_the_why(report: Report) -> None:
     text = text_of(report)
     ubuntu = text.split("Ubuntu Pro attachment status", 1)[1].splitlines()
     assert ubuntu[1].strip() == "Ubuntu Pro brings security fixes for ten years."
-    assert ubuntu[2].strip() == "What we saw: the query returned no rows"
+    ubuntu_pro = report.practice("custom/ubuntu-pro-attachment-status")
+    assert ubuntu_pro is not None and ubuntu[2].strip() == ubuntu_pro.summary
     assert "An SSH server lets others log in." in text  # unknown: the why too
     assert "Older Debian releases get no security updates." not in text  # passing: title only
 

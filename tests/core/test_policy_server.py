@@ -8,6 +8,7 @@ with a fake opener and a fake clock.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -488,3 +489,58 @@ def test_a_new_client_removes_what_a_killed_cache_write_left(tmp_path: Path) -> 
         os.utime(path, (1_000_000_000, 1_000_000_000))
     PolicyServerClient(cache)
     assert sorted(p.name for p in cache.iterdir()) == sorted(p.name for p in kept)
+
+
+def _cached_copy(folder: Path, url: str, meta: str) -> PolicyServerClient:
+    """Return a client offline whose cache holds a valid policy and the metadata `meta`.
+
+    `meta` is JSON text; `<sha256>` in it stands for the cached policy's digest.
+    """
+    client = PolicyServerClient(folder, opener=FakeOpener(), background=False, clock=Clock())
+    folder.mkdir(exist_ok=True)
+    body = SERVER_POLICY
+    (folder / f"{client._key(url)}.yaml").write_bytes(body)  # the cache's own names
+    digest = hashlib.sha256(body).hexdigest()
+    (folder / f"{client._key(url)}.json").write_text(
+        meta.replace("<sha256>", digest), encoding="utf-8"
+    )
+    return client
+
+
+def test_metadata_nested_too_deeply_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    # Found by tests/fuzz: json.loads raised RecursionError out of _read_meta.
+    url = "https://policy.example.com/policy.yaml"
+    deep = "[" * 100_000 + "]" * 100_000
+    client = _cached_copy(tmp_path, url, f'{{"url": "{url}", "sha256": "<sha256>", "x": {deep}}}')
+    remote = client.policy(url, HOUR)
+    assert remote.layer is None  # without readable metadata the copy cannot be trusted
+    assert all(problem.file == url for problem in remote.problems)
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        '"fetched_at": 1e300',
+        '"fetched_at": -1e20',
+        '"fetched_at": NaN',
+        f'"fetched_at": {10**400}',
+        f'"checked_at": {10**400}',
+        '"checked_at": NaN',
+        '"checked_at": Infinity',
+    ],
+)
+def test_a_time_in_the_metadata_that_is_no_moment_counts_as_unknown(
+    tmp_path: Path, times: str
+) -> None:
+    # Found by tests/fuzz: float() and time.localtime() raised OverflowError or ValueError, and
+    # a checked_at of NaN made the copy never due again.
+    url = "https://policy.example.com/policy.yaml"
+    client = _cached_copy(tmp_path, url, f'{{"url": "{url}", "sha256": "<sha256>", {times}}}')
+    opener = FakeOpener()
+    client._opener = opener
+    remote = client.policy(url, HOUR)
+    assert remote.layer is not None and remote.layer.values["automaticUpdates"] == "ALWAYS"
+    if "checked_at" in times:
+        assert opener.calls == [(url, "")]  # when it was checked is unknown: fetch
+    if "fetched_at" in times:
+        assert remote.fetched_at is None  # shown without a date

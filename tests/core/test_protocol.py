@@ -641,3 +641,31 @@ def test_a_line_too_long_is_held_only_up_to_the_limit() -> None:
     assert len(reader._pending) == 0  # nothing of the long line kept
     assert reader.next_line() == b"next"
     assert reader.next_line() is None
+
+
+# -- lines found by fuzzing (tests/fuzz/test_worker_protocol.py) --------------------------------
+
+
+def test_a_socket_that_is_not_ascii_base64_is_a_protocol_error() -> None:
+    line = json.dumps({"v": PROTOCOL_VERSION, "op": "sockets", "shared": ["é"]}, ensure_ascii=False)
+    with pytest.raises(ProtocolError, match="sockets: shared: "):
+        decode(line, Command)
+    with pytest.raises(ProtocolError, match="sockets: shared: "):
+        decode(line.encode("utf-8"), Command)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[" * 100_000,
+        f'{{"v": {PROTOCOL_VERSION}, "op": "scan", "id": 1, "x": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",
+    ],
+    ids=["unclosed", "in an unknown field"],
+)
+def test_a_line_nested_deeper_than_json_can_read_is_a_protocol_error(line: str) -> None:
+    for form in (line, line.encode()):
+        with pytest.raises(ProtocolError, match="nested too deeply"):
+            decode(form, Command)

@@ -247,3 +247,27 @@ def test_the_sweep_leaves_a_temporary_file_a_live_writer_holds(tmp_path: Path) -
 
 def test_a_missing_state_folder_sweeps_nothing_and_does_not_raise(tmp_path: Path) -> None:
     assert StateStore(tmp_path / "nowhere" / "state.json").remove_stale_temporaries() == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"other": NaN, "notify": {"snoozed_until": Infinity}}',
+        '{"other": -Infinity}',
+        '{"other": "\\ud800", "\\udfff": 1}',
+    ],
+)
+def test_whatever_load_returned_the_next_update_can_save(tmp_path: Path, text: str) -> None:
+    # Found by tests/fuzz: Python's json reads NaN and Infinity (which save refuses) and lone
+    # surrogates (which UTF-8 cannot hold), so the update after loading such a file raised.
+    path = tmp_path / "state.json"
+    path.write_text(text, encoding="utf-8")
+    store = StateStore(path)
+    before = store.load()
+    assert store.update({"notify": {"failing": []}}) is True
+    after = store.load()
+    assert after["notify"] == {"failing": []}
+    assert {key: value for key, value in after.items() if key != "notify"} == {
+        key: value for key, value in before.items() if key != "notify"
+    }
+    json.loads(path.read_bytes().decode("utf-8"))  # strict UTF-8 and JSON

@@ -310,7 +310,8 @@ def test_hostile_files_are_refused_by_counting_on_both(
     "name", ["deep-flow-list", "deep-flow-map", "deep-block", "recursive-alias", "billion-laughs"]
 )
 def test_hostile_files_get_the_same_problem_on_both(name: str) -> None:
-    # (Each refusal is the pure-Python loader's: what libyaml's read stops at is read again.)
+    # (Each refusal but the value bound's is the pure-Python loader's: what libyaml's read stops
+    # at is read again.)
     text = next(case[1] for case in HOSTILE if case[0] == name)
     assert outcome(text, libyaml=True) == outcome(text, libyaml=False)
 
@@ -325,3 +326,57 @@ def test_aliases_within_the_bound_expand(loader: str) -> None:
     document = parse_yaml(text, "aliases.yaml")
     assert sum(len(item) for item in document.data["b"]) == 10_000
     assert document.lines[("b",)] == 2
+
+
+@needs_libyaml
+def test_past_the_value_bound_libyaml_s_refusal_stands_without_a_second_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Found by tests/fuzz: reading such a file again in pure Python cost some 2 s per read for
+    # the same message, which names no line or key.
+    text = "x: [" + ",".join(["1"] * (MAX_NODES + 10)) + "]\n"
+    expected = outcome(text, libyaml=False)
+    pure_reads: list[str] = []
+    original = yamlfile._loader
+
+    def counted(decoded: str, file: str, composed: int = 0) -> yamlfile._Bounds:
+        pure_reads.append(file)
+        return original(decoded, file, composed)
+
+    monkeypatch.setattr(yamlfile, "_loader", counted)
+    assert outcome(text, libyaml=True) == expected
+    assert outcome("a: 1\n---\n" + text, libyaml=True)[0] == "refused"
+    assert pure_reads == []
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "half"),
+    [
+        ('name: "\\ud800"\n', "name", "\\ud800"),
+        ('"\\udfff": 1\n', "", "\\udfff"),
+        ('a:\n  - "\\ude00\\ud83d"\n', "a[0]", "\\ude00"),
+        ('a: !!int "\\ud800"\n', "a", "\\ud800"),
+    ],
+)
+def test_a_lone_half_of_a_utf16_pair_is_refused_on_both(
+    loader: str, text: str, key: str, half: str
+) -> None:
+    # Found by tests/fuzz: a "\ud800" escape gave a text no output or file can take, so check-
+    # policy, scan's report and import-fleet raised UnicodeEncodeError printing or preparing it.
+    with pytest.raises(YamlFileError) as caught:
+        parse_yaml(text, "f.yaml")
+    problem = caught.value.problem
+    assert (problem.file, problem.key, problem.line) == (
+        "f.yaml",
+        key,
+        text.count("\n", 0, text.index(half)) + 1,
+    )
+    assert problem.message.startswith(f"{half} is half of a UTF-16 surrogate pair, not a character")
+    str(problem).encode("utf-8")  # the message itself prints
+
+
+def test_an_escaped_utf16_pair_is_its_character_as_in_json(loader: str) -> None:
+    # What JSON tools write for characters beyond the BMP (json.dumps' ensure_ascii).
+    doc = parse_yaml('{"\\ud83d\\ude00 key": "a \\ud83d\\ude00 b"}', "f.yaml")
+    assert doc.data == {"😀 key": "a 😀 b"}
+    assert doc.lines[("😀 key",)] == 1

@@ -12,6 +12,7 @@ that has a real stethoscope-desktop installed.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from stethoscope_desktop import cli_docs
 from stethoscope_desktop.autostart.linux import LinuxAutostart, read_desktop_entry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,6 +197,10 @@ def test_the_package_holds_the_app_the_desktop_files_and_its_files_as_conffiles(
         "/usr/bin/stethoscope-desktop",
         "/usr/share/applications/stethoscope-desktop.desktop",
         "/usr/share/icons/hicolor/scalable/apps/stethoscope-desktop.svg",
+        "/usr/share/man/man1/stethoscope-desktop.1.gz",
+        "/usr/share/bash-completion/completions/stethoscope-desktop",
+        "/usr/share/zsh/vendor-completions/_stethoscope-desktop",
+        "/usr/share/fish/vendor_completions.d/stethoscope-desktop.fish",
         "/etc/xdg/autostart/stethoscope-desktop.desktop",
         f"{PREFIX}/lib/stethoscope_desktop/cli.py",
         f"{PREFIX}/lib/stethoscope_desktop/__pycache__/cli.cpython-{version.replace('.', '')}.pyc",
@@ -486,11 +492,46 @@ def test_the_desktop_entries_run_the_installed_command_with_the_icon(entry: str)
     assert keys["Exec"] == "/usr/bin/stethoscope-desktop"
     assert keys["Icon"] == "stethoscope-desktop"
     assert (ROOT / "resources" / "icons" / f"{keys['Icon']}.svg").is_file()
-    if shutil.which("desktop-file-validate"):
-        check = subprocess.run(
-            ["desktop-file-validate", str(path)], capture_output=True, text=True, check=False
-        )
-        assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["packaging/linux/stethoscope-desktop.desktop", "packaging/linux/xdg/autostart/stethoscope-desktop.desktop", "written: on", "written: off"],
+)  # fmt: skip
+def test_desktop_file_validate_accepts_every_entry_shipped_or_written(
+    entry: str, tmp_path: Path
+) -> None:
+    """Debian's validator (desktop-file-utils; `make test` installs it) takes each entry."""
+    validator = shutil.which("desktop-file-validate")
+    if validator is None:
+        message = "desktop-file-validate is not installed (apt install desktop-file-utils)"
+        if os.environ.get("CI") == "true" and sys.platform.startswith("linux"):
+            pytest.fail(message)
+        pytest.skip(message)
+    if entry.startswith("written"):  # the user's own autostart entry, as the tray writes it
+        autostart = LinuxAutostart(["/usr/bin/stethoscope-desktop"], config_home=tmp_path)
+        path = tmp_path / "stethoscope-desktop.desktop"
+        path.write_text(autostart.render(hidden=entry.endswith("off")), encoding="utf-8")
+    else:
+        path = ROOT / entry
+    check = subprocess.run([validator, str(path)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0 and not check.stdout.strip(), check.stdout + check.stderr
+
+
+def test_the_package_ships_the_man_page_and_completions_of_its_parser(
+    debs: list[Path], tmp_path: Path
+) -> None:
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp_path)], check=True)
+    share = tmp_path / "usr" / "share"
+    man = gzip.decompress((share / "man" / "man1" / f"{PACKAGE}.1.gz").read_bytes())
+    assert man.decode("ascii") == cli_docs.man_page()
+    shipped = {
+        "bash": share / "bash-completion" / "completions" / PACKAGE,
+        "zsh": share / "zsh" / "vendor-completions" / f"_{PACKAGE}",
+        "fish": share / "fish" / "vendor_completions.d" / f"{PACKAGE}.fish",
+    }
+    for kind, path in shipped.items():
+        assert path.read_text(encoding="utf-8") == cli_docs.WRITERS[kind](), kind
 
 
 # A practices folder as an organisation running Netflix's Stethoscope has it (our own files in the

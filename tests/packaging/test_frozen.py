@@ -166,7 +166,9 @@ def test_the_frozen_linux_app_runs(tmp_path: Path) -> None:
     report = subprocess.run(
         [str(exe), "scan", "--json", "--engine", "embedded"],
         capture_output=True, text=True, check=False, cwd=tmp_path,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+             # No IT folder of this machine's (/etc/xdg/stethoscope where the app is installed).
+             "XDG_CONFIG_DIRS": str(tmp_path / "etc-xdg"), "XDG_CONFIG_HOME": str(tmp_path / "config")},
     )  # fmt: skip
     assert report.returncode in (0, 1, 2), report.stderr
     files = json.loads(report.stdout)["policy_files"]
