@@ -119,13 +119,11 @@ def _manual_lines(report: Report, layout: _Layout) -> list[str]:
     instructions, paint = layout.instructions, layout.painter.paint
     left_out = report.manual_checks_left_out
     if left_out:
-        key = "manualLeftOutOne" if left_out == 1 else "manualLeftOutOther"
-        return ["", paint(instructions.string(key, count=left_out), DIM)]
+        return ["", paint(instructions.plural("manualLeftOut", left_out), DIM)]
     count = len(report.manual_checks)
     if not count:
         return []
-    key = "manualCountOne" if count == 1 else "manualCountOther"
-    lines = ["", paint(f"{_MANUAL_SYMBOL} {instructions.string(key, count=count)}", BOLD)]
+    lines = ["", paint(f"{_MANUAL_SYMBOL} {instructions.plural('manualCount', count)}", BOLD)]
     for directions, checks in _by_directions(report.manual_checks):
         for check in checks:
             lines += layout.plain(check.title, "    ", first="  - ")

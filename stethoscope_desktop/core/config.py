@@ -47,6 +47,7 @@ from stethoscope_desktop.core.fileformat import (
 )
 from stethoscope_desktop.core.notify import NotificationSettings
 from stethoscope_desktop.core.outside_patterns import PatternError, compile_outside_pattern
+from stethoscope_desktop.core.strings import UNNAMED_ORGANIZATION
 from stethoscope_desktop.core.support import HelpLink, Notice
 from stethoscope_desktop.core.yamlfile import KeyPath, Problem, YamlDocument
 
@@ -96,7 +97,7 @@ class HostLabel:
 class AppConfig:
     """Validated app configuration, defaults filled in."""
 
-    organization: str = "Your organization"
+    organization: str = UNNAMED_ORGANIZATION
     scan_interval_minutes: int = 60
     engine: str = "auto"
     osquery_path: str = ""

@@ -100,7 +100,9 @@ def evaluate(
     `show_manual_checks` False leaves IT's checks done by hand out (config `manualChecks: skip`).
     """
     manual = _manual_checks(policy, facts)
-    explainer = _Explainer(texts, facts.context, facts.device.platform_name, organization)
+    explainer = _Explainer(
+        texts, facts.context, facts.device.platform_name, texts.organization_words(organization)
+    )
     ranked = rank(
         [
             *_os_version(policy, facts, explainer),
@@ -1099,13 +1101,6 @@ def overall_status(statuses: Iterable[Status]) -> Status:
     return Status.PASS
 
 
-_SUMMARY_STRINGS: Mapping[Status, str] = {
-    Status.FAIL: "summaryFail",
-    Status.NUDGE: "summaryNudge",
-    Status.UNKNOWN: "summaryNotChecked",
-}
-
-
 def _summary(
     texts: Instructions,
     status: Status,
@@ -1114,19 +1109,14 @@ def _summary(
 ) -> str:
     """Say the device's state in one sentence, the counts per state in its parentheses.
 
-    The sentence is the same whatever the counts, and each count agrees with its number (its
-    own string for one): "This device doesn't meet every requirement yet (1 needs attention,
-    2 suggestions)."
+    The sentence is the same whatever the counts (`UiStrings.summary_head`), and each count
+    agrees with its number (a counted string): "This device doesn't meet every requirement yet
+    (1 needs attention, 2 suggestions)."
     """
-    unknown = sum(1 for p in practices if p.status is Status.UNKNOWN)
-    head = texts.string(
-        _SUMMARY_STRINGS.get(status, "summaryUnknown" if unknown else "summaryPass"),
-        organization=organization,
-    )
-    counts = {state: 0 for state in (Status.FAIL, Status.NUDGE, Status.UNKNOWN)}
+    counts = {state: 0 for state in Status}
     for practice in practices:
-        if practice.status in counts:
-            counts[practice.status] += 1
+        counts[practice.status] += 1
+    head = texts.summary_head(status, counts, organization)
     parts = texts.count_phrases(counts)
     if not parts:
         return head

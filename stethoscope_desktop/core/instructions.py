@@ -74,12 +74,6 @@ STRINGS: Mapping[str, str] = {
     "follow it in parentheses).",
     "summaryUnknown": "The summary when all else passes but some practices could not be checked.",
     "summaryNotChecked": "The summary when no practice at all could be checked.",
-    "countCriticalOne": "The count of practices that need attention (FAIL), for one.",
-    "countCriticalOther": "The count of practices that need attention ({{count}}), for more.",
-    "countSuggestionOne": "The count of suggestions, for one.",
-    "countSuggestionOther": "The count of suggestions ({{count}}), for more than one.",
-    "countUnknownOne": "The count of practices that could not be checked, for one.",
-    "countUnknownOther": "The count of practices that could not be checked ({{count}}).",
     "statusPass": "A passing practice's status, in every front end (all good).",
     "statusNudge": "A suggestion's status, in every front end.",
     "statusFail": "The status of a practice that needs attention (FAIL), in every front end.",
@@ -90,7 +84,7 @@ STRINGS: Mapping[str, str] = {
     "ratingLow": "The rating low, in words.",
     "sectionWhy": "A card's heading above why the practice matters.",
     "sectionHow": "A card's heading above the directions.",
-    "sectionEvidence": "A card's heading above what the check saw (Details).",
+    "sectionEvidence": "The terminal report's label before what the check saw.",
     "couldNotCheck": "Why a practice could not be checked ({{reason}}).",
     "queryMistake": "Why one of IT's checks could not be checked when its query has a mistake "
     "(nothing is wrong with the device).",
@@ -102,8 +96,6 @@ STRINGS: Mapping[str, str] = {
     "lastCheckedBy": "Which web app last asked the device's status ({{label}}).",
     "policyErrors": "The plain line, in the window and the report (policy_problems_summary), "
     "that IT's files have errors (the errors themselves are for Details).",
-    "bannerTitleOne": "The red banner's title for one critical problem.",
-    "bannerTitleOther": "The red banner's title for several ({{count}}).",
     "appInstalled": "What was seen of an app that is installed ({{installed}}).",
     "appNotInstalled": "What was seen of a required app that is missing.",
     "appOutdated": "What was seen of an app in the wrong version ({{installed}}, {{required}}).",
@@ -203,26 +195,18 @@ STRINGS: Mapping[str, str] = {
     "manualTitle": "The heading of the window's section of IT's checks done by hand ({{count}}).",
     "manualIntro": "What that section's checks are: not done automatically, not in the result "
     "({{organization}}).",
-    "manualCountOne": "The report's line when IT lists one check done by hand.",
-    "manualCountOther": "The same for several ({{count}}).",
-    "manualLeftOutOne": "The report's line when IT's setting (manualChecks: skip) left one check "
-    "done by hand out.",
-    "manualLeftOutOther": "The same for several ({{count}}).",
     # The window (issue 15).
     "sectionAttention": "The window's section of critical problems.",
     "sectionSuggestions": "The window's section of suggestions.",
     "sectionCouldNotCheck": "The window's section of practices that could not be checked.",
     "sectionAllGood": "The window's section of passing practices (collapsed).",
-    "countPassOne": "The count of passing practices, for one.",
-    "countPassOther": "The count of passing practices ({{count}}), for more than one.",
     "sectionDetails": "A card's collapsed section with the technical evidence.",
     "copyCommand": "The button beside a command in the directions that copies it.",
     "commandCopied": "Said on that button for a moment after it copied the command.",
     "openSettings": "The button that opens the settings pane a direction links to.",
     "contactIt": "A card's button that opens IT's first help link (menu.help).",
-    "couldNotCheckPlain": "A card's one-line plain summary when the practice could not be "
-    "checked (the technical reason is in Details).",
-    "detailsRequired": "Details: what the policy requires ({{requirement}}).",
+    "unnamedOrganization": "The organisation in a text ({{organization}}) where config.yaml "
+    "names none.",
 }
 # The counted strings: each has a form per plural category of its language (core.plurals).
 PLURAL_STRINGS: Mapping[str, str] = {
@@ -231,11 +215,35 @@ PLURAL_STRINGS: Mapping[str, str] = {
     "of before ({{count}}).",
     "pageFailedFound": "The text of the notification after a web app's check failed "
     "({{count}} critical problems).",
+    "countAttention": "How many practices need attention (FAIL): the summary's parentheses, "
+    "the tray's tooltip and the window's count chip ({{count}}).",
+    "countSuggestion": "How many suggestions there are ({{count}}).",
+    "countUnknown": "How many practices could not be checked ({{count}}).",
+    "countPass": "How many practices are all good: the window's count chip ({{count}}).",
+    "manualCount": "The report's line on IT's checks done by hand ({{count}}).",
+    "manualLeftOut": "The report's and the window's line when IT's setting (manualChecks: skip) "
+    "left checks done by hand out ({{count}}).",
 }
 # Keys of earlier versions, accepted and not used.
 RETIRED_STRINGS: Mapping[str, str] = {
     "notifyTitleOther": "Replaced by notifyNewCritical, which has a form per plural category.",
     "pageFailedBody": "Replaced by pageFailedFound, which has a form per plural category.",
+    **{
+        f"{old}{number}": f"Replaced by {new}, which has a form per plural category."
+        for old, new in (
+            ("countCritical", "countAttention"),
+            ("countSuggestion", "countSuggestion"),
+            ("countUnknown", "countUnknown"),
+            ("countPass", "countPass"),
+            ("manualCount", "manualCount"),
+            ("manualLeftOut", "manualLeftOut"),
+        )
+        for number in ("One", "Other")
+    },
+    "bannerTitleOne": "No longer shown: the window's header says the state and its counts.",
+    "bannerTitleOther": "No longer shown: the window's header says the state and its counts.",
+    "couldNotCheckPlain": "Replaced by the report's summary of each practice.",
+    "detailsRequired": "Replaced by detailRequired, a line of the report's details.",
 }
 STRING_KEYS = (*STRINGS, *PLURAL_STRINGS)
 PLACEHOLDERS = frozenset(

@@ -1,7 +1,9 @@
 """The UI's phrases in one language.
 
 A string table with `{{placeholder}}`s, and the few phrases built from it (a status or rating in
-words, "2 need attention, 1 suggestion").
+words, "2 need attention, 1 suggestion", the summary's head), and the organisation's name where
+config.yaml names none (`UNNAMED_ORGANIZATION`, which the tray reads from here without loading
+any config code).
 
 A counted string has a form per plural category of its language (`core.plurals`): the table
 holds them as `<key>.<category>` (`notifyNewCritical.one`, `notifyNewCritical.other`), as the
@@ -43,11 +45,25 @@ _RATING_STRINGS = {
 }
 # The statuses beside which the rating is said in words (`UiStrings.rating_text`).
 RATED_STATUSES = frozenset({Status.FAIL})
-_COUNT_STRINGS = (
-    (Status.FAIL, "countCriticalOne", "countCriticalOther"),
-    (Status.NUDGE, "countSuggestionOne", "countSuggestionOther"),
-    (Status.UNKNOWN, "countUnknownOne", "countUnknownOther"),
-)
+# The counted string of each state's count ("2 need attention", "1 suggestion", "7 all good").
+COUNT_STRINGS: Mapping[Status, str] = {
+    Status.FAIL: "countAttention",
+    Status.NUDGE: "countSuggestion",
+    Status.UNKNOWN: "countUnknown",
+    Status.PASS: "countPass",
+}
+# The states a summary counts in its parentheses (what is all good goes without saying there).
+SUMMARY_COUNTED = (Status.FAIL, Status.NUDGE, Status.UNKNOWN)
+# The head of the report's summary by its overall state; PASS has two, by whether some
+# practices could not be checked (`UiStrings.summary_head`).
+_SUMMARY_HEADS = {
+    Status.FAIL: "summaryFail",
+    Status.NUDGE: "summaryNudge",
+    Status.UNKNOWN: "summaryNotChecked",
+}
+UNNAMED_ORGANIZATION = "Your organization"
+"""config.yaml's `organization` when IT names none (core.config's default): not a name to show,
+nor to fill into a text (`UiStrings.organization_words` says it in the language's own words)."""
 
 
 def render(text: str, values: Mapping[str, object]) -> str:
@@ -132,14 +148,51 @@ class UiStrings:
         """
         return self.rating_name(rating) if status in RATED_STATUSES else ""
 
-    def count_phrases(self, counts: Mapping[Status, int]) -> list[str]:
-        """Return "2 need attention", "1 suggestion", "3 couldn't be checked" (non-zero ones)."""
-        phrases = []
-        for status, one, other in _COUNT_STRINGS:
-            count = counts.get(status, 0)
-            if count:
-                phrases.append(self.string(one if count == 1 else other, count=count))
-        return phrases
+    def count_phrase(self, status: Status, count: int) -> str:
+        """Return how many practices are in a state: "2 need attention", "1 suggestion"."""
+        return self.plural(COUNT_STRINGS[status], count)
+
+    def count_phrases(
+        self, counts: Mapping[Status, int], states: tuple[Status, ...] = SUMMARY_COUNTED
+    ) -> list[str]:
+        """Return "2 need attention", "1 suggestion", "3 couldn't be checked" (non-zero ones).
+
+        `states` are those counted, in order (what is all good is left out unless named).
+        """
+        return [
+            self.count_phrase(status, counts.get(status, 0))
+            for status in states
+            if counts.get(status, 0)
+        ]
+
+    def summary_head(
+        self, status: Status, counts: Mapping[Status, int], organization: str = ""
+    ) -> str:
+        """Return the device's state in one sentence, without the counts (the summary's head).
+
+        "This device doesn't meet every requirement yet." The report's summary adds the counts
+        in parentheses; the window's header shows this and the counts beside it as chips.
+        IT's own sentence may name `{{organization}}` (`organization` gives it, see below).
+        """
+        key = _SUMMARY_HEADS.get(status, "summaryPass")
+        if status is Status.PASS and counts.get(Status.UNKNOWN, 0):
+            key = "summaryUnknown"
+        return self.string(key, organization=self.organization_words(organization))
+
+    def organization_words(self, organization: str) -> str:
+        """Return the organisation to fill into a text: its name, or the language's words for it.
+
+        config.yaml's default (`UNNAMED_ORGANIZATION`, English) is not a name: where IT names
+        none the text says "your organization" in its own language (`unnamedOrganization`).
+        """
+        named = organization_named(organization)
+        return named or self.string("unnamedOrganization")
+
+
+def organization_named(organization: str) -> str:
+    """Return the organisation's name as config.yaml gives it, or "" where it names none."""
+    name = organization.strip()
+    return "" if name == UNNAMED_ORGANIZATION else name
 
 
 # The bundled English strings: the tray's own words before (or without) the scan worker's.

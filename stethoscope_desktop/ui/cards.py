@@ -1,11 +1,13 @@
 """The practice cards, in sections by state: needs attention, suggestions, couldn't check, all good.
 
 Every card has one design: the practice's icon, its title (with the rating below it where the
-rating helps: on critical problems and suggestions), one status chip of one width and shape in
-both palettes, and a disclosure button. Opened, a card shows a one-line plain summary where there
-is one, why the practice matters, the directions as numbered steps (every command in them with a
-Copy button beside it, every link to a settings pane with an "Open settings" button), "Contact IT"
-where IT names a help link, and a collapsed "Details" with the technical evidence.
+report gives it in words: beside "Needs attention"), one status chip of one width and shape in
+both palettes, and a disclosure button. Opened, a card shows the report's plain one-line summary
+of what was found, why the practice matters, the directions as numbered steps (every command in
+them with a Copy button beside it, every link to a settings pane with an "Open settings" button),
+"Contact IT" where IT names a help link, and a collapsed "Details" with the report's technical
+lines. The words are the report's (`status_text`, `rating_text`, `summary`, `details`), so the
+window, the terminal report and the API say the same.
 
 The directions are Markdown: a step is a top-level numbered item, a command a code block or a
 code span with a space in it (`sudo ufw enable`; a single word such as `sudo` or a file name stays
@@ -51,7 +53,6 @@ from stethoscope_desktop.ui.icons import practice_icon
 from stethoscope_desktop.ui.theme import SYMBOLS, link_colour
 
 LinkOpener = Callable[[QUrl], Any]
-MAX_EVIDENCE_ROWS = 12
 PracticeRole = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
 ICON_SIZE = 22
@@ -170,21 +171,6 @@ def directions_label(markdown: str, on_link: Callable[[str], Any]) -> QLabel:
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
     label.linkActivated.connect(on_link)
     return label
-
-
-def evidence_text(practice: PracticeResult) -> str:
-    """Return the rows behind a verdict as short `column = value` lines."""
-    lines: list[str] = []
-    for row in practice.evidence.rows[:MAX_EVIDENCE_ROWS]:
-        shown = [f"{k} = {v}" for k, v in row.items() if v not in (None, "") and k != "detail"]
-        if shown:
-            lines.append(", ".join(shown))
-    hidden = len(practice.evidence.rows) - MAX_EVIDENCE_ROWS
-    if hidden > 0:
-        lines.append(f"… {hidden} more")
-    if practice.evidence.tables:
-        lines.append(f"({', '.join(practice.evidence.tables)})")
-    return "\n".join(lines)
 
 
 # -- the directions as steps and commands ----------------------------------------------------
@@ -457,9 +443,17 @@ def chip_width(strings: UiStrings, font: QFont) -> int:
     return widest + 24
 
 
-def _rating_helps(practice: PracticeResult) -> bool:
-    """Say whether the rating is worth showing: only where it orders what to fix first."""
-    return practice.status in (Status.FAIL, Status.NUDGE)
+def status_words(practice: PracticeResult, strings: UiStrings) -> tuple[str, str]:
+    """Return the practice's state and rating in words, as the report says them.
+
+    A report from before the report carried its words (`status_text` empty) gets them from the
+    UI strings, by the same rule (`UiStrings.rating_text`).
+    """
+    if practice.status_text:
+        return practice.status_text, practice.rating_text
+    return strings.status_name(practice.status), strings.rating_text(
+        practice.status, practice.rating
+    )
 
 
 class PracticeCard(QFrame):
@@ -482,8 +476,7 @@ class PracticeCard(QFrame):
         self._open_link = open_link
         self.setObjectName("card")
         self.setProperty("status", practice.status.value)
-        status_text = instructions.status_name(practice.status)
-        rating_text = instructions.rating_name(practice.rating)
+        status_text, rating_text = status_words(practice, instructions)
 
         self.icon = PracticeIcon(practice.practice)
         self.chip = plain_label(f"{SYMBOLS[practice.status]}  {status_text}")
@@ -496,16 +489,14 @@ class PracticeCard(QFrame):
         self.title.setObjectName("cardTitle")
         self.title.setWordWrap(True)
         self.rating = _label(rating_text, name="rating", wrap=False, muted=True)
-        self.rating.setVisible(_rating_helps(practice))
+        self.rating.setVisible(bool(rating_text))
         self.toggle = QPushButton("▸")
         self.toggle.setObjectName("cardToggle")
         self.toggle.setFixedSize(30, 30)
         self.toggle.setCheckable(True)
         self.toggle.setCursor(Qt.CursorShape.PointingHandCursor)
-        spoken = [practice.title, status_text]
-        if _rating_helps(practice):
-            spoken.append(rating_text)
-        self.toggle.setAccessibleName(", ".join(spoken))
+        spoken = [practice.title, status_text, rating_text]
+        self.toggle.setAccessibleName(", ".join(part for part in spoken if part))
         self.toggle.setAccessibleDescription(instructions.string("sectionHow"))
         self.toggle.toggled.connect(self._on_toggle_toggled)
         self.toggle.installEventFilter(self)
@@ -526,8 +517,9 @@ class PracticeCard(QFrame):
         body = QVBoxLayout(self.details)
         body.setContentsMargins(ICON_SIZE + 12, 6, 0, 2)
         body.setSpacing(6)
-        self.summary = self._plain_summary(practice, instructions)
-        if self.summary is not None:
+        self.summary: QLabel | None = None
+        if practice.summary:
+            self.summary = _label(practice.summary, name="cardSummary")
             body.addWidget(self.summary)
         self.description: QLabel | None = None
         if practice.description:
@@ -551,16 +543,16 @@ class PracticeCard(QFrame):
             self.contact.setAccessibleDescription(contact.label)
             self.contact.clicked.connect(lambda: open_link(QUrl(contact.url)))
             body.addWidget(self.contact, 0, Qt.AlignmentFlag.AlignLeft)
-        self.reason: QLabel | None = None
-        self.reason_for_it: QLabel | None = None
         self.details_toggle: QPushButton | None = None
         self.evidence = QWidget()
         self.evidence.setObjectName("evidenceBox")
         evidence = QVBoxLayout(self.evidence)
         evidence.setContentsMargins(12, 8, 12, 8)
         evidence.setSpacing(4)
-        self._fill_details(evidence, practice, instructions)
-        if evidence.count():
+        self.detail_lines = [_label(line, name="detailLine") for line in practice.details]
+        for line in self.detail_lines:
+            evidence.addWidget(line)
+        if self.detail_lines:
             title = instructions.string("sectionDetails")
             self.details_toggle = QPushButton(f"▸  {title}")
             self.details_toggle.setObjectName("detailsToggle")
@@ -581,44 +573,6 @@ class PracticeCard(QFrame):
         layout.addLayout(header)
         layout.addWidget(self.details)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-
-    def _plain_summary(self, practice: PracticeResult, strings: UiStrings) -> QLabel | None:
-        """Return the card's one line in plain words, where the title alone does not say it.
-
-        Today that is for a practice that could not be checked (the technical reason goes to
-        Details); a report field with a plain summary per practice would be shown here.
-        """
-        if practice.unknown_by_query_mistake():
-            return _label(strings.string("queryMistake"), name="cardSummary")
-        if practice.status is Status.UNKNOWN:
-            return _label(strings.string("couldNotCheckPlain"), name="cardSummary")
-        return None
-
-    def _fill_details(
-        self, layout: QVBoxLayout, practice: PracticeResult, strings: UiStrings
-    ) -> None:
-        """Put the technical evidence in Details: the reason, what was seen, the rows."""
-        if practice.unknown_by_query_mistake():
-            self.reason_for_it = _label(
-                strings.string("queryMistakeForIt", reason=practice.reason),
-                name="reasonForIt",
-                muted=True,
-            )
-            layout.addWidget(self.reason_for_it)
-        elif practice.status is Status.UNKNOWN and practice.reason:
-            self.reason = _label(strings.string("couldNotCheck", reason=practice.reason))
-            layout.addWidget(self.reason)
-        if practice.requirement_text:
-            layout.addWidget(
-                _label(strings.string("detailsRequired", requirement=practice.requirement_text))
-            )
-        shown = evidence_text(practice)
-        if practice.observed or shown:
-            layout.addWidget(_label(strings.string("sectionEvidence"), name="sectionTitle"))
-            if practice.observed:
-                layout.addWidget(_label(practice.observed))
-            if shown:
-                layout.addWidget(_label(shown, name="evidence"))
 
     def is_expanded(self) -> bool:
         """Return True when the card is open."""

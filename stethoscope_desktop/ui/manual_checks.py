@@ -121,7 +121,6 @@ class ManualChecksSection(QFrame):
         title = strings.string("manualTitle", count=count)
         self.toggle.setText(f"{arrow}  {title}")
         self.toggle.setAccessibleName(title)
-        self.intro.setText(strings.string("manualIntro", organization=self._organization))
-        left_out = self._left_out
-        key = "manualLeftOutOne" if left_out == 1 else "manualLeftOutOther"
-        self.left_out.setText(strings.string(key, count=left_out))
+        organization = strings.organization_words(self._organization)
+        self.intro.setText(strings.string("manualIntro", organization=organization))
+        self.left_out.setText(strings.plural("manualLeftOut", self._left_out))

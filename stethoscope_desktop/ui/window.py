@@ -4,7 +4,8 @@ From the top: the header, always in view — the organisation (where config.yaml
 state in words beside its status icon, how many practices are in each state, the device and
 when it was last checked, and a prominent Check again with a progress bar while a check runs.
 Below it, scrolling: IT's notice (`deprecationNotice` in config.yaml) as a banner; the notices
-that the app runs as an administrator or that IT's files have errors; the cards in sections
+that the app runs as an administrator or that IT's files have errors (a plain line, the file
+and line of each error in its collapsed Details); the cards in sections
 (`ui.cards`: needs attention, suggestions, couldn't check, all good — the last collapsed); IT's
 checks done by hand, collapsed (`ui.manual_checks`). At the bottom, always in view, the Help
 bar: IT's help links, the all-devices page and Copy debug info.
@@ -40,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.status import Status
-from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time
+from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time, organization_named
 from stethoscope_desktop.core.support import HelpLink, Support
 from stethoscope_desktop.ui.cards import CardList, LinkOpener, PracticeListModel, plain_label
 from stethoscope_desktop.ui.icons import TrayIconState, state_for, status_icon
@@ -57,14 +58,6 @@ CONTENT_MAX_WIDTH = 760
 STATUS_ICON_SIZE = 40
 # How long "copied" shows beside Copy debug info.
 COPIED_SHOWN_MS = 4000
-# config.yaml's organization when IT names none (core.config's default): not a name to show.
-UNNAMED_ORGANIZATION = "Your organization"
-_COUNT_KEYS = {
-    Status.FAIL: ("countCriticalOne", "countCriticalOther"),
-    Status.NUDGE: ("countSuggestionOne", "countSuggestionOther"),
-    Status.UNKNOWN: ("countUnknownOne", "countUnknownOther"),
-    Status.PASS: ("countPassOne", "countPassOther"),
-}
 
 
 def _link_button(text: str, name: str) -> QPushButton:
@@ -171,19 +164,50 @@ class FlowLayout(QLayout):
         return y + row_height - rect.y()
 
 
-def organization_named(organization: str) -> str:
-    """Return the organisation's name as config.yaml gives it, or "" where it names none."""
-    name = organization.strip()
-    return "" if name == UNNAMED_ORGANIZATION else name
+class ProblemsNotice(QFrame):
+    """IT's file problems: one plain line, and the file, line and key of each in Details."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("notice")
+        self.summary = plain_label()
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details_toggle = QPushButton()
+        self.details_toggle.setObjectName("detailsToggle")
+        self.details_toggle.setCheckable(True)
+        self.details_toggle.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.details_toggle.toggled.connect(self._on_details_toggled)
+        self.details = plain_label()
+        self.details.setObjectName("detailLine")
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setVisible(False)
+        self._title = ""
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.setSpacing(4)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.details_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.details)
+        self.setVisible(False)
 
-def state_in_words(report: Report, strings: UiStrings) -> str:
-    """Return the report's summary without the counts the header shows apart."""
-    counts = report.counts()
-    phrases = strings.count_phrases(counts)
-    suffix = f" ({', '.join(phrases)})"
-    summary = report.summary
-    return summary[: -len(suffix)] if phrases and summary.endswith(suffix) else summary
+    def show_problems(self, summary: str, problems: tuple[str, ...], details_title: str) -> None:
+        """Show the plain line and hold `problems` in Details (none: the notice hides)."""
+        self._title = details_title
+        self.summary.setText(summary)
+        self.details.setText("\n".join(problems))
+        self.details_toggle.setAccessibleName(details_title)
+        self._on_details_toggled(self.details_toggle.isChecked())
+        self.setVisible(bool(problems))
+
+    def details_shown(self) -> bool:
+        """Return True when the problems' lines are shown."""
+        return self.details_toggle.isChecked()
+
+    def _on_details_toggled(self, shown: bool) -> None:
+        self.details.setVisible(shown)
+        self.details_toggle.setText(f"{'▾' if shown else '▸'}  {self._title}")
 
 
 def fitted_size(available: QRect) -> QSize:
@@ -291,7 +315,7 @@ class MainWindow(QMainWindow):
         it_notice_layout.addWidget(self.it_notice_link, 0, Qt.AlignmentFlag.AlignLeft)
         self.it_notice.setVisible(False)
         self.admin_notice, self.admin_label = _notice("")
-        self.policy_notice, self.policy_label = _notice("")
+        self.policy_notice = ProblemsNotice()
         self.model = PracticeListModel(self)
         self.cards = CardList(self.model, open_link)
         self.manual_checks = ManualChecksSection(open_link)
@@ -519,15 +543,16 @@ class MainWindow(QMainWindow):
         ]
         self.device.setText(" · ".join(part for part in parts if part))
         self.device.setVisible(bool(self.device.text()))
-        self._show_overall(report.status, state_in_words(report, strings))
         counts = report.counts()
+        # The state alone; its counts are the chips beside it (each said once).
+        self._show_overall(
+            report.status, strings.summary_head(report.status, counts, self._organization)
+        )
         for status, label in self.counts.items():
-            one, other = _COUNT_KEYS[status]
             number = counts.get(status, 0)
-            label.setText(
-                f"{SYMBOLS[status]} {strings.string(one if number == 1 else other, count=number)}"
-            )
-            label.setAccessibleName(strings.string(one if number == 1 else other, count=number))
+            phrase = strings.count_phrase(status, number)
+            label.setText(f"{SYMBOLS[status]} {phrase}")
+            label.setAccessibleName(phrase)
             label.setVisible(number > 0)
         when = [
             strings.string("lastChecked", time=local_time(report.started_at)),
@@ -539,10 +564,11 @@ class MainWindow(QMainWindow):
         self.admin_label.setText(strings.string("runningAsAdmin"))
         self.admin_notice.setVisible(device.running_as_admin)
         problems = (*report.policy_problems, *report.check_problems)
-        self.policy_label.setText(
-            strings.string("policyErrors") + "".join(f"\n• {problem}" for problem in problems)
+        self.policy_notice.show_problems(
+            report.policy_problems_summary or strings.string("policyErrors"),
+            problems,
+            strings.string("sectionDetails"),
         )
-        self.policy_notice.setVisible(bool(problems))
         self._show_failure()
 
     def _show_overall(self, status: Status | None, text: str) -> None:

@@ -147,7 +147,7 @@ def test_several_new_findings_make_one_notification_with_their_count() -> None:
     run = Run()
     notification = run.scan(firewall=FAIL, diskEncryption=FAIL, screenLock=PASS)
     assert notification is not None
-    assert notification.title == "2 new critical problems"
+    assert notification.title == "2 new problems need attention"
     # Most important first (disk encryption is rated critical), then how to fix them.
     assert notification.body == (
         "• Disk encryption should be enabled\n"
@@ -165,7 +165,7 @@ def test_a_long_list_of_new_findings_is_cut_short() -> None:
         diskEncryption=FAIL, firewall=FAIL, remoteLogin=FAIL, screenLock=FAIL, osVersion=FAIL
     )
     assert notification is not None
-    assert notification.title == f"{len(TITLES)} new critical problems"
+    assert notification.title == f"{len(TITLES)} new problems need attention"
     lines = notification.body.splitlines()
     assert len(lines) == MAX_LISTED_TITLES + 2
     assert lines[-2:] == ["…", "Open Stethoscope to see how to fix it."]
@@ -297,7 +297,7 @@ def test_a_reminder_names_every_finding_still_failing() -> None:
     assert reminder is not None
     assert reminder.reminder
     assert reminder.keys == ("diskEncryption", "firewall")
-    assert reminder.title == "2 critical problems still need your attention"  # not "new"
+    assert reminder.title == "2 problems still need attention"  # not "new"
     assert reminder.body.splitlines()[:2] == [
         "• Disk encryption should be enabled",
         "• Your firewall should be on",
@@ -400,7 +400,7 @@ def test_disabled_by_it_notifies_nothing_and_enabling_later_notifies_what_still_
     notification = run.scan(firewall=FAIL, diskEncryption=PASS, remoteLogin=FAIL)
     assert notification is not None
     assert set(notification.keys) == {"firewall", "remoteLogin"}
-    assert notification.title == "2 new critical problems"
+    assert notification.title == "2 new problems need attention"
     assert run.scan(firewall=FAIL, diskEncryption=PASS, remoteLogin=FAIL) is None
 
 

@@ -14,8 +14,10 @@ from stethoscope_desktop.core.instructions import (
     parse_instructions,
 )
 from stethoscope_desktop.core.plurals import CATEGORIES, categories, plural_category
-from stethoscope_desktop.core.strings import ENGLISH, UiStrings
-from stethoscope_desktop.core.yamlfile import parse_yaml
+from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.core.strings import ENGLISH, UNNAMED_ORGANIZATION, UiStrings
+from stethoscope_desktop.core.yamlfile import load_yaml, parse_yaml
+from stethoscope_desktop.resources import practices_dir
 
 
 @pytest.mark.parametrize(
@@ -67,11 +69,11 @@ def test_a_form_the_text_lacks_falls_back_to_other_and_no_forms_to_the_key() -> 
 
 
 def test_the_bundled_notification_strings_are_counted_in_english() -> None:
-    assert ENGLISH.plural("notifyNewCritical", 1) == "1 new critical problem"
-    assert ENGLISH.plural("notifyNewCritical", 2) == "2 new critical problems"
+    assert ENGLISH.plural("notifyNewCritical", 1) == "1 new problem needs attention"
+    assert ENGLISH.plural("notifyNewCritical", 2) == "2 new problems need attention"
     assert ENGLISH.plural("pageFailedFound", 1).startswith("It checked this device and found 1 ")
-    assert "found 1 critical problem." in ENGLISH.plural("pageFailedFound", 1)
-    assert "found 3 critical problems." in ENGLISH.plural("pageFailedFound", 3)
+    assert "found 1 problem that needs attention." in ENGLISH.plural("pageFailedFound", 1)
+    assert "found 3 problems that need attention." in ENGLISH.plural("pageFailedFound", 3)
 
 
 def layer(text: str, file: str = "instructions.pl.yaml") -> InstructionsLayer:
@@ -130,6 +132,45 @@ def test_retired_keys_are_accepted_and_left_unused() -> None:
     )
     assert read.problems == []
     assert read.strings == {}
+
+
+def test_the_counts_names_before_plural_forms_still_load_and_are_left_unused() -> None:
+    # IT's translated files of earlier versions name the counts' One/Other strings.
+    old = "".join(
+        f"  {name}{number}: '{{{{count}}}} x'\n"
+        for name in ("countCritical", "countSuggestion", "countUnknown", "countPass",
+                     "manualCount", "manualLeftOut", "bannerTitle")
+        for number in ("One", "Other")
+    )  # fmt: skip
+    read = layer(f"strings:\n{old}", "instructions.de.yaml")
+    assert read.problems == []
+    assert read.strings == {}
+
+
+def test_the_counts_are_counted_strings_in_english_and_german() -> None:
+    german = merge_instructions(
+        [
+            parse_instructions(load_yaml(practices_dir() / f"instructions.{language}.yaml"))
+            for language in ("en", "de")
+        ],
+        "de",
+    )
+    counts = {Status.FAIL: 1, Status.NUDGE: 2, Status.UNKNOWN: 1, Status.PASS: 5}
+    assert ENGLISH.count_phrases(counts) == [
+        "1 needs attention", "2 suggestions", "1 couldn't be checked"
+    ]  # fmt: skip
+    assert ENGLISH.count_phrase(Status.PASS, 1) == "1 passing"
+    assert german.count_phrases(counts, (Status.FAIL, Status.NUDGE, Status.UNKNOWN, Status.PASS)) == [
+        "1 mit Handlungsbedarf", "2 Empfehlungen", "1 nicht prüfbar", "5 erfüllt"
+    ]  # fmt: skip
+    assert german.plural("manualLeftOut", 1).startswith("1 Prüfung von Hand")
+    assert german.plural("manualCount", 3).startswith("3 Prüfungen von Hand")
+    # The summary's head speaks of the organisation in the language's words where IT names none.
+    it_sentence = UiStrings("de", {**german.strings, "summaryPass": "Erfüllt: {{organization}}."})
+    assert it_sentence.summary_head(Status.PASS, {}, UNNAMED_ORGANIZATION) == (
+        "Erfüllt: Ihre Organisation."
+    )
+    assert it_sentence.summary_head(Status.PASS, {}, "Example AG") == "Erfüllt: Example AG."
 
 
 def test_a_later_layer_replaces_a_counted_string_whole() -> None:

@@ -50,7 +50,7 @@ automaticUpdates: SUGGESTED
 screenLock: IF_SUPPORTED
 screenIdle: "<=900"
 remoteLogin: NEVER
-openWifiConnections: NEVER
+openWifiConnections: ALWAYS
 applications:
   - name: clamav
     assertion: SUGGESTED

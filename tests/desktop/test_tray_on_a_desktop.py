@@ -46,7 +46,7 @@ def test_tray_registers_and_a_new_critical_finding_notifies_once(
     )
     critical = [p["title"] for p in expected["practices"] if p["status"] == "FAIL"]
     assert critical, "the test policy makes at least one practice fail"
-    summary = critical[0] if len(critical) == 1 else f"{len(critical)} new critical problems"
+    summary = critical[0] if len(critical) == 1 else f"{len(critical)} new problems need attention"
 
     with registered_app(virtual_desktop, practices, tmp_path) as app:
         wait_for(lambda: app.notifications(virtual_desktop), 20, "a notification")

@@ -43,10 +43,18 @@ def hostile_report() -> Report:
                 practice,
                 title=TITLE,
                 observed=f"open networks saved: {SSID}; {APP}",
+                summary=f"{APP} is installed.",
+                details=(f"What the check saw: open networks saved: {SSID}; {APP}",),
                 directions=RAW_HTML_DIRECTIONS,
             )
         elif practice.status is Status.UNKNOWN:
-            practice = replace(practice, title=TITLE, reason=REASON)
+            practice = replace(
+                practice,
+                title=TITLE,
+                reason=REASON,
+                details=(f"Why it couldn't be checked: {REASON}",),
+                status_text=APP,
+            )
         practices.append(practice)
     manual = ManualCheck(
         key="custom/html", title=TITLE, description=APP, directions=RAW_HTML_DIRECTIONS
@@ -57,6 +65,8 @@ def hostile_report() -> Report:
         device=replace(report.device, device_name=DEVICE),
         summary=f"{report.summary} {APP}",
         manual_checks=(manual,),
+        policy_problems=(f"/etc/xdg/stethoscope/policy.yaml:3: {APP}: unknown key",),
+        policy_problems_summary=APP,
     )
 
 
@@ -80,13 +90,19 @@ def test_machine_and_it_text_shows_literally_in_every_label(qtbot: QtBot) -> Non
         assert card.title.textFormat() is Qt.TextFormat.PlainText
         assert card.title.text() == TITLE
     texts = {label.text(): label for label in window.findChildren(QLabel)}
-    observed = f"open networks saved: {SSID}; {APP}"
+    observed = f"What the check saw: open networks saved: {SSID}; {APP}"
     assert texts[observed].textFormat() is Qt.TextFormat.PlainText
+    assert texts[f"{APP} is installed."].textFormat() is Qt.TextFormat.PlainText
+    notice = window.policy_notice  # IT's file problems: the plain line and its Details
+    assert notice.summary.text() == APP and APP in notice.details.text()
+    assert notice.summary.textFormat() is notice.details.textFormat() is Qt.TextFormat.PlainText
     reasons = [text for text in texts if REASON in text]
     assert reasons and all(texts[t].textFormat() is Qt.TextFormat.PlainText for t in reasons)
+    assert any(card.chip.text().endswith(APP) for card in unknown)
+    assert all(card.chip.textFormat() is Qt.TextFormat.PlainText for card in unknown)
     assert window.device.textFormat() is Qt.TextFormat.PlainText
     assert window.device.text().startswith(DEVICE)
-    assert window.overall.textFormat() is Qt.TextFormat.PlainText and APP in window.overall.text()
+    assert window.overall.textFormat() is Qt.TextFormat.PlainText
     item = window.manual_checks.items[0]
     assert item.title.textFormat() is Qt.TextFormat.PlainText and item.title.text() == TITLE
     # Only our own rich text: the help links and the directions we render.

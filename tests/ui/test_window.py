@@ -97,11 +97,13 @@ def test_unknown_practices_say_why_they_could_not_be_checked(qtbot: QtBot) -> No
     window = make_window(qtbot)
     window.show_report(mixed_report())
     card = window.cards.card("screenLock")
-    assert card is not None and card.reason is not None and card.summary is not None
-    # In plain words on the card; the technical reason in the collapsed Details.
+    assert card is not None and card.summary is not None
+    # In plain words on the card (the report's summary); the technical reason in Details.
+    assert card.summary.text() == card.practice.summary
     assert "DISPLAY" not in card.summary.text()
-    assert card.reason.text().startswith("Couldn't check: no desktop session")
-    assert card.evidence.isAncestorOf(card.reason)
+    reasons = [line for line in card.detail_lines if "no desktop session" in line.text()]
+    assert reasons and reasons[0].text().startswith("Why it couldn't be checked: ")
+    assert card.evidence.isAncestorOf(reasons[0])
     assert not card.details_shown()
 
 
@@ -111,8 +113,8 @@ def test_what_we_saw_shows_the_evidence(qtbot: QtBot) -> None:
     card = window.cards.card("remoteLogin")
     assert card is not None
     texts = [label.text() for label in card.evidence.findChildren(type(card.title))]
-    assert any(text == "What we saw" for text in texts)
-    assert any("SSH port 22 is listening" in text for text in texts)
+    assert texts == list(card.practice.details)  # the report's lines, in its order
+    assert "What the check saw: ON (SSH port 22 is listening on 0.0.0.0:22)" in texts
 
 
 def test_header_says_who_when_and_how(qtbot: QtBot) -> None:
@@ -123,11 +125,16 @@ def test_header_says_who_when_and_how(qtbot: QtBot) -> None:
     assert "laptop-42" in window.device.text() and "Debian GNU/Linux" in window.device.text()
     assert window.last_checked.text().startswith("Last checked ")
     assert " ms" in window.last_checked.text()
-    # The state in words, its counts apart, one per state.
-    assert report.summary.startswith(window.overall.text())
-    assert "(" not in window.overall.text()
+    # The state in words (the summary's sentence), its counts beside it as chips: each count
+    # said once, in the words the summary's parentheses use.
+    assert window.overall.text() == "This device doesn't meet every requirement yet."
+    assert report.summary == (
+        "This device doesn't meet every requirement yet "
+        "(2 need attention, 2 suggestions, 2 couldn't be checked)."
+    )
+    assert not any(char.isdigit() for char in window.overall.text())
     assert [window.counts[s].text() for s in window.counts if window.counts[s].isVisibleTo(window)] == [
-        "✕ 2 critical", "! 2 suggestions", "? 2 couldn't be checked", "✓ 7 passing"
+        "✕ 2 need attention", "! 2 suggestions", "? 2 couldn't be checked", "✓ 7 passing"
     ]  # fmt: skip
     window.set_checked_by("Example Login")
     assert "Last checked by Example Login" in window.last_checked.text()
@@ -140,11 +147,20 @@ def test_policy_errors_and_running_as_admin_are_visible_notices(qtbot: QtBot) ->
     broken = replace(
         report,
         policy_problems=("/etc/xdg/stethoscope/policy.yaml:3: firewal: unknown key",),
+        policy_problems_summary="IT's settings have a mistake; nothing is wrong with your device.",
         device=replace(report.device, running_as_admin=True),
     )
     window.show_report(broken)
-    assert window.policy_notice.isVisible()
-    assert "firewal: unknown key" in window.policy_label.text()
+    notice = window.policy_notice
+    assert notice.isVisible()
+    # A plain line for the person; the file, line and key in its collapsed Details.
+    assert notice.summary.text() == broken.policy_problems_summary
+    assert "firewal" not in notice.summary.text()
+    assert not notice.details.isVisible()
+    notice.details_toggle.click()
+    assert notice.details.isVisible() and "policy.yaml:3: firewal: unknown key" in (
+        notice.details.text()
+    )
     assert window.admin_notice.isVisible()
     assert "administrator" in window.admin_label.text()
     window.show_report(report)

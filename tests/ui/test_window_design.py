@@ -10,8 +10,10 @@ from PySide6.QtGui import QFocusEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
-from stethoscope_desktop.core.report import Link
+from stethoscope_desktop.core.config import AppConfig
+from stethoscope_desktop.core.report import Link, ManualCheck
 from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.core.strings import UNNAMED_ORGANIZATION, organization_named
 from stethoscope_desktop.core.support import HelpLink, Support
 from stethoscope_desktop.resources import practices_dir
 from stethoscope_desktop.ui.cards import (
@@ -28,7 +30,6 @@ from stethoscope_desktop.ui.window import (
     MINIMUM_SIZE,
     MainWindow,
     fitted_size,
-    organization_named,
 )
 from tests.ui.reports import mixed_report, passing_report, practices
 
@@ -151,7 +152,7 @@ def test_details_are_collapsed_and_hold_the_evidence(qtbot: QtBot) -> None:
     card.details_toggle.click()
     assert card.evidence.isVisible()
     texts = [label.text() for label in card.evidence.findChildren(type(card.title))]
-    assert "Required: must be off" in texts
+    assert "What the policy says: NEVER" in texts
     assert any("source = ports" in text for text in texts)
 
 
@@ -181,9 +182,12 @@ def test_the_rating_shows_only_where_it_orders_what_to_fix(qtbot: QtBot) -> None
     window.show()
     window.show_report(mixed_report())
     for card in window.cards.cards():
-        assert card.rating.isVisibleTo(card) == (
-            card.practice.status in (Status.FAIL, Status.NUDGE)
-        )
+        # The report's rating in words: beside "Needs attention" only (not "Suggestion ·
+        # Critical importance").
+        assert card.rating.isVisibleTo(card) == (card.practice.status is Status.FAIL)
+        assert card.rating.text() == card.practice.rating_text
+    firewall = window.cards.card("firewall")
+    assert firewall is not None and firewall.rating.text() == "High importance"
 
 
 def test_every_practice_has_its_own_icon_that_renders() -> None:
@@ -249,19 +253,90 @@ def test_lines_stay_readable_on_a_wide_window(qtbot: QtBot) -> None:
     assert abs(centre - window.width() // 2) < 20
 
 
-def test_the_header_names_no_organization_when_config_names_none(qtbot: QtBot) -> None:
-    for language in ("en", "de"):
-        window = MainWindow(lambda url: None, quit_on_close=False)
-        qtbot.addWidget(window)
-        report = passing_report()
-        assert report.organization == "Your organization"  # config.yaml's default
-        window.set_instructions(practices(language).instructions, report.organization)
-        window.show_report(report)
-        assert not window.organization.isVisibleTo(window)
-        assert window.organization.text() == ""
+@pytest.mark.parametrize(("language", "unnamed"), [("en", "Your organization"), ("de", "Ihre")])
+def test_the_window_names_no_organization_when_config_names_none(
+    qtbot: QtBot, language: str, unnamed: str
+) -> None:
+    window = MainWindow(lambda url: None, quit_on_close=False)
+    qtbot.addWidget(window)
+    report = replace(
+        passing_report(),
+        manual_checks=(ManualCheck("custom/banner", "Login banner", "", ""),),
+    )
+    assert report.organization == UNNAMED_ORGANIZATION  # config.yaml's default
+    window.set_instructions(practices(language).instructions, report.organization)
+    window.show_report(report)
+    assert not window.organization.isVisibleTo(window)
+    assert window.organization.text() == ""
+    # Where a text names the organisation, it says "your organization" in its own language.
+    assert window.manual_checks.intro.text().startswith(unnamed)
+    if language == "de":
+        texts = [label.text() for label in window.findChildren(type(window.overall))]
+        assert not [text for text in texts if "Your organization" in text]
+
+
+def test_the_unnamed_organization_is_one_constant_the_tray_reads_without_config() -> None:
+    assert AppConfig().organization == UNNAMED_ORGANIZATION
     assert organization_named(" Example Corp ") == "Example Corp"
-    assert organization_named("Your organization") == ""
-    assert (practices_dir() / "config.yaml").read_text().count("organization: Your organization")
+    assert organization_named(UNNAMED_ORGANIZATION) == ""
+    bundled = (practices_dir() / "config.yaml").read_text()
+    assert f"organization: {UNNAMED_ORGANIZATION}" in bundled
+
+
+def test_every_card_shows_the_reports_plain_summary_and_details(qtbot: QtBot) -> None:
+    window = make_window(qtbot)
+    window.show_report(mixed_report())
+    for card in window.cards.cards():
+        practice = card.practice
+        assert card.summary is not None and card.summary.text() == practice.summary
+        assert [line.text() for line in card.detail_lines] == list(practice.details)
+    passing = window.cards.card("diskEncryption")
+    assert passing is not None and passing.summary is not None
+    assert passing.summary.text() == "Disk encryption: on, as required."
+
+
+def test_the_chip_says_the_reports_state_and_falls_back_for_an_older_report(
+    qtbot: QtBot,
+) -> None:
+    window = make_window(qtbot, language="de")
+    report = mixed_report()
+    window.show_report(report)
+    firewall = window.cards.card("firewall")
+    assert firewall is not None and firewall.chip.text().endswith("Needs attention")  # the report's
+    older = replace(
+        report,
+        practices=tuple(replace(p, status_text="", rating_text="") for p in report.practices),
+    )
+    window.show_report(older)
+    firewall = window.cards.card("firewall")
+    assert firewall is not None and firewall.chip.text().endswith("Handlungsbedarf")
+    assert firewall.rating.text() == "Wichtigkeit: hoch" and firewall.rating.isVisibleTo(firewall)
+    nudge = window.cards.card("osVersion")
+    assert nudge is not None and not nudge.rating.isVisibleTo(nudge)
+
+
+@pytest.mark.parametrize(
+    ("language", "one", "several"),
+    [
+        ("en", ["✕ 1 needs attention", "✓ 1 passing"], ["✕ 2 need attention", "✓ 2 passing"]),
+        ("de", ["✕ 1 mit Handlungsbedarf", "✓ 1 erfüllt"], ["✕ 2 mit Handlungsbedarf", "✓ 2 erfüllt"]),
+    ],
+)  # fmt: skip
+def test_the_count_chips_are_counted_strings(
+    qtbot: QtBot, language: str, one: list[str], several: list[str]
+) -> None:
+    window = make_window(qtbot, language=language)
+    report = mixed_report()
+    firewall, remote = report.practice("firewall"), report.practice("remoteLogin")
+    disk, updates = report.practice("diskEncryption"), report.practice("automaticUpdates")
+    assert firewall and remote and disk and updates
+    for practices_shown, expected in (
+        ((firewall, disk), one),
+        ((firewall, remote, disk, updates), several),
+    ):
+        window.show_report(replace(report, practices=practices_shown))
+        shown = [label.text() for label in window.counts.values() if label.isVisibleTo(window)]
+        assert shown == expected
 
 
 def test_a_copy_row_alone_copies_its_command(qtbot: QtBot) -> None:
