@@ -369,7 +369,7 @@ def import_fleet_command(
     manual: str = "keep",
     keep_queries: bool = False,
 ) -> int:
-    if not source.is_file():
+    if not os.path.lexists(source):
         print(f"{source}: no such file", file=sys.stderr)
         return 1
     loaded = read_checks_file(source)

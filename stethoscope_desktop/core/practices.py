@@ -245,7 +245,8 @@ class PracticesLoader:
     ) -> Layer | None:
         """Return the layer of one of the folder's files; none for a file the override lacks."""
         path = folder.path / name
-        if path.is_file():
+        # Anything by that name is read, so that a named pipe or a broken link is reported.
+        if os.path.lexists(path):
             loading.files.append(str(path))
             return self._layer(path, parse, empty, loading.problems)
         return None if folder.kind == "override" else empty(str(path))
@@ -285,7 +286,7 @@ class PracticesLoader:
         for folder in self._folders:
             for language in languages:
                 path = folder.path / f"instructions.{language}.yaml"
-                if path.is_file():
+                if os.path.lexists(path):
                     loading.files.append(str(path))
                     layers.append(
                         self._layer(path, parse_instructions, InstructionsLayer, loading.problems)

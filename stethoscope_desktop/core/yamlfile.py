@@ -18,7 +18,9 @@ data, the lines and every message are the same with or without libyaml.
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -702,14 +704,39 @@ def parse_yaml_stream(text: str | bytes, file: str) -> YamlStream:
     return YamlStream(tuple(documents), tuple(broken), len(parts))
 
 
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+)
+
+
 def _read(path: Path) -> bytes:
+    """Return the first MAX_FILE_BYTES + 1 bytes of a regular file (following symlinks).
+
+    A named pipe, device or socket would block the read or never end: it is refused without
+    reading, opened without blocking (a pipe with no writer would hold `open` itself).
+    """
     try:
-        with path.open("rb") as handle:
-            return handle.read(MAX_FILE_BYTES + 1)
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         raise YamlFileError(
             Problem(str(path), f"cannot read: {error.strerror or error}")
         ) from error
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        kind = next((name for test, name in _NOT_REGULAR if test(mode)), "not a file")
+        raise YamlFileError(Problem(str(path), f"cannot read: it is {kind}, not a regular file"))
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            return handle.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise YamlFileError(
+                Problem(str(path), f"cannot read: {error.strerror or error}")
+            ) from error
 
 
 def load_yaml(path: Path) -> YamlDocument:
