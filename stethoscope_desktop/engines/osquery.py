@@ -177,6 +177,17 @@ def is_sql_error(message: str) -> bool:
     return any(marker in text for marker in _SQL_ERRORS)
 
 
+def _answers_plain_queries(instance: OsquerydInstance | None) -> bool:
+    """Return True if osqueryd answers `SELECT 1` with success: it works, whatever one query did."""
+    if instance is None:
+        return False
+    try:
+        instance.query("SELECT 1")
+    except (OsqueryStatusError, OsqueryFailure):
+        return False
+    return True
+
+
 # --- finding out what an osqueryd is -----------------------------------------------------------
 
 
@@ -881,6 +892,7 @@ class OsqueryEngine(QueryEngine):
         while True:
             if session.failure:
                 raise QueryError(session.failure, self.tables_in(sql))
+            instance: OsquerydInstance | None = None
             try:
                 instance = self._running_instance()
                 rows = instance.query(sql)
@@ -893,7 +905,10 @@ class OsqueryEngine(QueryEngine):
                 ours = session.scan.errors_since(mark)
                 if ours:
                     raise QueryError("; ".join(ours), self.tables_in(sql)) from None
-                if is_sql_error(error.message):
+                # SQLite refusing this statement, or any error of this query alone while
+                # osqueryd answers a plain one (`abs` overflowing, `json_extract` of text that
+                # isn't JSON): that check's failure, never a reason to restart osqueryd.
+                if is_sql_error(error.message) or _answers_plain_queries(instance):
                     explained = self._explain(error.message, sql)
                     raise QueryError(
                         explained.text,

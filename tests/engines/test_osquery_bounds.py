@@ -77,6 +77,27 @@ def test_a_nul_in_an_it_check_costs_that_check_only_on_osquery() -> None:
         assert_nothing_leaked(engine, runtime_dir)
 
 
+def test_an_error_of_one_it_check_on_osquery_costs_that_check_only() -> None:
+    # SQLite errors osquery's messages don't name as SQL errors: osqueryd still answers, so
+    # they are those checks' failures, not osqueryd's (they made the rest of the scan UNKNOWN).
+    overflow = CustomCheck("overflow", "SELECT abs(-9223372036854775807 - 1) AS n")
+    not_json = CustomCheck(
+        "not_json", "SELECT 1 FROM os_version WHERE json_extract(name, '$.a') IS NULL"
+    )
+    good = CustomCheck("debian", "SELECT 1 FROM os_version WHERE platform = 'debian'")
+    policy, _ = policy_from_mapping({})
+    policy = dataclasses.replace(policy, custom_checks=(overflow, not_json, good))
+    with short_dir() as runtime_dir:
+        engine = standin_engine(runtime_dir)
+        facts = Scanner(engine, load_checks(checks_dir()), platform="linux").gather(policy)
+        assert "integer overflow" in facts.custom[overflow.key].reason
+        assert "malformed JSON" in facts.custom[not_json.key].reason
+        assert facts.custom[good.key].value == 1
+        assert all(fact.ok or "osquery failed" not in fact.reason for fact in facts.checks.values())
+        assert len(engine.started_pids) == 1
+        assert_nothing_leaked(engine, runtime_dir)
+
+
 def test_close_ends_osqueryds_children_too() -> None:
     with short_dir() as runtime_dir, short_dir() as scratch:
         pidfile = scratch / "child.pid"
