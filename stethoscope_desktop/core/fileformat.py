@@ -145,6 +145,9 @@ class Text(KeyType):
             return reading.fail(path, self.missing)
         if not isinstance(value, str):
             return reading.fail(path, self.message)
+        if "\0" in value:
+            # Shown to people or passed on as C strings, where it would cut the text short.
+            return reading.fail(path, "contains a NUL character (\\0), which no text may hold")
         if self.pattern and not re.search(self.pattern, value):
             return reading.fail(path, self.pattern_message)
         if self.max_length is not None and len(value) > self.max_length:

@@ -1133,3 +1133,17 @@ def test_screen_idle_as_a_number_is_the_longest_time_allowed(value: str) -> None
     assert layer.problems == []
     idle = layer.values["screenIdle"]
     assert idle.contains(600) and idle.contains(30) and not idle.contains(601)
+
+
+def test_a_nul_in_any_text_is_refused_with_file_line_and_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Seen by a red team: a NUL in a check's name or an application's description was accepted.
+    (tmp_path / "policy.yaml").write_text(
+        'applications:\n  - name: zoom\n    assertion: NEVER\n    description: "Zoom\\0 bad"\n',
+        encoding="utf-8",
+    )
+    assert main(["check-policy", str(tmp_path / "policy.yaml")]) == 1
+    assert "policy.yaml:4: applications[0].description: contains a NUL character" in (
+        capsys.readouterr().out
+    )
