@@ -6,9 +6,10 @@ without blocking, so a slow client never holds the accept loop or a thread. A co
 section and body); one that has not sent its header section by then is answered 408 and closed,
 one whose body is shorter than its Content-Length is handed on as it is (and answered 400 for
 its short body). At most `max_connections` connections are read at once: a new connection beyond
-that closes the oldest one still reading (loopback clients cannot be told apart by address, and
-the peer's user is not cheaply known for TCP, so the cap is global and the slowest-oldest goes
-first; a good client sends its request at once and is done long before). A complete request
+that closes the oldest one still reading its header section, or the oldest one if all have sent
+theirs (loopback clients cannot be told apart by address, and the peer's user is not cheaply
+known for TCP, so the cap is global and the slowest-oldest goes first; a good client sends its
+request at once and is done long before). A complete request
 goes to a handler thread (at most `max_handlers` at once, the others wait in a queue), which
 answers it and closes it.
 
@@ -189,7 +190,13 @@ class ConnectionLoop:
             self._selector.register(connection, selectors.EVENT_READ, reading)
 
     def _drop_oldest(self) -> None:
-        oldest = next(iter(self._reading.values()))
+        """Close the oldest connection whose header section has not come, else the oldest.
+
+        A flood of connections that send a request line and stop must not push out a good
+        client that sent its headers and is sending its body (loopback clients share an address).
+        """
+        readings = self._reading.values()
+        oldest = next((r for r in readings if r.head_end < 0), next(iter(readings)))
         log.info("too many connections: closing the oldest one still sending (%s)", oldest.address)
         self.dropped += 1
         self._forget(oldest)

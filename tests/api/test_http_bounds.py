@@ -294,3 +294,38 @@ def test_over_the_cap_the_oldest_slow_connection_is_closed_and_good_clients_get_
         finally:
             for connection in slow:
                 connection.close()
+
+
+def test_a_flood_of_request_lines_does_not_push_out_a_client_sending_its_body() -> None:
+    # Seen by a red team: connections opened non-stop, each sending a request line, closed a
+    # good client that had sent its headers and was about to send its body.
+    service, _ = make_service()
+    limits = ApiLimits(max_connections=8, request_deadline_s=60.0)
+    body = json.dumps({"query": SIMPLE}).encode()
+    with running_server(service, limits=limits) as server:
+        good = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        flood: list[socket.socket] = []
+        try:
+            good.sendall(
+                post_head(
+                    server.port, "Content-Type: application/json", f"Content-Length: {len(body)}"
+                )
+            )
+            waited = time.monotonic() + GENEROUS_S
+            while not server.busy() and time.monotonic() < waited:
+                time.sleep(0.01)  # polling for the accept, not timing anything
+            assert server.busy()
+            for _ in range(30):
+                connection = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+                connection.sendall(b"GET /graphql HTTP/1.1\r\n")
+                flood.append(connection)
+            # The oldest request-line-only connection went first, not the good client.
+            with contextlib.suppress(ConnectionResetError):
+                assert flood[0].recv(4096) == b""
+            good.sendall(body)
+            answer = good.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+        finally:
+            good.close()
+            for connection in flood:
+                connection.close()
