@@ -302,12 +302,15 @@ def check_policy_command(paths: Sequence[Path], *, strict: bool = False) -> int:
         print(warning)
     counted = f"; {_count(len(warnings), 'warning')}" if warnings else ""
     if problems:
-        print(f"{len(problems)} problem(s) found{counted}.", file=sys.stderr)
+        print(f"{_count(len(problems), 'problem')} found{counted}.", file=sys.stderr)
         return 1
     if strict and warnings:
-        print(f"{len(checked)} file(s) valid{counted} (--strict fails on them).", file=sys.stderr)
+        print(
+            f"{_count(len(checked), 'file')} valid{counted} (--strict fails on them).",
+            file=sys.stderr,
+        )
         return 1
-    print(f"{len(checked)} file(s) valid{counted}.")
+    print(f"{_count(len(checked), 'file')} valid{counted}.")
     return 0
 
 

@@ -19,6 +19,7 @@ from stethoscope_desktop.core.custom_checks import CUSTOM_PRACTICE
 from stethoscope_desktop.core.instructions import Instructions
 from stethoscope_desktop.core.report import ManualCheck, PracticeResult, Report
 from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.core.strings import organization_named
 from stethoscope_desktop.terminal_text import (
     BOLD,
     DIM,
@@ -91,7 +92,7 @@ def render_report(
         f"on the {report.engine.name} engine"
     )
     lines = [
-        *layout.plain(f"Stethoscope Desktop — {report.organization}", "", BOLD),
+        *layout.plain(_heading(report.organization), "", BOLD),
         *layout.plain(seen_on, ""),
         *layout.plain(checked, "", DIM),
         "",
@@ -178,3 +179,9 @@ def _practice_lines(practice: PracticeResult, layout: _Layout) -> list[str]:
     if practice.status in (Status.FAIL, Status.NUDGE) and practice.directions:
         lines += layout.markdown(practice.directions, _INDENT + "  ")
     return lines
+
+
+def _heading(organization: str) -> str:
+    """Return the report's first line: the organization only where config.yaml names one."""
+    named = organization_named(organization)
+    return f"Stethoscope Desktop — {named}" if named else "Stethoscope Desktop"

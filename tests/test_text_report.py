@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -321,3 +322,15 @@ def test_its_file_problems_are_one_plain_line_and_each_one_with_details(tmp_path
     assert "screenIdel" not in plain
     detailed = render_report(report, practices.instructions, colour=False, details=True)
     assert "screenIdel" in detailed
+
+
+def test_the_heading_names_an_organization_only_where_config_names_one(
+    it_report: tuple[Report, object],
+) -> None:
+    report, instructions = it_report
+    unnamed = dataclasses.replace(report, organization="Your organization")
+    first = render_report(unnamed, instructions, colour=False).splitlines()[0]  # type: ignore[arg-type]
+    assert first == "Stethoscope Desktop"
+    named = dataclasses.replace(report, organization="Acme Corp")
+    first = render_report(named, instructions, colour=False).splitlines()[0]  # type: ignore[arg-type]
+    assert first == "Stethoscope Desktop — Acme Corp"

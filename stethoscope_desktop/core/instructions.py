@@ -102,7 +102,6 @@ STRINGS: Mapping[str, str] = {
     "appBannedPresent": "What was seen of a banned app that is installed.",
     "appNotBanned": "What was seen of a banned app that is not installed.",
     "notifyTitleOne": "A notification's title for one new critical problem ({{title}}).",
-    "notifyBody": "A notification's text.",
     "notifySnooze": "A notification's Snooze button: no more reminders of those problems for "
     "4 hours (the Open button says open).",
     "runningAsAdmin": "The window's notice when the app runs as an administrator.",
@@ -213,6 +212,8 @@ PLURAL_STRINGS: Mapping[str, str] = {
     "notifyNewCritical": "A notification's title for several new critical problems ({{count}}).",
     "notifyStillCritical": "A reminder's title for several critical problems the person was told "
     "of before ({{count}}).",
+    "notifyHowToFix": "The last line of a notification: where to see how to fix the problems it "
+    "names ({{count}}).",
     "pageFailedFound": "The text of the notification after a web app's check failed "
     "({{count}} critical problems).",
     "countAttention": "How many practices need attention (FAIL): the summary's parentheses, "
@@ -228,6 +229,7 @@ PLURAL_STRINGS: Mapping[str, str] = {
 RETIRED_STRINGS: Mapping[str, str] = {
     "notifyTitleOther": "Replaced by notifyNewCritical, which has a form per plural category.",
     "pageFailedBody": "Replaced by pageFailedFound, which has a form per plural category.",
+    "notifyBody": "Replaced by notifyHowToFix, which has a form per plural category.",
     **{
         f"{old}{number}": f"Replaced by {new}, which has a form per plural category."
         for old, new in (

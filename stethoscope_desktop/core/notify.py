@@ -249,7 +249,7 @@ def _notification(
     practices: tuple[PracticeResult, ...], instructions: UiStrings, *, reminder: bool
 ) -> Notification:
     keys = tuple(p.key for p in practices)
-    body = instructions.string("notifyBody")
+    body = instructions.plural("notifyHowToFix", len(practices))
     if len(practices) == 1:
         title = instructions.string("notifyTitleOne", title=_title(practices[0]))
         return Notification(title, body, keys, reminder)

@@ -241,7 +241,7 @@ def test_check_policy_accepts_a_folder_holding_each_layout(
 ) -> None:
     (tmp_path / "config.yaml").write_text(layout.text, encoding="utf-8")
     assert main(["check-policy", str(tmp_path)]) == 0, capsys.readouterr()
-    assert capsys.readouterr().out.strip() == "1 file(s) valid."
+    assert capsys.readouterr().out.strip() == "1 file valid."
 
 
 def test_the_layouts_use_every_key_the_format_declares() -> None:

@@ -772,7 +772,7 @@ def test_check_policy_checks_the_checks_d_files(
     assert f"{folder / 'checks.d' / 'bad.yml'}:1: [0].platform: 'macos' is not a platform" in out
     (folder / "checks.d" / "bad.yml").unlink()
     assert main(["check-policy", str(folder)]) == 0
-    assert "2 file(s) valid." in capsys.readouterr().out
+    assert "2 files valid." in capsys.readouterr().out
     assert main(["check-policy", str(folder / "checks.d" / "good.yaml")]) == 0
 
 
@@ -786,7 +786,7 @@ def _check_policy_lines(
     problems = [
         line
         for line in lines
-        if not line.startswith(("note: ", "warning: ")) and "file(s) valid" not in line
+        if not line.startswith(("note: ", "warning: ")) and " valid" not in line
     ]
     return code, problems, captured.err
 
@@ -816,7 +816,7 @@ def test_check_policy_reports_a_duplicate_across_files_as_the_scan_does(
     assert len(scan_problems) == 1 and "this one is ignored" in scan_problems[0]
     code, problems, summary = _check_policy_lines([tmp_path / "it"], capsys)
     assert (code, problems) == (1, scan_problems)
-    assert "1 problem(s) found." in summary
+    assert "1 problem found." in summary
     # The same when the files are named one by one, in any order.
     named = sorted((tmp_path / "it" / name for name in files), reverse=True)
     assert _check_policy_lines(named, capsys)[:2] == (1, scan_problems)
@@ -890,4 +890,4 @@ def test_check_policy_notes_each_fix_it_script_and_stays_valid(
         f"note: {fleet}:6: [1].powershell: Fleet's powershell fix-it script is not run here "
         "(the check is)",
     ]
-    assert out[-1] == "2 file(s) valid."
+    assert out[-1] == "2 files valid."

@@ -152,7 +152,7 @@ def test_several_new_findings_make_one_notification_with_their_count() -> None:
     assert notification.body == (
         "• Disk encryption should be enabled\n"
         "• Your firewall should be on\n"
-        "Open Stethoscope to see how to fix it."
+        "Open Stethoscope to see how to fix them."
     )
     assert notification.keys == ("diskEncryption", "firewall")
     assert not notification.reminder
@@ -168,7 +168,7 @@ def test_a_long_list_of_new_findings_is_cut_short() -> None:
     assert notification.title == f"{len(TITLES)} new problems need attention"
     lines = notification.body.splitlines()
     assert len(lines) == MAX_LISTED_TITLES + 2
-    assert lines[-2:] == ["…", "Open Stethoscope to see how to fix it."]
+    assert lines[-2:] == ["…", "Open Stethoscope to see how to fix them."]
     assert set(notification.keys) == set(TITLES)
 
 

@@ -61,6 +61,8 @@ def test_the_icon_registers_again_with_a_new_tray_host(
                 break
         else:
             raise AssertionError("the new tray host ended while our icon registered, 3 times")
+        # Under load Qt's own registration and the watch's may both land: one stays.
+        wait_for(lambda: len(virtual_desktop.tray_items()) == 1, 30, "exactly one tray item")
         (again,) = virtual_desktop.tray_items()
         assert owner_pid(virtual_desktop, again) == app.process.pid, "our icon, once"
         labels = menu_labels(virtual_desktop, again)
