@@ -130,9 +130,13 @@ class Tray(QObject):
             return f"Stethoscope — {self._failure.words(strings)}"
         if report is None:
             return f"Stethoscope — {strings.string('checking')}"
+        return f"Stethoscope — {self._state_words(report)}"
+
+    def _state_words(self, report: Report) -> str:
+        """Return the report's state in words: its counts ("2 need attention, 1 suggestion")."""
+        strings = self._instructions
         parts = strings.count_phrases(report.counts())
-        summary = ", ".join(parts) if parts else strings.string("statusPass")
-        return f"Stethoscope — {summary}"
+        return ", ".join(parts) if parts else strings.string("statusPass")
 
     def icon_state(self) -> TrayIconState:
         """Return the state the icon shows.
@@ -185,6 +189,7 @@ class Tray(QObject):
         elif self._failure is not None:
             status_lines.append(self._failure.words(strings))
         if not self._scanning and self._report is not None:
+            status_lines.append(self._state_words(self._report))
             status_lines.append(
                 strings.string("lastChecked", time=local_time(self._report.started_at))
             )

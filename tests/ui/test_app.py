@@ -293,6 +293,7 @@ def test_tray_tooltip_and_menu(
     assert tray_app.tray is not None
     assert tray_app.tray.icon.toolTip().startswith("Stethoscope — 1 needs attention")
     assert menu_action(tray_app, "Last checked ").isEnabled() is False
+    assert menu_action(tray_app, "1 needs attention").isEnabled() is False  # the state in words
     menu_action(tray_app, "Open").trigger()
     assert tray_app.window.isVisible()
     with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
@@ -372,7 +373,12 @@ def test_a_failing_scan_is_said_in_words_and_the_next_report_ends_it(
     assert window.overall.text().endswith(failed)
     assert window.last_checked.text().startswith("Last checked ")
     assert window.last_checked.text().endswith(" · the engine fell over again")
-    assert menu_texts(tray_app)[2:4] == [failed, window.last_checked.text().split(" · ")[0]]
+    # The failure, then the last report's state in words and when it was taken.
+    assert menu_texts(tray_app)[2:5] == [
+        failed,
+        "2 suggestions",
+        window.last_checked.text().split(" · ")[0],
+    ]
 
 
 @pytest.mark.allow_warnings
