@@ -46,7 +46,7 @@ from typing import Any, Protocol, TypeVar
 from stethoscope_desktop.api.network import NetworkFacts, NetworkReader, NullNetworkReader
 from stethoscope_desktop.core.config import AppConfig
 from stethoscope_desktop.core.facts import Facts
-from stethoscope_desktop.core.policy import Policy, policy_from_mapping
+from stethoscope_desktop.core.policy import APPLICATION_LISTS, Policy, policy_from_mapping
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
@@ -58,6 +58,10 @@ DEVICE_FACTS_KEY = "<every fact>"
 POLICY_SOURCE = "policy"
 MAX_CACHED_REPORTS = 16
 MAX_CACHED_POLICIES = 64
+# Application rules a page's policy may hold, its older lists (requiredApplications, …) counted
+# too. Any local program may post one, and each rule is matched against every installed name;
+# the pages written for Stethoscope name a handful. IT's policy.yaml may hold MAX_APPLICATIONS.
+MAX_PAGE_APPLICATIONS = 100
 _Result = TypeVar("_Result")
 
 
@@ -179,6 +183,16 @@ def policy_key(data: Mapping[str, Any]) -> str:
 
 def page_policy(data: Mapping[str, Any]) -> Policy:
     """Validate a page's policy (Stethoscope's format); raise PolicyError listing every problem."""
+    rules = sum(
+        len(value)
+        for key in ("applications", *APPLICATION_LISTS)
+        if isinstance(value := data.get(key), list)
+    )
+    if rules > MAX_PAGE_APPLICATIONS:
+        raise PolicyError(
+            f"the policy is not valid: applications: {rules} application rules; a page's policy "
+            f"may name at most {MAX_PAGE_APPLICATIONS}"
+        )
     policy, problems = policy_from_mapping(data, POLICY_SOURCE)
     if problems:
         details = "; ".join(
