@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from stethoscope_desktop.core.custom_checks import (
@@ -474,7 +474,9 @@ def _applications(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterat
     # Every rule against every name at once (one RE2 call per name), not once per rule and name.
     matches = match_applications(rules, [app.name for app in installed])
     for rule, matched in zip(rules, matches, strict=True):
-        yield _application(rule, fact, installed, explainer, [named_rows[i] for i in matched])
+        yield _application(
+            rule, fact, [installed[i] for i in matched], explainer, [named_rows[i] for i in matched]
+        )
 
 
 def _installed_apps(rows: Iterable[Row]) -> list[InstalledApp]:
@@ -493,16 +495,21 @@ def _installed_apps(rows: Iterable[Row]) -> list[InstalledApp]:
 def _application(
     rule: ApplicationRule,
     fact: Fact,
-    installed: list[InstalledApp],
+    matched_apps: list[InstalledApp],
     explainer: _Explainer,
     matched_rows: list[Row],
 ) -> PracticeResult:
-    """One rule's verdict (UNKNOWN when the list could not be read), with its matching rows."""
+    """One rule's verdict (UNKNOWN when the list could not be read), with its matching rows.
+
+    `matched_apps` and `matched_rows` are the installed applications whose names the rule
+    matches (`match_applications` found them for every rule at once).
+    """
     texts = explainer.texts
     required_text = _words_for_versions(texts, rule.version) if rule.version else ""
-    matched_names = {str(row["name"]) for row in matched_rows}
     verdict = (
-        application_status(rule, installed, explainer.context, matched_names) if fact.ok else None
+        application_status(rule, matched_apps, explainer.context, names_matched=True)
+        if fact.ok
+        else None
     )
     banned = rule.assertion is Requirement.NEVER
     # A banned version range with an allowed version installed: say that, not just "installed".
@@ -672,18 +679,18 @@ def application_status(
     rule: ApplicationRule,
     installed: Sequence[InstalledApp],
     context: PlatformContext,
-    matched_names: Collection[str] | None = None,
+    *,
+    names_matched: bool = False,
 ) -> ApplicationVerdict:
     """Return the verdict for one application rule against the installed applications.
 
-    `matched_names`, when given, are the installed names the rule matches (`match_applications`
-    found them for every rule at once); otherwise each name is matched here.
+    With `names_matched`, `installed` holds only the applications whose names the rule matches
+    (`match_applications` found them for every rule at once); otherwise each name is matched here.
     """
     matched = tuple(
         app
         for app in installed
-        if (rule.matches(app.name) if matched_names is None else app.name in matched_names)
-        and _in_paths(app, rule, context)
+        if (names_matched or rule.matches(app.name)) and _in_paths(app, rule, context)
     )
     versions = [v for app in matched if (v := parse_version(app.version)) is not None]
     found = _found_version(matched, versions)
