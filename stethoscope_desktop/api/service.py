@@ -83,6 +83,12 @@ class ScanFailed(ApiError):
     code = "SCAN_FAILED"
 
 
+class Stopping(ApiError):
+    """The local API is stopping: no scan or evaluation starts any more."""
+
+    code = "STOPPING"
+
+
 class ReportSource(Protocol):
     """Where reports come from: the app's latest report and scans with given practices.
 
@@ -225,7 +231,7 @@ class ApiService:
         account: Callable[[], str | None] = login_name,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._source = source
         self._practices = practices
@@ -234,7 +240,9 @@ class ApiService:
         self._account = account
         self._clock = clock
         self._wall_clock = wall_clock
-        self._sleep = sleep
+        self._stopping = threading.Event()
+        # The wait between scans ends when the API stops (tests give a sleep of their own).
+        self._sleep = sleep or self._stopping.wait
         self._lock = threading.Lock()
         self._scan_lock = threading.Lock()
         self._network_lock = threading.Lock()
@@ -267,6 +275,14 @@ class ApiService:
     def account_name(self) -> str | None:
         """Return the login name of the account the app runs as, if it can be told."""
         return self._account()
+
+    def stop(self) -> None:
+        """Start no scan any more: requests waiting their turn get Stopping, not a scan.
+
+        The server calls this as it stops, so that it waits for the one scan under way, not for
+        every request queued behind it (each with a page's policy of its own).
+        """
+        self._stopping.set()
 
     def stats(self) -> ServiceStats:
         """Return the counters so far."""
@@ -475,8 +491,10 @@ class ApiService:
         with self._scan_lock:
             if self._last_scan is not None:
                 wait = self._last_scan + self._freshness.min_scan_interval - self._clock()
-                if wait > 0:
+                if wait > 0 and not self._stopping.is_set():
                     self._sleep(wait)
+            if self._stopping.is_set():
+                raise Stopping("the local API is stopping; try again when it is back")
             self._last_scan = self._clock()
             with self._lock:
                 self._scans += 1
