@@ -19,7 +19,7 @@ from typing import Any
 
 from stethoscope_desktop.core.evaluate import rule_applies
 from stethoscope_desktop.core.facts import PlatformContext
-from stethoscope_desktop.core.policy import ApplicationRule
+from stethoscope_desktop.core.policy import ApplicationRule, match_applications
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.tables.values import Row
 
@@ -49,12 +49,17 @@ def installed_applications(
 ) -> list[dict[str, Any]]:
     """Return Stethoscope's `Application` entries for the installed applications' rows."""
     applicable = [rule for rule in rules if rule_applies(rule, context)]
+    named = [(row, name) for row in rows if (name := _text(row, "name")) is not None]
+    # Every rule against every name at once; each name takes the first rule that matches it.
+    first_rule: dict[int, ApplicationRule] = {}
+    for applicable_rule, matched in zip(
+        applicable, match_applications(applicable, [name for _, name in named]), strict=True
+    ):
+        for index in matched:
+            first_rule.setdefault(index, applicable_rule)
     found: list[dict[str, Any]] = []
-    for row in rows:
-        name = _text(row, "name")
-        if name is None:
-            continue
-        rule = next((r for r in applicable if r.matches(name)), None)
+    for index, (row, name) in enumerate(named):
+        rule = first_rule.get(index)
         last_opened = _time(row, "last_opened_time")
         installed_on = _text(row, "install_date")
         assertion = rule.assertion.value if rule is not None else None

@@ -634,6 +634,7 @@ class ApiServer:
         if self._stopped:
             return
         self._stopped = True
+        self._api.service.stop()  # requests waiting for a scan end now, not one scan each
         if self._loop is not None:
             self._loop.stop()
         if self._thread is not None:

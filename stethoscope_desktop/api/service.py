@@ -46,7 +46,7 @@ from typing import Any, Protocol, TypeVar
 from stethoscope_desktop.api.network import NetworkFacts, NetworkReader, NullNetworkReader
 from stethoscope_desktop.core.config import AppConfig
 from stethoscope_desktop.core.facts import Facts
-from stethoscope_desktop.core.policy import Policy, policy_from_mapping
+from stethoscope_desktop.core.policy import APPLICATION_LISTS, Policy, policy_from_mapping
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
@@ -58,6 +58,10 @@ DEVICE_FACTS_KEY = "<every fact>"
 POLICY_SOURCE = "policy"
 MAX_CACHED_REPORTS = 16
 MAX_CACHED_POLICIES = 64
+# Application rules a page's policy may hold, its older lists (requiredApplications, …) counted
+# too. Any local program may post one, and each rule is matched against every installed name;
+# the pages written for Stethoscope name a handful. IT's policy.yaml may hold MAX_APPLICATIONS.
+MAX_PAGE_APPLICATIONS = 100
 _Result = TypeVar("_Result")
 
 
@@ -77,6 +81,12 @@ class ScanFailed(ApiError):
     """The device could not be checked."""
 
     code = "SCAN_FAILED"
+
+
+class Stopping(ApiError):
+    """The local API is stopping: no scan or evaluation starts any more."""
+
+    code = "STOPPING"
 
 
 class ReportSource(Protocol):
@@ -179,6 +189,16 @@ def policy_key(data: Mapping[str, Any]) -> str:
 
 def page_policy(data: Mapping[str, Any]) -> Policy:
     """Validate a page's policy (Stethoscope's format); raise PolicyError listing every problem."""
+    rules = sum(
+        len(value)
+        for key in ("applications", *APPLICATION_LISTS)
+        if isinstance(value := data.get(key), list)
+    )
+    if rules > MAX_PAGE_APPLICATIONS:
+        raise PolicyError(
+            f"the policy is not valid: applications: {rules} application rules; a page's policy "
+            f"may name at most {MAX_PAGE_APPLICATIONS}"
+        )
     policy, problems = policy_from_mapping(data, POLICY_SOURCE)
     if problems:
         details = "; ".join(
@@ -211,7 +231,7 @@ class ApiService:
         account: Callable[[], str | None] = login_name,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._source = source
         self._practices = practices
@@ -220,7 +240,9 @@ class ApiService:
         self._account = account
         self._clock = clock
         self._wall_clock = wall_clock
-        self._sleep = sleep
+        self._stopping = threading.Event()
+        # The wait between scans ends when the API stops (tests give a sleep of their own).
+        self._sleep = sleep or self._stopping.wait
         self._lock = threading.Lock()
         self._scan_lock = threading.Lock()
         self._network_lock = threading.Lock()
@@ -253,6 +275,14 @@ class ApiService:
     def account_name(self) -> str | None:
         """Return the login name of the account the app runs as, if it can be told."""
         return self._account()
+
+    def stop(self) -> None:
+        """Start no scan any more: requests waiting their turn get Stopping, not a scan.
+
+        The server calls this as it stops, so that it waits for the one scan under way, not for
+        every request queued behind it (each with a page's policy of its own).
+        """
+        self._stopping.set()
 
     def stats(self) -> ServiceStats:
         """Return the counters so far."""
@@ -461,8 +491,10 @@ class ApiService:
         with self._scan_lock:
             if self._last_scan is not None:
                 wait = self._last_scan + self._freshness.min_scan_interval - self._clock()
-                if wait > 0:
+                if wait > 0 and not self._stopping.is_set():
                     self._sleep(wait)
+            if self._stopping.is_set():
+                raise Stopping("the local API is stopping; try again when it is back")
             self._last_scan = self._clock()
             with self._lock:
                 self._scans += 1

@@ -48,6 +48,7 @@ from stethoscope_desktop.core.policy import (
     Requirement,
     SecuritySoftwareRule,
     VersionBracket,
+    match_applications,
 )
 from stethoscope_desktop.core.report import (
     ApplicationOutcome,
@@ -468,9 +469,14 @@ def _applications(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterat
     if not rules:
         return
     fact = facts.for_practice("applications")
-    installed = _installed_apps(fact.rows)
-    for rule in rules:
-        yield _application(rule, fact, installed, explainer)
+    named_rows = [row for row in fact.rows if row.get("name")]
+    installed = _installed_apps(named_rows)
+    # Every rule against every name at once (one RE2 call per name), not once per rule and name.
+    matches = match_applications(rules, [app.name for app in installed])
+    for rule, matched in zip(rules, matches, strict=True):
+        yield _application(
+            rule, fact, [installed[i] for i in matched], explainer, [named_rows[i] for i in matched]
+        )
 
 
 def _installed_apps(rows: Iterable[Row]) -> list[InstalledApp]:
@@ -487,12 +493,24 @@ def _installed_apps(rows: Iterable[Row]) -> list[InstalledApp]:
 
 
 def _application(
-    rule: ApplicationRule, fact: Fact, installed: list[InstalledApp], explainer: _Explainer
+    rule: ApplicationRule,
+    fact: Fact,
+    matched_apps: list[InstalledApp],
+    explainer: _Explainer,
+    matched_rows: list[Row],
 ) -> PracticeResult:
-    """One rule's verdict (UNKNOWN when the list could not be read), with its matching rows."""
+    """One rule's verdict (UNKNOWN when the list could not be read), with its matching rows.
+
+    `matched_apps` and `matched_rows` are the installed applications whose names the rule
+    matches (`match_applications` found them for every rule at once).
+    """
     texts = explainer.texts
     required_text = _words_for_versions(texts, rule.version) if rule.version else ""
-    verdict = application_status(rule, installed, explainer.context) if fact.ok else None
+    verdict = (
+        application_status(rule, matched_apps, explainer.context, names_matched=True)
+        if fact.ok
+        else None
+    )
     banned = rule.assertion is Requirement.NEVER
     # A banned version range with an allowed version installed: say that, not just "installed".
     allowed_version = banned and verdict is not None and verdict.state is AppState.INSTALLED
@@ -527,7 +545,7 @@ def _application(
         key=f"applications/{rule.name}",
         practice=APPLICATION_TEXTS[rule.assertion],
         status=verdict.status if verdict is not None else Status.UNKNOWN,
-        fact=_evidence_of_rule(fact, rule),
+        fact=Fact(replace(fact.evidence, rows=tuple(matched_rows)), reason=fact.reason),
         requirement=rule.assertion.value + (f" {rule.version}" if rule.version else ""),
         requirement_text=_words_for_option(texts, rule.assertion),
         observed=observed,
@@ -642,12 +660,6 @@ def _outcome(rule: ApplicationRule, verdict: ApplicationVerdict) -> ApplicationO
     )
 
 
-def _evidence_of_rule(fact: Fact, rule: ApplicationRule) -> Fact:
-    """Return the list's fact with only the rows this rule matches as evidence."""
-    rows = tuple(row for row in fact.rows if row.get("name") and rule.matches(str(row["name"])))
-    return Fact(replace(fact.evidence, rows=rows), reason=fact.reason)
-
-
 def rule_applies(rule: ApplicationRule, context: PlatformContext) -> bool:
     """Return True if an application rule's platform filter includes this device."""
     if not rule.platform:
@@ -664,11 +676,21 @@ def rule_applies(rule: ApplicationRule, context: PlatformContext) -> bool:
 
 
 def application_status(
-    rule: ApplicationRule, installed: Sequence[InstalledApp], context: PlatformContext
+    rule: ApplicationRule,
+    installed: Sequence[InstalledApp],
+    context: PlatformContext,
+    *,
+    names_matched: bool = False,
 ) -> ApplicationVerdict:
-    """Return the verdict for one application rule against the installed applications."""
+    """Return the verdict for one application rule against the installed applications.
+
+    With `names_matched`, `installed` holds only the applications whose names the rule matches
+    (`match_applications` found them for every rule at once); otherwise each name is matched here.
+    """
     matched = tuple(
-        app for app in installed if rule.matches(app.name) and _in_paths(app, rule, context)
+        app
+        for app in installed
+        if (names_matched or rule.matches(app.name)) and _in_paths(app, rule, context)
     )
     versions = [v for app in matched if (v := parse_version(app.version)) is not None]
     found = _found_version(matched, versions)

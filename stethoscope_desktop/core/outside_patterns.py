@@ -31,6 +31,7 @@ character classes, `(?i)`, alternatives, anchors) compiles on both and means the
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -162,3 +163,61 @@ def pattern_problem(pattern: str, *, ignore_case: bool = False) -> PatternError 
     except PatternError as error:
         return error
     return None
+
+
+class PatternSet:
+    """Many patterns searched in a name at once: which of them match it, in one RE2 call.
+
+    A page's policy may hold hundreds of application rules and the device thousands of installed
+    names; one call per rule and name (7 µs of wrapper each) made a 500-rule policy cost seconds.
+    RE2's Set runs every pattern in one pass over the name. An always-matching pattern is added
+    first: a Set that runs out of memory answers "nothing matched", so an answer without it means
+    the Set could not decide, and that name is searched pattern by pattern (`fallbacks` counts
+    those names), which is slower but never wrong.
+    """
+
+    def __init__(self, patterns: Sequence[OutsidePattern]) -> None:
+        if len({pattern.ignore_case for pattern in patterns}) > 1:
+            raise ValueError("a PatternSet's patterns must all ignore case, or none")
+        self.patterns = tuple(patterns)
+        self.fallbacks = 0
+        self._set: Any = None
+        if self.patterns:
+            self._set = _compiled_set(
+                tuple(pattern.text for pattern in self.patterns), self.patterns[0].ignore_case
+            )
+
+    def matching(self, subject: str) -> tuple[int, ...]:
+        """Return the indices of the patterns found in `subject`'s first MAX_SUBJECT_CHARS."""
+        if not self.patterns:
+            return ()
+        if self._set is not None:
+            found = self._set.Match(_encodable(subject[:MAX_SUBJECT_CHARS]))
+            if found and _ALWAYS in found:
+                return tuple(sorted(index - 1 for index in found if index != _ALWAYS))
+        self.fallbacks += 1
+        return tuple(i for i, pattern in enumerate(self.patterns) if pattern.search(subject))
+
+
+# The Set's index of its always-matching pattern (the others follow it, shifted by one).
+_ALWAYS = 0
+# The Set's memory budget: many patterns' DFA states; past it the Set answers nothing.
+_MAX_SET_MEMORY_BYTES = 64 << 20
+
+
+@lru_cache(maxsize=64)
+def _compiled_set(texts: tuple[str, ...], ignore_case: bool) -> Any:
+    """Return RE2's Set of `texts` (each already accepted), or None if RE2 can't build it."""
+    options = re2.Options()
+    options.case_sensitive = not ignore_case
+    options.log_errors = False
+    options.max_mem = _MAX_SET_MEMORY_BYTES
+    compiled = re2.Set.SearchSet(options)
+    try:
+        compiled.Add("")
+        for text in texts:
+            compiled.Add(text)
+        compiled.Compile()
+    except Exception:  # RE2's own error type: the Set is too big; search one by one
+        return None
+    return compiled

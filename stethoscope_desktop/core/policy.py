@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -45,6 +45,7 @@ from stethoscope_desktop.core.fileformat import (
 )
 from stethoscope_desktop.core.outside_patterns import (
     PatternError,
+    PatternSet,
     compile_outside_pattern,
     pattern_problem,
 )
@@ -168,6 +169,45 @@ class ApplicationRule:
         except PatternError:
             return False  # validation refuses such a name; a rule built in code matches nothing
         return pattern.search(installed_name)
+
+
+def match_applications(
+    rules: Sequence[ApplicationRule], names: Sequence[str]
+) -> list[tuple[int, ...]]:
+    """Return, for each rule, the indices of the installed `names` it matches (`matches`' verdict).
+
+    Done for all rules at once, as a policy's evaluation needs: an exact name is a dictionary
+    look-up, and every pattern is searched in a name by one RE2 Set call, so 500 rules against
+    3,000 names is 3,000 calls, not 1.5 million.
+    """
+    by_folded_name: dict[str, list[int]] = {}
+    for index, name in enumerate(names):
+        by_folded_name.setdefault(name.casefold(), []).append(index)
+    patterns: dict[str, int] = {}  # a pattern's text -> its place in the set
+    for rule in rules:
+        if (
+            not rule.exact_match
+            and rule.name not in patterns
+            and pattern_problem(rule.name, ignore_case=True) is None
+        ):
+            patterns[rule.name] = len(patterns)
+    found: list[list[int]] = [[] for _ in patterns]
+    if patterns:
+        searched = PatternSet(
+            [compile_outside_pattern(text, ignore_case=True) for text in patterns]
+        )
+        for index, name in enumerate(names):
+            for place in searched.matching(name):
+                found[place].append(index)
+    matched: list[tuple[int, ...]] = []
+    for rule in rules:
+        if rule.exact_match:
+            matched.append(tuple(by_folded_name.get(rule.name.casefold(), ())))
+        elif rule.name in patterns:
+            matched.append(tuple(found[patterns[rule.name]]))
+        else:
+            matched.append(())  # validation refuses such a name; a rule built in code matches none
+    return matched
 
 
 def _folded(text: str) -> str:
