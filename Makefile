@@ -41,7 +41,9 @@ strings: $(STAMP)
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[gui,test]'
+	# compat: a plain path entry to the checkout (setuptools' default finder warns about folders
+	# named like the package; resources.py finds checks/, practices/, resources/ in a checkout).
+	$(BIN)/python -m pip install --quiet -e '.[gui,test]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 clean:
