@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: run test lint bench icons schemas clean
 
 run: $(STAMP)
-	$(BIN)/python -m stethoscope_desktop
+	$(BIN)/stethoscope-desktop
 
 test: $(STAMP)
 	bash .ci/install-debian-packages
@@ -41,10 +41,9 @@ strings: $(STAMP)
 $(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# strict: a link tree under build/ (the default finder warns about folders named like the
-	# package, and compat mode is deprecated). `make run` and the tests import the checkout itself
-	# (python -m from here), so a module added later needs no new install.
-	$(BIN)/python -m pip install --quiet -e '.[gui,test]' --config-settings editable_mode=strict
+	# compat: a plain path entry to the checkout (setuptools' default finder warns about folders
+	# named like the package; resources.py finds checks/, practices/, resources/ in a checkout).
+	$(BIN)/python -m pip install --quiet -e '.[gui,test]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
 clean:
