@@ -52,7 +52,7 @@ class RemoteLogin(MachineTable):
     platforms = ("linux",)
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
-        sockets, failures = read_sockets(self._system, (IPPROTO_TCP,))
+        sockets, failures = read_sockets(self._system, (IPPROTO_TCP,), listening_only=True)
         listeners: list[InetSocket] = [
             s for s in sockets if s.listening and service_for_port(s.local_port) is not None
         ]

@@ -196,3 +196,39 @@ def test_remote_login_unreadable_sockets_is_unknown(tmp_path: Path) -> None:
     row = one_row(RemoteLogin(FakeSystem(tmp_path)))
     assert row["enabled"] is None
     assert row["detail"] == "cannot read the TCP socket tables (/proc/net/tcp: not found)"
+
+
+def _established(count: int) -> str:
+    """Lines of /proc/net/tcp for `count` established connections (state 01) to port 443."""
+    return "".join(
+        f"  {n + 10}: 0F02000A:{40000 + n:04X} 22D8B85D:01BB 01 00000000:00000000 00:00000000 "
+        f"00000000  1000        0 {50000 + n} 1 0000000000000000 20 4 30 10 -1\n"
+        for n in range(count)
+    )
+
+
+def test_remote_login_decodes_only_listening_sockets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 16: thousands of connections must cost a split each, not an address decoding each.
+    tcp = fixture("net/sshd/tcp") + _established(3000)
+    root = make_root(tmp_path, {"/proc/net/tcp": tcp, "/proc/net/tcp6": fixture("net/sshd/tcp6")})
+    from stethoscope_desktop.tables.linux import network
+
+    decoded: list[str] = []
+    real = network.decode_address
+
+    def counting(hex_address: str, family: int) -> str:
+        decoded.append(hex_address)
+        return real(hex_address, family)
+
+    monkeypatch.setattr(network, "decode_address", counting)
+    row = one_row(RemoteLogin(FakeSystem(root)))
+    assert row["enabled"] == 1 and "0.0.0.0:22" in str(row["detail"])
+    listening = sum(1 for line in tcp.splitlines()[1:] if line.split()[3] == "0A")
+    listening += sum(
+        1 for line in fixture("net/sshd/tcp6").splitlines()[1:] if line.split()[3] == "0A"
+    )
+    assert len(decoded) == 2 * listening  # local and remote address of each listener only
+    # listening_ports still sees every socket's line (it lists UDP and resolves holders).
+    assert len(rows(ListeningPorts(FakeSystem(root)))) >= 1
