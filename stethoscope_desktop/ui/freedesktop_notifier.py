@@ -1,8 +1,8 @@
 """Notifications straight to the freedesktop notification daemon over D-Bus, through jeepney.
 
 Used on Linux wherever a daemon answers (PySide6 6.12's QtDBus cannot send the `u` (uint32)
-argument Notify needs from Python), and to ask the daemon whether it reads markup for the tray's
-own notifications. Imported only when needed.
+argument Notify needs from Python). `open_session_bus` is also the tray-host watch's way onto the
+bus. Imported only when needed.
 
 An alert about critical findings, as the Desktop Notifications spec (1.2) provides for it and
 dunst, GNOME Shell and KDE Plasma honour it: the hint `urgency` 2 (critical), `expire_timeout` 0
@@ -108,12 +108,10 @@ class FreedesktopNotifier(Notifier):
     @classmethod
     def available(cls) -> FreedesktopNotifier | None:
         """Return a notifier if a notification daemon answers on the session bus."""
-        try:
-            connection = open_dbus_connection(bus="SESSION")
-        except (OSError, KeyError, ValueError) as error:
-            log.info("no session bus for notifications: %s", error)
+        opened = open_session_bus("for notifications")
+        if opened is None:
             return None
-        router = DBusRouter(connection)
+        router, connection = opened
         proxy = Proxy(message_bus, router)
         try:
             (owned,) = proxy.NameHasOwner(NOTIFICATIONS_SERVICE)
@@ -249,22 +247,14 @@ def _close(router: DBusRouter, connection: DBusConnection) -> None:
     connection.close()
 
 
-def daemon_reads_body_markup() -> bool:
-    """Return whether the session's notification daemon reads bodies as markup.
-
-    For the tray's own notifications: on Linux Qt hands `showMessage`'s body to the same daemon
-    unchanged. True (escape) where the daemon can't be asked.
-    """
+def open_session_bus(purpose: str) -> tuple[DBusRouter, DBusConnection] | None:
+    """Return a router on a new session-bus connection, or None (logged: `purpose` says why)."""
     try:
         connection = open_dbus_connection(bus="SESSION")
     except (OSError, KeyError, ValueError) as error:
-        log.info("no session bus to ask the notification daemon: %s", error)
-        return True
-    router = DBusRouter(connection)
-    try:
-        return _reads_body_markup(router)
-    finally:
-        _close(router, connection)
+        log.info("no session bus %s: %s", purpose, error)
+        return None
+    return DBusRouter(connection), connection
 
 
 def _reads_body_markup(router: DBusRouter) -> bool:

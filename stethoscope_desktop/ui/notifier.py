@@ -105,11 +105,13 @@ def markup_escaped(text: str) -> str:
 
 
 def _tray_notifier(tray: QSystemTrayIcon, platform: str) -> TrayNotifier:
-    if platform != "linux":
-        return TrayNotifier(tray)
-    from stethoscope_desktop.ui.freedesktop_notifier import daemon_reads_body_markup
+    """Return the tray's notifier; on Linux its bodies are escaped.
 
-    return TrayNotifier(tray, escape_body=daemon_reads_body_markup())
+    On Linux it is chosen only where no notification daemon answered on the session bus, so
+    there is none to ask whether it reads markup; a daemon that comes later most likely does
+    (dunst, GNOME, Plasma), and escaping is the safe side.
+    """
+    return TrayNotifier(tray, escape_body=platform == "linux")
 
 
 class LogNotifier(Notifier):

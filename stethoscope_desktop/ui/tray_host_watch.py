@@ -22,8 +22,10 @@ from queue import Empty, Queue
 
 from jeepney import DBusAddress, MatchRule, Message, Properties
 from jeepney.bus_messages import message_bus
-from jeepney.io.threading import DBusConnection, DBusRouter, Proxy, open_dbus_connection
+from jeepney.io.threading import DBusConnection, DBusRouter, Proxy
 from PySide6.QtCore import QObject, Signal
+
+from stethoscope_desktop.ui.freedesktop_notifier import open_session_bus
 
 log = logging.getLogger(__name__)
 WATCHER = "org.kde.StatusNotifierWatcher"
@@ -60,12 +62,10 @@ class TrayHostWatch(QObject):
     @classmethod
     def start(cls) -> TrayHostWatch | None:
         """Return a running watch, or None (logged) where there is no session bus."""
-        try:
-            connection = open_dbus_connection(bus="SESSION")
-        except (OSError, KeyError, ValueError) as error:
-            log.info("no session bus to watch the tray host: %s", error)
+        opened = open_session_bus("to watch the tray host")
+        if opened is None:
             return None
-        router = DBusRouter(connection)
+        router, connection = opened
         try:
             return cls(router, connection)
         except Exception as error:  # jeepney raises its own errors for a broken bus
