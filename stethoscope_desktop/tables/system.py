@@ -15,10 +15,13 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
 import stat as stat_module
+import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -27,6 +30,12 @@ from typing import IO, Protocol
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_OUTPUT_LIMIT = 4 * 1024 * 1024
 DEFAULT_FILE_LIMIT = 4 * 1024 * 1024
+NETLINK_TIMEOUT_S = 2.0
+NETLINK_MAX_MESSAGES = 200_000  # a dump longer than this is refused, not collected
+_NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
+_NLMSG_ERROR = 2
+_NLMSG_DONE = 3
+_NLM_F_REQUEST_DUMP = 0x1 | 0x300  # NLM_F_REQUEST | NLM_F_ROOT | NLM_F_MATCH
 STATFS_TIMEOUT_S = 2.0
 
 
@@ -173,6 +182,13 @@ class System(Protocol):
 
     def read_link(self, path: str) -> str:
         """Return the target a symbolic link names; raise OSError."""
+        ...
+
+    def netlink_dump(self, protocol: int, message_type: int, request: bytes) -> list[bytes]:
+        """Send one netlink dump request; return its answer's message payloads; raise OSError.
+
+        OSError also where this system cannot ask the kernel (not Linux, a fake root).
+        """
         ...
 
 
@@ -359,3 +375,43 @@ class LocalSystem:
     def read_link(self, path: str) -> str:
         """Return the target a symbolic link names; raise OSError."""
         return os.readlink(self._os_path(path))
+
+    def netlink_dump(self, protocol: int, message_type: int, request: bytes) -> list[bytes]:
+        """Send one netlink dump request and return its answer's message payloads, in order.
+
+        Only the real root can ask the kernel (a fake root raises ENOTSUP, so tables read its
+        files instead). The answer is bounded: NETLINK_TIMEOUT_S for the whole dump and
+        NETLINK_MAX_MESSAGES messages; an NLMSG_ERROR answer is an OSError with its errno.
+        """
+        if self._root != Path("/") or not hasattr(socket, "AF_NETLINK"):
+            raise OSError(errno.ENOTSUP, "netlink is only asked of the real machine")
+        header = _NLMSG_HEADER.pack(
+            _NLMSG_HEADER.size + len(request), message_type, _NLM_F_REQUEST_DUMP, 1, 0
+        )
+        payloads: list[bytes] = []
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol) as channel:
+            channel.settimeout(NETLINK_TIMEOUT_S)
+            deadline = time.monotonic() + NETLINK_TIMEOUT_S
+            channel.sendto(header + request, (0, 0))
+            while True:
+                channel.settimeout(max(0.001, deadline - time.monotonic()))
+                data = channel.recv(256 * 1024)
+                if not data:
+                    raise OSError(errno.EPROTO, "the netlink dump ended without its last message")
+                offset = 0
+                while offset + _NLMSG_HEADER.size <= len(data):
+                    length, kind, _flags, _sequence, _port = _NLMSG_HEADER.unpack_from(data, offset)
+                    if length < _NLMSG_HEADER.size or offset + length > len(data):
+                        raise OSError(errno.EPROTO, "a netlink message's length is wrong")
+                    body = data[offset + _NLMSG_HEADER.size : offset + length]
+                    if kind == _NLMSG_DONE:
+                        return payloads
+                    if kind == _NLMSG_ERROR:
+                        code = -struct.unpack_from("=i", body)[0] if len(body) >= 4 else errno.EIO
+                        raise OSError(code, os.strerror(code) if code else "netlink error")
+                    payloads.append(body)
+                    if len(payloads) > NETLINK_MAX_MESSAGES:
+                        raise OSError(
+                            errno.E2BIG, f"over {NETLINK_MAX_MESSAGES:,} netlink messages"
+                        )
+                    offset += (length + 3) & ~3

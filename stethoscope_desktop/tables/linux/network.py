@@ -15,7 +15,10 @@ their processes; we read our own only).
 from __future__ import annotations
 
 import contextlib
+import errno
+import re
 import socket
+import struct
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -91,14 +94,13 @@ def parse_proc_net(
 ) -> list[InetSocket]:
     """Parse the text of one /proc/net/{tcp,udp}[6] file; malformed lines are skipped.
 
-    `listening_only` keeps listening sockets only, and tells them by their state (TCP) or
-    remote port (UDP) before decoding anything else: a machine with thousands of connections
-    costs a split per line, not the decoding of every address.
+    `listening_only` keeps listening sockets only, found by one regular-expression search over
+    the whole text for their state (TCP) or remote port (UDP) before anything is decoded: a
+    machine with thousands of connections costs one pass in C, not a split per line.
     """
+    lines = _listening_lines(text, protocol) if listening_only else text.splitlines()[1:]
     sockets: list[InetSocket] = []
-    for line in text.splitlines()[1:]:
-        if listening_only and not _listening_line(line, protocol):
-            continue
+    for line in lines:
         fields = line.split()
         if len(fields) < 10:
             continue
@@ -122,14 +124,76 @@ def parse_proc_net(
     return sockets
 
 
-def _listening_line(line: str, protocol: int) -> bool:
-    """Return True if a /proc/net line is a listening socket's, from its state or remote port."""
-    fields = line.split(None, 4)
-    if len(fields) < 5:
-        return False
-    if protocol == IPPROTO_TCP:
-        return fields[3].upper() == "0A"  # TCP_LISTEN
-    return fields[2].endswith(":0000")
+# A /proc/net line: "  sl: local:port remote:port st ...". A TCP listener's state is 0A; an
+# unconnected UDP socket's remote port is 0000.
+_TCP_LISTENING_LINE = re.compile(r"^[ \t]*\d+:[ \t]+\S+[ \t]+\S+[ \t]+0[aA][ \t].*$", re.MULTILINE)
+_UDP_LISTENING_LINE = re.compile(r"^[ \t]*\d+:[ \t]+\S+[ \t]+\S*:0000[ \t].*$", re.MULTILINE)
+
+
+def _listening_lines(text: str, protocol: int) -> list[str]:
+    """Return the lines of a /proc/net file that are listening sockets', found in one pass."""
+    pattern = _TCP_LISTENING_LINE if protocol == IPPROTO_TCP else _UDP_LISTENING_LINE
+    return pattern.findall(text)
+
+
+# NETLINK_SOCK_DIAG's inet_diag: ask the kernel for the listening TCP sockets only. It then walks
+# its table of listeners, not every connection as reading /proc/net/tcp does (1.6 ms per file
+# here even with no connection at all, since the kernel visits each bucket of its hash table).
+NETLINK_SOCK_DIAG = 4
+SOCK_DIAG_BY_FAMILY = 20
+_INET_DIAG_REQUEST = struct.Struct("=BBBBI48x")  # family, protocol, extensions, pad, states
+# inet_diag_msg: family, state, timer, retransmits, the socket id (ports in network order,
+# read apart; source and destination addresses; interface; cookie), expires, receive and send
+# queues, uid, inode.
+_INET_DIAG_MESSAGE = struct.Struct("=BBBB4x16s16sIQIIIII")
+_PORTS = struct.Struct(">HH")
+
+
+def listening_tcp_sockets(system: System) -> list[InetSocket]:
+    """Return the listening TCP sockets (IPv4 and IPv6) the kernel reports through sock_diag.
+
+    Raise OSError where it can't be asked (a fake root, no netlink, inet_diag not available):
+    the caller then reads /proc/net. IPv6 turned off is not a failure.
+    """
+    sockets: list[InetSocket] = []
+    for family in (AF_INET, AF_INET6):
+        request = _INET_DIAG_REQUEST.pack(family, IPPROTO_TCP, 0, 0, 1 << TCP_LISTEN)
+        try:
+            answers = system.netlink_dump(NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, request)
+        except OSError as error:
+            if family == AF_INET6 and error.errno in (errno.EAFNOSUPPORT, errno.ENOENT):
+                continue
+            raise
+        sockets.extend(decode_inet_diag(answers, family))
+    return sockets
+
+
+def decode_inet_diag(answers: Iterable[bytes], family: int) -> list[InetSocket]:
+    """Decode inet_diag_msg payloads of one family; a short or foreign message is skipped."""
+    address_family = socket.AF_INET6 if family == AF_INET6 else socket.AF_INET
+    address_length = 16 if family == AF_INET6 else 4
+    sockets: list[InetSocket] = []
+    for answer in answers:
+        if len(answer) < _INET_DIAG_MESSAGE.size:
+            continue
+        fields = _INET_DIAG_MESSAGE.unpack_from(answer)
+        message_family, state = fields[0], fields[1]
+        if message_family != family:
+            continue
+        local_port, remote_port = _PORTS.unpack_from(answer, 4)
+        sockets.append(
+            InetSocket(
+                protocol=IPPROTO_TCP,
+                family=family,
+                local_address=socket.inet_ntop(address_family, fields[4][:address_length]),
+                local_port=local_port,
+                remote_address=socket.inet_ntop(address_family, fields[5][:address_length]),
+                remote_port=remote_port,
+                state=state,
+                inode=fields[-1],
+            )
+        )
+    return sockets
 
 
 def read_sockets(
@@ -146,6 +210,10 @@ def read_sockets(
     wanted = set(protocols)
     sockets: list[InetSocket] = []
     failures: list[str] = []
+    if listening_only and IPPROTO_TCP in wanted:
+        with contextlib.suppress(OSError):
+            sockets.extend(listening_tcp_sockets(system))
+            wanted.discard(IPPROTO_TCP)
     for path, protocol, family in PROC_NET_FILES:
         if protocol not in wanted:
             continue

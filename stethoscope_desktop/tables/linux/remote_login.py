@@ -1,8 +1,9 @@
 """`stethoscope_remote_login`: can someone log in to this machine over the network?
 
-First, listening TCP sockets in /proc/net/tcp and tcp6 (readable by any user, parsed by the
-listening_ports code) on the SSH port 22, the RDP port 3389 (xrdp) or the VNC ports 5900-5909.
-Which program owns a socket is not visible without root, so the detail names the port's usual
+First, listening TCP sockets on the SSH port 22, the RDP port 3389 (xrdp) or the VNC ports
+5900-5909: asked of the kernel through netlink's sock_diag for listeners only (as `ss -l` does;
+any user may), else read from /proc/net/tcp and tcp6, where the kernel lists every connection
+too. Which program owns a socket is not visible without root, so the detail names the port's usual
 service, not a process. Sockets bound only to the loopback address accept no remote connection
 and do not count (they are mentioned). Then, with systemd running, an SSH, xrdp or VNC unit
 enabled (its link in /etc/systemd/system/*.wants/) counts even when nothing listens yet, since

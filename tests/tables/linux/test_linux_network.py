@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import struct
 import sys
 from pathlib import Path
 
@@ -232,3 +234,139 @@ def test_remote_login_decodes_only_listening_sockets(
     assert len(decoded) == 2 * listening  # local and remote address of each listener only
     # listening_ports still sees every socket's line (it lists UDP and resolves holders).
     assert len(rows(ListeningPorts(FakeSystem(root)))) >= 1
+
+
+def _inet_diag(family: int, address: bytes, port: int, inode: int, *, state: int = 10) -> bytes:
+    """One inet_diag_msg as the kernel answers it (a listener: remote address and port zero)."""
+    return (
+        struct.pack("=BBBB", family, state, 0, 0)
+        + struct.pack(">HH", port, 0)
+        + address.ljust(16, b"\0")
+        + bytes(16)
+        + struct.pack("=IQIIIII", 0, 0, 0, 0, 0, 1000, inode)
+    )
+
+
+class NetlinkMachine(FakeSystem):
+    """A fake root whose kernel answers sock_diag with recorded messages, per family."""
+
+    def __init__(self, root: Path, answers: dict[int, list[bytes] | OSError]) -> None:
+        super().__init__(root)
+        self.answers = answers
+        self.asked: list[tuple[int, int, int, int]] = []
+
+    def netlink_dump(self, protocol: int, message_type: int, request: bytes) -> list[bytes]:
+        family, _protocol, _, _, states = struct_request(request)
+        self.asked.append((protocol, message_type, family, states))
+        answer = self.answers[family]
+        if isinstance(answer, OSError):
+            raise answer
+        return answer
+
+
+def struct_request(request: bytes) -> tuple[int, int, int, int, int]:
+    assert len(request) == 56  # inet_diag_req_v2
+    family, protocol, extensions, pad, states = struct.unpack_from("=BBBBI", request)
+    assert protocol == 6
+    return family, protocol, extensions, pad, states
+
+
+def test_decode_inet_diag_messages() -> None:
+    from stethoscope_desktop.tables.linux.network import decode_inet_diag
+
+    v4 = _inet_diag(2, bytes([10, 0, 2, 15]), 22, 111)
+    v6 = _inet_diag(10, bytes(15) + b"\1", 5900, 222)
+    assert [
+        (s.local_address, s.local_port, s.inode, s.listening) for s in decode_inet_diag([v4], 2)
+    ] == [("10.0.2.15", 22, 111, True)]
+    (ipv6,) = decode_inet_diag([v6], 10)
+    assert (ipv6.endpoint(), ipv6.loopback, ipv6.remote_address) == ("[::1]:5900", True, "::")
+    # A short message or one of another family is skipped, never misread.
+    assert decode_inet_diag([v4[:40], v6], 2) == []
+
+
+def test_remote_login_asks_the_kernel_for_listeners_only(tmp_path: Path) -> None:
+    # No /proc/net files at all: the answer must come from sock_diag, asked for TCP_LISTEN only.
+    machine = NetlinkMachine(
+        tmp_path,
+        {2: [_inet_diag(2, bytes(4), 22, 7)], 10: [_inet_diag(10, bytes(15) + b"\1", 3389, 8)]},
+    )
+    row = one_row(RemoteLogin(machine))
+    assert row == {
+        "enabled": 1,
+        "source": "listening_ports",
+        "detail": "SSH port 22 is listening on 0.0.0.0:22",
+    }
+    assert machine.asked == [(4, 20, 2, 1 << 10), (4, 20, 10, 1 << 10)]
+
+
+def test_remote_login_without_netlink_reads_proc_net(tmp_path: Path) -> None:
+    refused = OSError(errno.EPERM, "Operation not permitted")
+    row = one_row(
+        RemoteLogin(NetlinkMachine(net_root(tmp_path, "sshd"), {2: refused, 10: refused}))
+    )
+    assert row["enabled"] == 1 and "0.0.0.0:22" in str(row["detail"])
+
+
+def test_remote_login_without_ipv6_asks_netlink_for_ipv4_only(tmp_path: Path) -> None:
+    machine = NetlinkMachine(
+        tmp_path, {2: [], 10: OSError(errno.EAFNOSUPPORT, "Address family not supported")}
+    )
+    row = one_row(RemoteLogin(machine))
+    assert row["enabled"] == 0  # not UNKNOWN: the kernel answered for IPv4, IPv6 is off
+
+
+def test_listening_filter_reads_odd_spacing_and_case() -> None:
+    from stethoscope_desktop.tables.linux.network import parse_proc_net
+
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    rest = " 00000000:00000000 00:00000000 00000000     0        0 {inode} 1 0 100 0 0 10 0\n"
+    text = (
+        header
+        + "   0: 00000000:0016 00000000:0000 0a"
+        + rest.format(inode=1)
+        + "\t1:\t0100007F:1770\t00000000:0000\t0A"
+        + rest.format(inode=2)
+        + "   2: 0F02000A:9C40 22D8B85D:01BB 01"
+        + rest.format(inode=3)
+        + "   3: 0F02000A:0A0A 22D8B85D:01BB 0A0"
+        + rest.format(inode=4)  # not a state of 0A
+    )
+    listeners = parse_proc_net(text, 6, 2, listening_only=True)
+    assert [(s.local_port, s.inode) for s in listeners] == [(22, 1), (6000, 2)]
+    assert [s.inode for s in parse_proc_net(text, 6, 2)] == [1, 2, 3, 4]
+    udp = header + "   5: 00000000:14E9 00000000:0000 07" + rest.format(inode=5)
+    udp += "   6: 0F02000A:A000 08080808:0035 01" + rest.format(inode=6)
+    assert [s.inode for s in parse_proc_net(udp, 17, 2, listening_only=True)] == [5]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="asks this machine's kernel")
+def test_sock_diag_finds_this_process_listener_and_not_its_connections() -> None:
+    import socket as sockets
+
+    from stethoscope_desktop.tables.linux.network import listening_tcp_sockets, parse_proc_net
+    from stethoscope_desktop.tables.system import LocalSystem
+
+    with sockets.socket(sockets.AF_INET, sockets.SOCK_STREAM) as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        with sockets.create_connection(("127.0.0.1", port)) as client, server.accept()[0]:
+            client_port = client.getsockname()[1]
+            try:
+                found = listening_tcp_sockets(LocalSystem())
+            except OSError as error:  # pragma: no cover - a kernel without inet_diag
+                pytest.skip(f"sock_diag is not available here: {error}")
+            inode = os.fstat(server.fileno()).st_ino
+            mine = [s for s in found if s.local_port == port]
+            assert [(s.local_address, s.inode, s.state) for s in mine] == [("127.0.0.1", inode, 10)]
+            assert not [s for s in found if client_port in (s.local_port, s.remote_port)]
+            # The same listener as /proc/net/tcp shows it.
+            proc = parse_proc_net(Path("/proc/net/tcp").read_text(), 6, 2, listening_only=True)
+            assert [s for s in proc if s.local_port == port] == mine
+
+
+def test_netlink_is_not_asked_on_a_fake_root(tmp_path: Path) -> None:
+    with pytest.raises(OSError) as refused:
+        FakeSystem(tmp_path).netlink_dump(4, 20, bytes(56))
+    assert refused.value.errno == errno.ENOTSUP
