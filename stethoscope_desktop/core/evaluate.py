@@ -470,13 +470,12 @@ def _applications(policy: Policy, facts: Facts, explainer: _Explainer) -> Iterat
         return
     fact = facts.for_practice("applications")
     named_rows = [row for row in fact.rows if row.get("name")]
-    installed = _installed_apps(named_rows)
-    # Every rule against every name at once (one RE2 call per name), not once per rule and name.
-    matches = match_applications(rules, [app.name for app in installed])
+    # Every rule against every name at once (one RE2 call per name), not once per rule and name;
+    # only the matched rows become InstalledApps.
+    matches = match_applications(rules, [str(row["name"]) for row in named_rows])
     for rule, matched in zip(rules, matches, strict=True):
-        yield _application(
-            rule, fact, [installed[i] for i in matched], explainer, [named_rows[i] for i in matched]
-        )
+        rows = [named_rows[i] for i in matched]
+        yield _application(rule, fact, _installed_apps(rows), explainer, rows)
 
 
 def _installed_apps(rows: Iterable[Row]) -> list[InstalledApp]:

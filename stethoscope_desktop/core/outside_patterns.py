@@ -182,6 +182,9 @@ class PatternSet:
         self.patterns = tuple(patterns)
         self.fallbacks = 0
         self._set: Any = None
+        # Each subject's answer, kept for the next scan, which mostly sees the same names; at
+        # most MAX_REMEMBERED_SUBJECTS, then forgotten all at once.
+        self._answers: dict[str, tuple[int, ...]] = {}
         if self.patterns:
             self._set = _compiled_set(
                 tuple(pattern.text for pattern in self.patterns), self.patterns[0].ignore_case
@@ -189,6 +192,15 @@ class PatternSet:
 
     def matching(self, subject: str) -> tuple[int, ...]:
         """Return the indices of the patterns found in `subject`'s first MAX_SUBJECT_CHARS."""
+        answer = self._answers.get(subject)
+        if answer is None:
+            answer = self._search(subject)
+            if len(self._answers) >= MAX_REMEMBERED_SUBJECTS:
+                self._answers = {}
+            self._answers[subject] = answer
+        return answer
+
+    def _search(self, subject: str) -> tuple[int, ...]:
         if not self.patterns:
             return ()
         if self._set is not None:
@@ -199,6 +211,8 @@ class PatternSet:
         return tuple(i for i, pattern in enumerate(self.patterns) if pattern.search(subject))
 
 
+# Answers a PatternSet keeps (a developer's machine has about 10,000 package names).
+MAX_REMEMBERED_SUBJECTS = 16_384
 # The Set's index of its always-matching pattern (the others follow it, shifted by one).
 _ALWAYS = 0
 # The Set's memory budget: many patterns' DFA states; past it the Set answers nothing.

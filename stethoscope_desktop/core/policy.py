@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from stethoscope_desktop import STETHOSCOPE_RELEASE
@@ -193,9 +194,7 @@ def match_applications(
             patterns[rule.name] = len(patterns)
     found: list[list[int]] = [[] for _ in patterns]
     if patterns:
-        searched = PatternSet(
-            [compile_outside_pattern(text, ignore_case=True) for text in patterns]
-        )
+        searched = _application_patterns(tuple(patterns))
         for index, name in enumerate(names):
             for place in searched.matching(name):
                 found[place].append(index)
@@ -208,6 +207,16 @@ def match_applications(
         else:
             matched.append(())  # validation refuses such a name; a rule built in code matches none
     return matched
+
+
+@lru_cache(maxsize=8)
+def _application_patterns(texts: tuple[str, ...]) -> PatternSet:
+    """Return the PatternSet of these application names (each accepted), kept between scans.
+
+    Kept, it remembers each installed name's answer, so a scan of an unchanged machine matches
+    no name again. The bundled policy and a few pages' policies fit in the cache.
+    """
+    return PatternSet([compile_outside_pattern(text, ignore_case=True) for text in texts])
 
 
 def _folded(text: str) -> str:

@@ -15,6 +15,7 @@ import pytest
 
 from stethoscope_desktop.api.device_lists import installed_applications
 from stethoscope_desktop.core import outside_patterns
+from stethoscope_desktop.core import policy as policy_module
 from stethoscope_desktop.core.evaluate import evaluate
 from stethoscope_desktop.core.outside_patterns import OutsidePattern, PatternSet
 from stethoscope_desktop.core.policy import ApplicationRule, Requirement, match_applications
@@ -56,6 +57,14 @@ NAMES = (
     "y" * 1000 + "#",
     "",
 )
+
+
+@pytest.fixture(autouse=True)
+def fresh_pattern_sets() -> Iterator[None]:
+    """Each test builds its own sets: a set kept from another test would hide a patched RE2."""
+    policy_module._application_patterns.cache_clear()
+    yield
+    policy_module._application_patterns.cache_clear()
 
 
 def one_by_one(rules: tuple[ApplicationRule, ...], names: tuple[str, ...]) -> list[tuple[int, ...]]:
@@ -170,3 +179,46 @@ def test_the_installed_list_names_the_first_rule_that_matches() -> None:
         ("Firefox ESR", "NEVER", "first"),
         ("zoom", None, None),
     ]
+
+
+def test_a_later_scan_searches_only_names_it_has_not_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    searched: list[str] = []
+    search = PatternSet._search
+
+    def counted(self: PatternSet, subject: str) -> tuple[int, ...]:
+        searched.append(subject)
+        return search(self, subject)
+
+    monkeypatch.setattr(PatternSet, "_search", counted)
+    first = match_applications(RULES, NAMES)
+    assert len(searched) == len(set(NAMES))
+    searched.clear()
+    assert match_applications(RULES, NAMES) == first  # the same machine: nothing searched
+    assert searched == []
+    assert match_applications(RULES, (*NAMES, "Firefox Nightly")) == [
+        (*matched, len(NAMES)) if "firefox" in RULES[i].name else matched
+        for i, matched in enumerate(first)
+    ]
+    assert searched == ["Firefox Nightly"]
+    # Another policy's rules are another set, with its own answers.
+    assert match_applications((ApplicationRule("fire"),), ("Firefox ESR",)) == [(0,)]
+    assert searched == ["Firefox Nightly", "Firefox ESR"]
+
+
+def test_a_set_remembers_a_bounded_number_of_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outside_patterns, "MAX_REMEMBERED_SUBJECTS", 10)
+    searched: list[str] = []
+    search = PatternSet._search
+
+    def counted(self: PatternSet, subject: str) -> tuple[int, ...]:
+        searched.append(subject)
+        return search(self, subject)
+
+    monkeypatch.setattr(PatternSet, "_search", counted)
+    patterns = PatternSet([outside_patterns.compile_outside_pattern("a")])
+    names = [f"name {i} a" for i in range(25)]
+    assert [patterns.matching(name) for name in names] == [(0,)] * 25
+    assert [patterns.matching(name) for name in names[-5:]] == [(0,)] * 5
+    assert len(searched) == 25  # the last ones are still remembered
+    assert patterns.matching(names[0]) == (0,)
+    assert len(searched) == 26  # the first was forgotten: at most 10 answers are kept
