@@ -17,6 +17,7 @@ from stethoscope_desktop.tables.system import (
     CommandResult,
     FilesystemStats,
     LocalSystem,
+    note_wait,
 )
 
 Recorded = CommandResult | CommandError
@@ -49,6 +50,7 @@ class FakeSystem(LocalSystem):
         """Return (or raise) the recorded result of `argv`; unrecorded programs are missing."""
         key = tuple(argv)
         self.calls.append(key)
+        note_wait()  # a recorded command stands for a real one: its table waited on the machine
         if not key:
             raise CommandError("empty command")
         recorded = self.commands.get(key)

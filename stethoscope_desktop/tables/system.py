@@ -215,6 +215,24 @@ def _read_bounded(
     stream.close()
 
 
+_waits = threading.local()
+
+
+def waits_in_this_thread() -> int:
+    """Return how often this thread has waited on the machine: commands run, statfs asked.
+
+    The embedded engine generates in a thread of their own only the tables that waited like
+    this last time; the others cost less inline than a thread's start and its GIL hand-offs.
+    """
+    count: int = getattr(_waits, "count", 0)
+    return count
+
+
+def note_wait() -> None:
+    """Count one wait on the machine in this thread (see `waits_in_this_thread`)."""
+    _waits.count = waits_in_this_thread() + 1
+
+
 class LocalSystem:
     """The real machine, optionally seen through a different root folder (for tests)."""
 
@@ -258,6 +276,7 @@ class LocalSystem:
         program = self.which(argv[0]) if not os.path.isabs(argv[0]) else argv[0]
         if program is None:
             raise CommandError(f"{argv[0]}: not installed (not found on PATH)")
+        note_wait()
         env = dict(self._env)
         env["LC_ALL"] = "C"
         env["LANG"] = "C"
@@ -335,6 +354,7 @@ class LocalSystem:
         target = self._path(path)
         if sys.platform == "win32" or not hasattr(os, "statvfs"):  # pragma: no cover - Windows
             raise OSError(errno.ENOSYS, "statfs is not available here", path)
+        note_wait()
         answer: list[os.statvfs_result | OSError] = []
 
         def ask() -> None:

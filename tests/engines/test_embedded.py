@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 
+from stethoscope_desktop.engines import embedded
 from stethoscope_desktop.engines.base import QueryError
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.tables.base import (
@@ -16,7 +18,10 @@ from stethoscope_desktop.tables.base import (
     Row,
     TableError,
     TablePlugin,
+    Value,
 )
+from stethoscope_desktop.tables.system import note_wait, waits_in_this_thread
+from tests.fakes import FakeSystem, result
 
 
 class FileTable(TablePlugin):
@@ -160,13 +165,127 @@ def test_a_table_is_generated_at_most_once_per_scan_and_again_next_scan() -> Non
     assert table.calls == 2
 
 
-def test_prepare_generates_tables_on_worker_threads() -> None:
-    table = CountingTable()
-    engine = EmbeddedEngine([table, FileTable()])
+class WaitingTable(CountingTable):
+    """A table that waits on the machine (runs a command) while `waits` is True."""
+
+    name = "waiting"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = True
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        if self.waits:
+            note_wait()
+        return super().generate(context)
+
+
+class OtherCountingTable(CountingTable):
+    name = "kernel_info"
+
+
+def test_prepare_gives_threads_only_to_tables_that_wait_on_the_machine() -> None:
+    waiting, reading, other = WaitingTable(), CountingTable(), OtherCountingTable()
+    engine = EmbeddedEngine([waiting, reading, other, FileTable()])
+    queries = [f"SELECT * FROM {t.name}" for t in (waiting, reading, other)]
+    queries.append("SELECT * FROM file WHERE path = '/a'")  # needs constraints: not prefetched
     with engine.begin_scan() as session:
-        session.prepare(["SELECT * FROM os_version", "SELECT * FROM file WHERE path = '/a'"])
-        assert table.calls == 1
-        assert all(name.startswith("table") for name in table.threads)
+        session.prepare(queries)  # nothing known yet: each table on a thread of its own
+    assert [t.calls for t in (waiting, reading, other)] == [1, 1, 1]
+    assert all(name.startswith("table") for t in (waiting, reading, other) for name in t.threads)
+    for table in (waiting, reading, other):
+        table.threads.clear()
+    with engine.begin_scan() as session:
+        session.prepare(queries)
+    main = threading.current_thread().name
+    assert [name.startswith("table") for name in waiting.threads] == [True]
+    assert reading.threads == other.threads == {main}
+    # A table that stopped waiting (its command went away) runs inline from the next scan on.
+    waiting.waits = False
+    for _ in range(2):
+        for table in (waiting, reading, other):
+            table.threads.clear()
+        with engine.begin_scan() as session:
+            session.prepare(queries)
+    assert waiting.threads == reading.threads == other.threads == {main}
+
+
+def test_one_table_to_prefetch_gets_no_thread() -> None:
+    table = CountingTable()
+    engine = EmbeddedEngine([table])
+    with engine.begin_scan() as session:
+        session.prepare(["SELECT * FROM os_version"])
+    assert table.threads == {threading.current_thread().name}
+
+
+def test_a_table_recorded_command_counts_as_waiting(tmp_path: Path) -> None:
+    machine = FakeSystem(tmp_path, commands=dict([result(["nmcli", "-v"], "1.42")]))
+    before = waits_in_this_thread()
+    machine.run(["nmcli", "-v"])
+    assert waits_in_this_thread() == before + 1
+
+
+class ChangingTable(TablePlugin):
+    name = "os_version"
+    columns = (Column("name"), Column("major", "integer"))
+
+    def __init__(self) -> None:
+        self.major = "12"
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        return [{"name": "Debian", "major": self.major}, {"name": "other", "major": "1"}]
+
+
+def test_typed_rows_are_reused_only_while_the_rows_are_equal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    typed: list[str] = []
+    real = embedded._typed_rows
+
+    def counting(table: TablePlugin, rows: list[Row]) -> list[tuple[Value, ...]]:
+        typed.append(table.name)
+        return real(table, rows)
+
+    monkeypatch.setattr(embedded, "_typed_rows", counting)
+    table = ChangingTable()
+    engine = EmbeddedEngine([table])
+
+    def majors() -> list[object]:
+        with engine.begin_scan() as session:
+            session.prepare(["SELECT * FROM os_version"])
+            return [row["major"] for row in session.query("SELECT major FROM os_version").rows]
+
+    assert majors() == [12, 1]
+    assert majors() == [12, 1]
+    assert typed == ["os_version"]  # the second scan's equal rows were not typed again
+    table.major = "13"
+    assert majors() == [13, 1]
+    assert typed == ["os_version", "os_version"]
+
+
+def test_the_tables_a_query_reads_are_found_once_per_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine = EmbeddedEngine([CountingTable(), OtherCountingTable()])
+    explained: list[str] = []
+    real = engine._find_tables_read_by
+
+    def counting(sql: str) -> list[str]:
+        explained.append(sql)
+        return real(sql)
+
+    monkeypatch.setattr(engine, "_find_tables_read_by", counting)
+    first, second = "SELECT * FROM os_version", "SELECT * FROM kernel_info, os_version"
+    for _ in range(3):
+        with engine.begin_scan() as session:
+            session.prepare([first, second])
+            session.query(first)
+    assert explained == [first, second]
+    assert engine.tables_read_by(second) == ["kernel_info", "os_version"]
+    monkeypatch.setattr(embedded, "MAX_REMEMBERED_QUERIES", 2)
+    engine.tables_read_by("SELECT 1 FROM os_version")  # a third text: the others are forgotten
+    engine.tables_read_by(first)
+    assert explained == [first, second, "SELECT 1 FROM os_version", first]
 
 
 def test_a_failing_table_gives_its_reason_and_other_queries_still_run() -> None:
