@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from stethoscope_desktop.core.checks import load_checks
 from stethoscope_desktop.core.platforms import current_platform
-from stethoscope_desktop.core.practices import PracticesFolder, PracticesLoader
+from stethoscope_desktop.core.practices import Practices, PracticesFolder, PracticesLoader
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
 from stethoscope_desktop.resources import checks_dir, practices_dir
@@ -40,6 +40,17 @@ from stethoscope_desktop.tables.system import LocalSystem
 TARGET_MS = 20.0
 REMOTE_LOGIN_TARGET_MS = 1.0
 REMOTE_LOGIN_TARGET_SOCKETS = 3000
+
+
+def default_policy_scanner() -> tuple[Scanner, Practices]:
+    """The full default-policy scan on this machine: a scanner on the embedded engine, the policy.
+
+    Also used by `bench_original_collectors.py`, so both benchmarks measure the same scan.
+    """
+    practices = PracticesLoader([PracticesFolder("bundled", practices_dir())]).load()
+    platform = current_platform()
+    engine = EmbeddedEngine(builtin_tables(platform, LocalSystem()))
+    return Scanner(engine, load_checks(checks_dir()), platform=platform), practices
 
 
 def median_ms(run: Callable[[], object], times: int) -> tuple[float, float, float]:
@@ -97,11 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         help="TCP sockets to open on loopback for the second measurement (0: none)",
     )
     args = parser.parse_args(argv)
-    practices = PracticesLoader([PracticesFolder("bundled", practices_dir())]).load()
     platform = current_platform()
-    checks = load_checks(checks_dir())
-    engine = EmbeddedEngine(builtin_tables(platform, LocalSystem()))
-    scanner = Scanner(engine, checks, platform=platform)
+    scanner, practices = default_policy_scanner()
     scanner.scan(practices)  # warm-up: imports, first file reads
     durations: list[float] = []
     per_table: dict[str, list[float]] = defaultdict(list)
