@@ -11,6 +11,7 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash .ci/install-debian-packages
+	bash .ci/install-tpm2-pytss $(BIN)/python
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy stethoscope_desktop tests/compat

@@ -165,3 +165,26 @@ def test_the_tcti_comes_from_the_environment() -> None:
 def test_an_unknown_choice_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DeviceKeyError, match="deviceKey must be one of auto, tpm, software"):
         open_device_key("hsm", tmp_path)
+
+
+def test_the_tray_and_the_worker_do_not_load_cryptography_at_start() -> None:
+    # OpenSSL through `cryptography` is loaded only where a key is used (the tray's RSS counts).
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, stethoscope_desktop.app, stethoscope_desktop.worker, "
+        "stethoscope_desktop.commands, stethoscope_desktop.api.server, "
+        "stethoscope_desktop.device_trust.token, stethoscope_desktop.device_trust.verify; "
+        "print(sorted(m for m in sys.modules if m.startswith(('cryptography', 'tpm2_pytss'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip() == "[]", result.stderr
