@@ -480,6 +480,7 @@ def device_key_command(args: argparse.Namespace, *, csr: bool = False, new: bool
         else:
             key = open_device_key(choice)
         text = certificate_request_pem(key) if csr else json.dumps(key.public_jwk, indent=2) + "\n"
+        print(f"a {key.protection} key: {key.path}", file=sys.stderr)
     except (DeviceKeyError, OSError) as error:
         print(f"stethoscope-desktop: {error}", file=sys.stderr)
         return 1

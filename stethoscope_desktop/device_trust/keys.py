@@ -40,6 +40,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stethoscope_desktop.core.files import sync_directory
 from stethoscope_desktop.device_trust.jws import ec_jwk, jwk_from_public_key
 
 if TYPE_CHECKING:
@@ -137,13 +138,16 @@ def write_new_file(path: Path, data: bytes) -> bool:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+    sync_directory(folder)  # the new name survives a power cut
     return True
 
 
 def read_private_file(path: Path) -> bytes:
     """Return a key file's bytes; DeviceKeyError if others may read it or it cannot be read."""
     try:
-        with path.open("rb") as file:
+        # Non-blocking: a FIFO put in the key's place must not hang the app.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as file:
             info = os.fstat(file.fileno())
             if not stat.S_ISREG(info.st_mode):
                 raise DeviceKeyError(f"the device key {path} is not a regular file")
@@ -491,12 +495,15 @@ def replace_device_key(
 ) -> tuple[DeviceKey, list[Path]]:
     """Make a new device key; the old key's files are renamed `<name>.replaced-<UTC time>`.
 
-    Return the new key and the backups. A Windows CNG key stays in its provider (its name file
-    is kept as the backup), so the old key can still be deleted by hand.
+    Return the new key and the backups. If no new key can be made, the old files are put back
+    and DeviceKeyError says why. A Windows CNG key stays in its provider (its name file is kept
+    as the backup), so the old key can still be deleted by hand.
     """
+    if choice not in KEY_CHOICES:
+        raise DeviceKeyError(f"deviceKey must be one of {', '.join(KEY_CHOICES)}, not {choice!r}")
     folder = device_key_folder() if folder is None else folder
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
-    backups = []
+    moved: list[tuple[Path, Path]] = []
     for path in existing_key_files(folder):
         backup = path.with_name(f"{path.name}.replaced-{stamp}")
         counter = 1
@@ -504,5 +511,13 @@ def replace_device_key(
             counter += 1
             backup = path.with_name(f"{path.name}.replaced-{stamp}-{counter}")
         os.rename(path, backup)
-        backups.append(backup)
-    return _create(choice, folder), backups
+        moved.append((path, backup))
+    try:
+        key = _create(choice, folder)
+    except BaseException:
+        # No new key (deviceKey: tpm and no TPM answers, say): the old one stays in force.
+        for path, backup in moved:
+            with contextlib.suppress(OSError):
+                os.rename(backup, path)
+        raise
+    return key, [backup for _, backup in moved]

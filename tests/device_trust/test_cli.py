@@ -68,6 +68,7 @@ def test_device_key_prints_the_public_jwk_and_keeps_the_key(
     assert jwk["kid"] == jwk_thumbprint(jwk)
     assert "d" not in jwk
     assert os.stat(_key_file(tmp_path)).st_mode & 0o777 == 0o600
+    assert first.stderr == f"a software key: {_key_file(tmp_path)}\n"
     second = _run(env, "device-key")
     assert json.loads(second.stdout) == jwk
 
@@ -169,7 +170,7 @@ def test_device_key_with_a_tpm_as_config_asks(tmp_path: Path, tpm: SoftwareTpm) 
     result = _run(env, "device-key", "--practices", str(practices))
     assert result.returncode == 0, result.stderr
     jwk = json.loads(result.stdout)
-    assert _key_file(tmp_path, "tpm-key.blob").exists()
+    assert result.stderr == f"a tpm key: {_key_file(tmp_path, 'tpm-key.blob')}\n"
     csr = _run(env, "device-key", "--practices", str(practices), "--csr")
     assert x509.load_pem_x509_csr(csr.stdout.encode()).is_signature_valid
     tpm.stop()

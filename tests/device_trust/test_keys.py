@@ -188,3 +188,17 @@ def test_the_tray_and_the_worker_do_not_load_cryptography_at_start() -> None:
         check=False,
     )
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_a_fifo_in_the_keys_place_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / SOFTWARE_KEY_FILE, 0o600)
+    with pytest.raises(DeviceKeyError, match="not a regular file"):
+        open_device_key("software", tmp_path)
+
+
+def test_new_keeps_the_old_key_in_force_when_no_new_one_can_be_made(tmp_path: Path) -> None:
+    old = open_device_key("software", tmp_path)
+    with pytest.raises(DeviceKeyError, match=r"TPM|tpm2-pytss"):
+        replace_device_key("tpm", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [SOFTWARE_KEY_FILE]
+    assert open_device_key("software", tmp_path).kid == old.kid
