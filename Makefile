@@ -11,12 +11,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	bash .ci/install-debian-packages
+	bash .ci/install-tpm2-pytss $(BIN)/python
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy stethoscope_desktop tests/compat
-	$(BIN)/mypy --platform darwin stethoscope_desktop/tables stethoscope_desktop/engines
+	$(BIN)/mypy --platform darwin stethoscope_desktop/tables stethoscope_desktop/engines \
+		stethoscope_desktop/device_trust
 	$(BIN)/mypy --platform win32 stethoscope_desktop/tables stethoscope_desktop/autostart \
-		stethoscope_desktop/engines
+		stethoscope_desktop/engines stethoscope_desktop/device_trust
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -1,5 +1,8 @@
 """The `stethoscope-desktop` command: the tray app, `scan`, `serve`, `check-policy`, converters.
 
+`device-key` prints the device key's public JWK (or a certificate request, or replaces the key)
+and `verify-token` checks a device token as a login server does.
+
 The converters are `convert-instructions` (Stethoscope's texts) and `import-fleet` (Fleet
 policies into checks for `checks.d/`). `serve` runs the local API for web apps without the tray
 (for servers, tests and integration work) until Ctrl-C or SIGTERM. `scan` and the other
@@ -57,6 +60,14 @@ EXIT_STATUS: dict[str, tuple[tuple[int, str], ...]] = {
     "import-fleet": (
         (0, "wrote the converted checks"),
         (1, "wrote nothing: unreadable file, no policy left, or the output exists"),
+    ),
+    "device-key": (
+        (0, "printed the public key (or the request)"),
+        (1, "the device key cannot be made or used (the message names the file)"),
+    ),
+    "verify-token": (
+        (0, "the token is valid: its payload is printed"),
+        (1, "the token is not valid: the check that failed is printed"),
     ),
 }
 USAGE_MEANING = "usage error: an unknown command or option, or a bad value"
@@ -212,6 +223,47 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="the file (or folder, such as checks.d) to write; default: print",
     )
+    device_key = commands.add_parser(
+        "device-key",
+        help="print this device's public key (JWK) for login servers to enroll",
+        description="Print the device key's public key as a JWK (kty, crv, x, y, and kid: its "
+        "RFC 7638 thumbprint), making the key first if there is none (deviceKey in config.yaml: "
+        "a TPM where one answers, else a software key). A key that cannot be used is reported, "
+        "never replaced, unless --new.",
+    )
+    _practices_option(device_key)
+    device_key_action = device_key.add_mutually_exclusive_group()
+    device_key_action.add_argument(
+        "--csr",
+        action="store_true",
+        help="print a PKCS#10 certificate request (PEM) signed by the device key, for IT's CA",
+    )
+    device_key_action.add_argument(
+        "--new",
+        action="store_true",
+        help="replace the device key with a new one (the old key's files are kept under a "
+        "dated name); login servers must enroll the new key",
+    )
+    verify = commands.add_parser(
+        "verify-token",
+        help="verify a device token as a login server does",
+        description="Check a device token (compact JWS, ES256) against the device's public key: "
+        "the algorithm, kid, signature, nonce, audience (the login page's origin) and expiry. "
+        "Exit 0 and print the payload when it is valid, else 1 and the check that failed.",
+    )
+    verify.add_argument("token", metavar="TOKEN", help="the token (compact JWS)")
+    verify.add_argument(
+        "--key",
+        required=True,
+        metavar="JWK",
+        help="the device's public key: a JWK as JSON text, or a file holding one",
+    )
+    verify.add_argument(
+        "--nonce", required=True, metavar="N", help="the nonce issued for this login"
+    )
+    verify.add_argument(
+        "--origin", required=True, metavar="O", help="the login page's origin, or local"
+    )
     for name, subparser in commands.choices.items():
         assert isinstance(subparser, _Parser)
         subparser.exit_status = _epilog(name)
@@ -232,13 +284,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _scan_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--practices",
-        type=Path,
-        metavar="DIR",
-        default=argparse.SUPPRESS,
-        help="a practices folder layered over the installed ones (also STETHOSCOPE_PRACTICES)",
-    )
+    _practices_option(parser)
     parser.add_argument(
         "--engine",
         choices=("auto", "embedded", "osquery"),
@@ -247,6 +293,16 @@ def _scan_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--lang", metavar="xx", default=argparse.SUPPRESS, help="language of the texts"
+    )
+
+
+def _practices_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--practices",
+        type=Path,
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="a practices folder layered over the installed ones (also STETHOSCOPE_PRACTICES)",
     )
 
 
@@ -297,6 +353,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands.check_policy_command(args.paths, strict=args.strict)
     if args.command == "convert-instructions":
         return commands.convert_command(args.source, args.output)
+    if args.command == "device-key":
+        return commands.device_key_command(args, csr=args.csr, new=args.new)
+    if args.command == "verify-token":
+        return commands.verify_token_command(args.token, args.key, args.nonce, args.origin)
     return commands.import_fleet_command(
         args.source,
         args.platform,

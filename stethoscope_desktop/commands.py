@@ -1,7 +1,7 @@
 """What the subcommands of `stethoscope-desktop` do.
 
-`scan`, `serve`, `check-policy`, `convert-instructions`, `import-fleet`, and the report printed
-where the window cannot open.
+`scan`, `serve`, `check-policy`, `convert-instructions`, `import-fleet`, `device-key`,
+`verify-token`, and the report printed where the window cannot open.
 
 `cli` parses the command line and imports this module only for these commands, so that the tray
 app (no subcommand) starts without the YAML, policy and engine code it leaves to its scan worker.
@@ -10,6 +10,7 @@ app (no subcommand) starts without the YAML, policy and engine code it leaves to
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -459,3 +460,45 @@ def print_instead_of_window(args: argparse.Namespace, note: str) -> int:
     """Print the report where the window cannot open; the app ran fine whatever it found."""
     code = scan_command(args, note=note)
     return code if code == EXIT_COULD_NOT_SCAN else 0
+
+
+def device_key_command(args: argparse.Namespace, *, csr: bool = False, new: bool = False) -> int:
+    """Print the device key's public JWK (or a PEM certificate request); `new` replaces the key."""
+    from stethoscope_desktop.device_trust.csr import certificate_request_pem
+    from stethoscope_desktop.device_trust.keys import (
+        DeviceKeyError,
+        open_device_key,
+        replace_device_key,
+    )
+
+    choice = practices_loader(args).load().config.device_key
+    try:
+        if new:
+            key, backups = replace_device_key(choice)
+            for backup in backups:
+                print(f"the old device key is kept as {backup}", file=sys.stderr)
+        else:
+            key = open_device_key(choice)
+        text = certificate_request_pem(key) if csr else json.dumps(key.public_jwk, indent=2) + "\n"
+        print(f"a {key.protection} key: {key.path}", file=sys.stderr)
+    except (DeviceKeyError, OSError) as error:
+        print(f"stethoscope-desktop: {error}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    return 0
+
+
+def verify_token_command(token: str, key: str, nonce: str, origin: str) -> int:
+    """Verify a device token; print its payload (exit 0) or the check that failed (exit 1)."""
+    from stethoscope_desktop.device_trust.verify import TokenRejected, load_jwk, verify_token
+
+    try:
+        payload = verify_token(token, load_jwk(key), nonce=nonce, origin=origin)
+    except TokenRejected as error:
+        print(f"stethoscope-desktop: token refused: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:
+        print(f"stethoscope-desktop: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+    return 0

@@ -30,6 +30,16 @@ from stethoscope_desktop.cli_docs import (
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "packaging" / "linux" / "cli"
+# The commands --help lists, in its order.
+COMMANDS = [
+    "scan",
+    "serve",
+    "check-policy",
+    "convert-instructions",
+    "import-fleet",
+    "device-key",
+    "verify-token",
+]
 
 
 def _tool(name: str) -> str:
@@ -53,14 +63,7 @@ def test_the_shipped_file_is_what_the_parser_writes_now(kind: str) -> None:
 
 def test_every_command_and_option_the_help_lists_is_in_every_file() -> None:
     listed = commands()
-    assert [c.name for c in listed] == [
-        "",
-        "scan",
-        "serve",
-        "check-policy",
-        "convert-instructions",
-        "import-fleet",
-    ]
+    assert [c.name for c in listed] == ["", *COMMANDS]
     texts = {kind: write() for kind, write in WRITERS.items()}
     for command in listed[1:]:
         for kind, text in texts.items():
@@ -125,9 +128,7 @@ def _bash_complete(*words: str) -> list[str]:
 
 def test_bash_completes_commands_options_choices_and_files(tmp_path: Path) -> None:
     _tool("bash")
-    assert _bash_complete("stethoscope-desktop", "") == [
-        "scan", "serve", "check-policy", "convert-instructions", "import-fleet",
-    ]  # fmt: skip
+    assert _bash_complete("stethoscope-desktop", "") == COMMANDS
     assert _bash_complete("stethoscope-desktop", "wor") == []  # the worker is the tray's own
     assert _bash_complete("stethoscope-desktop", "scan", "--c") == ["--color"]
     assert _bash_complete("stethoscope-desktop", "--engine", "embedded", "sc") == ["scan"]
@@ -165,9 +166,7 @@ def test_fish_completes_commands_and_choices() -> None:
         )  # fmt: skip
         return sorted(entry.split("\t")[0] for entry in done.stdout.splitlines())
 
-    assert complete("stethoscope-desktop ") == sorted(
-        ["scan", "serve", "check-policy", "convert-instructions", "import-fleet"]
-    )
+    assert complete("stethoscope-desktop ") == sorted(COMMANDS)
     assert complete("stethoscope-desktop import-fleet --platform ") == [
         "all", "darwin", "linux", "windows",
     ]  # fmt: skip

@@ -112,6 +112,8 @@ class AppConfig:
     # IT's checks done by hand (Fleet's manual-check placeholders): "show" them apart in the
     # report, or "skip" them (the report says how many it left out).
     manual_checks: str = "show"
+    # The kind of a new device key (device_trust.keys.KEY_CHOICES): auto, tpm or software.
+    device_key: str = "auto"
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def lists_origin(self, origin: str) -> bool:
@@ -329,6 +331,22 @@ CONFIG = Record(
             "each with its resolution. skip: they are left out, and the report says how many.",
             attribute="manual_checks",
             default=AppConfig.manual_checks,
+        ),
+        Field(
+            "deviceKey",
+            Choice(
+                {
+                    "auto": "A TPM 2.0 (Linux) or the Platform Crypto Provider (Windows) where "
+                    "one answers, else a software key.",
+                    "tpm": "Always the TPM; without one the app says so and signs nothing.",
+                    "software": "A software key in a file only the user can read.",
+                }
+            ),
+            "Where the device key that signs the tokens login pages ask for is made: auto, tpm "
+            "or software. It chooses the kind of a new key only: a key that exists is kept until "
+            "stethoscope-desktop device-key --new replaces it.",
+            attribute="device_key",
+            default=AppConfig.device_key,
         ),
         Field(
             "osqueryPath",

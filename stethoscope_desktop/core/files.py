@@ -57,10 +57,10 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    _sync_directory(directory)
+    sync_directory(directory)
 
 
-def _sync_directory(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
     """Make the rename itself durable where the OS allows fsync on a folder (POSIX)."""
     if not hasattr(os, "O_DIRECTORY"):
         return

@@ -6,7 +6,7 @@ _stethoscope_desktop() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${COMP_WORDS[i]}
         case $word in
-            scan|serve|check-policy|convert-instructions|import-fleet) command=$word; break ;;
+            scan|serve|check-policy|convert-instructions|import-fleet|device-key|verify-token) command=$word; break ;;
         esac
     done
     local options='' positional=''
@@ -63,11 +63,27 @@ _stethoscope_desktop() {
                 -o|--output) COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
             esac
             ;;
+        device-key)
+            options='-h --help --practices --csr --new'
+            positional=''
+            case $prev in
+                --practices) COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
+            esac
+            ;;
+        verify-token)
+            options='-h --help --key --nonce --origin'
+            positional='value'
+            case $prev in
+                --key) COMPREPLY=(); return ;;
+                --nonce) COMPREPLY=(); return ;;
+                --origin) COMPREPLY=(); return ;;
+            esac
+            ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$options" -- "$cur"))
     elif [[ -z $command ]]; then
-        COMPREPLY=($(compgen -W 'scan serve check-policy convert-instructions import-fleet' -- "$cur"))
+        COMPREPLY=($(compgen -W 'scan serve check-policy convert-instructions import-fleet device-key verify-token' -- "$cur"))
     elif [[ $positional == file ]]; then
         COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
     fi

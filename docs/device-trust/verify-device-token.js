@@ -1,0 +1,87 @@
+// Verify a Stethoscope Desktop device token on a Node.js login server (Node 16 or later; no
+// package needed). The same checks as `stethoscope-desktop verify-token` and the Python
+// verifier (stethoscope_desktop/device_trust/verify.py): ES256 only, kid = the enrolled key's
+// RFC 7638 thumbprint, the signature, the nonce this server issued, the audience (the login
+// page's origin), iat/exp (exp at most 300 s after iat, 30 s of clock skew allowed).
+//
+//   const { verifyDeviceToken } = require('./verify-device-token');
+//   const payload = verifyDeviceToken(token, enrolledJwk, { nonce, origin });
+//   // throws an Error whose `check` names the failed check; payload.status is the verdict.
+//
+// The server must also use each nonce once: delete it from its store when a token comes back
+// with it, whatever the outcome, so a replayed token finds no nonce.
+'use strict';
+const crypto = require('crypto');
+
+const MAX_LIFETIME_SECONDS = 300;
+
+function reject(check, message) {
+  const error = new Error(`${check}: ${message}`);
+  error.check = check;
+  return error;
+}
+
+function jsonPart(text, what) {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw reject('malformed', `the ${what} is not base64url`);
+  let value;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    throw reject('malformed', `the ${what} is not JSON`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw reject('malformed', `the ${what} is not a JSON object`);
+  }
+  return value;
+}
+
+function thumbprint(jwk) {
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256') throw reject('key', 'not an EC P-256 JWK');
+  const canonical = JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y });
+  return crypto.createHash('sha256').update(canonical).digest('base64url');
+}
+
+function sameOrigin(a, b) {
+  const normal = (origin) => origin.trim().replace(/\/+$/, '').toLowerCase();
+  return typeof a === 'string' && normal(a) === normal(b);
+}
+
+function verifyDeviceToken(token, jwk, { nonce, origin, now = Date.now() / 1000, leewaySeconds = 30 }) {
+  if (typeof token !== 'string' || token.length > 16384) {
+    throw reject('malformed', 'a token is text of at most 16384 characters');
+  }
+  const parts = token.split('.');
+  if (parts.length !== 3) throw reject('malformed', 'a compact JWS has 3 parts');
+  const header = jsonPart(parts[0], 'header');
+  const payload = jsonPart(parts[1], 'payload');
+  if (header.alg !== 'ES256') throw reject('alg', `alg ${JSON.stringify(header.alg)} is not ES256`);
+  if ('crit' in header) throw reject('malformed', 'the header has crit extensions');
+  const kid = thumbprint(jwk);
+  if (header.kid !== kid) throw reject('kid', `kid ${header.kid} is not the key's ${kid}`);
+  let key;
+  try {
+    key = crypto.createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, format: 'jwk' });
+  } catch {
+    throw reject('key', 'the JWK is not a P-256 public key');
+  }
+  const signature = Buffer.from(parts[2], 'base64url');
+  const valid = signature.length === 64 && /^[A-Za-z0-9_-]*$/.test(parts[2]) &&
+    crypto.verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' }, signature);
+  if (!valid) throw reject('signature', 'the signature does not verify with this key');
+  const got = Buffer.from(typeof payload.nonce === 'string' ? payload.nonce : '');
+  const issued = Buffer.from(nonce);
+  if (typeof payload.nonce !== 'string' || got.length !== issued.length ||
+      !crypto.timingSafeEqual(got, issued)) {
+    throw reject('nonce', 'not the nonce issued for this login');
+  }
+  if (!sameOrigin(payload.aud, origin)) throw reject('audience', `the token is for ${payload.aud}`);
+  const { iat, exp } = payload;
+  if (typeof iat !== 'number' || typeof exp !== 'number') throw reject('malformed', 'iat and exp must be numbers');
+  if (exp - iat > MAX_LIFETIME_SECONDS) throw reject('lifetime', `exp is ${exp - iat} s after iat`);
+  if (exp <= iat) throw reject('lifetime', 'exp is not after iat');
+  if (now >= exp + leewaySeconds) throw reject('expired', 'the token has expired');
+  if (iat > now + leewaySeconds) throw reject('not-yet-valid', 'iat is in the future');
+  return payload;
+}
+
+module.exports = { verifyDeviceToken, thumbprint };

@@ -1,0 +1,128 @@
+"""The Node.js verifier for login servers (docs/device-trust/verify-device-token.js).
+
+It must accept and refuse exactly what the Python verifier does, naming the same check: every
+case here goes through both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stethoscope_desktop.device_trust.jws import b64url_decode, b64url_encode, sign_compact
+from stethoscope_desktop.device_trust.keys import SoftwareDeviceKey
+from stethoscope_desktop.device_trust.verify import TokenRejected, verify_token
+
+ROOT = Path(__file__).resolve().parents[2]
+SNIPPET = ROOT / "docs" / "device-trust" / "verify-device-token.js"
+NONCE = "nonce-from-the-login-server"
+ORIGIN = "https://login.example.com"
+NOW = 1_800_000_000
+
+RUNNER = """
+const { verifyDeviceToken } = require(process.argv[1]);
+const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const results = cases.map((c) => {
+  try {
+    verifyDeviceToken(c.token, c.jwk, { nonce: c.nonce, origin: c.origin, now: c.now });
+    return 'valid';
+  } catch (error) {
+    if (!error.check) throw error;
+    return error.check;
+  }
+});
+process.stdout.write(JSON.stringify(results));
+"""
+
+
+def _cases(tmp_path: Path) -> list[dict[str, Any]]:
+    key = SoftwareDeviceKey.create(tmp_path / "a.pem")
+    other = SoftwareDeviceKey.create(tmp_path / "b.pem")
+    jwk = key.public_jwk
+
+    def payload(**changes: Any) -> dict[str, Any]:
+        return {"nonce": NONCE, "aud": ORIGIN, "iat": NOW, "exp": NOW + 300, **changes}
+
+    good = sign_compact(payload(), key.kid, key.sign)
+    header, body, signature = good.split(".")
+    edited = json.loads(b64url_decode(body))
+    edited["status"] = "PASS"
+    hs_header = b64url_encode(json.dumps({"alg": "HS256", "kid": key.kid}).encode())
+    mac = hmac.new(json.dumps(jwk).encode(), f"{hs_header}.{body}".encode(), hashlib.sha256)
+    none_header = b64url_encode(json.dumps({"alg": "none", "kid": key.kid}).encode())
+
+    def case(token: str, **options: Any) -> dict[str, Any]:
+        defaults = {"jwk": jwk, "nonce": NONCE, "origin": ORIGIN, "now": NOW + 10}
+        return {"token": token, **defaults, **options}
+
+    return [
+        case(good),
+        case(good, origin="https://LOGIN.example.com/"),
+        case(sign_compact(payload(), key.kid, other.sign)),
+        case(sign_compact(payload(), other.kid, other.sign)),
+        case(f"{header}.{b64url_encode(json.dumps(edited).encode())}.{signature}"),
+        case(f"{hs_header}.{body}.{b64url_encode(mac.digest())}"),
+        case(f"{none_header}.{body}."),
+        case(good, nonce="another-nonce-123456"),
+        case(good, origin="https://evil.example.com"),
+        case(good, now=NOW + 331),
+        case(good, now=NOW - 31),
+        case(sign_compact(payload(exp=NOW + 301), key.kid, key.sign)),
+        case(sign_compact(payload(iat="now"), key.kid, key.sign)),
+        case(good.rsplit(".", 1)[0]),
+        case("!" + good),
+        case(good, jwk={"kty": "RSA", "n": "x", "e": "AQAB"}),
+    ]
+
+
+def _python(case: dict[str, Any]) -> str:
+    try:
+        verify_token(
+            case["token"], case["jwk"], nonce=case["nonce"], origin=case["origin"], now=case["now"]
+        )
+    except TokenRejected as error:
+        return error.check
+    return "valid"
+
+
+def test_node_verifier_agrees_with_the_python_one(tmp_path: Path) -> None:
+    try:
+        subprocess.run(["node", "--version"], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("node is not installed: the Node.js verifier cannot run")
+    cases = _cases(tmp_path)
+    node = subprocess.run(
+        ["node", "-e", RUNNER, "--", str(SNIPPET)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    results = json.loads(node.stdout)
+    expected = [
+        "valid",
+        "valid",
+        "signature",
+        "kid",
+        "signature",
+        "alg",
+        "alg",
+        "nonce",
+        "audience",
+        "expired",
+        "not-yet-valid",
+        "lifetime",
+        "malformed",
+        "malformed",
+        "malformed",
+        "key",
+    ]
+    assert [_python(case) for case in cases] == expected
+    assert results == expected
