@@ -71,7 +71,8 @@ class FileStat:
     """What stat(2) says of a file: the fields osquery's `file` table reports.
 
     `birth_time` is None where the platform keeps no creation time (Linux through os.stat);
-    `flags` (BSD chflags) is None where the platform has none.
+    `flags` (BSD chflags) is None where the platform has none. `mtime_ns` and `ctime_ns` are the
+    same times in nanoseconds (None where a System gives whole seconds only).
     """
 
     mode: int
@@ -88,6 +89,8 @@ class FileStat:
     ctime: int
     birth_time: int | None = None
     flags: int | None = None
+    mtime_ns: int | None = None
+    ctime_ns: int | None = None
 
     @property
     def is_dir(self) -> bool:
@@ -124,6 +127,8 @@ class FileStat:
             ctime=int(result.st_ctime),
             birth_time=int(birth) if birth is not None else None,
             flags=int(flags) if flags is not None else None,
+            mtime_ns=result.st_mtime_ns,
+            ctime_ns=result.st_ctime_ns,
         )
 
 
