@@ -279,3 +279,38 @@ class FolderCache(_StatKeyed, Generic[T]):
         value = self._derive(path, names)
         self._entries.store(path, _FolderEntry(key, value, trusted))
         return value
+
+
+class FilesFingerprint:
+    """What a command's output depends on, told by its files' stat keys (a package database).
+
+    `current()` returns the files' keys now (None for a missing one) and whether that answer
+    can be trusted next time: not when a file changed within the racy window, since it may
+    change again within the same tick. A table keeps a command's parsed output with a trusted
+    fingerprint and runs the command again when the fingerprint differs.
+    """
+
+    def __init__(
+        self,
+        system: System,
+        paths: Iterable[str],
+        *,
+        clock: Clock = time.time_ns,
+        racy_window_ns: int = RACY_WINDOW_NS,
+    ) -> None:
+        self._system = system
+        self._paths = tuple(paths)
+        self._clock = clock
+        self._racy_window_ns = racy_window_ns
+
+    def current(self) -> tuple[tuple[StatKey | None, ...], bool]:
+        """Return the files' stat keys and whether none of them is racy."""
+        now_ns = self._clock()
+        keys: list[StatKey | None] = []
+        for path in self._paths:
+            try:
+                keys.append(StatKey.of(self._system.stat(path)))
+            except OSError:
+                keys.append(None)
+        trusted = all(key is None or not key.racy_at(now_ns, self._racy_window_ns) for key in keys)
+        return tuple(keys), trusted

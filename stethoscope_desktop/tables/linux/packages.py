@@ -10,6 +10,10 @@ dpkg records it). A machine without dpkg has no rows.
 
 rpm_packages runs `rpm -qa` (or `rpm -q NAME` when the query constrains name) with a query format
 whose fields are separated by control characters that cannot appear in package metadata.
+`rpm -qa`'s rows are kept while the stat keys of rpm's database files stay the same (see
+RPM_DB_FILES), so an unchanged database is not asked again.
+
+deb_packages keeps its parsed files between scans the same way (tables/file_cache.py).
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ import threading
 from collections.abc import Iterable
 
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
-from stethoscope_desktop.tables.file_cache import FileCache, FolderCache
+from stethoscope_desktop.tables.file_cache import (
+    FileCache,
+    FilesFingerprint,
+    FolderCache,
+    StatKey,
+)
 from stethoscope_desktop.tables.linux._common import (
     MachineTable,
     command_reason,
@@ -294,6 +303,12 @@ _RPM_TAGS = (
     ("vendor", "VENDOR"),
     ("package_group", "GROUP"),
 )
+# Where rpm keeps its database (%_dbpath: /usr/lib/sysimage/rpm on Fedora 36+ and openSUSE,
+# /var/lib/rpm before, often a link to the former) and the files that change when a package is
+# installed or removed: SQLite's database and its write-ahead log, Berkeley DB's and ndb's
+# Packages. Not rpmdb.sqlite-shm or __db.00N, which a reader such as `rpm -qa` writes too.
+RPM_DB_FOLDERS = ("/usr/lib/sysimage/rpm", "/var/lib/rpm")
+RPM_DB_FILES = ("rpmdb.sqlite", "rpmdb.sqlite-wal", "Packages", "Packages.db")
 RPM_QUERYFORMAT = _FS.join(f"%{{{tag}}}" for _, tag in _RPM_TAGS) + _RS
 _RPM_INTEGERS = frozenset({"size", "epoch", "install_time"})
 _NOT_INSTALLED = re.compile(r"^package .* is not installed$")
@@ -346,10 +361,25 @@ class RpmPackages(MachineTable):
     )
     platforms = ("linux",)
 
+    def __init__(self, system: System) -> None:
+        super().__init__(system)
+        self._database = FilesFingerprint(
+            system, [f"{folder}/{name}" for folder in RPM_DB_FOLDERS for name in RPM_DB_FILES]
+        )
+        # `rpm -qa`'s rows (shared, never changed) and the database's fingerprint they came from.
+        self._all: tuple[tuple[StatKey | None, ...], list[Row]] | None = None
+        self._lock = threading.Lock()
+
     def generate(self, context: QueryContext) -> Iterable[Row]:
         if self._system.which("rpm") is None:
             return []
         names = sorted(context.equals("name"))
+        fingerprint, trusted = self._database.current()
+        known = any(key is not None for key in fingerprint)
+        with self._lock:
+            kept = self._all
+        if not names and known and kept is not None and kept[0] == fingerprint:
+            return kept[1]
         argv = ["rpm", "-q", *names] if names else ["rpm", "-qa"]
         result = run_quiet(self._system, [*argv, "--queryformat", RPM_QUERYFORMAT])
         if isinstance(result, str):
@@ -357,6 +387,9 @@ class RpmPackages(MachineTable):
         rows = parse_rpm_output(result.stdout)
         if not result.ok and not names:
             raise TableError(f"cannot list RPM packages: {command_reason(result)}")
+        if not names:
+            with self._lock:
+                self._all = (fingerprint, rows) if known and trusted else None
         if not result.ok:
             # `rpm -q a b` exits 1 when some are not installed; anything else is a failure.
             other = [

@@ -276,3 +276,67 @@ def test_the_unattended_upgrades_check_sees_dpkg_change(tmp_path: Path) -> None:
     assert check.installed() is False
     (tmp_path / STATUS.lstrip("/")).unlink()
     assert check.installed() is None
+
+
+# rpm_packages keeps `rpm -qa`'s rows while rpm's database files are unchanged.
+
+RPMDB = "/usr/lib/sysimage/rpm/rpmdb.sqlite"
+
+
+def rpm_machine(tmp_path: Path, *, aged: bool = True) -> WatchedSystem:
+    qa = fixture("commands/rpm/qa.txt")
+    return WatchedSystem(tmp_path, aged=aged, commands=dict([result(RPM_QA, qa)]))
+
+
+def rpm_names(table: RpmPackages) -> list[str]:
+    return [str(r["name"]) for r in rows(table)]
+
+
+def test_an_unchanged_rpm_database_is_asked_once(tmp_path: Path) -> None:
+    system = rpm_machine(tmp_path)
+    system.write(RPMDB, "SQLite format 3\0")
+    table = RpmPackages(system)
+    assert rpm_names(table) == rpm_names(table)
+    assert system.calls == [RPM_QA]
+
+
+def test_a_changed_rpm_database_is_asked_again(tmp_path: Path) -> None:
+    system = rpm_machine(tmp_path)
+    database = system.write(RPMDB, "SQLite format 3\0")
+    table = RpmPackages(system)
+    assert "bash" in rpm_names(table)
+    one = (
+        "zsh\x1f5.9\x1f8.fc41\x1fzsh.src.rpm\x1f1\x1f(none)\x1fx86_64\x1f(none)\x1f1\x1fF\x1fU\x1e"
+    )
+    system.commands[RPM_QA] = result(RPM_QA, one)[1]
+    replace_keeping_mtime(database, "SQLite format 4\0")  # same size, same mtime
+    assert rpm_names(table) == ["zsh"]
+    system.write(RPMDB + "-wal", "a transaction")  # a write-ahead log appears
+    system.commands[RPM_QA] = result(RPM_QA, "")[1]
+    assert rpm_names(table) == []
+    assert len(system.calls) == 3
+
+
+def test_rpm_is_asked_every_time_without_a_database_file_or_when_racy(tmp_path: Path) -> None:
+    system = rpm_machine(tmp_path / "none")
+    table = RpmPackages(system)
+    rows(table)
+    rows(table)
+    assert len(system.calls) == 2
+    racy = rpm_machine(tmp_path / "racy", aged=False)
+    racy.write(RPMDB, "SQLite format 3\0")  # written just now
+    table = RpmPackages(racy)
+    rows(table)
+    rows(table)
+    assert len(racy.calls) == 2
+
+
+def test_a_failing_rpm_is_not_kept(tmp_path: Path) -> None:
+    system = rpm_machine(tmp_path)
+    system.write(RPMDB, "SQLite format 3\0")
+    system.commands[RPM_QA] = result(RPM_QA, "", stderr="error: db locked\n", returncode=1)[1]
+    table = RpmPackages(system)
+    with pytest.raises(TableError, match="db locked"):
+        rows(table)
+    system.commands[RPM_QA] = result(RPM_QA, fixture("commands/rpm/qa.txt"))[1]
+    assert "bash" in rpm_names(table)
