@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from stethoscope_desktop.tables.file_cache import RACY_WINDOW_NS, FileCache, FolderCache, StatKey
+from stethoscope_desktop.tables.file_cache import (
+    RACY_WINDOW_NS,
+    FileCache,
+    FilesFingerprint,
+    FolderCache,
+    StatKey,
+)
 from tests.tables.linux.helpers import WatchedSystem, far_future_clock, replace_keeping_mtime
 
 PATH = "/etc/example.conf"
@@ -255,3 +261,20 @@ def test_a_missing_folder_raises_as_listing_it_does(tmp_path: Path) -> None:
         cache.read(FOLDER)
     system.write(f"{FOLDER}/10-first", "")
     assert cache.read(FOLDER) == ("10-first",)
+
+
+def test_a_files_fingerprint_changes_with_its_files_and_is_not_trusted_when_racy(
+    tmp_path: Path,
+) -> None:
+    system = WatchedSystem(tmp_path, aged=True)
+    database = system.write("/var/lib/db/data", "one")
+    fingerprint = FilesFingerprint(system, ["/var/lib/db/data", "/var/lib/db/log"])
+    first, trusted = fingerprint.current()
+    assert trusted and first[0] is not None and first[1] is None
+    assert fingerprint.current() == (first, True)
+    replace_keeping_mtime(database, "two")
+    assert fingerprint.current()[0] != first
+    system.write("/var/lib/db/log", "")
+    assert fingerprint.current()[0][1] is not None
+    fresh = FilesFingerprint(WatchedSystem(tmp_path), ["/var/lib/db/log"])
+    assert fresh.current()[1] is False  # written just now: may change within the same tick
