@@ -30,6 +30,7 @@ from typing import IO, Protocol
 DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_OUTPUT_LIMIT = 4 * 1024 * 1024
 DEFAULT_FILE_LIMIT = 4 * 1024 * 1024
+READ_PIECE = 256 * 1024
 NETLINK_TIMEOUT_S = 2.0
 NETLINK_MAX_MESSAGES = 200_000  # a dump longer than this is refused, not collected
 _NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
@@ -71,7 +72,8 @@ class FileStat:
     """What stat(2) says of a file: the fields osquery's `file` table reports.
 
     `birth_time` is None where the platform keeps no creation time (Linux through os.stat);
-    `flags` (BSD chflags) is None where the platform has none.
+    `flags` (BSD chflags) is None where the platform has none. `mtime_ns` and `ctime_ns` are the
+    same times in nanoseconds (None where a System gives whole seconds only).
     """
 
     mode: int
@@ -88,6 +90,8 @@ class FileStat:
     ctime: int
     birth_time: int | None = None
     flags: int | None = None
+    mtime_ns: int | None = None
+    ctime_ns: int | None = None
 
     @property
     def is_dir(self) -> bool:
@@ -124,6 +128,8 @@ class FileStat:
             ctime=int(result.st_ctime),
             birth_time=int(birth) if birth is not None else None,
             flags=int(flags) if flags is not None else None,
+            mtime_ns=result.st_mtime_ns,
+            ctime_ns=result.st_ctime_ns,
         )
 
 
@@ -325,9 +331,25 @@ class LocalSystem:
         return shutil.which(program, path=self._env.get("PATH", os.defpath))
 
     def read_bytes(self, path: str, *, limit: int = DEFAULT_FILE_LIMIT) -> bytes:
-        """Return a file's bytes, at most `limit`; raise OSError."""
-        with self._path(path).open("rb") as handle:
-            return handle.read(limit)
+        """Return a file's bytes, at most `limit`; raise OSError.
+
+        Read as the file's size says (one byte more, to see that it ended), else in pieces of
+        READ_PIECE: asking for `limit` bytes at once makes Python allocate all of them first
+        (16 MiB for /proc/net/tcp, 32 MiB for dpkg's status), which costs more than the read.
+        """
+        with self._path(path).open("rb", buffering=0) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            want = size + 1 if size else READ_PIECE
+            pieces: list[bytes] = []
+            remaining = limit
+            while remaining > 0:
+                piece = handle.read(min(remaining, want))
+                if not piece:
+                    break
+                pieces.append(piece)
+                remaining -= len(piece)
+                want = READ_PIECE
+            return b"".join(pieces)
 
     def read_text(self, path: str, *, limit: int = DEFAULT_FILE_LIMIT) -> str:
         """Return a text file's contents, at most `limit` bytes, undecodable bytes replaced."""

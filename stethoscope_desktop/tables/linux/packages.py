@@ -10,20 +10,29 @@ dpkg records it). A machine without dpkg has no rows.
 
 rpm_packages runs `rpm -qa` (or `rpm -q NAME` when the query constrains name) with a query format
 whose fields are separated by control characters that cannot appear in package metadata.
+`rpm -qa`'s rows are kept while the stat keys of rpm's database files stay the same (see
+RPM_DB_FILES), so an unchanged database is not asked again.
+
+deb_packages keeps its parsed files between scans the same way (tables/file_cache.py).
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
+from stethoscope_desktop.tables.file_cache import (
+    FileCache,
+    FilesFingerprint,
+    FolderCache,
+    StatKey,
+)
 from stethoscope_desktop.tables.linux._common import (
     MachineTable,
     command_reason,
-    list_optional,
     os_error_reason,
-    read_optional,
     run_quiet,
     to_int,
 )
@@ -31,6 +40,8 @@ from stethoscope_desktop.tables.system import System
 
 DPKG_ADMINDIR = "/var/lib/dpkg"
 _STATUS_LIMIT = 32 * 1024 * 1024
+# Admin directories whose merged records and rows are kept (queries may name any admindir).
+_MAX_ADMINDIRS = 4
 _WANTED_FIELDS = frozenset(
     {
         "Package",
@@ -65,19 +76,76 @@ def parse_dpkg_records(text: str) -> list[dict[str, str]]:
     return records
 
 
+DpkgKey = tuple[str, str]  # (package, architecture)
+DpkgRecords = dict[DpkgKey, dict[str, str]]
+
+
+def keyed_dpkg_records(text: str) -> DpkgRecords:
+    """Return a status-format file's records by (package, architecture); the last one wins."""
+    return {
+        (record["Package"], record.get("Architecture", "")): record
+        for record in parse_dpkg_records(text)
+    }
+
+
+def _pending_updates(folder: str, entries: list[str]) -> tuple[str, ...]:
+    """Return the paths of dpkg's not-yet-merged records in `updates/`, in dpkg's order."""
+    return tuple(f"{folder}/{entry}" for entry in entries if entry.isdigit())
+
+
+class DpkgDatabase:
+    """dpkg's database of an admin directory, its files parsed only when they changed.
+
+    The status file and each pending update are kept parsed in a `FileCache`, the `updates/`
+    listing in a `FolderCache`; the merged records are kept as long as none of them changed.
+    """
+
+    def __init__(self, system: System) -> None:
+        self._files: FileCache[DpkgRecords] = FileCache(
+            system, keyed_dpkg_records, limit=_STATUS_LIMIT
+        )
+        self._updates: FolderCache[tuple[str, ...]] = FolderCache(system, _pending_updates)
+        self._merged: dict[str, tuple[tuple[DpkgRecords, ...], list[dict[str, str]]]] = {}
+        self._lock = threading.Lock()
+
+    def records(self, admindir: str = DPKG_ADMINDIR) -> list[dict[str, str]]:
+        """Return the records sorted by (package, architecture); raise OSError without status.
+
+        The list and its records are shared between calls: read them, never change them.
+        """
+        parts = [self._files.read(f"{admindir}/status")]
+        try:
+            updates = self._updates.read(f"{admindir}/updates")
+        except OSError:
+            updates = ()
+        self._files.keep_only(updates, under=f"{admindir}/updates/")
+        for path in updates:
+            update = self._files.read_optional(path)
+            if update is not None:
+                parts.append(update)
+        inputs = tuple(parts)
+        with self._lock:
+            merged = self._merged.get(admindir)
+        if (
+            merged is not None
+            and len(merged[0]) == len(inputs)
+            and all(old is new for old, new in zip(merged[0], inputs, strict=True))
+        ):
+            return merged[1]
+        by_key: DpkgRecords = {}
+        for part in inputs:
+            by_key.update(part)
+        records = [by_key[key] for key in sorted(by_key)]
+        with self._lock:
+            if len(self._merged) >= _MAX_ADMINDIRS and admindir not in self._merged:
+                self._merged.pop(next(iter(self._merged)))
+            self._merged[admindir] = (inputs, records)
+        return records
+
+
 def read_dpkg_database(system: System, admindir: str = DPKG_ADMINDIR) -> list[dict[str, str]]:
     """Return dpkg's package records, pending `updates/` applied; raise OSError without status."""
-    text = system.read_text(f"{admindir}/status", limit=_STATUS_LIMIT)
-    by_key: dict[tuple[str, str], dict[str, str]] = {}
-    for record in parse_dpkg_records(text):
-        by_key[(record["Package"], record.get("Architecture", ""))] = record
-    for entry in list_optional(system, f"{admindir}/updates"):
-        if not entry.isdigit():
-            continue
-        update = read_optional(system, f"{admindir}/updates/{entry}", limit=_STATUS_LIMIT)
-        for record in parse_dpkg_records(update or ""):
-            by_key[(record["Package"], record.get("Architecture", ""))] = record
-    return [by_key[key] for key in sorted(by_key)]
+    return DpkgDatabase(system).records(admindir)
 
 
 def _records_of(text: str, package: str) -> list[dict[str, str]]:
@@ -93,22 +161,42 @@ def _records_of(text: str, package: str) -> list[dict[str, str]]:
     return found
 
 
-def dpkg_installed(system: System, package: str, admindir: str = DPKG_ADMINDIR) -> bool | None:
-    """Return whether dpkg lists `package` as installed; None when dpkg's status is unreadable.
+class DpkgPackageCheck:
+    """Whether one package is installed, dpkg's files searched again only when they changed.
 
-    Only the package's own record is parsed (in `status`, then any pending `updates/`), so this is
-    much cheaper than reading the whole database.
+    Only the package's own records are parsed (in `status`, then any pending `updates/`), which
+    is much cheaper than parsing the whole database.
     """
-    try:
-        records = _records_of(system.read_text(f"{admindir}/status", limit=_STATUS_LIMIT), package)
-    except OSError:
-        return None
-    for entry in list_optional(system, f"{admindir}/updates"):
-        if entry.isdigit():
-            update = read_optional(system, f"{admindir}/updates/{entry}", limit=_STATUS_LIMIT)
-            records.extend(_records_of(update or "", package))
-    by_arch = {record.get("Architecture", ""): record for record in records}  # later wins
-    return any(record.get("Status", "").split()[2:] == ["installed"] for record in by_arch.values())
+
+    def __init__(self, system: System, package: str, admindir: str = DPKG_ADMINDIR) -> None:
+        self._admindir = admindir
+        self._files: FileCache[tuple[dict[str, str], ...]] = FileCache(
+            system, lambda text: tuple(_records_of(text, package)), limit=_STATUS_LIMIT
+        )
+        self._updates: FolderCache[tuple[str, ...]] = FolderCache(system, _pending_updates)
+
+    def installed(self) -> bool | None:
+        """Return whether dpkg lists the package as installed; None when status is unreadable."""
+        try:
+            records = list(self._files.read(f"{self._admindir}/status"))
+        except OSError:
+            return None
+        try:
+            updates = self._updates.read(f"{self._admindir}/updates")
+        except OSError:
+            updates = ()
+        self._files.keep_only(updates, under=f"{self._admindir}/updates/")
+        for path in updates:
+            records.extend(self._files.read_optional(path) or ())
+        by_arch = {record.get("Architecture", ""): record for record in records}  # later wins
+        return any(
+            record.get("Status", "").split()[2:] == ["installed"] for record in by_arch.values()
+        )
+
+
+def dpkg_installed(system: System, package: str, admindir: str = DPKG_ADMINDIR) -> bool | None:
+    """Return whether dpkg lists `package` as installed; None when dpkg's status is unreadable."""
+    return DpkgPackageCheck(system, package, admindir).installed()
 
 
 def debian_revision(version: str) -> str:
@@ -138,6 +226,46 @@ class DebPackages(MachineTable):
     )
     platforms = ("linux",)
 
+    def __init__(self, system: System) -> None:
+        super().__init__(system)
+        self._database = DpkgDatabase(system)
+        # Rows by admindir, kept with the records they were made of (shared, never changed).
+        self._rows: dict[str, tuple[list[dict[str, str]], list[Row]]] = {}
+        self._lock = threading.Lock()
+
+    def _rows_of(self, admindir: str, records: list[dict[str, str]]) -> list[Row]:
+        with self._lock:
+            kept = self._rows.get(admindir)
+        if kept is not None and kept[0] is records:
+            return kept[1]
+        rows: list[Row] = []
+        for record in records:
+            status = record.get("Status", "")
+            if status.endswith(" not-installed"):
+                continue
+            version = record.get("Version", "")
+            rows.append(
+                {
+                    "name": record["Package"],
+                    "version": version,
+                    "source": record.get("Source", ""),
+                    "size": to_int(record.get("Installed-Size")),
+                    "arch": record.get("Architecture", ""),
+                    "revision": debian_revision(version),
+                    "status": status,
+                    "maintainer": record.get("Maintainer", ""),
+                    "section": record.get("Section", ""),
+                    "priority": record.get("Priority", ""),
+                    "admindir": admindir,
+                    "pid_with_namespace": 0,
+                }
+            )
+        with self._lock:
+            if len(self._rows) >= _MAX_ADMINDIRS and admindir not in self._rows:
+                self._rows.pop(next(iter(self._rows)))
+            self._rows[admindir] = (records, rows)
+        return rows
+
     def generate(self, context: QueryContext) -> Iterable[Row]:
         requested = sorted(context.equals("admindir"))
         admindirs = requested or [DPKG_ADMINDIR]
@@ -145,33 +273,15 @@ class DebPackages(MachineTable):
         failures: list[str] = []
         for admindir in admindirs:
             try:
-                records = read_dpkg_database(self._system, admindir)
+                records = self._database.records(admindir)
             except OSError as error:
                 if not requested and not self._system.exists(f"{admindir}/status"):
                     continue  # no dpkg on this machine: no rows, not an error
                 failures.append(f"{admindir}/status: {os_error_reason(error)}")
                 continue
-            for record in records:
-                status = record.get("Status", "")
-                if status.endswith(" not-installed"):
-                    continue
-                version = record.get("Version", "")
-                rows.append(
-                    {
-                        "name": record["Package"],
-                        "version": version,
-                        "source": record.get("Source", ""),
-                        "size": to_int(record.get("Installed-Size")),
-                        "arch": record.get("Architecture", ""),
-                        "revision": debian_revision(version),
-                        "status": status,
-                        "maintainer": record.get("Maintainer", ""),
-                        "section": record.get("Section", ""),
-                        "priority": record.get("Priority", ""),
-                        "admindir": admindir,
-                        "pid_with_namespace": 0,
-                    }
-                )
+            # The rows are kept between scans: the list is new, the rows are shared (the
+            # engine copies each row before typing it; nobody changes them).
+            rows.extend(self._rows_of(admindir, records))
         if failures and not rows:
             raise TableError("cannot read dpkg's database: " + "; ".join(failures))
         return rows
@@ -193,6 +303,12 @@ _RPM_TAGS = (
     ("vendor", "VENDOR"),
     ("package_group", "GROUP"),
 )
+# Where rpm keeps its database (%_dbpath: /usr/lib/sysimage/rpm on Fedora 36+ and openSUSE,
+# /var/lib/rpm before, often a link to the former) and the files that change when a package is
+# installed or removed: SQLite's database and its write-ahead log, Berkeley DB's and ndb's
+# Packages. Not rpmdb.sqlite-shm or __db.00N, which a reader such as `rpm -qa` writes too.
+RPM_DB_FOLDERS = ("/usr/lib/sysimage/rpm", "/var/lib/rpm")
+RPM_DB_FILES = ("rpmdb.sqlite", "rpmdb.sqlite-wal", "Packages", "Packages.db")
 RPM_QUERYFORMAT = _FS.join(f"%{{{tag}}}" for _, tag in _RPM_TAGS) + _RS
 _RPM_INTEGERS = frozenset({"size", "epoch", "install_time"})
 _NOT_INSTALLED = re.compile(r"^package .* is not installed$")
@@ -245,10 +361,25 @@ class RpmPackages(MachineTable):
     )
     platforms = ("linux",)
 
+    def __init__(self, system: System) -> None:
+        super().__init__(system)
+        self._database = FilesFingerprint(
+            system, [f"{folder}/{name}" for folder in RPM_DB_FOLDERS for name in RPM_DB_FILES]
+        )
+        # `rpm -qa`'s rows (shared, never changed) and the database's fingerprint they came from.
+        self._all: tuple[tuple[StatKey | None, ...], list[Row]] | None = None
+        self._lock = threading.Lock()
+
     def generate(self, context: QueryContext) -> Iterable[Row]:
         if self._system.which("rpm") is None:
             return []
         names = sorted(context.equals("name"))
+        fingerprint, trusted = self._database.current()
+        known = any(key is not None for key in fingerprint)
+        with self._lock:
+            kept = self._all
+        if not names and known and kept is not None and kept[0] == fingerprint:
+            return kept[1]
         argv = ["rpm", "-q", *names] if names else ["rpm", "-qa"]
         result = run_quiet(self._system, [*argv, "--queryformat", RPM_QUERYFORMAT])
         if isinstance(result, str):
@@ -256,6 +387,9 @@ class RpmPackages(MachineTable):
         rows = parse_rpm_output(result.stdout)
         if not result.ok and not names:
             raise TableError(f"cannot list RPM packages: {command_reason(result)}")
+        if not names:
+            with self._lock:
+                self._all = (fingerprint, rows) if known and trusted else None
         if not result.ok:
             # `rpm -q a b` exits 1 when some are not installed; anything else is a failure.
             other = [

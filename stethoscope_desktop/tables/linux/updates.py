@@ -26,11 +26,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stethoscope_desktop.tables.base import QueryContext, Row
+from stethoscope_desktop.tables.file_cache import FileCache, FolderCache
 from stethoscope_desktop.tables.linux._common import (
     FEATURE_STATE_COLUMNS,
+    SMALL_FILE,
     MachineTable,
     list_optional,
-    read_optional,
 )
 from stethoscope_desktop.tables.linux._systemd import (
     enablement_links,
@@ -38,7 +39,7 @@ from stethoscope_desktop.tables.linux._systemd import (
     unit_file,
     unit_masked,
 )
-from stethoscope_desktop.tables.linux.packages import dpkg_installed
+from stethoscope_desktop.tables.linux.packages import DpkgPackageCheck
 from stethoscope_desktop.tables.system import System
 
 APT_CONF = "/etc/apt/apt.conf"
@@ -97,8 +98,14 @@ def _apt_tokens(text: str) -> Iterable[tuple[str, bool]]:
             yield text[start:i], False
 
 
-def parse_apt_config(text: str, source: str, into: dict[str, AptValue]) -> None:
-    """Merge one apt configuration file into `into` (keys lower-cased, as apt compares them)."""
+# One statement of an apt configuration file, as it changes the merged configuration:
+# ("set", key, value) or ("clear", name prefix, "").
+AptStatement = tuple[str, str, str]
+
+
+def apt_statements(text: str) -> tuple[AptStatement, ...]:
+    """Return what one apt configuration file sets and clears, in order (keys lower-cased)."""
+    statements: list[AptStatement] = []
     scopes: list[str] = []
     words: list[tuple[str, bool]] = []
     for token, quoted in _apt_tokens(text):
@@ -110,41 +117,59 @@ def parse_apt_config(text: str, source: str, into: dict[str, AptValue]) -> None:
                 scopes.pop()
             words = []
         elif not quoted and token == ";":
-            _apply_statement(scopes, words, source, into)
+            statements.extend(_statement(scopes, words))
             words = []
         else:
             words.append((token, quoted))
+    return tuple(statements)
 
 
-def _apply_statement(
-    scopes: list[str], words: list[tuple[str, bool]], source: str, into: dict[str, AptValue]
-) -> None:
+def _statement(scopes: list[str], words: list[tuple[str, bool]]) -> list[AptStatement]:
     if not words:
-        return
+        return []
     first, first_quoted = words[0]
     if not first_quoted and first == "#clear":
-        for name, _ in words[1:]:
-            prefix = name.lower()
-            for key in [k for k in into if k == prefix or k.startswith(prefix + "::")]:
-                del into[key]
-        return
+        return [("clear", name.lower(), "") for name, _ in words[1:]]
     if first_quoted or first == "#include" or len(words) < 2:
-        return  # a list item, an include (not followed) or a bare name
+        return []  # a list item, an include (not followed) or a bare name
     key = "::".join([*(s for s in scopes if s), first]).lower()
-    into[key] = AptValue(words[1][0], source)
+    return [("set", key, words[1][0])]
 
 
-def apt_config_files(system: System) -> list[str]:
-    """Return the files apt reads, in apt's order: apt.conf.d/* (lexical), then apt.conf."""
+def apply_apt_statements(
+    statements: Iterable[AptStatement], source: str, into: dict[str, AptValue]
+) -> None:
+    """Merge one file's statements into `into`, as apt merges its files."""
+    for action, key, value in statements:
+        if action == "set":
+            into[key] = AptValue(value, source)
+            continue
+        for name in [k for k in into if k == key or k.startswith(key + "::")]:
+            del into[name]
+
+
+def parse_apt_config(text: str, source: str, into: dict[str, AptValue]) -> None:
+    """Merge one apt configuration file into `into` (keys lower-cased, as apt compares them)."""
+    apply_apt_statements(apt_statements(text), source, into)
+
+
+def _apt_conf_d_files(system: System, folder: str, entries: list[str]) -> tuple[str, ...]:
+    """Return the files of apt.conf.d that apt reads, in lexical order."""
     files: list[str] = []
-    for entry in list_optional(system, APT_CONF_DIR):
+    for entry in entries:
         if not _APT_NAME.match(entry) or _APT_IGNORED.search(entry):
             continue
         if "." in entry and entry.rsplit(".", 1)[1] != "conf":
             continue
-        path = f"{APT_CONF_DIR}/{entry}"
+        path = f"{folder}/{entry}"
         if not system.is_dir(path):
             files.append(path)
+    return tuple(files)
+
+
+def apt_config_files(system: System) -> list[str]:
+    """Return the files apt reads, in apt's order: apt.conf.d/* (lexical), then apt.conf."""
+    files = list(_apt_conf_d_files(system, APT_CONF_DIR, list_optional(system, APT_CONF_DIR)))
     if system.exists(APT_CONF):
         files.append(APT_CONF)
     return files
@@ -152,12 +177,44 @@ def apt_config_files(system: System) -> list[str]:
 
 def read_apt_config(system: System) -> dict[str, AptValue]:
     """Merge apt's configuration files as apt does."""
-    merged: dict[str, AptValue] = {}
-    for path in apt_config_files(system):
-        text = read_optional(system, path, limit=1024 * 1024)
-        if text is not None:
-            parse_apt_config(text, path, merged)
-    return merged
+    return AptConfig(system).read()
+
+
+class AptConfig:
+    """apt's merged configuration; each file parsed again only when it changed.
+
+    apt.conf.d's listing is kept by the folder's stat, each file's statements by the file's.
+    """
+
+    def __init__(self, system: System) -> None:
+        self._system = system
+        self._folder: FolderCache[tuple[str, ...]] = FolderCache(
+            system, lambda folder, entries: _apt_conf_d_files(system, folder, entries)
+        )
+        self._files: FileCache[tuple[AptStatement, ...]] = FileCache(
+            system, apt_statements, limit=1024 * 1024
+        )
+
+    def files(self) -> list[str]:
+        """Return the files apt reads, in apt's order: apt.conf.d/* (lexical), then apt.conf."""
+        try:
+            files = list(self._folder.read(APT_CONF_DIR))
+        except OSError:
+            files = []
+        if self._system.exists(APT_CONF):
+            files.append(APT_CONF)
+        return files
+
+    def read(self) -> dict[str, AptValue]:
+        """Merge apt's configuration files as apt does."""
+        files = self.files()
+        self._files.keep_only(files)
+        merged: dict[str, AptValue] = {}
+        for path in files:
+            statements = self._files.read_optional(path)
+            if statements is not None:
+                apply_apt_statements(statements, path, merged)
+        return merged
 
 
 def _apt_interval_on(value: AptValue | None) -> bool:
@@ -188,6 +245,16 @@ def _parse_bool(text: str) -> bool | None:
     return None
 
 
+def _dnf_apply_updates_value(text: str) -> str | None:
+    """Return apply_updates of a dnf-automatic configuration's [commands], if it sets one."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return None
+    return parser.get("commands", "apply_updates", fallback=None)
+
+
 class AutomaticUpdates(MachineTable):
     """Whether the package manager installs updates by itself, one row."""
 
@@ -195,8 +262,17 @@ class AutomaticUpdates(MachineTable):
     columns = FEATURE_STATE_COLUMNS
     platforms = ("linux",)
 
+    def __init__(self, system: System) -> None:
+        super().__init__(system)
+        # The files this table parses, kept between scans and parsed again when they change.
+        self._apt_config = AptConfig(system)
+        self._unattended_upgrades = DpkgPackageCheck(system, "unattended-upgrades")
+        self._dnf_configs: FileCache[str | None] = FileCache(
+            system, _dnf_apply_updates_value, limit=SMALL_FILE
+        )
+
     def _apt(self) -> Row:
-        config = read_apt_config(self._system)
+        config = self._apt_config.read()
         unattended = config.get(UNATTENDED.lower())
         update_lists = config.get(UPDATE_LISTS.lower())
         enable = config.get(PERIODIC_ENABLE.lower())
@@ -211,7 +287,7 @@ class AutomaticUpdates(MachineTable):
         if not (_apt_interval_on(unattended) and _apt_interval_on(update_lists)):
             row["detail"] = said
             return row
-        installed = dpkg_installed(self._system, "unattended-upgrades")
+        installed = self._unattended_upgrades.installed()
         if installed is None:
             row["enabled"] = None
             row["detail"] = (
@@ -250,15 +326,7 @@ class AutomaticUpdates(MachineTable):
         apply = False
         where = "the default (no)"
         for path in (DNF5_DEFAULTS, DNF_CONF):
-            text = read_optional(self._system, path)
-            if text is None:
-                continue
-            parser = configparser.ConfigParser(interpolation=None, strict=False)
-            try:
-                parser.read_string(text, source=path)
-            except configparser.Error:
-                continue
-            value = parser.get("commands", "apply_updates", fallback=None)
+            value = self._dnf_configs.read_optional(path)
             parsed = _parse_bool(value) if value is not None else None
             if value is not None and parsed is not None:
                 apply = parsed

@@ -370,3 +370,23 @@ def test_netlink_is_not_asked_on_a_fake_root(tmp_path: Path) -> None:
     with pytest.raises(OSError) as refused:
         FakeSystem(tmp_path).netlink_dump(4, 20, bytes(56))
     assert refused.value.errno == errno.ENOTSUP
+
+
+def test_listening_filter_finds_the_same_lines_either_way() -> None:
+    from stethoscope_desktop.tables.linux.network import _TCP_LISTENING_LINE, parse_proc_net
+
+    header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+    rest = " 00000000:00000000 00:00000000 00000000  1000        0 {inode} 1 0 20 4 30 10 -1\n"
+    lines = [
+        "   0: 00000000:0016 00000000:0000 0A" + rest.format(inode=1),
+        "   1: 0F02000A:9C40 22D8B85D:01BB 01" + rest.format(inode=2),
+        "   2: 0F02000A:0A0A 2200000A:0A0A 06" + rest.format(inode=3),  # 0A in addresses
+        "   3: 0100007F:1770 00000000:0000 0A" + rest.format(inode=4).rstrip("\n"),  # no newline
+    ]
+    text = header + "".join(lines)
+    listeners = parse_proc_net(text, 6, 2, listening_only=True)
+    assert [(s.local_port, s.inode) for s in listeners] == [(22, 1), (6000, 4)]
+    assert [s.inode for s in listeners] == [
+        s.inode for s in parse_proc_net(text, 6, 2) if s.listening
+    ]
+    assert len(_TCP_LISTENING_LINE.findall(text)) == 2

@@ -10,7 +10,13 @@ from stethoscope_desktop.tables.base import TableError
 from stethoscope_desktop.tables.linux.os_version import OsVersion, StethoscopeOsVersion
 from stethoscope_desktop.tables.linux.system_info import SystemInfo, format_machine_id
 from tests.fakes import FakeSystem, result
-from tests.tables.linux.helpers import fixture, make_root, one_row
+from tests.tables.linux.helpers import (
+    WatchedSystem,
+    fixture,
+    make_root,
+    one_row,
+    replace_keeping_mtime,
+)
 
 
 def os_root(tmp_path: Path, name: str, **extra: str) -> FakeSystem:
@@ -241,3 +247,44 @@ def test_machine_id_must_be_32_hex_digits() -> None:
     assert format_machine_id("0123456789ABCDEF0123456789abcdef") == (
         "01234567-89ab-cdef-0123-456789abcdef"
     )
+
+
+# os-release is kept parsed between scans and parsed again when it changes.
+
+
+def test_os_release_is_parsed_once_and_again_when_it_changes(tmp_path: Path) -> None:
+    system = WatchedSystem(tmp_path, aged=True)
+    target = system.write("/etc/os-release", 'NAME="Debian"\nID=debian\nVERSION_ID="12"\n')
+    system.write("/proc/sys/kernel/arch", "x86_64\n")
+    ours, osquerys = StethoscopeOsVersion(system), OsVersion(system)
+    assert one_row(ours)["major"] == one_row(osquerys)["major"] == 12
+    assert one_row(ours)["major"] == one_row(osquerys)["major"] == 12
+    assert system.reads["/etc/os-release"] == 2  # once per table
+    replace_keeping_mtime(target, 'NAME="Debian"\nID=debian\nVERSION_ID="13"\n')
+    assert one_row(ours)["major"] == one_row(osquerys)["major"] == 13
+
+
+def test_a_racy_os_release_with_an_identical_stat_is_read_again(tmp_path: Path) -> None:
+    system = WatchedSystem(tmp_path)
+    system.write("/etc/os-release", 'ID=debian\nVERSION_ID="12"\n')
+    system.freeze("/etc/os-release")
+    ours, osquerys = StethoscopeOsVersion(system), OsVersion(system)
+    assert one_row(ours)["major"] == one_row(osquerys)["major"] == 12
+    system.write("/etc/os-release", 'ID=debian\nVERSION_ID="13"\n')
+    assert one_row(ours)["major"] == one_row(osquerys)["major"] == 13
+
+
+def test_os_release_removed_emptied_and_back(tmp_path: Path) -> None:
+    system = WatchedSystem(tmp_path, aged=True)
+    target = system.write("/etc/os-release", 'ID=debian\nVERSION_ID="12"\n')
+    ours, osquerys = StethoscopeOsVersion(system), OsVersion(system)
+    assert one_row(ours)["major"] == 12
+    target.unlink()
+    with pytest.raises(TableError, match="/etc/os-release: not found"):
+        one_row(ours)
+    assert one_row(osquerys)["name"] == "Unknown"
+    system.write("/etc/os-release", "\n")
+    with pytest.raises(TableError, match="/etc/os-release: empty"):
+        one_row(ours)
+    system.write("/etc/os-release", 'ID=debian\nVERSION_ID="13"\n')
+    assert one_row(ours)["major"] == one_row(osquerys)["major"] == 13

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from stethoscope_desktop.tables.linux.updates import (
+    APT_CONF,
     AptValue,
     AutomaticUpdates,
     apt_config_files,
@@ -15,7 +16,13 @@ from stethoscope_desktop.tables.linux.updates import (
 )
 from stethoscope_desktop.tables.system import LocalSystem
 from tests.fakes import FakeSystem
-from tests.tables.linux.helpers import fixture, make_root, one_row
+from tests.tables.linux.helpers import (
+    WatchedSystem,
+    fixture,
+    make_root,
+    one_row,
+    replace_keeping_mtime,
+)
 
 D = "/etc/apt/apt.conf.d"
 
@@ -239,3 +246,93 @@ def test_merge_agrees_with_apt_config(tmp_path: Path) -> None:
         assert theirs["apt::periodic::unattended-upgrade"] == ("1" if with_main else "0")
         ours = read_apt_config(FakeSystem(root))
         assert {k: v.value for k, v in ours.items() if k.startswith("apt::periodic::")} == theirs
+
+
+# apt's configuration, dpkg's status and dnf's configuration are kept parsed between scans.
+
+ON = fixture("apt/20auto-upgrades-on")
+OFF = fixture("apt/20auto-upgrades-off")
+
+
+def watched_apt_root(tmp_path: Path, **kwargs: bool) -> WatchedSystem:
+    system = WatchedSystem(tmp_path, **kwargs)
+    system.write(f"{D}/50unattended-upgrades", fixture("apt/50unattended-upgrades"))
+    system.write("/var/lib/dpkg/status", fixture("dpkg/status"))
+    return system
+
+
+def test_unchanged_apt_files_are_parsed_once(tmp_path: Path) -> None:
+    system = watched_apt_root(tmp_path, aged=True)
+    system.write(f"{D}/20auto-upgrades", ON)
+    table = AutomaticUpdates(system)
+    assert one_row(table) == one_row(table)
+    assert one_row(table)["enabled"] == 1
+    assert system.reads[f"{D}/20auto-upgrades"] == 1
+    assert system.reads["/var/lib/dpkg/status"] == 1
+
+
+def test_a_changed_apt_file_is_seen(tmp_path: Path) -> None:
+    system = watched_apt_root(tmp_path, aged=True)
+    target = system.write(f"{D}/20auto-upgrades", ON)
+    table = AutomaticUpdates(system)
+    assert one_row(table)["enabled"] == 1
+    assert len(ON) == len(OFF)  # the same size: only the change time tells
+    replace_keeping_mtime(target, OFF)
+    assert one_row(table)["enabled"] == 0
+
+
+def test_a_racy_apt_file_with_an_identical_stat_is_seen(tmp_path: Path) -> None:
+    system = watched_apt_root(tmp_path)
+    system.write(f"{D}/20auto-upgrades", ON)
+    system.freeze(f"{D}/20auto-upgrades")
+    table = AutomaticUpdates(system)
+    assert one_row(table)["enabled"] == 1
+    system.write(f"{D}/20auto-upgrades", OFF)
+    assert one_row(table)["enabled"] == 0
+
+
+def test_a_file_added_to_and_removed_from_apt_conf_d_is_seen(tmp_path: Path) -> None:
+    system = watched_apt_root(tmp_path, aged=True)
+    system.write(f"{D}/20auto-upgrades", ON)
+    table = AutomaticUpdates(system)
+    assert one_row(table)["enabled"] == 1
+    added = system.write(f"{D}/99local-no-unattended", fixture("apt/99local-no-unattended"))
+    assert one_row(table)["enabled"] == 0
+    added.unlink()
+    assert one_row(table)["enabled"] == 1
+    system.write(APT_CONF, 'APT::Periodic::Unattended-Upgrade "0";\n')
+    assert one_row(table)["enabled"] == 0
+
+
+def test_an_unreadable_apt_file_that_becomes_readable_is_read(tmp_path: Path) -> None:
+    system = watched_apt_root(tmp_path, aged=True, denied=[f"{D}/20auto-upgrades"])
+    system.write(f"{D}/20auto-upgrades", ON)
+    table = AutomaticUpdates(system)
+    assert one_row(table)["enabled"] == 0  # unreadable files are skipped, as apt does
+    system.denied.clear()
+    assert one_row(table)["enabled"] == 1
+
+
+def test_unattended_upgrades_removed_from_dpkg_is_seen(tmp_path: Path) -> None:
+    system = watched_apt_root(tmp_path, aged=True)
+    system.write(f"{D}/20auto-upgrades", ON)
+    table = AutomaticUpdates(system)
+    assert one_row(table)["enabled"] == 1
+    status = fixture("dpkg/status").replace("Package: unattended-upgrades", "Package: other-one")
+    system.write("/var/lib/dpkg/status", status)
+    row = one_row(table)
+    assert row["enabled"] == 0
+    assert "the unattended-upgrades package is not installed" in str(row["detail"])
+
+
+def test_a_changed_dnf_automatic_configuration_is_seen(tmp_path: Path) -> None:
+    system = WatchedSystem(tmp_path, aged=True)
+    system.write("/etc/dnf/dnf.conf", "[main]\n")
+    system.write("/usr/lib/systemd/system/dnf-automatic.timer", "[Timer]\n")
+    system.write("/etc/systemd/system/timers.target.wants/dnf-automatic.timer", "[Timer]\n")
+    conf = system.write("/etc/dnf/automatic.conf", "[commands]\napply_updates = yes\n")
+    table = AutomaticUpdates(system)
+    assert one_row(table)["enabled"] == 1
+    replace_keeping_mtime(conf, "[commands]\napply_updates = off\n")
+    assert one_row(table)["enabled"] == 0
+    assert system.reads["/etc/dnf/automatic.conf"] == 2
