@@ -181,6 +181,25 @@ def match_applications(
     look-up, and every pattern is searched in a name by one RE2 Set call, so 500 rules against
     3,000 names is 3,000 calls, not 1.5 million.
     """
+    global _last_matched
+    key: _MatchKey = (tuple((rule.name, rule.exact_match) for rule in rules), tuple(names))
+    last = _last_matched
+    if last is not None and last[0] == key:  # the same rules and names as last time
+        return list(last[1])
+    matched = _match_applications(rules, names)
+    _last_matched = (key, tuple(matched))
+    return matched
+
+
+# The last call's rules (name, exact) and names, and its answer: a scan of an unchanged machine
+# asks again with the very same strings, which compare by identity before their characters.
+_MatchKey = tuple[tuple[tuple[str, bool], ...], tuple[str, ...]]
+_last_matched: tuple[_MatchKey, tuple[tuple[int, ...], ...]] | None = None
+
+
+def _match_applications(
+    rules: Sequence[ApplicationRule], names: Sequence[str]
+) -> list[tuple[int, ...]]:
     by_folded_name: dict[str, list[int]] = {}
     for index, name in enumerate(names):
         by_folded_name.setdefault(name.casefold(), []).append(index)

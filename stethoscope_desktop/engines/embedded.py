@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import apsw
@@ -34,7 +35,11 @@ from stethoscope_desktop.engines.osquery_schema import (
     explain_sql_failure,
     host_platform,
 )
-from stethoscope_desktop.engines.sql_functions import query_deadline, register_osquery_functions
+from stethoscope_desktop.engines.sql_functions import (
+    SCALAR_FUNCTIONS,
+    query_deadline,
+    register_osquery_functions,
+)
 from stethoscope_desktop.tables.base import (
     Column,
     Constraint,
@@ -79,12 +84,40 @@ MAX_RESULT_ROWS = 200_000
 # The tables each query reads, kept between scans: our checks and IT's (at most 500) fit.
 MAX_REMEMBERED_QUERIES = 2048
 MAX_REMEMBERED_QUERY_CHARS = 8 * 1024 * 1024
+# Answers of repeatable queries kept between scans (each at most this many rows).
+MAX_REMEMBERED_RESULTS = 256
+MAX_REMEMBERED_RESULT_ROWS = 50_000
+# Functions whose result depends on their arguments only: SQLite's core scalar, aggregate, JSON
+# and math functions (not random, the date and time ones, nor the connection's counters), and
+# osquery's functions as registered here.
+REPEATABLE_FUNCTIONS = frozenset(
+    """
+    abs char coalesce concat concat_ws format glob hex ifnull iif instr length like likelihood
+    likely lower ltrim max min nullif octet_length printf quote replace round rtrim sign soundex
+    substr substring trim typeof unhex unicode unlikely upper zeroblob
+    avg count group_concat string_agg sum total
+    json json_array json_array_length json_extract json_insert json_object json_patch json_quote
+    json_remove json_replace json_set json_type json_valid json_group_array json_group_object
+    """.split()  # noqa: SIM905 - a list of words, read as one
+) | frozenset(SCALAR_FUNCTIONS)
 # SQLite's own memory (sorting, DISTINCT, a CTE's queue; our tables' rows live in Python) is
 # bounded process-wide: past the soft limit SQLite frees caches, past the hard one an allocation
 # fails and the query reports it. Far above what our checks use (a few MB), so only a runaway
 # query meets them. Raised, never lowered, if something else in the process set one already.
 SOFT_HEAP_LIMIT_BYTES = 256 * 1024 * 1024
 HARD_HEAP_LIMIT_BYTES = 1024 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class QueryReads:
+    """What preparing a query found: the tables it reads, and whether its answer repeats.
+
+    Repeatable: it calls only functions whose result depends on their arguments alone (no
+    time, no randomness), so the same rows give the same answer.
+    """
+
+    tables: tuple[str, ...]
+    repeatable: bool
 
 
 def _typed_rows(table: TablePlugin, rows: list[Row]) -> list[tuple[Value, ...]]:
@@ -173,6 +206,31 @@ class EmbeddedScanSession(ScanSession):
         self._engine = engine
         self._tables: TableCache[list[tuple[Value, ...]]] = TableCache(engine.typed_rows)
         self._row_ids: dict[str, _RowIds] = {}
+        self._filter_log: list[tuple[str, list[tuple[Value, ...]]]] = []
+        self._keyed_filter = False
+
+    def start_filter_log(self) -> None:
+        """Begin noting the rows each Filter of the next query gets (see `note_filtered`)."""
+        self._filter_log = []
+        self._keyed_filter = False
+
+    def note_filtered(
+        self, table: TablePlugin, constraints: list[Constraint], rows: list[tuple[Value, ...]]
+    ) -> None:
+        """Note that a Filter of the running query read `rows` of `table`."""
+        key_columns = table.key_columns()
+        if any(constraint.column in key_columns for constraint in constraints):
+            self._keyed_filter = True
+        if all(rows is not seen for _, seen in self._filter_log):
+            self._filter_log.append((table.name, rows))
+
+    def filter_log(self) -> tuple[tuple[str, list[tuple[Value, ...]]], ...] | None:
+        """Return the tables and rows the query read, or None if a key column was constrained.
+
+        Rows generated for a key column's value depend on the query; only rows generated
+        without one are the table's whole, as the next scan generates it to compare.
+        """
+        return None if self._keyed_filter else tuple(self._filter_log)
 
     def row_ids_for(self, table: TablePlugin) -> _RowIds:
         """Return the rowids of `table`'s rows in this scan."""
@@ -291,6 +349,7 @@ class _Cursor:
                 )
         session = self._vtable.engine.active_session()
         rows = session.rows_for(self._vtable.table, QueryContext(tuple(constraints)))
+        session.note_filtered(self._vtable.table, constraints, rows)
         self._rows = _rows_equal_to(rows, columns, indexname, constraintargs)
         self._index = 0
         self._rowids = None
@@ -408,7 +467,11 @@ class EmbeddedEngine(QueryEngine):
         self._scan_lock = threading.Lock()
         self._session: EmbeddedScanSession | None = None
         self._query_lock = threading.Lock()
-        self._tables_read: dict[str, tuple[str, ...]] = {}
+        self._tables_read: dict[str, QueryReads] = {}
+        # A repeatable query's last answer, with the tables' rows it was computed from.
+        self._results: dict[
+            str, tuple[tuple[tuple[str, list[tuple[Value, ...]]], ...], QueryResult]
+        ] = {}
         self._tables_read_chars = 0
         # Per table without key columns: its last generated rows and their typed tuples; and
         # whether its last generation waited on the machine (see EmbeddedScanSession.prepare).
@@ -437,11 +500,11 @@ class EmbeddedEngine(QueryEngine):
         """Return `_typed_rows(table, rows)`, reusing the last scan's where the rows are equal.
 
         Typing is most of a big table's cost once its file is cached (deb_packages: 3.2 ms for
-        770 rows here; comparing them, 0.3 ms). Kept for tables without key columns, which a
-        scan generates once; the same list is handed out again, and nothing changes it.
+        770 rows here; comparing them, 0.3 ms). The last generation of each table is kept (a
+        table generated for several constraints keeps its last); the same list is handed out
+        again, and nothing changes it, so a query's answer can be known to repeat (see
+        `_repeated_result`).
         """
-        if table.key_columns():
-            return _typed_rows(table, rows)
         remembered = self._typed.get(table.name)
         if remembered is not None and remembered[0] == rows:
             return remembered[1]
@@ -482,38 +545,79 @@ class EmbeddedEngine(QueryEngine):
         MAX_REMEMBERED_QUERY_CHARS in all, then forgotten at once): the tables are the engine's
         for its lifetime, so the answer never changes.
         """
+        return list(self._reads_of(sql).tables)
+
+    def _reads_of(self, sql: str) -> QueryReads:
         known = self._tables_read.get(sql)
         if known is None:
-            known = tuple(self._find_tables_read_by(sql))
+            known = self._find_tables_read_by(sql)
             if (
                 len(self._tables_read) >= MAX_REMEMBERED_QUERIES
                 or self._tables_read_chars + len(sql) > MAX_REMEMBERED_QUERY_CHARS
             ):
                 self._tables_read.clear()
+                self._results.clear()
                 self._tables_read_chars = 0
             self._tables_read[sql] = known
             self._tables_read_chars += len(sql)
-        return list(known)
+        return known
 
-    def _find_tables_read_by(self, sql: str) -> list[str]:
+    def _find_tables_read_by(self, sql: str) -> QueryReads:
         names: list[str] = []
+        functions: set[str] = set()
 
-        def note_reads(code: int, table: str | None, *_: str | None) -> int:
+        def note_reads(code: int, table: str | None, function: str | None, *_: str | None) -> int:
             if code == apsw.SQLITE_READ and table in self._tables and table not in names:
                 names.append(table)
+            elif code == apsw.SQLITE_FUNCTION and function is not None:
+                functions.add(function.casefold())
             return apsw.SQLITE_OK
 
         with self._query_lock:
             self._connection.authorizer = note_reads
             try:
-                # EXPLAIN prepares the statement (the authorizer sees every table it reads)
-                # without running it.
+                # EXPLAIN prepares the statement (the authorizer sees every table it reads and
+                # every function it calls) without running it.
                 self._connection.cursor().execute(sql, explain=1).fetchall()
             except (apsw.Error, ValueError):  # ValueError: a NUL character in the text
-                return []
+                return QueryReads((), repeatable=False)
             finally:
                 self._connection.authorizer = None
-        return names
+        return QueryReads(tuple(names), repeatable=functions <= REPEATABLE_FUNCTIONS)
+
+    def _repeated_result(
+        self, session: EmbeddedScanSession, sql: str, reads: QueryReads
+    ) -> QueryResult | None:
+        """Return the query's last answer if it read the very same rows then, else None.
+
+        Only for a repeatable query (see QueryReads) whose last run constrained no key column:
+        its answer is a function of the tables' whole rows. Those are the same list objects as
+        last scan when they were equal (`typed_rows`), so an unchanged machine answers from
+        memory; a copy of each row is handed out. A table that fails now gives no answer here:
+        the query runs and reports it.
+        """
+        remembered = self._results.get(sql) if reads.repeatable else None
+        if remembered is None:
+            return None
+        inputs, result = remembered
+        try:
+            for name, rows in inputs:
+                if session.rows_for(self._tables[name], QueryContext()) is not rows:
+                    return None
+        except TableError:
+            return None
+        return QueryResult(tuple(dict(row) for row in result.rows), result.tables)
+
+    def _remember_result(
+        self, session: EmbeddedScanSession, sql: str, reads: QueryReads, result: QueryResult
+    ) -> None:
+        inputs = session.filter_log()
+        if not reads.repeatable or not inputs or len(result.rows) > MAX_REMEMBERED_RESULT_ROWS:
+            self._results.pop(sql, None)
+            return
+        if len(self._results) >= MAX_REMEMBERED_RESULTS:
+            self._results.clear()
+        self._results[sql] = (inputs, result)
 
     def run_query(
         self, session: EmbeddedScanSession, sql: str, *, time_limit: float | None = None
@@ -530,7 +634,11 @@ class EmbeddedEngine(QueryEngine):
             problem = f"the query is longer than {MAX_SQL_BYTES // 1024} KB"
         if problem is not None:
             raise QueryError(problem, query_mistake=True)
-        tables = session.tables_read_by(sql)
+        reads = self._reads_of(sql)
+        tables = list(reads.tables)
+        repeated = self._repeated_result(session, sql, reads)
+        if repeated is not None:
+            return repeated
         limit = self._query_time_limit
         if time_limit is not None:
             limit = min(limit, time_limit)
@@ -542,6 +650,7 @@ class EmbeddedEngine(QueryEngine):
         with self._query_lock, query_deadline(deadline):
             self._connection.set_progress_handler(past_deadline, PROGRESS_STEPS)
             try:
+                session.start_filter_log()
                 cursor = self._connection.cursor()
                 cursor.execute(sql)
                 try:
@@ -579,7 +688,9 @@ class EmbeddedEngine(QueryEngine):
                 raise QueryError(f"the query could not run: {failure}", tables) from failure
             finally:
                 self._connection.set_progress_handler(None)
-        return QueryResult(rows, tuple(tables))
+        result = QueryResult(rows, tuple(tables))
+        self._remember_result(session, sql, reads, result)
+        return result
 
     def _explain(self, message: str, sql: str) -> SqlErrorReason:
         """Say why SQLite refused `sql`: a table or column osquery lacks too, or ours only."""

@@ -61,10 +61,13 @@ NAMES = (
 
 @pytest.fixture(autouse=True)
 def fresh_pattern_sets() -> Iterator[None]:
-    """Each test builds its own sets: a set kept from another test would hide a patched RE2."""
+    """Each test builds its own sets: a set or answer kept from another test would hide a
+    patched RE2."""
     policy_module._application_patterns.cache_clear()
+    policy_module._last_matched = None
     yield
     policy_module._application_patterns.cache_clear()
+    policy_module._last_matched = None
 
 
 def one_by_one(rules: tuple[ApplicationRule, ...], names: tuple[str, ...]) -> list[tuple[int, ...]]:

@@ -398,3 +398,77 @@ def test_equality_filters_give_what_sqlite_gives(where: str, expected: list[str]
     finally:
         session.close()
     assert sorted(str(row["name"]) for row in rows) == sorted(expected)
+
+
+@pytest.fixture
+def filters(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The tables SQLite asked rows of (each Filter call), in order."""
+    asked: list[str] = []
+    real = embedded._Cursor.Filter
+
+    def counting(
+        cursor: embedded._Cursor, indexnum: int, indexname: str | None, args: tuple[object, ...]
+    ) -> None:
+        asked.append(cursor._vtable.table.name)
+        real(cursor, indexnum, indexname, args)
+
+    monkeypatch.setattr(embedded._Cursor, "Filter", counting)
+    return asked
+
+
+def scan_answers(engine: EmbeddedEngine, sql: str) -> tuple[Row, ...]:
+    with engine.begin_scan() as session:
+        session.prepare([sql])
+        return session.query(sql).rows
+
+
+def test_a_repeatable_query_over_unchanged_rows_answers_from_memory(filters: list[str]) -> None:
+    table = ChangingTable()
+    engine = EmbeddedEngine([table, OtherCountingTable()])
+    sql = "SELECT upper(name) AS name, major FROM os_version WHERE major > 5"
+    assert scan_answers(engine, sql) == ({"name": "DEBIAN", "major": 12},)
+    assert filters == ["os_version"]
+    answer = scan_answers(engine, sql)
+    assert answer == ({"name": "DEBIAN", "major": 12},)
+    assert filters == ["os_version"]  # not run again: the same rows, a repeatable query
+    answer[0]["name"] = "changed by a caller"  # a copy: the next answer is intact
+    assert scan_answers(engine, sql) == ({"name": "DEBIAN", "major": 12},)
+    table.major = "13"  # the table's rows changed: the query runs again
+    assert scan_answers(engine, sql) == ({"name": "DEBIAN", "major": 13},)
+    assert filters == ["os_version", "os_version"]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT name, random() AS r FROM os_version",
+        "SELECT name, datetime('now') AS t FROM os_version",
+        "SELECT path FROM file WHERE path = '/a'",  # rows generated for a key column's value
+    ],
+)
+def test_queries_whose_answer_may_change_always_run(filters: list[str], sql: str) -> None:
+    engine = EmbeddedEngine([ChangingTable(), FileTable()])
+    for _ in range(3):
+        scan_answers(engine, sql)
+    assert len(filters) == 3
+
+
+class FlakyTable(ChangingTable):
+    def __init__(self) -> None:
+        super().__init__()
+        self.broken = False
+
+    def generate(self, context: QueryContext) -> Iterable[Row]:
+        if self.broken:
+            raise TableError("cannot read /etc/os-release: permission denied")
+        return super().generate(context)
+
+
+def test_a_table_that_fails_later_is_reported_not_answered_from_memory() -> None:
+    table = FlakyTable()
+    engine = EmbeddedEngine([table])
+    sql = "SELECT name FROM os_version"
+    assert len(scan_answers(engine, sql)) == 2
+    table.broken = True
+    with pytest.raises(QueryError, match="permission denied"):
+        scan_answers(engine, sql)
