@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tests/benchmarks/bench_scan.py
+	$(BIN)/python tests/benchmarks/bench_scale.py
 
 # Write resources/schemas/*.schema.json from the file formats' declarations (after changing one).
 schemas: $(STAMP)
