@@ -50,6 +50,7 @@ from stethoscope_desktop.memory import limit_malloc_arenas, release_free_memory
 from stethoscope_desktop.ui.icons import app_icon
 from stethoscope_desktop.ui.notifications import NotificationController
 from stethoscope_desktop.ui.notifier import Notifier, create_notifier
+from stethoscope_desktop.ui.pixmap_cache import PixmapCacheWhileShown
 from stethoscope_desktop.ui.scanning import PracticesWatcher, ScanCoordinator, ScanFailure
 from stethoscope_desktop.ui.single_instance import (
     InstanceServer,
@@ -127,6 +128,9 @@ class StethoscopeApp(QObject):
         self._tray_available = tray_available
         # The window is built when first needed: an idle tray app should not carry it.
         self._window: MainWindow | None = None
+        # Qt's pixmap cache wakes the process every 10-30 s while it holds anything: on only
+        # while the window shows.
+        self.pixmap_cache = PixmapCacheWhileShown()
         self.tray: Tray | None = None
         if tray_available:
             self.tray = Tray(
@@ -241,6 +245,7 @@ class StethoscopeApp(QObject):
             window.show_failure(self.scans.last_failure())
             window.set_checked_by(self._checked_by)
             self._window = window
+            self.pixmap_cache.watch(window)
             self._apply_style()
         return self._window
 
