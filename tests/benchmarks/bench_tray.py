@@ -50,7 +50,10 @@ def children(pid: int) -> list[int]:
     """Return the child processes of a process (the scan worker, while it runs)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(child) for child in (task / "children").read_text().split()]
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:  # the thread ended meanwhile
+            continue
     return found
 
 
