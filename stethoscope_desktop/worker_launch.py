@@ -6,16 +6,20 @@ load (about 0.2 s here): the worker imports its code and loads the practices mea
 other core, so the tray's first scan command finds it ready. The tray adopts that process
 (`ui.worker_client.WorkerProcess(early=…)`); the workers after it start through QProcess, as
 before. Only on Linux (a pipe read through Qt's socket notifier there is proven by the tests) and
-not from a frozen bundle. Nothing here imports Qt.
+not from a frozen bundle. Nothing here imports Qt, nor `subprocess` (with the `locale` it
+loads, about 1 MiB the idle tray would keep): the early worker is spawned with `os.posix_spawn`.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import subprocess
+import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -76,7 +80,76 @@ def early_start_supported() -> bool:
     return sys.platform.startswith("linux") and not getattr(sys, "frozen", False)
 
 
-def start_worker_early(args: argparse.Namespace) -> subprocess.Popen[bytes] | None:
+@dataclass
+class EarlyWorker:
+    """A worker process spawned with pipes.
+
+    Its process id, and the tray's ends of its stdin, stdout and stderr: file descriptors the
+    tray owns and closes.
+    """
+
+    pid: int
+    stdin: int
+    stdout: int
+    stderr: int
+    returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """Return its exit code once it has exited (negative: the signal that ended it)."""
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == self.pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait up to `timeout` seconds for it to exit; return its exit code, None if it runs."""
+        deadline = time.monotonic() + timeout
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return self.returncode
+
+    def send_signal(self, number: int) -> None:
+        """Send it a signal (nothing once it has exited)."""
+        if self.poll() is None:
+            os.kill(self.pid, number)
+
+    def close_pipes(self) -> None:
+        """Close the tray's ends of its pipes (each once)."""
+        for name in ("stdin", "stdout", "stderr"):
+            fd = getattr(self, name)
+            if fd >= 0:
+                os.close(fd)
+                setattr(self, name, -1)
+
+
+def spawn_worker(command: Sequence[str]) -> EarlyWorker:
+    """Start `command` (its program an absolute path) with three pipes; OSError if it cannot."""
+    stdin_read, stdin_write = os.pipe()  # Python's pipes are not inherited, but for the dup2s
+    stdout_read, stdout_write = os.pipe()
+    stderr_read, stderr_write = os.pipe()
+    try:
+        pid = os.posix_spawn(
+            command[0],
+            list(command),
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, stdin_read, 0),
+                (os.POSIX_SPAWN_DUP2, stdout_write, 1),
+                (os.POSIX_SPAWN_DUP2, stderr_write, 2),
+            ],
+        )
+    except OSError:
+        for fd in (stdin_write, stdout_read, stderr_read):
+            os.close(fd)
+        raise
+    finally:
+        for fd in (stdin_read, stdout_write, stderr_write):
+            os.close(fd)
+    return EarlyWorker(pid, stdin_write, stdout_read, stderr_read)
+
+
+def start_worker_early(args: argparse.Namespace) -> EarlyWorker | None:
     """Start the scan worker now, with pipes for the tray to adopt; None where not supported.
 
     It gets no API sockets (the tray binds them later): it does the first scan and, where the
@@ -86,26 +159,16 @@ def start_worker_early(args: argparse.Namespace) -> subprocess.Popen[bytes] | No
     if not early_start_supported():
         return None
     try:
-        return subprocess.Popen(
-            worker_command(worker_options(args)),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-        )
+        return spawn_worker(worker_command(worker_options(args)))
     except OSError as error:
         log.warning("cannot start the scan worker early: %s", error)
         return None
 
 
-def stop_early_worker(process: subprocess.Popen[bytes]) -> None:
+def stop_early_worker(worker: EarlyWorker) -> None:
     """End an early worker the tray will not adopt (another instance runs, or Qt is missing)."""
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    for stream in (process.stdin, process.stdout, process.stderr):
-        if stream is not None:
-            stream.close()
+    worker.close_pipes()  # the end of its stdin: it leaves after loading
+    worker.send_signal(signal.SIGTERM)
+    if worker.wait(timeout=5) is None:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=5)

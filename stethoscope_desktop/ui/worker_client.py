@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
-import subprocess
 import sys
 from collections.abc import Sequence
 
@@ -31,7 +31,7 @@ from stethoscope_desktop.core.protocol import (
     decode,
     encode,
 )
-from stethoscope_desktop.worker_launch import worker_command
+from stethoscope_desktop.worker_launch import EarlyWorker, worker_command
 
 __all__ = ["ApiPort", "WorkerLink", "WorkerProcess", "worker_command"]
 
@@ -103,20 +103,17 @@ class AdoptedProcess(QObject):
     finished = Signal(int, QProcess.ExitStatus)
     errorOccurred = Signal(QProcess.ProcessError)  # never: it is running already
 
-    def __init__(self, popen: subprocess.Popen[bytes], parent: QObject | None = None) -> None:
+    def __init__(self, worker: EarlyWorker, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        assert popen.stdin and popen.stdout and popen.stderr, "started with three pipes"
-        self._popen = popen
-        self._stdin: int | None = popen.stdin.fileno()
+        self._worker = worker
         self._stdout = bytearray()
         self._stderr = bytearray()
         self._done = False
         self._notifiers: dict[int, QSocketNotifier] = {}
-        for stream, buffer, ready in (
-            (popen.stdout, self._stdout, self.readyReadStandardOutput),
-            (popen.stderr, self._stderr, self.readyReadStandardError),
+        for fd, buffer, ready in (
+            (worker.stdout, self._stdout, self.readyReadStandardOutput),
+            (worker.stderr, self._stderr, self.readyReadStandardError),
         ):
-            fd = stream.fileno()
             os.set_blocking(fd, False)
             notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
             notifier.activated.connect(
@@ -130,7 +127,7 @@ class AdoptedProcess(QObject):
 
     def processId(self) -> int:
         """Return the worker's process id."""
-        return int(self._popen.pid)
+        return self._worker.pid
 
     def errorString(self) -> str:
         """Return "" (it started; nothing failed)."""
@@ -138,21 +135,21 @@ class AdoptedProcess(QObject):
 
     def write(self, data: bytes) -> int:
         """Write to the worker's stdin; -1 when it is gone (as QProcess says it)."""
-        if self._stdin is None:
+        if self._worker.stdin < 0:
             return -1
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(self._stdin, view) :]
+                view = view[os.write(self._worker.stdin, view) :]
         except OSError:
             return -1
         return len(data)
 
     def closeWriteChannel(self) -> None:
         """Close the worker's stdin: the end of commands."""
-        if self._stdin is not None and self._popen.stdin is not None:
-            self._popen.stdin.close()
-            self._stdin = None
+        if self._worker.stdin >= 0:
+            os.close(self._worker.stdin)
+            self._worker.stdin = -1
 
     def canReadLine(self) -> bool:
         """Return True when a whole line of stdout waits."""
@@ -181,17 +178,14 @@ class AdoptedProcess(QObject):
         """Wait up to `msecs` for the worker to exit; True (after `finished`) when it did."""
         if self._done:
             return True
-        try:
-            self._popen.wait(timeout=msecs / 1000)
-        except subprocess.TimeoutExpired:
+        if self._worker.wait(timeout=msecs / 1000) is None:
             return False
         self._finish()
         return True
 
     def kill(self) -> None:
         """Kill the worker."""
-        if self._popen.returncode is None:
-            self._popen.kill()
+        self._worker.send_signal(signal.SIGKILL)
 
     def _read(self, fd: int, buffer: bytearray) -> bool:
         """Read what waits on `fd` into `buffer`; return False at its end."""
@@ -213,11 +207,11 @@ class AdoptedProcess(QObject):
             self._notifiers[fd].setEnabled(False)
         if len(buffer) > before:
             ready.emit()  # type: ignore[attr-defined]
-        if not still_open and fd == self._popen.stdout.fileno():  # type: ignore[union-attr]
+        if not still_open and fd == self._worker.stdout:
             self._exit_poll.start()
 
     def _on_exit_poll(self) -> None:
-        if self._popen.poll() is not None:
+        if self._worker.poll() is not None:
             self._finish()
             return
         self._exit_poll_left -= 1
@@ -233,15 +227,12 @@ class AdoptedProcess(QObject):
         self._exit_poll.stop()
         for fd, notifier in self._notifiers.items():
             notifier.setEnabled(False)
-            self._read(fd, self._stdout if fd == self._popen.stdout.fileno() else self._stderr)  # type: ignore[union-attr]
-        self.closeWriteChannel()
-        code = self._popen.wait()
-        for stream in (self._popen.stdout, self._popen.stderr):
-            if stream is not None:
-                stream.close()
-        crashed = code < 0  # ended by a signal
+            self._read(fd, self._stdout if fd == self._worker.stdout else self._stderr)
+        code = self._worker.wait(timeout=STOP_TIMEOUT_MS / 1000)
+        self._worker.close_pipes()
+        crashed = code is None or code < 0  # ended by a signal
         status = QProcess.ExitStatus.CrashExit if crashed else QProcess.ExitStatus.NormalExit
-        self.finished.emit(0 if crashed else code, status)
+        self.finished.emit(0 if code is None or crashed else code, status)
 
 
 class WorkerProcess(WorkerLink):
@@ -251,9 +242,7 @@ class WorkerProcess(WorkerLink):
     running one; the next ones start through QProcess.
     """
 
-    def __init__(
-        self, command: Sequence[str], *, early: subprocess.Popen[bytes] | None = None
-    ) -> None:
+    def __init__(self, command: Sequence[str], *, early: EarlyWorker | None = None) -> None:
         super().__init__()
         self._command = list(command)
         self._sockets: list[socket.socket] = []

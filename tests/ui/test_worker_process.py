@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
@@ -17,11 +16,16 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from stethoscope_desktop.app import API_PORT_KEY, StethoscopeApp
+from stethoscope_desktop.app import StethoscopeApp
 from stethoscope_desktop.core.protocol import Scan, ScanReported
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.ui.worker_client import ApiPort, WorkerProcess, worker_command
-from stethoscope_desktop.worker_launch import early_start_supported, stop_early_worker
+from stethoscope_desktop.worker_launch import (
+    EarlyWorker,
+    early_start_supported,
+    spawn_worker,
+    stop_early_worker,
+)
 from tests.ui.fakes import MemoryAutostart, RecordingNotifier
 from tests.ui.test_app import free_port
 
@@ -238,16 +242,10 @@ def test_a_frozen_bundle_is_its_own_worker(monkeypatch: pytest.MonkeyPatch, tmp_
 # -- a worker started before the tray (worker_launch.start_worker_early), adopted ---------------
 
 
-def early_popen(
-    options: list[str] | None = None, command: list[str] | None = None
-) -> subprocess.Popen[bytes]:
-    """A worker started as `start_worker_early` starts it: three pipes, before the link."""
-    return subprocess.Popen(
-        command or worker_command(options or ["--engine", "embedded", "--idle-seconds", "30"]),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
+def early_worker(options: list[str] | None = None, command: list[str] | None = None) -> EarlyWorker:
+    """A worker started as `start_worker_early` starts it (three pipes), before the link."""
+    return spawn_worker(
+        command or worker_command(options or ["--engine", "embedded", "--idle-seconds", "30"])
     )
 
 
@@ -256,8 +254,8 @@ def test_an_early_worker_is_adopted_scans_and_the_next_starts_through_qprocess(
     qtbot: QtBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="stethoscope_desktop.ui.worker_client")
-    popen = early_popen()
-    link = WorkerProcess(worker_command(["--engine", "embedded"]), early=popen)
+    early = early_worker()
+    link = WorkerProcess(worker_command(["--engine", "embedded"]), early=early)
     try:
         assert link.is_running() and not link.serves_api()
         with qtbot.waitSignal(link.event_received, timeout=20_000) as event:
@@ -266,7 +264,7 @@ def test_an_early_worker_is_adopted_scans_and_the_next_starts_through_qprocess(
         assert isinstance(event.args[0], ScanReported) and event.args[0].id == 3
         with qtbot.waitSignal(link.stopped, timeout=10_000) as stopped:
             link.stop()  # the end of its stdin: it leaves
-        assert stopped.args == [0] and popen.returncode == 0
+        assert stopped.args == [0] and early.returncode == 0
         assert not link.is_running()
         # The next command starts a worker of the link's own command.
         with qtbot.waitSignal(link.event_received, timeout=20_000) as event:
@@ -285,22 +283,22 @@ def test_an_early_worker_that_leaves_idle_is_seen_to_leave_with_its_last_lines(
     qtbot: QtBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="stethoscope_desktop.ui.worker_client")
-    popen = early_popen(["--engine", "embedded", "--idle-seconds", "0.5"])
-    link = WorkerProcess(worker_command(), early=popen)
+    early = early_worker(["--engine", "embedded", "--idle-seconds", "0.5"])
+    link = WorkerProcess(worker_command(), early=early)
     with qtbot.waitSignal(link.stopped, timeout=20_000) as stopped:
         pass
     assert stopped.args == [0] and not link.is_running()
     forwarded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("worker: ")]
     assert forwarded == ["worker: INFO stethoscope_desktop.worker: no work for 0.5 s: leaving"]
-    assert popen.stdout is not None and popen.stdout.closed, "its pipes are closed"
+    assert early.stdout == early.stdin == early.stderr == -1, "its pipes are closed"
 
 
 @pytest.mark.allow_warnings
 @pytest.mark.skipif(not early_start_supported(), reason="the early start is Linux's")
 def test_an_early_worker_that_dies_is_seen_to_crash(qtbot: QtBot, tmp_path: Path) -> None:
     (tmp_path / "worker.py").write_text("import os, sys; sys.stdin.readline(); os.abort()\n")
-    popen = early_popen(command=[sys.executable, str(tmp_path / "worker.py")])
-    link = WorkerProcess(worker_command(), early=popen)
+    early = early_worker(command=[sys.executable, str(tmp_path / "worker.py")])
+    link = WorkerProcess(worker_command(), early=early)
     with qtbot.waitSignal(link.stopped, timeout=20_000) as stopped:
         link.send(Scan(1))
     assert stopped.args == [-1], "killed by a signal: crashed"
@@ -310,19 +308,19 @@ def test_an_early_worker_that_dies_is_seen_to_crash(qtbot: QtBot, tmp_path: Path
 def test_an_early_worker_scans_first_then_leaves_for_one_with_the_api_sockets(
     qtbot: QtBot, tmp_path: Path
 ) -> None:
-    store = StateStore(tmp_path / "state.json")
-    store.update({API_PORT_KEY: free_port()})  # a port remembered from the last session
+    port = free_port()  # known at start, as a port remembered from the last session is
     started: list[str] = []
     app = StethoscopeApp(
         worker=WorkerProcess(
-            worker_command(["--engine", "embedded", "--idle-seconds", "30"]), early=early_popen()
+            worker_command(["--engine", "embedded", "--idle-seconds", "30"]), early=early_worker()
         ),
         platform="linux",
-        store=store,
+        store=StateStore(tmp_path / "state.json"),
         autostart=MemoryAutostart(),
         tray_available=False,
         open_link=lambda url: None,
         notifier=RecordingNotifier(),
+        api_port=port,
     )
     app.scans.scan_started.connect(started.append)
     qtbot.addWidget(app.window)
@@ -330,7 +328,7 @@ def test_an_early_worker_scans_first_then_leaves_for_one_with_the_api_sockets(
         with qtbot.waitSignal(app.scans.report_ready, timeout=20_000):
             app.start()
         assert started == ["start"], "the early worker did the first scan, once"
-        assert app.api is not None and app.api.port == store.load()[API_PORT_KEY]
+        assert app.api is not None and app.api.port == port
         # Binding the port asked it to leave after its scan; the next worker serves the API.
         qtbot.waitUntil(lambda: not app._worker.is_running(), timeout=10_000)
         with qtbot.waitSignal(app.scans.report_ready, timeout=20_000):
@@ -341,6 +339,6 @@ def test_an_early_worker_scans_first_then_leaves_for_one_with_the_api_sockets(
 
 
 def test_an_early_worker_not_adopted_is_ended(tmp_path: Path) -> None:
-    popen = early_popen(command=[sys.executable, "-c", "import time; time.sleep(60)"])
-    stop_early_worker(popen)
-    assert popen.returncode is not None and popen.stdout is not None and popen.stdout.closed
+    early = early_worker(command=[sys.executable, "-c", "import time; time.sleep(60)"])
+    stop_early_worker(early)
+    assert early.returncode is not None and early.stdout == -1
