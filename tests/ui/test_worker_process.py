@@ -117,15 +117,22 @@ def failing_app(qtbot: QtBot, tmp_path: Path, script: str | None) -> Stethoscope
     if script is not None:
         (tmp_path / "worker.py").write_text(script)
         command = [sys.executable, str(tmp_path / "worker.py")]
+    return windowed_app(qtbot, tmp_path, WorkerProcess(command), api=False)
+
+
+def windowed_app(
+    qtbot: QtBot, tmp_path: Path, link: WorkerProcess, **api: object
+) -> StethoscopeApp:
+    """The app without a tray (its window shows at start) on `link`; `api`: its API options."""
     app = StethoscopeApp(
-        worker=WorkerProcess(command),
+        worker=link,
         platform="linux",
         store=StateStore(tmp_path / "state.json"),
         autostart=MemoryAutostart(),
         tray_available=False,
         open_link=lambda url: None,
         notifier=RecordingNotifier(),
-        api=False,
+        **api,  # type: ignore[arg-type]
     )
     qtbot.addWidget(app.window)
     return app
@@ -310,20 +317,11 @@ def test_an_early_worker_scans_first_then_leaves_for_one_with_the_api_sockets(
 ) -> None:
     port = free_port()  # known at start, as a port remembered from the last session is
     started: list[str] = []
-    app = StethoscopeApp(
-        worker=WorkerProcess(
-            worker_command(["--engine", "embedded", "--idle-seconds", "30"]), early=early_worker()
-        ),
-        platform="linux",
-        store=StateStore(tmp_path / "state.json"),
-        autostart=MemoryAutostart(),
-        tray_available=False,
-        open_link=lambda url: None,
-        notifier=RecordingNotifier(),
-        api_port=port,
+    link = WorkerProcess(
+        worker_command(["--engine", "embedded", "--idle-seconds", "30"]), early=early_worker()
     )
+    app = windowed_app(qtbot, tmp_path, link, api_port=port)
     app.scans.scan_started.connect(started.append)
-    qtbot.addWidget(app.window)
     try:
         with qtbot.waitSignal(app.scans.report_ready, timeout=20_000):
             app.start()
