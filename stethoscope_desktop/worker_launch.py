@@ -96,6 +96,8 @@ class EarlyWorker:
 
     def poll(self) -> int | None:
         """Return its exit code once it has exited (negative: the signal that ended it)."""
+        if sys.platform == "win32":  # spawned only where early_start_supported()
+            raise NotImplementedError("no early worker on Windows")
         if self.returncode is None:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid == self.pid:
@@ -125,6 +127,8 @@ class EarlyWorker:
 
 def spawn_worker(command: Sequence[str]) -> EarlyWorker:
     """Start `command` (its program an absolute path) with three pipes; OSError if it cannot."""
+    if sys.platform == "win32":
+        raise OSError("no posix_spawn on Windows")
     stdin_read, stdin_write = os.pipe()  # Python's pipes are not inherited, but for the dup2s
     stdout_read, stdout_write = os.pipe()
     stderr_read, stderr_write = os.pipe()
@@ -167,6 +171,8 @@ def start_worker_early(args: argparse.Namespace) -> EarlyWorker | None:
 
 def stop_early_worker(worker: EarlyWorker) -> None:
     """End an early worker the tray will not adopt (another instance runs, or Qt is missing)."""
+    if sys.platform == "win32":  # spawned only where early_start_supported()
+        raise NotImplementedError("no early worker on Windows")
     worker.close_pipes()  # the end of its stdin: it leaves after loading
     worker.send_signal(signal.SIGTERM)
     if worker.wait(timeout=5) is None:

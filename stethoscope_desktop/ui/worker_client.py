@@ -114,7 +114,8 @@ class AdoptedProcess(QObject):
             (worker.stdout, self._stdout, self.readyReadStandardOutput),
             (worker.stderr, self._stderr, self.readyReadStandardError),
         ):
-            os.set_blocking(fd, False)
+            if sys.platform != "win32":  # started early only where early_start_supported()
+                os.set_blocking(fd, False)
             notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
             notifier.activated.connect(
                 lambda *_, fd=fd, buffer=buffer, ready=ready: self._on_readable(fd, buffer, ready)
@@ -185,6 +186,8 @@ class AdoptedProcess(QObject):
 
     def kill(self) -> None:
         """Kill the worker."""
+        if sys.platform == "win32":  # started early only where early_start_supported()
+            raise NotImplementedError("no early worker on Windows")
         self._worker.send_signal(signal.SIGKILL)
 
     def _read(self, fd: int, buffer: bytearray) -> bool:
