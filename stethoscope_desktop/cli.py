@@ -319,15 +319,21 @@ def _app_command(args: argparse.Namespace) -> int:
         return print_instead_of_window(
             args, "No display found: printing the report instead of opening the window.\n"
         )
+    from stethoscope_desktop.worker_launch import start_worker_early, stop_early_worker
+
+    # The first scan worker starts before Qt and the tray's modules load, in parallel with them.
+    early_worker = start_worker_early(args)
     try:
         from stethoscope_desktop.app import run_app  # type: ignore[import-not-found, unused-ignore]
     except ImportError as error:
+        if early_worker is not None:
+            stop_early_worker(early_worker)
         from stethoscope_desktop.commands import print_instead_of_window
 
         return print_instead_of_window(
             args, f"The tray window cannot start here ({error}); printing the report instead.\n"
         )
-    return int(run_app(args))
+    return int(run_app(args, early_worker))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -54,8 +54,6 @@ from stethoscope_desktop.core.stethoscope_instructions import ConversionNote, co
 from stethoscope_desktop.core.yamlfile import Problem, YamlFileError, load_yaml, parse_yaml
 from stethoscope_desktop.engines.factory import EngineUnavailable, create_engine
 from stethoscope_desktop.resources import checks_dir, practices_dir
-from stethoscope_desktop.terminal_text import colour_wanted
-from stethoscope_desktop.text_report import WIDTH, render_report
 
 EXIT_CODES = {Status.PASS: 0, Status.NUDGE: 1, Status.FAIL: 2, Status.UNKNOWN: 3}
 EXIT_COULD_NOT_SCAN = 3
@@ -108,6 +106,10 @@ def scan_command(args: argparse.Namespace, *, note: str = "") -> int:
     if getattr(args, "json", False):
         print(report.to_json())
     else:
+        # Here, not at the top: the scan worker imports this module and prints no text.
+        from stethoscope_desktop.terminal_text import colour_wanted
+        from stethoscope_desktop.text_report import WIDTH, render_report
+
         if note:
             print(note)
         terminal = sys.stdout.isatty()

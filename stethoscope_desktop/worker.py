@@ -17,6 +17,7 @@ import argparse
 import logging
 import os
 import queue
+import select
 import socket
 import sys
 import threading
@@ -75,12 +76,15 @@ class WorkerSession:
         emit: Emit,
         *,
         clock: Callable[[], float] = time.monotonic,
+        fresh: Practices | None = None,
     ) -> None:
+        """`fresh`: practices loaded after the first command came (see `scan`)."""
         self._loader = loader
         self._scanner = scanner
         self._emit = emit
         self._clock = clock
         self._lock = threading.Lock()
+        self._fresh = fresh
         self._practices: Practices | None = None
         self._latest: Report | None = None
         self.last_activity = clock()
@@ -92,6 +96,8 @@ class WorkerSession:
         so that the tray learns at once that it speaks to other code.
         """
         self.touch()
+        if not isinstance(command, Scan):
+            self._fresh = None  # only a first command that scans takes them
         if isinstance(command, VersionMismatch):
             log.error("refusing a command of %s", command)
             self._emit(Refused(f"{command}"))
@@ -105,9 +111,17 @@ class WorkerSession:
         return True
 
     def scan(self, scan_id: int) -> None:
-        """Load the practices, scan, and emit the report (or why there is none)."""
+        """Load the practices, scan, and emit the report (or why there is none).
+
+        When the first command is a scan, it takes the `fresh` practices instead: they were read
+        after that command came, so they are what a load now would read, and the worker's start
+        loads them once instead of twice.
+        """
+        fresh, self._fresh = self._fresh, None
+        if fresh is not None:
+            log.debug("scan %d: on the practices loaded at start, after it was asked", scan_id)
         try:
-            practices = self._loader.load()
+            practices = fresh if fresh is not None else self._loader.load()
             report = self._scanner.scan(practices)
         except Exception as error:  # a bug must not end the worker; the tray shows it failed
             log.exception("scan failed")
@@ -243,6 +257,20 @@ def read_commands(lines: LineReader, commands: queue.Queue[Received]) -> None:
     commands.put(None)
 
 
+def command_waiting(commands: queue.Queue[Received], stdin_fd: int) -> bool:
+    """Return True when a command was read already or waits in the pipe to be read.
+
+    A line the reader has taken but not yet queued counts as none: the answer may say no when
+    a command came, never yes when none did (Windows' pipes cannot be asked: only the queue).
+    """
+    if not commands.empty():
+        return True
+    if sys.platform == "win32":
+        return False
+    readable, _, _ = select.select([stdin_fd], [], [], 0)
+    return bool(readable)
+
+
 def adopt_sockets(args: argparse.Namespace, stdin: LineReader) -> list[socket.socket]:
     """Return the API's listening sockets the tray handed over (none: no API in this worker)."""
     if getattr(args, "api_shared", False):
@@ -300,8 +328,16 @@ def run_worker(args: argparse.Namespace) -> int:
     emit = LineWriter(events, on_broken=lambda: commands.put(None))
     # Commands are read from an unbuffered copy of stdin: a thread blocked in a read of the
     # buffered sys.stdin would hold its lock when the interpreter shuts down, and abort it.
-    stdin = LineReader(os.fdopen(os.dup(sys.stdin.fileno()), "rb", buffering=0))
+    stdin_fd = os.dup(sys.stdin.fileno())
+    stdin = LineReader(os.fdopen(stdin_fd, "rb", buffering=0))
     sockets = adopt_sockets(args, stdin)
+    # Commands are read from the start: a scan asked before the practices load (the tray asks
+    # as it starts the worker) gets these practices, read after it was asked, not a second load.
+    reader = threading.Thread(
+        target=read_commands, args=(stdin, commands), name="commands", daemon=True
+    )
+    reader.start()
+    asked_before_loading = command_waiting(commands, stdin_fd)
     loader = practices_loader(args)
     practices = loader.load()
     scanner = open_scanner(args, practices)
@@ -310,16 +346,14 @@ def run_worker(args: argparse.Namespace) -> int:
         embedded = argparse.Namespace(**{**vars(args), "engine": "embedded"})
         scanner = open_scanner(embedded, practices)
         assert not isinstance(scanner, str), "the built-in engine is always there"
-    session = WorkerSession(loader, scanner, emit)
+    session = WorkerSession(
+        loader, scanner, emit, fresh=practices if asked_before_loading else None
+    )
     loader.policy_server.add_listener(session.on_policy_server)
     server: ApiServer | None = None
     try:
         if sockets:
             server = serve_api(session, scanner, sockets, debug=debug)
-        reader = threading.Thread(
-            target=read_commands, args=(stdin, commands), name="commands", daemon=True
-        )
-        reader.start()
         api = server
 
         def busy() -> bool:

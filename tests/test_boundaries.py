@@ -2,6 +2,10 @@
 
 - The tray process stays small: `import stethoscope_desktop.app` in a fresh interpreter brings
   none of YAML, APSW, GraphQL, osquery or Thrift (the scan worker's business).
+- The scan worker stays small too: a default scan loads none of the HTTPS stack and OpenSSL
+  (`ssl`, `http.client`, `urllib.request`, `hashlib`: only with a policy server or a hashing SQL
+  function), the `regex` module (only for `regex_match`/`regex_split`), Python's `sqlite3` (only
+  for IT's placeholder checks), the text report, GraphQL or the API server.
 - The logic knows no Qt: nothing under `core/`, `engines/`, `tables/` or `api/` imports Qt or the
   Qt side of the app, read from the source (`ast`, every import, however deep in a function) and
   seen in a fresh interpreter that imported them all.
@@ -21,6 +25,21 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "stethoscope_desktop"
 # What only the scan worker may load.
 NOT_IN_THE_TRAY = ("yaml", "apsw", "graphql", "osquery", "thrift")
+# What a scan worker's default scan does not load (each about 1 to 8 MiB of its RSS).
+NOT_IN_A_DEFAULT_SCAN = (
+    "ssl",
+    "_ssl",
+    "http.client",
+    "urllib.request",
+    "hashlib",
+    "_hashlib",
+    "regex",
+    "sqlite3",
+    "graphql",
+    "stethoscope_desktop.api",
+    "stethoscope_desktop.text_report",
+    "stethoscope_desktop.terminal_text",
+)
 QT_FREE = ("core", "engines", "tables", "api")
 # Qt itself, and the app's modules that are built on it.
 QT = ("PySide6", "PyQt5", "PyQt6", "shiboken6", "stethoscope_desktop.ui", "stethoscope_desktop.app")
@@ -51,6 +70,25 @@ def test_the_tray_process_imports_nothing_of_the_scan_workers() -> None:
     loaded = loaded_after("import stethoscope_desktop.app")
     assert "stethoscope_desktop.app" in loaded and "PySide6.QtWidgets" in loaded
     assert [name for name in loaded if within(name, NOT_IN_THE_TRAY)] == []
+
+
+def test_a_default_scan_in_the_worker_loads_only_what_it_needs(tmp_path: Path) -> None:
+    # What the worker runs for a scan (worker.run_worker), on the bundled practices only.
+    loaded = loaded_after(
+        "import os\n"
+        f"os.environ['XDG_CONFIG_HOME'] = os.environ['HOME'] = {str(tmp_path)!r}\n"
+        "from stethoscope_desktop.cli import _parser\n"
+        "import stethoscope_desktop.worker\n"
+        "from stethoscope_desktop.commands import open_scanner, practices_loader\n"
+        "args = _parser().parse_args(['worker', '--engine', 'embedded'])\n"
+        "loader = practices_loader(args)\n"
+        "practices = loader.load()\n"
+        "scanner = open_scanner(args, practices)\n"
+        "assert not isinstance(scanner, str), scanner\n"
+        "scanner.scan(practices)"
+    )
+    assert "stethoscope_desktop.worker" in loaded and "apsw" in loaded
+    assert [name for name in loaded if within(name, NOT_IN_A_DEFAULT_SCAN)] == []
 
 
 def qt_free_modules() -> list[Path]:

@@ -61,6 +61,7 @@ from stethoscope_desktop.worker import (
     Received,
     WorkerSession,
     adopt_sockets,
+    command_waiting,
     read_commands,
     serve_commands,
 )
@@ -179,6 +180,50 @@ def test_a_scan_reads_a_changed_policy_file(it_folder: Path) -> None:
     assert [event.id for event in events.events] == [1, 2]  # type: ignore[attr-defined]
     assert first.practice("firewall").status is Status.PASS  # type: ignore[union-attr]
     assert second.practice("firewall").status is Status.FAIL  # type: ignore[union-attr]
+
+
+def test_a_first_scan_takes_the_practices_loaded_after_it_came_then_scans_load_again(
+    it_folder: Path,
+) -> None:
+    # run_worker loads the practices once at start; a scan asked before that load takes them.
+    events = Events()
+    loader = make_loader(it_folder)
+    session = WorkerSession(loader, canned_scanner(), events, fresh=loader.load())
+    (it_folder / "policy.yaml").write_text("firewall: NEVER\n")  # the canned firewall is on
+    session.handle(Scan(1))
+    session.handle(Scan(2))
+    first, second = (result_of(event).report for event in events.events)
+    assert first.practice("firewall").status is Status.PASS  # type: ignore[union-attr]
+    assert second.practice("firewall").status is Status.FAIL, "the second scan loads"  # type: ignore[union-attr]
+
+
+@pytest.mark.allow_warnings
+def test_practices_loaded_at_start_are_not_taken_after_another_first_command(
+    it_folder: Path,
+) -> None:
+    events = Events()
+    loader = make_loader(it_folder)
+    session = WorkerSession(loader, canned_scanner(), events, fresh=loader.load())
+    (it_folder / "policy.yaml").write_text("firewall: NEVER\n")
+    session.handle(Sockets(()))  # a first command that does not scan
+    session.handle(Scan(1))
+    assert result_of(events.events[0]).report.practice("firewall").status is Status.FAIL  # type: ignore[union-attr]
+
+
+def test_command_waiting_sees_a_queued_command_or_a_line_in_the_pipe() -> None:
+    commands: queue.Queue[Received] = queue.Queue()
+    read_end, write_end = os.pipe()
+    try:
+        assert not command_waiting(commands, read_end), "nothing sent"
+        commands.put(Scan(1))
+        assert command_waiting(commands, read_end), "read already"
+        commands.get_nowait()
+        if sys.platform != "win32":
+            os.write(write_end, b'{"v":1,"op":"scan","id":1}\n')
+            assert command_waiting(commands, read_end), "waiting in the pipe"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 @pytest.mark.allow_warnings

@@ -31,8 +31,7 @@ no signal at all: Fleet's file begins real checks' resolutions with "Manual: fol
 from __future__ import annotations
 
 import re
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -80,16 +79,26 @@ _QUOTED_OR_COMMENT = re.compile(
     r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|--[^\n]*|/\*.*?(?:\*/|\Z)", re.DOTALL
 )
 _FROM = re.compile(r"\bFROM\b", re.IGNORECASE)
-_ALLOWED_ACTIONS = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_RECURSIVE})
 
 
-def _authorize(action: int, first: str | None, second: str | None, *_: Any) -> int:
-    """Allow a SELECT and deterministic built-in functions; deny every read of a table."""
-    if action in _ALLOWED_ACTIONS:
-        return sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_FUNCTION and (second or "").lower() in DETERMINISTIC_FUNCTIONS:
-        return sqlite3.SQLITE_OK
-    return sqlite3.SQLITE_DENY
+def _authorizer() -> Callable[..., int]:
+    """Return an authorizer that allows a SELECT and deterministic built-in functions only.
+
+    It denies every read of a table. Python's `sqlite3` (the system's libsqlite3, about 1.5 MiB)
+    is imported only when a query is tried: a scan without IT's placeholders never needs it.
+    """
+    import sqlite3
+
+    allowed = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_RECURSIVE})
+
+    def authorize(action: int, first: str | None, second: str | None, *_: Any) -> int:
+        if action in allowed:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_FUNCTION and (second or "").lower() in DETERMINISTIC_FUNCTIONS:
+            return sqlite3.SQLITE_OK
+        return sqlite3.SQLITE_DENY
+
+    return authorize
 
 
 @lru_cache(maxsize=4096)
@@ -101,10 +110,12 @@ def never_returns_rows(sql: str) -> bool:
     """
     if _FROM.search(_QUOTED_OR_COMMENT.sub(" ", sql)):
         return False
+    import sqlite3
+
     connection = sqlite3.connect(":memory:")  # no tables: its own, so no other thread's
     try:
         connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
-        connection.set_authorizer(_authorize)
+        connection.set_authorizer(_authorizer())
         steps = [0]
 
         def progress() -> int:

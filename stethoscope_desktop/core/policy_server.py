@@ -35,20 +35,15 @@ The module never imports Qt; the clock and the opener are injectable for tests.
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import json
 import logging
 import math
-import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import platformdirs
 
@@ -56,6 +51,13 @@ from stethoscope_desktop.core.files import remove_stale_temporaries_in, write_at
 from stethoscope_desktop.core.policy import PolicyLayer, parse_policy
 from stethoscope_desktop.core.yamlfile import MAX_FILE_BYTES, Problem, YamlFileError, parse_yaml
 
+if TYPE_CHECKING:
+    import ssl
+    import urllib.request
+
+# The HTTPS stack (ssl, http.client, urllib.request: OpenSSL's libraries, about 8 MiB) and
+# hashlib are imported only where a policy server is configured: every scan worker loads this
+# module, few machines have a policy server.
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -88,23 +90,28 @@ Opener = Callable[[str, float, str], Answer]
 """Fetch (url, time limit in seconds, ETag or ""); raise PolicyServerError when no policy came."""
 
 
-class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow a redirect only to another https:// URL."""
+def _https_only_redirects() -> urllib.request.HTTPRedirectHandler:
+    """Return a redirect handler that follows a redirect only to another https:// URL."""
+    import urllib.request
 
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: Any,
-        code: int,
-        msg: str,
-        headers: Any,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        if not newurl.lower().startswith("https://"):
-            raise PolicyServerError(
-                f"the server redirected to {newurl}, which is not https; refused", answered=True
-            )
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    class HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(
+            self,
+            req: urllib.request.Request,
+            fp: Any,
+            code: int,
+            msg: str,
+            headers: Any,
+            newurl: str,
+        ) -> urllib.request.Request | None:
+            if not newurl.lower().startswith("https://"):
+                raise PolicyServerError(
+                    f"the server redirected to {newurl}, which is not https; refused",
+                    answered=True,
+                )
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return HttpsOnlyRedirects()
 
 
 def _default_context() -> ssl.SSLContext:
@@ -113,6 +120,8 @@ def _default_context() -> ssl.SSLContext:
     `truststore` (where installed) reads the OS's own store, which the macOS Keychain needs;
     otherwise OpenSSL's default paths (Linux) or the Windows store, as `ssl` loads them.
     """
+    import ssl
+
     try:
         import truststore  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
@@ -126,9 +135,14 @@ def https_opener(ca_file: str | None = None, *, max_bytes: int = MAX_POLICY_BYTE
 
     `ca_file` (a PEM bundle) replaces the system's trust store, for a private CA or a test.
     """
+    import http.client
+    import ssl
+    import urllib.error
+    import urllib.request
+
     context = ssl.create_default_context(cafile=ca_file) if ca_file else _default_context()
     opener = urllib.request.build_opener(
-        urllib.request.HTTPSHandler(context=context), _HttpsOnlyRedirects()
+        urllib.request.HTTPSHandler(context=context), _https_only_redirects()
     )
 
     def fetch(url: str, timeout: float, etag: str) -> Answer:
@@ -170,6 +184,13 @@ def https_opener(ca_file: str | None = None, *, max_bytes: int = MAX_POLICY_BYTE
             raise PolicyServerError(f"cannot reach it: {error}", answered=False) from error
 
     return fetch
+
+
+def _sha256_hex(data: bytes) -> str:
+    """Return the SHA-256 of `data` in hex (hashlib loads OpenSSL: only when it is needed)."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def default_cache_dir() -> Path:
@@ -264,7 +285,7 @@ class PolicyServerClient:
         if problems:
             self._failed(url, PolicyServerError("", answered=True), problems)
             return False
-        digest = hashlib.sha256(answer.body).hexdigest()
+        digest = _sha256_hex(answer.body)
         changed = digest != meta.get("sha256") or not self._body_path(url).is_file()
         try:
             if changed:
@@ -301,7 +322,7 @@ class PolicyServerClient:
         return self._opener
 
     def _key(self, url: str) -> str:
-        return hashlib.sha256(url.encode("utf-8")).hexdigest()[:KEY_LENGTH]
+        return _sha256_hex(url.encode("utf-8"))[:KEY_LENGTH]
 
     def _body_path(self, url: str) -> Path:
         return self.cache_dir / f"{self._key(url)}.yaml"
@@ -395,7 +416,7 @@ class PolicyServerClient:
             body = self._body_path(url).read_bytes()
         except OSError:
             body = None
-        if body is None or hashlib.sha256(body).hexdigest() != meta.get("sha256"):
+        if body is None or _sha256_hex(body) != meta.get("sha256"):
             note = "nothing from the policy server is in force until it answers with a valid policy"
             return RemotePolicy(url, None, _with_note(problems, url, note))
         try:

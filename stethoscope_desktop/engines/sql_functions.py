@@ -53,7 +53,6 @@ from __future__ import annotations
 import base64
 import errno
 import functools
-import hashlib
 import ipaddress
 import math
 import os
@@ -63,10 +62,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import apsw
-import regex
+
+if TYPE_CHECKING:
+    import regex
 
 SqlValue = int | float | str | bytes | None
 
@@ -303,6 +304,8 @@ def _hasher(name: str) -> Callable[[SqlValue], str | None]:
     def digest(value: SqlValue) -> str | None:
         if value is None:
             return None
+        import hashlib  # on first use: it loads OpenSSL's libcrypto, which a scan rarely needs
+
         return hashlib.new(name, _c_string(value), usedforsecurity=False).hexdigest()
 
     digest.__name__ = name
@@ -596,6 +599,8 @@ def translate_ecmascript(pattern: str) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(source: bytes) -> regex.Pattern[bytes]:
+    import regex  # on first use: few scans run a regular expression
+
     try:
         translated = translate_ecmascript(source.decode("utf-8", "surrogateescape"))
         return regex.compile(translated.encode("utf-8", "surrogateescape"), regex.VERSION0)

@@ -13,12 +13,13 @@ inherits the listening sockets and answers (socket activation, as inetd and syst
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QSocketNotifier, Signal
+from PySide6.QtCore import QByteArray, QObject, QProcess, QSocketNotifier, QTimer, Signal
 
 from stethoscope_desktop.api.listen import ApiServerError, bind_loopback, close_all
 from stethoscope_desktop.core.protocol import (
@@ -30,46 +31,15 @@ from stethoscope_desktop.core.protocol import (
     decode,
     encode,
 )
+from stethoscope_desktop.worker_launch import EarlyWorker, worker_command
+
+__all__ = ["ApiPort", "WorkerLink", "WorkerProcess", "worker_command"]
 
 log = logging.getLogger(__name__)
-# The folder that holds the `stethoscope_desktop` package (a checkout, site-packages, the .deb's
-# library folder), and how the worker starts from it: that folder first on the path, its .pth
-# files read (`site.addsitedir`, as the .deb's launcher does), then the command line.
-PACKAGE_HOME = Path(__file__).resolve().parents[2]
-_WORKER_MAIN = (
-    "import site, sys; sys.path.insert(0, sys.argv.pop(1)); site.addsitedir(sys.path[0]); "
-    "from stethoscope_desktop.cli import main; sys.exit(main())"
-)
-# The frozen Windows bundle's console program (packaging/stethoscope-desktop.spec).
-WINDOWS_CONSOLE_PROGRAM = "stethoscope-desktop-cli.exe"
 # How long a worker may take to finish its work and leave when the tray quits.
 STOP_TIMEOUT_MS = 5000
-
-
-def worker_command(options: Sequence[str] = ()) -> list[str]:
-    """Return the command line of the scan worker for this installation (`options` appended).
-
-    A frozen bundle is its own executable. Otherwise the worker runs on this interpreter, with
-    the interpreter flags the app was started with (the .deb's launcher uses -I -S -B) and the
-    folder that holds this package first on its path, so it finds the same code however the app
-    was started: a checkout, a virtualenv, or the .deb's private library folder.
-    """
-    if getattr(sys, "frozen", False):
-        # On Windows the bundle's main program is windowed (no stdin or stdout of its own); its
-        # console sibling speaks the worker's protocol over the pipes.
-        console = Path(sys.executable).with_name(WINDOWS_CONSOLE_PROGRAM)
-        program = str(console) if sys.platform == "win32" and console.is_file() else sys.executable
-        return [program, "worker", *options]
-    flags = [
-        flag
-        for flag, on in (
-            ("-I", sys.flags.isolated),
-            ("-S", sys.flags.no_site),
-            ("-B", sys.flags.dont_write_bytecode),
-        )
-        if on
-    ]
-    return [sys.executable, *flags, "-c", _WORKER_MAIN, str(PACKAGE_HOME), "worker", *options]
+# While an adopted early worker closes its pipes and exits: how often to look whether it has.
+EXIT_POLL_MS = 20
 
 
 class WorkerLink(QObject):
@@ -119,16 +89,181 @@ class WorkerLink(QObject):
         raise NotImplementedError
 
 
-class WorkerProcess(WorkerLink):
-    """The scan worker as a child process of the tray."""
+class AdoptedProcess(QObject):
+    """A worker started before Qt (`worker_launch.start_worker_early`), read as a QProcess is.
 
-    def __init__(self, command: Sequence[str]) -> None:
+    It offers the part of QProcess's interface `WorkerProcess` uses. Its stdout and stderr are
+    read through socket notifiers when data comes; the end of its stdout (its events, a
+    descriptor its own children do not inherit) means it is leaving: from then on this looks
+    every `EXIT_POLL_MS` whether it has exited, and says `finished`.
+    """
+
+    readyReadStandardOutput = Signal()
+    readyReadStandardError = Signal()
+    finished = Signal(int, QProcess.ExitStatus)
+    errorOccurred = Signal(QProcess.ProcessError)  # never: it is running already
+
+    def __init__(self, worker: EarlyWorker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._worker = worker
+        self._stdout = bytearray()
+        self._stderr = bytearray()
+        self._done = False
+        self._notifiers: dict[int, QSocketNotifier] = {}
+        for fd, buffer, ready in (
+            (worker.stdout, self._stdout, self.readyReadStandardOutput),
+            (worker.stderr, self._stderr, self.readyReadStandardError),
+        ):
+            if sys.platform != "win32":  # started early only where early_start_supported()
+                os.set_blocking(fd, False)
+            notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
+            notifier.activated.connect(
+                lambda *_, fd=fd, buffer=buffer, ready=ready: self._on_readable(fd, buffer, ready)
+            )
+            self._notifiers[fd] = notifier
+        self._exit_poll = QTimer(self)
+        self._exit_poll.setInterval(EXIT_POLL_MS)
+        self._exit_poll.timeout.connect(self._on_exit_poll)
+        self._exit_poll_left = STOP_TIMEOUT_MS // EXIT_POLL_MS
+
+    def processId(self) -> int:
+        """Return the worker's process id."""
+        return self._worker.pid
+
+    def errorString(self) -> str:
+        """Return "" (it started; nothing failed)."""
+        return ""
+
+    def write(self, data: bytes) -> int:
+        """Write to the worker's stdin; -1 when it is gone (as QProcess says it)."""
+        if self._worker.stdin < 0:
+            return -1
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._worker.stdin, view) :]
+        except OSError:
+            return -1
+        return len(data)
+
+    def closeWriteChannel(self) -> None:
+        """Close the worker's stdin: the end of commands."""
+        if self._worker.stdin >= 0:
+            os.close(self._worker.stdin)
+            self._worker.stdin = -1
+
+    def canReadLine(self) -> bool:
+        """Return True when a whole line of stdout waits."""
+        return b"\n" in self._stdout
+
+    def readLine(self) -> QByteArray:
+        """Return the next line of stdout, with its newline (or what there is)."""
+        end = self._stdout.find(b"\n") + 1 or len(self._stdout)
+        line = bytes(self._stdout[:end])
+        del self._stdout[:end]
+        return QByteArray(line)
+
+    def readAllStandardOutput(self) -> QByteArray:
+        """Return and forget all of stdout read so far."""
+        data = bytes(self._stdout)
+        self._stdout.clear()
+        return QByteArray(data)
+
+    def readAllStandardError(self) -> QByteArray:
+        """Return and forget all of stderr read so far."""
+        data = bytes(self._stderr)
+        self._stderr.clear()
+        return QByteArray(data)
+
+    def waitForFinished(self, msecs: int) -> bool:
+        """Wait up to `msecs` for the worker to exit; True (after `finished`) when it did."""
+        if self._done:
+            return True
+        if self._worker.wait(timeout=msecs / 1000) is None:
+            return False
+        self._finish()
+        return True
+
+    def kill(self) -> None:
+        """Kill the worker."""
+        if sys.platform == "win32":  # started early only where early_start_supported()
+            raise NotImplementedError("no early worker on Windows")
+        self._worker.send_signal(signal.SIGKILL)
+
+    def _read(self, fd: int, buffer: bytearray) -> bool:
+        """Read what waits on `fd` into `buffer`; return False at its end."""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            buffer += chunk
+
+    def _on_readable(self, fd: int, buffer: bytearray, ready: Signal) -> None:
+        before = len(buffer)
+        still_open = self._read(fd, buffer)
+        if not still_open:
+            self._notifiers[fd].setEnabled(False)
+        if len(buffer) > before:
+            ready.emit()  # type: ignore[attr-defined]
+        if not still_open and fd == self._worker.stdout:
+            self._exit_poll.start()
+
+    def _on_exit_poll(self) -> None:
+        if self._worker.poll() is not None:
+            self._finish()
+            return
+        self._exit_poll_left -= 1
+        if self._exit_poll_left <= 0:
+            log.warning("the scan worker closed its events but did not exit: stopping it")
+            self.kill()
+
+    def _finish(self) -> None:
+        """Read what is left, close the pipes and say `finished` (once)."""
+        if self._done:
+            return
+        self._done = True
+        self._exit_poll.stop()
+        for fd, notifier in self._notifiers.items():
+            notifier.setEnabled(False)
+            self._read(fd, self._stdout if fd == self._worker.stdout else self._stderr)
+        code = self._worker.wait(timeout=STOP_TIMEOUT_MS / 1000)
+        self._worker.close_pipes()
+        crashed = code is None or code < 0  # ended by a signal
+        status = QProcess.ExitStatus.CrashExit if crashed else QProcess.ExitStatus.NormalExit
+        self.finished.emit(0 if code is None or crashed else code, status)
+
+
+class WorkerProcess(WorkerLink):
+    """The scan worker as a child process of the tray.
+
+    `early`: a worker `worker_launch.start_worker_early` started before the tray, adopted as the
+    running one; the next ones start through QProcess.
+    """
+
+    def __init__(self, command: Sequence[str], *, early: EarlyWorker | None = None) -> None:
         super().__init__()
         self._command = list(command)
         self._sockets: list[socket.socket] = []
-        self._process: QProcess | None = None
+        self._process: QProcess | AdoptedProcess | None = None
         self._serves_api = False
         self._stderr_rest = b""
+        if early is not None:
+            self._adopt(AdoptedProcess(early, self))
+
+    def _adopt(self, process: QProcess | AdoptedProcess) -> None:
+        process.readyReadStandardOutput.connect(self._on_stdout)
+        process.readyReadStandardError.connect(self._on_stderr)
+        process.finished.connect(self._on_finished)
+        process.errorOccurred.connect(self._on_error)
+        self._process = process
+        if isinstance(process, AdoptedProcess):
+            self._serves_api = False
+            log.info("scan worker started before the tray (process %d)", process.processId())
 
     def is_running(self) -> bool:
         """Return True while a worker runs."""
@@ -162,11 +297,7 @@ class WorkerProcess(WorkerLink):
         else:
             arguments += [item for s in sockets for item in ("--api-fd", str(s.fileno()))]
         process.setArguments(arguments)
-        process.readyReadStandardOutput.connect(self._on_stdout)
-        process.readyReadStandardError.connect(self._on_stderr)
-        process.finished.connect(self._on_finished)
-        process.errorOccurred.connect(self._on_error)
-        self._process = process
+        self._adopt(process)
         self._serves_api = bool(sockets)
         # The child inherits the sockets (POSIX); they go back to not being inherited at once,
         # so that nothing else the tray starts (a browser for a link) holds the port.

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QUrl
+from PySide6.QtGui import QPixmap, QPixmapCache
 from pytestqt.qtbot import QtBot
 
 from stethoscope_desktop import __version__
@@ -556,3 +557,23 @@ def test_the_local_api_answers_and_the_window_says_who_checked(
         assert len(notifier_of(app).shown) == 1, "one notice per session id"
     finally:
         app.shutdown()
+
+
+def test_the_pixmap_cache_is_on_only_while_the_window_shows(
+    qtbot: QtBot, tray_app: StethoscopeApp
+) -> None:
+    # Qt ages a cache that holds anything on a timer that would wake the idle tray.
+    with qtbot.waitSignal(tray_app.scans.report_ready, timeout=10_000):
+        tray_app.start()
+    assert QPixmapCache.cacheLimit() == 0, "off while no window shows"
+    assert not QPixmapCache.insert("probe", QPixmap(8, 8)), "nothing is kept while off"
+    tray_app.show_window()
+    assert QPixmapCache.cacheLimit() == tray_app.pixmap_cache.limit > 0
+    assert QPixmapCache.insert("probe", QPixmap(8, 8))
+    assert QPixmapCache.find("probe") is not None
+    tray_app.window.close()  # hides it to the tray
+    assert QPixmapCache.cacheLimit() == 0
+    assert QPixmapCache.find("probe") is None, "emptied as the window hides"
+    assert tray_app.tray is not None
+    tray_app.tray.toggle_requested.emit()
+    assert tray_app.window.isVisible() and QPixmapCache.cacheLimit() > 0, "on again"

@@ -20,7 +20,14 @@ from stethoscope_desktop.app import StethoscopeApp
 from stethoscope_desktop.core.protocol import Scan, ScanReported
 from stethoscope_desktop.core.state import StateStore
 from stethoscope_desktop.ui.worker_client import ApiPort, WorkerProcess, worker_command
+from stethoscope_desktop.worker_launch import (
+    EarlyWorker,
+    early_start_supported,
+    spawn_worker,
+    stop_early_worker,
+)
 from tests.ui.fakes import MemoryAutostart, RecordingNotifier
+from tests.ui.test_app import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,15 +117,22 @@ def failing_app(qtbot: QtBot, tmp_path: Path, script: str | None) -> Stethoscope
     if script is not None:
         (tmp_path / "worker.py").write_text(script)
         command = [sys.executable, str(tmp_path / "worker.py")]
+    return windowed_app(qtbot, tmp_path, WorkerProcess(command), api=False)
+
+
+def windowed_app(
+    qtbot: QtBot, tmp_path: Path, link: WorkerProcess, **api: object
+) -> StethoscopeApp:
+    """The app without a tray (its window shows at start) on `link`; `api`: its API options."""
     app = StethoscopeApp(
-        worker=WorkerProcess(command),
+        worker=link,
         platform="linux",
         store=StateStore(tmp_path / "state.json"),
         autostart=MemoryAutostart(),
         tray_available=False,
         open_link=lambda url: None,
         notifier=RecordingNotifier(),
-        api=False,
+        **api,  # type: ignore[arg-type]
     )
     qtbot.addWidget(app.window)
     return app
@@ -230,3 +244,99 @@ def test_a_frozen_bundle_is_its_own_worker(monkeypatch: pytest.MonkeyPatch, tmp_
     sibling = tmp_path / "stethoscope-desktop-cli.exe"
     sibling.write_bytes(b"")
     assert worker_command() == [str(sibling), "worker"]
+
+
+# -- a worker started before the tray (worker_launch.start_worker_early), adopted ---------------
+
+
+def early_worker(options: list[str] | None = None, command: list[str] | None = None) -> EarlyWorker:
+    """A worker started as `start_worker_early` starts it (three pipes), before the link."""
+    return spawn_worker(
+        command or worker_command(options or ["--engine", "embedded", "--idle-seconds", "30"])
+    )
+
+
+@pytest.mark.skipif(not early_start_supported(), reason="the early start is Linux's")
+def test_an_early_worker_is_adopted_scans_and_the_next_starts_through_qprocess(
+    qtbot: QtBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="stethoscope_desktop.ui.worker_client")
+    early = early_worker()
+    link = WorkerProcess(worker_command(["--engine", "embedded"]), early=early)
+    try:
+        assert link.is_running() and not link.serves_api()
+        with qtbot.waitSignal(link.event_received, timeout=20_000) as event:
+            link.send(Scan(3))
+        assert event.args is not None
+        assert isinstance(event.args[0], ScanReported) and event.args[0].id == 3
+        with qtbot.waitSignal(link.stopped, timeout=10_000) as stopped:
+            link.stop()  # the end of its stdin: it leaves
+        assert stopped.args == [0] and early.returncode == 0
+        assert not link.is_running()
+        # The next command starts a worker of the link's own command.
+        with qtbot.waitSignal(link.event_received, timeout=20_000) as event:
+            link.send(Scan(4))
+        assert event.args is not None and event.args[0].id == 4
+        assert link.is_running()
+    finally:
+        link.stop()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(m.startswith("scan worker started before the tray") for m in messages)
+    assert "scan worker started" in messages, "the second one through QProcess"
+
+
+@pytest.mark.skipif(not early_start_supported(), reason="the early start is Linux's")
+def test_an_early_worker_that_leaves_idle_is_seen_to_leave_with_its_last_lines(
+    qtbot: QtBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="stethoscope_desktop.ui.worker_client")
+    early = early_worker(["--engine", "embedded", "--idle-seconds", "0.5"])
+    link = WorkerProcess(worker_command(), early=early)
+    with qtbot.waitSignal(link.stopped, timeout=20_000) as stopped:
+        pass
+    assert stopped.args == [0] and not link.is_running()
+    forwarded = [r.getMessage() for r in caplog.records if r.getMessage().startswith("worker: ")]
+    assert forwarded == ["worker: INFO stethoscope_desktop.worker: no work for 0.5 s: leaving"]
+    assert early.stdout == early.stdin == early.stderr == -1, "its pipes are closed"
+
+
+@pytest.mark.allow_warnings
+@pytest.mark.skipif(not early_start_supported(), reason="the early start is Linux's")
+def test_an_early_worker_that_dies_is_seen_to_crash(qtbot: QtBot, tmp_path: Path) -> None:
+    (tmp_path / "worker.py").write_text("import os, sys; sys.stdin.readline(); os.abort()\n")
+    early = early_worker(command=[sys.executable, str(tmp_path / "worker.py")])
+    link = WorkerProcess(worker_command(), early=early)
+    with qtbot.waitSignal(link.stopped, timeout=20_000) as stopped:
+        link.send(Scan(1))
+    assert stopped.args == [-1], "killed by a signal: crashed"
+
+
+@pytest.mark.skipif(not early_start_supported(), reason="the early start is Linux's")
+def test_an_early_worker_scans_first_then_leaves_for_one_with_the_api_sockets(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    port = free_port()  # known at start, as a port remembered from the last session is
+    started: list[str] = []
+    link = WorkerProcess(
+        worker_command(["--engine", "embedded", "--idle-seconds", "30"]), early=early_worker()
+    )
+    app = windowed_app(qtbot, tmp_path, link, api_port=port)
+    app.scans.scan_started.connect(started.append)
+    try:
+        with qtbot.waitSignal(app.scans.report_ready, timeout=20_000):
+            app.start()
+        assert started == ["start"], "the early worker did the first scan, once"
+        assert app.api is not None and app.api.port == port
+        # Binding the port asked it to leave after its scan; the next worker serves the API.
+        qtbot.waitUntil(lambda: not app._worker.is_running(), timeout=10_000)
+        with qtbot.waitSignal(app.scans.report_ready, timeout=20_000):
+            app.scans.request_scan("check again")
+        assert app._worker.serves_api()
+    finally:
+        app.shutdown()
+
+
+def test_an_early_worker_not_adopted_is_ended(tmp_path: Path) -> None:
+    early = early_worker(command=[sys.executable, "-c", "import time; time.sleep(60)"])
+    stop_early_worker(early)
+    assert early.returncode is not None and early.stdout == -1
