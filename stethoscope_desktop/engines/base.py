@@ -114,7 +114,10 @@ def generate_rows(
     """
     started = time.perf_counter()
     try:
-        rows = [dict(row) for row in table.generate(context)]
+        # A dict row is taken as it is: tables never change a row once handed out (those that
+        # keep rows between scans hand out the same ones), so the engine can keep it and tell
+        # an unchanged table by its rows' identity. Other mappings are copied into dicts.
+        rows = [row if type(row) is dict else dict(row) for row in table.generate(context)]
     except TableError as failure:
         return None, str(failure) or f"{table.name}: no reason given", time.perf_counter() - started
     except Exception as failure:  # a bug in a table must not end the scan
