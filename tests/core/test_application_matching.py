@@ -184,15 +184,21 @@ def test_the_installed_list_names_the_first_rule_that_matches() -> None:
     ]
 
 
-def test_a_later_scan_searches_only_names_it_has_not_seen(monkeypatch: pytest.MonkeyPatch) -> None:
-    searched: list[str] = []
+@pytest.fixture
+def searched(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names a PatternSet searched (rather than answered from memory), in order."""
+    names: list[str] = []
     search = PatternSet._search
 
     def counted(self: PatternSet, subject: str) -> tuple[int, ...]:
-        searched.append(subject)
+        names.append(subject)
         return search(self, subject)
 
     monkeypatch.setattr(PatternSet, "_search", counted)
+    return names
+
+
+def test_a_later_scan_searches_only_names_it_has_not_seen(searched: list[str]) -> None:
     first = match_applications(RULES, NAMES)
     assert len(searched) == len(set(NAMES))
     searched.clear()
@@ -208,16 +214,10 @@ def test_a_later_scan_searches_only_names_it_has_not_seen(monkeypatch: pytest.Mo
     assert searched == ["Firefox Nightly", "Firefox ESR"]
 
 
-def test_a_set_remembers_a_bounded_number_of_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_set_remembers_a_bounded_number_of_answers(
+    monkeypatch: pytest.MonkeyPatch, searched: list[str]
+) -> None:
     monkeypatch.setattr(outside_patterns, "MAX_REMEMBERED_SUBJECTS", 10)
-    searched: list[str] = []
-    search = PatternSet._search
-
-    def counted(self: PatternSet, subject: str) -> tuple[int, ...]:
-        searched.append(subject)
-        return search(self, subject)
-
-    monkeypatch.setattr(PatternSet, "_search", counted)
     patterns = PatternSet([outside_patterns.compile_outside_pattern("a")])
     names = [f"name {i} a" for i in range(25)]
     assert [patterns.matching(name) for name in names] == [(0,)] * 25
