@@ -50,8 +50,8 @@ from stethoscope_desktop.core.protocol import (
 )
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
-from stethoscope_desktop.memory import release_free_memory
 from stethoscope_desktop.core.support import Support
+from stethoscope_desktop.memory import release_free_memory
 
 if TYPE_CHECKING:
     from stethoscope_desktop.api.server import ApiServer

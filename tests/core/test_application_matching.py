@@ -61,8 +61,7 @@ NAMES = (
 
 @pytest.fixture(autouse=True)
 def fresh_pattern_sets() -> Iterator[None]:
-    """Each test builds its own sets: a set or answer kept from another test would hide a
-    patched RE2."""
+    """Each test builds its own sets (one kept from another test would hide a patched RE2)."""
     policy_module._application_patterns.cache_clear()
     policy_module._last_matched = None
     yield
