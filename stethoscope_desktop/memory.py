@@ -56,3 +56,14 @@ def release_free_memory() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def return_freed_heap() -> None:
+    """Hand glibc's free heap pages back to the operating system (no-op elsewhere).
+
+    Unlike `release_free_memory`, it runs no garbage collection, so any thread may call it: a
+    collection on a thread other than Qt's own may destroy Qt objects there.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -51,7 +51,7 @@ from stethoscope_desktop.core.protocol import (
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.support import Support
-from stethoscope_desktop.memory import release_free_memory
+from stethoscope_desktop.memory import return_freed_heap
 
 if TYPE_CHECKING:
     from stethoscope_desktop.api.server import ApiServer
@@ -135,9 +135,9 @@ class WorkerSession:
             self._latest = report
         settings = tray_settings(practices, self._loader)
         self._emit(ScanReported(scan_id, ScanResult(report, practices.instructions.ui, settings)))
-        # The scan's garbage (a parsed dpkg database's lines, SQLite's pages) back to the system
-        # now that the report is out: the worker stays up to a minute for the next one.
-        release_free_memory()
+        # The scan's freed memory (a parsed dpkg database's lines, SQLite's pages) back to the
+        # system now that the report is out: the worker stays up to a minute for the next one.
+        return_freed_heap()
 
     def latest(self) -> Report | None:
         """Return the report of the tray's last scan in this worker (the API reuses it)."""
