@@ -26,6 +26,7 @@ class PixmapCacheWhileShown(QObject):
         limit = QPixmapCache.cacheLimit()
         self.limit = limit if limit > OFF else 10240  # Qt's default, in KiB
         self._windows: list[QWidget] = []
+        self._show_and_hide = (QEvent.Type.Show, QEvent.Type.Hide)
         self._apply()
 
     def watch(self, window: QWidget) -> None:
@@ -35,9 +36,16 @@ class PixmapCacheWhileShown(QObject):
         self._apply()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Follow the watched windows' showing and hiding; never consume the event."""
-        if event.type() in (QEvent.Type.Show, QEvent.Type.Hide):
-            self._apply()
+        """Follow the watched windows' showing and hiding; never consume the event.
+
+        At exit PySide destroys the windows while Python shuts down: an error here then would
+        reach Qt, which crashes printing it, so none leaves this method.
+        """
+        try:
+            if event.type() in self._show_and_hide:
+                self._apply()
+        except Exception:  # at exit, while Python shuts down: nothing to keep
+            pass
         return False
 
     def _apply(self) -> None:
