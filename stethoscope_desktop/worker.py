@@ -362,7 +362,10 @@ def run_worker(args: argparse.Namespace) -> int:
 
         def busy() -> bool:
             fetching = not loader.policy_server.wait(0)
-            return fetching or (api is not None and api.busy())
+            # A worker that signed a device token stays while its nonce is remembered: a new
+            # worker (a new ledger) must not sign that nonce again into another token.
+            answering = api is not None and (api.busy() or api.device_trust.remembering())
+            return fetching or answering
 
         serve_commands(session, commands, idle_seconds=args.idle_seconds, busy=busy)
     finally:
