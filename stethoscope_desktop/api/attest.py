@@ -96,6 +96,13 @@ class DeviceTrust:
         self._lock = threading.Lock()
         self._last_token_at: float | None = None
 
+    def key(self) -> DeviceKey:
+        """Return the device key, opening it the first time; DeviceKeyUnusable if it can't be.
+
+        Shared by the tokens and the enrollment (`device_trust.enroll`): one open per process.
+        """
+        return self.attester().key
+
     def attester(self) -> Attester:
         """Return the Attester, opening the device key the first time; DeviceKeyUnusable."""
         with self._lock:
@@ -107,7 +114,7 @@ class DeviceTrust:
             try:
                 key = self._open_key(self._key_choice(), self._folder)
             except DeviceKeyError as error:
-                log.error("no device token: %s", error)
+                log.error("the device key cannot be used: %s", error)
                 raise DeviceKeyUnusable(f"the device key cannot be used: {error}") from None
             log.info("device key %s (%s) in %s", key.kid, key.protection, key.path)
             _remember_public_key(key)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +33,7 @@ from tests.api.helpers import CLASSIC_VARIABLES, app_practices, make_service
 from tests.api.test_browser import CHROMIUM, dump_dom
 from tests.device_trust.helpers import SoftwareTpm
 from tests.device_trust.login_server import LoginServer
+from tests.device_trust.test_login_server import _login, _nonce
 from tests.ui.reports import passing_report
 
 browser_needed = pytest.mark.skipif(
@@ -213,24 +213,6 @@ def test_a_program_answering_first_on_the_apps_port_cannot_log_in(tmp_path: Path
     assert [attempt["accepted"] for attempt in server.attempts] == [True, False, False]
 
 
-def _login(server: LoginServer, nonce: str, token: str) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{server.origin}/login",
-        data=json.dumps({"nonce": nonce, "token": token}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return dict(json.loads(response.read()))
-    except urllib.error.HTTPError as error:
-        return dict(json.loads(error.read()))
-
-
-def _nonce(server: LoginServer) -> str:
-    with urllib.request.urlopen(f"{server.origin}/nonce", timeout=30) as response:
-        return str(json.loads(response.read())["nonce"])
-
-
 def _attest(api: ApiServer, nonce: str, origin: str) -> str:
     request = urllib.request.Request(
         f"http://127.0.0.1:{api.port}/attest",
@@ -265,15 +247,17 @@ def test_the_login_server_refuses_app_tokens_that_must_not_log_in(tmp_path: Path
             app, other_device = servers["device"], servers["another"]
             nonce = _nonce(server)
             token = _attest(app, nonce, server.origin)
-            assert _login(server, nonce, token)["accepted"]
-            replayed = _login(server, nonce, token)["check"]
+            assert _login(server, nonce, token)[1]["accepted"]
+            replayed = _login(server, nonce, token)[1]["check"]
             nonce = _nonce(server)
-            by_another_device = _login(server, nonce, _attest(other_device, nonce, server.origin))
+            by_another_device = _login(server, nonce, _attest(other_device, nonce, server.origin))[
+                1
+            ]
             nonce = _nonce(server)
-            for_another_origin = _login(server, nonce, _attest(app, nonce, other_origin))
+            for_another_origin = _login(server, nonce, _attest(app, nonce, other_origin))[1]
             nonce = _nonce(server)
             skew[0] = -400.0  # the app's clock says 400 s ago: a token expired by now
-            expired = _login(server, nonce, _attest(app, nonce, server.origin))
+            expired = _login(server, nonce, _attest(app, nonce, server.origin))[1]
             skew[0] = 0.0
             nonce = _nonce(server)
             header, payload, signature = _attest(app, nonce, server.origin).split(".")
@@ -281,7 +265,7 @@ def test_the_login_server_refuses_app_tokens_that_must_not_log_in(tmp_path: Path
             assert claims["status"] == "FAIL"
             claims["status"] = "PASS"
             edited = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-            edited_outcome = _login(server, nonce, f"{header}.{edited}.{signature}")
+            edited_outcome = _login(server, nonce, f"{header}.{edited}.{signature}")[1]
         finally:
             for api in servers.values():
                 api.stop()
