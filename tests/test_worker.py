@@ -797,3 +797,46 @@ def test_the_worker_serves_the_api_on_the_socket_the_tray_bound(start_worker: St
         assert worker.wait() == 0, worker.stderr()
     finally:
         close_all(sockets)
+
+
+def test_the_worker_signs_device_tokens_with_one_key_in_the_users_data_folder(
+    start_worker: StartWorker, tmp_path: Path
+) -> None:
+    machine = tmp_path / "etc-xdg" / "stethoscope"
+    machine.mkdir(parents=True)
+    (machine / "config.yaml").write_text("deviceKey: software\n", encoding="utf-8")
+    sockets = bind_loopback(0)
+    try:
+        port = sockets[0].getsockname()[1]
+        fds = tuple(listening.fileno() for listening in sockets)
+        for listening in sockets:
+            listening.set_inheritable(True)
+        fd_args = [arg for fd in fds for arg in ("--api-fd", str(fd))]
+        worker = start_worker("--idle-seconds", "30", *fd_args, pass_fds=fds)
+        answers = [
+            request(
+                port,
+                "POST",
+                "/attest",
+                headers={"Content-Type": "application/json"},
+                body=json.dumps({"nonce": "nonce-of-the-login-server"}).encode(),
+                host=f"127.0.0.1:{port}",
+            )
+            for _ in range(2)
+        ]
+        worker.send(Exit())
+        assert worker.wait() == 0, worker.stderr()
+    finally:
+        close_all(sockets)
+    assert [answer.status for answer in answers] == [200, 200], worker.stderr()
+    assert answers[0].body["keyProtection"] == "software"
+    assert answers[1].body == answers[0].body  # the same nonce: the same token
+    folder = tmp_path / "home" / ".local" / "share" / "stethoscope" / "device-key"
+    kept = json.loads((folder / "public-key.json").read_text())
+    from stethoscope_desktop.device_trust.verify import verify_token
+
+    payload = verify_token(
+        answers[0].body["token"], kept["jwk"], nonce="nonce-of-the-login-server", origin="local"
+    )
+    assert payload["status"] in ("PASS", "NUDGE", "FAIL")
+    assert worker.stderr().count("device key ") == 1  # opened once
