@@ -229,3 +229,17 @@ def test_the_worker_session_hands_each_report_to_after_scan(tmp_path: Path) -> N
     )
     session.scan(1)
     assert len(events) == 1 and len(heard) == 1
+
+
+def test_a_worker_without_enrollment_url_loads_nothing_of_device_trust() -> None:
+    from tests.test_boundaries import NOT_IN_A_DEFAULT_SCAN, loaded_after, within
+
+    loaded = loaded_after(
+        "from stethoscope_desktop.worker import WorkerDeviceKey\n"
+        "from tests.ui.reports import mixed_report, practices\n"
+        "holder = WorkerDeviceKey(lambda: 'software')\n"
+        "holder.after_scan(practices(), mixed_report())"
+    )
+    assert "stethoscope_desktop.worker" in loaded
+    unwanted = (*NOT_IN_A_DEFAULT_SCAN, "stethoscope_desktop.device_trust", "cryptography")
+    assert [name for name in loaded if within(name, unwanted)] == []
