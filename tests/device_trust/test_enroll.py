@@ -10,10 +10,9 @@ import contextlib
 import dataclasses
 import json
 import logging
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +28,14 @@ from stethoscope_desktop.device_trust.enroll import (
 )
 from stethoscope_desktop.device_trust.keys import SoftwareDeviceKey, open_device_key
 from stethoscope_desktop.worker import WorkerSession
-from tests.core.test_policy_server import Tls, tls  # noqa: F401 (the fixture)
+from tests.core.test_policy_server import HttpsTestServer, Tls, tls  # noqa: F401 (the fixture)
 from tests.ui.reports import mixed_report, practices
 
 
-class EnrollmentServer:
-    """A local HTTPS server taking POSTs at /keys: status, delay and body set by the test."""
+class EnrollmentServer(HttpsTestServer):
+    """A local HTTPS server taking POSTs: status, delay, answer and headers set by the test."""
 
     def __init__(self, tls: Tls) -> None:  # noqa: F811
-        import ssl
-
         self.posts: list[dict[str, Any]] = []
         self.status = 201
         self.delay = 0.0
@@ -64,23 +61,10 @@ class EnrollmentServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
-        self.httpd.block_on_close = False
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(tls.certificate, tls.key)
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(tls, Handler)
 
     def url(self, path: str = "/keys") -> str:
-        return f"https://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(5)
+        return super().url(path)
 
 
 @pytest.fixture
