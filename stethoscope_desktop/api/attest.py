@@ -116,6 +116,12 @@ class DeviceTrust:
             except DeviceKeyError as error:
                 log.error("the device key cannot be used: %s", error)
                 raise DeviceKeyUnusable(f"the device key cannot be used: {error}") from None
+            except OSError as error:  # its folder cannot be made or written
+                where = error.filename or self._folder or "the user's data folder"
+                log.error("the device key cannot be made in %s: %s", where, error.strerror)
+                raise DeviceKeyUnusable(
+                    f"the device key cannot be made in {where}: {error.strerror}"
+                ) from None
             log.info("device key %s (%s) in %s", key.kid, key.protection, key.path)
             _remember_public_key(key)
             self._attester = Attester(key)

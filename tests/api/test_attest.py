@@ -290,3 +290,15 @@ def test_the_worker_stays_while_a_signed_nonce_is_remembered(tmp_path: Path) -> 
     assert trust.remembering()
     now[0] += 2
     assert not trust.remembering()
+
+
+@pytest.mark.allow_warnings
+def test_a_key_folder_that_cannot_be_made_is_a_clear_error_not_a_500(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the key's folder should be")
+    with attesting_server(blocker / "device-key") as (server, _source):
+        answer = post_attest(server.port, {"nonce": NONCE})
+    assert answer.status == 503, answer.body
+    [error] = answer.body["errors"]
+    assert error["extensions"]["code"] == "DEVICE_KEY_UNUSABLE"
+    assert str(blocker / "device-key") in error["message"]
