@@ -98,7 +98,7 @@ ATTEST_QUERY = (
     "query Attest($nonce: String!, $policy: DevicePolicy) "
     "{ attest(nonce: $nonce, policy: $policy) { token keyProtection } }"
 )
-ATTEST_MEMBERS = frozenset({"nonce", "policy"})
+ATTEST_MEMBERS = frozenset({"nonce", "policy", "sessionId"})
 # The HTTP status of POST /attest for each error code of the attest field.
 ATTEST_STATUS = {
     "BAD_NONCE": 400,
@@ -358,7 +358,7 @@ class _Api:
         read: Callable[[int], bytes],
         cors: dict[str, str],
     ) -> _Answer:
-        """Answer POST /attest: `{nonce, policy?}` in, `{token, keyProtection}` out.
+        """Answer POST /attest: `{nonce, policy?, sessionId?}` in, `{token, keyProtection}` out.
 
         The same as GraphQL's `attest` (it runs `ATTEST_QUERY`); an error is the API's usual
         `{"errors": [...]}` with 400 for what the caller sent, 503 for what the device could
@@ -372,7 +372,7 @@ class _Api:
             return _reject(
                 Rejection(
                     400,
-                    f"POST /attest takes nonce and policy, not {', '.join(unknown)}",
+                    f"POST /attest takes nonce, policy and sessionId, not {', '.join(unknown)}",
                     "bad attest request",
                 ),
                 cors,
@@ -382,13 +382,21 @@ class _Api:
                 Rejection(400, "POST /attest needs a nonce (a string)", "bad attest request"),
                 cors,
             )
+        # The query is ours; the sessionId is checked as GraphQL's is (for the failure notice).
+        params = params_from(
+            {"query": ATTEST_QUERY, "sessionId": data.get("sessionId")}, self.limits
+        )
+        if isinstance(params, Rejection):
+            return _reject(params, cors)
         context = self._context(caller)
         variables = {"nonce": data["nonce"], "policy": data.get("policy")}
         outcome = self.runner.run(ATTEST_QUERY, variables, "Attest", context)
         described = _describe(outcome, context)
         attested = (outcome.body.get("data") or {}).get("attest") if outcome.ok else None
         if attested is not None:
-            return _Answer(200, dict(attested), cors, described, context=context)
+            return _Answer(
+                200, dict(attested), cors, described, context=context, session_id=params.session_id
+            )
         errors = outcome.body.get("errors") or [{"message": "no token", "extensions": {}}]
         code = str((errors[0].get("extensions") or {}).get("code", ""))
         status = outcome.status if outcome.status != 200 else ATTEST_STATUS.get(code, 500)

@@ -191,6 +191,7 @@ def test_an_unusable_key_is_a_clear_error_and_is_not_replaced(tmp_path: Path) ->
     ("body", "kind", "status", "words"),
     [
         ({"nonce": NONCE, "extra": 1}, "application/json", 400, "not extra"),
+        ({"nonce": NONCE, "sessionId": 7}, "application/json", 400, "sessionId must be a string"),
         ({"policy": POLICY}, "application/json", 400, "needs a nonce"),
         ([NONCE], "application/json", 400, "one JSON object"),
         ({"nonce": NONCE}, "application/x-www-form-urlencoded", 415, "application/json"),
@@ -302,3 +303,17 @@ def test_a_key_folder_that_cannot_be_made_is_a_clear_error_not_a_500(tmp_path: P
     [error] = answer.body["errors"]
     assert error["extensions"]["code"] == "DEVICE_KEY_UNUSABLE"
     assert str(blocker / "device-key") in error["message"]
+
+
+def test_a_failing_device_is_told_once_per_session_as_with_validate(tmp_path: Path) -> None:
+    observer = RecordingObserver()
+    with attesting_server(tmp_path, observer=observer) as (server, _source):
+        for nonce in (NONCE, NONCE + "-again"):
+            answer = post_attest(
+                server.port, {"nonce": nonce, "policy": POLICY, "sessionId": "login-1"}
+            )
+            assert answer.status == 200, answer.body
+    # The classic policy fails this Linux device (its osVersion names darwin and win32 only).
+    assert [(session, label) for session, label, _ in observer.failed] == [
+        ("login-1", "Example Login")
+    ]
