@@ -261,8 +261,21 @@ class StethoscopeApp(QObject):
             window.set_checked_by(self._checked_by)
             self._window = window
             self.pixmap_cache.watch(window)
+            self._show_device_key()
             self._apply_style()
         return self._window
+
+    def _show_device_key(self) -> None:
+        """Show the device key's thumbprint in the window's About line.
+
+        Read from the public part the worker (or device-key) keeps beside the key: the tray
+        loads no cryptography. Read again after each scan: the key may be new since.
+        """
+        from stethoscope_desktop.device_trust.public_key import read_public_key_info
+
+        info = read_public_key_info()
+        if self._window is not None:
+            self._window.set_device_key(info.kid if info else None, info.protection if info else "")
 
     def show_window(self) -> None:
         """Show the window in front."""
@@ -293,6 +306,7 @@ class StethoscopeApp(QObject):
             self._window.set_support(settings.support)
             self._window.set_scanning(self.scans.is_scanning())
             self._window.show_report(report)
+            self._show_device_key()
         if self.tray is not None:
             self.tray.set_instructions(result.strings)
             self.tray.set_support(settings.support)

@@ -472,6 +472,7 @@ def device_key_command(args: argparse.Namespace, *, csr: bool = False, new: bool
         open_device_key,
         replace_device_key,
     )
+    from stethoscope_desktop.device_trust.public_key import remember_public_key
 
     choice = practices_loader(args).load().config.device_key
     try:
@@ -481,6 +482,7 @@ def device_key_command(args: argparse.Namespace, *, csr: bool = False, new: bool
                 print(f"the old device key is kept as {backup}", file=sys.stderr)
         else:
             key = open_device_key(choice)
+        remember_public_key(key)  # the window's About reads the kid from it
         text = certificate_request_pem(key) if csr else json.dumps(key.public_jwk, indent=2) + "\n"
         print(f"a {key.protection} key: {key.path}", file=sys.stderr)
     except (DeviceKeyError, OSError) as error:

@@ -54,7 +54,9 @@ from stethoscope_desktop.core.support import Support
 from stethoscope_desktop.memory import return_freed_heap
 
 if TYPE_CHECKING:
+    from stethoscope_desktop.api.attest import DeviceTrust
     from stethoscope_desktop.api.server import ApiServer
+    from stethoscope_desktop.device_trust.enroll import Enroller
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +80,14 @@ class WorkerSession:
         *,
         clock: Callable[[], float] = time.monotonic,
         fresh: Practices | None = None,
+        after_scan: Callable[[Practices, Report], None] | None = None,
     ) -> None:
-        """`fresh`: practices loaded after the first command came (see `scan`)."""
+        """Answer the tray's commands with `scanner`, telling events to `emit`.
+
+        `fresh`: practices loaded after the first command came (see `scan`). `after_scan` hears
+        each report after it went to the tray (the enrollment's).
+        """
+        self._after_scan = after_scan
         self._loader = loader
         self._scanner = scanner
         self._emit = emit
@@ -135,6 +143,11 @@ class WorkerSession:
             self._latest = report
         settings = tray_settings(practices, self._loader)
         self._emit(ScanReported(scan_id, ScanResult(report, practices.instructions.ui, settings)))
+        if self._after_scan is not None:
+            try:
+                self._after_scan(practices, report)
+            except Exception:  # a bug here must not end the worker
+                log.exception("after the scan")
         # The scan's freed memory (a parsed dpkg database's lines, SQLite's pages) back to the
         # system now that the report is out: the worker stays up to a minute for the next one.
         return_freed_heap()
@@ -173,6 +186,42 @@ class WorkerSession:
     def on_policy_server(self, url: str) -> None:
         """The policy server brought a new policy (called on its fetching thread)."""
         self._emit(PolicyServerChanged(url))
+
+
+class WorkerDeviceKey:
+    """The worker's one device key holder (`api.attest.DeviceTrust`), for tokens and enrollment.
+
+    Nothing of device trust is imported until it is used: a worker that serves no token and
+    enrolls nothing loads neither the API's modules nor TLS for it.
+    """
+
+    def __init__(self, key_choice: Callable[[], str]) -> None:
+        """`key_choice` returns config.yaml's `deviceKey`."""
+        self._key_choice = key_choice
+        self._lock = threading.Lock()
+        self._trust: DeviceTrust | None = None
+        self._enroller: Enroller | None = None
+
+    def trust(self) -> DeviceTrust:
+        """Return the DeviceTrust (its key is opened at the first token or enrollment)."""
+        with self._lock:
+            if self._trust is None:
+                from stethoscope_desktop.api.attest import DeviceTrust
+
+                self._trust = DeviceTrust(self._key_choice)
+            return self._trust
+
+    def after_scan(self, practices: Practices, report: Report) -> None:
+        """Enroll the key if config.yaml names an enrollmentUrl (in a thread, once)."""
+        if not practices.config.enrollment_url:
+            return
+        with self._lock:
+            if self._enroller is None:
+                from stethoscope_desktop.device_trust.enroll import Enroller
+
+                self._enroller = Enroller(lambda: self.trust().key())
+            enroller = self._enroller
+        enroller.after_scan(practices, report)
 
 
 def tray_settings(practices: Practices, loader: PracticesLoader) -> TraySettings:
@@ -300,7 +349,12 @@ def adopt_sockets(args: argparse.Namespace, stdin: LineReader) -> list[socket.so
 
 
 def serve_api(
-    session: WorkerSession, scanner: Scanner, sockets: list[socket.socket], *, debug: bool
+    session: WorkerSession,
+    scanner: Scanner,
+    sockets: list[socket.socket],
+    *,
+    debug: bool,
+    device_trust: DeviceTrust | None = None,
 ) -> ApiServer:
     """Start the local API on the listening sockets the tray handed over."""
     from stethoscope_desktop.api.server import ApiServer
@@ -311,7 +365,13 @@ def serve_api(
     # The tray writes this process's log lines into its log file; /debugger shows its end.
     log_file = default_log_dir() / LOG_FILE_NAME
     server = ApiServer(
-        service, port=0, observer=session, debug=debug, sockets=sockets, log_file=log_file
+        service,
+        port=0,
+        observer=session,
+        debug=debug,
+        sockets=sockets,
+        log_file=log_file,
+        device_trust=device_trust,
     )
     server.start()
     return server
@@ -350,19 +410,30 @@ def run_worker(args: argparse.Namespace) -> int:
         embedded = argparse.Namespace(**{**vars(args), "engine": "embedded"})
         scanner = open_scanner(embedded, practices)
         assert not isinstance(scanner, str), "the built-in engine is always there"
+    # One device key per worker, opened at its first token or enrollment, shared by both.
+    device_key = WorkerDeviceKey(lambda: session.practices().config.device_key)
     session = WorkerSession(
-        loader, scanner, emit, fresh=practices if asked_before_loading else None
+        loader,
+        scanner,
+        emit,
+        fresh=practices if asked_before_loading else None,
+        after_scan=device_key.after_scan,
     )
     loader.policy_server.add_listener(session.on_policy_server)
     server: ApiServer | None = None
     try:
         if sockets:
-            server = serve_api(session, scanner, sockets, debug=debug)
+            server = serve_api(
+                session, scanner, sockets, debug=debug, device_trust=device_key.trust()
+            )
         api = server
 
         def busy() -> bool:
             fetching = not loader.policy_server.wait(0)
-            return fetching or (api is not None and api.busy())
+            # A worker that signed a device token stays while its nonce is remembered: a new
+            # worker (a new ledger) must not sign that nonce again into another token.
+            answering = api is not None and (api.busy() or api.device_trust.remembering())
+            return fetching or answering
 
         serve_commands(session, commands, idle_seconds=args.idle_seconds, busy=busy)
     finally:

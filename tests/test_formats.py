@@ -584,6 +584,7 @@ INVALID_CONFIGS = [
     pytest.param("hostLabels:\n  - {pattern: '[', name: A}\n", id="label-bad-regex"),
     pytest.param("hostLabels: {pattern: x, name: A}\n", id="type-labels-map"),
     pytest.param("policyServer: http://policy.example.com\n", id="policy-server-not-https"),
+    pytest.param("enrollmentUrl: http://enroll.example.com\n", id="enrollment-url-not-https"),
 ]
 
 
@@ -598,6 +599,7 @@ VALID_CONFIGS = [
         "organization:\nosqueryPath:\nallowHosts:\nallowRegex:\nhostLabels:\n", id="nulls"
     ),
     pytest.param("policyServer: ''\n", id="no-policy-server"),
+    pytest.param("enrollmentUrl: https://enroll.example.com/keys\n", id="enrollment-url"),
     pytest.param("policyServer: https://policy.example.com/policy\n", id="policy-server"),
     pytest.param("notifications: {}\n", id="notifications-defaults"),
     pytest.param("notifications: {enabled: false, reminderHours: 0.5}\n", id="notifications"),

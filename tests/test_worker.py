@@ -767,9 +767,9 @@ def test_the_worker_leaves_by_itself_after_idle_seconds(start_worker: StartWorke
     assert worker.lines.get(timeout=5) is None  # no events at all
 
 
-@pytest.mark.live_system
-@pytest.mark.skipif(sys.platform == "win32", reason="Windows hands sockets over with --api-shared")
-def test_the_worker_serves_the_api_on_the_socket_the_tray_bound(start_worker: StartWorker) -> None:
+@contextlib.contextmanager
+def worker_on_api_sockets(start_worker: StartWorker) -> Iterator[tuple[WorkerProcess, int]]:
+    """A worker serving the API on loopback sockets bound here, as the tray binds them."""
     sockets = bind_loopback(0)
     try:
         port = sockets[0].getsockname()[1]
@@ -777,7 +777,15 @@ def test_the_worker_serves_the_api_on_the_socket_the_tray_bound(start_worker: St
         for listening in sockets:
             listening.set_inheritable(True)
         fd_args = [arg for fd in fds for arg in ("--api-fd", str(fd))]
-        worker = start_worker("--idle-seconds", "30", *fd_args, pass_fds=fds)
+        yield start_worker("--idle-seconds", "30", *fd_args, pass_fds=fds), port
+    finally:
+        close_all(sockets)
+
+
+@pytest.mark.live_system
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows hands sockets over with --api-shared")
+def test_the_worker_serves_the_api_on_the_socket_the_tray_bound(start_worker: StartWorker) -> None:
+    with worker_on_api_sockets(start_worker) as (worker, port):
         answer = request(
             port,
             "POST",
@@ -795,5 +803,39 @@ def test_the_worker_serves_the_api_on_the_socket_the_tray_bound(start_worker: St
         assert isinstance(event.label, str) and event.label
         worker.send(Exit())
         assert worker.wait() == 0, worker.stderr()
-    finally:
-        close_all(sockets)
+
+
+@pytest.mark.live_system
+@pytest.mark.skipif(sys.platform == "win32", reason="Windows hands sockets over with --api-shared")
+def test_the_worker_signs_device_tokens_with_one_key_in_the_users_data_folder(
+    start_worker: StartWorker, tmp_path: Path
+) -> None:
+    machine = tmp_path / "etc-xdg" / "stethoscope"
+    machine.mkdir(parents=True)
+    (machine / "config.yaml").write_text("deviceKey: software\n", encoding="utf-8")
+    with worker_on_api_sockets(start_worker) as (worker, port):
+        answers = [
+            request(
+                port,
+                "POST",
+                "/attest",
+                headers={"Content-Type": "application/json"},
+                body=json.dumps({"nonce": "nonce-of-the-login-server"}).encode(),
+                host=f"127.0.0.1:{port}",
+            )
+            for _ in range(2)
+        ]
+        worker.send(Exit())
+        assert worker.wait() == 0, worker.stderr()
+    assert [answer.status for answer in answers] == [200, 200], worker.stderr()
+    assert answers[0].body["keyProtection"] == "software"
+    assert answers[1].body == answers[0].body  # the same nonce: the same token
+    folder = tmp_path / "home" / ".local" / "share" / "stethoscope" / "device-key"
+    kept = json.loads((folder / "public-key.json").read_text())
+    from stethoscope_desktop.device_trust.verify import verify_token
+
+    payload = verify_token(
+        answers[0].body["token"], kept["jwk"], nonce="nonce-of-the-login-server", origin="local"
+    )
+    assert payload["status"] in ("PASS", "NUDGE", "FAIL")
+    assert worker.stderr().count("device key ") == 1  # opened once

@@ -23,6 +23,10 @@ What the answers mean:
   when an accepted product runs.
 - Identifiers (`deviceId`, `hardwareSerial`, `ipAddresses`, `macAddresses`) are null or empty
   for a caller that may not see them (see `security.may_see_identifiers`).
+- `attest(nonce, policy)` (ours, issue 17) signs the verdict `validate` gives for that policy
+  (the same evaluation of this request) into a device token for the caller's origin
+  (`attest.py`); a nonce the app does not sign is a `BAD_NONCE` error, a device key that cannot
+  be used `DEVICE_KEY_UNUSABLE`, both naming what to do.
 - Introspection (`__schema`, `__type`) is answered only in debug mode.
 """
 
@@ -34,7 +38,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
@@ -97,6 +101,9 @@ from stethoscope_desktop.core.report import AppState, PracticeResult, Report
 from stethoscope_desktop.core.status import FeatureState, Status
 from stethoscope_desktop.engines.info import EngineInfo
 from stethoscope_desktop.tables.values import Row
+
+if TYPE_CHECKING:
+    from stethoscope_desktop.api.attest import DeviceTrust
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +178,19 @@ type Query {{
   policy: Policy
   "ok while the app answers (Stethoscope 1.0's way to see it is there)."
   status: String
+  """A device token for a login server: the verdict for this policy (without one: the app's
+  own), signed by this device's key with the login server's nonce (16 to 256 URL-safe
+  characters) and the page's origin (not Stethoscope's; see the README's Device trust at
+  login)."""
+  attest(nonce: String!, policy: DevicePolicy): Attestation
+}}
+
+"A signed device token (a compact JWS, ES256) and how the key that signed it is kept."
+type Attestation {{
+  "The token: header.payload.signature, each base64url."
+  token: String!
+  "tpm, secure-enclave or software."
+  keyProtection: String!
 }}
 
 type Policy {{
@@ -603,6 +623,7 @@ class RequestContext:
     service: ApiService
     caller: Caller
     max_policies: int = 2
+    device_trust: DeviceTrust | None = None
     evaluations: list[Evaluation] = field(default_factory=list)
     _reports: list[Report] | None = field(default=None, repr=False)
     _facts: Facts | None = field(default=None, repr=False)
@@ -845,6 +866,28 @@ def _resolve_status(_root: Any, _info: GraphQLResolveInfo) -> str:
     return LIVE_STATUS
 
 
+def _resolve_attest(
+    _root: Any, info: GraphQLResolveInfo, nonce: str, policy: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """Sign the verdict `validate` gives for `policy` with the nonce and the caller's origin."""
+    from stethoscope_desktop.api.attest import AttestationUnavailable, check_nonce
+    from stethoscope_desktop.device_trust.token import LOCAL_AUDIENCE, policy_files_version
+
+    context = _context(info)
+    if context.device_trust is None:
+        raise AttestationUnavailable("this server signs no device tokens")
+    check_nonce(nonce)  # before any scan
+    evaluation = context.evaluate(policy_mapping(policy) if policy is not None else None)
+    attestation = context.device_trust.attest(
+        evaluation.report,
+        nonce=nonce,
+        audience=context.caller.origin or LOCAL_AUDIENCE,
+        page_policy=policy,
+        policy_version=policy_files_version(context.service.app_practices().files),
+    )
+    return {"token": attestation.token, "keyProtection": attestation.key_protection}
+
+
 def _resolve_validate(
     _root: Any, info: GraphQLResolveInfo, policy: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -1014,7 +1057,12 @@ def build_api_schema() -> GraphQLSchema:
     _bind(
         schema,
         "Query",
-        {"device": _resolve_device, "policy": _resolve_policy, "status": _resolve_status},
+        {
+            "device": _resolve_device,
+            "policy": _resolve_policy,
+            "status": _resolve_status,
+            "attest": _resolve_attest,
+        },
     )
     _bind(
         schema,

@@ -9,6 +9,9 @@ and, where the machine has IPv6, to ::1 on the same port. Connections are accept
 whole, within a deadline per request, by one loop (`connections.py`: slow clients never hold a
 thread or the accept loop); each connection carries one request, which the standard library's
 `BaseHTTPRequestHandler` parses from the bytes read and answers on a handler thread.
+`POST /attest` with a JSON body `{"nonce", "policy"}` answers `{"token", "keyProtection"}`, a
+device token signed by the device key (`attest.py`; GraphQL's `attest` field, which it runs);
+the key is used on the handler thread, never on the accept loop.
 
 Every request passes the rules of `security.py` in this order, and every refusal is JSON
 (`{"errors": [{"message", "extensions": {"code"}}]}`) with its status: Host (403) → Origin
@@ -44,6 +47,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from stethoscope_desktop.api.attest import DeviceTrust
 from stethoscope_desktop.api.awareness import SessionNotices
 from stethoscope_desktop.api.connections import ConnectionLoop, Request
 from stethoscope_desktop.api.debug import debug_text, log_tail, raw_facts
@@ -81,11 +85,29 @@ log = logging.getLogger(__name__)
 GRAPHQL_PATHS = ("/graphql", "/scan")
 RAW_PATH = "/raw"
 DEBUGGER_PATH = "/debugger"
+ATTEST_PATH = "/attest"
 # Each path and the methods it answers (OPTIONS preflights aside).
 ENDPOINTS: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(GRAPHQL_PATHS, ALLOWED_METHODS),
     RAW_PATH: READ_ONLY_METHODS,
     DEBUGGER_PATH: READ_ONLY_METHODS,
+    ATTEST_PATH: ("POST",),
+}
+# POST /attest runs this query with the body's nonce and policy as its variables.
+ATTEST_QUERY = (
+    "query Attest($nonce: String!, $policy: DevicePolicy) "
+    "{ attest(nonce: $nonce, policy: $policy) { token keyProtection } }"
+)
+ATTEST_MEMBERS = frozenset({"nonce", "policy", "sessionId"})
+# The HTTP status of POST /attest for each error code of the attest field.
+ATTEST_STATUS = {
+    "BAD_NONCE": 400,
+    "INVALID_POLICY": 400,
+    "BAD_REQUEST": 400,
+    "DEVICE_KEY_UNUSABLE": 503,
+    "ATTESTATION_UNAVAILABLE": 503,
+    "SCAN_FAILED": 503,
+    "STOPPING": 503,
 }
 # How long writing an answer may block on a client that does not read it.
 WRITE_TIMEOUT_S = 5.0
@@ -224,8 +246,10 @@ class _Api:
         limits: ApiLimits,
         limiter: RateLimiter,
         observer: ApiObserver,
+        device_trust: DeviceTrust,
     ) -> None:
         self.service = service
+        self.device_trust = device_trust
         self.runner = runner
         self.limits = limits
         self.limiter = limiter
@@ -269,7 +293,10 @@ class _Api:
         methods = ENDPOINTS.get(split.path)
         if methods is None:
             return _reject(
-                Rejection(404, "not found; ask /graphql (or /raw, /debugger)", "not found"), cors
+                Rejection(
+                    404, "not found; ask /graphql (or /attest, /raw, /debugger)", "not found"
+                ),
+                cors,
             )
         only = f"only {' and '.join(methods)} {'is' if len(methods) == 1 else 'are'} allowed"
         if method == "OPTIONS":
@@ -298,12 +325,14 @@ class _Api:
             )
         if split.path in (RAW_PATH, DEBUGGER_PATH):
             return self._device_data(split.path, caller, cors)
+        if split.path == ATTEST_PATH:
+            return self._attest(caller, headers, read, cors)
         params = (
             self._get_params(split.query) if method == "GET" else self._post_params(headers, read)
         )
         if isinstance(params, Rejection):
             return _reject(params, cors)
-        context = RequestContext(self.service, caller, self.limits.max_policies_per_request)
+        context = self._context(caller)
         outcome = self.runner.run(params.query, params.variables, params.operation_name, context)
         return _Answer(
             outcome.status,
@@ -313,6 +342,70 @@ class _Api:
             context=context,
             session_id=params.session_id,
         )
+
+    def _context(self, caller: Caller) -> RequestContext:
+        return RequestContext(
+            self.service,
+            caller,
+            self.limits.max_policies_per_request,
+            device_trust=self.device_trust,
+        )
+
+    def _attest(
+        self,
+        caller: Caller,
+        headers: Message,
+        read: Callable[[int], bytes],
+        cors: dict[str, str],
+    ) -> _Answer:
+        """Answer POST /attest: `{nonce, policy?, sessionId?}` in, `{token, keyProtection}` out.
+
+        The same as GraphQL's `attest` (it runs `ATTEST_QUERY`); an error is the API's usual
+        `{"errors": [...]}` with 400 for what the caller sent, 503 for what the device could
+        not do (its key, a scan).
+        """
+        data = self._json_body(headers, read)
+        if isinstance(data, Rejection):
+            return _reject(data, cors)
+        unknown = sorted(set(data) - ATTEST_MEMBERS)
+        if unknown:
+            return _reject(
+                Rejection(
+                    400,
+                    f"POST /attest takes nonce, policy and sessionId, not {', '.join(unknown)}",
+                    "bad attest request",
+                ),
+                cors,
+            )
+        if not isinstance(data.get("nonce"), str):
+            return _reject(
+                Rejection(400, "POST /attest needs a nonce (a string)", "bad attest request"),
+                cors,
+            )
+        # The query is ours; the sessionId is checked as GraphQL's is (for the failure notice).
+        params = params_from(
+            {"query": ATTEST_QUERY, "sessionId": data.get("sessionId")}, self.limits
+        )
+        if isinstance(params, Rejection):
+            return _reject(params, cors)
+        context = self._context(caller)
+        variables = {"nonce": data["nonce"], "policy": data.get("policy")}
+        outcome = self.runner.run(ATTEST_QUERY, variables, "Attest", context)
+        described = _describe(outcome, context)
+        attested = (outcome.body.get("data") or {}).get("attest") if outcome.ok else None
+        if attested is not None:
+            return _Answer(
+                200, dict(attested), cors, described, context=context, session_id=params.session_id
+            )
+        errors = outcome.body.get("errors") or [{"message": "no token", "extensions": {}}]
+        code = str((errors[0].get("extensions") or {}).get("code", ""))
+        status = outcome.status if outcome.status != 200 else ATTEST_STATUS.get(code, 500)
+        body = {
+            "errors": [
+                {key: e[key] for key in ("message", "extensions") if key in e} for e in errors
+            ]
+        }
+        return _Answer(status, body, cors, described, context=context)
 
     def _device_data(self, path: str, caller: Caller, cors: dict[str, str]) -> _Answer:
         """Answer /raw (the device's facts, JSON) or /debugger (the debug report, text)."""
@@ -344,9 +437,31 @@ class _Api:
         data = _form(query_string)
         return data if isinstance(data, Rejection) else params_from(data, self.limits)
 
-    def _post_params(
+    def _json_object(self, text: str) -> dict[str, Any] | Rejection:
+        too_deep = _too_deep(text, self.limits, "the body's JSON")
+        if too_deep is not None:
+            return too_deep
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            return Rejection(400, "the body is not valid JSON", "bad json")
+        if not isinstance(data, dict):
+            return Rejection(400, "the body must be one JSON object", "bad json")
+        return data
+
+    def _json_body(
         self, headers: Message, read: Callable[[int], bytes]
-    ) -> GraphQLParams | Rejection:
+    ) -> dict[str, Any] | Rejection:
+        """Read a body that must be one JSON object (application/json or text/plain)."""
+        text = self._body_text(headers, read)
+        if isinstance(text, Rejection):
+            return text
+        kind = headers.get_content_type() if headers.get("Content-Type") else "text/plain"
+        if kind not in _JSON_TYPES and not kind.endswith("+json"):
+            return Rejection(415, f"send the body as application/json, not {kind}", "media type")
+        return self._json_object(text)
+
+    def _body_text(self, headers: Message, read: Callable[[int], bytes]) -> str | Rejection:
         length = body_length(
             headers.get("Content-Length"),
             headers.get("Transfer-Encoding"),
@@ -358,21 +473,20 @@ class _Api:
         if len(raw) != length:
             return Rejection(400, "the body ended early", "short body")
         try:
-            text = raw.decode("utf-8")
+            return raw.decode("utf-8")
         except UnicodeDecodeError:
             return Rejection(400, "the body is not UTF-8", "encoding")
+
+    def _post_params(
+        self, headers: Message, read: Callable[[int], bytes]
+    ) -> GraphQLParams | Rejection:
+        text = self._body_text(headers, read)
+        if isinstance(text, Rejection):
+            return text
         kind = headers.get_content_type() if headers.get("Content-Type") else "text/plain"
         if kind in _JSON_TYPES or kind.endswith("+json"):
-            too_deep = _too_deep(text, self.limits, "the body's JSON")
-            if too_deep is not None:
-                return too_deep
-            try:
-                data = json.loads(text)
-            except (ValueError, RecursionError):
-                return Rejection(400, "the body is not valid JSON", "bad json")
-            if not isinstance(data, dict):
-                return Rejection(400, "the body must be one JSON object", "bad json")
-            return params_from(data, self.limits)
+            data = self._json_object(text)
+            return data if isinstance(data, Rejection) else params_from(data, self.limits)
         if kind == _FORM_TYPE:
             form = _form(text)
             return form if isinstance(form, Rejection) else params_from(form, self.limits)
@@ -547,12 +661,15 @@ class ApiServer:
         addresses: tuple[str, ...] = LOOPBACK_ADDRESSES,
         sockets: list[socket.socket] | None = None,
         log_file: Path | None = None,
+        device_trust: DeviceTrust | None = None,
     ) -> None:
         """Prepare the server; `start` listens.
 
         `sockets`: listening sockets bound already (by `listen.bind_loopback`, perhaps in
         another process) to serve instead of binding `port` on `addresses`. `log_file`: the
-        app's log, whose end `/debugger` shows to programs on this computer.
+        app's log, whose end `/debugger` shows to programs on this computer. `device_trust`:
+        the device key that signs `attest`'s tokens (default: config.yaml's `deviceKey` in the
+        user's data folder, opened at the first token asked for).
         """
         base = limits or ApiLimits()
         self.limits = base.debug() if debug else base
@@ -564,6 +681,7 @@ class ApiServer:
             self.limits,
             rate_limiter or RateLimiter(self.limits.rate_burst, self.limits.rate_per_second),
             observer or NullObserver(),
+            device_trust or DeviceTrust(lambda: service.config().device_key),
         )
         self._api.log_file = log_file
         self._sockets = sockets
@@ -589,6 +707,11 @@ class ApiServer:
     def url(self) -> str:
         """Return the GraphQL URL on 127.0.0.1."""
         return f"http://127.0.0.1:{self.port}/graphql"
+
+    @property
+    def device_trust(self) -> DeviceTrust:
+        """Return the holder of the device key that signs the tokens."""
+        return self._api.device_trust
 
     @property
     def observer(self) -> ApiObserver:

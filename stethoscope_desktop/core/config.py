@@ -114,6 +114,8 @@ class AppConfig:
     manual_checks: str = "show"
     # The kind of a new device key (device_trust.keys.KEY_CHOICES): auto, tpm or software.
     device_key: str = "auto"
+    # IT's https:// endpoint the device key's public part is posted to once (device_trust.enroll).
+    enrollment_url: str = ""
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def lists_origin(self, origin: str) -> bool:
@@ -347,6 +349,15 @@ CONFIG = Record(
             "stethoscope-desktop device-key --new replaces it.",
             attribute="device_key",
             default=AppConfig.device_key,
+        ),
+        Field(
+            "enrollmentUrl",
+            OrNull(Text(pattern="^(?:https://|$)", pattern_message="must be an https:// URL"), ""),
+            "An https:// URL the app posts the device key's public part to once per key (JSON: "
+            "jwk, kid, keyProtection, user and the device's identifiers), so that IT's login "
+            "servers know the key. A failed post is tried again at a later start. Empty: none "
+            "(IT enrolls keys with stethoscope-desktop device-key instead).",
+            attribute="enrollment_url",
         ),
         Field(
             "osqueryPath",

@@ -116,6 +116,8 @@ STRINGS: Mapping[str, str] = {
     "debugInfoCopied": "Said when the debug info is on the clipboard.",
     "debugInfoCopiedBody": "The notification's text after Copy debug info in the tray.",
     "appVersion": "Help's line with the app's version ({{version}}).",
+    "deviceKey": "The window's About line: the device key's thumbprint ({{kid}}) and how it is "
+    "kept ({{protection}}: tpm, secure-enclave or software).",
     "requirementAlways": "The requirement ALWAYS, in words.",
     "requirementSuggested": "The requirement SUGGESTED, in words.",
     "requirementNever": "The requirement NEVER, in words.",
@@ -253,6 +255,7 @@ PLACEHOLDERS = frozenset(
         "requirement", "platformName", "organization", "name", "installFrom", "version",
         "count", "reason", "time", "duration", "label", "installed", "required", "title",
         "names", "products", "observed", "check", "tables", "banned", "removeCommand",
+        "kid", "protection",
     }
 )  # fmt: skip
 

@@ -63,6 +63,7 @@ STRINGS: dict[str, str] = {
     "debugInfoCopied": "Debug info copied to the clipboard",
     "debugInfoCopiedBody": "Paste it into your message to IT support.",
     "appVersion": "Stethoscope Desktop {{version}}",
+    "deviceKey": "Device key {{kid}} ({{protection}})",
     "requirementAlways": "must be on",
     "requirementSuggested": "recommended",
     "requirementNever": "must be off",

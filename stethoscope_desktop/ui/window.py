@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from stethoscope_desktop import __version__
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.core.strings import ENGLISH, UiStrings, local_time, organization_named
@@ -360,12 +361,23 @@ class MainWindow(QMainWindow):
         self.copy_debug_info = QPushButton()
         self.copy_debug_info.setObjectName("secondaryButton")
         self.copy_debug_info.clicked.connect(self.copy_debug_info_requested)
+        # About: the app's version and the device key's thumbprint (selectable, to compare
+        # with what IT enrolled).
+        self.about = plain_label()
+        self.about.setObjectName("muted")
+        self.about.setWordWrap(True)
+        self.about.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._device_key: tuple[str, str] | None = None
         help_content = QWidget()
-        help_layout = QHBoxLayout(help_content)
-        help_layout.setContentsMargins(18, 6, 18, 6)
+        help_column = QVBoxLayout(help_content)
+        help_column.setContentsMargins(18, 6, 18, 6)
+        help_column.setSpacing(2)
+        help_layout = QHBoxLayout()
         help_layout.addWidget(self.help_links, 3)
         help_layout.addWidget(self.copied, 2)
         help_layout.addWidget(self.copy_debug_info)
+        help_column.addLayout(help_layout)
+        help_column.addWidget(self.about)
         self.help_bar = _centred(help_content, "helpBar")
 
         central = QWidget()
@@ -403,6 +415,11 @@ class MainWindow(QMainWindow):
         self.cards.set_contact(self._contact(support))
         if changed and self._report is not None:
             self.model.set_practices(self._report.practices)  # the cards offer Contact IT anew
+        self._refresh_support()
+
+    def set_device_key(self, kid: str | None, protection: str = "") -> None:
+        """Show the device key's thumbprint and protection in the About line (None: no key)."""
+        self._device_key = (kid, protection) if kid else None
         self._refresh_support()
 
     def show_debug_info_copied(self) -> None:
@@ -515,6 +532,11 @@ class MainWindow(QMainWindow):
         self.help_links.setText(f"{style}<b>{title}</b> &nbsp; {links}" if entries else "")
         self.copy_debug_info.setText(strings.string("copyDebugInfo"))
         self.copied.setText(strings.string("debugInfoCopied"))
+        about = [strings.string("appVersion", version=__version__)]
+        if self._device_key is not None:
+            kid, protection = self._device_key
+            about.append(strings.string("deviceKey", kid=kid, protection=protection))
+        self.about.setText(" · ".join(about))
 
     def _refresh_texts(self) -> None:
         strings = self._instructions

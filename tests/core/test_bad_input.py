@@ -476,6 +476,7 @@ CONFIG_CASES = [
     Case("config-allowHosts-string", "config", "allowHosts: https://login.example.com\n", "allowHosts", 1, "must be a list of origins"),
     Case("config-allowHosts-number", "config", "allowHosts: [443]\n", "allowHosts", 1, "must be a list of origins"),
     Case("config-policyServer-http", "config", "policyServer: http://policy.example.com\n", "policyServer", 1, "must be an https:// URL"),
+    Case("config-enrollmentUrl-http", "config", "enrollmentUrl: http://enroll.example.com\n", "enrollmentUrl", 1, "must be an https:// URL"),
     Case("config-policyServer-number", "config", "policyServer: 443\n", "policyServer", 1, "must be text"),
     Case("config-organization-list", "config", "organization: [Example]\n", "organization", 1, "must be text"),
     Case("config-reminder-word", "config", "notifications:\n  enabled: true\n  reminderHours: daily\n", "notifications.reminderHours", 3, "must be a number of hours"),

@@ -71,6 +71,9 @@ def test_device_key_prints_the_public_jwk_and_keeps_the_key(
     assert first.stderr == f"a software key: {_key_file(tmp_path)}\n"
     second = _run(env, "device-key")
     assert json.loads(second.stdout) == jwk
+    # The window's About reads the kid from beside the key.
+    kept = json.loads(_key_file(tmp_path, "public-key.json").read_text())
+    assert kept["kid"] == jwk["kid"] and kept["keyProtection"] == "software"
 
 
 def test_device_key_csr_is_a_request_signed_by_the_device_key(env: dict[str, str]) -> None:

@@ -1,0 +1,183 @@
+"""Signed device tokens from the local API: `attest` in GraphQL and `POST /attest` (issue 17).
+
+A login page (or a local program) sends a nonce of its server's, and optionally its policy; the
+answer is a device token (`device_trust.token`): a compact JWS signed by the device key whose
+payload binds the nonce, the audience (the request's `Origin`, or "local" for a program without
+one), the time and the verdict for that policy, the very report `validate` answers from (the
+same cache and single flight of `ApiService`).
+
+`DeviceTrust` is the API's one holder of the device key and its `Attester` (and so of the nonce
+ledger): one per server, so one per scan worker and per `serve` process. The key is opened at
+the first token asked for, then kept; a key that cannot be opened (TPM gone, file corrupt,
+another kind than config.yaml's `deviceKey`) is `DeviceKeyUnusable`, whose message names the
+key file, and is tried again at the next request: it is never replaced here (only
+`stethoscope-desktop device-key --new` does). Opening and signing run on the request's handler
+thread, never on the accept loop; signatures are made one at a time (the Attester's lock).
+
+Nothing from `device_trust` (and so no `cryptography`) is imported until a token is asked for.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stethoscope_desktop.api.service import ApiError
+
+if TYPE_CHECKING:
+    from stethoscope_desktop.core.report import Report
+    from stethoscope_desktop.device_trust.keys import DeviceKey
+    from stethoscope_desktop.device_trust.token import Attestation, Attester
+
+log = logging.getLogger(__name__)
+
+KeyOpener = Callable[[str, "Path | None"], "DeviceKey"]
+
+
+class NonceRefused(ApiError):
+    """The nonce is not one the app signs (its length or characters), or too many were asked."""
+
+    code = "BAD_NONCE"
+
+
+class DeviceKeyUnusable(ApiError):
+    """The device key cannot be opened or cannot sign; the message names its file."""
+
+    code = "DEVICE_KEY_UNUSABLE"
+
+
+class AttestationUnavailable(ApiError):
+    """This server signs no tokens."""
+
+    code = "ATTESTATION_UNAVAILABLE"
+
+
+def check_nonce(nonce: object) -> str:
+    """Return `nonce` if the app signs it (16 to 256 URL-safe characters); NonceRefused if not."""
+    from stethoscope_desktop.device_trust.token import AttestationRefused, validate_nonce
+
+    try:
+        return validate_nonce(nonce)
+    except AttestationRefused as error:
+        raise NonceRefused(str(error)) from None
+
+
+def _open_device_key(choice: str, folder: Path | None) -> DeviceKey:
+    from stethoscope_desktop.device_trust.keys import open_device_key
+
+    return open_device_key(choice, folder)
+
+
+class DeviceTrust:
+    """The device key and its Attester for one API server, opened at the first token asked."""
+
+    def __init__(
+        self,
+        key_choice: Callable[[], str],
+        *,
+        folder: Path | None = None,
+        open_key: KeyOpener = _open_device_key,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Sign with the key of `folder` (default: the user's data folder's).
+
+        `key_choice` returns config.yaml's `deviceKey`; `open_key` opens the key
+        (`keys.open_device_key`).
+        """
+        self._key_choice = key_choice
+        self._folder = folder
+        self._open_key = open_key
+        self._clock = clock
+        self._attester: Attester | None = None
+        self._lock = threading.Lock()
+        self._last_token_at: float | None = None
+
+    def key(self) -> DeviceKey:
+        """Return the device key, opening it the first time; DeviceKeyUnusable if it can't be.
+
+        Shared by the tokens and the enrollment (`device_trust.enroll`): one open per process.
+        """
+        return self.attester().key
+
+    def attester(self) -> Attester:
+        """Return the Attester, opening the device key the first time; DeviceKeyUnusable."""
+        with self._lock:
+            if self._attester is not None:
+                return self._attester
+            from stethoscope_desktop.device_trust.keys import DeviceKeyError
+            from stethoscope_desktop.device_trust.token import Attester
+
+            try:
+                key = self._open_key(self._key_choice(), self._folder)
+            except DeviceKeyError as error:
+                log.error("the device key cannot be used: %s", error)
+                raise DeviceKeyUnusable(f"the device key cannot be used: {error}") from None
+            except OSError as error:  # its folder cannot be made or written
+                where = error.filename or self._folder or "the user's data folder"
+                log.error("the device key cannot be made in %s: %s", where, error.strerror)
+                raise DeviceKeyUnusable(
+                    f"the device key cannot be made in {where}: {error.strerror}"
+                ) from None
+            log.info("device key %s (%s) in %s", key.kid, key.protection, key.path)
+            _remember_public_key(key)
+            self._attester = Attester(key)
+            return self._attester
+
+    def attest(
+        self,
+        report: Report,
+        *,
+        nonce: str,
+        audience: str,
+        page_policy: Any,
+        policy_version: str,
+    ) -> Attestation:
+        """Return the token for `report` (see `token.Attester.attest`), as an ApiError if not."""
+        from stethoscope_desktop.device_trust.keys import DeviceKeyError
+        from stethoscope_desktop.device_trust.token import AttestationRefused
+
+        attester = self.attester()
+        try:
+            attestation = attester.attest(
+                report,
+                nonce=nonce,
+                audience=audience,
+                page_policy=page_policy,
+                policy_version=policy_version,
+                now=self._clock(),
+            )
+        except AttestationRefused as error:
+            raise NonceRefused(str(error)) from None
+        except DeviceKeyError as error:
+            log.error("no device token: %s", error)
+            raise DeviceKeyUnusable(f"the device key cannot sign: {error}") from None
+        with self._lock:
+            self._last_token_at = self._clock()
+        return attestation
+
+    def remembering(self) -> bool:
+        """Return True while a signed nonce is still remembered (its token may still be used).
+
+        The scan worker stays while this holds, so that a nonce is never signed again into a
+        different token by a worker started later (the ledger lives in the process).
+        """
+        from stethoscope_desktop.device_trust.token import (
+            NONCE_MARGIN_SECONDS,
+            TOKEN_LIFETIME_SECONDS,
+        )
+
+        with self._lock:
+            last = self._last_token_at
+        kept = TOKEN_LIFETIME_SECONDS + NONCE_MARGIN_SECONDS
+        return last is not None and self._clock() - last < kept
+
+
+def _remember_public_key(key: DeviceKey) -> None:
+    """Keep the key's public JWK beside it for the window (which loads no cryptography)."""
+    from stethoscope_desktop.device_trust.public_key import remember_public_key
+
+    remember_public_key(key)
