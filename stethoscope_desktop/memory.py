@@ -53,9 +53,7 @@ def release_free_memory() -> None:
     linecache.clearcache()
     re.purge()
     gc.collect()
-    libc = _libc()
-    if libc is not None:
-        libc.malloc_trim(0)
+    return_freed_heap()
 
 
 def return_freed_heap() -> None:

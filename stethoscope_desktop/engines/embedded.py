@@ -473,8 +473,8 @@ class EmbeddedEngine(QueryEngine):
             str, tuple[tuple[tuple[str, list[tuple[Value, ...]]], ...], QueryResult]
         ] = {}
         self._tables_read_chars = 0
-        # Per table without key columns: its last generated rows and their typed tuples; and
-        # whether its last generation waited on the machine (see EmbeddedScanSession.prepare).
+        # Per table: whether its last generation waited on the machine (see
+        # EmbeddedScanSession.prepare), and its last generated rows with their typed tuples.
         self._waited: dict[str, bool] = {}
         self._typed: dict[str, tuple[list[Row], list[tuple[Value, ...]]]] = {}
 
@@ -617,7 +617,9 @@ class EmbeddedEngine(QueryEngine):
             return
         if len(self._results) >= MAX_REMEMBERED_RESULTS:
             self._results.clear()
-        self._results[sql] = (inputs, result)
+        # Its own rows: the caller of this run may change the ones it was handed.
+        kept = QueryResult(tuple(dict(row) for row in result.rows), result.tables)
+        self._results[sql] = (inputs, kept)
 
     def run_query(
         self, session: EmbeddedScanSession, sql: str, *, time_limit: float | None = None

@@ -94,9 +94,9 @@ def parse_proc_net(
 ) -> list[InetSocket]:
     """Parse the text of one /proc/net/{tcp,udp}[6] file; malformed lines are skipped.
 
-    `listening_only` keeps listening sockets only, found by one regular-expression search over
-    the whole text for their state (TCP) or remote port (UDP) before anything is decoded: a
-    machine with thousands of connections costs one pass in C, not a split per line.
+    `listening_only` keeps listening sockets only, found by their state (TCP) or remote port
+    (UDP) in one pass over the whole text before anything is decoded (`_listening_lines`): a
+    machine with thousands of connections costs a search in C, not a split per line.
     """
     lines = _listening_lines(text, protocol) if listening_only else text.splitlines()[1:]
     sockets: list[InetSocket] = []
