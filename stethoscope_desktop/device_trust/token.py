@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from stethoscope_desktop import __version__
-from stethoscope_desktop.core.files import write_atomically
+from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.device_trust.jws import sign_compact
 from stethoscope_desktop.device_trust.keys import DeviceKey
@@ -234,16 +234,31 @@ class NonceLedger:
         now = time.time() if now is None else now
         with self._lock:
             self._forget_old(now)
-            found = self._tokens.get((origin, nonce))
-            if found:
-                return found[1]
-            if len(self._tokens) >= self._max:
-                raise AttestationRefused(
-                    f"more than {self._max} tokens were asked for in {self._keep:.0f} seconds; "
-                    "try again later"
-                )
-            self._tokens[(origin, nonce)] = (now, token)
-            return token
+            handed, _ = self._admit(self._tokens, origin, nonce, token, now)
+            return handed
+
+    def _admit(
+        self,
+        tokens: OrderedDict[tuple[str, str], tuple[float, str]],
+        origin: str,
+        nonce: str,
+        token: str,
+        now: float,
+    ) -> tuple[str, bool]:
+        """Return the token to hand out for (origin, nonce) and whether `token` was added.
+
+        The one in `tokens` already, else `token`, added; AttestationRefused when it is full.
+        """
+        found = tokens.get((origin, nonce))
+        if found:
+            return found[1], False
+        if len(tokens) >= self._max:
+            raise AttestationRefused(
+                f"more than {self._max} tokens were asked for in {self._keep:.0f} seconds; "
+                "try again later"
+            )
+        tokens[(origin, nonce)] = (now, token)
+        return token, True
 
     def _forget_old(self, now: float) -> None:
         while self._tokens:
@@ -275,6 +290,7 @@ class FileNonceLedger(NonceLedger):
         """Keep the ledger in `path` (its folder is made when the first nonce is recorded)."""
         super().__init__(keep_seconds=keep_seconds, max_remembered=max_remembered)
         self.path = path
+        self._swept = False
 
     def __len__(self) -> int:
         """Return how many nonces the file remembers now."""
@@ -296,15 +312,12 @@ class FileNonceLedger(NonceLedger):
         now = time.time() if now is None else now
         with self._locked():
             tokens = self._load(now)
-            found = tokens.get((origin, nonce))
-            if found:
-                return found[1]
-            if len(tokens) >= self._max:
-                raise AttestationRefused(
-                    f"more than {self._max} tokens were asked for in {self._keep:.0f} seconds; "
-                    "try again later"
-                )
-            tokens[(origin, nonce)] = (now, token)
+            handed, added = self._admit(tokens, origin, nonce, token, now)
+            if not added:
+                return handed
+            if not self._swept:  # what a writer killed mid-write left, once per process
+                remove_stale_temporaries(self.path)
+                self._swept = True
             entries = [
                 {"origin": o, "nonce": n, "at": at, "token": t}
                 for (o, n), (at, t) in tokens.items()

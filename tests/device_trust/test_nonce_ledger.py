@@ -33,7 +33,11 @@ from stethoscope_desktop.device_trust.token import (
 )
 from stethoscope_desktop.device_trust.verify import verify_token
 from tests.api.helpers import request
-from tests.test_worker import StartWorker, start_worker  # noqa: F401 (the fixture)
+from tests.test_worker import (  # noqa: F401 (start_worker: the fixture)
+    StartWorker,
+    start_worker,
+    worker_on_api_sockets,
+)
 from tests.ui.reports import mixed_report
 
 NONCE = "nonce-of-the-login-server-0123"
@@ -201,21 +205,12 @@ def test_two_worker_processes_in_a_row_sign_a_nonce_once(
     start_worker: StartWorker,  # noqa: F811 (the fixture)
     tmp_path: Path,
 ) -> None:
-    from stethoscope_desktop.api.listen import bind_loopback, close_all
-
     machine = tmp_path / "etc-xdg" / "stethoscope"
     machine.mkdir(parents=True)
     (machine / "config.yaml").write_text("deviceKey: software\n", encoding="utf-8")
 
     def attest_in_a_worker(nonce: str) -> dict[str, str]:
-        sockets = bind_loopback(0)
-        try:
-            port = sockets[0].getsockname()[1]
-            fds = tuple(listening.fileno() for listening in sockets)
-            for listening in sockets:
-                listening.set_inheritable(True)
-            fd_args = [arg for fd in fds for arg in ("--api-fd", str(fd))]
-            worker = start_worker("--idle-seconds", "2", *fd_args, pass_fds=fds)
+        with worker_on_api_sockets(start_worker, idle_seconds="2") as (worker, port):
             answer = request(
                 port,
                 "POST",
@@ -227,8 +222,6 @@ def test_two_worker_processes_in_a_row_sign_a_nonce_once(
             assert answer.status == 200, (answer.body, worker.stderr())
             # It leaves after its idle time although it signed a token just now.
             assert worker.wait(timeout=30) == 0, worker.stderr()
-        finally:
-            close_all(sockets)
         body: dict[str, str] = answer.body
         return body
 
