@@ -346,15 +346,17 @@ class FileNonceLedger(NonceLedger):
                     f"{error.strerror or error}"
                 ) from None
             try:
-                _lock_file(fd, lock_path)
-                yield
+                with _file_locked(fd, lock_path):
+                    yield
             finally:
-                os.close(fd)  # closing it releases the lock
+                os.close(fd)
 
     def _load(self, now: float) -> OrderedDict[tuple[str, str], tuple[float, str]]:
         """Return the file's live entries, oldest first; fail safe on a file not read whole."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+            # Non-blocking: a FIFO in its place must not hang the app; binary on Windows.
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+            fd = os.open(self.path, flags)
         except FileNotFoundError:
             return OrderedDict()
         except OSError as error:
@@ -426,12 +428,14 @@ def _ledger_entries(data: bytes) -> Iterator[tuple[str, str, float, str]]:
 _ENTRY_MEMBERS = ("origin", "nonce", "at", "token")
 
 
-def _lock_file(fd: int, path: Path) -> None:
-    """Wait for the exclusive lock on the open file `fd` (released when it is closed)."""
+@contextlib.contextmanager
+def _file_locked(fd: int, path: Path) -> Iterator[None]:
+    """Hold the exclusive lock on the open file `fd` (its first byte on Windows)."""
     try:
         if sys.platform == "win32":
             import msvcrt
 
+            os.lseek(fd, 0, os.SEEK_SET)
             msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for about 10 s, then OSError
         else:
             import fcntl
@@ -441,6 +445,19 @@ def _lock_file(fd: int, path: Path) -> None:
         raise NonceLedgerUnusable(
             f"cannot lock the nonce ledger's lock file {path}: {error.strerror or error}"
         ) from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if sys.platform == "win32":
+                import msvcrt
+
+                os.lseek(fd, 0, os.SEEK_SET)
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
