@@ -378,6 +378,8 @@ class FileNonceLedger(NonceLedger):
         if problem is None:
             try:
                 for origin, nonce, at, token in _ledger_entries(data):
+                    if (origin, nonce) in tokens:  # never written so: which one was handed out?
+                        raise ValueError("a nonce is in it twice")
                     if now - at < self._keep:
                         tokens[(origin, nonce)] = (at, token)
             except ValueError as error:

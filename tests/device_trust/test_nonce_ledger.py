@@ -122,6 +122,9 @@ def test_two_ledgers_at_once_hand_out_one_token_per_nonce(tmp_path: Path) -> Non
             {"format": 1, "entries": [{"origin": ORIGIN, "nonce": NONCE, "at": True, "token": "t"}]}
         ).encode(),
         b"",
+        json.dumps(
+            {"format": 1, "entries": [{"origin": ORIGIN, "nonce": NONCE, "at": NOW, "token": t} for t in "ab"]}
+        ).encode(),
     ],
 )  # fmt: skip
 @pytest.mark.allow_warnings
