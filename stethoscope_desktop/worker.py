@@ -430,8 +430,9 @@ def run_worker(args: argparse.Namespace) -> int:
 
         def busy() -> bool:
             fetching = not loader.policy_server.wait(0)
-            # A worker that signed a device token stays while its nonce is remembered: a new
-            # worker (a new ledger) must not sign that nonce again into another token.
+            # The nonce ledger is a file (device_trust.token), so a worker that signed a device
+            # token leaves after its idle time like any other; only a ledger kept in memory
+            # would hold it while its nonces are remembered (`remembering`).
             answering = api is not None and (api.busy() or api.device_trust.remembering())
             return fetching or answering
 

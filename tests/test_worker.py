@@ -768,7 +768,9 @@ def test_the_worker_leaves_by_itself_after_idle_seconds(start_worker: StartWorke
 
 
 @contextlib.contextmanager
-def worker_on_api_sockets(start_worker: StartWorker) -> Iterator[tuple[WorkerProcess, int]]:
+def worker_on_api_sockets(
+    start_worker: StartWorker, idle_seconds: str = "30"
+) -> Iterator[tuple[WorkerProcess, int]]:
     """A worker serving the API on loopback sockets bound here, as the tray binds them."""
     sockets = bind_loopback(0)
     try:
@@ -777,7 +779,7 @@ def worker_on_api_sockets(start_worker: StartWorker) -> Iterator[tuple[WorkerPro
         for listening in sockets:
             listening.set_inheritable(True)
         fd_args = [arg for fd in fds for arg in ("--api-fd", str(fd))]
-        yield start_worker("--idle-seconds", "30", *fd_args, pass_fds=fds), port
+        yield start_worker("--idle-seconds", idle_seconds, *fd_args, pass_fds=fds), port
     finally:
         close_all(sockets)
 

@@ -21,11 +21,26 @@ function reject(check, message) {
   return error;
 }
 
+// The bytes of canonical base64url: no padding, only A-Z a-z 0-9 - _, and no bits set in the
+// last character that encode nothing (Buffer.from would ignore them, and so read several
+// spellings of one signature); null if `text` is not that.
+function canonicalBase64url(text) {
+  if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
+  const bytes = Buffer.from(text, 'base64url');
+  return bytes.toString('base64url') === text ? bytes : null;
+}
+
+function part(text, what) {
+  const bytes = canonicalBase64url(text);
+  if (bytes === null) throw reject('malformed', `the ${what} is not canonical base64url without padding`);
+  return bytes;
+}
+
 function jsonPart(text, what) {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw reject('malformed', `the ${what} is not base64url`);
+  const bytes = part(text, what);
   let value;
   try {
-    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     throw reject('malformed', `the ${what} is not JSON`);
   }
@@ -54,18 +69,21 @@ function verifyDeviceToken(token, jwk, { nonce, origin, now = Date.now() / 1000,
   if (parts.length !== 3) throw reject('malformed', 'a compact JWS has 3 parts');
   const header = jsonPart(parts[0], 'header');
   const payload = jsonPart(parts[1], 'payload');
+  const signature = part(parts[2], 'signature');
   if (header.alg !== 'ES256') throw reject('alg', `alg ${JSON.stringify(header.alg)} is not ES256`);
   if ('crit' in header) throw reject('malformed', 'the header has crit extensions');
+  if (canonicalBase64url(jwk.x) === null || canonicalBase64url(jwk.y) === null) {
+    throw reject('key', "the JWK's x and y must be canonical base64url");
+  }
   const kid = thumbprint(jwk);
-  if (header.kid !== kid) throw reject('kid', `kid ${header.kid} is not the key's ${kid}`);
   let key;
   try {
     key = crypto.createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y }, format: 'jwk' });
   } catch {
     throw reject('key', 'the JWK is not a P-256 public key');
   }
-  const signature = Buffer.from(parts[2], 'base64url');
-  const valid = signature.length === 64 && /^[A-Za-z0-9_-]*$/.test(parts[2]) &&
+  if (header.kid !== kid) throw reject('kid', `kid ${header.kid} is not the key's ${kid}`);
+  const valid = signature.length === 64 &&
     crypto.verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key, dsaEncoding: 'ieee-p1363' }, signature);
   if (!valid) throw reject('signature', 'the signature does not verify with this key');
   const got = Buffer.from(typeof payload.nonce === 'string' ? payload.nonce : '');

@@ -17,6 +17,8 @@
 #                                       from the packed app's argument parser
 #   /etc/xdg/autostart/stethoscope-desktop.desktop   start at login for every user
 #   /etc/xdg/stethoscope/...            IT's files
+# With tpm2-pytss in lib/ (see --tpm), a user's device key is kept in the TPM 2.0, and the
+# package depends on the libtss2 libraries it links to.
 # Every file under /etc is a conffile: an upgrade keeps what was edited on the machine (the new
 # version lands beside it as *.dpkg-dist), `dpkg -r` keeps them, `dpkg -P` removes them.
 #
@@ -30,8 +32,14 @@
 #   --compression C   xz (default: smallest), zstd (fastest; dpkg 1.21.18+, Debian 12, Ubuntu
 #                     21.10+), gzip or none.
 #   --maintainer M    the Maintainer field (default: "IT <root@localhost>").
+#   --tpm WHEN        auto (default), yes or no: pack tpm2-pytss, which keeps the device key in
+#                     the TPM 2.0 (else users get software keys). PyPI has no wheel of it, so it
+#                     is built here against this machine's libtss2: it needs libtss2-dev,
+#                     pkg-config, gcc and pythonX.Y-dev. auto packs it where they are and warns
+#                     where not; yes fails without them.
 # pip reads its usual settings (PIP_INDEX_URL, PIP_FIND_LINKS, a pip.conf) to find the wheels.
-# Needs: dpkg-deb 1.19+ (no root needed to build), pythonX.Y with pip, network or a wheelhouse.
+# Needs: dpkg-deb 1.19+ (no root needed to build), pythonX.Y with pip, network or a wheelhouse;
+# for the TPM: libtss2-dev, pkg-config, gcc, pythonX.Y-dev and readelf (binutils).
 set -euo pipefail
 
 PACKAGE=stethoscope-desktop
@@ -66,6 +74,7 @@ python=/usr/bin/python3
 wheel=""
 compression=xz
 maintainer="IT <root@localhost>"
+tpm=auto
 while [ $# -gt 0 ]; do
   case "$1" in
     --revision) revision="${2:?--revision needs a value}"; shift 2 ;;
@@ -73,6 +82,7 @@ while [ $# -gt 0 ]; do
     --wheel) wheel="${2:?--wheel needs a value}"; shift 2 ;;
     --compression) compression="${2:?--compression needs a value}"; shift 2 ;;
     --maintainer) maintainer="${2:?--maintainer needs a value}"; shift 2 ;;
+    --tpm) tpm="${2:?--tpm needs a value}"; shift 2 ;;
     -h | --help) usage ;;
     --) shift; break ;;
     -*) echo "build-deb: unknown option $1" >&2; usage ;;
@@ -88,6 +98,10 @@ out_dir="$2"
 case "$compression" in
   xz | zstd | gzip | none) ;;
   *) fail "--compression: xz, zstd, gzip or none" ;;
+esac
+case "$tpm" in
+  auto | yes | no) ;;
+  *) fail "--tpm: auto, yes or no" ;;
 esac
 [ -z "$wheel" ] || [ -f "$wheel" ] || fail "$wheel: no such wheel"
 command -v dpkg-deb >/dev/null || fail "dpkg-deb is missing (it comes with dpkg)"
@@ -130,10 +144,59 @@ app_version="$(basename "$wheel" | sed -E 's/^stethoscope_desktop-([^-]+)-.*/\1/
 # PEP 440 pre-releases sort before the release in Debian only with a tilde: 1.0rc1 -> 1.0~rc1.
 version="$(printf '%s' "$app_version" | sed -E 's/(a|b|rc|\.dev)([0-9]+)/~\1\2/')-$revision"
 
+# The TPM device key: the app's `tpm` extra (tpm2-pytss), whose wheel is built here (PyPI has
+# none) against this machine's libtss2; the launcher's python -I -S sees no Debian package.
+extras=gui
+no_tpm() {
+  [ "$tpm" = auto ] || fail "$1"
+  echo "build-deb: warning: $1; users of this package get software device keys" >&2
+}
+if [ "$tpm" != no ]; then
+  tpm_requirement="$("$python" -c '
+import re, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel:
+    metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    for line in wheel.read(metadata).decode("utf-8").splitlines():
+        if line.startswith("Requires-Dist:") and re.search(r"extra *== *.tpm\b", line):
+            print(line.split(":", 1)[1].split(";")[0].strip())
+            break
+' "$wheel")" || fail "cannot read the requirements of $wheel"
+  if [ -z "$tpm_requirement" ]; then
+    no_tpm "the app's wheel has no tpm extra"
+  elif ! pkg-config --exists tss2-esys tss2-tctildr tss2-mu tss2-rc 2>/dev/null; then
+    no_tpm "libtss2-dev (or pkg-config) is missing to build tpm2-pytss"
+  else
+    echo "build-deb: building $tpm_requirement against libtss2 $(pkg-config --modversion tss2-esys)" >&2
+    if "$python" -m pip wheel --quiet --no-deps --disable-pip-version-check -w "$work/tpm" \
+      "$tpm_requirement" >&2; then
+      extras=gui,tpm
+    else
+      no_tpm "tpm2-pytss did not build (it needs gcc and python$py_version-dev too)"
+    fi
+  fi
+fi
+
 echo "build-deb: installing the app and its dependencies for Python $py_version" >&2
 mkdir -p "$root$LIB"
 "$python" -m pip install --quiet --no-compile --only-binary=:all: --no-warn-script-location \
-  --disable-pip-version-check --root-user-action=ignore --target "$root$LIB" "$wheel[gui]" >&2
+  --disable-pip-version-check --root-user-action=ignore --find-links "$work/tpm" \
+  --target "$root$LIB" "$wheel[$extras]" >&2
+
+# The libtss2 packages tpm2-pytss links to, and the TCTI that reaches the kernel's TPM (which
+# libtss2-tctildr loads at run time), as this machine's dpkg names them: the names carry the
+# library's ABI and change between releases (libtss2-esys-3.0.2-0 on Debian 12).
+tpm_depends=""
+if [ "$extras" = gui,tpm ]; then
+  binding="$(ls "$root$LIB"/tpm2_pytss/_libtpm2_pytss*.so)" || fail "tpm2-pytss has no compiled part"
+  sonames="$(readelf -d "$binding" | sed -n 's/.*(NEEDED).*\[\(libtss2-[^]]*\)\]/\1/p')
+libtss2-tcti-device.so.0"
+  for soname in $sonames; do
+    owner="$(dpkg-query -S "*/$soname" 2>/dev/null |
+      sed -n "s/^\([^:,]*\)\(:$arch\)\{0,1\}: .*/\1/p" | head -n 1)"
+    [ -n "$owner" ] || fail "no installed package holds $soname, which tpm2-pytss needs"
+    case ", $tpm_depends, " in *", $owner, "*) ;; *) tpm_depends="$tpm_depends, $owner" ;; esac
+  done
+fi
 rm -rf "$root$LIB/bin" # the libraries' console scripts, with this machine's interpreter in them
 # Bytecode with the installed paths in it (tracebacks name /opt/...); Python 2 files that some
 # libraries carry as test data do not compile, and need not.
@@ -188,7 +251,7 @@ Maintainer: $maintainer
 Installed-Size: $installed_size
 Section: admin
 Priority: optional
-Depends: python$py_version, $(printf '%s' "$QT_DEPENDS" | tr -s '\n ' ' ')
+Depends: python$py_version, $(printf '%s' "$QT_DEPENDS" | tr -s '\n ' ' ')$tpm_depends
 Recommends: $RECOMMENDS
 Description: security checkup of this computer, in the system tray
  Stethoscope Desktop checks this computer's security settings (disk

@@ -6,13 +6,19 @@ payload binds the nonce, the audience (the request's `Origin`, or "local" for a 
 one), the time and the verdict for that policy, the very report `validate` answers from (the
 same cache and single flight of `ApiService`).
 
-`DeviceTrust` is the API's one holder of the device key and its `Attester` (and so of the nonce
-ledger): one per server, so one per scan worker and per `serve` process. The key is opened at
-the first token asked for, then kept; a key that cannot be opened (TPM gone, file corrupt,
-another kind than config.yaml's `deviceKey`) is `DeviceKeyUnusable`, whose message names the
-key file, and is tried again at the next request: it is never replaced here (only
-`stethoscope-desktop device-key --new` does). Opening and signing run on the request's handler
-thread, never on the accept loop; signatures are made one at a time (the Attester's lock).
+`DeviceTrust` is the API's one holder of the device key and its `Attester`: one per server, so
+one per scan worker and per `serve` process. The nonce ledger is a file in the user's state
+folder (`token.FileNonceLedger`; beside the key when a key folder is given, as tests do), shared
+by every process of the user, so a worker may leave after its idle time although it signed a
+token a moment ago; a ledger that cannot be used refuses tokens (`AttestationUnavailable`, 503).
+The key is opened at the first token asked for, then kept while its file stays the same: when
+`stethoscope-desktop device-key --new` replaced it (the key file's identity, size or time
+changed, or another key file appeared), the next token opens the new key and is signed by it,
+and `public-key.json` (the window's About line) follows. A key that cannot be opened (TPM gone,
+file corrupt, another kind than config.yaml's `deviceKey`) is `DeviceKeyUnusable`, whose
+message names the key file, and is tried again at the next request: it is never replaced here
+(only `device-key --new` does). Opening and signing run on the request's handler thread, never
+on the accept loop; signatures are made one at a time (the Attester's lock).
 
 Nothing from `device_trust` (and so no `cryptography`) is imported until a token is asked for.
 """
@@ -20,6 +26,7 @@ Nothing from `device_trust` (and so no `cryptography`) is imported until a token
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +38,7 @@ from stethoscope_desktop.api.service import ApiError
 if TYPE_CHECKING:
     from stethoscope_desktop.core.report import Report
     from stethoscope_desktop.device_trust.keys import DeviceKey
-    from stethoscope_desktop.device_trust.token import Attestation, Attester
+    from stethoscope_desktop.device_trust.token import Attestation, Attester, NonceLedger
 
 log = logging.getLogger(__name__)
 
@@ -82,17 +89,21 @@ class DeviceTrust:
         folder: Path | None = None,
         open_key: KeyOpener = _open_device_key,
         clock: Callable[[], float] = time.time,
+        ledger: NonceLedger | None = None,
     ) -> None:
         """Sign with the key of `folder` (default: the user's data folder's).
 
         `key_choice` returns config.yaml's `deviceKey`; `open_key` opens the key
-        (`keys.open_device_key`).
+        (`keys.open_device_key`); `ledger` remembers the nonces signed (default: the file in the
+        user's state folder, or in `folder` when one is given).
         """
         self._key_choice = key_choice
         self._folder = folder
         self._open_key = open_key
         self._clock = clock
+        self._ledger = ledger
         self._attester: Attester | None = None
+        self._key_stamp: tuple[object, ...] = ()
         self._lock = threading.Lock()
         self._last_token_at: float | None = None
 
@@ -104,12 +115,25 @@ class DeviceTrust:
         return self.attester().key
 
     def attester(self) -> Attester:
-        """Return the Attester, opening the device key the first time; DeviceKeyUnusable."""
+        """Return the Attester, opening the device key the first time; DeviceKeyUnusable.
+
+        A key replaced since (`device-key --new`) is opened again: the Attester then signs with
+        the new key, with the same ledger.
+        """
         with self._lock:
             if self._attester is not None:
-                return self._attester
+                if _key_stamp(self._attester.key) == self._key_stamp:
+                    return self._attester
+                log.info(
+                    "the device key %s was replaced: opening the new one", self._attester.key.kid
+                )
+                self._attester = None  # never sign with a key that was replaced
             from stethoscope_desktop.device_trust.keys import DeviceKeyError
-            from stethoscope_desktop.device_trust.token import Attester
+            from stethoscope_desktop.device_trust.token import (
+                Attester,
+                FileNonceLedger,
+                default_ledger_path,
+            )
 
             try:
                 key = self._open_key(self._key_choice(), self._folder)
@@ -124,7 +148,13 @@ class DeviceTrust:
                 ) from None
             log.info("device key %s (%s) in %s", key.kid, key.protection, key.path)
             _remember_public_key(key)
-            self._attester = Attester(key)
+            if self._ledger is None:
+                from stethoscope_desktop.device_trust.token import LEDGER_FILE
+
+                path = default_ledger_path() if self._folder is None else self._folder / LEDGER_FILE
+                self._ledger = FileNonceLedger(path)
+            self._key_stamp = _key_stamp(key)
+            self._attester = Attester(key, self._ledger)
             return self._attester
 
     def attest(
@@ -138,7 +168,7 @@ class DeviceTrust:
     ) -> Attestation:
         """Return the token for `report` (see `token.Attester.attest`), as an ApiError if not."""
         from stethoscope_desktop.device_trust.keys import DeviceKeyError
-        from stethoscope_desktop.device_trust.token import AttestationRefused
+        from stethoscope_desktop.device_trust.token import AttestationRefused, NonceLedgerUnusable
 
         attester = self.attester()
         try:
@@ -152,6 +182,9 @@ class DeviceTrust:
             )
         except AttestationRefused as error:
             raise NonceRefused(str(error)) from None
+        except NonceLedgerUnusable as error:
+            log.error("no device token: %s", error)
+            raise AttestationUnavailable(str(error)) from None
         except DeviceKeyError as error:
             log.error("no device token: %s", error)
             raise DeviceKeyUnusable(f"the device key cannot sign: {error}") from None
@@ -160,11 +193,14 @@ class DeviceTrust:
         return attestation
 
     def remembering(self) -> bool:
-        """Return True while a signed nonce is still remembered (its token may still be used).
+        """Return True while a nonce signed here is remembered by this process alone.
 
-        The scan worker stays while this holds, so that a nonce is never signed again into a
-        different token by a worker started later (the ledger lives in the process).
+        Only a ledger in memory (given to the constructor) does that: then the scan worker stays
+        while this holds, so that a worker started later never signs that nonce again into a
+        different token. The ledger file (the default) outlives the process: always False.
         """
+        if self._ledger is None or self._ledger.persistent:
+            return False
         from stethoscope_desktop.device_trust.token import (
             NONCE_MARGIN_SECONDS,
             TOKEN_LIFETIME_SECONDS,
@@ -174,6 +210,22 @@ class DeviceTrust:
             last = self._last_token_at
         kept = TOKEN_LIFETIME_SECONDS + NONCE_MARGIN_SECONDS
         return last is not None and self._clock() - last < kept
+
+
+def _key_stamp(key: DeviceKey) -> tuple[object, ...]:
+    """Return what changes when the key is replaced.
+
+    That is its file's identity, size and time, and the key files in its folder (a key of
+    another kind made in its place).
+    """
+    from stethoscope_desktop.device_trust.keys import existing_key_files
+
+    try:
+        info = os.stat(key.path)
+        identity: tuple[object, ...] = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    except OSError:
+        identity = ("gone",)
+    return (*identity, *(path.name for path in existing_key_files(key.path.parent)))
 
 
 def _remember_public_key(key: DeviceKey) -> None:

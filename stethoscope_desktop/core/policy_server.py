@@ -114,14 +114,19 @@ def _https_only_redirects() -> urllib.request.HTTPRedirectHandler:
     return HttpsOnlyRedirects()
 
 
-def _default_context() -> ssl.SSLContext:
-    """Return a context that verifies against the system's trust store.
+def tls_client_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Return a TLS client context that verifies the server's certificate and name.
 
-    `truststore` (where installed) reads the OS's own store, which the macOS Keychain needs;
-    otherwise OpenSSL's default paths (Linux) or the Windows store, as `ssl` loads them.
+    `ca_file` (a PEM CA bundle) replaces the system's trust store, for a private CA or a test.
+    Without it, the system's trust store: `truststore` (where installed) reads the OS's own
+    store, which the macOS Keychain needs; otherwise OpenSSL's default paths (Linux) or the
+    Windows store, as `ssl` loads them. The policy server's fetches and the device key's
+    enrollment (`device_trust.enroll`) both use it.
     """
     import ssl
 
+    if ca_file:
+        return ssl.create_default_context(cafile=ca_file)
     try:
         import truststore  # type: ignore[import-not-found, unused-ignore]
     except ImportError:
@@ -136,11 +141,10 @@ def https_opener(ca_file: str | None = None, *, max_bytes: int = MAX_POLICY_BYTE
     `ca_file` (a PEM bundle) replaces the system's trust store, for a private CA or a test.
     """
     import http.client
-    import ssl
     import urllib.error
     import urllib.request
 
-    context = ssl.create_default_context(cafile=ca_file) if ca_file else _default_context()
+    context = tls_client_context(ca_file)
     opener = urllib.request.build_opener(
         urllib.request.HTTPSHandler(context=context), _https_only_redirects()
     )

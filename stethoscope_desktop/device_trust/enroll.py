@@ -61,17 +61,16 @@ def https_poster(ca_file: str | None = None) -> Poster:
     """
     # The HTTPS stack (OpenSSL's libraries) is loaded only where an enrollmentUrl is set.
     import http.client
-    import ssl
     import urllib.error
     import urllib.request
 
-    from stethoscope_desktop.core.policy_server import _default_context
+    from stethoscope_desktop.core.policy_server import tls_client_context
 
     class NoRedirects(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args: Any, **kwargs: Any) -> None:
             return None  # urllib then raises HTTPError with the 3xx status
 
-    context = ssl.create_default_context(cafile=ca_file) if ca_file else _default_context()
+    context = tls_client_context(ca_file)
     opener = urllib.request.build_opener(
         urllib.request.HTTPSHandler(context=context), NoRedirects()
     )

@@ -2,9 +2,9 @@
 
 ES256 signs with ECDSA on P-256 and SHA-256; the signature in a JWS is the raw `r || s` (32
 bytes each, big-endian: 64 bytes), not the DER of X.509 and OpenSSL. Every part of a compact JWS
-is base64url without padding (RFC 7515 §2). A key's `kid` is its RFC 7638 thumbprint: base64url
-of the SHA-256 of the JSON object of its required members (`crv`, `kty`, `x`, `y`), keys sorted,
-no whitespace.
+(and a JWK's `x` and `y`) is base64url without padding (RFC 7515 §2), read only in its canonical
+spelling (`b64url_decode`). A key's `kid` is its RFC 7638 thumbprint: base64url of the SHA-256 of
+the JSON object of its required members (`crv`, `kty`, `x`, `y`), keys sorted, no whitespace.
 
 The JWK functions and `parse_compact` need no `cryptography`; `public_key_from_jwk`,
 `jwk_from_public_key` and the DER conversions do, and import it when called.
@@ -45,13 +45,24 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str, what: str = "value") -> bytes:
-    """Return the bytes of unpadded base64url `text`; JwsError naming `what` if it is not."""
+    """Return the bytes of canonical unpadded base64url `text`; JwsError naming `what` if not.
+
+    Canonical (RFC 4648 §3.5): no padding, and the bits of the last character that encode no
+    byte are zero. Otherwise several texts would decode to the same bytes, and a token could be
+    rewritten (its signature spelled another way) and still verify.
+    """
     if not _BASE64URL.fullmatch(text) or len(text) % 4 == 1:
         raise JwsError(f"the {what} is not base64url without padding")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except (binascii.Error, ValueError) as error:
         raise JwsError(f"the {what} is not base64url: {error}") from None
+    if b64url_encode(data) != text:
+        raise JwsError(
+            f"the {what} is not canonical base64url (its last character has bits set that "
+            "encode nothing)"
+        )
+    return data
 
 
 def canonical_json(value: Any) -> bytes:

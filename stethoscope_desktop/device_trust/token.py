@@ -18,28 +18,52 @@ page sends: object members sorted by name, no whitespace, UTF-8 (characters beyo
 they are), numbers as JavaScript writes them (`JSON.stringify`: 2.0 is `2`). A page computes
 the same bytes with `JSON.stringify` of the policy with sorted keys.
 
-A nonce is signed once per origin: `NonceLedger` remembers each (origin, nonce) with its token
-for the token's lifetime and a clock-skew margin, and gives the same token again when asked
-again, never a second, different one; it holds at most `MAX_REMEMBERED` nonces (then it refuses
-new ones until some expire).
+A nonce is signed once per origin: a ledger remembers each (origin, nonce) with its token for
+the token's lifetime and a clock-skew margin (`NONCE_KEEP_SECONDS`, six minutes), and gives the
+same token again when asked again, never a second, different one; it holds a bounded number of
+nonces (then it refuses new ones until some expire).
+
+Where the ledger lives (a decision): in a file, `FileNonceLedger`, `nonce-ledger.json` in the
+user's state folder (`platformdirs.user_state_dir("stethoscope")`), not only in the signing
+process's memory (`NonceLedger`). With a ledger in memory, the scan worker that signed a token
+had to stay up for six minutes after it, since a worker started later would not know the nonce
+and could sign it again; with the file, the worker leaves after its normal idle time, and a
+worker started later, a `serve` process, or two of them at once (a lock file serialises them)
+all see the same ledger. The file is small and bounded (`MAX_FILE_REMEMBERED` entries, at most
+`MAX_LEDGER_FILE_BYTES`), mode 0600, and replaced whole on each change (a temporary file
+renamed over it), so a reader never sees half of it.
+
+Failing safe: the ledger exists so that no nonce ends up in two different tokens, so a ledger
+that cannot be read whole is never taken as empty. A corrupt file (not JSON, an entry of the
+wrong shape, too large, not a regular file) may have held any nonce signed until it was last
+written: no token is signed until `NONCE_KEEP_SECONDS` after its modification time (then every
+nonce it may have held has expired and a new ledger starts), and `NonceLedgerUnusable` says
+until when. A file that cannot be read or written (permissions, a full disk) refuses tokens the
+same way, naming the file: a token is handed out only after its nonce is on disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import math
+import os
 import re
+import stat
+import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from stethoscope_desktop import __version__
+from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.device_trust.jws import sign_compact
 from stethoscope_desktop.device_trust.keys import DeviceKey
@@ -47,13 +71,26 @@ from stethoscope_desktop.device_trust.keys import DeviceKey
 TOKEN_LIFETIME_SECONDS = 300
 # How long past a token's exp its nonce is still remembered (a verifier's clock-skew leeway).
 NONCE_MARGIN_SECONDS = 60
+NONCE_KEEP_SECONDS = TOKEN_LIFETIME_SECONDS + NONCE_MARGIN_SECONDS
 MAX_REMEMBERED = 10_000
+# The ledger file's bounds: each entry holds its token (well under 4 KiB).
+MAX_FILE_REMEMBERED = 1_000
+MAX_LEDGER_FILE_BYTES = 8 * 1024 * 1024
+LEDGER_FILE = "nonce-ledger.json"
+_LEDGER_FORMAT = 1
 LOCAL_AUDIENCE = "local"
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 
 
+log = logging.getLogger(__name__)
+
+
 class AttestationRefused(ValueError):
     """A request the app does not sign (a bad nonce, too many at once); the message says why."""
+
+
+class NonceLedgerUnusable(Exception):
+    """The nonce ledger file cannot be read or written whole: no token until it can (it says)."""
 
 
 def validate_nonce(nonce: object) -> str:
@@ -160,10 +197,13 @@ def sign_token(key: DeviceKey, payload: Mapping[str, Any]) -> str:
 class NonceLedger:
     """The tokens signed in the last few minutes, by (origin, nonce). Thread-safe."""
 
+    persistent = False
+    """True when the ledger outlives the process (a file)."""
+
     def __init__(
         self,
         *,
-        keep_seconds: float = TOKEN_LIFETIME_SECONDS + NONCE_MARGIN_SECONDS,
+        keep_seconds: float = NONCE_KEEP_SECONDS,
         max_remembered: int = MAX_REMEMBERED,
     ) -> None:
         """Remember each nonce `keep_seconds`, at most `max_remembered` at once."""
@@ -194,16 +234,31 @@ class NonceLedger:
         now = time.time() if now is None else now
         with self._lock:
             self._forget_old(now)
-            found = self._tokens.get((origin, nonce))
-            if found:
-                return found[1]
-            if len(self._tokens) >= self._max:
-                raise AttestationRefused(
-                    f"more than {self._max} tokens were asked for in {self._keep:.0f} seconds; "
-                    "try again later"
-                )
-            self._tokens[(origin, nonce)] = (now, token)
-            return token
+            handed, _ = self._admit(self._tokens, origin, nonce, token, now)
+            return handed
+
+    def _admit(
+        self,
+        tokens: OrderedDict[tuple[str, str], tuple[float, str]],
+        origin: str,
+        nonce: str,
+        token: str,
+        now: float,
+    ) -> tuple[str, bool]:
+        """Return the token to hand out for (origin, nonce) and whether `token` was added.
+
+        The one in `tokens` already, else `token`, added; AttestationRefused when it is full.
+        """
+        found = tokens.get((origin, nonce))
+        if found:
+            return found[1], False
+        if len(tokens) >= self._max:
+            raise AttestationRefused(
+                f"more than {self._max} tokens were asked for in {self._keep:.0f} seconds; "
+                "try again later"
+            )
+        tokens[(origin, nonce)] = (now, token)
+        return token, True
 
     def _forget_old(self, now: float) -> None:
         while self._tokens:
@@ -211,6 +266,200 @@ class NonceLedger:
             if now - first_time < self._keep:
                 break
             self._tokens.popitem(last=False)
+
+
+def default_ledger_path() -> Path:
+    """Return the nonce ledger file in the user's state folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("stethoscope", appauthor=False)) / LEDGER_FILE
+
+
+class FileNonceLedger(NonceLedger):
+    """The nonce ledger in a file shared by this user's processes (see the module docstring)."""
+
+    persistent = True
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        keep_seconds: float = NONCE_KEEP_SECONDS,
+        max_remembered: int = MAX_FILE_REMEMBERED,
+    ) -> None:
+        """Keep the ledger in `path` (its folder is made when the first nonce is recorded)."""
+        super().__init__(keep_seconds=keep_seconds, max_remembered=max_remembered)
+        self.path = path
+        self._swept = False
+
+    def __len__(self) -> int:
+        """Return how many nonces the file remembers now."""
+        with self._locked():
+            return len(self._load(time.time()))
+
+    def token_for(self, origin: str, nonce: str, now: float | None = None) -> str | None:
+        """Return the token already signed for this origin and nonce (by any process), if any."""
+        now = time.time() if now is None else now
+        with self._locked():
+            found = self._load(now).get((origin, nonce))
+        return found[1] if found else None
+
+    def record(self, origin: str, nonce: str, token: str, now: float | None = None) -> str:
+        """Record `token` in the file unless the nonce is there; return the token to hand out.
+
+        NonceLedgerUnusable if the file cannot be read or written whole.
+        """
+        now = time.time() if now is None else now
+        with self._locked():
+            tokens = self._load(now)
+            handed, added = self._admit(tokens, origin, nonce, token, now)
+            if not added:
+                return handed
+            if not self._swept:  # what a writer killed mid-write left, once per process
+                remove_stale_temporaries(self.path)
+                self._swept = True
+            entries = [
+                {"origin": o, "nonce": n, "at": at, "token": t}
+                for (o, n), (at, t) in tokens.items()
+            ]
+            data = json.dumps({"format": _LEDGER_FORMAT, "entries": entries}).encode()
+            try:
+                write_atomically(self.path, data, mode=0o600)
+            except OSError as error:
+                raise NonceLedgerUnusable(
+                    f"cannot write the nonce ledger {self.path}: {error.strerror or error}; no "
+                    "device token is handed out before its nonce is recorded"
+                ) from None
+            return token
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold this process's lock and the lock file beside the ledger (other processes)."""
+        with self._lock:
+            lock_path = self.path.with_name(f"{self.path.name}.lock")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as error:
+                raise NonceLedgerUnusable(
+                    f"cannot lock the nonce ledger {self.path} ({lock_path}): "
+                    f"{error.strerror or error}"
+                ) from None
+            try:
+                with _file_locked(fd, lock_path):
+                    yield
+            finally:
+                os.close(fd)
+
+    def _load(self, now: float) -> OrderedDict[tuple[str, str], tuple[float, str]]:
+        """Return the file's live entries, oldest first; fail safe on a file not read whole."""
+        try:
+            # Non-blocking: a FIFO in its place must not hang the app; binary on Windows.
+            flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+            fd = os.open(self.path, flags)
+        except FileNotFoundError:
+            return OrderedDict()
+        except OSError as error:
+            raise NonceLedgerUnusable(
+                f"cannot read the nonce ledger {self.path}: {error.strerror or error}"
+            ) from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            problem: str | None = "not a regular file"
+            data = b""
+        else:
+            problem = None
+            with os.fdopen(fd, "rb") as file:
+                data = file.read(MAX_LEDGER_FILE_BYTES + 1)
+        if problem is None and len(data) > MAX_LEDGER_FILE_BYTES:
+            problem = f"larger than {MAX_LEDGER_FILE_BYTES} bytes"
+        tokens: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+        if problem is None:
+            try:
+                for origin, nonce, at, token in _ledger_entries(data):
+                    if (origin, nonce) in tokens:  # never written so: which one was handed out?
+                        raise ValueError("a nonce is in it twice")
+                    if now - at < self._keep:
+                        tokens[(origin, nonce)] = (at, token)
+            except ValueError as error:
+                problem = str(error)
+        if problem is not None:
+            # Any nonce signed until it was last written may be in it: none is signed again
+            # until all of those have expired.
+            until = info.st_mtime + self._keep
+            if now < until:
+                raise NonceLedgerUnusable(
+                    f"the nonce ledger {self.path} is corrupt ({problem}); no device token until "
+                    f"{time.strftime('%H:%M:%S', time.localtime(until))}, when every nonce it may "
+                    "hold has expired"
+                )
+            log.warning(
+                "the nonce ledger %s was corrupt (%s); starting a new one", self.path, problem
+            )
+            return OrderedDict()
+        return OrderedDict(sorted(tokens.items(), key=lambda item: item[1][0]))
+
+
+def _ledger_entries(data: bytes) -> Iterator[tuple[str, str, float, str]]:
+    """Yield (origin, nonce, at, token) of a ledger file; ValueError naming what is wrong."""
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("not JSON") from None
+    if not isinstance(document, dict) or document.get("format") != _LEDGER_FORMAT:
+        raise ValueError(f"not a ledger of format {_LEDGER_FORMAT}")
+    entries = document.get("entries")
+    if not isinstance(entries, list):
+        raise ValueError("no list of entries")
+    for entry in entries:
+        values = [entry.get(k) if isinstance(entry, dict) else None for k in _ENTRY_MEMBERS]
+        origin, nonce, at, token = values
+        if not (
+            isinstance(origin, str)
+            and isinstance(nonce, str)
+            and isinstance(at, int | float)
+            and not isinstance(at, bool)
+            and math.isfinite(at)
+            and isinstance(token, str)
+        ):
+            raise ValueError("an entry is not {origin, nonce, at, token}")
+        yield origin, nonce, float(at), token
+
+
+_ENTRY_MEMBERS = ("origin", "nonce", "at", "token")
+
+
+@contextlib.contextmanager
+def _file_locked(fd: int, path: Path) -> Iterator[None]:
+    """Hold the exclusive lock on the open file `fd` (its first byte on Windows)."""
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for about 10 s, then OSError
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as error:
+        raise NonceLedgerUnusable(
+            f"cannot lock the nonce ledger's lock file {path}: {error.strerror or error}"
+        ) from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if sys.platform == "win32":
+                import msvcrt
+
+                os.lseek(fd, 0, os.SEEK_SET)
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -227,7 +476,7 @@ class Attester:
     def __init__(self, key: DeviceKey, ledger: NonceLedger | None = None) -> None:
         """Sign with `key`; `ledger` remembers the nonces signed (a new one by default)."""
         self.key = key
-        self.ledger = ledger or NonceLedger()
+        self.ledger = ledger if ledger is not None else NonceLedger()
         self._signing = threading.Lock()
 
     def attest(

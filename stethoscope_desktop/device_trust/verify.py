@@ -3,12 +3,13 @@
 `verify_token(token, jwk, nonce=..., origin=...)` returns the token's payload when every check
 holds, else raises `TokenRejected` whose `check` names the one that failed:
 
-- `malformed`: not a compact JWS of JSON header and payload, or a payload member of the wrong
-  type;
+- `malformed`: not a compact JWS of JSON header and payload, a part that is not canonical
+  base64url (padding, other characters, or bits set in its last character that encode nothing:
+  the message names the part), or a payload member of the wrong type;
 - `alg`: the header's alg is not ES256 (`none`, HS256 and every other algorithm are refused,
   whatever the key);
 - `kid`: the header's kid is not the RFC 7638 thumbprint of the key given;
-- `key`: the key given is not an EC P-256 public JWK;
+- `key`: the key given is not an EC P-256 public JWK (its `x` and `y` canonical base64url);
 - `signature`: the signature does not verify with that key (another key, an edited header or
   payload);
 - `nonce`: not the nonce the server issued for this login;

@@ -280,17 +280,26 @@ def test_the_window_can_read_the_kid_kept_beside_the_key(tmp_path: Path) -> None
     assert read_public_key_info(tmp_path) is None  # the key it names is gone
 
 
-def test_the_worker_stays_while_a_signed_nonce_is_remembered(tmp_path: Path) -> None:
-    now = [1_000_000.0]
-    trust = DeviceTrust(lambda: "software", folder=tmp_path, clock=lambda: now[0])
-    assert not trust.remembering()
+def test_the_worker_stays_while_a_nonce_is_remembered_in_memory_only(tmp_path: Path) -> None:
+    from stethoscope_desktop.device_trust.token import NonceLedger
     from tests.ui.reports import mixed_report
 
+    now = [1_000_000.0]
+    trust = DeviceTrust(
+        lambda: "software", folder=tmp_path, clock=lambda: now[0], ledger=NonceLedger()
+    )
+    assert not trust.remembering()
     trust.attest(mixed_report(), nonce=NONCE, audience="local", page_policy=None, policy_version="")
     now[0] += 359
     assert trust.remembering()
     now[0] += 2
     assert not trust.remembering()
+    # The default ledger is a file that outlives the worker: it need not stay.
+    on_file = DeviceTrust(lambda: "software", folder=tmp_path, clock=lambda: now[0])
+    on_file.attest(
+        mixed_report(), nonce=NONCE, audience="local", page_policy=None, policy_version=""
+    )
+    assert not on_file.remembering()
 
 
 @pytest.mark.allow_warnings

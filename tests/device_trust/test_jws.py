@@ -56,6 +56,30 @@ def test_base64url_has_no_padding_and_refuses_other_alphabets() -> None:
             b64url_decode(bad)
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "-_9",  # \xfb\xff with a spare bit set in its last character ("-_8" is canonical)
+        "-_-",
+        "AB",  # \x00 with spare bits ("AA" is canonical)
+        "-_8=",
+        "AA==",
+    ],
+)
+def test_base64url_refuses_non_canonical_spellings_naming_the_part(spelling: str) -> None:
+    with pytest.raises(JwsError, match="the signature is not"):
+        b64url_decode(spelling, "signature")
+
+
+def test_a_token_with_a_non_canonical_part_is_malformed() -> None:
+    header, payload, signature = RFC7515_A3_JWS.split(".")
+    assert len(signature) % 4 == 2  # 64 bytes: the last character has 4 spare bits
+    respelled = signature[:-1] + chr(ord(signature[-1]) + 1)  # Q -> R: the same 64 bytes
+    assert base64.urlsafe_b64decode(respelled + "==") == base64.urlsafe_b64decode(signature + "==")
+    with pytest.raises(JwsError, match="signature is not canonical"):
+        parse_compact(f"{header}.{payload}.{respelled}")
+
+
 def test_the_rfc_7515_es256_example_verifies_with_its_key() -> None:
     key = public_key_from_jwk(RFC7515_A3_JWK)
     jws = parse_compact(RFC7515_A3_JWS)

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,18 @@ process.stdout.write(JSON.stringify(results));
 """
 
 
+def _with_spare_bit(text: str) -> str:
+    """Return `text` (base64url) with a bit set in its last character that encodes nothing."""
+    assert len(text) % 4 in (2, 3), "only such a length has spare bits"
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
+
+
+def _signed_as_written(header: str, body: str, key: SoftwareDeviceKey) -> str:
+    """Return a token whose header and payload are these texts, signed by `key` as written."""
+    return f"{header}.{body}.{b64url_encode(key.sign(f'{header}.{body}'.encode()))}"
+
+
 def _cases(tmp_path: Path) -> list[dict[str, Any]]:
     key = SoftwareDeviceKey.create(tmp_path / "a.pem")
     other = SoftwareDeviceKey.create(tmp_path / "b.pem")
@@ -56,6 +69,8 @@ def _cases(tmp_path: Path) -> list[dict[str, Any]]:
     hs_header = b64url_encode(json.dumps({"alg": "HS256", "kid": key.kid}).encode())
     mac = hmac.new(json.dumps(jwk).encode(), f"{hs_header}.{body}".encode(), hashlib.sha256)
     none_header = b64url_encode(json.dumps({"alg": "none", "kid": key.kid}).encode())
+    odd_header = _odd_length(lambda pad: {"alg": "ES256", "kid": key.kid, "x": pad})
+    odd_body = _odd_length(lambda pad: payload(pad=pad))
 
     def case(token: str, **options: Any) -> dict[str, Any]:
         defaults = {"jwk": jwk, "nonce": NONCE, "origin": ORIGIN, "now": NOW + 10}
@@ -78,7 +93,27 @@ def _cases(tmp_path: Path) -> list[dict[str, Any]]:
         case(good.rsplit(".", 1)[0]),
         case("!" + good),
         case(good, jwk={"kty": "RSA", "n": "x", "e": "AQAB"}),
+        # Non-canonical base64url: the signature's last character with a spare bit set (the
+        # same signature bytes, another token text), or padded; a header and a payload so
+        # written and signed as written; a payload that is not UTF-8; a JWK's x so written.
+        case(f"{header}.{body}.{_with_spare_bit(signature)}"),
+        case(f"{good}=="),
+        case(_signed_as_written(_with_spare_bit(odd_header), body, key)),
+        case(_signed_as_written(header, _with_spare_bit(odd_body), key)),
+        case(_signed_as_written(header, f"{body}=", key)),
+        case(_signed_as_written(header, b64url_encode(b'{"nonce":"\xff"}'), key)),
+        case(good, jwk={**jwk, "x": _with_spare_bit(jwk["x"])}),
+        case(good, jwk={**jwk, "y": f"{jwk['y']}="}),
     ]
+
+
+def _odd_length(document: Callable[[str], dict[str, Any]]) -> str:
+    """Return base64url of the first `document(padding)` whose text has spare bits at its end."""
+    for size in range(3):
+        text = b64url_encode(json.dumps(document("x" * size)).encode())
+        if len(text) % 4:
+            return text
+    raise AssertionError("one of three lengths in a row is not a multiple of 3 bytes")
 
 
 def _python(case: dict[str, Any]) -> str:
@@ -122,6 +157,14 @@ def test_node_verifier_agrees_with_the_python_one(tmp_path: Path) -> None:
         "malformed",
         "malformed",
         "malformed",
+        "key",
+        "malformed",
+        "malformed",
+        "malformed",
+        "malformed",
+        "malformed",
+        "malformed",
+        "key",
         "key",
     ]
     assert [_python(case) for case in cases] == expected

@@ -8,6 +8,11 @@ leaving IT's files, `dpkg -P` removing them. Installing needs root and dpkg; bui
 dpkg-deb and a Python 3.11+ with pip. Installing runs only where CI=true (CI machines are made
 for it). Each test skips and says why when something is missing, and nothing is done to a machine
 that has a real stethoscope-desktop installed.
+
+The TPM device key: where libtss2-dev is installed (`make test` installs it), the package
+carries tpm2-pytss built against it and depends on the libtss2 packages it links to; the packed
+app, run from the package's files against a software TPM (swtpm), makes a `tpm` key under
+`deviceKey: auto`, and so does the installed command run by the user (with CI=true).
 """
 
 from __future__ import annotations
@@ -98,17 +103,20 @@ def _install_tools_missing() -> str | None:
     return None
 
 
-def _build(it_folder: Path, out_dir: Path, revision: str) -> subprocess.CompletedProcess[str]:
+def _build(
+    it_folder: Path, out_dir: Path, revision: str, *options: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", str(BUILD_DEB), "--compression", "zstd", "--revision", revision,
+        ["bash", str(BUILD_DEB), "--compression", "zstd", "--revision", revision, *options,
          str(it_folder), str(out_dir)],
         capture_output=True, text=True, check=False, timeout=600,
+        env=None if env is None else {**os.environ, **env},
     )  # fmt: skip
 
 
-def _built(it_folder: Path, out_dir: Path, revision: str) -> Path:
+def _built(it_folder: Path, out_dir: Path, revision: str, *options: str, **env: str) -> Path:
     started = time.monotonic()
-    build = _build(it_folder, out_dir, revision)
+    build = _build(it_folder, out_dir, revision, *options, env=env or None)
     TIMINGS[f"build {revision}"] = time.monotonic() - started
     assert build.returncode == 0, build.stderr
     deb = Path(build.stdout.strip().splitlines()[-1])
@@ -281,6 +289,118 @@ def test_the_package_depends_on_every_system_library_the_bundled_qt_loads(
     assert not missing, f"add these packages to Depends: {missing}"
 
 
+def _tss2_missing() -> str | None:
+    """Say why the package cannot carry tpm2-pytss here (libtss2-dev or the tools missing)."""
+    for tool in ("pkg-config", "readelf", "gcc"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed, which building tpm2-pytss needs"
+    probe = subprocess.run(
+        ["pkg-config", "--exists", "tss2-esys", "tss2-tctildr"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        return "libtss2-dev is not installed (apt install libtss2-dev): no TPM in the package"
+    return None
+
+
+def _require_tss2() -> None:
+    reason = _tss2_missing()
+    if reason:
+        # `make test` installs them on Debian as root: in CI on Linux a missing one is a failure.
+        if os.environ.get("CI") == "true" and sys.platform.startswith("linux"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def _tss2_binding(lib: Path) -> Path:
+    found = sorted((lib / "tpm2_pytss").glob("_libtpm2_pytss*.so"))
+    assert len(found) == 1, f"the package carries no compiled tpm2-pytss in {lib}: {found}"
+    return found[0]
+
+
+def _owner(soname: str) -> str:
+    """Return the installed package that holds `soname` (for this machine's architecture)."""
+    arch = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    search = subprocess.run(
+        ["dpkg-query", "-S", f"*/{soname}"], capture_output=True, text=True, check=False
+    )
+    for line in search.stdout.splitlines():
+        package = line.split(": ", 1)[0]
+        if "," not in package and package.split(":")[-1] in (arch, package):
+            return package.split(":")[0]
+    raise AssertionError(f"no installed package holds {soname}: {search.stderr}")
+
+
+def test_the_package_carries_tpm2_pytss_and_depends_on_the_libtss2_it_links(
+    debs: list[Path], tmp_path: Path
+) -> None:
+    _require_tss2()
+    subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp_path)], check=True)
+    binding = _tss2_binding(tmp_path / PREFIX.relative_to("/") / "lib")
+    dynamic = subprocess.run(
+        ["readelf", "-d", str(binding)], capture_output=True, text=True, check=True
+    ).stdout
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[(libtss2-.+?)\]", dynamic))
+    assert {"libtss2-esys.so.0", "libtss2-tctildr.so.0"} <= needed, needed
+    # The TCTI of the kernel's TPM, which libtss2-tctildr loads at run time, too.
+    owners = {_owner(soname) for soname in {*needed, "libtss2-tcti-device.so.0"}}
+    assert owners <= _depends(debs[0]), owners - _depends(debs[0])
+
+
+def test_the_packed_app_makes_a_tpm_key_under_auto(debs: list[Path], tmp_path: Path) -> None:
+    """The package's own files and interpreter (-ISB, as its launcher), against swtpm."""
+    _require_tss2()
+    from tests.device_trust.helpers import SoftwareTpm
+
+    tpm = SoftwareTpm(tmp_path / "tpm-state")
+    tpm.start()
+    try:
+        unpacked = tmp_path / "deb"
+        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], check=True)
+        lib = unpacked / PREFIX.relative_to("/") / "lib"
+        home = tmp_path / "home"
+        (home / "config-dirs").mkdir(parents=True)
+        run = subprocess.run(
+            ["env", "-i", f"HOME={home}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8",
+             f"XDG_CONFIG_DIRS={home / 'config-dirs'}", f"TSS2_TCTI={tpm.tcti}",
+             f"/usr/bin/python{_python_version()}", "-ISB", "-c",
+             "import sys; sys.path.insert(0, sys.argv.pop(1));"
+             "from stethoscope_desktop.cli import main; sys.exit(main())",
+             str(lib), "device-key", "--csr"],
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+    finally:
+        tpm.stop()
+    assert run.returncode == 0, run.stderr
+    key_file = home / ".local" / "share" / "stethoscope" / "device-key" / "tpm-key.blob"
+    assert f"a tpm key: {key_file}" in run.stderr, run.stderr
+    from cryptography import x509
+
+    request = x509.load_pem_x509_csr(run.stdout.encode())
+    assert request.is_signature_valid  # signed in the TPM by the packed tpm2-pytss
+
+
+def test_the_build_without_libtss2_warns_or_fails_as_asked(
+    debs: list[Path], tmp_path: Path
+) -> None:
+    """--tpm yes fails where tpm2-pytss cannot be built; auto packs no TPM and says so."""
+    no_tss2 = {"PKG_CONFIG_LIBDIR": str(tmp_path / "nothing"), "PKG_CONFIG_PATH": ""}
+    refused = _build(SAMPLE, tmp_path / "yes", "1", "--tpm", "yes", env=no_tss2)
+    assert refused.returncode == 1
+    assert "libtss2-dev (or pkg-config) is missing" in refused.stderr, refused.stderr
+    assert not list((tmp_path / "yes").glob("*.deb"))
+    built = _build(SAMPLE, tmp_path / "auto", f"3{TEST_REVISION}", env=no_tss2)
+    assert built.returncode == 0, built.stderr
+    assert "users of this package get software device keys" in built.stderr
+    deb = Path(built.stdout.strip().splitlines()[-1])
+    listing = subprocess.run(
+        ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "/tpm2_pytss/" not in listing
+    assert not {name for name in _depends(deb) if name.startswith("libtss2")}
+
+
 def _provides(package: str) -> set[str]:
     """Return the names `package` also provides (libglib2.0-0t64 provides libglib2.0-0)."""
     query = subprocess.run(
@@ -425,6 +545,27 @@ def test_install_scan_as_a_user_upgrade_remove_purge(
     )  # fmt: skip
     assert worker.returncode == 0, worker.stderr
     assert worker.stdout.strip() == "ScanReported 1", worker.stdout
+
+    # The device key, as the user, with a TPM (swtpm): `deviceKey: auto` makes a tpm key, and
+    # the installed app writes its public part where the window reads it.
+    _require_tss2()
+    from tests.device_trust.helpers import SoftwareTpm
+
+    tpm = SoftwareTpm(home.parent / f"{USER}-tpm-state")
+    tpm.start()
+    try:
+        device_key = _as_user(
+            home, "stethoscope-desktop", "device-key", env=(f"TSS2_TCTI={tpm.tcti}",)
+        )
+    finally:
+        tpm.stop()
+        shutil.rmtree(tpm.state, ignore_errors=True)
+    key_folder = home / ".local" / "share" / "stethoscope" / "device-key"
+    assert device_key.returncode == 0, device_key.stderr
+    assert f"a tpm key: {key_folder / 'tpm-key.blob'}" in device_key.stderr, device_key.stderr
+    public = json.loads((key_folder / "public-key.json").read_text(encoding="utf-8"))
+    assert public["keyProtection"] == "tpm"
+    assert public["jwk"] == json.loads(device_key.stdout)
 
     # IT's policy edited on this machine, then revision 2 (which changes policy.yaml and
     # config.yaml, and no longer ships the retired checks) installed over it.
