@@ -98,21 +98,24 @@ def find_helper(environ: Mapping[str, str] | None = None) -> Path | None:
     return next((place for place in helper_places() if place.is_file()), None)
 
 
-def missing_helper_reason(environ: Mapping[str, str] | None = None) -> str | None:
-    """Return why no helper can be run (for a message), None when there is one."""
+def usable_helper(environ: Mapping[str, str] | None = None) -> tuple[Path | None, str]:
+    """Return (the helper, "") where there is one, else (None, why not: for a message)."""
     environ = os.environ if environ is None else environ
     helper = find_helper(environ)
     if helper is not None and helper.is_file():
-        return None
-    if environ.get(HELPER_VARIABLE, "").strip():
-        return f"{HELPER_VARIABLE} names {helper}, which is not a file"
+        return helper, ""
+    if helper is not None:
+        return None, f"{HELPER_VARIABLE} names {helper}, which is not a file"
     places = helper_places()
     if not places:
-        return (
+        return None, (
             f"the Secure Enclave helper {HELPER_NAME} comes with the app built for macOS "
             f"(packaging/build-frozen.sh), and {HELPER_VARIABLE} names none"
         )
-    return f"the app's Secure Enclave helper is missing (not in {', '.join(map(str, places))})"
+    return (
+        None,
+        f"the app's Secure Enclave helper is missing (not in {', '.join(map(str, places))})",
+    )
 
 
 def _exchange(helper: Path, command: str, data: bytes) -> tuple[bytes, int]:
@@ -313,11 +316,10 @@ class SecureEnclaveDeviceKey(DeviceKey):
         """Load the key of `path`, have the Secure Enclave sign with it; DeviceKeyError if not."""
         blob, public = cls.parse(path, read_private_file(path))
         if helper is None:
-            reason = missing_helper_reason()
-            helper = find_helper()
-            if reason is not None or helper is None:
+            helper, missing = usable_helper()
+            if helper is None:
                 raise DeviceKeyError(
-                    f"the device key {path} is in the Secure Enclave, but {reason}; {_REINSTALL}"
+                    f"the device key {path} is in the Secure Enclave, but {missing}; {_REINSTALL}"
                 )
         key = cls(path, helper, blob, public)
         key.sign(_PROBE)
@@ -390,22 +392,23 @@ def make_enclave_key(path: Path, choice: str) -> SecureEnclaveDeviceKey | None:
     makes a software key); with "tpm" or "secure-enclave", DeviceKeyError then. A helper that
     fails is a DeviceKeyError whatever the choice.
     """
-    reason = missing_helper_reason()
-    helper = find_helper()
-    if reason is not None or helper is None:
+    asks = (
+        "deviceKey: tpm asks for a hardware key: on a Mac, the Secure Enclave (Macs have no TPM)"
+        if choice == "tpm"
+        else f"deviceKey: {choice} asks for a key in the Secure Enclave"
+    )
+    helper, missing = usable_helper()
+    if helper is None:
         if choice == "auto":
-            logger.info("no Secure Enclave helper, making a software device key: %s", reason)
+            logger.info("no Secure Enclave helper, making a software device key: %s", missing)
             return None
-        raise DeviceKeyError(
-            f"deviceKey: {choice} asks for a key in the Secure Enclave, but {reason}; {_REINSTALL}"
-        )
+        raise DeviceKeyError(f"{asks}, but {missing}; {_REINSTALL}")
     if not enclave_available(helper, path):
         if choice == "auto":
             logger.info("this Mac has no Secure Enclave, making a software device key")
             return None
         raise DeviceKeyError(
-            f"deviceKey: {choice} asks for a key in the Secure Enclave, but this Mac has none "
-            "(Macs with Apple silicon or a T2 chip have one); deviceKey: software makes a software "
-            "key"
+            f"{asks}, but this Mac has none (Macs with Apple silicon or a T2 chip have one); "
+            "deviceKey: software makes a software key"
         )
     return SecureEnclaveDeviceKey.create(path, helper)

@@ -25,6 +25,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from stethoscope_desktop.api.attest import DeviceTrust
+from stethoscope_desktop.api.server import ApiServer
 from stethoscope_desktop.core.config import parse_config
 from stethoscope_desktop.core.yamlfile import parse_yaml
 from stethoscope_desktop.device_trust import macos_enclave
@@ -42,12 +44,14 @@ from stethoscope_desktop.device_trust.keys import (
 from stethoscope_desktop.device_trust.macos_enclave import (
     HELPER_NAME,
     HELPER_VARIABLE,
+    EnclaveHelperFailed,
     SecureEnclaveDeviceKey,
     find_helper,
 )
 from stethoscope_desktop.device_trust.public_key import read_public_key_info, remember_public_key
 from stethoscope_desktop.device_trust.token import Attester
 from stethoscope_desktop.device_trust.verify import TokenRejected, verify_token
+from tests.api.helpers import ALLOWED_ORIGIN, make_service, request
 from tests.ui.reports import mixed_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +82,8 @@ class StandIn:
 
 @pytest.fixture
 def enclave(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    if sys.platform == "win32":
+        pytest.skip("the stand-in helper is run through a POSIX shell script")
     helper = tmp_path / "bin" / HELPER_NAME
     helper.parent.mkdir()
     helper.write_text(
@@ -164,6 +170,51 @@ def test_a_token_from_attest_verifies_with_the_keys_jwk(
         verify_token(attestation.token, other.public_jwk, nonce=NONCE, origin=ORIGIN, now=NOW + 1)
 
 
+@pytest.mark.allow_warnings  # the refused key is logged as an error
+def test_post_attest_answers_with_a_token_of_the_enclave_key(
+    enclave: StandIn, mac: None, folder: Path
+) -> None:
+    service, _ = make_service()
+    server = ApiServer(
+        service, port=0, device_trust=DeviceTrust(lambda: "secure-enclave", folder=folder)
+    )
+    server.start()
+    try:
+        answer = request(
+            server.port,
+            "POST",
+            "/attest",
+            headers={"Content-Type": "application/json", "Origin": ALLOWED_ORIGIN},
+            body=json.dumps({"nonce": NONCE}).encode(),
+        )
+    finally:
+        server.stop()
+    assert answer.status == 200, answer.body
+    assert answer.body["keyProtection"] == "secure-enclave"
+    jwk = open_device_key("secure-enclave", folder).public_jwk
+    payload = verify_token(answer.body["token"], jwk, nonce=NONCE, origin=ALLOWED_ORIGIN)
+    assert payload["keyProtection"] == "secure-enclave"
+    # On another Mac the key file is refused: 503, naming the file, and no token.
+    enclave.move_to_another_mac()
+    server = ApiServer(
+        service, port=0, device_trust=DeviceTrust(lambda: "secure-enclave", folder=folder)
+    )
+    server.start()
+    try:
+        refused = request(
+            server.port,
+            "POST",
+            "/attest",
+            headers={"Content-Type": "application/json", "Origin": ALLOWED_ORIGIN},
+            body=json.dumps({"nonce": NONCE + "-2"}).encode(),
+        )
+    finally:
+        server.stop()
+    assert refused.status == 503, refused.body
+    assert "DEVICE_KEY_UNUSABLE" in json.dumps(refused.body)
+    assert str(folder / SECURE_ENCLAVE_KEY_FILE) in json.dumps(refused.body)
+
+
 def test_a_certificate_request_is_signed_by_the_enclave_key(
     enclave: StandIn, mac: None, folder: Path
 ) -> None:
@@ -172,6 +223,35 @@ def test_a_certificate_request_is_signed_by_the_enclave_key(
     assert request.is_signature_valid
     assert request.public_key() == key.public_key()
     assert enclave.commands()[-1] == "sign"
+
+
+def test_device_key_prints_the_enclave_keys_jwk(
+    enclave: StandIn, mac: None, tmp_path: Path
+) -> None:
+    folder = tmp_path / "data" / "stethoscope" / "device-key"
+    key = open_device_key("secure-enclave", folder)
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_DIRS": str(tmp_path / "etc-xdg"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "STETHOSCOPE_PRACTICES": "",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "stethoscope_desktop", "device-key"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == key.public_jwk
+    assert run.stderr == f"a secure-enclave key: {key.path}\n"
+    enclave.move_to_another_mac()
+    env["STANDIN_ENCLAVE_SECRET"] = os.environ["STANDIN_ENCLAVE_SECRET"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "stethoscope_desktop", "device-key"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=60, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 1 and f"refuses the device key {key.path}" in refused.stderr
 
 
 def test_the_window_learns_the_keys_protection(enclave: StandIn, mac: None, folder: Path) -> None:
@@ -194,8 +274,9 @@ def test_a_blob_from_another_mac_is_refused_and_kept(
             match=rf"Secure Enclave refuses the device key {key.path} \(made on another Mac.*--new",
         ):
             open_device_key(choice, folder)
-    with pytest.raises(DeviceKeyError, match="refuses"):
+    with pytest.raises(EnclaveHelperFailed, match="refuses") as refused:
         key.sign(b"data")
+    assert refused.value.kind == "refused"
     assert key.path.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == [SECURE_ENCLAVE_KEY_FILE]
 
@@ -251,7 +332,7 @@ def test_without_the_helper_auto_makes_a_software_key_and_tpm_is_an_error(
     for choice in ("tpm", "secure-enclave"):
         with pytest.raises(
             DeviceKeyError,
-            match=rf"deviceKey: {choice} asks for a key in the Secure Enclave, but {HELPER_VARIABLE} names .*no-such-helper",
+            match=rf"deviceKey: {choice} asks for .*Secure Enclave.*, but {HELPER_VARIABLE} names .*no-such-helper",
         ):
             open_device_key(choice, tmp_path / choice)
         assert not (tmp_path / choice).exists()
@@ -291,7 +372,16 @@ def test_a_mac_without_a_secure_enclave_gets_a_software_key_with_auto(
         assert not (tmp_path / choice).exists()
 
 
-def test_tpm_on_a_mac_is_the_secure_enclave(enclave: StandIn, mac: None, folder: Path) -> None:
+def test_tpm_on_a_mac_is_the_secure_enclave(
+    enclave: StandIn, mac: None, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(HELPER_VARIABLE, str(folder / "missing"))
+    with pytest.raises(
+        DeviceKeyError,
+        match=r"deviceKey: tpm asks for a hardware key: on a Mac, the Secure Enclave \(Macs have no TPM\)",
+    ):
+        open_device_key("tpm", folder)
+    monkeypatch.setenv(HELPER_VARIABLE, str(enclave.helper))
     key = open_device_key("tpm", folder)
     assert key.protection == "secure-enclave"
     assert open_device_key("secure-enclave", folder).kid == key.kid
@@ -431,13 +521,14 @@ def test_the_frozen_app_finds_its_helper_in_the_bundle(
     monkeypatch.setattr(sys, "executable", str(executable))
     monkeypatch.setattr(sys, "_MEIPASS", str(contents / "Frameworks"), raising=False)
     assert find_helper({}) is None
-    assert macos_enclave.missing_helper_reason({}) == (
+    assert macos_enclave.usable_helper({})[1] == (
         f"the app's Secure Enclave helper is missing (not in {contents / 'Frameworks' / HELPER_NAME}, "
         f"{contents / 'MacOS' / HELPER_NAME})"
     )
     helper = contents / "Frameworks" / HELPER_NAME
     helper.write_bytes(b"")
     assert find_helper({}) == helper
+    assert macos_enclave.usable_helper({}) == (helper, "")
     assert find_helper({HELPER_VARIABLE: "/elsewhere/helper"}) == Path("/elsewhere/helper")
 
 
