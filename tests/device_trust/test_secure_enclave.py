@@ -51,7 +51,7 @@ from stethoscope_desktop.device_trust.macos_enclave import (
 from stethoscope_desktop.device_trust.public_key import read_public_key_info, remember_public_key
 from stethoscope_desktop.device_trust.token import Attester
 from stethoscope_desktop.device_trust.verify import TokenRejected, verify_token
-from tests.api.helpers import ALLOWED_ORIGIN, make_service, request
+from tests.api.helpers import ALLOWED_ORIGIN, Response, make_service, request
 from tests.ui.reports import mixed_report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,25 +170,29 @@ def test_a_token_from_attest_verifies_with_the_keys_jwk(
         verify_token(attestation.token, other.public_jwk, nonce=NONCE, origin=ORIGIN, now=NOW + 1)
 
 
-@pytest.mark.allow_warnings  # the refused key is logged as an error
-def test_post_attest_answers_with_a_token_of_the_enclave_key(
-    enclave: StandIn, mac: None, folder: Path
-) -> None:
+def _post_attest(folder: Path, nonce: str) -> Response:
+    """POST /attest to a fresh API server whose key is the Secure Enclave key of `folder`."""
     service, _ = make_service()
-    server = ApiServer(
-        service, port=0, device_trust=DeviceTrust(lambda: "secure-enclave", folder=folder)
-    )
+    trust = DeviceTrust(lambda: "secure-enclave", folder=folder)
+    server = ApiServer(service, port=0, device_trust=trust)
     server.start()
     try:
-        answer = request(
+        return request(
             server.port,
             "POST",
             "/attest",
             headers={"Content-Type": "application/json", "Origin": ALLOWED_ORIGIN},
-            body=json.dumps({"nonce": NONCE}).encode(),
+            body=json.dumps({"nonce": nonce}).encode(),
         )
     finally:
         server.stop()
+
+
+@pytest.mark.allow_warnings  # the refused key is logged as an error
+def test_post_attest_answers_with_a_token_of_the_enclave_key(
+    enclave: StandIn, mac: None, folder: Path
+) -> None:
+    answer = _post_attest(folder, NONCE)
     assert answer.status == 200, answer.body
     assert answer.body["keyProtection"] == "secure-enclave"
     jwk = open_device_key("secure-enclave", folder).public_jwk
@@ -196,20 +200,7 @@ def test_post_attest_answers_with_a_token_of_the_enclave_key(
     assert payload["keyProtection"] == "secure-enclave"
     # On another Mac the key file is refused: 503, naming the file, and no token.
     enclave.move_to_another_mac()
-    server = ApiServer(
-        service, port=0, device_trust=DeviceTrust(lambda: "secure-enclave", folder=folder)
-    )
-    server.start()
-    try:
-        refused = request(
-            server.port,
-            "POST",
-            "/attest",
-            headers={"Content-Type": "application/json", "Origin": ALLOWED_ORIGIN},
-            body=json.dumps({"nonce": NONCE + "-2"}).encode(),
-        )
-    finally:
-        server.stop()
+    refused = _post_attest(folder, NONCE + "-2")
     assert refused.status == 503, refused.body
     assert "DEVICE_KEY_UNUSABLE" in json.dumps(refused.body)
     assert str(folder / SECURE_ENCLAVE_KEY_FILE) in json.dumps(refused.body)
