@@ -59,7 +59,10 @@ MAX_MESSAGE_BYTES = 1_048_576
 KEY_FILE_HEADER = "stethoscope-desktop secure-enclave key 1"
 # Signed when the key is opened: the Secure Enclave takes the blob, and it matches the public key.
 _PROBE = b"stethoscope-desktop: does this Mac's Secure Enclave take the device key?"
-_REINSTALL = "reinstall Stethoscope, or set deviceKey: software in config.yaml"
+_REINSTALL = (
+    "reinstall Stethoscope; or set deviceKey: software in config.yaml (and replace a key that "
+    "exists with stethoscope-desktop device-key --new)"
+)
 
 
 class EnclaveHelperFailed(DeviceKeyError):
