@@ -112,7 +112,8 @@ class AppConfig:
     # IT's checks done by hand (Fleet's manual-check placeholders): "show" them apart in the
     # report, or "skip" them (the report says how many it left out).
     manual_checks: str = "show"
-    # The kind of a new device key (device_trust.keys.KEY_CHOICES): auto, tpm or software.
+    # The kind of a new device key (device_trust.keys.KEY_CHOICES): auto, tpm, secure-enclave
+    # or software.
     device_key: str = "auto"
     # IT's https:// endpoint the device key's public part is posted to once (device_trust.enroll).
     enrollment_url: str = ""
@@ -338,15 +339,18 @@ CONFIG = Record(
             "deviceKey",
             Choice(
                 {
-                    "auto": "A TPM 2.0 (Linux) or the Platform Crypto Provider (Windows) where "
-                    "one answers, else a software key.",
-                    "tpm": "Always the TPM; without one the app says so and signs nothing.",
+                    "auto": "A TPM 2.0 (Linux), the Platform Crypto Provider (Windows) or the "
+                    "Secure Enclave (macOS) where one answers, else a software key.",
+                    "tpm": "Always hardware: the TPM on Linux and Windows, the Secure Enclave on "
+                    "macOS; without it the app says so and signs nothing.",
+                    "secure-enclave": "Always the Secure Enclave (macOS only); without it the app "
+                    "says so and signs nothing.",
                     "software": "A software key in a file only the user can read.",
                 }
             ),
-            "Where the device key that signs the tokens login pages ask for is made: auto, tpm "
-            "or software. It chooses the kind of a new key only: a key that exists is kept until "
-            "stethoscope-desktop device-key --new replaces it.",
+            "Where the device key that signs the tokens login pages ask for is made: auto, tpm, "
+            "secure-enclave or software. It chooses the kind of a new key only: a key that exists "
+            "is kept until stethoscope-desktop device-key --new replaces it.",
             attribute="device_key",
             default=AppConfig.device_key,
         ),

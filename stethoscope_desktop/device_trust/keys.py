@@ -10,19 +10,22 @@ Kinds, each a `DeviceKey` that signs bytes and gives its public JWK:
   `/dev/tpmrm0`. Needs `tpm2-pytss`.
 - `tpm` (Windows): a persisted key of CNG's Platform Crypto Provider (`windows_cng.py`), named in
   `cng-key.name`.
+- `secure-enclave` (macOS): a P-256 key of the Secure Enclave, through the app's helper program
+  (`macos_enclave.py`); the key wrapped for this Mac's Secure Enclave alone is in
+  `secure-enclave-key.blob`.
 - `software`: a P-256 private key in `software-key.pem` (PKCS#8), readable by the user alone
   (0600).
-- The macOS Secure Enclave is not available in this version: `auto` makes a software key there.
 
 The files are in `device_key_folder()`: `device-key/` in the user's data folder
 (`platformdirs.user_data_dir("stethoscope")`, e.g. ~/.local/share/stethoscope/device-key). A key
 file is written atomically and never overwritten: two processes creating the key at once end with
-one key. `deviceKey` in config.yaml chooses the kind of a new key: `auto` (a TPM where one
-answers, else software), `tpm` or `software`. A key that exists is used whatever `auto` would
-pick now; one that cannot be used (TPM gone, file corrupt, permissions too open, another kind
-than config.yaml asks) raises DeviceKeyError naming the file, and is never replaced silently:
-only `replace_device_key` (`stethoscope-desktop device-key --new`) replaces it, keeping the old
-files under a dated name.
+one key. `deviceKey` in config.yaml chooses the kind of a new key: `auto` (a TPM, or on macOS the
+Secure Enclave, where one answers, else software), `tpm` (hardware: the TPM, or on macOS the
+Secure Enclave), `secure-enclave` (macOS only) or `software`. A key that exists is used whatever
+`auto` would pick now; one that cannot be used (TPM gone, blob refused by the Secure Enclave,
+file corrupt, permissions too open, another kind than config.yaml asks) raises DeviceKeyError
+naming the file, and is never replaced silently: only `replace_device_key` (`stethoscope-desktop
+device-key --new`) replaces it, keeping the old files under a dated name.
 """
 
 from __future__ import annotations
@@ -49,12 +52,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # config.yaml's deviceKey (described there, core/config.py).
-KEY_CHOICES = ("auto", "tpm", "software")
+KEY_CHOICES = ("auto", "tpm", "secure-enclave", "software")
 PROTECTIONS = ("tpm", "secure-enclave", "software")
 SOFTWARE_KEY_FILE = "software-key.pem"
 TPM_KEY_FILE = "tpm-key.blob"
 CNG_KEY_FILE = "cng-key.name"
-KEY_FILES = (SOFTWARE_KEY_FILE, TPM_KEY_FILE, CNG_KEY_FILE)
+SECURE_ENCLAVE_KEY_FILE = "secure-enclave-key.blob"
+KEY_FILES = (SOFTWARE_KEY_FILE, TPM_KEY_FILE, CNG_KEY_FILE, SECURE_ENCLAVE_KEY_FILE)
 DEFAULT_TCTI = "device:/dev/tpmrm0"
 TCTI_VARIABLES = ("TPM2TOOLS_TCTI", "TSS2_TCTI")
 _TPM_BLOB_MAGIC = b"stethoscope-desktop tpm2 key 1\n"
@@ -434,7 +438,7 @@ def open_device_key(choice: str = "auto", folder: Path | None = None) -> DeviceK
     folder = device_key_folder() if folder is None else folder
     existing = load_existing_key(folder)
     if existing is not None:
-        wanted = {"auto": existing.protection, "tpm": "tpm", "software": "software"}[choice]
+        wanted = existing.protection if choice == "auto" else _protection_of(choice)
         if existing.protection != wanted:
             raise DeviceKeyError(
                 f"config.yaml asks for deviceKey: {choice}, but the device key {existing.path} "
@@ -459,11 +463,33 @@ def load_existing_key(folder: Path) -> DeviceKey | None:
         return SoftwareDeviceKey.load(path)
     if path.name == TPM_KEY_FILE:
         return TpmDeviceKey.load(path)
+    if path.name == SECURE_ENCLAVE_KEY_FILE:
+        from stethoscope_desktop.device_trust.macos_enclave import SecureEnclaveDeviceKey
+
+        return SecureEnclaveDeviceKey.load(path)
     return _cng_key(path)
 
 
+def _protection_of(choice: str) -> str:
+    """Return the protection a key made for `choice` (not "auto") has on this OS."""
+    if choice == "tpm" and sys.platform == "darwin":
+        return "secure-enclave"  # a Mac's hardware key store
+    return choice
+
+
 def _create(choice: str, folder: Path) -> DeviceKey:
-    if choice in ("auto", "tpm") and sys.platform in ("linux", "win32"):
+    if choice == "secure-enclave" and sys.platform != "darwin":
+        raise DeviceKeyError(
+            "deviceKey: secure-enclave, but the Secure Enclave is on Macs only (deviceKey: tpm "
+            "keeps the key in the TPM on Linux and Windows)"
+        )
+    if sys.platform == "darwin" and choice != "software":
+        from stethoscope_desktop.device_trust.macos_enclave import make_enclave_key
+
+        enclave_key = make_enclave_key(folder / SECURE_ENCLAVE_KEY_FILE, choice)
+        if enclave_key is not None:
+            return enclave_key
+    elif choice in ("auto", "tpm") and sys.platform in ("linux", "win32"):
         try:
             if sys.platform == "win32":
                 from stethoscope_desktop.device_trust.windows_cng import CngDeviceKey
@@ -476,8 +502,8 @@ def _create(choice: str, folder: Path) -> DeviceKey:
             logger.info("no TPM for the device key, making a software key: %s", error)
     elif choice == "tpm":
         raise DeviceKeyError(
-            "deviceKey: tpm, but this version keeps keys in a TPM on Linux and Windows only "
-            "(the macOS Secure Enclave is not supported yet)"
+            f"deviceKey: tpm, but this version keeps keys in hardware on Linux and Windows (a "
+            f"TPM) and macOS (the Secure Enclave) only, not on {sys.platform}"
         )
     return SoftwareDeviceKey.create(folder / SOFTWARE_KEY_FILE)
 

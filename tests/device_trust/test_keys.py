@@ -163,7 +163,9 @@ def test_the_tcti_comes_from_the_environment() -> None:
 
 
 def test_an_unknown_choice_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(DeviceKeyError, match="deviceKey must be one of auto, tpm, software"):
+    with pytest.raises(
+        DeviceKeyError, match="deviceKey must be one of auto, tpm, secure-enclave, software"
+    ):
         open_device_key("hsm", tmp_path)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from stethoscope_desktop import __version__
+from stethoscope_desktop.device_trust.macos_enclave import HELPER_NAME
 from stethoscope_desktop.engines.factory import BUNDLED_OSQUERYD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,6 +145,46 @@ def test_an_osqueryd_it_drops_in_is_bundled_where_the_engine_looks(
     other = "win32" if platform != "win32" else "linux"
     (analysis,) = _run_spec(monkeypatch, other, tmp_path)["Analysis"]
     assert len(analysis.kwargs["datas"]) == 3
+
+
+def test_the_macos_build_bundles_the_secure_enclave_helper_where_the_app_looks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    helper = tmp_path / HELPER_NAME
+    helper.write_bytes(b"a Mach-O executable")
+    monkeypatch.setenv("STETHOSCOPE_SECURE_ENCLAVE_BINARY", str(helper))
+    (analysis,) = _run_spec(monkeypatch, "darwin")["Analysis"]
+    # Among the binaries at the top of the bundle: sys._MEIPASS, where macos_enclave looks.
+    assert analysis.kwargs["binaries"] == [(str(helper), ".")]
+    for platform in ("linux", "win32"):
+        (analysis,) = _run_spec(monkeypatch, platform)["Analysis"]
+        assert analysis.kwargs["binaries"] == []
+    monkeypatch.setenv("STETHOSCOPE_SECURE_ENCLAVE_BINARY", str(tmp_path / "missing"))
+    with pytest.raises(SystemExit, match="is not a file named stethoscope-secure-enclave"):
+        _run_spec(monkeypatch, "darwin")
+    monkeypatch.delenv("STETHOSCOPE_SECURE_ENCLAVE_BINARY")
+    (analysis,) = _run_spec(monkeypatch, "darwin")["Analysis"]
+    assert analysis.kwargs["binaries"] == []
+    # build-frozen.sh compiles the Swift source and hands the result to the spec.
+    script = BUILD_FROZEN.read_text(encoding="utf-8")
+    assert '"$HERE/macos/secure-enclave-key/main.swift"' in script
+    assert 'STETHOSCOPE_SECURE_ENCLAVE_BINARY="$enclave_helper"' in script
+    assert (ROOT / "packaging" / "macos" / "secure-enclave-key" / "main.swift").is_file()
+
+
+def test_the_macos_build_is_signed_with_the_identity_it_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("STETHOSCOPE_CODESIGN_IDENTITY", raising=False)
+    monkeypatch.delenv("STETHOSCOPE_ENTITLEMENTS", raising=False)
+    (exe,) = _run_spec(monkeypatch, "darwin")["EXE"]
+    assert exe.kwargs["codesign_identity"] is None  # ad hoc
+    monkeypatch.setenv("STETHOSCOPE_CODESIGN_IDENTITY", "Developer ID Application: Example (TEAM)")
+    monkeypatch.setenv("STETHOSCOPE_ENTITLEMENTS", "/path/entitlements.plist")
+    (exe,) = _run_spec(monkeypatch, "darwin")["EXE"]
+    assert exe.kwargs["codesign_identity"] == "Developer ID Application: Example (TEAM)"
+    assert exe.kwargs["entitlements_file"] == "/path/entitlements.plist"
+    assert "codesign_identity" not in _run_spec(monkeypatch, "linux")["EXE"][0].kwargs
 
 
 def test_the_frozen_linux_app_runs(tmp_path: Path) -> None:
