@@ -1,0 +1,288 @@
+"""`stethoscope-desktop osquery-extension`: an osquery extension, run by IT's osqueryd.
+
+osqueryd starts each autoloaded extension as `<path> [--verbose] --socket S --timeout T
+--interval I` (osquery/process/*/process.cpp) and expects from it what osquery's own extension SDK
+does (osquery/extensions/extensions.cpp):
+
+1. wait up to `--timeout` seconds for the manager's socket to answer a ping;
+2. `registerExtension(info, registry)`; osqueryd answers with a uuid (or refuses: a duplicate
+   name, when a copy already runs);
+3. serve `ping`, `call` and `shutdown` on `<socket>.<uuid>` (a stale socket file left there by a
+   killed copy is removed first);
+4. every `--interval` seconds ask osqueryd for its extensions: leave (status 1) when ours is no
+   longer registered, and leave (status 0) when osqueryd has gone away (the socket refuses, after
+   one reconnection); leave (0) when osqueryd asks to `shutdown`, or on SIGTERM/SIGINT.
+
+Each table call reads the reports afresh; nothing is kept between calls. Running as root it reads
+every local user's report; as another user, only that user's own (it says so in the log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import stat
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from osquery.extensions import ExtensionManager
+from osquery.extensions.ttypes import InternalExtensionInfo
+from thrift.Thrift import TApplicationException, TException
+from thrift.transport import TSocket, TTransport
+
+from stethoscope_desktop import __version__
+from stethoscope_desktop.core.platforms import current_platform
+from stethoscope_desktop.engines.osquery_extension import (
+    ExtensionHandler,
+    ExtensionServer,
+    ExtensionTables,
+    protocol_for,
+)
+from stethoscope_desktop.fleet_extension.tables import ReportCollector, extension_tables
+from stethoscope_desktop.fleet_extension.users import user_source
+
+log = logging.getLogger(__name__)
+
+EXTENSION_NAME = "stethoscope_desktop"
+SDK_VERSION = "3.0.7"  # what the osquery Python bindings announce
+MIN_SDK_VERSION = "1.8.0"
+MIN_INTERVAL_S = 0.2  # osquery's watcher pings at most every 200 ms
+MIN_TIMEOUT_S = 0.2  # osquery waits at least 10 x 20 ms for the socket
+CALL_TIMEOUT_S = 10.0  # osquery's own client timeout for a ping
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+@dataclass(frozen=True)
+class ExtensionOptions:
+    """The command's options: osqueryd's four, and ours."""
+
+    socket: str
+    timeout: float = 3.0
+    interval: float = 3.0
+    verbose: bool = False
+    stale_after: float = 86400.0
+    root: str = "/"
+
+
+class ManagerGone(Exception):
+    """osqueryd's extension manager does not answer."""
+
+
+class ManagerFailed(Exception):
+    """osqueryd's extension manager answered a call with an error."""
+
+
+class ManagerClient:
+    """One Thrift connection to osqueryd's extension manager, with a timeout on each call."""
+
+    def __init__(self, path: str, timeout: float) -> None:
+        if sys.platform == "win32":  # pragma: no cover - named pipes; not testable on Linux
+            from osquery.TPipe import TPipe
+
+            raw: Any = TPipe(pipe_name=path, timeout=max(1, int(timeout)))
+            raw.open()
+        else:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(path)
+            except OSError:
+                sock.close()
+                raise
+            raw = TSocket.TSocket()
+            raw.setHandle(sock)
+        self._transport = TTransport.TBufferedTransport(raw)
+        self._client = ExtensionManager.Client(protocol_for(self._transport))
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Call `method`; raise ManagerFailed for an error reply, ManagerGone for no reply."""
+        try:
+            return getattr(self._client, method)(*args)
+        except TApplicationException as error:
+            raise ManagerFailed(str(error) or "an internal error") from None
+        except (TException, OSError, EOFError, ValueError) as error:
+            raise ManagerGone(f"{type(error).__name__}: {error}") from None
+
+    def close(self) -> None:
+        """Close the connection."""
+        with contextlib.suppress(Exception):
+            self._transport.close()
+
+
+def connect_when_ready(path: str, timeout: float, stop: threading.Event) -> ManagerClient | None:
+    """Return a client once the manager at `path` answers a ping, None after `timeout` seconds."""
+    deadline = time.monotonic() + max(timeout, MIN_TIMEOUT_S)
+    while not stop.is_set():
+        client: ManagerClient | None = None
+        with contextlib.suppress(OSError, TException):
+            client = ManagerClient(path, CALL_TIMEOUT_S)
+        if client is not None:
+            try:
+                if getattr(client.call("ping"), "code", None) == 0:
+                    return client
+            except (ManagerGone, ManagerFailed):
+                pass
+            client.close()
+        if time.monotonic() >= deadline:
+            return None
+        stop.wait(0.02)
+    return None
+
+
+def _remove_stale_socket(path: str) -> None:
+    """Remove a socket file a killed copy left at our path (nothing else: never a link)."""
+    if sys.platform == "win32":  # pragma: no cover - named pipes vanish with their server
+        return
+    with contextlib.suppress(OSError):
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+
+
+def _collector(options: ExtensionOptions) -> ReportCollector:
+    users = user_source(current_platform(), options.root)
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None or geteuid() == 0:
+        log.info("reading the reports of every local user")
+        return ReportCollector(users)
+    uid = geteuid()
+    log.warning(
+        "not running as root: serving only this user's own report (uid %d); IT's osqueryd runs "
+        "extensions as root to see every user's",
+        uid,
+    )
+    return ReportCollector(users, only_uid=uid)
+
+
+def run_extension(options: ExtensionOptions, stop: threading.Event | None = None) -> int:
+    """Register with osqueryd at `options.socket` and serve until it goes away; return a status."""
+    stopping = stop if stop is not None else threading.Event()
+    collector = _collector(options)
+    tables = ExtensionTables(
+        extension_tables(collector, stale_after=options.stale_after), osquery_has=()
+    )
+    client = connect_when_ready(options.socket, options.timeout, stopping)
+    if client is None:
+        if stopping.is_set():
+            return EXIT_OK
+        log.error(
+            "osqueryd's extension socket %s did not answer within %g s",
+            options.socket,
+            options.timeout,
+        )
+        return EXIT_FAILED
+    info = InternalExtensionInfo(
+        name=EXTENSION_NAME,
+        version=__version__,
+        sdk_version=SDK_VERSION,
+        min_sdk_version=MIN_SDK_VERSION,
+    )
+    try:
+        status = client.call("registerExtension", info, tables.registry())
+    except (ManagerGone, ManagerFailed) as gone:
+        log.error("osqueryd did not register the extension: %s", gone)
+        client.close()
+        return EXIT_FAILED
+    code, uuid = getattr(status, "code", None), getattr(status, "uuid", None)
+    if code != 0 or not isinstance(uuid, int):
+        log.error("osqueryd refused the extension: %s", getattr(status, "message", "") or code)
+        client.close()
+        return EXIT_FAILED
+    handler = ExtensionHandler(tables)
+    path = f"{options.socket}.{uuid}"
+    _remove_stale_socket(path)
+    server = ExtensionServer(path, handler)
+    try:
+        server.start()
+    except OSError as error:
+        log.error("cannot serve the tables on %s: %s", path, error)
+        with contextlib.suppress(ManagerGone, ManagerFailed):
+            client.call("deregisterExtension", uuid)
+        client.close()
+        return EXIT_FAILED
+    log.info("registered with osqueryd as %s (uuid %d), serving on %s", EXTENSION_NAME, uuid, path)
+    try:
+        return _watch(options, client, uuid, handler, stopping)
+    finally:
+        server.stop()
+
+
+def _watch(
+    options: ExtensionOptions,
+    client: ManagerClient,
+    uuid: int,
+    handler: ExtensionHandler,
+    stop: threading.Event,
+) -> int:
+    """Check every interval that osqueryd still has us; return the exit status when to leave."""
+    interval = max(options.interval, MIN_INTERVAL_S)
+    current: ManagerClient | None = client
+    try:
+        while True:
+            if _wait_either(stop, handler.shutdown_requested, interval):
+                log.info("asked to stop")
+                if stop.is_set() and current is not None:  # a signal: osqueryd is still there
+                    with contextlib.suppress(ManagerGone, ManagerFailed):
+                        current.call("deregisterExtension", uuid)
+                return EXIT_OK
+            extensions = None
+            for _attempt in range(2):  # a broken connection gets one reconnection
+                if current is None:
+                    with contextlib.suppress(OSError, TException):
+                        current = ManagerClient(options.socket, CALL_TIMEOUT_S)
+                if current is None:
+                    break
+                try:
+                    extensions = current.call("extensions")
+                    break
+                except ManagerFailed as failed:
+                    log.error("osqueryd failed to list its extensions (%s): leaving", failed)
+                    return EXIT_FAILED
+                except ManagerGone as gone:
+                    log.debug("osqueryd did not answer: %s", gone)
+                    current.close()
+                    current = None
+            if extensions is None:
+                log.info("osqueryd has gone away: leaving")
+                return EXIT_OK
+            if uuid not in extensions:
+                log.error("osqueryd no longer lists this extension: leaving")
+                return EXIT_FAILED
+    finally:
+        if current is not None:
+            current.close()
+
+
+def _wait_either(first: threading.Event, second: threading.Event, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while True:
+        if first.is_set() or second.is_set():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        first.wait(min(left, 0.05))
+
+
+def extension_command(options: ExtensionOptions) -> int:
+    """The command: log to stderr (osqueryd's), stop on SIGTERM/SIGINT, run the extension."""
+    logging.getLogger().setLevel(logging.INFO if options.verbose else logging.WARNING)
+    logging.getLogger("thrift").setLevel(logging.CRITICAL)  # a peer hanging up is no error
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(number, on_signal)
+    return run_extension(options, stop)
