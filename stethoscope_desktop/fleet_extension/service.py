@@ -10,8 +10,10 @@ does (osquery/extensions/extensions.cpp):
 3. serve `ping`, `call` and `shutdown` on `<socket>.<uuid>` (a stale socket file left there by a
    killed copy is removed first);
 4. every `--interval` seconds ask osqueryd for its extensions: leave (status 1) when ours is no
-   longer registered, and leave (status 0) when osqueryd has gone away (the socket refuses, after
+   longer registered, and leave (status 0) when osqueryd has gone away or does not answer (after
    one reconnection); leave (0) when osqueryd asks to `shutdown`, or on SIGTERM/SIGINT.
+
+The connection to osqueryd is the osquery engine's (`engines.osquery`), with its timeouts.
 
 Each table call reads the reports afresh; nothing is kept between calls. Running as root it reads
 every local user's report; as another user, only that user's own (it says so in the log).
@@ -23,26 +25,22 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import stat
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from osquery.extensions import ExtensionManager
 from osquery.extensions.ttypes import InternalExtensionInfo
-from thrift.Thrift import TApplicationException, TException
-from thrift.transport import TSocket, TTransport
 
 from stethoscope_desktop import __version__
 from stethoscope_desktop.core.platforms import current_platform
+from stethoscope_desktop.engines.osquery import MIN_SDK_VERSION, SDK_VERSION, OsqueryFailure
+from stethoscope_desktop.engines.osquery import _Client as ManagerClient
 from stethoscope_desktop.engines.osquery_extension import (
     ExtensionHandler,
     ExtensionServer,
     ExtensionTables,
-    protocol_for,
 )
 from stethoscope_desktop.fleet_extension.tables import ReportCollector, extension_tables
 from stethoscope_desktop.fleet_extension.users import user_source
@@ -50,8 +48,6 @@ from stethoscope_desktop.fleet_extension.users import user_source
 log = logging.getLogger(__name__)
 
 EXTENSION_NAME = "stethoscope_desktop"
-SDK_VERSION = "3.0.7"  # what the osquery Python bindings announce
-MIN_SDK_VERSION = "1.8.0"
 MIN_INTERVAL_S = 0.2  # osquery's watcher pings at most every 200 ms
 MIN_TIMEOUT_S = 0.2  # osquery waits at least 10 x 20 ms for the socket
 CALL_TIMEOUT_S = 10.0  # osquery's own client timeout for a ping
@@ -72,63 +68,18 @@ class ExtensionOptions:
     root: str = "/"
 
 
-class ManagerGone(Exception):
-    """osqueryd's extension manager does not answer."""
-
-
-class ManagerFailed(Exception):
-    """osqueryd's extension manager answered a call with an error."""
-
-
-class ManagerClient:
-    """One Thrift connection to osqueryd's extension manager, with a timeout on each call."""
-
-    def __init__(self, path: str, timeout: float) -> None:
-        if sys.platform == "win32":  # pragma: no cover - named pipes; not testable on Linux
-            from osquery.TPipe import TPipe
-
-            raw: Any = TPipe(pipe_name=path, timeout=max(1, int(timeout)))
-            raw.open()
-        else:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(timeout)
-            try:
-                sock.connect(path)
-            except OSError:
-                sock.close()
-                raise
-            raw = TSocket.TSocket()
-            raw.setHandle(sock)
-        self._transport = TTransport.TBufferedTransport(raw)
-        self._client = ExtensionManager.Client(protocol_for(self._transport))
-
-    def call(self, method: str, *args: Any) -> Any:
-        """Call `method`; raise ManagerFailed for an error reply, ManagerGone for no reply."""
-        try:
-            return getattr(self._client, method)(*args)
-        except TApplicationException as error:
-            raise ManagerFailed(str(error) or "an internal error") from None
-        except (TException, OSError, EOFError, ValueError) as error:
-            raise ManagerGone(f"{type(error).__name__}: {error}") from None
-
-    def close(self) -> None:
-        """Close the connection."""
-        with contextlib.suppress(Exception):
-            self._transport.close()
-
-
 def connect_when_ready(path: str, timeout: float, stop: threading.Event) -> ManagerClient | None:
     """Return a client once the manager at `path` answers a ping, None after `timeout` seconds."""
     deadline = time.monotonic() + max(timeout, MIN_TIMEOUT_S)
     while not stop.is_set():
         client: ManagerClient | None = None
-        with contextlib.suppress(OSError, TException):
+        with contextlib.suppress(OSError):
             client = ManagerClient(path, CALL_TIMEOUT_S)
         if client is not None:
             try:
                 if getattr(client.call("ping"), "code", None) == 0:
                     return client
-            except (ManagerGone, ManagerFailed):
+            except OsqueryFailure:
                 pass
             client.close()
         if time.monotonic() >= deadline:
@@ -186,8 +137,8 @@ def run_extension(options: ExtensionOptions, stop: threading.Event | None = None
     )
     try:
         status = client.call("registerExtension", info, tables.registry())
-    except (ManagerGone, ManagerFailed) as gone:
-        log.error("osqueryd did not register the extension: %s", gone)
+    except OsqueryFailure as failure:
+        log.error("osqueryd did not register the extension: %s", failure.reason)
         client.close()
         return EXIT_FAILED
     code, uuid = getattr(status, "code", None), getattr(status, "uuid", None)
@@ -203,7 +154,7 @@ def run_extension(options: ExtensionOptions, stop: threading.Event | None = None
         server.start()
     except OSError as error:
         log.error("cannot serve the tables on %s: %s", path, error)
-        with contextlib.suppress(ManagerGone, ManagerFailed):
+        with contextlib.suppress(OsqueryFailure):
             client.call("deregisterExtension", uuid)
         client.close()
         return EXIT_FAILED
@@ -229,24 +180,21 @@ def _watch(
             if _wait_either(stop, handler.shutdown_requested, interval):
                 log.info("asked to stop")
                 if stop.is_set() and current is not None:  # a signal: osqueryd is still there
-                    with contextlib.suppress(ManagerGone, ManagerFailed):
+                    with contextlib.suppress(OsqueryFailure):
                         current.call("deregisterExtension", uuid)
                 return EXIT_OK
             extensions = None
             for _attempt in range(2):  # a broken connection gets one reconnection
                 if current is None:
-                    with contextlib.suppress(OSError, TException):
+                    with contextlib.suppress(OSError):
                         current = ManagerClient(options.socket, CALL_TIMEOUT_S)
                 if current is None:
                     break
                 try:
                     extensions = current.call("extensions")
                     break
-                except ManagerFailed as failed:
-                    log.error("osqueryd failed to list its extensions (%s): leaving", failed)
-                    return EXIT_FAILED
-                except ManagerGone as gone:
-                    log.debug("osqueryd did not answer: %s", gone)
+                except OsqueryFailure as failure:
+                    log.debug("osqueryd did not answer: %s", failure.reason)
                     current.close()
                     current = None
             if extensions is None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from osquery.extensions import ExtensionManager
-from thrift.protocol import TBinaryProtocol
-from thrift.transport import TSocket, TTransport
 
 import stethoscope_desktop
+from stethoscope_desktop.engines.osquery import OsqueryFailure
+from stethoscope_desktop.engines.osquery import _Client as ManagerClient
 from stethoscope_desktop.fleet_extension.reading import MAX_REPORT_BYTES
 from stethoscope_desktop.fleet_extension.service import EXTENSION_NAME
 from stethoscope_desktop.fleet_extension.tables import PRACTICES_COLUMNS, STATUS_COLUMNS
@@ -40,21 +38,11 @@ SECRET = "SECRET-CONTENT-THAT-MUST-NOT-LEAK"
 
 def query(socket_path: str, sql: str) -> list[dict[str, str]]:
     """Run `sql` on the stand-in, as IT's osquery would (a distributed query, say)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(30)
+    client = ManagerClient(socket_path, 30)
     try:
-        sock.connect(socket_path)
-    except OSError:
-        sock.close()
-        raise
-    raw = TSocket.TSocket()
-    raw.setHandle(sock)
-    transport = TTransport.TBufferedTransport(raw)
-    try:
-        client = ExtensionManager.Client(TBinaryProtocol.TBinaryProtocol(transport))
-        response = client.query(sql)
+        response = client.call("query", sql)
     finally:
-        transport.close()
+        client.close()
     assert response.status.code == 0, response.status.message
     return list(response.response)
 
@@ -80,7 +68,7 @@ def registered(socket_path: str, count: int = 2) -> bool:
     """Return True once the stand-in answers and lists `count` extensions (core included)."""
     try:
         rows = query(socket_path, "SELECT name FROM osquery_extensions")
-    except OSError:
+    except (OSError, OsqueryFailure):
         return False
     return len(rows) >= count and any(row["name"] == EXTENSION_NAME for row in rows)
 
