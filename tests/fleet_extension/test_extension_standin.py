@@ -11,16 +11,21 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from osquery.extensions import Extension
+from thrift.protocol import TBinaryProtocol
+from thrift.transport import TSocket, TTransport
 
 import stethoscope_desktop
 from stethoscope_desktop.engines.osquery import OsqueryFailure
@@ -243,7 +248,30 @@ def test_the_tables_have_the_agreed_columns(fleet: Fleet) -> None:
         assert [(r["name"], r["type"]) for r in rows] == [(c.name, c.type.upper()) for c in columns]
 
 
-def test_osqueryd_going_away_ends_the_extension_within_its_interval() -> None:
+@dataclass
+class Running:
+    """A stand-in osqueryd and the extension started as osqueryd starts it."""
+
+    folder: Path
+    socket: str
+    standin: subprocess.Popen[bytes]
+    extension: subprocess.Popen[bytes]
+
+    def uuid(self) -> int:
+        rows = query(self.socket, "SELECT uuid, name FROM osquery_extensions")
+        return int(next(row["uuid"] for row in rows if row["name"] == EXTENSION_NAME))
+
+    def exit_status(self, within: float) -> tuple[int, bytes]:
+        """Return the extension's exit status and stderr, failing if it runs past `within` s."""
+        started = time.monotonic()
+        status = self.extension.wait(within + 10)
+        assert time.monotonic() - started < within, "the extension took too long to leave"
+        _, err = self.extension.communicate()
+        return status, err
+
+
+@contextmanager
+def running_extension() -> Iterator[Running]:
     with short_dir() as folder:
         machine = FakeMachine(folder / "root")
         machine.add_user("alice")
@@ -257,40 +285,65 @@ def test_osqueryd_going_away_ends_the_extension_within_its_interval() -> None:
             extension = subprocess.Popen(
                 [
                     *extension_argv(machine.root),
-                    "--socket",
-                    socket_path,
-                    "--timeout",
-                    "5",
-                    "--interval",
-                    "0.5",
-                    "--verbose",
-                    "--some_future_flag=1",
+                    *("--socket", socket_path, "--timeout", "5", "--interval", "0.5"),
+                    *("--verbose", "--some_future_flag=1"),
                 ],
                 env=extension_env(),
                 stderr=subprocess.PIPE,
             )
-            assert wait_until(
-                lambda: (
-                    os.path.exists(socket_path)
-                    and len(query(socket_path, "SELECT name FROM osquery_extensions")) == 2
-                ),
-                timeout=20,
-            )
-            standin.send_signal(signal.SIGTERM)
-            standin.wait(10)
-            started = time.monotonic()
-            assert extension.wait(10) == 0
-            assert time.monotonic() - started < 5
-            _, err = extension.communicate()
-            assert b"osqueryd has gone away" in err
-            assert not list(folder.glob("em.*")), "the extension's socket is removed"
+            assert wait_until(lambda: registered(socket_path), timeout=20)
+            yield Running(folder, socket_path, standin, extension)
         finally:
-            if standin.poll() is None:
-                standin.kill()
-                standin.wait()
-            if extension is not None and extension.poll() is None:
-                extension.kill()
-                extension.wait()
+            for process in (standin, extension):
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait()
+                if process is not None and process.stderr is not None:
+                    process.stderr.close()
+
+
+def test_osqueryd_going_away_ends_the_extension_within_its_interval() -> None:
+    with running_extension() as running:
+        running.standin.send_signal(signal.SIGTERM)
+        running.standin.wait(10)
+        status, err = running.exit_status(within=5)
+        assert status == 0, err
+        assert b"osqueryd has gone away" in err
+        assert not list(running.folder.glob("em.*")), "the extension's socket is removed"
+
+
+def test_osqueryd_asking_it_to_shut_down_ends_it() -> None:
+    with running_extension() as running:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(10)
+        sock.connect(f"{running.socket}.{running.uuid()}")
+        raw = TSocket.TSocket()
+        raw.setHandle(sock)
+        transport = TTransport.TBufferedTransport(raw)
+        client = Extension.Client(TBinaryProtocol.TBinaryProtocol(transport))
+        assert client.ping().code == 0  # osqueryd's health check of the extension
+        client.shutdown()  # osqueryd's way to stop it; answered with nothing
+        transport.close()
+        status, err = running.exit_status(within=5)
+        assert status == 0 and b"asked to stop" in err
+
+
+def test_an_extension_osqueryd_no_longer_lists_leaves_to_be_started_again() -> None:
+    with running_extension() as running:
+        client = ManagerClient(running.socket, 10)
+        assert client.call("deregisterExtension", running.uuid()).code == 0
+        client.close()
+        status, err = running.exit_status(within=5)
+        assert status == 1 and b"no longer lists this extension" in err
+
+
+def test_sigterm_deregisters_and_ends_it() -> None:
+    with running_extension() as running:
+        running.extension.send_signal(signal.SIGTERM)
+        status, err = running.exit_status(within=5)
+        assert status == 0, err
+        rows = query(running.socket, "SELECT name FROM osquery_extensions")
+        assert [row["name"] for row in rows] == ["core"]
 
 
 def test_without_osqueryd_the_extension_gives_up_after_its_timeout(tmp_path: Path) -> None:
