@@ -15,9 +15,11 @@ environment (XDG_STATE_HOME) cannot be known.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import logging
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 
@@ -28,6 +30,8 @@ log = logging.getLogger(__name__)
 
 APP_STATE_NAME = "stethoscope"
 LAST_REPORT_NAME = "last-report.json"
+# IT's files are small; this bounds what a digest reads of a runaway one.
+POLICY_FILE_LIMIT = 64 * 1024 * 1024
 # Where the state folder is under a home folder, by osquery platform name (platformdirs' defaults).
 STATE_FOLDER_IN_HOME: dict[str, PurePath] = {
     "linux": PurePath(".local", "state", APP_STATE_NAME),
@@ -59,16 +63,34 @@ def policy_sha256(files: Iterable[str]) -> str:
     """
     digest = hashlib.sha256()
     for name in files:
-        path = Path(name)
         if "://" in name:
             digest.update(b"url\0" + name.encode("utf-8", "surrogateescape") + b"\0")
             continue
         try:
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            digest.update(_file_sha256(name))
         except OSError as error:
-            unreadable = f"unreadable\0{name}\0{error.strerror}\0"
+            unreadable = f"unreadable\0{name}\0{error.strerror or error}\0"
             digest.update(unreadable.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
+
+
+def _file_sha256(name: str) -> bytes:
+    """Return the SHA-256 of a regular file's first POLICY_FILE_LIMIT bytes, never blocking.
+
+    A named pipe (or any file that is not regular) raises OSError instead of being read.
+    """
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        digest = hashlib.sha256()
+        left = POLICY_FILE_LIMIT
+        while left > 0 and (chunk := os.read(fd, min(left, 1024 * 1024))):
+            digest.update(chunk)
+            left -= len(chunk)
+        return digest.digest()
+    finally:
+        os.close(fd)
 
 
 def with_policy_sha256(report: Report) -> Report:

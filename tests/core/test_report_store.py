@@ -91,6 +91,13 @@ def test_the_policy_digest_counts_contents_not_places(tmp_path: Path) -> None:
     assert policy_sha256(["https://it.example/policy"]) != policy_sha256(["https://x.example/p"])
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_the_policy_digest_never_reads_a_named_pipe(tmp_path: Path) -> None:
+    pipe = tmp_path / "policy.yaml"
+    os.mkfifo(pipe)
+    assert policy_sha256([str(pipe)]) != policy_sha256([str(tmp_path / "gone.yaml")])
+
+
 def test_a_scan_records_the_policy_digest() -> None:
     report = mixed_report()
     assert report.policy_sha256 == policy_sha256(report.policy_files)

@@ -38,6 +38,7 @@ from tests.fleet_extension.machine import FakeMachine
 from tests.osquery_standin import STANDIN, standin_env
 
 REPO = Path(stethoscope_desktop.__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX users and files")
 SECRET = "SECRET-CONTENT-THAT-MUST-NOT-LEAK"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePath
 
@@ -34,6 +35,7 @@ from stethoscope_desktop.tables.values import Row
 from tests.fleet_extension.machine import AS_ROOT, FakeMachine, FakeUser
 from tests.ui.reports import mixed_report
 
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX users and files")
 SECRET = "root:$6$SECRET-HASH-THAT-MUST-NOT-LEAK"
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
