@@ -15,7 +15,7 @@ from pathlib import Path
 from stethoscope_desktop.core.report_store import report_path_in_home
 from stethoscope_desktop.fleet_extension.users import UTMP_RECORD, UTMP_USER_PROCESS
 
-AS_ROOT = os.geteuid() == 0
+AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class FakeMachine:
 
     def add_user(self, name: str) -> FakeUser:
         """Add a user with an empty home folder they own."""
-        uid = 2000 + len(self.users) if AS_ROOT else os.geteuid()
+        uid = 2000 + len(self.users) if AS_ROOT else getattr(os, "geteuid", lambda: 0)()
         home_in_root = f"/home/{name}"
         user = FakeUser(name, uid, self.root / "home" / name, home_in_root)
         user.home.mkdir(parents=True)
