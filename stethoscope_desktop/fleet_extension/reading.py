@@ -75,10 +75,15 @@ def read_report(root: str, path: PurePath, uid: int | None) -> ReportRead:
         return ReportRead(ReadOutcome.MISSING)
     except Refused as refusal:
         return ReportRead(ReadOutcome.UNREADABLE, error=str(refusal))
+    except OSError as error:  # the root folder itself, say: never the table's failure
+        return ReportRead(ReadOutcome.UNREADABLE, error=f"cannot read {path}: {error.strerror}")
     try:
         return ReportRead(ReadOutcome.READ, report=parse_report(data))
     except Refused as refusal:
         return ReportRead(ReadOutcome.UNREADABLE, error=str(refusal))
+    except Exception as error:  # one user's odd file must not fail the table for every user
+        reason = f"not a report of this format ({type(error).__name__})"
+        return ReportRead(ReadOutcome.UNREADABLE, error=reason)
 
 
 def parse_report(data: bytes) -> Report:

@@ -22,6 +22,7 @@ every local user's report; as another user, only that user's own (it says so in 
 from __future__ import annotations
 
 import contextlib
+import getpass
 import logging
 import os
 import signal
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 from osquery.extensions.ttypes import InternalExtensionInfo
 
 from stethoscope_desktop import __version__
-from stethoscope_desktop.core.platforms import current_platform
+from stethoscope_desktop.core.platforms import current_platform, running_as_admin
 from stethoscope_desktop.engines.osquery import MIN_SDK_VERSION, SDK_VERSION, OsqueryFailure
 from stethoscope_desktop.engines.osquery import _Client as ManagerClient
 from stethoscope_desktop.engines.osquery_extension import (
@@ -100,16 +101,25 @@ def _remove_stale_socket(path: str) -> None:
 def _collector(options: ExtensionOptions) -> ReportCollector:
     users = user_source(current_platform(), options.root)
     geteuid = getattr(os, "geteuid", None)
-    if geteuid is None or geteuid() == 0:
+    if geteuid is not None:
+        if geteuid() == 0:
+            log.info("reading the reports of every local user")
+            return ReportCollector(users)
+        uid = geteuid()
+        log.warning(
+            "not running as root: serving only this user's own report (uid %d); IT's osqueryd "
+            "runs extensions as root to see every user's",
+            uid,
+        )
+        return ReportCollector(users, only_uid=uid)
+    if running_as_admin():  # pragma: no cover - Windows only
         log.info("reading the reports of every local user")
         return ReportCollector(users)
-    uid = geteuid()
-    log.warning(
-        "not running as root: serving only this user's own report (uid %d); IT's osqueryd runs "
-        "extensions as root to see every user's",
-        uid,
+    name = getpass.getuser()  # pragma: no cover - Windows only
+    log.warning(  # pragma: no cover - Windows only
+        "not running as an administrator: serving only this user's own report (%s)", name
     )
-    return ReportCollector(users, only_uid=uid)
+    return ReportCollector(users, only_name=name)  # pragma: no cover - Windows only
 
 
 def run_extension(options: ExtensionOptions, stop: threading.Event | None = None) -> int:

@@ -79,10 +79,16 @@ class UserReport:
 class ReportCollector:
     """Finds each user's report: every local user (privileged) or this process's user only."""
 
-    def __init__(self, users: UserSource, *, only_uid: int | None = None) -> None:
-        """Read the reports of `users`' users; `only_uid`: just that user's (unprivileged)."""
+    def __init__(
+        self, users: UserSource, *, only_uid: int | None = None, only_name: str | None = None
+    ) -> None:
+        """Read the reports of `users`' users; `only_uid` or `only_name`: just that user's.
+
+        (Unprivileged: the process's uid on POSIX, its user name on Windows.)
+        """
         self.users = users
         self.only_uid = only_uid
+        self.only_name = only_name
 
     def path_of(self, user: LocalUser) -> PurePath:
         """Return where `user`'s report is, as seen under the users' root."""
@@ -101,6 +107,8 @@ class ReportCollector:
         found_reports: list[UserReport] = []
         for user in local:
             if self.only_uid is not None and user.uid != self.only_uid:
+                continue
+            if self.only_name is not None and user.name.casefold() != self.only_name.casefold():
                 continue
             if wanted and user.uid not in wanted:
                 continue

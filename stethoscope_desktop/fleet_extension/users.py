@@ -14,7 +14,6 @@ A root folder other than `/` (tests, a hidden option of the command) sees files 
 
 from __future__ import annotations
 
-import logging
 import os
 import struct
 import sys
@@ -23,9 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from stethoscope_desktop.tables.base import TableError
 from stethoscope_desktop.tables.linux.accounts import parse_passwd
-
-log = logging.getLogger(__name__)
 
 # Account and session files are small; these bounds only stop a runaway read.
 ACCOUNTS_LIMIT = 16 * 1024 * 1024
@@ -101,12 +99,13 @@ class LinuxUsers:
         return os.path.realpath(self.root) == "/"
 
     def users(self) -> list[LocalUser]:
-        """Return the users of the passwd file (none if it cannot be read, logged)."""
+        """Return the users of the passwd file; raise TableError if it cannot be read."""
+        path = self._root / "etc" / "passwd"
         try:
-            raw = _read_bounded(self._root / "etc" / "passwd", ACCOUNTS_LIMIT)
+            raw = _read_bounded(path, ACCOUNTS_LIMIT)
         except OSError as error:
-            log.warning("cannot read the account database: %s", error.strerror or error)
-            return []
+            reason = f"cannot read the account database {path}: {error.strerror or error}"
+            raise TableError(reason) from None
         entries = parse_passwd(raw.decode("utf-8", "replace"))
         return _unique(LocalUser(e.uid, e.name, e.directory) for e in entries if e.directory)
 

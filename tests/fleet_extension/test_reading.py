@@ -30,7 +30,7 @@ from stethoscope_desktop.fleet_extension.tables import (
     StatusTable,
 )
 from stethoscope_desktop.fleet_extension.users import LinuxUsers, utmp_users
-from stethoscope_desktop.tables.base import Constraint, Operator, QueryContext
+from stethoscope_desktop.tables.base import Constraint, Operator, QueryContext, TableError
 from stethoscope_desktop.tables.values import Row
 from tests.fleet_extension.machine import AS_ROOT, FakeMachine, FakeUser
 from tests.ui.reports import mixed_report
@@ -291,3 +291,15 @@ def test_a_missing_folder_is_missing_not_unreadable(machine: FakeMachine) -> Non
         str(machine.root), PurePath(alice.home_in_root, ".local/state/x/last-report.json"), 0
     )
     assert read.outcome is ReadOutcome.MISSING
+
+
+def test_a_root_that_cannot_be_opened_is_unreadable_not_an_exception(tmp_path: Path) -> None:
+    read = read_report(str(tmp_path / "gone"), PurePath("/home/a/last-report.json"), 0)
+    assert read.outcome is ReadOutcome.UNREADABLE
+    assert read.error == "cannot read /home/a/last-report.json: No such file or directory"
+
+
+def test_an_unreadable_account_database_fails_the_table_saying_so(tmp_path: Path) -> None:
+    table = StatusTable(ReportCollector(LinuxUsers(str(tmp_path / "nothing"))))
+    with pytest.raises(TableError, match=r"cannot read the account database .*/etc/passwd"):
+        table.generate(QueryContext())
