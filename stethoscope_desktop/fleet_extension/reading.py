@@ -7,8 +7,9 @@ A user controls their report and every folder under their home, so, running as r
   under the user's home, or anywhere the user can write, refuses the report;
 - the file is opened without following a link and without blocking (a FIFO), and must be a
   regular file owned by that user (not root's `/etc/shadow` hard-linked in, not another user's);
-- at most `MAX_REPORT_BYTES` are read, and JSON nested deeper than Python's parser allows is
-  refused, which bounds the time the parse takes;
+- at most `MAX_REPORT_BYTES` are read, and JSON nested deeper than Python's parser allows, or
+  with more objects than a report has (`MAX_REPORT_OBJECTS`), is refused: that bounds the time
+  the parse and the check of the report's format take (a second at most on a slow machine);
 - an error says what is wrong with the file, never what is in it: the file could be any file the
   user can name, and errors go into rows IT collects.
 
@@ -32,6 +33,9 @@ from typing import Any
 from stethoscope_desktop.core.report import REPORT_SCHEMA_VERSION, Report, ReportFormatError
 
 MAX_REPORT_BYTES = 4 * 1024 * 1024
+# A report has hundreds of JSON objects, a few thousand with long lists of rows as evidence; 4 MiB
+# of `{}` would be 1.4 million, which take seconds to check: the parse stops past this many.
+MAX_REPORT_OBJECTS = 100_000
 MAX_LINK_HOPS = 40
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -93,7 +97,9 @@ def parse_report(data: bytes) -> Report:
     except UnicodeDecodeError as error:
         raise Refused(f"not UTF-8 text (at byte {error.start})") from None
     try:
-        raw: Any = json.loads(text)
+        raw: Any = json.loads(text, object_hook=_ObjectCounter())
+    except _TooManyObjects:
+        raise Refused(f"not a report: more than {MAX_REPORT_OBJECTS} JSON objects") from None
     except json.JSONDecodeError as error:
         raise Refused(f"not JSON (line {error.lineno}, column {error.colno})") from None
     except RecursionError:
@@ -115,6 +121,23 @@ def parse_report(data: bytes) -> Report:
         raise Refused(f"not a report of this format: {field} is missing or wrong") from None
     except (TypeError, ValueError, RecursionError):
         raise Refused("not a report of this format") from None
+
+
+class _TooManyObjects(Exception):
+    """The JSON holds more objects than a report has."""
+
+
+class _ObjectCounter:
+    """A `json.loads` object hook that stops the parse past MAX_REPORT_OBJECTS objects."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, value: dict[str, Any]) -> dict[str, Any]:
+        self.count += 1
+        if self.count > MAX_REPORT_OBJECTS:
+            raise _TooManyObjects()
+        return value
 
 
 def read_user_file(root: str, path: PurePath, uid: int | None) -> bytes:

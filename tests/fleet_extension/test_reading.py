@@ -150,6 +150,7 @@ def test_logind_sessions_count_as_logged_in(machine: FakeMachine) -> None:
         (json.dumps([SECRET]).encode(), "the JSON is list, not an object"),
         (json.dumps({"status": SECRET}).encode(), "not a report of this format: report"),
         (json.dumps({"schema_version": 2}).encode(), "report format version 2"),
+        (b'{"practices": [' + b"{}," * 150_000 + b"{}]}", "more than 100000 JSON objects"),
     ],
 )
 def test_a_corrupt_report_is_unreadable_saying_why_without_its_content(
