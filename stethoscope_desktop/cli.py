@@ -74,6 +74,8 @@ EXIT_STATUS: dict[str, tuple[tuple[int, str], ...]] = {
         (1, "osqueryd's socket did not answer in time, or osqueryd refused or dropped it"),
     ),
 }
+# The program name that runs `osquery-extension` (how osqueryd's autoload file can name it).
+EXTENSION_PROGRAM = "stethoscope-osquery-extension"
 USAGE_MEANING = "usage error: an unknown command or option, or a bad value"
 # The commands for people, in the order --help lists them; `worker` is the tray's own.
 HIDDEN_COMMANDS = frozenset({"worker"})
@@ -404,8 +406,22 @@ def _osquery_extension_command(args: argparse.Namespace, unknown: Sequence[str])
     return extension_command(options)
 
 
+def _program_arguments() -> list[str]:
+    """Return the process's arguments; run as EXTENSION_PROGRAM, those of `osquery-extension`.
+
+    osqueryd runs an autoloaded extension as a file of its own (`….ext`; `.exe` on Windows) with
+    only its flags, so an installer can make that file a link to (or a copy of) this program.
+    """
+    arguments = sys.argv[1:]
+    if Path(sys.argv[0]).stem.casefold() == EXTENSION_PROGRAM:
+        return ["osquery-extension", *arguments]
+    return arguments
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    if argv is None:
+        argv = _program_arguments()
     parser = _parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.command != "osquery-extension":
