@@ -23,7 +23,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path, PurePath
 
-from stethoscope_desktop.core.files import write_atomically
+from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
 from stethoscope_desktop.core.report import Report
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def save_last_report(report: Report, path: Path | None = None) -> Path | None:
     try:
         data = with_policy_sha256(report).to_json().encode("utf-8")
         _private_folder(target.parent)
+        remove_stale_temporaries(target)  # what a writer killed mid-write left
         write_atomically(target, data, mode=0o600)
     except (OSError, ValueError) as error:
         log.warning("could not write the last report to %s: %s", target, error)

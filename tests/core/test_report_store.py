@@ -41,6 +41,16 @@ def test_the_report_is_written_0600_in_a_0700_folder_and_reads_back(tmp_path: Pa
     assert [p.name for p in target.parent.iterdir()] == ["last-report.json"]  # no temporary left
 
 
+def test_a_temporary_a_killed_write_left_is_removed(tmp_path: Path) -> None:
+    target = tmp_path / "stethoscope" / "last-report.json"
+    target.parent.mkdir()
+    leftover = target.parent / ".last-report.json.abcd1234.tmp"
+    leftover.write_text("half a report")
+    os.utime(leftover, (0, 0))
+    save_last_report(mixed_report(), target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["last-report.json"]
+
+
 def test_an_existing_state_folder_is_made_private(tmp_path: Path) -> None:
     folder = tmp_path / "stethoscope"
     folder.mkdir(mode=0o755)
