@@ -328,9 +328,10 @@ def _osquery_extension_parser(commands: argparse._SubParsersAction[_Parser]) -> 
     extension.add_argument(
         "--stale-after",
         type=float,
-        default=86400.0,
+        default=None,
         metavar="SECONDS",
-        help="a report older than this is stale (stethoscope_status.stale = 1; default: 86400)",
+        help="a report older than this is stale (stethoscope_status.stale = 1; default: "
+        "reportStaleAfterHours of IT's config.yaml, else 86400)",
     )
     extension.add_argument("--root", default="/", help=argparse.SUPPRESS)
 

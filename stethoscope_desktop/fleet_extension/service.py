@@ -31,11 +31,15 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from osquery.extensions.ttypes import InternalExtensionInfo
 
 from stethoscope_desktop import __version__
+from stethoscope_desktop.core.config import AppConfig, parse_config
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
+from stethoscope_desktop.core.practices import machine_folder
+from stethoscope_desktop.core.yamlfile import YamlFileError, load_yaml
 from stethoscope_desktop.engines.osquery import MIN_SDK_VERSION, SDK_VERSION, OsqueryFailure
 from stethoscope_desktop.engines.osquery import _Client as ManagerClient
 from stethoscope_desktop.engines.osquery_extension import (
@@ -65,7 +69,8 @@ class ExtensionOptions:
     timeout: float = 3.0
     interval: float = 3.0
     verbose: bool = False
-    stale_after: float = 86400.0
+    stale_after: float | None = None
+    """None: `reportStaleAfterHours` of IT's machine-wide config.yaml (default 24 hours)."""
     root: str = "/"
 
 
@@ -122,13 +127,34 @@ def _collector(options: ExtensionOptions) -> ReportCollector:
     return ReportCollector(users, only_name=name)  # pragma: no cover - Windows only
 
 
+def machine_stale_after(folder: Path | None = None) -> float:
+    """Return the stale limit in seconds from IT's machine-wide config.yaml (`folder`'s).
+
+    Only IT's file counts: a user's own config.yaml is theirs to change. A missing file or key
+    gives the default (24 hours); a file or value that is wrong is logged, and the default kept.
+    """
+    path = (machine_folder() if folder is None else folder) / "config.yaml"
+    hours = AppConfig.report_stale_after_hours
+    if not path.exists():
+        return hours * 3600.0
+    try:
+        layer = parse_config(load_yaml(path))
+    except YamlFileError as error:
+        log.warning("%s; reports are stale after %d hours", error.problem, hours)
+        return hours * 3600.0
+    for problem in layer.problems:
+        log.warning("%s", problem)
+    value = layer.values.get("report_stale_after_hours", hours)
+    return float(value) * 3600.0
+
+
 def run_extension(options: ExtensionOptions, stop: threading.Event | None = None) -> int:
     """Register with osqueryd at `options.socket` and serve until it goes away; return a status."""
     stopping = stop if stop is not None else threading.Event()
     collector = _collector(options)
-    tables = ExtensionTables(
-        extension_tables(collector, stale_after=options.stale_after), osquery_has=()
-    )
+    stale_after = machine_stale_after() if options.stale_after is None else options.stale_after
+    log.info("a report older than %g s is stale", stale_after)
+    tables = ExtensionTables(extension_tables(collector, stale_after=stale_after), osquery_has=())
     client = connect_when_ready(options.socket, options.timeout, stopping)
     if client is None:
         if stopping.is_set():

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
 from stethoscope_desktop import cli
+from stethoscope_desktop.fleet_extension.service import machine_stale_after
 
 
 @pytest.mark.parametrize(
@@ -52,3 +54,22 @@ def test_other_commands_still_refuse_unknown_options(capsys: pytest.CaptureFixtu
         cli.main(["scan", "--future_flag=1"])
     assert exited.value.code == cli.EXIT_USAGE
     assert "unrecognized arguments: --future_flag=1" in capsys.readouterr().err
+
+
+@pytest.mark.allow_warnings
+@pytest.mark.parametrize(
+    ("text", "hours"),
+    [
+        (None, 24),
+        ("organization: Example\n", 24),
+        ("reportStaleAfterHours: 72\n", 72),
+        ("reportStaleAfterHours: 0\n", 24),  # out of range: reported, the default kept
+        ("reportStaleAfterHours: [\n", 24),  # not YAML: reported, the default kept
+    ],
+)
+def test_the_stale_limit_comes_from_its_machine_wide_config(
+    tmp_path: Path, text: str | None, hours: int
+) -> None:
+    if text is not None:
+        (tmp_path / "config.yaml").write_text(text)
+    assert machine_stale_after(tmp_path) == hours * 3600

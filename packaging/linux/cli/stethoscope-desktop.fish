@@ -56,4 +56,4 @@ complete -c stethoscope-desktop -n '__fish_seen_subcommand_from osquery-extensio
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from osquery-extension' -l timeout -x -d 'seconds to wait for the socket to answer at start (default: 3)'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from osquery-extension' -l interval -x -d 'seconds between checks that osqueryd is still there (default: 3)'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from osquery-extension' -l verbose -d 'log what it does to stderr'
-complete -c stethoscope-desktop -n '__fish_seen_subcommand_from osquery-extension' -l stale-after -x -d 'a report older than this is stale (stethoscope_status.stale = 1; default: 86400)'
+complete -c stethoscope-desktop -n '__fish_seen_subcommand_from osquery-extension' -l stale-after -x -d 'a report older than this is stale (stethoscope_status.stale = 1; default: reportStaleAfterHours of IT\'s config.yaml, else 86400)'
