@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import hashlib
+import importlib
 import logging
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
+from typing import Protocol
 
 from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
 from stethoscope_desktop.core.report import Report
@@ -54,6 +55,35 @@ def report_path_in_home(home: str, platform: str) -> PurePath:
     return base / folder / LAST_REPORT_NAME
 
 
+class _Hash(Protocol):
+    """What a SHA-256 object does for us."""
+
+    def update(self, data: bytes, /) -> None:
+        """Add `data`."""
+
+    def digest(self) -> bytes:
+        """Return the digest."""
+
+    def hexdigest(self) -> str:
+        """Return the digest in hexadecimal."""
+
+
+def _sha256_factory() -> Callable[[], _Hash]:
+    """Return Python's own SHA-256 (`_sha2`, `_sha256` before 3.12), else hashlib's.
+
+    Every scan computes the digest in the scan worker, and `hashlib` would load OpenSSL there,
+    which a default scan leaves out (tests/test_boundaries.py); the results are the same.
+    """
+    for name in ("_sha2", "_sha256"):
+        try:
+            return importlib.import_module(name).sha256  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            continue
+    import hashlib  # pragma: no cover - a Python without its own SHA-256
+
+    return hashlib.sha256  # pragma: no cover
+
+
 def policy_sha256(files: Iterable[str]) -> str:
     """Return the hex SHA-256 over the policy files' contents, in layer order.
 
@@ -61,7 +91,7 @@ def policy_sha256(files: Iterable[str]) -> str:
     value wherever it is installed. A layer that is not a local file (a policy server's URL) counts
     by its name; a file that cannot be read now counts by its name and the error.
     """
-    digest = hashlib.sha256()
+    digest = _sha256_factory()()
     for name in files:
         if "://" in name:
             digest.update(b"url\0" + name.encode("utf-8", "surrogateescape") + b"\0")
@@ -83,7 +113,7 @@ def _file_sha256(name: str) -> bytes:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        digest = hashlib.sha256()
+        digest = _sha256_factory()()
         left = POLICY_FILE_LIMIT
         while left > 0 and (chunk := os.read(fd, min(left, 1024 * 1024))):
             digest.update(chunk)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -88,6 +89,16 @@ def test_another_users_report_is_at_the_platforms_default_place(
     platform: str, expected: str
 ) -> None:
     assert report_path_in_home("/home/a", platform) == PurePath(expected)
+
+
+def test_the_policy_digest_is_sha256_over_each_files_sha256(tmp_path: Path) -> None:
+    one, two = tmp_path / "policy.yaml", tmp_path / "config.yaml"
+    one.write_text("firewall: ALWAYS\n")
+    two.write_text("organization: Example\n")
+    expected = hashlib.sha256(
+        hashlib.sha256(one.read_bytes()).digest() + hashlib.sha256(two.read_bytes()).digest()
+    ).hexdigest()
+    assert policy_sha256([str(one), str(two)]) == expected
 
 
 def test_the_policy_digest_counts_contents_not_places(tmp_path: Path) -> None:
