@@ -16,9 +16,10 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy stethoscope_desktop tests/compat
 	$(BIN)/mypy --platform darwin stethoscope_desktop/tables stethoscope_desktop/engines \
-		stethoscope_desktop/device_trust
+		stethoscope_desktop/device_trust stethoscope_desktop/fleet_extension
 	$(BIN)/mypy --platform win32 stethoscope_desktop/tables stethoscope_desktop/autostart \
-		stethoscope_desktop/engines stethoscope_desktop/device_trust
+		stethoscope_desktop/engines stethoscope_desktop/device_trust \
+		stethoscope_desktop/fleet_extension
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -69,7 +69,13 @@ EXIT_STATUS: dict[str, tuple[tuple[int, str], ...]] = {
         (0, "the token is valid: its payload is printed"),
         (1, "the token is not valid: the check that failed is printed"),
     ),
+    "osquery-extension": (
+        (0, "osqueryd went away or asked it to stop (or SIGTERM)"),
+        (1, "osqueryd's socket did not answer in time, or osqueryd refused or dropped it"),
+    ),
 }
+# The program name that runs `osquery-extension` (how osqueryd's autoload file can name it).
+EXTENSION_PROGRAM = "stethoscope-osquery-extension"
 USAGE_MEANING = "usage error: an unknown command or option, or a bad value"
 # The commands for people, in the order --help lists them; `worker` is the tray's own.
 HIDDEN_COMMANDS = frozenset({"worker"})
@@ -142,6 +148,12 @@ def _parser() -> argparse.ArgumentParser:
         "TERM=dumb; always; never",
     )
     scan.add_argument("--no-color", action="store_true", help="never colour (--color never)")
+    scan.add_argument(
+        "--save",
+        action="store_true",
+        help="also write the report as this user's last report (where the tray writes it, for "
+        "IT's osquery extension): ~/.local/state/stethoscope/last-report.json on Linux",
+    )
     scan.add_argument(
         "--details",
         action="store_true",
@@ -264,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--origin", required=True, metavar="O", help="the login page's origin, or local"
     )
+    _osquery_extension_parser(commands)
     for name, subparser in commands.choices.items():
         assert isinstance(subparser, _Parser)
         subparser.exit_status = _epilog(name)
@@ -281,6 +294,46 @@ def _parser() -> argparse.ArgumentParser:
         "--idle-seconds", type=float, default=DEFAULT_IDLE_SECONDS, help=argparse.SUPPRESS
     )
     return parser
+
+
+def _osquery_extension_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    extension = commands.add_parser(
+        "osquery-extension",
+        help="serve every user's last report to IT's osqueryd (an osquery extension)",
+        description="An osquery extension for IT's osqueryd (which starts it, as root, from its "
+        "autoload file): registers as stethoscope_desktop and serves the read-only tables "
+        "stethoscope_status and stethoscope_practices from each local user's last report "
+        "(written by the app after every scan, and by scan --save). Flags osqueryd adds that "
+        "this command does not know are ignored. Run as another user, it serves only that "
+        "user's own report.",
+    )
+    extension.add_argument(
+        "--socket", required=True, metavar="PATH", help="osqueryd's extensions socket"
+    )
+    extension.add_argument(
+        "--timeout",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="seconds to wait for the socket to answer at start (default: 3)",
+    )
+    extension.add_argument(
+        "--interval",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="seconds between checks that osqueryd is still there (default: 3)",
+    )
+    extension.add_argument("--verbose", action="store_true", help="log what it does to stderr")
+    extension.add_argument(
+        "--stale-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="a report older than this is stale (stethoscope_status.stale = 1; default: "
+        "reportStaleAfterHours of IT's config.yaml, else 86400)",
+    )
+    extension.add_argument("--root", default="/", help=argparse.SUPPRESS)
 
 
 def _scan_options(parser: argparse.ArgumentParser) -> None:
@@ -336,9 +389,44 @@ def _app_command(args: argparse.Namespace) -> int:
     return int(run_app(args, early_worker))
 
 
+def _osquery_extension_command(args: argparse.Namespace, unknown: Sequence[str]) -> int:
+    from stethoscope_desktop.fleet_extension.service import ExtensionOptions, extension_command
+
+    verbose = bool(args.verbose or args.debug)
+    logging.getLogger().setLevel(logging.INFO if verbose else logging.WARNING)
+    if unknown:
+        logging.getLogger(__name__).info("ignoring unknown options: %s", " ".join(unknown))
+    options = ExtensionOptions(
+        socket=args.socket,
+        timeout=args.timeout,
+        interval=args.interval,
+        verbose=verbose,
+        stale_after=args.stale_after,
+        root=args.root,
+    )
+    return extension_command(options)
+
+
+def _program_arguments() -> list[str]:
+    """Return the process's arguments; run as EXTENSION_PROGRAM, those of `osquery-extension`.
+
+    osqueryd runs an autoloaded extension as a file of its own (`….ext`; `.exe` on Windows) with
+    only its flags, so an installer can make that file a link to (or a copy of) this program.
+    """
+    arguments = sys.argv[1:]
+    if Path(sys.argv[0]).stem.casefold() == EXTENSION_PROGRAM:
+        return ["osquery-extension", *arguments]
+    return arguments
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    args = _parser().parse_args(argv)
+    if argv is None:
+        argv = _program_arguments()
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "osquery-extension":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         return _app_command(args)  # the tray app sets up its own logging
     logging.basicConfig(
@@ -349,6 +437,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from stethoscope_desktop.worker import run_worker
 
         return run_worker(args)
+    if args.command == "osquery-extension":
+        return _osquery_extension_command(args, unknown)
     from stethoscope_desktop import commands
 
     if args.command == "scan":

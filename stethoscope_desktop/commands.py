@@ -48,6 +48,7 @@ from stethoscope_desktop.core.practices import (
 )
 from stethoscope_desktop.core.query_corrections import CORRECTED_PREFIX
 from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.report_store import save_last_report
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.core.stethoscope_instructions import ConversionNote, convert_stethoscope
@@ -103,6 +104,8 @@ def scan_command(args: argparse.Namespace, *, note: str = "") -> int:
         print(f"stethoscope-desktop: {outcome}", file=sys.stderr)
         return EXIT_COULD_NOT_SCAN
     report, loader = outcome
+    if getattr(args, "save", False):
+        save_last_report(report)  # a failure is logged; the scan's verdict stands
     if getattr(args, "json", False):
         print(report.to_json())
     else:

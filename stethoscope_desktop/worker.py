@@ -49,6 +49,7 @@ from stethoscope_desktop.core.protocol import (
     encode,
 )
 from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.report_store import save_last_report
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.support import Support
 from stethoscope_desktop.memory import return_freed_heap
@@ -81,12 +82,15 @@ class WorkerSession:
         clock: Callable[[], float] = time.monotonic,
         fresh: Practices | None = None,
         after_scan: Callable[[Practices, Report], None] | None = None,
+        save_report: Callable[[Report], object] | None = None,
     ) -> None:
         """Answer the tray's commands with `scanner`, telling events to `emit`.
 
         `fresh`: practices loaded after the first command came (see `scan`). `after_scan` hears
-        each report after it went to the tray (the enrollment's).
+        each report after it went to the tray (the enrollment's). `save_report` writes each report
+        where IT's osquery extension reads it (`core.report_store.save_last_report`).
         """
+        self._save_report = save_report
         self._after_scan = after_scan
         self._loader = loader
         self._scanner = scanner
@@ -143,6 +147,7 @@ class WorkerSession:
             self._latest = report
         settings = tray_settings(practices, self._loader)
         self._emit(ScanReported(scan_id, ScanResult(report, practices.instructions.ui, settings)))
+        self._write_last_report(report)
         if self._after_scan is not None:
             try:
                 self._after_scan(practices, report)
@@ -151,6 +156,15 @@ class WorkerSession:
         # The scan's freed memory (a parsed dpkg database's lines, SQLite's pages) back to the
         # system now that the report is out: the worker stays up to a minute for the next one.
         return_freed_heap()
+
+    def _write_last_report(self, report: Report) -> None:
+        """Hand the report to `save_report`; a failure is logged, never the scan's."""
+        if self._save_report is None:
+            return
+        try:
+            self._save_report(report)
+        except Exception:  # save_last_report logs its own failures; this is a bug
+            log.exception("could not save the last report")
 
     def latest(self) -> Report | None:
         """Return the report of the tray's last scan in this worker (the API reuses it)."""
@@ -418,6 +432,7 @@ def run_worker(args: argparse.Namespace) -> int:
         emit,
         fresh=practices if asked_before_loading else None,
         after_scan=device_key.after_scan,
+        save_report=save_last_report,
     )
     loader.policy_server.add_listener(session.on_policy_server)
     server: ApiServer | None = None

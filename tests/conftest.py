@@ -26,6 +26,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _SESSION_CONFIG = tempfile.mkdtemp(prefix="stethoscope-tests-config-")
 os.environ["XDG_CONFIG_DIRS"] = os.path.join(_SESSION_CONFIG, "system")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_SESSION_CONFIG, "user")
+# The last report a scan saves (core.report_store) goes to the session's own state folder.
+os.environ["XDG_STATE_HOME"] = os.path.join(_SESSION_CONFIG, "state")
 
 settings.register_profile(
     "suite",

@@ -39,6 +39,7 @@ COMMANDS = [
     "import-fleet",
     "device-key",
     "verify-token",
+    "osquery-extension",
 ]
 
 

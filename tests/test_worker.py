@@ -612,6 +612,7 @@ class WorkerProcess:
     def __init__(self, tmp_path: Path, *args: str, pass_fds: tuple[int, ...] = ()) -> None:
         home = tmp_path / "home"
         home.mkdir(exist_ok=True)
+        self.home = home
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(home),
@@ -725,6 +726,9 @@ def test_the_worker_answers_a_scan_and_leaves_on_the_end_of_stdin(
     assert worker.wait() == 0, worker.stderr()
     assert time.monotonic() - started < 5  # not the 30 s idle time
     assert worker.lines.get(timeout=5) is None  # nothing but the event went to stdout
+    # The report is kept where IT's osquery extension reads it (core.report_store).
+    saved = worker.home / ".local" / "state" / "stethoscope" / "last-report.json"
+    assert Report.from_dict(json.loads(saved.read_text())).practices == result.report.practices
 
 
 @pytest.mark.live_system

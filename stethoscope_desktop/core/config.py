@@ -93,6 +93,9 @@ class HostLabel:
         return bool(separator) and pattern.fullmatch(host)
 
 
+MAX_REPORT_STALE_AFTER_HOURS = 8760
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """Validated app configuration, defaults filled in."""
@@ -117,6 +120,8 @@ class AppConfig:
     device_key: str = "auto"
     # IT's https:// endpoint the device key's public part is posted to once (device_trust.enroll).
     enrollment_url: str = ""
+    # After how many hours the osquery extension calls a user's last report stale.
+    report_stale_after_hours: int = 24
     sources: Mapping[str, str] = field(default_factory=dict)
 
     def lists_origin(self, origin: str) -> bool:
@@ -362,6 +367,20 @@ CONFIG = Record(
             "servers know the key. A failed post is tried again at a later start. Empty: none "
             "(IT enrolls keys with stethoscope-desktop device-key instead).",
             attribute="enrollment_url",
+        ),
+        Field(
+            "reportStaleAfterHours",
+            WholeNumber(
+                "must be a whole number of hours from 1 to 8760",
+                minimum=1,
+                maximum=MAX_REPORT_STALE_AFTER_HOURS,
+            ),
+            "For IT's osquery (stethoscope-desktop osquery-extension, which reads it from this "
+            "machine-wide file only): after how many hours a user's last report counts as stale "
+            "(stethoscope_status.stale = 1), from 1 to 8760 (a year). The extension's "
+            "--stale-after SECONDS decides over it.",
+            attribute="report_stale_after_hours",
+            default=AppConfig.report_stale_after_hours,
         ),
         Field(
             "osqueryPath",

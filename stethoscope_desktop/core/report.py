@@ -262,6 +262,10 @@ class Report:
     policy_problems_summary: str = ""
     """One plain sentence for the person when IT's files have problems (the technical lines,
     with file, line and key, are policy_problems); empty when they have none."""
+    policy_sha256: str = ""
+    """The hex SHA-256 over the contents of the policy files, in layer order (a policy server's
+    layer by its URL): the same on every device given the same policy, wherever it is installed;
+    empty where it was not computed."""
     schema_version: int = REPORT_SCHEMA_VERSION
     """The version of this report format; it changes when a field changes meaning or is removed."""
 

@@ -29,6 +29,7 @@ from stethoscope_desktop.core.facts import (
 from stethoscope_desktop.core.policy import Policy
 from stethoscope_desktop.core.practices import Practices
 from stethoscope_desktop.core.report import DeviceFacts, Evidence, Report
+from stethoscope_desktop.core.report_store import with_policy_sha256
 from stethoscope_desktop.core.status import FeatureState
 from stethoscope_desktop.engines.base import QueryEngine, QueryError, QueryResult, ScanSession
 from stethoscope_desktop.tables.values import Row
@@ -261,7 +262,7 @@ class Scanner:
 
     def scan(self, practices: Practices) -> Report:
         """Gather the facts the practices' policy needs and evaluate them: one scan's report."""
-        return evaluate(
+        report = evaluate(
             practices.policy,
             self.gather(practices.policy),
             practices.instructions,
@@ -270,6 +271,7 @@ class Scanner:
             policy_problems=tuple(str(p) for p in practices.problems),
             show_manual_checks=practices.config.manual_checks == "show",
         )
+        return with_policy_sha256(report)
 
     def _queries(self, check_ids: list[str]) -> list[str]:
         """Return the SQL of these checks on this platform (what the session may prepare)."""

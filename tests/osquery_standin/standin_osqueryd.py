@@ -35,6 +35,12 @@ Environment:
                        unless the whole process group is signalled
   STANDIN_CHILD_SESSION  with STANDIN_CHILD_PIDFILE: the child starts a session of its own
                        (setsid), so no signal to osqueryd's process group reaches it either
+  STANDIN_AUTOLOAD_PIDFILE  a file path: the pids of the extensions it autoloaded, one a line
+
+`--extensions_autoload=FILE` starts each executable the file lists (one path a line; blank lines
+and `#` comments skipped) once the socket listens, as osqueryd does (osquery/process/posix/
+process.cpp): `<path> [--verbose] --socket S --timeout T --interval I`, with OSQUERY_EXTENSION in
+its environment; unlike osqueryd it does not restart one that exits.
 Queries that read only `osquery_*` tables (the engine's handshake) are never faulted.
 """
 
@@ -354,7 +360,7 @@ class StandIn:
         self.faults = Faults(env)
         self.started = int(time.time())
         self.instance_id = str(uuidlib.uuid4())
-        self.extensions: dict[int, Any] = {}
+        self.registered: dict[int, Any] = {}
         self.tables: dict[str, Any] = {}
         self.lock = threading.RLock()
         self.db = apsw.Connection(":memory:")
@@ -408,7 +414,7 @@ class StandIn:
         }]  # fmt: skip
 
     def _registry_rows(self) -> list[dict[str, Any]]:
-        owners = {name: uuid for uuid, ext in self.extensions.items() for name in ext["tables"]}
+        owners = {name: uuid for uuid, ext in self.registered.items() for name in ext["tables"]}
         return [
             {"registry": "table", "name": name, "owner_uuid": owners.get(name, 0),
              "internal": 0, "active": 1}
@@ -418,7 +424,7 @@ class StandIn:
     def _extension_rows(self) -> list[dict[str, Any]]:
         rows = [{"uuid": 0, "name": "core", "version": self.version, "sdk_version": "0.0.0",
                  "path": self.socket, "type": "core"}]  # fmt: skip
-        for uuid, ext in sorted(self.extensions.items()):
+        for uuid, ext in sorted(self.registered.items()):
             info = ext["info"]
             rows.append({"uuid": uuid, "name": info.name, "version": info.version,
                          "sdk_version": info.sdk_version, "path": f"{self.socket}.{uuid}",
@@ -471,7 +477,7 @@ class StandIn:
         return self._response(1, "the stand-in does not route core plugin calls", [])
 
     def extensions(self) -> Any:
-        return {uuid: ext["info"] for uuid, ext in self.extensions.items()}
+        return {uuid: ext["info"] for uuid, ext in self.registered.items()}
 
     def options(self) -> Any:
         from osquery.extensions.ttypes import InternalOptionInfo
@@ -485,14 +491,14 @@ class StandIn:
         from osquery.extensions.ttypes import ExtensionStatus
 
         with self.lock:
-            if any(ext["info"].name == info.name for ext in self.extensions.values()):
+            if any(ext["info"].name == info.name for ext in self.registered.values()):
                 return ExtensionStatus(code=1, message="Duplicate extension registered")
             tables = registry.get("table", {})
             clash = sorted(set(tables) & set(self.tables))
             if clash:
                 return ExtensionStatus(code=1, message=f"Duplicate table registered: {clash[0]}")
             uuid = random.randint(1, 65535)
-            while uuid in self.extensions:
+            while uuid in self.registered:
                 uuid = random.randint(1, 65535)
             for name, routes in tables.items():
                 columns = [
@@ -503,14 +509,14 @@ class StandIn:
                 if not columns:
                     return ExtensionStatus(code=1, message="Invalid route info")
                 self.add_table(ExtensionTable(self, uuid, name, columns))
-            self.extensions[uuid] = {"info": info, "tables": sorted(tables)}
+            self.registered[uuid] = {"info": info, "tables": sorted(tables)}
             return ExtensionStatus(code=0, message="OK", uuid=uuid)
 
     def deregisterExtension(self, uuid: int) -> Any:
         from osquery.extensions.ttypes import ExtensionStatus
 
         with self.lock:
-            ext = self.extensions.pop(uuid, None)
+            ext = self.registered.pop(uuid, None)
             if ext is None:
                 return ExtensionStatus(code=1, message="No extension UUID registered")
             for name in ext["tables"]:
@@ -635,6 +641,37 @@ def serve(standin: StandIn) -> None:
     server.serve()
 
 
+def autoload(flags: dict[str, str], env: dict[str, str]) -> None:
+    """Start the extensions the autoload file lists once the socket exists (osqueryd's way)."""
+    socket_path = flags["extensions_socket"]
+    deadline = time.monotonic() + 10
+    while not os.path.exists(socket_path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    try:
+        lines = Path(flags["extensions_autoload"]).read_text().splitlines()
+    except OSError as error:
+        print(f"cannot read the autoload file: {error}", file=sys.stderr, flush=True)
+        return
+    pids: list[str] = []
+    for line in lines:
+        path = line.strip()
+        if not path or path.startswith("#"):
+            continue
+        argv = [path]
+        if flags.get("verbose") == "true":
+            argv.append("--verbose")
+        argv += ["--socket", socket_path, "--timeout", flags.get("extensions_timeout", "3"),
+                 "--interval", flags.get("extensions_interval", "3")]  # fmt: skip
+        child_env = {**env, "OSQUERY_EXTENSION": str(os.getpid())}
+        try:
+            pids.append(str(subprocess.Popen(argv, env=child_env).pid))
+        except OSError as error:
+            print(f"could not start extension process: {path}: {error}", file=sys.stderr)
+    pidfile = env.get("STANDIN_AUTOLOAD_PIDFILE", "")
+    if pidfile:
+        Path(pidfile).write_text("".join(f"{pid}\n" for pid in pids))
+
+
 def main(argv: list[str]) -> int:
     flags = parse_flags(argv)
     env = dict(os.environ)
@@ -673,7 +710,10 @@ def main(argv: list[str]) -> int:
             start_new_session=bool(env.get("STANDIN_CHILD_SESSION")),
         )
         Path(pidfile).write_text(str(worker.pid))
-    serve(StandIn(flags, env))
+    standin = StandIn(flags, env)
+    if flags.get("extensions_autoload"):
+        threading.Thread(target=autoload, args=(flags, env), daemon=True).start()
+    serve(standin)
     return 0
 
 

@@ -6,7 +6,7 @@ _stethoscope_desktop() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         word=${COMP_WORDS[i]}
         case $word in
-            scan|serve|check-policy|convert-instructions|import-fleet|device-key|verify-token) command=$word; break ;;
+            scan|serve|check-policy|convert-instructions|import-fleet|device-key|verify-token|osquery-extension) command=$word; break ;;
         esac
     done
     local options='' positional=''
@@ -21,7 +21,7 @@ _stethoscope_desktop() {
             esac
             ;;
         scan)
-            options='-h --help --practices --engine --lang --json --color --no-color --details'
+            options='-h --help --practices --engine --lang --json --color --no-color --save --details'
             positional=''
             case $prev in
                 --practices) COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; return ;;
@@ -79,11 +79,21 @@ _stethoscope_desktop() {
                 --origin) COMPREPLY=(); return ;;
             esac
             ;;
+        osquery-extension)
+            options='-h --help --socket --timeout --interval --verbose --stale-after'
+            positional=''
+            case $prev in
+                --socket) COMPREPLY=(); return ;;
+                --timeout) COMPREPLY=(); return ;;
+                --interval) COMPREPLY=(); return ;;
+                --stale-after) COMPREPLY=(); return ;;
+            esac
+            ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$options" -- "$cur"))
     elif [[ -z $command ]]; then
-        COMPREPLY=($(compgen -W 'scan serve check-policy convert-instructions import-fleet device-key verify-token' -- "$cur"))
+        COMPREPLY=($(compgen -W 'scan serve check-policy convert-instructions import-fleet device-key verify-token osquery-extension' -- "$cur"))
     elif [[ $positional == file ]]; then
         COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null
     fi
