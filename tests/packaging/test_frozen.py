@@ -26,6 +26,7 @@ from stethoscope_desktop.engines.factory import BUNDLED_OSQUERYD
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "packaging" / "stethoscope-desktop.spec"
 BUILD_FROZEN = ROOT / "packaging" / "build-frozen.sh"
+MAIN_SCRIPT = ROOT / "stethoscope_desktop" / "__main__.py"
 
 
 class _Recorded:
@@ -37,7 +38,8 @@ class _Recorded:
         self.args = args
         self.kwargs = kwargs
         self.pure: list[Any] = []
-        self.scripts: list[Any] = []
+        # As PyInstaller's Analysis lists the main script (runtime hooks would come first).
+        self.scripts: list[Any] = [("__main__", str(MAIN_SCRIPT), "PYSOURCE")]
         self.binaries: list[Any] = []
         self.datas: list[Any] = []
         self.calls.append(self)
@@ -135,7 +137,7 @@ def test_the_windows_osquery_extension_runs_its_own_main_script(
     """The extension's program has the app's runtime hooks, and its own main script instead."""
     stand_ins: dict[str, Any] = {"SPECPATH": str(SPEC.parent)}
     hook = ("pyi_rth_example", "/hooks/pyi_rth_example.py", "PYSOURCE")
-    main = ("__main__", str(ROOT / "stethoscope_desktop" / "__main__.py"), "PYSOURCE")
+    main = ("__main__", str(MAIN_SCRIPT), "PYSOURCE")
 
     class Analysis(_Recorded):
         calls: list[_Recorded] = []
@@ -160,6 +162,25 @@ def test_the_windows_osquery_extension_runs_its_own_main_script(
         ("osquery_extension_main", str(extension_main), "PYSOURCE"),
     ]
     assert extension_main.is_file()
+
+
+def test_the_spec_refuses_an_analysis_without_the_main_script_to_replace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were PyInstaller to name the main script otherwise, the extension would run the app."""
+    monkeypatch.setattr(_Recorded, "__init__", _recorded_without_main)
+    with pytest.raises(SystemExit, match="no script __main__"):
+        _run_spec(monkeypatch, "win32")
+
+
+def _recorded_without_main(self: _Recorded, *args: Any, **kwargs: Any) -> None:
+    self.args = args
+    self.kwargs = kwargs
+    self.pure = []
+    self.scripts = [("stethoscope_desktop_main", str(MAIN_SCRIPT), "PYSOURCE")]
+    self.binaries = []
+    self.datas = []
+    self.calls.append(self)
 
 
 @pytest.mark.parametrize(
