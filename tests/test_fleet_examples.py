@@ -258,14 +258,19 @@ def _user_rows(
 
 
 def _no_report_row(uid: int, username: str) -> Row:
+    """Return the extension's row for a logged-in user with no report.
+
+    As the extension gives it: the report's columns NULL (stale too), status NO_REPORT, error
+    saying why.
+    """
     return {
-        "uid": uid, "username": username, "status": "NO_REPORT", "pass_count": 0,
-        "nudge_count": 0, "fail_count": 0, "unknown_count": 0, "checked_at": "",
-        "checked_at_unix": 0, "age_seconds": 0, "stale": 1, "engine": "", "app_version": "",
-        "policy_sha256": "", "sources": "", "logged_in": 1,
-        "error": "no report: Stethoscope Desktop has not run for this user",
+        "uid": uid,
+        "username": username,
+        "status": "NO_REPORT",
+        "logged_in": 1,
+        "error": "no report: the app has not saved one for this user",
         "report_path": f"/home/{username}/.local/state/stethoscope/last-report.json",
-    }  # fmt: skip
+    }
 
 
 def _report(changes: Mapping[str, str] | None = None) -> dict[str, Any]:
