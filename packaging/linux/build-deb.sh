@@ -19,6 +19,9 @@
 #   /etc/xdg/stethoscope/...            IT's files
 # With tpm2-pytss in lib/ (see --tpm), a user's device key is kept in the TPM 2.0, and the
 # package depends on the libtss2 libraries it links to.
+#   /opt/stethoscope-desktop/osquery/stethoscope_desktop.ext
+#                                       the osquery extension's launcher (runs
+#                                       `stethoscope-desktop osquery-extension` with osqueryd's flags)
 # Every file under /etc is a conffile: an upgrade keeps what was edited on the machine (the new
 # version lands beside it as *.dpkg-dist), `dpkg -r` keeps them, `dpkg -P` removes them.
 #
@@ -37,6 +40,15 @@
 #                     is built here against this machine's libtss2: it needs libtss2-dev,
 #                     pkg-config, gcc and pythonX.Y-dev. auto packs it where they are and warns
 #                     where not; yes fails without them.
+#   --osquery-extension
+#                     add the osquery extension to osquery's autoload file,
+#                     /etc/osquery/extensions.load, on installation (keeping the file's other
+#                     lines), take it out on removal, and restart osqueryd (or fleetd's orbit)
+#                     where it runs, so that IT's osquery gets the stethoscope_status and
+#                     stethoscope_practices tables. docs/fleet-and-osquery.md has the details.
+#   --osquery-autoload FILE
+#                     the same, with another autoload file (the one your osqueryd's
+#                     --extensions_autoload names).
 # pip reads its usual settings (PIP_INDEX_URL, PIP_FIND_LINKS, a pip.conf) to find the wheels.
 # Needs: dpkg-deb 1.19+ (no root needed to build), pythonX.Y with pip, network or a wheelhouse;
 # for the TPM: libtss2-dev, pkg-config, gcc, pythonX.Y-dev and readelf (binutils).
@@ -75,6 +87,7 @@ wheel=""
 compression=xz
 maintainer="IT <root@localhost>"
 tpm=auto
+osquery_autoload=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --revision) revision="${2:?--revision needs a value}"; shift 2 ;;
@@ -83,6 +96,8 @@ while [ $# -gt 0 ]; do
     --compression) compression="${2:?--compression needs a value}"; shift 2 ;;
     --maintainer) maintainer="${2:?--maintainer needs a value}"; shift 2 ;;
     --tpm) tpm="${2:?--tpm needs a value}"; shift 2 ;;
+    --osquery-extension) osquery_autoload="${osquery_autoload:-/etc/osquery/extensions.load}"; shift ;;
+    --osquery-autoload) osquery_autoload="${2:?--osquery-autoload needs a file}"; shift 2 ;;
     -h | --help) usage ;;
     --) shift; break ;;
     -*) echo "build-deb: unknown option $1" >&2; usage ;;
@@ -104,12 +119,33 @@ case "$tpm" in
   *) fail "--tpm: auto, yes or no" ;;
 esac
 [ -z "$wheel" ] || [ -f "$wheel" ] || fail "$wheel: no such wheel"
+case "$osquery_autoload" in
+  "" | /*[!/]) ;;
+  *) fail "--osquery-autoload $osquery_autoload: give the file's absolute path" ;;
+esac
+[[ "$osquery_autoload" != *$'\n'* ]] || fail "--osquery-autoload: one line, please"
 command -v dpkg-deb >/dev/null || fail "dpkg-deb is missing (it comes with dpkg)"
 py_version="$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ||
   fail "cannot run $python"
 "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || fail "$python is older than 3.11"
 "$python" -m pip --version >/dev/null 2>&1 || fail "$python has no pip (apt install python3-pip)"
 arch="$(dpkg --print-architecture)"
+
+# The osquery extension: its launcher, always (IT may name it in any autoload file); with
+# --osquery-extension, the file that tells postinst which autoload file to add it to. postinst and
+# prerm (packaging/linux/debian/) do the editing, with packaging/osquery-extension/autoload.sh.
+install_osquery_extension() {
+  local folder="$root$PREFIX/osquery"
+  sed "s,@PROGRAM@,/usr/bin/$PACKAGE,g" "$REPO/packaging/osquery-extension/stethoscope_desktop.ext.in" \
+    >"$work/stethoscope_desktop.ext"
+  install -D -m 0755 "$work/stethoscope_desktop.ext" "$folder/stethoscope_desktop.ext"
+  install -m 0644 "$REPO/packaging/osquery-extension/autoload.sh" "$folder/autoload.sh"
+  if [ -n "$osquery_autoload" ]; then
+    printf '%s\n' "$osquery_autoload" >"$folder/autoload-file"
+    chmod 0644 "$folder/autoload-file"
+    echo "build-deb: the package adds the osquery extension to $osquery_autoload" >&2
+  fi
+}
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/build-deb.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -237,10 +273,11 @@ Stethoscope Desktop $app_version, Apache License 2.0 (/usr/share/common-licenses
 It bundles its Python dependencies in $LIB; each one's licence is in its *.dist-info folder
 there (PySide6 and Qt: LGPLv3; the others: MIT, BSD, Apache 2.0 or PSF).
 EOF
+install_osquery_extension
 chmod -R u+rwX,go+rX,go-w "$root"
 
 mkdir -p "$root/DEBIAN"
-install -m 0755 "$HERE/debian/postinst" "$HERE/debian/postrm" "$root/DEBIAN/"
+install -m 0755 "$HERE/debian/postinst" "$HERE/debian/prerm" "$HERE/debian/postrm" "$root/DEBIAN/"
 (cd "$root" && find etc -type f | sed 's,^,/,' | LC_ALL=C sort) >"$root/DEBIAN/conffiles"
 installed_size="$(du -sk --exclude=DEBIAN "$root" | cut -f1)"
 cat >"$root/DEBIAN/control" <<EOF

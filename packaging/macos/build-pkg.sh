@@ -11,7 +11,9 @@
 # and its postinstall (packaging/macos/scripts/postinstall) puts IT's files into
 # /Library/Application Support/stethoscope and, on a first installation, a per-user LaunchAgent
 # (~/Library/LaunchAgents/com.stethoscope.desktop.plist) for every user, starting the app now for
-# the one logged in.
+# the one logged in. It also installs the osquery extension's launcher,
+# /opt/stethoscope-desktop/osquery/stethoscope_desktop.ext, and an uninstaller,
+# /opt/stethoscope-desktop/uninstall.sh (run it with sudo: macOS installers have no uninstall).
 #
 # Options:
 #   --app PATH        the frozen app (default: dist/Stethoscope.app; build it with
@@ -21,6 +23,14 @@
 #   --sign IDENTITY   sign with this "Developer ID Installer: …" identity from the keychain
 #                     (needed for distribution; then notarize: xcrun notarytool submit … --wait
 #                     and xcrun stapler staple)
+#   --osquery-extension
+#                     add the osquery extension to osquery's autoload file,
+#                     /var/osquery/extensions.load, on installation (keeping the file's other
+#                     lines; uninstall.sh takes it out) and restart osqueryd (or fleetd's orbit)
+#                     where it runs. docs/fleet-and-osquery.md has the details.
+#   --osquery-autoload FILE
+#                     the same, with another autoload file (the one your osqueryd's
+#                     --extensions_autoload names)
 set -euo pipefail
 
 IDENTIFIER=com.stethoscope.desktop
@@ -40,11 +50,14 @@ fail() {
 app="$REPO/dist/Stethoscope.app"
 version=""
 sign=""
+osquery_autoload=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --app) app="${2:?--app needs a value}"; shift 2 ;;
     --version) version="${2:?--version needs a value}"; shift 2 ;;
     --sign) sign="${2:?--sign needs a value}"; shift 2 ;;
+    --osquery-extension) osquery_autoload="${osquery_autoload:-/var/osquery/extensions.load}"; shift ;;
+    --osquery-autoload) osquery_autoload="${2:?--osquery-autoload needs a file}"; shift 2 ;;
     -h | --help) usage ;;
     --) shift; break ;;
     -*) echo "build-pkg: unknown option $1" >&2; usage ;;
@@ -55,6 +68,11 @@ done
 it_folder="$1"
 out_dir="$2"
 
+case "$osquery_autoload" in
+  "" | /*[!/]) ;;
+  *) fail "--osquery-autoload $osquery_autoload: give the file's absolute path" ;;
+esac
+[[ "$osquery_autoload" != *$'\n'* ]] || fail "--osquery-autoload: one line, please"
 for tool in pkgbuild productbuild plutil; do
   command -v "$tool" >/dev/null || fail "$tool is missing: build the package on macOS"
 done
@@ -65,6 +83,19 @@ if [ -z "$version" ]; then
   version="$("$program" --version | awk '{print $2}')"
 fi
 [[ "$version" =~ ^[0-9]+(\.[0-9]+)*$ ]] || fail "--version $version: use numbers and dots"
+
+# The osquery extension: postinstall installs its launcher and the uninstaller from the scripts
+# folder, and with --osquery-extension adds the launcher to the autoload file named there.
+add_osquery_extension() {
+  sed "s,@PROGRAM@,/Applications/Stethoscope.app/Contents/MacOS/stethoscope-desktop,g" \
+    "$REPO/packaging/osquery-extension/stethoscope_desktop.ext.in" >"$work/scripts/stethoscope_desktop.ext"
+  cp "$REPO/packaging/osquery-extension/autoload.sh" "$work/scripts/osquery-autoload.sh"
+  cp "$HERE/uninstall.sh" "$work/scripts/uninstall.sh"
+  if [ -n "$osquery_autoload" ]; then
+    printf '%s\n' "$osquery_autoload" >"$work/scripts/osquery-autoload-file"
+    echo "build-pkg: the package adds the osquery extension to $osquery_autoload" >&2
+  fi
+}
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/build-pkg.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
@@ -89,6 +120,7 @@ echo "build-pkg: checking IT's files" >&2
   fail "IT's files in $it_folder have problems (listed above)"
 cp "$HERE/scripts/preinstall" "$HERE/scripts/postinstall" "$work/scripts/"
 chmod 755 "$work/scripts/preinstall" "$work/scripts/postinstall"
+add_osquery_extension
 
 echo "build-pkg: building the component package" >&2
 ditto "$app" "$work/root/Applications/Stethoscope.app"

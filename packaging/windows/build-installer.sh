@@ -16,6 +16,14 @@
 #                   for every new build of IT's files, so Intune or SCCM see an update
 #   --publisher P   the publisher shown in Apps & features (default: IT)
 #   --iscc PATH     Inno Setup's compiler (default: iscc on PATH, else the usual install folders)
+#   --osquery-extension
+#                   the setup program adds the osquery extension (stethoscope_desktop.ext.exe) to
+#                   osquery's autoload file, C:\Program Files\osquery\extensions.load, keeping the
+#                   file's other lines, takes it out on uninstall, and restarts a running
+#                   osqueryd service (osquery's or fleetd's). /OSQUERYAUTOLOAD=FILE at install time
+#                   names another file, /OSQUERYAUTOLOAD= none. docs/fleet-and-osquery.md has more.
+#   --osquery-autoload FILE
+#                   the same, with another autoload file (a Windows path)
 # Sign the result with signtool (Authenticode) before distributing it.
 set -euo pipefail
 
@@ -40,12 +48,17 @@ app="$REPO/dist/stethoscope-desktop"
 version=""
 publisher="IT"
 iscc=""
+osquery_autoload=""
+# osquery's own (OSQUERY_HOME on Windows), as Inno Setup writes it.
+DEFAULT_OSQUERY_AUTOLOAD='{commonpf64}\osquery\extensions.load'
 while [ $# -gt 0 ]; do
   case "$1" in
     --app) app="${2:?--app needs a value}"; shift 2 ;;
     --version) version="${2:?--version needs a value}"; shift 2 ;;
     --publisher) publisher="${2:?--publisher needs a value}"; shift 2 ;;
     --iscc) iscc="${2:?--iscc needs a value}"; shift 2 ;;
+    --osquery-extension) osquery_autoload="${osquery_autoload:-$DEFAULT_OSQUERY_AUTOLOAD}"; shift ;;
+    --osquery-autoload) osquery_autoload="${2:?--osquery-autoload needs a file}"; shift 2 ;;
     -h | --help) usage ;;
     --) shift; break ;;
     -*) echo "build-installer: unknown option $1" >&2; usage ;;
@@ -93,10 +106,22 @@ echo "build-installer: checking IT's files" >&2
 "$cli" check-policy "$(winpath "$work/it")" >&2 ||
   fail "IT's files in $it_folder have problems (listed above)"
 
+case "$osquery_autoload" in
+  *[\"\']* | *$'\n'*) fail "--osquery-autoload: no quotes or line breaks, please" ;;
+esac
+osquery_define=()
+if [ -n "$osquery_autoload" ]; then
+  [ -f "$app/stethoscope_desktop.ext.exe" ] ||
+    fail "$app has no stethoscope_desktop.ext.exe: build it again with packaging/build-frozen.sh"
+  osquery_define=("-DOsqueryAutoload=$osquery_autoload")
+  echo "build-installer: the setup program adds the osquery extension to $osquery_autoload" >&2
+fi
+
 mkdir -p "$out_dir"
 echo "build-installer: running Inno Setup" >&2
 # "-" options rather than "/": Git Bash would take "/Q" for a path and rewrite it.
 MSYS_NO_PATHCONV=1 "$iscc" -Q "-DAppVersion=$version" "-DPublisher=$publisher" \
   "-DAppDir=$(winpath "$app")" "-DITDir=$(winpath "$work/it")" "-DOutputDir=$(winpath "$out_dir")" \
+  "${osquery_define[@]+"${osquery_define[@]}"}" \
   "$(winpath "$HERE/stethoscope-desktop.iss")" >&2
 echo "$out_dir/Stethoscope-Setup-$version.exe"

@@ -21,7 +21,17 @@
 ;   the app's "Start at login" switch writes and deletes), written for the user who installs and,
 ;   through Active Setup, once for every other user at their next login. A user's later choice
 ;   stays: Active Setup does not run again for them on upgrades.
-; Uninstalling removes the app, IT's folder and the installing user's Run value.
+; - the osquery extension, stethoscope_desktop.ext.exe in the app's folder (the frozen app's third
+;   program: `osquery-extension` with osqueryd's flags), owned by Administrators as osqueryd
+;   requires. Built with OsqueryAutoload (build-installer.sh --osquery-extension), or given
+;   /OSQUERYAUTOLOAD="C:\Program Files\osquery\extensions.load" on the command line, the setup
+;   program adds it to that osquery autoload file once, keeping IT's other lines (the file keeps
+;   its permissions; it and its folder are made if missing); /OSQUERYAUTOLOAD= (empty) leaves it
+;   out. A line an earlier installation added elsewhere is taken out; the file used is kept in
+;   HKLM\Software\Stethoscope, OsqueryAutoload. Where the file changed, a running osqueryd service
+;   (osquery's "osqueryd" or fleetd's "Fleet osquery") is restarted to read it.
+; Uninstalling removes the app, IT's folder, the installing user's Run value and the osquery
+; extension's line (restarting a running osqueryd as above).
 
 #ifndef AppVersion
   #define AppVersion "0.1.0"
@@ -40,6 +50,10 @@
 #define ActiveSetupKey "Software\Microsoft\Active Setup\Installed Components\{{" + AppGuid + "}"
 #define RunKey "Software\Microsoft\Windows\CurrentVersion\Run"
 #define ITFolder "{commonappdata}\stethoscope"
+#define ExtensionProgram "stethoscope_desktop.ext.exe"
+#ifndef OsqueryAutoload
+  #define OsqueryAutoload ""
+#endif
 
 [Setup]
 AppId={{{#AppGuid}}
@@ -98,10 +112,14 @@ Root: HKLM; Subkey: "{#ActiveSetupKey}"; ValueType: string; ValueName: "StubPath
 ; IT's folder: administrators and SYSTEM may change it, users may only read it. (ProgramData lets
 ; every user add files by default, and a policy.yaml a user added would pass for IT's.)
 Filename: "{sys}\icacls.exe"; Parameters: """{#ITFolder}"" /inheritance:r /grant:r *S-1-5-32-544:(OI)(CI)F *S-1-5-18:(OI)(CI)F *S-1-5-32-545:(OI)(CI)RX"; Flags: runhidden waituntilterminated; StatusMsg: "Protecting IT's folder..."
+; The osquery extension: osqueryd starts only a program owned by Administrators or SYSTEM (whose
+; folder low-privileged users cannot write to, as Program Files is).
+Filename: "{sys}\icacls.exe"; Parameters: """{app}\{#ExtensionProgram}"" /setowner *S-1-5-32-544"; Flags: runhidden waituntilterminated; Check: FileExists(ExpandConstant('{app}\{#ExtensionProgram}'))
 Filename: "{app}\stethoscope-desktop.exe"; Description: "Start Stethoscope now"; Flags: nowait postinstall skipifsilent runasoriginaluser
 
 [UninstallRun]
 Filename: "{sys}\taskkill.exe"; Parameters: "/F /IM stethoscope-desktop.exe"; Flags: runhidden; RunOnceId: "StopStethoscope"
+Filename: "{sys}\taskkill.exe"; Parameters: "/F /IM {#ExtensionProgram}"; Flags: runhidden; RunOnceId: "StopOsqueryExtension"
 
 [UninstallDelete]
 Type: filesandordirs; Name: "{#ITFolder}"
@@ -217,8 +235,155 @@ begin
   Log('installed IT''s files from ' + PolicyDir);
 end;
 
+{ The osquery extension in osquery's autoload file. osqueryd reads the file when it starts: one
+  program per line, trimmed (and on Windows, paths compare without regard to case). }
+const
+  AutoloadStateKey = 'Software\Stethoscope';
+  AutoloadStateValue = 'OsqueryAutoload';
+
+function AutoloadLine: String;
+begin
+  Result := ExpandConstant('{app}\{#ExtensionProgram}');
+end;
+
+{ The autoload file to add the extension to: /OSQUERYAUTOLOAD=, else the one built in; '' for none. }
+function OsqueryAutoloadFile: String;
+begin
+  Result := ExpandConstant('{param:OSQUERYAUTOLOAD|*}');
+  if Result = '*' then
+    Result := ExpandConstant('{#OsqueryAutoload}');
+  Result := Trim(Result);
+end;
+
+function IsAutoloadLine(const Text: String): Boolean;
+begin
+  Result := CompareText(Trim(Text), AutoloadLine) = 0;
+end;
+
+{ Add the extension's line to FileName once; return True if the file changed. }
+function AddToAutoload(const FileName: String): Boolean;
+var
+  Lines: TArrayOfString;
+  I, Count: Integer;
+begin
+  Result := False;
+  if FileExists(FileName) then
+  begin
+    if not LoadStringsFromFile(FileName, Lines) then
+    begin
+      Log('could not read ' + FileName + '; the osquery extension is not added');
+      Exit;
+    end;
+    for I := 0 to GetArrayLength(Lines) - 1 do
+      if IsAutoloadLine(Lines[I]) then
+        Exit;
+  end
+  else if not ForceDirectories(ExtractFileDir(FileName)) then
+  begin
+    Log('could not make ' + ExtractFileDir(FileName));
+    Exit;
+  end;
+  Count := GetArrayLength(Lines);
+  SetArrayLength(Lines, Count + 1);
+  Lines[Count] := AutoloadLine;
+  { Without a byte order mark, which osqueryd would take for part of the first path. }
+  Result := SaveStringsToUTF8FileWithoutBOM(FileName, Lines, False);
+  if Result then
+    Log('osquery extension added to ' + FileName)
+  else
+    Log('could not write ' + FileName);
+end;
+
+{ Take the extension's line out of FileName, and the file if nothing else is left in it; return
+  True if the file changed. }
+function RemoveFromAutoload(const FileName: String): Boolean;
+var
+  Lines, Kept: TArrayOfString;
+  I, Count: Integer;
+  Empty: Boolean;
+begin
+  Result := False;
+  if not FileExists(FileName) or not LoadStringsFromFile(FileName, Lines) then
+    Exit;
+  Count := 0;
+  Empty := True;
+  for I := 0 to GetArrayLength(Lines) - 1 do
+    if not IsAutoloadLine(Lines[I]) then
+    begin
+      SetArrayLength(Kept, Count + 1);
+      Kept[Count] := Lines[I];
+      Count := Count + 1;
+      if Trim(Lines[I]) <> '' then
+        Empty := False;
+    end;
+  if Count = GetArrayLength(Lines) then
+    Exit;
+  if Empty then
+    Result := DeleteFile(FileName)
+  else
+    Result := SaveStringsToUTF8FileWithoutBOM(FileName, Kept, False);
+  Log('osquery extension taken out of ' + FileName);
+end;
+
+{ Restart the osqueryd services that run (osquery's and fleetd's), so that osqueryd reads its
+  autoload file again; a service that is stopped stays stopped. }
+procedure RestartRunningOsquery;
+var
+  ResultCode: Integer;
+begin
+  Exec(ExpandConstant('{sys}\WindowsPowerShell\v1.0\powershell.exe'),
+    '-NoProfile -NonInteractive -Command "foreach ($name in ''osqueryd'', ''Fleet osquery'') { ' +
+    '$service = Get-Service -Name $name -ErrorAction SilentlyContinue; ' +
+    'if ($service -and $service.Status -eq ''Running'') { Restart-Service -Name $name -Force } }"',
+    '', SW_HIDE, ewWaitUntilTerminated, ResultCode);
+  Log('restarted the running osqueryd services (exit code ' + IntToStr(ResultCode) + ')');
+end;
+
+procedure ApplyOsqueryAutoload;
+var
+  Target, Previous: String;
+  Changed: Boolean;
+begin
+  Target := OsqueryAutoloadFile;
+  Changed := False;
+  if RegQueryStringValue(HKLM, AutoloadStateKey, AutoloadStateValue, Previous) and
+     (Previous <> '') and (CompareText(Previous, Target) <> 0) then
+    Changed := RemoveFromAutoload(Previous) or Changed;
+  if Target <> '' then
+  begin
+    Changed := AddToAutoload(Target) or Changed;
+    RegWriteStringValue(HKLM, AutoloadStateKey, AutoloadStateValue, Target);
+  end
+  else
+    RegDeleteValue(HKLM, AutoloadStateKey, AutoloadStateValue);
+  if Changed then
+    RestartRunningOsquery;
+end;
+
+procedure WithdrawOsqueryAutoload;
+var
+  Previous: String;
+begin
+  if RegQueryStringValue(HKLM, AutoloadStateKey, AutoloadStateValue, Previous) then
+  begin
+    if (Previous <> '') and RemoveFromAutoload(Previous) then
+      RestartRunningOsquery;
+    RegDeleteValue(HKLM, AutoloadStateKey, AutoloadStateValue);
+    RegDeleteKeyIfEmpty(HKLM, AutoloadStateKey);
+  end;
+end;
+
 procedure CurStepChanged(CurStep: TSetupStep);
 begin
   if (CurStep = ssPostInstall) and HasPolicyDir then
     InstallPolicyDir;
+  if CurStep = ssPostInstall then
+    ApplyOsqueryAutoload;
+end;
+
+procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);
+begin
+  { Before the files go: osqueryd then no longer starts the extension. }
+  if CurUninstallStep = usUninstall then
+    WithdrawOsqueryAutoload;
 end;

@@ -4,7 +4,9 @@
 from a changed copy (revision 2), once per module. The lifecycle test then does what a machine
 goes through: `dpkg -i`, `stethoscope-desktop scan --json` as a freshly made non-root user with
 IT's policy in force, a local edit of IT's policy kept across the upgrade to revision 2, `dpkg -r`
-leaving IT's files, `dpkg -P` removing them. Installing needs root and dpkg; building needs
+leaving IT's files, `dpkg -P` removing them. Revision 2 is built with --osquery-extension: the
+upgrade adds the osquery extension to /etc/osquery/extensions.load (beside IT's own line there),
+and `dpkg -r` takes it out again. Installing needs root and dpkg; building needs
 dpkg-deb and a Python 3.11+ with pip. Installing runs only where CI=true (CI machines are made
 for it). Each test skips and says why when something is missing, and nothing is done to a machine
 that has a real stethoscope-desktop installed.
@@ -23,9 +25,11 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +47,8 @@ PACKAGE = "stethoscope-desktop"
 IT_FOLDER = Path("/etc/xdg/stethoscope")
 PREFIX = Path("/opt/stethoscope-desktop")
 USER = "stetho-test"
+OSQUERY_AUTOLOAD = Path("/etc/osquery/extensions.load")
+OSQUERY_LAUNCHER = PREFIX / "osquery" / "stethoscope_desktop.ext"
 # Packages built here have a revision ending in this, so a leftover from an interrupted run can
 # be told from a real installation.
 TEST_REVISION = "+citest"
@@ -160,9 +166,10 @@ def debs(it_folders: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
     if reason:
         pytest.skip(reason)
     out = tmp_path_factory.mktemp("debs")
+    first, second = it_folders
     return [
-        _built(folder, out, f"{number}{TEST_REVISION}")
-        for number, folder in enumerate(it_folders, start=1)
+        _built(first, out, f"1{TEST_REVISION}"),
+        _built(second, out, f"2{TEST_REVISION}", "--osquery-extension"),
     ]
 
 
@@ -234,6 +241,108 @@ def test_the_package_holds_the_app_the_desktop_files_and_its_files_as_conffiles(
         ]
     )
     assert {p for p in paths if p.startswith("/etc/") and not p.endswith("/")} <= set(conffiles)
+
+
+def _listing(deb: Path) -> dict[str, tuple[str, str]]:
+    """Return each path of the package with its mode and owner, as dpkg-deb lists them."""
+    listing = subprocess.run(
+        ["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True
+    ).stdout
+    entries: dict[str, tuple[str, str]] = {}
+    for line in listing.splitlines():
+        mode, owner, _size, _date, _time, path = line.split(maxsplit=5)
+        entries[path.split(" -> ")[0].lstrip(".").rstrip("/") or "/"] = (mode, owner)
+    return entries
+
+
+def test_the_osquery_extension_s_launcher_is_shipped_as_osquery_requires(
+    debs: list[Path],
+) -> None:
+    """The launcher is root's, executable, not writable by others, in a plain folder.
+
+    The file naming the autoload file is only in the package built with --osquery-extension.
+    """
+    without, with_option = (_listing(deb) for deb in debs)
+    for entries in (without, with_option):
+        assert entries[str(OSQUERY_LAUNCHER)] == ("-rwxr-xr-x", "root/root")
+        assert entries[str(OSQUERY_LAUNCHER.parent)] == ("drwxr-xr-x", "root/root")
+        assert entries[str(OSQUERY_LAUNCHER.parent / "autoload.sh")] == ("-rw-r--r--", "root/root")
+    marker = str(OSQUERY_LAUNCHER.parent / "autoload-file")
+    assert marker not in without and marker in with_option
+    for deb in debs:
+        scripts = subprocess.run(
+            ["dpkg-deb", "-I", str(deb)], capture_output=True, text=True, check=True
+        ).stdout
+        assert all(name in scripts for name in ("postinst", "prerm", "postrm"))
+    with tempfile.TemporaryDirectory() as folder:
+        subprocess.run(["dpkg-deb", "-x", str(debs[1]), folder], check=True)
+        root = Path(folder)
+        assert (root / marker.lstrip("/")).read_text(encoding="utf-8") == f"{OSQUERY_AUTOLOAD}\n"
+        launcher = (root / str(OSQUERY_LAUNCHER).lstrip("/")).read_text(encoding="utf-8")
+        assert launcher.startswith("#!/bin/sh\n")
+        assert 'exec "/usr/bin/stethoscope-desktop" osquery-extension "$@"' in launcher
+
+
+def test_dpkg_installs_the_autoload_entry_into_a_private_root(
+    debs: list[Path], tmp_path: Path
+) -> None:
+    """dpkg itself installs, upgrades and removes the packages in a private root.
+
+    `dpkg --root DIR --force-script-chrootless` runs the maintainer scripts on this machine with
+    DPKG_ROOT=DIR (and its own database there), so nothing outside DIR changes: revision 1
+    (built without the option) leaves IT's autoload file alone, revision 2 (--osquery-extension)
+    adds our line to it once, `dpkg -r` takes it out.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("dpkg unpacks files as root (their owner is root)")
+    root = tmp_path / "root"
+    admin = root / "var" / "lib" / "dpkg"
+    (admin / "info").mkdir(parents=True)
+    (admin / "updates").mkdir()
+    for name in ("status", "available"):
+        (admin / name).touch()
+    load = root / str(OSQUERY_AUTOLOAD).lstrip("/")
+    load.parent.mkdir(parents=True)
+    its = "# Example Corp's extensions\n/usr/lib/osquery/acme.ext\n"
+    load.write_text(its, encoding="utf-8")
+    load.chmod(0o640)
+    private = ["--root", str(root), "--force-script-chrootless", "--force-depends"]
+    machine_before = OSQUERY_AUTOLOAD.read_bytes() if OSQUERY_AUTOLOAD.exists() else None
+
+    _dpkg(*private, "--install", str(debs[0]))
+    assert load.read_text(encoding="utf-8") == its
+    installed = root / str(OSQUERY_LAUNCHER).lstrip("/")
+    assert installed.is_file() and _osquery_would_autoload(installed)
+    upgrade = _dpkg(*private, "--install", str(debs[1]))
+    assert load.read_text(encoding="utf-8") == f"{its}{OSQUERY_LAUNCHER}\n"
+    assert stat.S_IMODE(load.stat().st_mode) == 0o640
+    assert "osquery extension added to /etc/osquery/extensions.load" in upgrade.stdout
+    _dpkg(*private, "--remove", PACKAGE)
+    assert load.read_text(encoding="utf-8") == its
+    assert not installed.exists()
+    _dpkg(*private, "--purge", PACKAGE)
+    assert load.read_text(encoding="utf-8") == its
+    assert not (root / "etc" / "xdg" / "stethoscope").exists()
+    # This machine's own autoload file was not touched.
+    assert (OSQUERY_AUTOLOAD.read_bytes() if OSQUERY_AUTOLOAD.exists() else None) == machine_before
+
+
+def _osquery_would_autoload(path: Path) -> bool:
+    """Return whether osqueryd would start `path` from its autoload file, on POSIX.
+
+    osquery's test (extensions.cpp isFileSafe, filesystem.cpp safePermissions): a file ending in
+    .ext, owned by root, executable by its owner, not writable by others, in a folder without
+    the sticky bit.
+    """
+    status = path.stat()
+    return (
+        path.suffix == ".ext"
+        and path.is_file()
+        and status.st_uid == 0
+        and bool(status.st_mode & stat.S_IXUSR)
+        and not status.st_mode & stat.S_IWOTH
+        and not path.parent.stat().st_mode & stat.S_ISVTX
+    )
 
 
 def test_the_package_depends_on_every_system_library_the_bundled_qt_loads(
@@ -483,14 +592,37 @@ def _requirements(report: dict[str, Any]) -> dict[str, str]:
     return {practice["key"]: practice["requirement"] for practice in report["practices"]}
 
 
+@pytest.fixture
+def osquery_autoload() -> Iterator[Path]:
+    """osquery's autoload file with a line of IT's own; as it was before, after."""
+    before = OSQUERY_AUTOLOAD.read_bytes() if OSQUERY_AUTOLOAD.exists() else None
+    folder_existed = OSQUERY_AUTOLOAD.parent.exists()
+    OSQUERY_AUTOLOAD.parent.mkdir(parents=True, exist_ok=True)
+    OSQUERY_AUTOLOAD.write_text("# Example Corp's extensions\n/usr/lib/osquery/acme.ext\n")
+    OSQUERY_AUTOLOAD.chmod(0o640)
+    try:
+        yield OSQUERY_AUTOLOAD
+    finally:
+        if before is not None:
+            OSQUERY_AUTOLOAD.write_bytes(before)
+        else:
+            OSQUERY_AUTOLOAD.unlink(missing_ok=True)
+            if not folder_existed:
+                shutil.rmtree(OSQUERY_AUTOLOAD.parent, ignore_errors=True)
+
+
 def test_install_scan_as_a_user_upgrade_remove_purge(
-    debs: list[Path], it_folders: tuple[Path, Path], machine: Path
+    debs: list[Path], it_folders: tuple[Path, Path], machine: Path, osquery_autoload: Path
 ) -> None:
     home = machine
+    its_autoload = osquery_autoload.read_text(encoding="utf-8")
     started = time.monotonic()
     _dpkg("--install", str(debs[0]))
     TIMINGS["dpkg -i"] = time.monotonic() - started
     assert (IT_FOLDER / "policy.yaml").read_bytes() == (it_folders[0] / "policy.yaml").read_bytes()
+    # Built without --osquery-extension: osquery's autoload file is left alone.
+    assert osquery_autoload.read_text(encoding="utf-8") == its_autoload
+    assert _osquery_would_autoload(OSQUERY_LAUNCHER)
 
     # The installed command, run by a normal user with no display: IT's policy is in force.
     report = _scan(home)
@@ -578,6 +710,11 @@ def test_install_scan_as_a_user_upgrade_remove_purge(
     upgrade = _dpkg("--install", "--force-confold", str(debs[1]))
     TIMINGS["dpkg -i (upgrade)"] = time.monotonic() - started
     assert _installed_version() == _fields(debs[1])["Version"]
+    # Revision 2 was built with --osquery-extension: its line is added once, beside IT's, and
+    # the file keeps its mode.
+    assert osquery_autoload.read_text(encoding="utf-8") == f"{its_autoload}{OSQUERY_LAUNCHER}\n"
+    assert stat.S_IMODE(osquery_autoload.stat().st_mode) == 0o640
+    assert "osquery extension added to /etc/osquery/extensions.load" in upgrade.stdout
     assert policy.read_text(encoding="utf-8") == edited  # the local edit stays in force
     new_policy = (it_folders[1] / "policy.yaml").read_text(encoding="utf-8")
     assert Path(f"{policy}.dpkg-dist").read_text(encoding="utf-8") == new_policy
@@ -590,8 +727,11 @@ def test_install_scan_as_a_user_upgrade_remove_purge(
     assert report["organization"] == "Example Corp (revision 2)"
     assert not any("retired" in key for key in _requirements(report))
 
-    # Removal leaves IT's files (edited or not) as dpkg does, and takes the app.
+    # Removal leaves IT's files (edited or not) as dpkg does, and takes the app, and our line
+    # out of osquery's autoload file.
     _dpkg("--remove", PACKAGE)
+    assert osquery_autoload.read_text(encoding="utf-8") == its_autoload
+    assert not Path("/var/lib/stethoscope-desktop").exists()
     assert not Path("/usr/bin/stethoscope-desktop").exists()
     assert not PREFIX.exists()
     assert policy.read_text(encoding="utf-8") == edited

@@ -27,6 +27,7 @@ from stethoscope_desktop.engines.factory import BUNDLED_OSQUERYD
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "packaging" / "stethoscope-desktop.spec"
 BUILD_FROZEN = ROOT / "packaging" / "build-frozen.sh"
+MAIN_SCRIPT = ROOT / "stethoscope_desktop" / "__main__.py"
 
 
 class _Recorded:
@@ -38,7 +39,8 @@ class _Recorded:
         self.args = args
         self.kwargs = kwargs
         self.pure: list[Any] = []
-        self.scripts: list[Any] = []
+        # As PyInstaller's Analysis lists the main script (runtime hooks would come first).
+        self.scripts: list[Any] = [("__main__", str(MAIN_SCRIPT), "PYSOURCE")]
         self.binaries: list[Any] = []
         self.datas: list[Any] = []
         self.calls.append(self)
@@ -120,9 +122,66 @@ def test_the_windows_build_has_a_windowed_and_a_console_program(
 ) -> None:
     recorded = _run_spec(monkeypatch, "win32")
     programs = {exe.kwargs["name"]: exe.kwargs["console"] for exe in recorded["EXE"]}
-    assert programs == {"stethoscope-desktop": False, "stethoscope-desktop-cli": True}
+    assert programs == {
+        "stethoscope-desktop": False,
+        "stethoscope-desktop-cli": True,
+        # The osquery extension: osqueryd autoloads only .exe files on Windows.
+        "stethoscope_desktop.ext.exe": True,
+    }
     (collect,) = recorded["COLLECT"]
-    assert len([a for a in collect.args if isinstance(a, _Recorded)]) == 2
+    assert len([a for a in collect.args if isinstance(a, _Recorded)]) == 3
+
+
+def test_the_windows_osquery_extension_runs_its_own_main_script(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The extension's program has the app's runtime hooks, and its own main script instead."""
+    stand_ins: dict[str, Any] = {"SPECPATH": str(SPEC.parent)}
+    hook = ("pyi_rth_example", "/hooks/pyi_rth_example.py", "PYSOURCE")
+    main = ("__main__", str(MAIN_SCRIPT), "PYSOURCE")
+
+    class Analysis(_Recorded):
+        calls: list[_Recorded] = []
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.scripts = [hook, main]
+
+    executables: list[_Recorded] = []
+    stand_ins["Analysis"] = Analysis
+    stand_ins["EXE"] = type("EXE", (_Recorded,), {"calls": executables})
+    for name in ("PYZ", "COLLECT", "BUNDLE"):
+        stand_ins[name] = type(name, (_Recorded,), {"calls": []})
+    with monkeypatch.context() as patch:
+        patch.setattr(sys, "platform", "win32")
+        runpy.run_path(str(SPEC), init_globals=stand_ins)
+    scripts = {exe.kwargs["name"]: exe.args[1] for exe in executables}
+    assert scripts["stethoscope-desktop-cli"] == [hook, main]
+    extension_main = ROOT / "packaging" / "windows" / "osquery_extension_main.py"
+    assert scripts["stethoscope_desktop.ext.exe"] == [
+        hook,
+        ("osquery_extension_main", str(extension_main), "PYSOURCE"),
+    ]
+    assert extension_main.is_file()
+
+
+def test_the_spec_refuses_an_analysis_without_the_main_script_to_replace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were PyInstaller to name the main script otherwise, the extension would run the app."""
+    monkeypatch.setattr(_Recorded, "__init__", _recorded_without_main)
+    with pytest.raises(SystemExit, match="no script __main__"):
+        _run_spec(monkeypatch, "win32")
+
+
+def _recorded_without_main(self: _Recorded, *args: Any, **kwargs: Any) -> None:
+    self.args = args
+    self.kwargs = kwargs
+    self.pure = []
+    self.scripts = [("stethoscope_desktop_main", str(MAIN_SCRIPT), "PYSOURCE")]
+    self.binaries = []
+    self.datas = []
+    self.calls.append(self)
 
 
 @pytest.mark.parametrize(
