@@ -48,8 +48,8 @@ from stethoscope_desktop.tables.system import System
 
 MAX_INCLUDE_DEPTH = 16  # nft's own limit of nested includes
 MAX_FILES = 256
-MAX_TOTAL_BYTES = 4 * 1024 * 1024
-MAX_TOKENS = 500_000
+MAX_TOTAL_BYTES = 1024 * 1024
+MAX_TOKENS = 200_000
 MAX_JUMP_DEPTH = 16
 DEFAULT_INCLUDE_DIR = "/etc"  # nft's compiled-in include path on Debian and Fedora (`nft -h`)
 
@@ -77,7 +77,7 @@ class NftSyntaxError(ValueError):
     """The ruleset file is not in the language this module reads (nft would refuse it too)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Token:
     """One word, quoted string or punctuation (`{`, `}`, `,`), or an end of statement (`;`)."""
 
@@ -242,63 +242,44 @@ class _Reader:
         ]
 
 
+_LEXEME = re.compile(
+    r"""(?P<continued>\\\r?\n)
+    | (?P<comment>\#[^\n]*)
+    | (?P<string>"[^"]*")
+    | (?P<unclosed>")
+    | (?P<end>[\n;])
+    | (?P<punct>[{},])
+    | (?P<space>[ \t\r\f\v]+)
+    | (?P<word>[^\s{},;"\#\\]+|\\)""",
+    re.VERBOSE,
+)
+
+
 def tokenize(text: str, path: str) -> list[Token]:
-    """Split nft text into tokens: words, quoted strings, `{ } ,` and `;` for statement ends."""
+    """Split nft text into tokens: words, quoted strings, `{ } ,` and `;` for statement ends.
+
+    A word glued to a backslash that does not end a line is split there (nft has no such words).
+    """
     tokens: list[Token] = []
     line = 1
-    index = 0
-    length = len(text)
-    word: list[str] = []
-    word_line = 1
-
-    def flush_word() -> None:
-        if word:
-            tokens.append(Token("".join(word), f"{path}:{word_line}"))
-            word.clear()
-
-    while index < length:
-        char = text[index]
-        if char == "\\" and text.startswith("\n", index + 1):
-            flush_word()
-            index += 2
-            line += 1
-            continue
-        if char == "#":
-            flush_word()
-            end = text.find("\n", index)
-            index = length if end < 0 else end
-            continue
-        if char == '"':
-            flush_word()
-            end = text.find('"', index + 1)
-            if end < 0:
-                raise NftSyntaxError(f"{path}:{line}: a quoted string is not closed")
-            value = text[index + 1 : end]
-            tokens.append(Token(value, f"{path}:{line}", quoted=True))
+    for match in _LEXEME.finditer(text):
+        kind = match.lastgroup
+        value = match.group()
+        if kind == "word" or kind == "punct":
+            tokens.append(Token(value, f"{path}:{line}"))
+        elif kind == "string":
+            tokens.append(Token(value[1:-1], f"{path}:{line}", quoted=True))
             line += value.count("\n")
-            index = end + 1
-            continue
-        if char in "\n;":
-            flush_word()
+        elif kind == "end":
             tokens.append(Token(";", f"{path}:{line}"))
-            if char == "\n":
+            if value == "\n":
                 line += 1
-            index += 1
-            continue
-        if char in "{},":
-            flush_word()
-            tokens.append(Token(char, f"{path}:{line}"))
-            index += 1
-            continue
-        if char in " \t\r":
-            flush_word()
-            index += 1
-            continue
-        if not word:
-            word_line = line
-        word.append(char)
-        index += 1
-    flush_word()
+        elif kind == "continued":
+            line += 1
+        elif kind == "unclosed":
+            raise NftSyntaxError(f"{path}:{line}: a quoted string is not closed")
+        if len(tokens) > MAX_TOKENS:
+            raise NftSyntaxError(f"{path}:{line}: the ruleset has more than {MAX_TOKENS} words")
     return tokens
 
 
@@ -320,23 +301,36 @@ class _Parser:
     def __init__(self, tokens: list[Token], ruleset: Ruleset) -> None:
         self.tokens = tokens
         self.index = 0
+        # Words of `$name`s being read, last first: substituted as they are reached, without
+        # copying the token list (a file full of `$name`s stays linear).
+        self.pending: list[Token] = []
+        self.expanded = 0
         self.ruleset = ruleset
         self.scopes: list[dict[str, list[Token]]] = [{}]
 
     # token access, with $variables replaced by their definitions
     def _peek(self) -> Token | None:
-        self._substitute()
-        return self.tokens[self.index] if self.index < len(self.tokens) else None
-
-    def _substitute(self) -> None:
-        while self.index < len(self.tokens):
-            token = self.tokens[self.index]
+        while True:
+            if self.pending:
+                token = self.pending[-1]
+            elif self.index < len(self.tokens):
+                token = self.tokens[self.index]
+            else:
+                return None
             if token.quoted or not token.text.startswith("$"):
-                return
+                return token
+            self._advance()
             value = self._lookup(token.text[1:], token.where)
-            self.tokens[self.index : self.index + 1] = value
-            if len(self.tokens) > MAX_TOKENS:
+            self.expanded += len(value)
+            if self.expanded > MAX_TOKENS:
                 raise NftSyntaxError(f"{token.where}: variables expand past {MAX_TOKENS} words")
+            self.pending.extend(reversed(value))
+
+    def _advance(self) -> None:
+        if self.pending:
+            self.pending.pop()
+        else:
+            self.index += 1
 
     def _lookup(self, name: str, where: str) -> list[Token]:
         for scope in reversed(self.scopes):
@@ -349,12 +343,12 @@ class _Parser:
         if token is None:
             last = self.tokens[-1].where if self.tokens else "the ruleset"
             raise NftSyntaxError(f"{last}: the file ends inside a statement or block")
-        self.index += 1
+        self._advance()
         return token
 
     def _skip_ends(self) -> None:
         while (token := self._peek()) is not None and token.end:
-            self.index += 1
+            self._advance()
 
     def _statement(self, *, stop_at_brace: bool) -> list[Token]:
         """Read up to the end of a statement; `{` ends it when `stop_at_brace` (left unread)."""
@@ -362,7 +356,7 @@ class _Parser:
         depth = 0
         while (token := self._peek()) is not None:
             if depth == 0 and token.end:
-                self.index += 1
+                self._advance()
                 break
             if depth == 0 and token.punct("}"):
                 break
@@ -373,7 +367,7 @@ class _Parser:
             elif token.punct("}"):
                 depth -= 1
             words.append(token)
-            self.index += 1
+            self._advance()
         if depth:
             raise NftSyntaxError(f"{words[0].where}: a `{{` is not closed")
         return words
@@ -383,7 +377,7 @@ class _Parser:
         token = self._peek()
         if token is None or not token.punct("}"):
             raise NftSyntaxError(f"{opened.where}: a block is not closed")
-        self.index += 1
+        self._advance()
 
     def _skip_block(self) -> None:
         opened = self._next()  # the `{`
@@ -502,7 +496,8 @@ class _Parser:
             if has_block:
                 self._skip_block()
 
-    def _table_block(self, table: Table) -> None:
+    def _block(self, *, stop_at_brace: bool) -> Iterator[list[Token]]:
+        """Yield the statements of the `{ … }` block ahead, in a scope of its own (defines kept)."""
         opened = self._next()
         self.scopes.append({})
         while True:
@@ -510,25 +505,29 @@ class _Parser:
             token = self._peek()
             if token is None or token.punct("}"):
                 break
-            words = self._statement(stop_at_brace=True)
+            words = self._statement(stop_at_brace=stop_at_brace)
+            if words and self._define(words):
+                continue
+            yield words
+        self.scopes.pop()
+        self._block_end(opened)
+
+    def _table_block(self, table: Table) -> None:
+        for words in self._block(stop_at_brace=True):
             after = self._peek()
             has_block = after is not None and after.punct("{")
-            if self._define(words):
-                continue
-            head = words[0].text if words else ""
+            if not words:
+                where = after.where if after is not None else "?"
+                raise NftSyntaxError(f"{where}: a block without a name in table {table.name}")
+            head = words[0].text
             if head == "chain" and len(words) >= 2 and has_block:
-                chain = self._chain(table, words[1].text)
-                self._chain_block(chain)
+                self._chain_block(self._chain(table, words[1].text))
             elif head == "chain" and len(words) == 2:
                 self._chain(table, words[1].text)
             elif head == "flags":
                 table.dormant = "dormant" in [w.text for w in words[1:]]
             elif has_block:
                 self._skip_block()
-            elif not words:
-                raise NftSyntaxError(f"{opened.where}: unexpected `{{` in a table")
-        self.scopes.pop()
-        self._block_end(opened)
 
     def _chain(self, table: Table, name: str) -> Chain:
         return table.chains.setdefault(name, Chain(table.family, table.name, name))
@@ -557,15 +556,8 @@ class _Parser:
                 self._skip_block()
 
     def _chain_block(self, chain: Chain) -> None:
-        opened = self._next()
-        self.scopes.append({})
-        while True:
-            self._skip_ends()
-            token = self._peek()
-            if token is None or token.punct("}"):
-                break
-            words = self._statement(stop_at_brace=False)
-            if not words or self._define(words):
+        for words in self._block(stop_at_brace=False):
+            if not words:
                 continue
             head = words[0].text if not words[0].quoted else ""
             texts = [w.text for w in words]
@@ -578,8 +570,6 @@ class _Parser:
                 continue
             else:
                 chain.rules.append(words)
-        self.scopes.pop()
-        self._block_end(opened)
 
     def _rule_command(self, verb: str, words: list[Token]) -> None:
         """`add rule [family] table chain rule…` (words start at the family or table)."""
@@ -756,14 +746,35 @@ def _rule_text(words: list[Token]) -> str:
     return f"`{shown}` ({words[0].where})" if words else "an empty rule"
 
 
+_Outcome = tuple[str, str, tuple[str, ...]]  # verdict, because, rules deciding for some only
+
+
 class _Walker:
+    """Follows one table's chains for a new connection; each chain is walked once (memoized)."""
+
     def __init__(self, table: Table) -> None:
         self.table = table
+        self.known: dict[str, _Outcome] = {}
+        self.walking: set[str] = set()
 
-    def outcome(self, chain: Chain, depth: int, partial: list[str]) -> tuple[str, str]:
-        """Return (verdict, because): drop, accept, fall (reaches its end or return), unknown."""
+    def outcome(self, chain: Chain, depth: int = 0) -> _Outcome:
+        """Return drop, accept, fall (reaches its end or returns) or unknown, and why."""
+        if chain.name in self.known:
+            return self.known[chain.name]
+        if chain.name in self.walking:
+            return "unknown", f"jumps back into chain {chain.name}, a loop", ()
         if depth > MAX_JUMP_DEPTH:
-            return "unknown", f"jumps nest deeper than {MAX_JUMP_DEPTH} chains"
+            return "unknown", f"jumps nest deeper than {MAX_JUMP_DEPTH} chains", ()
+        self.walking.add(chain.name)
+        try:
+            found = self._walk(chain, depth)
+        finally:
+            self.walking.discard(chain.name)
+        self.known[chain.name] = found
+        return found
+
+    def _walk(self, chain: Chain, depth: int) -> _Outcome:
+        partial: list[str] = []
         for words in chain.rules:
             effect = rule_effect(words)
             if effect.applies == "never" or effect.verdict == "continue":
@@ -772,24 +783,30 @@ class _Walker:
                 if effect.verdict in ("drop", "reject", "jump", "goto", "vmap", "queue"):
                     partial.append(_rule_text(words))
                 continue
+            at = _rule_text(words)
             if effect.verdict in ("drop", "reject"):
-                return "drop", f"{effect.verdict}s every new connection at {_rule_text(words)}"
+                return "drop", f"{effect.verdict}s every new connection at {at}", tuple(partial)
             if effect.verdict == "accept":
-                return "accept", f"accepts every new connection at {_rule_text(words)}"
+                return "accept", f"accepts every new connection at {at}", tuple(partial)
             if effect.verdict == "queue":
-                return "unknown", f"hands every new connection to a program at {_rule_text(words)}"
+                return "unknown", f"hands every new connection to a program at {at}", ()
             if effect.verdict == "return":
-                return "fall", f"returns at {_rule_text(words)}"
+                return "fall", f"returns at {at}", tuple(partial)
             if effect.verdict in ("jump", "goto"):
                 target = self.table.chains.get(effect.target)
                 if target is None:
-                    return "unknown", f"{_rule_text(words)} names a chain that does not exist"
-                verdict, because = self.outcome(target, depth + 1, partial)
+                    return "unknown", f"{at} names a chain that does not exist", ()
+                verdict, because, more = self.outcome(target, depth + 1)
+                partial.extend(more)
                 if verdict != "fall":
-                    return verdict, f"{effect.verdict} {target.name}, which {because}"
+                    return (
+                        verdict,
+                        f"{effect.verdict} {target.name}, which {because}",
+                        tuple(partial),
+                    )
                 if effect.verdict == "goto":
-                    return "fall", f"goto {target.name}, which {because}"
-        return "fall", "reaches its end"
+                    return "fall", f"goto {target.name}, which {because}", tuple(partial)
+        return "fall", "reaches its end", tuple(partial)
 
 
 def input_hook(ruleset: Ruleset) -> InputHook:
@@ -800,11 +817,11 @@ def input_hook(ruleset: Ruleset) -> InputHook:
     for table in ruleset.tables.values():
         if table.family not in _INPUT_FAMILIES or table.dormant:
             continue
+        walker = _Walker(table)
         for chain in table.chains.values():
             if chain.hook != "input" or chain.chain_type != "filter":
                 continue
-            partial: list[str] = []
-            verdict, because = _Walker(table).outcome(chain, 0, partial)
+            verdict, because, partial = walker.outcome(chain)
             if verdict == "fall":
                 verdict = "drop" if chain.policy == "drop" else "accept"
                 if not chain.rules:
@@ -817,7 +834,7 @@ def input_hook(ruleset: Ruleset) -> InputHook:
                 unknown.append(f"{chain.label} {because}")
             elif verdict == "drop":
                 dropped.update(_INPUT_FAMILIES[table.family])
-            outcomes.append(ChainOutcome(chain, verdict, because, tuple(partial)))
+            outcomes.append(ChainOutcome(chain, verdict, because, partial))
     return InputHook(
         ipv4="ipv4" in dropped,
         ipv6="ipv6" in dropped,
