@@ -1,14 +1,29 @@
-"""`stethoscope_firewall`: is a host firewall (ufw, firewalld or nftables) switched on?
+"""`stethoscope_firewall`: does a host firewall (ufw, firewalld or nftables) filter what comes in?
 
 Listing the live ruleset (`iptables -L`, `nft list ruleset`, `ufw status`) needs root, so this
-table reads what any user can:
+table reads what any user can, and says in `detail` what it read and what it could not see:
 - ufw: ENABLED=yes in /etc/ufw/ufw.conf, together with the ufw unit being active (the unit loads
-  the rules at boot). Without systemd running, ENABLED=yes alone counts, with that caveat said.
+  the rules at boot). Without systemd running, nothing readable says whether the rules were
+  loaded (ufw keeps no state a user can read; /lib/ufw holds only files root writes), so
+  ENABLED=yes alone is unknown (NULL), with that reason, rather than on.
 - firewalld: its unit being active (`systemctl is-active`, asked together with the others in one
-  call); without systemd, `firewall-cmd --state` printing "running" (exit 0). firewall-cmd is a
-  Python program that takes a while to start, so it is only run when systemd cannot answer.
-- nftables: nftables.service active with a ruleset file that filters something, or, without
-  systemd, a filtering ruleset file and the nf_tables module loaded.
+  call); without systemd, `firewall-cmd --state` printing "running" (exit 0). Running is not
+  enough: the default zone (DefaultZone in /etc/firewalld/firewalld.conf, `public` when it names
+  none) must not accept everything. /etc/firewalld is readable by root only on Debian and Fedora,
+  so where the file cannot be read, `firewall-cmd --get-default-zone` (allowed to every user)
+  names the zone. The zone's `target` comes from /etc/firewalld/zones/<zone>.xml, else the
+  shipped /usr/lib/firewalld/zones/<zone>.xml: ACCEPT (the `trusted` zone) is off, naming the
+  zone; default, %%REJECT%%, REJECT and DROP are on. Where /etc/firewalld/zones cannot be read, the
+  shipped zone is judged and the detail says a changed copy could not be seen. Zones that
+  NetworkManager gives single connections cannot be read without root and are not judged.
+- nftables: nftables.service active with a ruleset file whose input hook drops or rejects new
+  incoming connections for IPv4 and IPv6 (see `nft_ruleset`: base chains on the input hook,
+  their policies, their rules and the chains they jump to, and the files they include). An
+  IPv4-only drop counts only where IPv6 is switched off (disable_ipv6 = 1, or no IPv6 in the
+  kernel). The detail says the verdict was judged from the file, as the rules loaded now cannot
+  be read without root: a file that lets connections in is off even while the service is active
+  (rules added by hand since are not seen, and are gone at the next restart). Without systemd,
+  whether the file was loaded cannot be told, so a filtering file alone is unknown.
 - loaded netfilter modules in /proc/modules, as supporting evidence only: Docker and other tools
   load them too, so they never prove a firewall on their own.
 
@@ -19,17 +34,20 @@ state cannot be told, 0 when everything installed is off (or nothing is installe
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stethoscope_desktop.tables.base import QueryContext, Row
 from stethoscope_desktop.tables.linux._common import (
     FEATURE_STATE_COLUMNS,
+    SMALL_FILE,
     MachineTable,
     command_reason,
     find_program,
     os_error_reason,
     parse_env_file,
+    read_line,
     read_optional,
     run_quiet,
 )
@@ -40,14 +58,31 @@ from stethoscope_desktop.tables.linux._systemd import (
     systemd_running,
     unit_file,
 )
+from stethoscope_desktop.tables.linux.nft_ruleset import (
+    InputHook,
+    NftSyntaxError,
+    input_hook,
+    read_ruleset,
+)
 from stethoscope_desktop.tables.system import System
 
 UFW_CONF = "/etc/ufw/ufw.conf"
 NFTABLES_CONFS = ("/etc/nftables.conf", "/etc/sysconfig/nftables.conf")
+FIREWALLD_CONF = "/etc/firewalld/firewalld.conf"
+FIREWALLD_ZONE_DIRS = ("/etc/firewalld/zones", "/usr/lib/firewalld/zones")
+FIREWALLD_DEFAULT_ZONE = "public"  # firewalld's own default when firewalld.conf names none
+_ZONE_NAME = re.compile(r"^[A-Za-z0-9_+-][A-Za-z0-9_.+-]{0,63}$")
+# A zone's target: what happens to a connection none of its services, ports or rules allow.
+_ZONE_TARGETS = {
+    "default": "rejects",
+    "%%REJECT%%": "rejects",
+    "REJECT": "rejects",
+    "DROP": "drops",
+}
+NFT_LIVE_NOTE = "the rules loaded now can't be read without root"
 _NETFILTER_MODULES = re.compile(
     r"^(nf_tables|nft_\w+|ip_tables|ip6_tables|iptable_filter|ip6table_filter|x_tables)$"
 )
-_NFT_FILTERING = re.compile(r"\b(drop|reject)\b|^\s*include\b")
 
 
 @dataclass(frozen=True)
@@ -59,18 +94,68 @@ class Finding:
     detail: str
 
 
-def nft_ruleset_filters(text: str) -> bool:
-    """Return True when an nft ruleset file can drop or reject traffic, or includes other files.
+@dataclass(frozen=True)
+class NftFileVerdict:
+    """What an nftables ruleset file does to new incoming connections, and the files read."""
 
-    Debian's stock /etc/nftables.conf declares empty chains with the default accept policy, which
-    filters nothing and must not count as a firewall; accept-only rules filter nothing either. An
-    include may pull rules from elsewhere, which counts as filtering (we do not chase includes).
-    """
-    for raw in text.splitlines():
-        line = raw.split("#", 1)[0]
-        if _NFT_FILTERING.search(line):
-            return True
-    return False
+    filters: bool | None
+    says: str
+    files: tuple[str, ...]
+
+    @property
+    def judged_from(self) -> str:
+        """Say that only the files were read, as the live ruleset needs root."""
+        return f"judged from {', '.join(self.files)}; {NFT_LIVE_NOTE}"
+
+
+def ipv6_switched_off(system: System) -> str | None:
+    """Return how IPv6 is seen to be off (disable_ipv6 = 1, or not in the kernel), else None."""
+    if read_line(system, "/proc/sys/net/ipv6/conf/all/disable_ipv6") == "1" and read_line(
+        system, "/proc/sys/net/ipv6/conf/default/disable_ipv6"
+    ) in (None, "1"):
+        return "net.ipv6.conf.all.disable_ipv6 = 1"
+    if system.is_dir("/proc/sys/net/ipv4") and not system.is_dir("/proc/sys/net/ipv6"):
+        return "the kernel has no IPv6: /proc/sys/net/ipv6 is missing"
+    return None
+
+
+def judge_nft_file(system: System, path: str) -> NftFileVerdict:
+    """Judge what the input hook of the ruleset file `path` (and what it includes) does."""
+    try:
+        ruleset = read_ruleset(system, path)
+    except NftSyntaxError as error:
+        return NftFileVerdict(None, f"{path} could not be judged: {error}", (path,))
+    hook = input_hook(ruleset)
+    filters, says = _nft_hook_verdict(system, path, hook)
+    return NftFileVerdict(filters, says, hook.files or (path,))
+
+
+def _nft_hook_verdict(system: System, path: str, hook: InputHook) -> tuple[bool | None, str]:
+    if hook.unknown:
+        return None, (
+            f"what {path} does to new incoming connections cannot be told: "
+            + "; ".join(hook.unknown)
+        )
+    chains = hook.describe()
+    if hook.ipv4 and hook.ipv6:
+        return True, f"{path} drops or rejects new incoming connections ({chains})"
+    if hook.ipv4:
+        off = ipv6_switched_off(system)
+        if off is not None:
+            return True, (
+                f"{path} drops or rejects new incoming IPv4 connections ({chains}), and IPv6 is "
+                f"switched off ({off})"
+            )
+        return False, (
+            f"{path} drops or rejects new incoming IPv4 connections but lets IPv6 ones in, as no "
+            f"ip6 or inet input chain drops them ({chains})"
+        )
+    if hook.ipv6:
+        return False, (
+            f"{path} drops or rejects new incoming IPv6 connections but lets IPv4 ones in, as no "
+            f"ip or inet input chain drops them ({chains})"
+        )
+    return False, f"{path} lets new incoming connections in ({chains})"
 
 
 def loaded_netfilter_modules(system: System) -> list[str] | None:
@@ -80,6 +165,23 @@ def loaded_netfilter_modules(system: System) -> list[str] | None:
         return None
     names = [line.split(" ", 1)[0] for line in text.splitlines() if line.strip()]
     return [name for name in names if _NETFILTER_MODULES.match(name)]
+
+
+def zone_target(text: str, path: str) -> str:
+    """Return the `target` of a firewalld zone file ("default" when it has none).
+
+    Raise ValueError naming the file when it is not a zone (or declares entities, which a zone
+    file never needs and which are refused rather than expanded).
+    """
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
+        raise ValueError(f"{path} declares a DOCTYPE or entities, which a zone file never has")
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError as error:
+        raise ValueError(f"{path} is not well-formed XML ({error})") from error
+    if root.tag != "zone":
+        raise ValueError(f"{path} is not a firewalld zone (its root element is <{root.tag}>)")
+    return root.get("target") or "default"
 
 
 class Firewall(MachineTable):
@@ -101,12 +203,14 @@ class Firewall(MachineTable):
             shown = f"ENABLED={enabled}" if enabled else "ENABLED is not set"
             return Finding("ufw", False, f"ufw: {shown} in {UFW_CONF}")
         if not systemd:
-            caveat = _module_note(modules)
+            # Nothing a user can read says whether ufw-init loaded the rules: `ufw status` and
+            # the live rules need root, and ufw keeps no state outside root's files.
             return Finding(
                 "ufw",
-                True,
-                f"ufw: ENABLED=yes in {UFW_CONF}; {not_running_reason(self._system)}, so whether "
-                f"the ufw unit loaded the rules could not be confirmed{caveat}",
+                None,
+                f"ufw: ENABLED=yes in {UFW_CONF}, but {not_running_reason(self._system)}, so "
+                "whether its rules are loaded cannot be told: `ufw status` and the rules loaded "
+                f"now can't be read without root{_module_note(modules)}",
             )
         state = states.states.get("ufw.service")
         if state == "active":
@@ -133,7 +237,7 @@ class Firewall(MachineTable):
         if systemd:
             state = states.states.get("firewalld.service")
             if state == "active":
-                return Finding("firewalld", True, "firewalld: the firewalld unit is active")
+                return self._firewalld_zone("the firewalld unit is active")
             if state is not None:
                 return Finding("firewalld", False, f"firewalld: the firewalld unit is {state}")
         result = run_quiet(self._system, ["firewall-cmd", "--state"])
@@ -141,7 +245,7 @@ class Firewall(MachineTable):
             return Finding("firewalld", None, f"firewalld: state unknown: {result}")
         said = result.stdout.strip()
         if result.ok and said == "running":
-            return Finding("firewalld", True, "firewalld: firewall-cmd --state says running")
+            return self._firewalld_zone("firewall-cmd --state says running")
         # "not running" comes with exit status 252, printed as a warning (on stderr).
         if "not running" in f"{result.stdout}\n{result.stderr}".lower():
             return Finding("firewalld", False, "firewalld: firewall-cmd --state says not running")
@@ -151,66 +255,139 @@ class Firewall(MachineTable):
             f"firewalld: firewall-cmd --state failed: {command_reason(result)}",
         )
 
+    def _firewalld_default_zone(self) -> tuple[str | None, str]:
+        """Return the default zone and where it was read, or None and why it could not be."""
+        try:
+            conf = parse_env_file(self._system.read_text(FIREWALLD_CONF, limit=SMALL_FILE))
+        except FileNotFoundError:
+            return FIREWALLD_DEFAULT_ZONE, f"there is no {FIREWALLD_CONF}"
+        except OSError as error:
+            # /etc/firewalld is root's only (mode 0750) on Debian and Fedora; the running
+            # firewalld tells every user its default zone over D-Bus.
+            unread = f"{FIREWALLD_CONF}: {os_error_reason(error)}"
+            result = run_quiet(self._system, ["firewall-cmd", "--get-default-zone"])
+            if isinstance(result, str):
+                return None, f"{unread}, and {result}"
+            if not result.ok or len(result.stdout.split()) != 1:
+                return None, f"{unread}, and firewall-cmd --get-default-zone failed: " + (
+                    command_reason(result)
+                )
+            return result.stdout.strip(), f"firewall-cmd --get-default-zone ({unread})"
+        zone = conf.get("DefaultZone", "")
+        if not zone:
+            return FIREWALLD_DEFAULT_ZONE, f"{FIREWALLD_CONF} names no DefaultZone"
+        return zone, f"DefaultZone in {FIREWALLD_CONF}"
+
+    def _firewalld_zone(self, running: str) -> Finding:
+        zone, source = self._firewalld_default_zone()
+        if zone is None:
+            return Finding(
+                "firewalld",
+                None,
+                f"firewalld: {running}, but its default zone cannot be told: {source}",
+            )
+        if not _ZONE_NAME.match(zone):
+            return Finding(
+                "firewalld", None, f"firewalld: {running}, but its default zone {zone!r} "
+                f"({source}) is not a zone name",
+            )  # fmt: skip
+        caveat = ""
+        text: str | None = None
+        path = ""
+        for folder in FIREWALLD_ZONE_DIRS:
+            path = f"{folder}/{zone}.xml"
+            try:
+                text = self._system.read_text(path, limit=SMALL_FILE)
+                break
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                if folder == FIREWALLD_ZONE_DIRS[0]:
+                    caveat = (
+                        f"; whether {folder} changes the zone can't be read without root "
+                        f"({os_error_reason(error)})"
+                    )
+                    continue
+                return Finding(
+                    "firewalld", None, f"firewalld: {running}, but {path} cannot be read "
+                    f"({os_error_reason(error)})",
+                )  # fmt: skip
+        said = f"its default zone is {zone} ({source})"
+        if text is None:
+            return Finding(
+                "firewalld",
+                None,
+                f"firewalld: {running} and {said}, but no zone file "
+                f"({' or '.join(f'{d}/{zone}.xml' for d in FIREWALLD_ZONE_DIRS)}) says what it "
+                f"does{caveat}",
+            )
+        try:
+            target = zone_target(text, path)
+        except ValueError as error:
+            return Finding("firewalld", None, f"firewalld: {running} and {said}, but {error}")
+        if target == "ACCEPT":
+            return Finding(
+                "firewalld",
+                False,
+                f"firewalld: {running}, but {said}, which accepts every incoming connection "
+                f"(target ACCEPT in {path}){caveat}",
+            )
+        verb = _ZONE_TARGETS.get(target)
+        if verb is None:
+            return Finding(
+                "firewalld",
+                None,
+                f"firewalld: {running} and {said}, whose target {target!r} in {path} is not "
+                f"one firewalld knows{caveat}",
+            )
+        return Finding(
+            "firewalld",
+            True,
+            f"firewalld: {running} and {said}, which {verb} incoming connections it does not "
+            f"allow (target {target} in {path}){caveat}",
+        )
+
     # -- nftables --------------------------------------------------------------------------
 
     def _nftables(self, systemd: bool, states: ActiveStates, modules: list[str] | None) -> Finding:
         conf_path = next((p for p in NFTABLES_CONFS if self._system.exists(p)), None)
-        conf_text: str | None = None
-        conf_problem = "no ruleset file"
-        if conf_path is not None:
-            try:
-                conf_text = self._system.read_text(conf_path)
-            except OSError as error:
-                conf_problem = f"{conf_path} cannot be read ({os_error_reason(error)})"
-        filters = nft_ruleset_filters(conf_text) if conf_text is not None else None
-        rules = (
-            f"{conf_path} has rules that drop or reject traffic"
-            if filters
-            else f"{conf_path} has no rule that drops or rejects traffic"
-            if filters is False
-            else conf_problem
+        verdict = (
+            judge_nft_file(self._system, conf_path)
+            if conf_path is not None
+            else NftFileVerdict(
+                None, f"there is no ruleset file ({' or '.join(NFTABLES_CONFS)})", ()
+            )
         )
+        judged = verdict.judged_from if verdict.files else NFT_LIVE_NOTE
         if systemd:
             state = states.states.get("nftables.service")
             if state is None:
                 reason = states.error or "systemctl gave no answer"
                 return Finding("nftables", None, f"nftables: unit state unknown ({reason})")
             if state != "active":
-                return Finding("nftables", False, f"nftables: nftables.service is {state}")
-            if filters:
                 return Finding(
-                    "nftables", True, f"nftables: nftables.service is active and {rules}"
+                    "nftables",
+                    False,
+                    f"nftables: nftables.service is {state}, so no ruleset file is loaded at "
+                    f"start ({NFT_LIVE_NOTE})",
                 )
-            if filters is False:
-                return Finding(
-                    "nftables", False, f"nftables: nftables.service is active but {rules}"
-                )
-            return Finding(
-                "nftables",
-                None,
-                f"nftables: nftables.service is active but {rules}, so whether it filters "
-                "anything is unknown",
-            )
-        if filters is False:
-            return Finding("nftables", False, f"nftables: {rules}")
-        if filters and modules is not None and "nf_tables" in modules:
-            return Finding(
-                "nftables",
-                True,
-                f"nftables: {rules} and the nf_tables module is loaded; "
-                f"{not_running_reason(self._system)}, so that the rules are loaded is not "
-                "confirmed",
-            )
+            joiner = "and" if verdict.filters else "but"
+            detail = f"nftables: nftables.service is active {joiner} {verdict.says}; {judged}"
+            return Finding("nftables", verdict.filters, detail)
+        if verdict.filters is False:
+            return Finding("nftables", False, f"nftables: {verdict.says}; {judged}")
         module_state = (
             "/proc/modules cannot be read"
             if modules is None
+            else "the nf_tables module is loaded (Docker and others load it too)"
+            if "nf_tables" in modules
             else "nf_tables is not loaded as a module (it may be built into the kernel)"
         )
         return Finding(
             "nftables",
             None,
-            f"nftables: {rules}, but {not_running_reason(self._system)} and {module_state}, "
-            "so whether the rules are loaded is unknown",
+            f"nftables: {verdict.says}, but {not_running_reason(self._system)} and "
+            f"{module_state}, so whether the file was loaded cannot be told; {judged}",
         )
 
     # -- table -----------------------------------------------------------------------------
