@@ -102,7 +102,7 @@ def test_unattended_upgrades_with_its_file_flips_automatic_updates(tmp_path: Pat
     assert status(scan(system), "automaticUpdates") is Status.PASS
     system.write(
         "/etc/apt/apt.conf.d/51no-security",
-        '#clear Unattended-Upgrade::Origins-Pattern;\n'
+        "#clear Unattended-Upgrade::Origins-Pattern;\n"
         'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename}";\n',
     )
     assert status(scan(system), "automaticUpdates") is Status.NUDGE
