@@ -356,13 +356,15 @@ class ScreenLock(MachineTable):
             if program_installed(self._system, locker):
                 raise SettingsError(
                     f"Xfce locks the screen with {locker} here (xfce4-screensaver is not "
-                    f"installed, so the lock settings in xfconf are not used): {reason}"
+                    f"installed, so the lock settings in xfconf are not used): {reason}; "
+                    "with xfce4-screensaver installed and its lock on, the lock can be checked"
                 )
         for locker in OTHER_IDLE_LOCKERS:
             if program_installed(self._system, locker):
                 raise SettingsError(
                     f"xfce4-screensaver is not installed and {locker} is, whose settings this "
-                    "app does not read"
+                    "app does not read; with xfce4-screensaver installed and its lock on, the "
+                    "lock can be checked"
                 )
         return {
             "enabled": 0,

@@ -442,9 +442,11 @@ class AutomaticUpdates(MachineTable):
         broken = blacklist_error(blacklist)
         if broken is not None:
             return False, f"{broken}: {stops}"
-        security = security_origins_from_lists(self._system) or security_origins_described(
-            distribution
-        )
+        fetched = security_origins_from_lists(self._system)
+        # The distribution's own security archive where apt has it (not, say, Ubuntu's ESM or
+        # a vendor's archive that also calls itself "-security").
+        own = [origin for origin in fetched if origin.origin == distribution.distro_id]
+        security = own or fetched or security_origins_described(distribution)
         shown = "; ".join(f'"{pattern}"' for pattern in allowed)
         if not security:
             verdict: bool | None = True

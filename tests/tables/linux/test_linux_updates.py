@@ -717,3 +717,27 @@ def test_origins_and_blacklist_agree_with_unattended_upgrade(
             except UnattendedUpgradeStops:
                 ours.append("stops")
         assert ours == their_matches, (origin, allowed)
+
+
+def test_the_distributions_own_security_archive_is_the_one_judged(tmp_path: Path) -> None:
+    """Ubuntu's ESM archive is "-security" too; allowing only it does not take Ubuntu's fixes."""
+    esm = fixture("apt/lists/ubuntu-security_InRelease").replace(
+        "Origin: Ubuntu\nLabel: Ubuntu\nSuite: noble-security",
+        "Origin: UbuntuESM\nLabel: Ubuntu ESM\nSuite: noble-infra-security",
+    )
+    esm_only = (
+        "#clear Unattended-Upgrade::Allowed-Origins;\n"
+        'Unattended-Upgrade::Allowed-Origins:: "${distro_id}ESM:${distro_codename}-infra-security";\n'
+    )
+    files = {
+        f"{D}/50unattended-upgrades": fixture("apt/50unattended-upgrades-ubuntu"),
+        UBUNTU_SECURITY_LIST: fixture("apt/lists/ubuntu-security_InRelease"),
+        f"{LISTS}/esm.ubuntu.com_infra_ubuntu_dists_noble-infra-security_InRelease": esm,
+    }
+    kwargs: dict[str, Any] = {"lists": False, "os_release": "os-release/ubuntu-24.04"}
+    assert uu_row(tmp_path, files, **kwargs)["enabled"] == 1
+    row = uu_row(tmp_path / "esm-only", {**files, f"{D}/99esm-only": esm_only}, **kwargs)
+    assert row["enabled"] == 0
+    assert "is the security archive (origin=Ubuntu,label=Ubuntu,archive=noble-security" in str(
+        row["detail"]
+    )
