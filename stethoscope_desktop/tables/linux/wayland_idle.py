@@ -4,12 +4,12 @@ sway reads the first of ~/.sway/config, $XDG_CONFIG_HOME/sway/config (~/.config)
 $XDG_CONFIG_HOME/i3/config, /etc/sway/config and /etc/i3/config; `include` adds files (shell
 globs; relative to the including file's folder; `~` is the home folder), `set $name value` defines
 variables, a line ending in `\` continues on the next, `#` starts a comment. swayidle is started
-by `exec swayidle …` (or exec_always): after its options (-w, -d, -S seat; -C file reads the
-commands from a file instead, which we do not follow) come `timeout <seconds> <command> [resume
-<command>]`, `before-sleep`, `after-resume`, `lock`, `unlock` (commands) and `idlehint
-<seconds>`. The screen locks after the shortest timeout whose command runs a screen locker
-(swaylock, gtklock, waylock, hyprlock), or runs `loginctl lock-session` while the `lock` event
-runs one.
+by `exec swayidle …` (or exec_always): after its options (-w, -d, -S seat, -C file) come
+`timeout <seconds> <command> [resume <command>]`, `before-sleep`, `after-resume`, `lock`,
+`unlock` (commands) and `idlehint <seconds>`; its configuration file adds events of the same
+form (see `swayidle_lock`). A timeout of 0 is off. The screen locks after the shortest
+timeout whose command runs a screen locker (swaylock, gtklock, waylock, hyprlock), or runs
+`loginctl lock-session` while the `lock` event runs one.
 
 hypridle reads $XDG_CONFIG_HOME/hypr/hypridle.conf (hyprlang: `key = value`, `section { … }`,
 `#` comments, `$name = value` variables): `listener { timeout = <seconds>; on-timeout = … }`
@@ -195,8 +195,96 @@ def sway_lines(system: System) -> tuple[str | None, list[str]]:
     return path, lines
 
 
+class _SwayidleStops(Exception):
+    """swayidle would exit at start on this configuration; the message says why."""
+
+
+@dataclass
+class _SwayidleEvents:
+    timeouts: list[tuple[int, str]]
+    lock_command: str | None = None
+
+
+def _swayidle_event(words: list[str], events: _SwayidleEvents, where: str) -> int:
+    """Take one event from `words` (as swayidle parses it); return how many words it used."""
+    keyword = words[0]
+    if keyword == "timeout":
+        if len(words) < 3:
+            raise _SwayidleStops(f"a timeout without seconds and command in {where}")
+        if not words[1].isdigit():
+            raise _SwayidleStops(f"the timeout {words[1]!r} in {where} is not a number")
+        events.timeouts.append((int(words[1]), words[2]))
+        return 5 if len(words) >= 5 and words[3] == "resume" else 3
+    if keyword in ("before-sleep", "after-resume", "lock", "unlock", "idlehint"):
+        if len(words) < 2:
+            raise _SwayidleStops(f"{keyword} without its argument in {where}")
+        if keyword == "lock":
+            events.lock_command = words[1]  # the last one counts
+        return 2
+    raise _SwayidleStops(f"{where} has {keyword!r}, which is not a swayidle event")
+
+
+def _swayidle_command_line(args: list[str], events: _SwayidleEvents, where: str) -> str | None:
+    """Read swayidle's options and events; return the -C config file, if given."""
+    config: str | None = None
+    i = 0
+    while i < len(args) and args[i].startswith("-") and args[i] != "-":
+        if args[i] == "--":
+            i += 1
+            break
+        flags = args[i][1:]
+        i += 1
+        for position, flag in enumerate(flags):
+            if flag in "CS":
+                value = flags[position + 1 :] or (args[i] if i < len(args) else "")
+                if not flags[position + 1 :]:
+                    i += 1
+                if flag == "C":
+                    config = value
+                break
+            if flag not in "dw":
+                raise _SwayidleStops(f"swayidle's option -{flag} in {where} is not one it knows")
+    while i < len(args):
+        i += _swayidle_event(args[i:], events, where)
+    return config
+
+
+def _swayidle_config_file(system: System, given: str | None) -> str | None:
+    if given is not None:
+        return system.home + given[1:] if given.startswith("~") else given
+    config_home = system.env.get("XDG_CONFIG_HOME") or f"{system.home}/.config"
+    for path in (
+        f"{config_home}/swayidle/config",
+        f"{system.home}/.swayidle/config",
+        "/etc/swayidle/config",
+    ):
+        if system.exists(path):
+            return path
+    return None
+
+
+def _swayidle_config_events(system: System, path: str, events: _SwayidleEvents) -> None:
+    text = read_optional(system, path)
+    if text is None:
+        return  # swayidle goes on without a config file it cannot open
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line or line.startswith("#"):
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            raise _SwayidleStops(f"line {number} of {path} cannot be read") from None
+        if words:
+            _swayidle_event(words, events, f"line {number} of {path}")
+
+
 def swayidle_lock(system: System) -> IdleLock:
-    """Return when sway's swayidle locks the screen; raise IdleConfigError when it can't be told."""
+    """Return when sway's swayidle locks the screen; raise IdleConfigError when it can't be told.
+
+    swayidle takes events from its command line and from its configuration file (-C, else the
+    first of $XDG_CONFIG_HOME/swayidle/config, ~/.swayidle/config, /etc/swayidle/config), one
+    event a line; a word it does not know makes it exit at start.
+    """
     path, lines = sway_lines(system)
     if path is None:
         raise IdleConfigError(
@@ -207,15 +295,7 @@ def swayidle_lock(system: System) -> IdleLock:
         words = line.split(None, 1)
         if words[0] in ("exec", "exec_always") and len(words) == 2 and "swayidle" in words[1]:
             invocations.append(words[1])
-    if not invocations:
-        return IdleLock(
-            None, f"{path} does not start swayidle, so nothing locks the screen when idle"
-        )
-    if not program_installed(system, "swayidle"):
-        return IdleLock(
-            None, f"{path} starts swayidle, but swayidle is not installed, so nothing locks"
-        )
-    best: IdleLock | None = None
+    started: list[list[str]] = []
     for invocation in invocations:
         try:
             argv = shlex.split(invocation)
@@ -226,62 +306,40 @@ def swayidle_lock(system: System) -> IdleLock:
         start = next(
             (i for i, word in enumerate(argv) if posixpath.basename(word) == "swayidle"), None
         )
-        if start is None:
-            continue
-        judged = _swayidle_args(system, argv[start + 1 :], path)
+        if start is not None:
+            started.append(argv[start + 1 :])
+    if not started:
+        return IdleLock(
+            None, f"{path} does not start swayidle, so nothing locks the screen when idle"
+        )
+    if not program_installed(system, "swayidle"):
+        return IdleLock(
+            None, f"{path} starts swayidle, but swayidle is not installed, so nothing locks"
+        )
+    best: IdleLock | None = None
+    for args in started:
+        events = _SwayidleEvents([])
+        try:
+            given = _swayidle_command_line(args, events, path)
+            config = _swayidle_config_file(system, given)
+            if config is not None:
+                _swayidle_config_events(system, config, events)
+        except _SwayidleStops as stops:
+            judged = IdleLock(
+                None, f"swayidle stops at start ({stops}), so nothing locks the screen"
+            )
+        else:
+            found = _judge(system, events.timeouts, events.lock_command, "swayidle", "lock event")
+            read = f"{path} and {config}" if config is not None else path
+            judged = IdleLock(found.seconds, f"{found.detail}; from {read}")
         if (
             best is None
             or best.seconds is None
             or (judged.seconds is not None and judged.seconds < best.seconds)
         ):
             best = judged
-    if best is None:
-        return IdleLock(
-            None, f"{path} does not start swayidle, so nothing locks the screen when idle"
-        )
+    assert best is not None
     return best
-
-
-def _swayidle_args(system: System, args: list[str], path: str) -> IdleLock:
-    timeouts: list[tuple[int, str]] = []
-    lock_command: str | None = None
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word == "-C":
-            raise IdleConfigError(
-                f"swayidle in {path} reads its commands from a file (-C), which this app "
-                "does not read"
-            )
-        if word in ("-S",):
-            i += 2
-            continue
-        if word.startswith("-"):
-            i += 1
-            continue
-        if word == "timeout" and i + 2 < len(args):
-            try:
-                seconds = int(args[i + 1])
-            except ValueError:
-                raise IdleConfigError(
-                    f"swayidle in {path} has a timeout that is not a number: {args[i + 1]}"
-                ) from None
-            timeouts.append((seconds, args[i + 2]))
-            i += 3
-            if i + 1 < len(args) and args[i] == "resume":
-                i += 2
-            continue
-        if word in ("before-sleep", "after-resume", "lock", "unlock") and i + 1 < len(args):
-            if word == "lock":
-                lock_command = args[i + 1]
-            i += 2
-            continue
-        if word == "idlehint" and i + 1 < len(args):
-            i += 2
-            continue
-        i += 1
-    judged = _judge(system, timeouts, lock_command, "swayidle", "lock event")
-    return IdleLock(judged.seconds, f"{judged.detail}; from {path}")
 
 
 # -- Hyprland ------------------------------------------------------------------------------
@@ -317,8 +375,11 @@ def _hyprlang_sections(text: str) -> list[tuple[str, dict[str, str]]]:
     return sections
 
 
-def _hyprland_starts_hypridle(system: System, config_home: str) -> str | None:
-    """Return where hypridle is started (hyprland.conf exec line or systemd unit), else None."""
+def _hyprland_starts_hypridle(system: System, config_home: str) -> tuple[str, str] | None:
+    """Return where hypridle is started, and the file given with -c/--config ("": default).
+
+    None when neither hyprland.conf (and what it sources) runs it nor its user service is on.
+    """
     seen: set[str] = set()
     pending = [f"{config_home}/hypr/hyprland.conf"]
     while pending and len(seen) < _MAX_FILES:
@@ -336,7 +397,8 @@ def _hyprland_starts_hypridle(system: System, config_home: str) -> str | None:
                 continue
             key, value = key.strip(), value.strip()
             if key in ("exec-once", "exec") and re.search(r"(^|[\s/])hypridle(\s|$)", value):
-                return f"{key} = {value} in {file}"
+                given = re.search(r"(?:-c|--config)[\s=]+(\S+)", value)
+                return f"{key} = {value} in {file}", given.group(1) if given else ""
             if key == "source":
                 target = value.replace("~", system.home, 1) if value.startswith("~") else value
                 if not target.startswith("/"):
@@ -349,7 +411,7 @@ def _hyprland_starts_hypridle(system: System, config_home: str) -> str | None:
     ):
         link = f"{config_home}/systemd/user/{unit_folder}/hypridle.service"
         if system.exists(link) or _is_link(system, link):
-            return f"the hypridle systemd user service ({link})"
+            return f"the hypridle systemd user service ({link})", ""
     return None
 
 
@@ -363,10 +425,14 @@ def _is_link(system: System, path: str) -> bool:
 
 def hypridle_lock(system: System) -> IdleLock:
     """Return when hypridle locks the screen; raise IdleConfigError when it can't be told."""
-    config_home = system.env.get("XDG_CONFIG_HOME") or f"{system.home}/.config"
+    given_home = system.env.get("XDG_CONFIG_HOME", "")
+    config_home = given_home if given_home.startswith("/") else f"{system.home}/.config"
     path = f"{config_home}/hypr/hypridle.conf"
+    found = _hyprland_starts_hypridle(system, config_home)
+    started = found[0] if found is not None else None
+    if found is not None and found[1]:
+        path = system.home + found[1][1:] if found[1].startswith("~") else found[1]
     text = read_optional(system, path)
-    started = _hyprland_starts_hypridle(system, config_home)
     if text is None:
         if started is not None:
             return IdleLock(

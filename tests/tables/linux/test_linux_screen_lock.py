@@ -296,11 +296,43 @@ def test_sway_locker_not_installed(tmp_path: Path) -> None:
     )
 
 
-def test_sway_swayidle_with_a_config_file_is_unknown(tmp_path: Path) -> None:
-    files = {**PROGRAMS, f"{HOME}/.config/sway/config": "exec swayidle -w -C ~/.swayidle\n"}
+def test_swayidle_reads_its_config_file_too(tmp_path: Path) -> None:
+    files = {
+        **PROGRAMS,
+        f"{HOME}/.config/sway/config": "exec swayidle -w\n",
+        f"{HOME}/.config/swayidle/config": "# idle\ntimeout 420 'swaylock -f'\n"
+        "before-sleep 'swaylock -f'\n",
+    }
     row = sway_row(tmp_path, files)
-    assert row["enabled"] is None
-    assert "reads its commands from a file (-C)" in str(row["detail"])
+    assert (row["enabled"], row["lock_after_seconds"]) == (1, 420)
+    assert str(row["detail"]).endswith(
+        "from /home/ada/.config/sway/config and /home/ada/.config/swayidle/config"
+    )
+    given = {
+        **PROGRAMS,
+        f"{HOME}/.config/sway/config": "exec swayidle -w -C ~/idle.conf timeout 900 swaylock\n",
+        f"{HOME}/idle.conf": "timeout 120 'swaylock -f'\n",
+    }
+    assert sway_row(tmp_path / "given", given)["lock_after_seconds"] == 120
+
+
+def test_swayidle_stops_on_a_word_it_does_not_know(tmp_path: Path) -> None:
+    files = {
+        **PROGRAMS,
+        f"{HOME}/.config/sway/config": "exec swayidle -w timeout 300 'swaylock -f'\n",
+        f"{HOME}/.config/swayidle/config": "timout 60 'swaylock -f'\n",
+    }
+    row = sway_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (0, None)
+    assert row["detail"] == (
+        "swayidle stops at start (line 1 of /home/ada/.config/swayidle/config has 'timout', "
+        "which is not a swayidle event), so nothing locks the screen"
+    )
+
+
+def test_a_zero_swayidle_timeout_is_off(tmp_path: Path) -> None:
+    files = {**PROGRAMS, f"{HOME}/.config/sway/config": "exec swayidle timeout 0 swaylock\n"}
+    assert sway_row(tmp_path, files)["enabled"] == 0
 
 
 def hypr_row(tmp_path: Path, files: dict[str, str]) -> dict[str, object]:
@@ -333,6 +365,16 @@ def test_hypridle_not_started(tmp_path: Path) -> None:
     row = hypr_row(tmp_path, files)
     assert (row["enabled"], row["lock_after_seconds"]) == (0, None)
     assert "but hypridle is not started" in str(row["detail"])
+
+
+def test_hypridle_with_a_config_file_given(tmp_path: Path) -> None:
+    files = {
+        **HYPR_FILES,
+        f"{HOME}/.config/hypr/autostart.conf": "exec-once = hypridle -c ~/.idle.conf\n",
+        f"{HOME}/.idle.conf": "listener {\n  timeout = 90\n  on-timeout = hyprlock\n}\n",
+    }
+    row = hypr_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (1, 90)
 
 
 def test_hypridle_without_hyprlock_installed(tmp_path: Path) -> None:
