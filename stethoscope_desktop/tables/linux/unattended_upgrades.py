@@ -29,7 +29,8 @@ import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from stethoscope_desktop.tables.linux._common import list_optional, parse_env_file, read_optional
+from stethoscope_desktop.tables.file_cache import FileCache, FolderCache
+from stethoscope_desktop.tables.linux._common import parse_env_file, read_optional
 from stethoscope_desktop.tables.system import System
 
 ALLOWED_ORIGINS = "Unattended-Upgrade::Allowed-Origins"
@@ -233,36 +234,60 @@ def _is_security(fields: dict[str, str]) -> bool:
     )
 
 
+def _release_names(folder: str, entries: list[str]) -> tuple[str, ...]:
+    names = sorted(name for name in entries if name.endswith(("_InRelease", "_Release")))
+    return tuple(names[:_MAX_RELEASE_FILES])
+
+
+def _security_origin(name: str, text: str) -> Origin | None:
+    """Return the security archive a Release file (name, first bytes) describes, if it is one."""
+    fields = _release_fields(text)
+    if not _is_security(fields):
+        return None
+    components = tuple(
+        component.rsplit("/", 1)[-1] for component in fields.get("Components", "").split()
+    )
+    return Origin(
+        origin=fields.get("Origin", ""),
+        label=fields.get("Label", ""),
+        archive=fields.get("Suite", ""),
+        codename=fields.get("Codename", ""),
+        components=components,
+        site=name.split("_", 1)[0],
+        described_by=f"{APT_LISTS}/{name}",
+    )
+
+
+class SecurityArchives:
+    """The security archives whose Release files apt has fetched, each file read once per change.
+
+    Only a Release file's first 16 KiB are read: its fields come before the checksums.
+    """
+
+    def __init__(self, system: System) -> None:
+        self._folder: FolderCache[tuple[str, ...]] = FolderCache(system, _release_names)
+        self._files: FileCache[str] = FileCache(system, lambda text: text, limit=_RELEASE_HEADER)
+
+    def read(self) -> list[Origin]:
+        """Return the security archives in /var/lib/apt/lists (none when it can't be listed)."""
+        try:
+            names = self._folder.read(APT_LISTS)
+        except OSError:
+            return []
+        paths = [f"{APT_LISTS}/{name}" for name in names]
+        self._files.keep_only(paths)
+        origins: list[Origin] = []
+        for name, path in zip(names, paths, strict=True):
+            text = self._files.read_optional(path)
+            origin = _security_origin(name, text) if text is not None else None
+            if origin is not None:
+                origins.append(origin)
+        return origins
+
+
 def security_origins_from_lists(system: System) -> list[Origin]:
     """Return the security archives whose Release files apt has fetched."""
-    names = sorted(
-        name
-        for name in list_optional(system, APT_LISTS)
-        if name.endswith(("_InRelease", "_Release"))
-    )[:_MAX_RELEASE_FILES]
-    origins: list[Origin] = []
-    for name in names:
-        text = read_optional(system, f"{APT_LISTS}/{name}", limit=_RELEASE_HEADER)
-        if text is None:
-            continue
-        fields = _release_fields(text)
-        if not _is_security(fields):
-            continue
-        components = tuple(
-            component.rsplit("/", 1)[-1] for component in fields.get("Components", "").split()
-        )
-        origins.append(
-            Origin(
-                origin=fields.get("Origin", ""),
-                label=fields.get("Label", ""),
-                archive=fields.get("Suite", ""),
-                codename=fields.get("Codename", ""),
-                components=components,
-                site=name.split("_", 1)[0],
-                described_by=f"{APT_LISTS}/{name}",
-            )
-        )
-    return origins
+    return SecurityArchives(system).read()
 
 
 def security_origins_described(distribution: Distribution) -> list[Origin]:

@@ -50,6 +50,7 @@ from stethoscope_desktop.tables.linux.unattended_upgrades import (
     ALLOWED_ORIGINS,
     ORIGINS_PATTERN,
     PACKAGE_BLACKLIST,
+    SecurityArchives,
     UnattendedUpgradeStops,
     allowed_origins,
     blacklist_error,
@@ -58,7 +59,6 @@ from stethoscope_desktop.tables.linux.unattended_upgrades import (
     pattern_matches,
     read_distribution,
     security_origins_described,
-    security_origins_from_lists,
 )
 from stethoscope_desktop.tables.system import System
 
@@ -358,6 +358,7 @@ class AutomaticUpdates(MachineTable):
         self._apt_config = AptConfig(system)
         self._unattended_upgrades = DpkgPackageCheck(system, "unattended-upgrades")
         self._dpkg = DpkgDatabase(system)
+        self._security_archives = SecurityArchives(system)
         self._dnf_configs: FileCache[str | None] = FileCache(
             system, _dnf_apply_updates_value, limit=SMALL_FILE
         )
@@ -442,7 +443,7 @@ class AutomaticUpdates(MachineTable):
         broken = blacklist_error(blacklist)
         if broken is not None:
             return False, f"{broken}: {stops}"
-        fetched = security_origins_from_lists(self._system)
+        fetched = self._security_archives.read()
         # The distribution's own security archive where apt has it (not, say, Ubuntu's ESM or
         # a vendor's archive that also calls itself "-security").
         own = [origin for origin in fetched if origin.origin == distribution.distro_id]

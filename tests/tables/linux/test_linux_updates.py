@@ -741,3 +741,22 @@ def test_the_distributions_own_security_archive_is_the_one_judged(tmp_path: Path
     assert "is the security archive (origin=Ubuntu,label=Ubuntu,archive=noble-security" in str(
         row["detail"]
     )
+
+
+def test_release_files_are_read_once_and_a_changed_one_is_seen(tmp_path: Path) -> None:
+    system = watched_apt_root(tmp_path, aged=True)
+    system.write(f"{D}/20auto-upgrades", ON)
+    security = system.write(DEBIAN_SECURITY_LIST, fixture("apt/lists/debian-security_InRelease"))
+    system.write(DEBIAN_MAIN_LIST, fixture("apt/lists/debian-main_InRelease"))
+    table = AutomaticUpdates(system)
+    assert one_row(table)["enabled"] == 1
+    assert one_row(table)["enabled"] == 1
+    assert system.reads[DEBIAN_SECURITY_LIST] == 1
+    # A security archive relabelled so that no allowed origin matches it any more.
+    replace_keeping_mtime(
+        security,
+        fixture("apt/lists/debian-security_InRelease").replace(
+            "Codename: bookworm-security", "Codename: bookworm-securitx"
+        ),
+    )
+    assert one_row(table)["enabled"] == 0
