@@ -96,7 +96,17 @@ def test_unattended_upgrades_with_its_file_flips_automatic_updates(tmp_path: Pat
     # The file alone is not enough: the package must be installed too.
     assert status(scan(system), "automaticUpdates") is Status.NUDGE
     system.write("/var/lib/dpkg/status", fixture("dpkg/status"))
+    # The package without its configuration allows no origin: nothing is upgraded.
+    assert status(scan(system), "automaticUpdates") is Status.NUDGE
+    system.write("/etc/apt/apt.conf.d/50unattended-upgrades", fixture("apt/50unattended-upgrades"))
     assert status(scan(system), "automaticUpdates") is Status.PASS
+    system.write(
+        "/etc/apt/apt.conf.d/51no-security",
+        "#clear Unattended-Upgrade::Origins-Pattern;\n"
+        'Unattended-Upgrade::Origins-Pattern:: "origin=Debian,codename=${distro_codename}";\n',
+    )
+    assert status(scan(system), "automaticUpdates") is Status.NUDGE
+    (system.root / "etc/apt/apt.conf.d/51no-security").unlink()
     system.write("/etc/apt/apt.conf.d/20auto-upgrades", fixture("apt/20auto-upgrades-off"))
     assert status(scan(system), "automaticUpdates") is Status.NUDGE
 

@@ -18,7 +18,12 @@ graphical session and nothing to lock. Then, per desktop:
   $XDG_CONFIG_HOME (default ~/.config), the user's file winning. No process is needed.
 - Xfce: `xfconf-query -c xfce4-screensaver -lv` (all properties in one call), with
   xfce4-screensaver's built-in defaults for properties never set (saver and lock on, idle after
-  5 minutes, lock 0 minutes after the saver starts).
+  5 minutes, lock 0 minutes after the saver starts) — believed only when xfce4-screensaver is
+  installed, since nothing else reads that channel (Debian 12 does not ship it). Without it, Xfce
+  locks with light-locker or xscreensaver, whose timeouts we do not read (UNKNOWN, naming the
+  locker); with none of them nothing locks (off).
+- sway and Hyprland: swayidle's command line in the sway configuration and hypridle.conf (see
+  `wayland_idle`).
 lock_after_seconds is NULL whenever the screen does not lock by itself.
 """
 
@@ -33,6 +38,13 @@ from stethoscope_desktop.tables.linux._common import (
     command_reason,
     read_optional,
     run_quiet,
+)
+from stethoscope_desktop.tables.linux.wayland_idle import (
+    IdleConfigError,
+    IdleLock,
+    hypridle_lock,
+    program_installed,
+    swayidle_lock,
 )
 
 NO_SESSION = (
@@ -65,7 +77,19 @@ _FAMILIES = {
     "xfce": "xfce",
     "xfce4": "xfce",
     "xubuntu": "xfce",
+    "sway": "sway",
+    "hyprland": "hyprland",
 }
+
+# Xfce's screen lockers (xflock4 tries them): only xfce4-screensaver reads the xfconf channel.
+XFCE_OTHER_LOCKERS = {
+    "light-locker": "light-locker locks when the X screensaver starts (after the X server's "
+    "blanking time, which Xfce's power manager sets) and its lock-after-screensaver delay "
+    "(gsettings apps.light-locker); this app does not read those",
+    "xscreensaver": "xscreensaver keeps its lock settings in ~/.xscreensaver (lock, timeout, "
+    "lockTimeout), which this app does not read",
+}
+OTHER_IDLE_LOCKERS = ("xss-lock", "xautolock", "xidlehook", "xsecurelock")
 
 
 class SettingsError(Exception):
@@ -272,6 +296,8 @@ class ScreenLock(MachineTable):
     # -- Xfce ------------------------------------------------------------------------------
 
     def _xfce(self) -> Row:
+        if not program_installed(self._system, "xfce4-screensaver"):
+            return self._xfce_without_xfce4_screensaver()
         if self._system.which("xfconf-query") is None:
             raise SettingsError("xfconf-query is not installed, so Xfce's settings cannot be read")
         result = run_quiet(self._system, ["xfconf-query", "-c", "xfce4-screensaver", "-lv"])
@@ -286,11 +312,6 @@ class ScreenLock(MachineTable):
         elif "contains no properties" not in (result.stdout + result.stderr):
             raise SettingsError(
                 f"xfconf-query -c xfce4-screensaver failed: {command_reason(result)}"
-            )
-        if not values and self._system.which("xfce4-screensaver") is None:
-            raise SettingsError(
-                "Xfce without xfce4-screensaver: its lock settings are not in "
-                "xfconf (light-locker or xscreensaver may be in use)"
             )
 
         def setting(key: str, default: str) -> tuple[str, str]:
@@ -330,6 +351,36 @@ class ScreenLock(MachineTable):
             f"+ {lock_said} min)",
         }
 
+    def _xfce_without_xfce4_screensaver(self) -> Row:
+        for locker, reason in XFCE_OTHER_LOCKERS.items():
+            if program_installed(self._system, locker):
+                raise SettingsError(
+                    f"Xfce locks the screen with {locker} here (xfce4-screensaver is not "
+                    f"installed, so the lock settings in xfconf are not used): {reason}; "
+                    "with xfce4-screensaver installed and its lock on, the lock can be checked"
+                )
+        for locker in OTHER_IDLE_LOCKERS:
+            if program_installed(self._system, locker):
+                raise SettingsError(
+                    f"xfce4-screensaver is not installed and {locker} is, whose settings this "
+                    "app does not read; with xfce4-screensaver installed and its lock on, the "
+                    "lock can be checked"
+                )
+        return {
+            "enabled": 0,
+            "detail": "none of Xfce's screen lockers is installed (xfce4-screensaver, "
+            "light-locker, xscreensaver), so nothing locks the screen when idle, whatever "
+            "xfconf's lock settings say; install xfce4-screensaver and turn its lock on",
+        }
+
+    # -- sway and Hyprland --------------------------------------------------------------------
+
+    @staticmethod
+    def _idle_row(judged: IdleLock) -> Row:
+        if judged.seconds is None:
+            return {"enabled": 0, "lock_after_seconds": None, "detail": judged.detail}
+        return {"enabled": 1, "lock_after_seconds": judged.seconds, "detail": judged.detail}
+
     # -- table -----------------------------------------------------------------------------
 
     def generate(self, context: QueryContext) -> Iterable[Row]:
@@ -349,7 +400,7 @@ class ScreenLock(MachineTable):
             row.update(
                 source="environment",
                 detail=f"{named} is not one whose screen lock settings we know how to read "
-                "(GNOME, KDE Plasma, Cinnamon, MATE, Xfce)",
+                "(GNOME, KDE Plasma, Cinnamon, MATE, Xfce, sway, Hyprland)",
             )
             return [row]
         try:
@@ -389,10 +440,16 @@ class ScreenLock(MachineTable):
             elif family == "kde":
                 row["source"] = "kscreenlockerrc"
                 row.update(self._kde())
+            elif family == "sway":
+                row["source"] = "swayidle"
+                row.update(self._idle_row(swayidle_lock(self._system)))
+            elif family == "hyprland":
+                row["source"] = "hypridle"
+                row.update(self._idle_row(hypridle_lock(self._system)))
             else:
                 row["source"] = "xfconf-query"
                 row.update(self._xfce())
-        except SettingsError as error:
+        except (SettingsError, IdleConfigError) as error:
             row["enabled"] = None
             row["lock_after_seconds"] = None
             row["detail"] = str(error)

@@ -3,11 +3,16 @@
 Debian and Ubuntu: apt.systemd.daily (run by apt-daily-upgrade.timer) installs updates through
 unattended-upgrades when APT::Periodic::Unattended-Upgrade is non-zero and the package lists are
 refreshed (APT::Periodic::Update-Package-Lists non-zero), unless APT::Periodic::Enable is "0".
-We merge apt's configuration as apt does (every file in /etc/apt/apt.conf.d/ in lexical order,
-then /etc/apt/apt.conf; later values win; names ending in .dpkg-old, .bak, ~ and the like are
-skipped), parse apt's syntax (scopes, nested blocks, //, /* */ and # comments, #clear), and also
-require the unattended-upgrades package in dpkg's database. With systemd running, a masked or
-disabled apt-daily-upgrade.timer means nothing runs the upgrade.
+We merge apt's configuration as apt does (every file in /etc/apt/apt.conf.d/ in sorted order,
+then /etc/apt/apt.conf; later values win, lists grow; only names of letters, digits, `_`, `-`,
+`:` and `.` with no extension or `.conf` are read, and names ending in .dpkg-old, .bak, ~ and the
+like are skipped, as `apt-config dump` shows), parse apt's syntax (scopes, nested blocks, lists,
+`Name:: "item"`, //, /* */ and # comments, #clear, #include), and also require the
+unattended-upgrades package in dpkg's database. Then unattended-upgrades must take this
+distribution's security updates (see `unattended_upgrades`: its allowed origins must match the
+security archive, and its Package-Blacklist must not match every installed package). With
+systemd running, a masked or disabled apt-daily-upgrade.timer means nothing runs the upgrade.
+APT_CONFIG in the user's environment is not read: the upgrade runs as root without it.
 
 Fedora and RHEL: dnf-automatic-install.timer (always installs), or dnf-automatic.timer /
 dnf5-automatic.timer with apply_updates true in /etc/dnf/automatic.conf (dnf5 reads its defaults
@@ -21,6 +26,7 @@ not counted.
 from __future__ import annotations
 
 import configparser
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -39,12 +45,26 @@ from stethoscope_desktop.tables.linux._systemd import (
     unit_file,
     unit_masked,
 )
-from stethoscope_desktop.tables.linux.packages import DpkgPackageCheck
+from stethoscope_desktop.tables.linux.packages import DpkgDatabase, DpkgPackageCheck
+from stethoscope_desktop.tables.linux.unattended_upgrades import (
+    ALLOWED_ORIGINS,
+    ORIGINS_PATTERN,
+    PACKAGE_BLACKLIST,
+    SecurityArchives,
+    UnattendedUpgradeStops,
+    allowed_origins,
+    blacklist_error,
+    blacklisted,
+    check_patterns,
+    pattern_matches,
+    read_distribution,
+    security_origins_described,
+)
 from stethoscope_desktop.tables.system import System
 
 APT_CONF = "/etc/apt/apt.conf"
 APT_CONF_DIR = "/etc/apt/apt.conf.d"
-_APT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_APT_NAME = re.compile(r"^[A-Za-z0-9_.:\-]+$")
 _APT_IGNORED = re.compile(
     r"(~|\.disabled|\.bak|\.dpkg-[a-z]+|\.ucf-[a-z]+|\.save|\.orig|"
     r"\.distUpgrade)$"
@@ -99,12 +119,22 @@ def _apt_tokens(text: str) -> Iterable[tuple[str, bool]]:
 
 
 # One statement of an apt configuration file, as it changes the merged configuration:
-# ("set", key, value) or ("clear", name prefix, "").
+# ("set", key, value), ("append", list key, value), ("clear", name prefix, "") or
+# ("include", path, "").
 AptStatement = tuple[str, str, str]
+
+# apt's list items have no name of their own; each gets a key segment no apt name can contain.
+_ANONYMOUS = "\x00"
+_anonymous_items = itertools.count()
+_MAX_INCLUDE_DEPTH = 8
 
 
 def apt_statements(text: str) -> tuple[AptStatement, ...]:
-    """Return what one apt configuration file sets and clears, in order (keys lower-cased)."""
+    """Return what one apt configuration file sets, appends and clears, in order.
+
+    Keys are lower-cased (apt compares names without case). A quoted value alone in a scope
+    (`Origins-Pattern { "a"; "b"; };`) and `Name:: "value";` append to the list `Name`.
+    """
     statements: list[AptStatement] = []
     scopes: list[str] = []
     words: list[tuple[str, bool]] = []
@@ -124,28 +154,53 @@ def apt_statements(text: str) -> tuple[AptStatement, ...]:
     return tuple(statements)
 
 
+def _scoped(scopes: list[str], name: str) -> str:
+    return "::".join([*(s for s in scopes if s), name]).strip(":").lower()
+
+
 def _statement(scopes: list[str], words: list[tuple[str, bool]]) -> list[AptStatement]:
     if not words:
         return []
     first, first_quoted = words[0]
     if not first_quoted and first == "#clear":
         return [("clear", name.lower(), "") for name, _ in words[1:]]
-    if first_quoted or first == "#include" or len(words) < 2:
-        return []  # a list item, an include (not followed) or a bare name
-    key = "::".join([*(s for s in scopes if s), first]).lower()
-    return [("set", key, words[1][0])]
+    if not first_quoted and first == "#include":
+        return [("include", words[1][0], "")] if len(words) > 1 else []
+    if first_quoted:
+        return [("append", _scoped(scopes, ""), first)] if scopes else []
+    if len(words) < 2:
+        return []  # a bare name
+    if first.endswith("::"):
+        return [("append", _scoped(scopes, first), words[1][0])]
+    return [("set", _scoped(scopes, first), words[1][0])]
 
 
 def apply_apt_statements(
     statements: Iterable[AptStatement], source: str, into: dict[str, AptValue]
 ) -> None:
-    """Merge one file's statements into `into`, as apt merges its files."""
+    """Merge one file's statements into `into`, as apt merges its files (includes not followed)."""
     for action, key, value in statements:
-        if action == "set":
-            into[key] = AptValue(value, source)
-            continue
+        _apply(action, key, value, source, into)
+
+
+def _apply(action: str, key: str, value: str, source: str, into: dict[str, AptValue]) -> None:
+    if action == "set":
+        into[key] = AptValue(value, source)
+    elif action == "append":
+        into[f"{key}::{_ANONYMOUS}{next(_anonymous_items)}"] = AptValue(value, source)
+    elif action == "clear":
         for name in [k for k in into if k == key or k.startswith(key + "::")]:
             del into[name]
+
+
+def apt_list(config: dict[str, AptValue], key: str) -> list[AptValue]:
+    """Return the items of an apt list (its direct children, named or not), in apt's order."""
+    prefix = key.lower() + "::"
+    return [
+        value
+        for name, value in config.items()
+        if name.startswith(prefix) and "::" not in name[len(prefix) :]
+    ]
 
 
 def parse_apt_config(text: str, source: str, into: dict[str, AptValue]) -> None:
@@ -153,22 +208,33 @@ def parse_apt_config(text: str, source: str, into: dict[str, AptValue]) -> None:
     apply_apt_statements(apt_statements(text), source, into)
 
 
-def _apt_conf_d_files(system: System, folder: str, entries: list[str]) -> tuple[str, ...]:
-    """Return the files of apt.conf.d that apt reads, in lexical order."""
-    files: list[str] = []
+def apt_conf_d_names(entries: Iterable[str]) -> list[str]:
+    """Return the names in an apt.conf.d-like folder that apt reads, in apt's order.
+
+    As apt-config shows: names of letters, digits, `_`, `-`, `:` and `.` only, not starting with
+    a dot, with no extension or the extension `conf` (lower case); sorted bytewise.
+    """
+    names: list[str] = []
     for entry in entries:
-        if not _APT_NAME.match(entry) or _APT_IGNORED.search(entry):
+        if entry.startswith(".") or not _APT_NAME.match(entry) or _APT_IGNORED.search(entry):
             continue
         if "." in entry and entry.rsplit(".", 1)[1] != "conf":
             continue
-        path = f"{folder}/{entry}"
-        if not system.is_dir(path):
-            files.append(path)
-    return tuple(files)
+        names.append(entry)
+    return sorted(names)
+
+
+def _apt_conf_d_files(system: System, folder: str, entries: list[str]) -> tuple[str, ...]:
+    """Return the files of apt.conf.d that apt reads, in apt's order."""
+    return tuple(
+        f"{folder}/{entry}"
+        for entry in apt_conf_d_names(entries)
+        if not system.is_dir(f"{folder}/{entry}")
+    )
 
 
 def apt_config_files(system: System) -> list[str]:
-    """Return the files apt reads, in apt's order: apt.conf.d/* (lexical), then apt.conf."""
+    """Return the files apt reads, in apt's order: apt.conf.d/* (sorted), then apt.conf."""
     files = list(_apt_conf_d_files(system, APT_CONF_DIR, list_optional(system, APT_CONF_DIR)))
     if system.exists(APT_CONF):
         files.append(APT_CONF)
@@ -184,6 +250,9 @@ class AptConfig:
     """apt's merged configuration; each file parsed again only when it changed.
 
     apt.conf.d's listing is kept by the folder's stat, each file's statements by the file's.
+    `#include` is followed as apt follows it (a path ending in `/` is a folder read by the
+    apt.conf.d rules; a relative path is taken from `/`, the folder unattended-upgrade runs in),
+    at most 8 deep.
     """
 
     def __init__(self, system: System) -> None:
@@ -196,7 +265,7 @@ class AptConfig:
         )
 
     def files(self) -> list[str]:
-        """Return the files apt reads, in apt's order: apt.conf.d/* (lexical), then apt.conf."""
+        """Return the files apt reads, in apt's order: apt.conf.d/* (sorted), then apt.conf."""
         try:
             files = list(self._folder.read(APT_CONF_DIR))
         except OSError:
@@ -208,13 +277,34 @@ class AptConfig:
     def read(self) -> dict[str, AptValue]:
         """Merge apt's configuration files as apt does."""
         files = self.files()
-        self._files.keep_only(files)
         merged: dict[str, AptValue] = {}
+        seen: list[str] = []
         for path in files:
-            statements = self._files.read_optional(path)
-            if statements is not None:
-                apply_apt_statements(statements, path, merged)
+            self._merge_file(path, merged, seen, 0)
+        self._files.keep_only(seen)
         return merged
+
+    def _merge_file(
+        self, path: str, merged: dict[str, AptValue], seen: list[str], depth: int
+    ) -> None:
+        seen.append(path)
+        statements = self._files.read_optional(path)
+        if statements is None:
+            return
+        for action, key, value in statements:
+            if action != "include":
+                _apply(action, key, value, path, merged)
+            elif depth < _MAX_INCLUDE_DEPTH:
+                target = key if key.startswith("/") else f"/{key}"
+                if target.endswith("/"):
+                    try:
+                        included = list(self._folder.read(target.rstrip("/") or "/"))
+                    except OSError:
+                        included = []
+                else:
+                    included = [target]
+                for file in included:
+                    self._merge_file(file, merged, seen, depth + 1)
 
 
 def _apt_interval_on(value: AptValue | None) -> bool:
@@ -267,6 +357,8 @@ class AutomaticUpdates(MachineTable):
         # The files this table parses, kept between scans and parsed again when they change.
         self._apt_config = AptConfig(system)
         self._unattended_upgrades = DpkgPackageCheck(system, "unattended-upgrades")
+        self._dpkg = DpkgDatabase(system)
+        self._security_archives = SecurityArchives(system)
         self._dnf_configs: FileCache[str | None] = FileCache(
             system, _dnf_apply_updates_value, limit=SMALL_FILE
         )
@@ -301,6 +393,13 @@ class AutomaticUpdates(MachineTable):
                 "installs the updates"
             )
             return row
+        what_it_upgrades = self._what_unattended_upgrades_upgrades(config)
+        if what_it_upgrades[0] is not True:
+            row["enabled"] = None if what_it_upgrades[0] is None else 0
+            row["detail"] = (
+                f"{said} and unattended-upgrades is installed, but {what_it_upgrades[1]}"
+            )
+            return row
         if systemd_running(self._system):
             timer = "apt-daily-upgrade.timer"
             masked = unit_masked(self._system, timer)
@@ -319,8 +418,108 @@ class AutomaticUpdates(MachineTable):
                 )
                 return row
         row["enabled"] = 1
-        row["detail"] = f"{said} and unattended-upgrades is installed"
+        row["detail"] = f"{said}, unattended-upgrades is installed and {what_it_upgrades[1]}"
         return row
+
+    def _what_unattended_upgrades_upgrades(
+        self, config: dict[str, AptValue]
+    ) -> tuple[bool | None, str]:
+        """Return whether unattended-upgrades takes the security updates, and why."""
+        distribution = read_distribution(self._system)
+        legacy = [item.value for item in apt_list(config, ALLOWED_ORIGINS)]
+        patterns = [item.value for item in apt_list(config, ORIGINS_PATTERN)]
+        blacklist = [item.value for item in apt_list(config, PACKAGE_BLACKLIST)]
+        stops = "unattended-upgrade stops with an error, so nothing is upgraded"
+        try:
+            allowed = allowed_origins(legacy, patterns, distribution)
+            check_patterns(allowed, distribution)
+        except UnattendedUpgradeStops as error:
+            return False, f"{error}: {stops}"
+        if not allowed:
+            return False, (
+                f"it allows no origin ({ALLOWED_ORIGINS} and {ORIGINS_PATTERN} are empty or "
+                "unset in apt's configuration), so it upgrades nothing"
+            )
+        broken = blacklist_error(blacklist)
+        if broken is not None:
+            return False, f"{broken}: {stops}"
+        fetched = self._security_archives.read()
+        # The distribution's own security archive where apt has it (not, say, Ubuntu's ESM or
+        # a vendor's archive that also calls itself "-security").
+        own = [origin for origin in fetched if origin.origin == distribution.distro_id]
+        security = own or fetched or security_origins_described(distribution)
+        shown = "; ".join(f'"{pattern}"' for pattern in allowed)
+        if not security:
+            verdict: bool | None = True
+            origins_said = (
+                f"it allows {shown} (which archive carries the security updates of "
+                f"{distribution.distro_id} is not known here, so only that some origin is "
+                "allowed was checked)"
+            )
+        else:
+            verdict = False
+            undecided: list[str] = []
+            for origin in security:
+                for pattern in allowed:
+                    try:
+                        matches = pattern_matches(pattern, origin, distribution)
+                    except UnattendedUpgradeStops as error:
+                        return False, f"{error}: {stops}"
+                    if matches:
+                        verdict = True
+                        origins_said = (
+                            f'it takes the security updates ("{pattern}" matches '
+                            f"{origin.describe()}, from {origin.described_by})"
+                        )
+                        break
+                    if matches is None:
+                        undecided.append(pattern)
+                if verdict:
+                    break
+            if not verdict:
+                archive = security[0]
+                if undecided:
+                    verdict = None
+                    origins_said = (
+                        f'whether "{undecided[0]}" takes the security updates depends on the '
+                        f"archive's suite or mirror, which are known only once apt has fetched "
+                        f"its lists (sudo apt update); {archive.described_by} is "
+                        f"{archive.describe()}"
+                    )
+                else:
+                    origins_said = (
+                        f"none of the origins it allows ({shown}) is the security archive "
+                        f"({archive.describe()}, from {archive.described_by}), so security "
+                        "updates are not installed"
+                    )
+                return verdict, origins_said
+        installed = self._installed_names() if blacklist else []
+        held = [name for name in installed if blacklisted(name, blacklist)]
+        if installed and len(held) == len(installed):
+            listed = "; ".join(f'"{pattern}"' for pattern in blacklist)
+            return False, (
+                f"{PACKAGE_BLACKLIST} ({listed}) matches every installed package "
+                f"({len(installed)}), so nothing is upgraded"
+            )
+        if held:
+            origins_said += (
+                f"; {PACKAGE_BLACKLIST} holds back {len(held)} of {len(installed)} installed "
+                f"packages ({', '.join(held[:3])}{'…' if len(held) > 3 else ''})"
+            )
+        return verdict, origins_said
+
+    def _installed_names(self) -> list[str]:
+        try:
+            records = self._dpkg.records()
+        except OSError:
+            return []
+        return sorted(
+            {
+                record.get("Package")
+                for record in records
+                if record.get("Status", "").split()[2:] == ["installed"]
+            }
+        )
 
     def _dnf_apply_updates(self) -> tuple[bool, str]:
         apply = False

@@ -30,7 +30,9 @@ def test_detect_desktop() -> None:
     assert detect_desktop({"XDG_CURRENT_DESKTOP": "X-Cinnamon"}) == ("X-Cinnamon", "cinnamon")
     assert detect_desktop({"XDG_SESSION_DESKTOP": "KDE"}) == ("KDE", "kde")
     assert detect_desktop({"DESKTOP_SESSION": "xfce"}) == ("xfce", "xfce")
-    assert detect_desktop({"XDG_CURRENT_DESKTOP": "sway"}) == ("sway", None)
+    assert detect_desktop({"XDG_CURRENT_DESKTOP": "sway"}) == ("sway", "sway")
+    assert detect_desktop({"XDG_CURRENT_DESKTOP": "Hyprland"}) == ("Hyprland", "hyprland")
+    assert detect_desktop({"XDG_CURRENT_DESKTOP": "niri"}) == ("niri", None)
     assert detect_desktop({}) == (None, None)
 
 
@@ -177,16 +179,214 @@ def test_xfce(tmp_path: Path) -> None:
             )
         ]
     )
-    system = FakeSystem(
-        tmp_path, env={"XDG_CURRENT_DESKTOP": "XFCE", "DISPLAY": ":0.0"}, commands=commands
-    )
+    make_root(tmp_path, {"/usr/bin/xfce4-screensaver": ""})
+    system = FakeSystem(tmp_path, env=XFCE_ENV, commands=commands)
     row = one_row(ScreenLock(system))
     assert (row["enabled"], row["lock_after_seconds"], row["source"]) == (1, 660, "xfconf-query")
 
 
+XFCE_ENV = {"XDG_CURRENT_DESKTOP": "XFCE", "DISPLAY": ":0.0"}
+XFCONF_LOCK_3_MIN = result(
+    ("xfconf-query", "-c", "xfce4-screensaver", "-lv"),
+    "/lock/enabled                    true\n/saver/idle-activation/delay     3\n",
+)
+
+
+def test_xfce_settings_without_xfce4_screensaver_lock_nothing(tmp_path: Path) -> None:
+    """Debian 12: xfconf says lock after 3 min, but no program reads those settings."""
+    system = FakeSystem(tmp_path, env=XFCE_ENV, commands=dict([XFCONF_LOCK_3_MIN]))
+    row = one_row(ScreenLock(system))
+    assert (row["enabled"], row["lock_after_seconds"]) == (0, None)
+    assert row["detail"] == (
+        "none of Xfce's screen lockers is installed (xfce4-screensaver, light-locker, "
+        "xscreensaver), so nothing locks the screen when idle, whatever xfconf's lock settings "
+        "say; install xfce4-screensaver and turn its lock on"
+    )
+    assert system.calls == []
+
+
+def test_xfce_with_light_locker_is_unknown_naming_it(tmp_path: Path) -> None:
+    make_root(tmp_path, {"/usr/bin/light-locker": ""})
+    system = FakeSystem(tmp_path, env=XFCE_ENV, commands=dict([XFCONF_LOCK_3_MIN]))
+    row = one_row(ScreenLock(system))
+    assert (row["enabled"], row["lock_after_seconds"]) == (None, None)
+    assert str(row["detail"]).startswith(
+        "Xfce locks the screen with light-locker here (xfce4-screensaver is not installed, so "
+        "the lock settings in xfconf are not used): light-locker locks when the X screensaver"
+    )
+
+
+def test_xfce_with_xfce4_screensaver_believes_xfconf(tmp_path: Path) -> None:
+    make_root(tmp_path, {"/usr/bin/xfce4-screensaver": ""})
+    system = FakeSystem(tmp_path, env=XFCE_ENV, commands=dict([XFCONF_LOCK_3_MIN]))
+    row = one_row(ScreenLock(system))
+    assert (row["enabled"], row["lock_after_seconds"]) == (1, 180)
+
+
+# sway (swayidle) and Hyprland (hypridle)
+
+SWAY_ENV = {"XDG_CURRENT_DESKTOP": "sway", "WAYLAND_DISPLAY": "wayland-1"}
+HYPR_ENV = {"XDG_CURRENT_DESKTOP": "Hyprland", "WAYLAND_DISPLAY": "wayland-1"}
+HOME = "/home/ada"
+PROGRAMS = {"/usr/bin/swayidle": "", "/usr/bin/swaylock": "", "/usr/bin/hypridle": ""}
+
+
+def sway_row(tmp_path: Path, files: dict[str, str]) -> dict[str, object]:
+    make_root(tmp_path, files)
+    return dict(one_row(ScreenLock(FakeSystem(tmp_path, env=SWAY_ENV, home=HOME))))
+
+
+def test_sway_default_config_starts_no_swayidle(tmp_path: Path) -> None:
+    row = sway_row(tmp_path, {**PROGRAMS, "/etc/sway/config": fixture("sway/etc-sway-config")})
+    assert (row["enabled"], row["lock_after_seconds"], row["source"]) == (0, None, "swayidle")
+    assert row["detail"] == (
+        "/etc/sway/config does not start swayidle, so nothing locks the screen when idle"
+    )
+
+
+def test_sway_swayidle_in_an_included_file(tmp_path: Path) -> None:
+    row = sway_row(
+        tmp_path,
+        {
+            **PROGRAMS,
+            "/etc/sway/config": fixture("sway/etc-sway-config"),
+            "/etc/sway/config.d/50-idle.conf": "exec swayidle -w timeout 300 'swaylock -f -c 000000' \\\n"
+            "    before-sleep 'swaylock -f -c 000000'\n",
+        },
+    )
+    assert (row["enabled"], row["lock_after_seconds"]) == (1, 300)
+    assert row["detail"] == (
+        "the screen locks after 300 s idle (swayidle timeout 300 runs 'swaylock -f -c 000000'); "
+        "from /etc/sway/config"
+    )
+
+
+def test_sway_user_config_with_variables_wins_over_etc(tmp_path: Path) -> None:
+    row = sway_row(
+        tmp_path,
+        {
+            **PROGRAMS,
+            "/etc/sway/config": "exec swayidle timeout 60 swaylock\n",
+            f"{HOME}/.config/sway/config": fixture("sway/user-config"),
+        },
+    )
+    assert (row["enabled"], row["lock_after_seconds"]) == (1, 600)
+
+
+def test_sway_lock_session_needs_a_lock_event(tmp_path: Path) -> None:
+    files = {**PROGRAMS, f"{HOME}/.config/sway/config": fixture("sway/lock-session-config")}
+    row = sway_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (1, 240)
+    assert "and its lock event runs 'swaylock -f'" in str(row["detail"])
+    no_lock_event = "exec swayidle -w timeout 240 'loginctl lock-session'\n"
+    row = sway_row(tmp_path / "b", {**PROGRAMS, f"{HOME}/.config/sway/config": no_lock_event})
+    assert (row["enabled"], row["lock_after_seconds"]) == (0, None)
+
+
+def test_sway_locker_not_installed(tmp_path: Path) -> None:
+    files = {
+        "/usr/bin/swayidle": "",
+        f"{HOME}/.config/sway/config": "exec swayidle -w timeout 300 'swaylock -f'\n",
+    }
+    row = sway_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (0, None)
+    assert row["detail"] == (
+        "swayidle would run swaylock to lock the screen, but swaylock is not installed, so the "
+        "screen never locks; from /home/ada/.config/sway/config"
+    )
+
+
+def test_swayidle_reads_its_config_file_too(tmp_path: Path) -> None:
+    files = {
+        **PROGRAMS,
+        f"{HOME}/.config/sway/config": "exec swayidle -w\n",
+        f"{HOME}/.config/swayidle/config": "# idle\ntimeout 420 'swaylock -f'\n"
+        "before-sleep 'swaylock -f'\n",
+    }
+    row = sway_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (1, 420)
+    assert str(row["detail"]).endswith(
+        "from /home/ada/.config/sway/config and /home/ada/.config/swayidle/config"
+    )
+    given = {
+        **PROGRAMS,
+        f"{HOME}/.config/sway/config": "exec swayidle -w -C ~/idle.conf timeout 900 swaylock\n",
+        f"{HOME}/idle.conf": "timeout 120 'swaylock -f'\n",
+    }
+    assert sway_row(tmp_path / "given", given)["lock_after_seconds"] == 120
+
+
+def test_swayidle_stops_on_a_word_it_does_not_know(tmp_path: Path) -> None:
+    files = {
+        **PROGRAMS,
+        f"{HOME}/.config/sway/config": "exec swayidle -w timeout 300 'swaylock -f'\n",
+        f"{HOME}/.config/swayidle/config": "timout 60 'swaylock -f'\n",
+    }
+    row = sway_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (0, None)
+    assert row["detail"] == (
+        "swayidle stops at start (line 1 of /home/ada/.config/swayidle/config has 'timout', "
+        "which is not a swayidle event), so nothing locks the screen"
+    )
+
+
+def test_a_zero_swayidle_timeout_is_off(tmp_path: Path) -> None:
+    files = {**PROGRAMS, f"{HOME}/.config/sway/config": "exec swayidle timeout 0 swaylock\n"}
+    assert sway_row(tmp_path, files)["enabled"] == 0
+
+
+def hypr_row(tmp_path: Path, files: dict[str, str]) -> dict[str, object]:
+    make_root(tmp_path, files)
+    return dict(one_row(ScreenLock(FakeSystem(tmp_path, env=HYPR_ENV, home=HOME))))
+
+
+HYPR_FILES = {
+    **PROGRAMS,
+    "/usr/bin/hyprlock": "",
+    f"{HOME}/.config/hypr/hypridle.conf": fixture("hypr/hypridle.conf"),
+    f"{HOME}/.config/hypr/hyprland.conf": fixture("hypr/hyprland.conf"),
+    f"{HOME}/.config/hypr/autostart.conf": fixture("hypr/autostart.conf"),
+}
+
+
+def test_hypridle_locks_through_lock_session(tmp_path: Path) -> None:
+    row = hypr_row(tmp_path, HYPR_FILES)
+    assert (row["enabled"], row["lock_after_seconds"], row["source"]) == (1, 300, "hypridle")
+    assert row["detail"] == (
+        "the screen locks after 300 s idle (hypridle timeout 300 runs 'loginctl lock-session', "
+        "and its lock_cmd runs 'pidof hyprlock || hyprlock'); from "
+        "/home/ada/.config/hypr/hypridle.conf, started by exec-once = hypridle in "
+        "/home/ada/.config/hypr/autostart.conf"
+    )
+
+
+def test_hypridle_not_started(tmp_path: Path) -> None:
+    files = {**HYPR_FILES, f"{HOME}/.config/hypr/autostart.conf": "exec-once = nm-applet\n"}
+    row = hypr_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (0, None)
+    assert "but hypridle is not started" in str(row["detail"])
+
+
+def test_hypridle_with_a_config_file_given(tmp_path: Path) -> None:
+    files = {
+        **HYPR_FILES,
+        f"{HOME}/.config/hypr/autostart.conf": "exec-once = hypridle -c ~/.idle.conf\n",
+        f"{HOME}/.idle.conf": "listener {\n  timeout = 90\n  on-timeout = hyprlock\n}\n",
+    }
+    row = hypr_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (1, 90)
+
+
+def test_hypridle_without_hyprlock_installed(tmp_path: Path) -> None:
+    files = {k: v for k, v in HYPR_FILES.items() if k != "/usr/bin/hyprlock"}
+    row = hypr_row(tmp_path, files)
+    assert (row["enabled"], row["lock_after_seconds"]) == (0, None)
+    assert "hyprlock is not installed" in str(row["detail"])
+
+
 def test_unrecognised_desktop(tmp_path: Path) -> None:
-    system = FakeSystem(tmp_path, env={"XDG_CURRENT_DESKTOP": "Hyprland", "WAYLAND_DISPLAY": "w-1"})
+    system = FakeSystem(tmp_path, env={"XDG_CURRENT_DESKTOP": "niri", "WAYLAND_DISPLAY": "w-1"})
     row = one_row(ScreenLock(system))
     assert row["enabled"] is None
-    assert row["desktop"] == "Hyprland"
-    assert str(row["detail"]).startswith("the desktop 'Hyprland' is not one whose screen lock")
+    assert row["desktop"] == "niri"
+    assert str(row["detail"]).startswith("the desktop 'niri' is not one whose screen lock")
