@@ -21,7 +21,8 @@ nmcli does not list it, and NetworkManager joins it only while one of those acco
 session. Its keyfile still shows in the folder listing (the folders are readable, the files are
 not), so every keyfile that no listed connection came from is a row with `readable` 0 and its
 file's name: this account can't tell whether it is Wi-Fi, or open. Profiles in /run (in memory
-only) and the old ifcfg files are not counted.
+only) and the old ifcfg files are not counted, nor is anything where the folder cannot be listed
+or nmcli is older than 1.12 (no FILENAME): the check's words say "this account can read" always.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from stethoscope_desktop.tables.linux._common import (
 
 NMCLI_MISSING = "NetworkManager's nmcli is not installed, so saved Wi-Fi networks cannot be read"
 LIST_ARGV = ("nmcli", "-t", "-f", "NAME,UUID,TYPE,AUTOCONNECT,FILENAME", "connection", "show")
+# nmcli before NetworkManager 1.12 has no FILENAME field ("invalid field 'FILENAME'").
+LIST_WITHOUT_FILENAME = ("nmcli", "-t", "-f", "NAME,UUID,TYPE,AUTOCONNECT", "connection", "show")
 WIFI_TYPES = frozenset({"802-11-wireless", "wifi"})  # terse output names the setting type
 OPEN_KEY_MGMT = frozenset({"", "owe"})
 SECURITY_NAMES = {
@@ -111,14 +114,22 @@ class WifiNetworks(MachineTable):
     def generate(self, context: QueryContext) -> Iterable[Row]:
         if self._system.which("nmcli") is None:
             raise TableError(NMCLI_MISSING)
-        listing = self._nmcli(list(LIST_ARGV))
+        try:
+            listing = self._nmcli(list(LIST_ARGV))
+            with_files = True
+        except TableError as error:
+            if "FILENAME" not in str(error):
+                raise
+            listing = self._nmcli(list(LIST_WITHOUT_FILENAME))
+            with_files = False
         rows: list[Row] = []
         seen_files: set[str] = set()
         for line in listing.splitlines():
             fields = split_terse(line)
-            if len(fields) != 5:
+            if len(fields) != (5 if with_files else 4):
                 continue
-            name, uuid, kind, autoconnect, filename = fields
+            name, uuid, kind, autoconnect = fields[:4]
+            filename = fields[4] if with_files else ""
             if filename:
                 seen_files.add(filename)
             if kind not in WIFI_TYPES:
@@ -136,7 +147,8 @@ class WifiNetworks(MachineTable):
                     "readable": 1,
                 }
             )
-        rows.extend(self._unreadable(seen_files))
+        if with_files:
+            rows.extend(self._unreadable(seen_files))
         return rows
 
     def _unreadable(self, seen_files: set[str]) -> list[Row]:

@@ -133,3 +133,24 @@ def test_no_networks_at_all(tmp_path: Path) -> None:
         1,
         "no Wi-Fi networks this account can read are saved",
     )
+
+
+def test_nmcli_without_the_filename_field_still_lists_networks(tmp_path: Path) -> None:
+    # NetworkManager before 1.12: the keyfiles cannot be matched, so none is named unreadable.
+    old = ("nmcli", "-t", "-f", "NAME,UUID,TYPE,AUTOCONNECT", "connection", "show")
+    make_root(tmp_path, {f"{FOLDER}/Lobby": "[connection]\n"})
+    commands = dict(
+        [
+            result(
+                LIST,
+                stderr="Error: invalid field 'FILENAME'; allowed fields: NAME,UUID\n",
+                returncode=2,
+            ),
+            result(old, f"{CAFE[0].replace(':', chr(92) + ':')}:{CAFE[1]}:802-11-wireless:yes\n"),
+            key_mgmt(CAFE[1], ""),
+        ]
+    )
+    assert verdict(FakeSystem(tmp_path, commands=commands)) == (
+        0,
+        "open networks it would join by itself: Cafe: Free",
+    )
