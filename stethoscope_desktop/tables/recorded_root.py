@@ -77,13 +77,26 @@ def _text(value: Any, where: str) -> str:
     return value
 
 
+def _refuse_unknown_keys(data: dict[Any, Any], known: frozenset[str], where: str) -> None:
+    unknown = sorted(str(key) for key in data if key not in known)
+    if unknown:
+        names = ", ".join(sorted(known))
+        raise RecordedRootError(f"{where}: unknown key {unknown[0]} (known: {names})")
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors' aliases: a small file cannot expand to a huge one."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases (*name) are not allowed in a recording")
+        return super().compose_node(parent, index)
+
+
 def _command(entry: Any, where: str) -> tuple[tuple[str, ...], CommandResult | CommandError]:
     if not isinstance(entry, dict):
         raise RecordedRootError(f"{where}: must be a mapping with argv and stdout or fails")
-    unknown = sorted(str(key) for key in entry if key not in _RECORD_KEYS)
-    if unknown:
-        known = ", ".join(sorted(_RECORD_KEYS))
-        raise RecordedRootError(f"{where}: unknown key {unknown[0]} (known: {known})")
+    _refuse_unknown_keys(entry, _RECORD_KEYS, where)
     argv = entry.get("argv")
     if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
         raise RecordedRootError(f"{where}.argv: must be a non-empty list of texts")
@@ -103,16 +116,13 @@ def _command(entry: Any, where: str) -> tuple[tuple[str, ...], CommandResult | C
 def parse_recording(text: str, file: str) -> Recording:
     """Parse a recording's YAML; raise RecordedRootError naming `file` and the key."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader without aliases
     except yaml.YAMLError as error:
         raise RecordedRootError(f"{file}: not valid YAML: {error}") from None
     data = {} if data is None else data
     if not isinstance(data, dict):
         raise RecordedRootError(f"{file}: must be a mapping (home, env, admin, commands)")
-    unknown = sorted(str(key) for key in data if key not in _TOP_KEYS)
-    if unknown:
-        known = ", ".join(sorted(_TOP_KEYS))
-        raise RecordedRootError(f"{file}: unknown key {unknown[0]} (known: {known})")
+    _refuse_unknown_keys(data, _TOP_KEYS, file)
     home = _text(data.get("home", DEFAULT_HOME), f"{file}: home")
     env_data = data.get("env")
     env_data = {} if env_data is None else env_data

@@ -292,6 +292,7 @@ def test_recorded_commands_only(tmp_path: Path) -> None:
         ),
         ("commands: [{argv: [a]}, {argv: [a]}]\n", "f: commands[1]: ['a'] is recorded twice"),
         ("a: [\n", "f: not valid YAML: "),
+        ("a: &x [1]\nb: [*x, *x]\n", "f: not valid YAML: aliases (*name) are not allowed"),
     ],
 )
 def test_recording_mistakes_are_named(text: str, message: str) -> None:
