@@ -111,7 +111,9 @@ def test_fedora_40_workstation(tmp_path: Path) -> None:
     assert observed(report, "applications/firefox") == "version 133.0 is installed"
     # The kernel is the recorded one, not this machine's: no command of this machine ran.
     assert report["device"]["os_build"] == "6.11.9-200.fc40.x86_64"
-    assert (report["device"]["distribution"], report["device"]["os_version"]) == (
+    device = report["device"]
+    assert (device["device_name"], device["distribution"], device["os_version"]) == (
+        "fedora-laptop",
         "fedora",
         "40.0.0",
     )
