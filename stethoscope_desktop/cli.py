@@ -160,6 +160,9 @@ def _parser() -> argparse.ArgumentParser:
         help="also print the technical details behind each verdict (what the check saw, the "
         "policy as written, the check's rows) and IT's file problems one by one",
     )
+    # A fake root (also STETHOSCOPE_ROOT) for IT and tests: README's "Checking another
+    # distribution's files"; hidden from --help and the man page.
+    scan.add_argument("--root", type=Path, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     serve = commands.add_parser(
         "serve", help="run the local API for web apps without the tray, until Ctrl-C"
     )

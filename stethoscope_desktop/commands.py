@@ -85,11 +85,46 @@ def open_scanner(args: argparse.Namespace, practices: Practices) -> Scanner | st
     )
 
 
+def open_fake_root_scanner(args: argparse.Namespace) -> Scanner | str | None:
+    """Return a scanner reading the fake root of `scan --root` or STETHOSCOPE_ROOT, if one is given.
+
+    The Linux tables read the folder and its recorded commands (tables/recorded_root.py) on the
+    built-in engine: osqueryd would read this machine. None when no fake root is given.
+    """
+    from stethoscope_desktop.engines.embedded import EmbeddedEngine
+    from stethoscope_desktop.tables.catalog import builtin_tables
+    from stethoscope_desktop.tables.recorded_root import (
+        ROOT_ENV,
+        RecordedRootError,
+        load_recorded_root,
+    )
+
+    root = getattr(args, "root", None) or os.environ.get(ROOT_ENV)
+    if not root:
+        return None
+    if getattr(args, "engine", None) == "osquery":
+        return (
+            f"a fake root ({root}) is read by the built-in engine only: osqueryd reads this machine"
+        )
+    try:
+        system = load_recorded_root(root)
+    except RecordedRootError as error:
+        return f"cannot scan the fake root: {error}"
+    engine = EmbeddedEngine(
+        builtin_tables("linux", system), reason=f"the fake root {root}", platform="linux"
+    )
+    return Scanner(
+        engine, load_checks(checks_dir()), platform="linux", running_as_admin=system.admin
+    )
+
+
 def run_scan(args: argparse.Namespace) -> tuple[Report, PracticesLoader] | str:
     """Load practices and checks, scan once; return the report or why it could not scan."""
     loader = practices_loader(args, fetch_now=True)
     practices = loader.load()
-    scanner = open_scanner(args, practices)
+    scanner = open_fake_root_scanner(args)
+    if scanner is None:
+        scanner = open_scanner(args, practices)
     if isinstance(scanner, str):
         return scanner
     try:

@@ -28,7 +28,10 @@ STETHOSCOPE_COLUMNS: Mapping[str, Sequence[tuple[str, ColumnType]]] = {
         ("enabled", "integer"), ("lock_after_seconds", "integer"), ("desktop", "text"),
         ("source", "text"), ("detail", "text"),
     ),
-    "stethoscope_wifi_networks": (("name", "text"), ("uuid", "text"), ("security", "text"), ("open", "integer")),
+    "stethoscope_wifi_networks": (
+        ("name", "text"), ("uuid", "text"), ("security", "text"), ("open", "integer"),
+        ("autoconnect", "integer"), ("readable", "integer"),
+    ),
     "stethoscope_desktop_apps": (("name", "text"), ("version", "text"), ("source", "text"), ("path", "text")),
     "stethoscope_security_software": (
         ("name", "text"), ("type", "text"), ("enabled", "integer"), ("up_to_date", "integer"),

@@ -77,7 +77,7 @@ STRINGS: dict[str, str] = {
     "summaryOffRecommended": "{{name}}: off; turning it on is recommended.",
     "summaryOnForbidden": "{{name}}: on, but it must be off.",
     "summaryOpenWifiSaved": "Open Wi-Fi networks (without a password) are saved on this device, and it would join them again by itself.",
-    "summaryOpenWifiNone": "No open Wi-Fi network (without a password) is saved on this device.",
+    "summaryOpenWifiNone": "No saved Wi-Fi network that this device would join by itself is open (without a password).",
     "summaryVersionMeets": "{{name}} {{installed}} meets the requirement ({{required}}).",
     "summaryVersionRecommended": "{{name}} {{installed}} is installed; {{required}} is recommended.",
     "summaryVersionRequired": "{{name}} {{installed}} is installed; {{required}} is required.",

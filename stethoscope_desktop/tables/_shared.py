@@ -40,11 +40,17 @@ DISK_ENCRYPTION_COLUMNS = (
     Column("type", "text"),
     Column("detail", "text"),
 )
+# `autoconnect`: 1 when the device joins the network by itself, 0 when only on request, NULL
+# where the platform's table does not say. `readable`: 1 for a network this account can read, 0
+# for a saved connection it cannot (only its file's name is known: whether it is Wi-Fi, open or
+# joined by itself is not), NULL where the platform's table does not say.
 WIFI_NETWORK_COLUMNS = (
     Column("name", "text"),
     Column("uuid", "text"),
     Column("security", "text"),
     Column("open", "integer"),
+    Column("autoconnect", "integer"),
+    Column("readable", "integer"),
 )
 # The columns osquery's `system_info` has on every platform (Windows adds `emulated_cpu_type`).
 SYSTEM_INFO_COLUMNS = (

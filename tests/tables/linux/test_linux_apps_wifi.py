@@ -13,7 +13,7 @@ from stethoscope_desktop.tables.system import CommandResult
 from tests.fakes import FakeSystem, result
 from tests.tables.linux.helpers import fixture, make_root, rows
 
-LIST = ("nmcli", "-t", "-f", "NAME,UUID,TYPE", "connection", "show")
+LIST = ("nmcli", "-t", "-f", "NAME,UUID,TYPE,AUTOCONNECT,FILENAME", "connection", "show")
 HOME_UUID = "6a5b3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d"
 CAFE_UUID = "1e2f3a4b-5c6d-4e7f-8a9b-0c1d2e3f4a5b"
 
@@ -43,8 +43,22 @@ def test_open_and_wpa_networks(tmp_path: Path) -> None:
         ]
     )
     assert rows(WifiNetworks(FakeSystem(tmp_path, commands=commands))) == [
-        {"name": "Home WiFi", "uuid": HOME_UUID, "security": "WPA-PSK", "open": 0},
-        {"name": "Cafe: Free WiFi", "uuid": CAFE_UUID, "security": "open", "open": 1},
+        {
+            "name": "Home WiFi",
+            "uuid": HOME_UUID,
+            "security": "WPA-PSK",
+            "open": 0,
+            "autoconnect": 1,
+            "readable": 1,
+        },
+        {
+            "name": "Cafe: Free WiFi",
+            "uuid": CAFE_UUID,
+            "security": "open",
+            "open": 1,
+            "autoconnect": 1,
+            "readable": 1,
+        },
     ]
 
 
