@@ -17,11 +17,11 @@
 #                                       from the packed app's argument parser
 #   /etc/xdg/autostart/stethoscope-desktop.desktop   start at login for every user
 #   /etc/xdg/stethoscope/...            IT's files
-# With tpm2-pytss in lib/ (see --tpm), a user's device key is kept in the TPM 2.0, and the
-# package depends on the libtss2 libraries it links to.
 #   /opt/stethoscope-desktop/osquery/stethoscope_desktop.ext
 #                                       the osquery extension's launcher (runs
 #                                       `stethoscope-desktop osquery-extension` with osqueryd's flags)
+# With tpm2-pytss in lib/ (see --tpm), a user's device key is kept in the TPM 2.0, and the
+# package depends on the libtss2 libraries it links to.
 # Every file under /etc is a conffile: an upgrade keeps what was edited on the machine (the new
 # version lands beside it as *.dpkg-dist), `dpkg -r` keeps them, `dpkg -P` removes them.
 #
