@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 # osquery's names of the desktop platforms this app runs on.
 DESKTOP_PLATFORMS = ("darwin", "linux", "windows")
@@ -20,11 +21,15 @@ def current_platform() -> str:
 
 def running_as_admin() -> bool:
     """Return True when the process runs as root or as an elevated Windows administrator."""
-    if hasattr(os, "geteuid"):
-        return os.geteuid() == 0
+    geteuid: Any = getattr(os, "geteuid", None)
+    if geteuid is not None:
+        return bool(geteuid() == 0)
     import ctypes  # Windows only
 
+    windll: Any = getattr(ctypes, "windll", None)
+    if windll is None:
+        return False
     try:
-        return bool(ctypes.windll.shell32.IsUserAnAdmin())  # type: ignore[attr-defined]
+        return bool(windll.shell32.IsUserAnAdmin())
     except (AttributeError, OSError):
         return False
