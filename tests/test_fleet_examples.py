@@ -10,8 +10,8 @@ separated. `test_fleet_accepts_the_file` applies those rules here; Fleet's own G
 1.24, and Debian's packages here have 1.19, so it does not judge in this suite.
 
 The queries run on the embedded engine (SQLite with virtual tables, as osquery's are) over the
-two tables the osquery extension serves, declared here with the columns agreed for issue 18,
-filled from a real report (tests/data/reports/).
+osquery extension's own two tables, reading the reports of a fake machine's users (a real
+report, tests/data/reports/, saved in their homes), as the extension reads them as root.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
@@ -30,7 +30,15 @@ import yaml
 from stethoscope_desktop.core.policy import Requirement, merge_layers, parse_policy
 from stethoscope_desktop.core.yamlfile import load_yaml
 from stethoscope_desktop.engines.embedded import EmbeddedEngine
-from stethoscope_desktop.tables.base import Column, QueryContext, Row, TablePlugin
+from stethoscope_desktop.fleet_extension.tables import (
+    PRACTICES_COLUMNS,
+    STATUS_COLUMNS,
+    PracticesTable,
+    ReportCollector,
+    StatusTable,
+)
+from stethoscope_desktop.fleet_extension.users import LinuxUsers
+from tests.fleet_extension.machine import AS_ROOT, FakeMachine
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "packaging" / "fleet" / "stethoscope.policies.yml"
@@ -61,40 +69,6 @@ FLEET_PLATFORMS = {"windows", "linux", "darwin", "chrome"}
 FLEET_VARIABLE = re.compile(r"\$\{?[A-Za-z_]")
 # Our platform names in policy.yaml -> Fleet's.
 FLEET_PLATFORM = {"darwin": "darwin", "linux": "linux", "win32": "windows"}
-
-# The tables as agreed for issue 18 (both helpers' brief), in osquery's column types.
-STATUS_COLUMNS = (
-    Column("uid", "bigint"),
-    Column("username"),
-    Column("status"),
-    Column("pass_count", "integer"),
-    Column("nudge_count", "integer"),
-    Column("fail_count", "integer"),
-    Column("unknown_count", "integer"),
-    Column("checked_at"),
-    Column("checked_at_unix", "bigint"),
-    Column("age_seconds", "bigint"),
-    Column("stale", "integer"),
-    Column("engine"),
-    Column("app_version"),
-    Column("policy_sha256"),
-    Column("sources"),
-    Column("logged_in", "integer"),
-    Column("error"),
-    Column("report_path"),
-)
-PRACTICE_COLUMNS = (
-    Column("uid", "bigint"),
-    Column("username"),
-    Column("key"),
-    Column("status"),
-    Column("rating"),
-    Column("title"),
-    Column("observed"),
-    Column("reason"),
-    Column("checked_at"),
-    Column("checked_at_unix", "bigint"),
-)
 
 
 def _policies() -> list[dict[str, Any]]:
@@ -190,87 +164,7 @@ def test_there_is_one_policy_per_practice_of_the_default_policy() -> None:
     ]
 
 
-class _RowsTable(TablePlugin):
-    """One of the extension's tables, serving given rows (the embedded engine filters them)."""
-
-    def __init__(self, rows: list[Row]) -> None:
-        self.rows = rows
-
-    def generate(self, context: QueryContext) -> Iterable[Row]:
-        return [dict(row) for row in self.rows]
-
-
-class _Status(_RowsTable):
-    name: ClassVar[str] = "stethoscope_status"
-    columns = STATUS_COLUMNS
-
-
-class _Practices(_RowsTable):
-    name: ClassVar[str] = "stethoscope_practices"
-    columns = PRACTICE_COLUMNS
-
-
-def _user_rows(
-    uid: int,
-    username: str,
-    report: Mapping[str, Any],
-    *,
-    age: int,
-    stale_after: int = 86400,
-    logged_in: bool = True,
-) -> tuple[Row, list[Row]]:
-    """Return the status row and the practice rows the extension gives for one user's report."""
-    checked_at = report["started_at"]
-    checked_at_unix = int(datetime.fromisoformat(checked_at).timestamp())
-    counts = {state: 0 for state in ("PASS", "NUDGE", "FAIL", "UNKNOWN")}
-    for practice in report["practices"]:
-        counts[practice["status"]] += 1
-    status: Row = {
-        "uid": uid,
-        "username": username,
-        "status": report["status"],
-        **{f"{state.lower()}_count": count for state, count in counts.items()},
-        "checked_at": checked_at,
-        "checked_at_unix": checked_at_unix,
-        "age_seconds": age,
-        "stale": int(age > stale_after),
-        "engine": report["engine"]["name"],
-        "app_version": "0.1.0",
-        "policy_sha256": "",
-        "sources": ",".join(report["policy_files"]),
-        "logged_in": int(logged_in),
-        "error": "",
-        "report_path": f"/home/{username}/.local/state/stethoscope/last-report.json",
-    }
-    practices: list[Row] = [
-        {
-            "uid": uid,
-            "username": username,
-            **{name: practice[name] for name in ("key", "status", "rating", "title")},
-            "observed": practice["observed"] or "",
-            "reason": practice["reason"] or "",
-            "checked_at": checked_at,
-            "checked_at_unix": checked_at_unix,
-        }
-        for practice in report["practices"]
-    ]
-    return status, practices
-
-
-def _no_report_row(uid: int, username: str) -> Row:
-    """Return the extension's row for a logged-in user with no report.
-
-    As the extension gives it: the report's columns NULL (stale too), status NO_REPORT, error
-    saying why.
-    """
-    return {
-        "uid": uid,
-        "username": username,
-        "status": "NO_REPORT",
-        "logged_in": 1,
-        "error": "no report: the app has not saved one for this user",
-        "report_path": f"/home/{username}/.local/state/stethoscope/last-report.json",
-    }
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
 def _report(changes: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -280,9 +174,20 @@ def _report(changes: Mapping[str, str] | None = None) -> dict[str, Any]:
     return report
 
 
-def _passing(status_rows: list[Row], practice_rows: list[Row]) -> dict[str, bool]:
-    """Run every Fleet policy on the extension's tables: name -> passes (returns rows)."""
-    engine = EmbeddedEngine([_Status(status_rows), _Practices(practice_rows)], platform="linux")
+def _save(machine: FakeMachine, name: str, report: Mapping[str, Any], *, age: int) -> None:
+    """Give the fake machine a user `name` whose last report was saved `age` seconds ago."""
+    user = machine.add_user(name)
+    started = NOW - timedelta(seconds=age)
+    machine.put_report(
+        user, json.dumps({**report, "started_at": started.isoformat(timespec="seconds")}).encode()
+    )
+
+
+def _passing(machine: FakeMachine) -> dict[str, bool]:
+    """Run every Fleet policy on the extension's tables over the machine: name -> passes."""
+    collector = ReportCollector(LinuxUsers(str(machine.root)))
+    tables = [StatusTable(collector, clock=NOW.timestamp), PracticesTable(collector)]
+    engine = EmbeddedEngine(tables, platform="linux")
     results: dict[str, bool] = {}
     with engine.begin_scan() as session:
         for policy in _policies():
@@ -298,10 +203,11 @@ def _by_key(results: Mapping[str, bool]) -> dict[str, bool]:
     }
 
 
-def test_one_fresh_report_passes_exactly_its_passing_practices() -> None:
+def test_one_fresh_report_passes_exactly_its_passing_practices(tmp_path: Path) -> None:
+    machine = FakeMachine(tmp_path / "root")
     report = _report()
-    status, practices = _user_rows(1000, "alice", report, age=600)
-    results = _passing([status], practices)
+    _save(machine, "alice", report, age=600)
+    results = _passing(machine)
     statuses = {p["key"]: p["status"] for p in report["practices"]}
     expected = {key: statuses.get(key) == "PASS" for key in _by_key(results)}
     # NUDGE (osVersion 12 in the nudge bracket, a suggested app) and UNKNOWN (no desktop
@@ -313,31 +219,44 @@ def test_one_fresh_report_passes_exactly_its_passing_practices() -> None:
     assert results["Stethoscope - Every logged-in user has a fresh report"]
 
 
-def test_every_fresh_report_on_the_host_must_pass() -> None:
+@pytest.mark.skipif(not AS_ROOT, reason="two users of their own need root (chown)")
+def test_every_fresh_report_on_the_host_must_pass(tmp_path: Path) -> None:
     passing = _report({"diskEncryption": "PASS", "screenLock": "PASS"})
     failing = _report({"diskEncryption": "PASS", "screenLock": "FAIL"})
-    alice, alice_practices = _user_rows(1000, "alice", passing, age=60)
-    bob, bob_practices = _user_rows(1001, "bob", failing, age=60, logged_in=False)
-    by_key = _by_key(_passing([alice, bob], alice_practices + bob_practices))
+    machine = FakeMachine(tmp_path / "fresh")
+    _save(machine, "alice", passing, age=60)
+    _save(machine, "bob", failing, age=60)
+    by_key = _by_key(_passing(machine))
     assert by_key["diskEncryption"] is True
     assert by_key["screenLock"] is False  # bob's screen does not lock
     # A stale report does not count: bob's, two days old, no longer holds the host back...
-    bob, bob_practices = _user_rows(1001, "bob", failing, age=2 * 86400, logged_in=False)
-    results = _passing([alice, bob], alice_practices + bob_practices)
+    machine = FakeMachine(tmp_path / "bob-stale")
+    _save(machine, "alice", passing, age=60)
+    _save(machine, "bob", failing, age=2 * 86400)
+    results = _passing(machine)
     assert _by_key(results)["screenLock"] is True
     assert results["Stethoscope - Every logged-in user has a fresh report"]
     # ...and with only stale reports nothing passes, and the freshness policy says why.
-    results = _passing([bob], bob_practices)
+    machine = FakeMachine(tmp_path / "all-stale")
+    _save(machine, "bob", failing, age=2 * 86400)
+    results = _passing(machine)
     assert not any(_by_key(results).values())
     assert not results["Stethoscope - Reported within the last day"]
 
 
-def test_a_logged_in_user_without_a_report_fails_the_every_user_policy() -> None:
-    alice, alice_practices = _user_rows(1000, "alice", _report(), age=60)
-    results = _passing([alice, _no_report_row(1002, "carol")], alice_practices)
+@pytest.mark.skipif(not AS_ROOT, reason="two users of their own need root (chown)")
+def test_a_logged_in_user_without_a_report_fails_the_every_user_policy(tmp_path: Path) -> None:
+    machine = FakeMachine(tmp_path / "root")
+    _save(machine, "alice", _report(), age=60)
+    machine.add_user("carol")
+    machine.log_in("alice", "carol")
+    results = _passing(machine)
     assert results["Stethoscope - Reported within the last day"]  # alice's report is fresh
     assert not results["Stethoscope - Every logged-in user has a fresh report"]
-    results = _passing([_no_report_row(1002, "carol")], [])
+    machine = FakeMachine(tmp_path / "carol-only")
+    machine.add_user("carol")
+    machine.log_in("carol")
+    results = _passing(machine)
     assert not results["Stethoscope - Reported within the last day"]
     assert not any(_by_key(results).values())
 
@@ -348,7 +267,7 @@ def test_the_queries_name_only_columns_the_tables_have(column_set: str) -> None:
 
     SQLite says so too, above; this names the column when one is renamed.
     """
-    columns = {c.name for c in (STATUS_COLUMNS if column_set == "status" else PRACTICE_COLUMNS)}
+    columns = {c.name for c in (STATUS_COLUMNS if column_set == "status" else PRACTICES_COLUMNS)}
     alias = "s" if column_set == "status" else "p"
     for policy in _policies():
         query = policy["query"]
