@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -524,10 +526,18 @@ def _private_nft_reason() -> str | None:
 _INCLUDE = re.compile(r'include "([^"]+)"')
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+# Loaded by the real nft only where the kernel has every expression a fixture uses: a `queue`
+# rule needs nfnetlink_queue, which some kernels lack, so that fixture is left out here rather than
+# skipped on one machine and run on another (its verdict has its own test above).
+NEEDS_OPTIONAL_KERNEL_MODULES = {"queue-decides.nft"}
+
+
+@pytest.mark.parametrize("name", sorted(set(EXPECTED) - NEEDS_OPTIONAL_KERNEL_MODULES))
 def test_real_nft_reads_each_fixture_as_the_parser_does(tmp_path: Path, name: str) -> None:
     reason = _private_nft_reason()
     if reason is not None:
+        if os.environ.get("CI") == "true" and sys.platform.startswith("linux"):
+            pytest.fail(f"CI installs nftables (make test): {reason}")
         pytest.skip(reason)
     files = nft_files(name)
     root = make_root(tmp_path / "root", files)
@@ -550,8 +560,6 @@ def test_real_nft_reads_each_fixture_as_the_parser_does(tmp_path: Path, name: st
          'nft -f "$1" && nft -j list ruleset && echo && nft list ruleset', "sh", f"{copy}/etc/nftables.conf"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    if "Could not process rule: No such file or directory" in loaded.stderr:
-        pytest.skip(f"this kernel lacks an nftables expression {name} uses: {loaded.stderr}")
     assert loaded.returncode == 0, loaded.stderr
     listed_json, _, listed_text = loaded.stdout.partition("\n")
     real: dict[tuple[str, str, str], tuple[str, str, str, int]] = {}
