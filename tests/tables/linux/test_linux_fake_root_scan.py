@@ -266,10 +266,9 @@ def test_opensuse_tumbleweed_os_update_installed_but_off(tmp_path: Path) -> None
 def test_arch(tmp_path: Path) -> None:
     code, report = scan_root(tmp_path, "arch")
     assert code == EXIT_FAIL
-    got = verdicts(report)
-    assert got.pop("automaticUpdates") == "NUDGE"  # see below
-    assert got.pop("applications/firefox") in ("NUDGE", "PASS")  # see the xfail below
-    assert got == {
+    assert verdicts(report) == {
+        "automaticUpdates": "NUDGE",  # no automatic updater (see below)
+        "applications/firefox": "PASS",  # from pacman's local database (see below)
         "osVersion": "PASS",  # rolling: no VERSION_ID, 0.0.0 meets the linux bracket
         "screenLock": "FAIL",
         "screenIdle": "FAIL",
@@ -317,14 +316,10 @@ def test_arch_with_pacroller_timer_enabled(tmp_path: Path) -> None:
     assert "pacroller.timer is enabled" in observed(report, "automaticUpdates")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no table reads pacman's database (/var/lib/pacman/local/*/desc), so Firefox "
-    "installed by pacman counts as not installed",
-)
 def test_arch_firefox_from_pacman_is_installed(tmp_path: Path) -> None:
     _, report = scan_root(tmp_path, "arch")
     assert verdicts(report)["applications/firefox"] == "PASS"
+    assert observed(report, "applications/firefox") == "version 133.0.3 is installed"
 
 
 def test_the_environment_variable_names_the_root_too(tmp_path: Path) -> None:
