@@ -54,6 +54,7 @@ from stethoscope_desktop.tables.linux._common import (
     SMALL_FILE,
     MachineTable,
     list_optional,
+    os_error_reason,
 )
 from stethoscope_desktop.tables.linux._systemd import (
     enablement_links,
@@ -704,7 +705,7 @@ class AutomaticUpdates(MachineTable):
                 row["enabled"] = None
                 row["detail"] = (
                     f"YaST's automatic online update has its cron link {link}, but "
-                    f"{AOU_SYSCONFIG} cannot be read ({error.strerror or error}), so what it "
+                    f"{AOU_SYSCONFIG} cannot be read ({os_error_reason(error)}), so what it "
                     "installs is not known"
                 )
                 return row
