@@ -28,7 +28,9 @@ runs `zypper patch` for every category in AOU_PATCH_CATEGORIES (all patches when
 security patches are taken when the list is empty or names `security`. On Tumbleweed and
 MicroOS, os-update.timer (os-update: zypper dup/up/patch, then a reboot when needed) or
 transactional-update.timer (updates into a new btrfs snapshot, used from the next boot), each
-enabled by its link in a `*.wants/` folder. Whether cron itself runs is not checked.
+enabled by its link in a `*.wants/` folder. A cron link needs cron: with systemd running, an
+installed cron.service (cronie) that is masked or not enabled makes it OFF; a system with no
+cron.service unit is not judged on that.
 
 Arch: no automatic updater is shipped, and Arch's maintainers advise upgrading by hand
 (`pacman -Syu`) after reading the news. The two updaters people install for it are recognised by
@@ -99,6 +101,7 @@ AOU_SYSCONFIG = "/etc/sysconfig/automatic_online_update"
 AOU_SCRIPT = "/usr/lib/YaST2/bin/online_update"
 AOU_CRON_NAME = "opensuse.org-online_update"
 AOU_CRON_FOLDERS = ("/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly")
+CRON_SERVICE = "cron.service"  # cronie's on openSUSE; it runs /etc/cron.{daily,weekly,monthly}
 # openSUSE's timers that install updates with no one asked (Tumbleweed, MicroOS, Aeon, Kalpa).
 SUSE_TIMERS = {
     "os-update.timer": "os-update installs updates with zypper and reboots when they need it",
@@ -667,6 +670,17 @@ class AutomaticUpdates(MachineTable):
             said.append(f"{timer} is masked ({masked})" if masked else f"{timer} is not enabled")
         return ", ".join(said) if said else None
 
+    def _cron_off(self) -> str | None:
+        """Say why cron runs no job, when systemd runs and cronie's cron.service is off."""
+        if not systemd_running(self._system) or unit_file(self._system, CRON_SERVICE) is None:
+            return None  # another cron, or none we can see: not judged
+        masked = unit_masked(self._system, CRON_SERVICE)
+        if masked is not None:
+            return f"{CRON_SERVICE} is masked ({masked})"
+        if not enablement_links(self._system, CRON_SERVICE):
+            return f"{CRON_SERVICE} is not enabled"
+        return None
+
     def _aou_cron_link(self) -> tuple[str | None, str | None]:
         """Return YaST's cron link that cron would run, and why a link found does not count."""
         broken: str | None = None
@@ -734,6 +748,14 @@ class AutomaticUpdates(MachineTable):
                     f"YaST's automatic online update is on (cron link {link}), but "
                     f'AOU_PATCH_CATEGORIES is "{" ".join(categories)}" in {AOU_SYSCONFIG}, '
                     "without security, so security patches are not installed"
+                )
+                return row
+            cron_off = self._cron_off()
+            if cron_off is not None:
+                row["enabled"] = 0
+                row["detail"] = (
+                    f"YaST's automatic online update has its cron link {link}, but {cron_off}, "
+                    "so nothing runs it"
                 )
                 return row
             what = (

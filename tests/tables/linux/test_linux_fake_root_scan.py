@@ -240,6 +240,18 @@ def test_opensuse_a_dangling_cron_link_runs_nothing(tmp_path: Path) -> None:
     )
 
 
+def test_opensuse_cron_link_without_cron_running_is_off(tmp_path: Path) -> None:
+    root = write_root("opensuse-leap-15.6", tmp_path / "leap")
+    (root / "etc/systemd/system/multi-user.target.wants/cron.service").unlink()
+    report = scan_changed_root(tmp_path, root)
+    assert verdicts(report)["automaticUpdates"] == "NUDGE"
+    assert observed(report, "automaticUpdates") == (
+        "OFF (YaST's automatic online update has its cron link "
+        "/etc/cron.daily/opensuse.org-online_update, but cron.service is not enabled, so "
+        "nothing runs it)"
+    )
+
+
 def tumbleweed_root(folder: Path) -> Path:
     """The Leap root made Tumbleweed: no YaST online update (dropped there), os-update's timer."""
     root = write_root("opensuse-leap-15.6", folder)
