@@ -1,14 +1,17 @@
-"""`stethoscope_desktop_apps`: applications installed as Flatpaks or Snaps.
+"""`stethoscope_desktop_apps`: applications installed as Flatpaks or Snaps, and pacman's packages.
 
-These do not appear in deb_packages or rpm_packages. Flatpak apps come from
-`flatpak list --app --columns=name,application,version,installation` (tab-separated when printed
-to a pipe); path is the app's folder in the system (/var/lib/flatpak/app/ID) or user
-(~/.local/share/flatpak/app/ID) installation. Snaps come from `snap list`, which asks snapd;
-bases, snapd itself, kernels, gadgets and disabled revisions are not applications and are left
-out; path is the snap's mount folder. Each source is only asked when its command is installed,
-and a snapd that does not answer ("cannot communicate with server") gives no snap rows. A source
-that fails otherwise is skipped when the other gave rows; the table fails with the reasons when
-none did.
+These do not appear in deb_packages or rpm_packages (and osquery has no table for pacman, Arch's
+package manager: its packages come from its local database, read by `packages.PacmanDatabase`,
+with source "pacman", the version as its project names it (pkgver, without pacman's epoch and
+pkgrel, as rpm_packages' version has neither) and an empty path, as deb and rpm rows have).
+Flatpak apps come from `flatpak list --app --columns=name,application,version,installation`
+(tab-separated when printed to a pipe); path is the app's folder in the system
+(/var/lib/flatpak/app/ID) or user (~/.local/share/flatpak/app/ID) installation. Snaps come from
+`snap list`, which asks snapd; bases, snapd itself, kernels, gadgets and disabled revisions are
+not applications and are left out; path is the snap's mount folder. Each source is only asked
+when its command is installed (pacman's when its database is there), and a snapd that does not
+answer ("cannot communicate with server") gives no snap rows. A source that fails otherwise is
+skipped when another gave rows; the table fails with the reasons when none did.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Iterable
 
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.linux._common import MachineTable, command_reason, run_quiet
+from stethoscope_desktop.tables.linux.packages import PacmanDatabase
+from stethoscope_desktop.tables.system import System
 
 _NOT_APPS = frozenset({"base", "core", "snapd", "kernel", "gadget", "disabled"})
 
@@ -32,6 +37,22 @@ class DesktopApps(MachineTable):
         Column("path", "text"),
     )
     platforms = ("linux",)
+
+    def __init__(self, system: System) -> None:
+        super().__init__(system)
+        self._pacman = PacmanDatabase(system)
+
+    def _pacman_rows(self) -> list[Row]:
+        packages = self._pacman.packages()
+        return [
+            {
+                "name": package.name,
+                "version": package.upstream_version,
+                "source": "pacman",
+                "path": "",
+            }
+            for package in packages or ()
+        ]
 
     def _flatpak(self) -> list[Row]:
         result = run_quiet(
@@ -96,6 +117,10 @@ class DesktopApps(MachineTable):
     def generate(self, context: QueryContext) -> Iterable[Row]:
         rows: list[Row] = []
         failures: list[str] = []
+        try:
+            rows.extend(self._pacman_rows())
+        except TableError as error:
+            failures.append(str(error))
         for program, lister in (("flatpak", self._flatpak), ("snap", self._snap)):
             if self._system.which(program) is None:
                 continue

@@ -14,6 +14,15 @@ whose fields are separated by control characters that cannot appear in package m
 RPM_DB_FILES), so an unchanged database is not asked again.
 
 deb_packages keeps its parsed files between scans the same way (tables/file_cache.py).
+
+pacman (Arch and derivatives) has no osquery table: `PacmanDatabase` reads its local database,
+one folder `<name>-<version>` per installed package under `<DBPath>/local` (DBPath from
+/etc/pacman.conf's [options], /var/lib/pacman/ by default), each with a `desc` file of `%KEY%`
+sections (`%NAME%`, `%VERSION%` as `[epoch:]pkgver-pkgrel`, `%ARCH%`, ...) ending at a blank
+line. Only `desc` is read (the file lists are in `files`, never opened), at most
+`PACMAN_DESC_LIMIT` bytes each and `PACMAN_MAX_PACKAGES` packages; the listing and each `desc`
+are kept parsed between scans. `stethoscope_desktop_apps` gives its packages to the
+applications practice.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from stethoscope_desktop.tables.base import Column, QueryContext, Row, TableError
 from stethoscope_desktop.tables.file_cache import (
@@ -30,6 +40,7 @@ from stethoscope_desktop.tables.file_cache import (
     StatKey,
 )
 from stethoscope_desktop.tables.linux._common import (
+    SMALL_FILE,
     MachineTable,
     command_reason,
     os_error_reason,
@@ -421,3 +432,132 @@ class RpmPackages(MachineTable):
             if other or result.stderr.strip():
                 raise TableError(f"cannot list RPM packages: {command_reason(result)}")
         return rows
+
+
+PACMAN_CONF = "/etc/pacman.conf"
+PACMAN_DBPATH = "/var/lib/pacman/"
+# A desc holds a package's metadata, not its file list: a few KiB even with long descriptions.
+PACMAN_DESC_LIMIT = 256 * 1024
+# A full desktop has one to three thousand packages; ten times that is no real system.
+PACMAN_MAX_PACKAGES = 30_000
+
+
+@dataclass(frozen=True)
+class PacmanPackage:
+    """One installed package of pacman's local database (its `desc`)."""
+
+    name: str
+    version: str  # [epoch:]pkgver-pkgrel, as pacman writes it
+    arch: str
+
+    @property
+    def upstream_version(self) -> str:
+        """Return the version as its project names it: pkgver, without epoch and pkgrel."""
+        version = self.version.split(":", 1)[1] if ":" in self.version else self.version
+        return version.rsplit("-", 1)[0] if "-" in version else version
+
+
+def parse_pacman_desc(text: str) -> PacmanPackage | None:
+    """Parse a local database `desc`: `%KEY%` lines, each followed by its values to a blank line.
+
+    Return None when it names no package (%NAME%) or version (%VERSION%).
+    """
+    sections: dict[str, str] = {}
+    key: str | None = None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            key = None
+        elif key is None:
+            if len(stripped) > 2 and stripped[0] == "%" and stripped[-1] == "%":
+                key = stripped[1:-1]
+                sections.setdefault(key, "")
+        elif not sections[key]:
+            sections[key] = stripped  # the first value (NAME, VERSION and ARCH have one)
+    name, version = sections.get("NAME", ""), sections.get("VERSION", "")
+    if not name or not version:
+        return None
+    return PacmanPackage(name, version, sections.get("ARCH", ""))
+
+
+def parse_pacman_dbpath(text: str) -> str:
+    """Return DBPath of pacman.conf's [options] (the last one set), else pacman's default."""
+    section = ""
+    dbpath = PACMAN_DBPATH
+    for line in text.splitlines():
+        stripped = line.split("#", 1)[0].strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            section = stripped[1:-1].strip()
+        elif section == "options":
+            name, sep, value = stripped.partition("=")
+            if sep and name.strip() == "DBPath" and value.strip().startswith("/"):
+                dbpath = value.strip()
+    return dbpath
+
+
+def _pacman_package_folders(folder: str, entries: list[str]) -> tuple[str, ...]:
+    """Return the `desc` paths of the package folders of `local/` (ALPM_DB_VERSION is a file)."""
+    return tuple(
+        f"{folder}/{entry}/desc"
+        for entry in entries
+        if not entry.startswith(".") and entry.count("-") >= 2
+    )
+
+
+class PacmanDatabase:
+    """pacman's local database, its listing and each `desc` parsed only when they changed."""
+
+    def __init__(self, system: System) -> None:
+        self._system = system
+        self._conf: FileCache[str] = FileCache(system, parse_pacman_dbpath, limit=SMALL_FILE)
+        self._folders: FolderCache[tuple[str, ...]] = FolderCache(system, _pacman_package_folders)
+        self._descs: FileCache[PacmanPackage | None] = FileCache(
+            system,
+            parse_pacman_desc,
+            limit=PACMAN_DESC_LIMIT,
+            max_entries=PACMAN_MAX_PACKAGES,
+        )
+        self._kept: tuple[tuple[PacmanPackage | None, ...], list[PacmanPackage]] | None = None
+        self._lock = threading.Lock()
+
+    def local_folder(self) -> str:
+        """Return the folder of the local database, as pacman.conf places it."""
+        dbpath = self._conf.read_optional(PACMAN_CONF) or PACMAN_DBPATH
+        return dbpath.rstrip("/") + "/local"
+
+    def packages(self) -> list[PacmanPackage] | None:
+        """Return the installed packages by name; None without a local database.
+
+        Raise TableError when the database cannot be listed or is larger than any real one.
+        The list is shared between calls: read it, never change it.
+        """
+        local = self.local_folder()
+        if not self._system.is_dir(local):
+            return None
+        try:
+            descs = self._folders.read(local)
+        except OSError as error:
+            raise TableError(
+                f"cannot list pacman's database {local}: {os_error_reason(error)}"
+            ) from error
+        if len(descs) > PACMAN_MAX_PACKAGES:
+            raise TableError(
+                f"pacman's database {local} has {len(descs)} package folders, more than the "
+                f"{PACMAN_MAX_PACKAGES} read"
+            )
+        self._descs.keep_only(descs, under=f"{local}/")
+        parsed = tuple(self._descs.read_optional(desc) for desc in descs)
+        with self._lock:
+            kept = self._kept
+        if (
+            kept is not None
+            and len(kept[0]) == len(parsed)
+            and all(old is new for old, new in zip(kept[0], parsed, strict=True))
+        ):
+            return kept[1]
+        packages = sorted(
+            (package for package in parsed if package is not None), key=lambda p: p.name
+        )
+        with self._lock:
+            self._kept = (parsed, packages)
+        return packages

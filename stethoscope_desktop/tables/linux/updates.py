@@ -19,6 +19,24 @@ dnf5-automatic.timer with apply_updates true in /etc/dnf/automatic.conf (dnf5 re
 from /usr/share/dnf5/dnf5-plugins/automatic.conf first). A timer is enabled when its link is in
 /etc/systemd/system/timers.target.wants/, which needs no process.
 
+openSUSE: YaST's automatic online update (yast2-online-update-configuration, SLE 15 and Leap 15;
+dropped from Tumbleweed in 2025) is on when its cron link `opensuse.org-online_update` is in
+/etc/cron.daily, /etc/cron.weekly or /etc/cron.monthly (YaST reads "on" from the link alone),
+pointing at /usr/lib/YaST2/bin/online_update. That script sources
+/etc/sysconfig/automatic_online_update and does nothing unless AOU_ENABLE_CRONJOB is "true"; it
+runs `zypper patch` for every category in AOU_PATCH_CATEGORIES (all patches when empty), so
+security patches are taken when the list is empty or names `security`. On Tumbleweed and
+MicroOS, os-update.timer (os-update: zypper dup/up/patch, then a reboot when needed) or
+transactional-update.timer (updates into a new btrfs snapshot, used from the next boot), each
+enabled by its link in a `*.wants/` folder. A cron link needs cron: with systemd running, an
+installed cron.service (cronie) that is masked or not enabled makes it OFF; a system with no
+cron.service unit is not judged on that.
+
+Arch: no automatic updater is shipped, and Arch's maintainers advise upgrading by hand
+(`pacman -Syu`) after reading the news. The two updaters people install for it are recognised by
+their timers: pacroller (AUR) and pacman-auto-update; a timer of one's own that runs
+`pacman -Syu --noconfirm` is not, so that is OFF with a reason that says what counts.
+
 GNOME Software's and KDE Discover's offline updates (PackageKit) ask the user first, so they are
 not counted.
 """
@@ -38,6 +56,7 @@ from stethoscope_desktop.tables.linux._common import (
     SMALL_FILE,
     MachineTable,
     list_optional,
+    os_error_reason,
 )
 from stethoscope_desktop.tables.linux._systemd import (
     enablement_links,
@@ -77,6 +96,25 @@ PERIODIC_ENABLE = "APT::Periodic::Enable"
 DNF_TIMERS_WANTS = "/etc/systemd/system/timers.target.wants"
 DNF_CONF = "/etc/dnf/automatic.conf"
 DNF5_DEFAULTS = "/usr/share/dnf5/dnf5-plugins/automatic.conf"
+
+AOU_SYSCONFIG = "/etc/sysconfig/automatic_online_update"
+AOU_SCRIPT = "/usr/lib/YaST2/bin/online_update"
+AOU_CRON_NAME = "opensuse.org-online_update"
+AOU_CRON_FOLDERS = ("/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly")
+CRON_SERVICE = "cron.service"  # cronie's on openSUSE; it runs /etc/cron.{daily,weekly,monthly}
+# openSUSE's timers that install updates with no one asked (Tumbleweed, MicroOS, Aeon, Kalpa).
+SUSE_TIMERS = {
+    "os-update.timer": "os-update installs updates with zypper and reboots when they need it",
+    "transactional-update.timer": "transactional-update installs updates into a new snapshot, "
+    "used from the next boot",
+}
+# The automatic updaters Arch users install (neither is in Arch's own repositories).
+ARCH_TIMERS = {
+    "pacroller.timer": "pacroller (AUR) runs pacman -Syu and stops at output it does not know",
+    "pacman-auto-update.timer": "pacman-auto-update runs pacman -Syu unless on battery or a "
+    "metered connection",
+}
+_SHELL_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
 
 @dataclass(frozen=True)
@@ -345,6 +383,26 @@ def _dnf_apply_updates_value(text: str) -> str | None:
     return parser.get("commands", "apply_updates", fallback=None)
 
 
+def parse_sysconfig(text: str) -> dict[str, str]:
+    """Return the `NAME="value"` assignments of a /etc/sysconfig file (sourced by the shell).
+
+    The shapes sysconfig files have: one assignment a line, the value in double or single quotes
+    or bare; `#` lines are comments. Later assignments win, as in the shell.
+    """
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _SHELL_ASSIGNMENT.match(line.strip())
+        if match is None:
+            continue
+        value = match.group(2).strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        else:
+            value = value.split(" #", 1)[0].strip()
+        values[match.group(1)] = value
+    return values
+
+
 class AutomaticUpdates(MachineTable):
     """Whether the package manager installs updates by itself, one row."""
 
@@ -361,6 +419,9 @@ class AutomaticUpdates(MachineTable):
         self._security_archives = SecurityArchives(system)
         self._dnf_configs: FileCache[str | None] = FileCache(
             system, _dnf_apply_updates_value, limit=SMALL_FILE
+        )
+        self._sysconfig: FileCache[dict[str, str]] = FileCache(
+            system, parse_sysconfig, limit=SMALL_FILE
         )
 
     def _apt(self) -> Row:
@@ -585,6 +646,170 @@ class AutomaticUpdates(MachineTable):
         )
         return row
 
+    def _timers(self, timers: dict[str, str], source: str) -> Row | None:
+        """Return the row of the first of `timers` that is enabled, else None."""
+        installed = [timer for timer in timers if unit_file(self._system, timer) is not None]
+        links = enablement_links(self._system, *installed)
+        for timer in installed:
+            masked = unit_masked(self._system, timer)
+            if timer in links and masked is None:
+                return {
+                    "enabled": 1,
+                    "source": source,
+                    "detail": f"{timer} is enabled ({links[timer][0]}): {timers[timer]}",
+                }
+        return None
+
+    def _timers_off(self, timers: dict[str, str]) -> str | None:
+        """Say which of `timers` are installed but not enabled (or masked), if any is."""
+        said: list[str] = []
+        for timer in timers:
+            if unit_file(self._system, timer) is None:
+                continue
+            masked = unit_masked(self._system, timer)
+            said.append(f"{timer} is masked ({masked})" if masked else f"{timer} is not enabled")
+        return ", ".join(said) if said else None
+
+    def _cron_off(self) -> str | None:
+        """Say why cron runs no job, when systemd runs and cronie's cron.service is off."""
+        if not systemd_running(self._system) or unit_file(self._system, CRON_SERVICE) is None:
+            return None  # another cron, or none we can see: not judged
+        masked = unit_masked(self._system, CRON_SERVICE)
+        if masked is not None:
+            return f"{CRON_SERVICE} is masked ({masked})"
+        if not enablement_links(self._system, CRON_SERVICE):
+            return f"{CRON_SERVICE} is not enabled"
+        return None
+
+    def _aou_cron_link(self) -> tuple[str | None, str | None]:
+        """Return YaST's cron link that cron would run, and why a link found does not count."""
+        broken: str | None = None
+        for folder in AOU_CRON_FOLDERS:
+            path = f"{folder}/{AOU_CRON_NAME}"
+            try:
+                stat = self._system.stat(path, follow_symlinks=False)
+            except OSError:
+                continue
+            if not stat.is_symlink:
+                return path, None  # a copy of the script runs as well
+            try:
+                target = self._system.read_link(path)
+            except OSError:
+                continue
+            resolved = target if target.startswith("/") else f"{folder}/{target}"
+            if self._system.exists(resolved):
+                return path, None
+            broken = f"{path} points to {target}, which is missing, so cron runs nothing"
+        return None, broken
+
+    def _zypper(self) -> Row:
+        row: Row = {"source": "zypper"}
+        timer_row = self._timers(SUSE_TIMERS, "zypper")
+        if timer_row is not None:
+            return timer_row
+        link, broken = self._aou_cron_link()
+        try:
+            settings: dict[str, str] | None = self._sysconfig.read(AOU_SYSCONFIG)
+        except FileNotFoundError:
+            settings = None
+        except OSError as error:
+            if link is None:
+                settings = None
+            else:
+                row["enabled"] = None
+                row["detail"] = (
+                    f"YaST's automatic online update has its cron link {link}, but "
+                    f"{AOU_SYSCONFIG} cannot be read ({os_error_reason(error)}), so what it "
+                    "installs is not known"
+                )
+                return row
+        yast_installed = settings is not None or self._system.exists(AOU_SCRIPT)
+        if link is not None:
+            enable = (settings or {}).get("AOU_ENABLE_CRONJOB", "")
+            if enable != "true":
+                shown = f'"{enable}"' if settings is not None and enable else "not set"
+                row["enabled"] = 0
+                row["detail"] = (
+                    f"YaST's automatic online update has its cron link {link}, but "
+                    f"AOU_ENABLE_CRONJOB is {shown} in {AOU_SYSCONFIG}, so "
+                    f"{AOU_SCRIPT} stops without updating"
+                )
+                return row
+            categories = (settings or {}).get("AOU_PATCH_CATEGORIES", "").split()
+            interactive = (
+                "; patches that need a reboot, a message or a license are skipped "
+                "(AOU_SKIP_INTERACTIVE_PATCHES)"
+                if (settings or {}).get("AOU_SKIP_INTERACTIVE_PATCHES", "true") == "true"
+                else ""
+            )
+            if categories and "security" not in categories:
+                row["enabled"] = 0
+                row["detail"] = (
+                    f"YaST's automatic online update is on (cron link {link}), but "
+                    f'AOU_PATCH_CATEGORIES is "{" ".join(categories)}" in {AOU_SYSCONFIG}, '
+                    "without security, so security patches are not installed"
+                )
+                return row
+            cron_off = self._cron_off()
+            if cron_off is not None:
+                row["enabled"] = 0
+                row["detail"] = (
+                    f"YaST's automatic online update has its cron link {link}, but {cron_off}, "
+                    "so nothing runs it"
+                )
+                return row
+            what = (
+                f'the categories "{" ".join(categories)}"'
+                if categories
+                else "all patches (AOU_PATCH_CATEGORIES is empty)"
+            )
+            row["enabled"] = 1
+            row["detail"] = (
+                f"YaST's automatic online update is on (cron link {link}, AOU_ENABLE_CRONJOB "
+                f'"true" in {AOU_SYSCONFIG}): zypper patch installs {what}{interactive}'
+            )
+            return row
+        said: list[str] = []
+        if broken is not None:
+            said.append(f"YaST's automatic online update: {broken}")
+        elif yast_installed:
+            folders = ", ".join(AOU_CRON_FOLDERS)
+            said.append(
+                "YaST's automatic online update is off (yast2-online-update-configuration is "
+                f"installed, but there is no {AOU_CRON_NAME} link in {folders})"
+            )
+        timers_off = self._timers_off(SUSE_TIMERS)
+        if timers_off is not None:
+            said.append(timers_off)
+        row["enabled"] = 0
+        if not said:
+            row["detail"] = (
+                "nothing installs updates by itself: neither YaST's automatic online update "
+                "(yast2-online-update-configuration) nor os-update or transactional-update is "
+                "installed"
+            )
+        else:
+            row["detail"] = "; ".join(said)
+        return row
+
+    def _pacman(self) -> Row:
+        timer_row = self._timers(ARCH_TIMERS, "pacman")
+        if timer_row is not None:
+            return timer_row
+        said = (
+            "Arch ships no automatic updater: pacman installs updates only when asked "
+            "(pacman -Syu), as Arch's maintainers advise"
+        )
+        timers_off = self._timers_off(ARCH_TIMERS)
+        if timers_off is not None:
+            said += f"; {timers_off}"
+        else:
+            said += (
+                "; neither pacroller nor pacman-auto-update (the updaters that would count) "
+                "is installed"
+            )
+        return {"enabled": 0, "source": "pacman", "detail": said}
+
     def generate(self, context: QueryContext) -> Iterable[Row]:
         system = self._system
         if system.is_dir("/etc/apt") and (
@@ -593,11 +818,16 @@ class AutomaticUpdates(MachineTable):
             return [self._apt()]
         if system.is_dir("/etc/dnf") or system.which("dnf") or system.which("dnf5"):
             return [self._dnf()]
+        if system.is_dir("/etc/zypp") or system.which("zypper"):
+            return [self._zypper()]
+        if system.exists("/etc/pacman.conf") or system.which("pacman"):
+            return [self._pacman()]
         return [
             {
                 "enabled": None,
                 "source": None,
-                "detail": "neither apt (Debian, Ubuntu) nor dnf (Fedora, RHEL) is present, so "
+                "detail": "neither apt (Debian, Ubuntu), dnf (Fedora, RHEL), zypper (openSUSE) "
+                "nor pacman (Arch) is present, so "
                 "automatic updates cannot be checked on this distribution",
             }
         ]

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from stethoscope_desktop.tables.linux.updates import parse_sysconfig
 from stethoscope_desktop.tables.recorded_root import (
     RecordedRootError,
     RecordedRootSystem,
@@ -74,6 +75,14 @@ def scan_root(tmp_path: Path, name: str) -> tuple[int, dict[str, Any]]:
     report = json.loads(result.stdout)
     assert report["engine"]["reason"] == f"the fake root {root}"
     return result.returncode, report
+
+
+def scan_changed_root(tmp_path: Path, root: Path) -> dict[str, Any]:
+    """Scan a root a test changed after writing it; return the JSON report."""
+    result = run_scan(tmp_path, ["--root", str(root)])
+    assert result.returncode in (0, 1, 2), result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
 
 
 def verdicts(report: Mapping[str, Any]) -> dict[str, str]:
@@ -132,8 +141,8 @@ def test_opensuse_leap_15_6(tmp_path: Path) -> None:
     code, report = scan_root(tmp_path, "opensuse-leap-15.6")
     assert code == EXIT_FAIL
     got = verdicts(report)
-    assert got.pop("automaticUpdates") in ("UNKNOWN", "PASS")  # see the xfail below
     assert got == {
+        "automaticUpdates": "PASS",  # YaST's cron link (see below)
         "osVersion": "PASS",  # no opensuse bracket: the policy's linux one (any version)
         "diskEncryption": "FAIL",
         "remoteLogin": "FAIL",
@@ -154,25 +163,132 @@ def test_opensuse_leap_15_6(tmp_path: Path) -> None:
     assert observed(report, "osVersion") == "15.6.0"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stethoscope_automatic_updates knows apt and dnf only: YaST's automatic online "
-    "update (the cron link /etc/cron.*/opensuse.org-online_update, settings in "
-    "/etc/sysconfig/automatic_online_update) and os-update.timer are not read, so it says "
-    "UNKNOWN; the right verdict is PASS",
-)
 def test_opensuse_automatic_online_update_is_on(tmp_path: Path) -> None:
     _, report = scan_root(tmp_path, "opensuse-leap-15.6")
     assert verdicts(report)["automaticUpdates"] == "PASS"
+    assert observed(report, "automaticUpdates") == (
+        "ON (YaST's automatic online update is on (cron link "
+        '/etc/cron.daily/opensuse.org-online_update, AOU_ENABLE_CRONJOB "true" in '
+        "/etc/sysconfig/automatic_online_update): zypper patch installs the categories "
+        '"security recommended"; patches that need a reboot, a message or a license are '
+        "skipped (AOU_SKIP_INTERACTIVE_PATCHES))"
+    )
+
+
+def test_opensuse_yast_configured_without_its_cron_link_is_off(tmp_path: Path) -> None:
+    # What YaST leaves when the automatic online update is switched off: the settings stay,
+    # the link goes (removeOnlineUpdateCronjobs).
+    root = write_root("opensuse-leap-15.6", tmp_path / "leap")
+    (root / "etc/cron.daily/opensuse.org-online_update").unlink()
+    report = scan_changed_root(tmp_path, root)
+    assert verdicts(report)["automaticUpdates"] == "NUDGE"  # SUGGESTED in the bundled policy
+    assert observed(report, "automaticUpdates") == (
+        "OFF (YaST's automatic online update is off (yast2-online-update-configuration is "
+        "installed, but there is no opensuse.org-online_update link in /etc/cron.daily, "
+        "/etc/cron.weekly, /etc/cron.monthly))"
+    )
+
+
+def _set_sysconfig(root: Path, name: str, value: str) -> None:
+    path = root / "etc/sysconfig/automatic_online_update"
+    lines = [
+        f'{name}="{value}"' if line.startswith(f"{name}=") else line
+        for line in path.read_text("utf-8").splitlines()
+    ]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "verdict", "said"),
+    [
+        (
+            "AOU_PATCH_CATEGORIES",
+            "recommended optional",
+            "NUDGE",
+            'AOU_PATCH_CATEGORIES is "recommended optional" in '
+            "/etc/sysconfig/automatic_online_update, without security, so security patches are "
+            "not installed",
+        ),
+        ("AOU_PATCH_CATEGORIES", "", "PASS", "all patches (AOU_PATCH_CATEGORIES is empty)"),
+        (
+            "AOU_ENABLE_CRONJOB",
+            "false",
+            "NUDGE",
+            'AOU_ENABLE_CRONJOB is "false" in /etc/sysconfig/automatic_online_update, so '
+            "/usr/lib/YaST2/bin/online_update stops without updating",
+        ),
+    ],
+)
+def test_opensuse_what_the_cron_job_does(
+    tmp_path: Path, name: str, value: str, verdict: str, said: str
+) -> None:
+    root = write_root("opensuse-leap-15.6", tmp_path / "leap")
+    _set_sysconfig(root, name, value)
+    report = scan_changed_root(tmp_path, root)
+    assert verdicts(report)["automaticUpdates"] == verdict
+    assert said in observed(report, "automaticUpdates")
+
+
+def test_opensuse_a_dangling_cron_link_runs_nothing(tmp_path: Path) -> None:
+    root = write_root("opensuse-leap-15.6", tmp_path / "leap")
+    (root / "usr/lib/YaST2/bin/online_update").unlink()
+    report = scan_changed_root(tmp_path, root)
+    assert verdicts(report)["automaticUpdates"] == "NUDGE"
+    assert observed(report, "automaticUpdates") == (
+        "OFF (YaST's automatic online update: /etc/cron.daily/opensuse.org-online_update points "
+        "to /usr/lib/YaST2/bin/online_update, which is missing, so cron runs nothing)"
+    )
+
+
+def test_opensuse_cron_link_without_cron_running_is_off(tmp_path: Path) -> None:
+    root = write_root("opensuse-leap-15.6", tmp_path / "leap")
+    (root / "etc/systemd/system/multi-user.target.wants/cron.service").unlink()
+    report = scan_changed_root(tmp_path, root)
+    assert verdicts(report)["automaticUpdates"] == "NUDGE"
+    assert observed(report, "automaticUpdates") == (
+        "OFF (YaST's automatic online update has its cron link "
+        "/etc/cron.daily/opensuse.org-online_update, but cron.service is not enabled, so "
+        "nothing runs it)"
+    )
+
+
+def tumbleweed_root(folder: Path) -> Path:
+    """The Leap root made Tumbleweed: no YaST online update (dropped there), os-update's timer."""
+    root = write_root("opensuse-leap-15.6", folder)
+    (root / "etc/cron.daily/opensuse.org-online_update").unlink()
+    (root / "etc/sysconfig/automatic_online_update").unlink()
+    (root / "usr/lib/YaST2/bin/online_update").unlink()
+    make_root(
+        root,
+        parse_tree((FIXTURES / "distro-roots" / "opensuse-tumbleweed-os-update.tree").read_text()),
+    )
+    return root
+
+
+def test_opensuse_tumbleweed_os_update_timer_is_on(tmp_path: Path) -> None:
+    root = tumbleweed_root(tmp_path / "tw")
+    report = scan_changed_root(tmp_path, root)
+    assert verdicts(report)["automaticUpdates"] == "PASS"
+    assert observed(report, "automaticUpdates") == (
+        "ON (os-update.timer is enabled (/etc/systemd/system/timers.target.wants/os-update.timer)"
+        ": os-update installs updates with zypper and reboots when they need it)"
+    )
+
+
+def test_opensuse_tumbleweed_os_update_installed_but_off(tmp_path: Path) -> None:
+    root = tumbleweed_root(tmp_path / "tw")
+    (root / "etc/systemd/system/timers.target.wants/os-update.timer").unlink()
+    report = scan_changed_root(tmp_path, root)
+    assert verdicts(report)["automaticUpdates"] == "NUDGE"
+    assert observed(report, "automaticUpdates") == "OFF (os-update.timer is not enabled)"
 
 
 def test_arch(tmp_path: Path) -> None:
     code, report = scan_root(tmp_path, "arch")
     assert code == EXIT_FAIL
-    got = verdicts(report)
-    assert got.pop("automaticUpdates") in ("UNKNOWN", "NUDGE")  # see the xfail below
-    assert got.pop("applications/firefox") in ("NUDGE", "PASS")  # see the xfail below
-    assert got == {
+    assert verdicts(report) == {
+        "automaticUpdates": "NUDGE",  # no automatic updater (see below)
+        "applications/firefox": "PASS",  # from pacman's local database (see below)
         "osVersion": "PASS",  # rolling: no VERSION_ID, 0.0.0 meets the linux bracket
         "screenLock": "FAIL",
         "screenIdle": "FAIL",
@@ -194,25 +310,36 @@ def test_arch(tmp_path: Path) -> None:
     assert "Autolock=false" in observed(report, "screenLock")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Arch ships no automatic updater (pacman upgrades when asked), so automatic updates "
-    "are off (a NUDGE under the bundled SUGGESTED); stethoscope_automatic_updates knows apt and "
-    "dnf only and says it cannot tell",
-)
 def test_arch_has_no_automatic_updates(tmp_path: Path) -> None:
     _, report = scan_root(tmp_path, "arch")
-    assert verdicts(report)["automaticUpdates"] == "NUDGE"
+    assert verdicts(report)["automaticUpdates"] == "NUDGE"  # SUGGESTED in the bundled policy
+    assert observed(report, "automaticUpdates") == (
+        "OFF (Arch ships no automatic updater: pacman installs updates only when asked "
+        "(pacman -Syu), as Arch's maintainers advise; neither pacroller nor pacman-auto-update "
+        "(the updaters that would count) is installed)"
+    )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no table reads pacman's database (/var/lib/pacman/local/*/desc), so Firefox "
-    "installed by pacman counts as not installed",
-)
+def test_arch_with_pacroller_timer_enabled(tmp_path: Path) -> None:
+    root = write_root("arch", tmp_path / "arch")
+    unit = "[Unit]\nDescription=pacroller\n\n[Timer]\nOnCalendar=daily\n\n[Install]\n"
+    unit += "WantedBy=timers.target\n"
+    make_root(
+        root,
+        {
+            "/usr/lib/systemd/system/pacroller.timer": unit,
+            "/etc/systemd/system/timers.target.wants/pacroller.timer": unit,
+        },
+    )
+    report = scan_changed_root(tmp_path, root)
+    assert verdicts(report)["automaticUpdates"] == "PASS"
+    assert "pacroller.timer is enabled" in observed(report, "automaticUpdates")
+
+
 def test_arch_firefox_from_pacman_is_installed(tmp_path: Path) -> None:
     _, report = scan_root(tmp_path, "arch")
     assert verdicts(report)["applications/firefox"] == "PASS"
+    assert observed(report, "applications/firefox") == "version 133.0.3 is installed"
 
 
 def test_the_environment_variable_names_the_root_too(tmp_path: Path) -> None:
@@ -301,3 +428,14 @@ def test_recording_mistakes_are_named(text: str, message: str) -> None:
     with pytest.raises(RecordedRootError) as raised:
         parse_recording(text, "f")
     assert str(raised.value).startswith(message)
+
+
+def test_sysconfig_is_read_as_the_shell_sources_it() -> None:
+    assert parse_sysconfig(
+        "## Type: yesno\n"
+        'AOU_ENABLE_CRONJOB="false"\n'
+        "AOU_ENABLE_CRONJOB='true'\n"
+        '# AOU_PATCH_CATEGORIES="optional"\n'
+        "AOU_PATCH_CATEGORIES=security # only these\n"
+        "not an assignment\n"
+    ) == {"AOU_ENABLE_CRONJOB": "true", "AOU_PATCH_CATEGORIES": "security"}
