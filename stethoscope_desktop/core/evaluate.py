@@ -614,6 +614,7 @@ _REMOVERS: Mapping[str, str] = {
     "rpm_packages": "sudo dnf remove",
     "flatpak": "flatpak uninstall",
     "snap": "sudo snap remove",
+    "pacman": "sudo pacman -R",
 }
 # A package name that is safe in a command shown to be copied: no spaces, quotes or backticks.
 _PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._:@-]{0,127}")

@@ -110,7 +110,7 @@ STRINGS: dict[str, str] = {
     "versionBelow": "below {{version}}",
     "versionAtMost": "{{version}} or earlier",
     "versionAbove": "later than {{version}}",
-    "removeCommandUnknown": "`sudo apt remove` (Debian, Ubuntu) or `sudo dnf remove` (Fedora) followed by the package's name, `flatpak uninstall` or `sudo snap remove`. The package name may differ from the app's name",
+    "removeCommandUnknown": "`sudo apt remove` (Debian, Ubuntu), `sudo dnf remove` (Fedora), `sudo zypper remove` (openSUSE) or `sudo pacman -R` (Arch) followed by the package's name, `flatpak uninstall` or `sudo snap remove`. The package name may differ from the app's name",
     "osVersionNotNamedTitle": "Your organization's policy names no supported {{platformName}} version",
     "osVersionNotNamed": "a platform the policy names ({{names}})",
     "secondsAtMost": "at most {{count}} seconds",

@@ -400,6 +400,7 @@ def test_the_new_fields_travel_in_json_and_to_the_tray_and_old_reports_still_loa
          "`flatpak uninstall org.qbittorrent.qBittorrent`"),
         ([{"name": "qbittorrent", "version": "4.6", "source": "snap", "path": "/snap/x/1"}],
          "`sudo snap remove qbittorrent`"),
+        ([{**TORRENT, "source": "pacman"}], "`sudo pacman -R qbittorrent`"),
     ],
 )  # fmt: skip
 @pytest.mark.parametrize("language", ["en", "de"])
