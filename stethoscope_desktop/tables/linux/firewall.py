@@ -13,9 +13,13 @@ table reads what any user can, and says in `detail` what it read and what it cou
   so where the file cannot be read, `firewall-cmd --get-default-zone` (allowed to every user)
   names the zone. The zone's `target` comes from /etc/firewalld/zones/<zone>.xml, else the
   shipped /usr/lib/firewalld/zones/<zone>.xml: ACCEPT (the `trusted` zone) is off, naming the
-  zone; default, %%REJECT%%, REJECT and DROP are on. Where /etc/firewalld/zones cannot be read, the
-  shipped zone is judged and the detail says a changed copy could not be seen. Zones that
-  NetworkManager gives single connections cannot be read without root and are not judged.
+  zone; default, %%REJECT%%, REJECT and DROP are on, unless the zone's <port> (or <protocol>)
+  entries let in all or nearly all of the unprivileged ports 1025-65535 of TCP or UDP (all but
+  at most 1000): Fedora Workstation's default zone, FedoraWorkstation, opens 1025-65535 for both,
+  so any program listening there can be reached, and that is off, naming the zone and the
+  ranges. Where /etc/firewalld/zones cannot be read, the shipped zone is judged and the detail
+  says a changed copy could not be seen. Zones that NetworkManager gives single connections
+  cannot be read without root and are not judged.
 - nftables: nftables.service active with a ruleset file whose input hook drops or rejects new
   incoming connections for IPv4 and IPv6 (see `nft_ruleset`: base chains on the input hook,
   their policies, their rules and the chains they jump to, and the files they include). An
@@ -167,11 +171,71 @@ def loaded_netfilter_modules(system: System) -> list[str] | None:
     return [name for name in names if _NETFILTER_MODULES.match(name)]
 
 
-def zone_target(text: str, path: str) -> str:
-    """Return the `target` of a firewalld zone file ("default" when it has none).
+@dataclass(frozen=True)
+class Zone:
+    """What a firewalld zone file says about incoming connections it is given.
+
+    `target` is what happens to a connection nothing in the zone allows; `open_ports` maps
+    "tcp" and "udp" to the merged port ranges its `<port>` entries let in (a `<protocol>` entry
+    for tcp or udp lets in every port, 1-65535). Services are not counted: each opens a few
+    named ports, never the most of a protocol.
+    """
+
+    target: str
+    open_ports: dict[str, tuple[tuple[int, int], ...]]
+
+    def wide_open(self) -> str | None:
+        """Say which protocols the zone lets in on (nearly) every unprivileged port, else None.
+
+        "Nearly every" is all but at most NEARLY_ALL_SLACK of the ports 1025-65535 (those a
+        program can listen on without root): Fedora Workstation's zone opens all of them for TCP
+        and UDP, and a range that starts at 2000 or ends at 65000 lets in just as much.
+        """
+        wide = {
+            protocol: ranges
+            for protocol, ranges in self.open_ports.items()
+            if _unprivileged_ports_closed(ranges) <= NEARLY_ALL_SLACK
+        }
+        if not wide:
+            return None
+        shown = {protocol: _show_ranges(ranges) for protocol, ranges in sorted(wide.items())}
+        if len(shown) == 2 and len(set(shown.values())) == 1:
+            return f"TCP and UDP ports {shown['tcp']}"
+        return " and ".join(f"{protocol.upper()} ports {text}" for protocol, text in shown.items())
+
+
+UNPRIVILEGED_PORTS = (1025, 65535)
+NEARLY_ALL_SLACK = 1000  # ports of 1025-65535 a zone may leave closed and still count as open
+_PORT_RANGE = re.compile(r"^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$")
+
+
+def _merge_ranges(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return tuple(merged)
+
+
+def _unprivileged_ports_closed(ranges: tuple[tuple[int, int], ...]) -> int:
+    first, last = UNPRIVILEGED_PORTS
+    opened = sum(max(0, min(high, last) - max(low, first) + 1) for low, high in ranges)
+    return (last - first + 1) - opened
+
+
+def _show_ranges(ranges: tuple[tuple[int, int], ...]) -> str:
+    return ", ".join(f"{low}-{high}" if low != high else str(low) for low, high in ranges)
+
+
+def read_zone(text: str, path: str) -> Zone:
+    """Read a firewalld zone file: its `target` ("default" when it has none) and open ports.
 
     Raise ValueError naming the file when it is not a zone (or declares entities, which a zone
-    file never needs and which are refused rather than expanded).
+    file never needs and which are refused rather than expanded). A `<port>` whose port is not
+    a number or a rising range of numbers within 1-65535 (firewalld also takes a service name,
+    one port) is skipped.
     """
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise ValueError(f"{path} declares a DOCTYPE or entities, which a zone file never has")
@@ -181,7 +245,24 @@ def zone_target(text: str, path: str) -> str:
         raise ValueError(f"{path} is not well-formed XML ({error})") from error
     if root.tag != "zone":
         raise ValueError(f"{path} is not a firewalld zone (its root element is <{root.tag}>)")
-    return root.get("target") or "default"
+    ranges: dict[str, list[tuple[int, int]]] = {"tcp": [], "udp": []}
+    for element in root:
+        if element.tag == "protocol" and element.get("value", "").lower() in ranges:
+            ranges[element.get("value", "").lower()].append((1, 65535))
+        if element.tag != "port":
+            continue
+        protocol = element.get("protocol", "").lower()
+        found = _PORT_RANGE.match(element.get("port", ""))
+        if protocol not in ranges or found is None:
+            continue
+        low = int(found.group(1))
+        high = int(found.group(2) or low)
+        if low >= 1 and low <= high <= 65535:
+            ranges[protocol].append((low, high))
+    return Zone(
+        target=root.get("target") or "default",
+        open_ports={protocol: _merge_ranges(found) for protocol, found in ranges.items() if found},
+    )
 
 
 class Firewall(MachineTable):
@@ -322,15 +403,25 @@ class Firewall(MachineTable):
                 f"does{caveat}",
             )
         try:
-            target = zone_target(text, path)
+            zone_read = read_zone(text, path)
         except ValueError as error:
             return Finding("firewalld", None, f"firewalld: {running} and {said}, but {error}")
+        target = zone_read.target
         if target == "ACCEPT":
             return Finding(
                 "firewalld",
                 False,
                 f"firewalld: {running}, but {said}, which accepts every incoming connection "
                 f"(target ACCEPT in {path}){caveat}",
+            )
+        wide_open = zone_read.wide_open()
+        if wide_open is not None:
+            return Finding(
+                "firewalld",
+                False,
+                f"firewalld: {running}, but {said}, and zone {zone} lets in {wide_open} (the "
+                f"<port> entries in {path}), so nearly any program can be reached from the "
+                f"network{caveat}",
             )
         verb = _ZONE_TARGETS.get(target)
         if verb is None:

@@ -585,3 +585,105 @@ def test_real_nft_reads_each_fixture_as_the_parser_does(tmp_path: Path, name: st
     }
     assert ours == real
     assert {key for key, table in ruleset.tables.items() if table.dormant} == dormant
+
+
+# -- a zone that lets in (nearly) every unprivileged port: Fedora Workstation's ----------------
+
+
+def test_fedora_workstations_zone_lets_nearly_everything_in(tmp_path: Path) -> None:
+    # FedoraWorkstation has no target (so "default", which rejects) but opens TCP and UDP
+    # 1025-65535: any program listening on an unprivileged port can be reached.
+    files = {
+        "/etc/firewalld/firewalld.conf": "DefaultZone=FedoraWorkstation\n",
+        "/usr/lib/firewalld/zones/FedoraWorkstation.xml": firewalld_file(
+            "zone-FedoraWorkstation.xml"
+        ),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row == {
+        "enabled": 0,
+        "source": "firewalld",
+        "detail": "firewalld: the firewalld unit is active, but its default zone is "
+        "FedoraWorkstation (DefaultZone in /etc/firewalld/firewalld.conf), and zone "
+        "FedoraWorkstation lets in TCP and UDP ports 1025-65535 (the <port> entries in "
+        "/usr/lib/firewalld/zones/FedoraWorkstation.xml), so nearly any program can be reached "
+        "from the network",
+    }
+
+
+def zone_with(*entries: str, target: str = "") -> str:
+    attribute = f' target="{target}"' if target else ""
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<zone{attribute}>\n'
+        + "".join(f"  {entry}\n" for entry in entries)
+        + "</zone>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("entries", "opens"),
+    [
+        # Pieces that together cover the range count as the range.
+        (
+            (
+                '<port protocol="tcp" port="1025-30000"/>',
+                '<port protocol="tcp" port="30001-65535"/>',
+            ),
+            "TCP ports 1025-65535",
+        ),
+        # All but at most 1000 of the unprivileged ports is nearly all.
+        (('<port protocol="udp" port="2000-65535"/>',), "UDP ports 2000-65535"),
+        (('<port protocol="tcp" port="1-65535"/>',), "TCP ports 1-65535"),
+        # A <protocol> entry lets in every port of it.
+        (('<protocol value="tcp"/>',), "TCP ports 1-65535"),
+        (
+            ('<port protocol="tcp" port="1-65535"/>', '<port protocol="udp" port="1025-65535"/>'),
+            "TCP ports 1-65535 and UDP ports 1025-65535",
+        ),
+    ],
+)
+def test_zones_that_open_nearly_every_port_are_off(
+    tmp_path: Path, entries: tuple[str, ...], opens: str
+) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/public.xml": zone_with('<service name="ssh"/>', *entries),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 0
+    assert (
+        f"zone public lets in {opens} (the <port> entries in /etc/firewalld/zones/public.xml)"
+        in (str(row["detail"]))
+    )
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        # A few ports, or ranges leaving more than 1000 unprivileged ports closed, still filter.
+        ('<port protocol="tcp" port="8080"/>', '<port protocol="udp" port="5353"/>'),
+        ('<port protocol="tcp" port="1025-64000"/>',),
+        ('<port protocol="tcp" port="1025-40000"/>', '<port protocol="udp" port="40001-65535"/>'),
+        # Other protocols and ports that aren't numbers are not counted.
+        ('<port protocol="sctp" port="1-65535"/>', '<port protocol="tcp" port="http"/>'),
+    ],
+)
+def test_zones_that_open_some_ports_still_filter(tmp_path: Path, entries: tuple[str, ...]) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/public.xml": zone_with(*entries),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 1, row["detail"]
+
+
+def test_a_dropping_zone_with_wide_ports_is_still_off(tmp_path: Path) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/public.xml": zone_with(
+            '<port protocol="udp" port="1025-65535"/>', target="DROP"
+        ),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 0
+    assert "zone public lets in UDP ports 1025-65535" in str(row["detail"])
