@@ -17,9 +17,11 @@ table reads what any user can, and says in `detail` what it read and what it cou
   entries let in all or nearly all of the unprivileged ports 1025-65535 of TCP or UDP (all but
   at most 1000): Fedora Workstation's default zone, FedoraWorkstation, opens 1025-65535 for both,
   so any program listening there can be reached, and that is off, naming the zone and the
-  ranges. Where /etc/firewalld/zones cannot be read, the shipped zone is judged and the detail
-  says a changed copy could not be seen. Zones that NetworkManager gives single connections
-  cannot be read without root and are not judged.
+  ranges. A readable zone bound to every source address (<source address="0.0.0.0/0"/> or
+  ::/0) gets every connection of that family ahead of the default zone, so one that accepts
+  everything or opens nearly every port is off too. Where /etc/firewalld/zones cannot be read,
+  the shipped zone is judged and the detail says a changed copy could not be seen. Zones that
+  NetworkManager gives single connections cannot be read without root and are not judged.
 - nftables: nftables.service active with a ruleset file whose input hook drops or rejects new
   incoming connections for IPv4 and IPv6 (see `nft_ruleset`: base chains on the input hook,
   their policies, their rules and the chains they jump to, and the files they include). An
@@ -37,6 +39,7 @@ state cannot be told, 0 when everything installed is off (or nothing is installe
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
@@ -183,6 +186,29 @@ class Zone:
 
     target: str
     open_ports: dict[str, tuple[tuple[int, int], ...]]
+    sources: tuple[str, ...] = ()
+
+    def open_verdict(self) -> str | None:
+        """Say how the zone lets (nearly) everything in, else None."""
+        if self.target == "ACCEPT":
+            return "accepts every incoming connection (target ACCEPT)"
+        wide_open = self.wide_open()
+        return None if wide_open is None else f"lets in {wide_open}"
+
+    def catch_all_source(self) -> str | None:
+        """Return a `<source address>` that covers every address (0.0.0.0/0, ::/0), else None.
+
+        firewalld gives a connection to the zone bound to its source address ahead of the zone
+        of its interface and the default zone, so such a zone takes every connection.
+        """
+        for address in self.sources:
+            try:
+                network = ipaddress.ip_network(address.strip(), strict=False)
+            except ValueError:  # a MAC address or an ipset: not every address
+                continue
+            if network.prefixlen == 0:
+                return address
+        return None
 
     def wide_open(self) -> str | None:
         """Say which protocols the zone lets in on (nearly) every unprivileged port, else None.
@@ -206,6 +232,7 @@ class Zone:
 
 UNPRIVILEGED_PORTS = (1025, 65535)
 NEARLY_ALL_SLACK = 1000  # ports of 1025-65535 a zone may leave closed and still count as open
+MAX_ZONE_FILES = 256  # zone files read per folder when looking for a zone bound to every address
 _PORT_RANGE = re.compile(r"^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$")
 
 
@@ -246,7 +273,10 @@ def read_zone(text: str, path: str) -> Zone:
     if root.tag != "zone":
         raise ValueError(f"{path} is not a firewalld zone (its root element is <{root.tag}>)")
     ranges: dict[str, list[tuple[int, int]]] = {"tcp": [], "udp": []}
+    sources: list[str] = []
     for element in root:
+        if element.tag == "source" and element.get("address"):
+            sources.append(element.get("address", ""))
         if element.tag == "protocol" and element.get("value", "").lower() in ranges:
             ranges[element.get("value", "").lower()].append((1, 65535))
         if element.tag != "port":
@@ -262,6 +292,7 @@ def read_zone(text: str, path: str) -> Zone:
     return Zone(
         target=root.get("target") or "default",
         open_ports={protocol: _merge_ranges(found) for protocol, found in ranges.items() if found},
+        sources=tuple(sources),
     )
 
 
@@ -431,12 +462,48 @@ class Firewall(MachineTable):
                 f"firewalld: {running} and {said}, whose target {target!r} in {path} is not "
                 f"one firewalld knows{caveat}",
             )
+        taken = self._zone_taking_every_address(zone)
+        if taken is not None:
+            return Finding("firewalld", False, f"firewalld: {running} and {said}, but {taken}")
         return Finding(
             "firewalld",
             True,
             f"firewalld: {running} and {said}, which {verb} incoming connections it does not "
             f"allow (target {target} in {path}){caveat}",
         )
+
+    def _zone_taking_every_address(self, default_zone: str) -> str | None:
+        """Say which readable zone takes every source address and lets everything in, else None.
+
+        A zone whose `<source address>` is 0.0.0.0/0 or ::/0 gets every connection of that family
+        ahead of the default zone. Zones in /etc/firewalld/zones override the shipped ones of the
+        same name; folders that cannot be read (root's only on Debian and Fedora) are skipped,
+        as the default zone's caveat already says.
+        """
+        seen: set[str] = {default_zone}
+        for folder in FIREWALLD_ZONE_DIRS:
+            try:
+                names = self._system.list_dir(folder)
+            except OSError:
+                continue
+            for name in names[:MAX_ZONE_FILES]:
+                zone = name.removesuffix(".xml")
+                if not name.endswith(".xml") or zone in seen:
+                    continue
+                seen.add(zone)
+                path = f"{folder}/{name}"
+                try:
+                    read = read_zone(self._system.read_text(path, limit=SMALL_FILE), path)
+                except (OSError, ValueError):
+                    continue
+                address = read.catch_all_source()
+                verdict = read.open_verdict() if address is not None else None
+                if verdict is not None:
+                    return (
+                        f"zone {zone} takes the connections from every address ({address} in "
+                        f"its <source> in {path}) ahead of {default_zone}, and {verdict}"
+                    )
+        return None
 
     # -- nftables --------------------------------------------------------------------------
 

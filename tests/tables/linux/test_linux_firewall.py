@@ -687,3 +687,65 @@ def test_a_dropping_zone_with_wide_ports_is_still_off(tmp_path: Path) -> None:
     row = one_row(Firewall(firewalld_machine(tmp_path, files)))
     assert row["enabled"] == 0
     assert "zone public lets in UDP ports 1025-65535" in str(row["detail"])
+
+
+# -- a zone bound to every source address takes every connection --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "zone_text", "says"),
+    [
+        ("0.0.0.0/0", zone_with('<source address="0.0.0.0/0"/>', target="ACCEPT"), "accepts every "
+         "incoming connection (target ACCEPT)"),
+        ("::/0", zone_with('<source address="::/0"/>', '<port protocol="tcp" port="1-65535"/>'),
+         "lets in TCP ports 1-65535"),
+    ],
+)  # fmt: skip
+def test_a_zone_bound_to_every_address_that_lets_everything_in_is_off(
+    tmp_path: Path, address: str, zone_text: str, says: str
+) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/everyone.xml": zone_text,
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 0
+    assert row["detail"] == (
+        "firewalld: the firewalld unit is active and its default zone is public (DefaultZone in "
+        "/etc/firewalld/firewalld.conf), but zone everyone takes the connections from every "
+        f"address ({address} in its <source> in /etc/firewalld/zones/everyone.xml) ahead of "
+        f"public, and {says}"
+    )
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        # A filtering zone bound to every address, or an open zone bound to one network.
+        ('<source address="0.0.0.0/0"/>', '<service name="ssh"/>'),
+        ('<source address="192.168.1.0/24"/>',),
+        ('<source address="52:54:00:12:34:56"/>', '<source ipset="office"/>'),
+    ],
+)
+def test_zones_bound_to_some_addresses_or_filtering_leave_the_verdict_on(
+    tmp_path: Path, entries: tuple[str, ...]
+) -> None:
+    target = "default" if '<service name="ssh"/>' in entries else "ACCEPT"
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/home.xml": zone_with(*entries, target=target),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 1, row["detail"]
+
+
+def test_an_unreadable_zone_folder_is_not_searched_for_bindings(tmp_path: Path) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/everyone.xml": zone_with(
+            '<source address="0.0.0.0/0"/>', target="ACCEPT"
+        ),
+    }
+    machine = firewalld_machine(tmp_path, files, denied=("/etc/firewalld/zones",))
+    row = one_row(Firewall(machine))
+    assert row["enabled"] == 1
