@@ -242,9 +242,12 @@ def _parser() -> argparse.ArgumentParser:
         "device-key",
         help="print this device's public key (JWK) for login servers to enroll",
         description="Print the device key's public key as a JWK (kty, crv, x, y, and kid: its "
-        "RFC 7638 thumbprint), making the key first if there is none (deviceKey in config.yaml: "
-        "a TPM where one answers, else a software key). A key that cannot be used is reported, "
-        "never replaced, unless --new.",
+        "RFC 7638 thumbprint), making the key first if there is none. deviceKey in config.yaml "
+        "picks where a new key is made: auto (the default: a TPM 2.0 on Linux, the Platform "
+        "Crypto Provider's TPM on Windows or the Secure Enclave on a Mac where one answers, "
+        "else software), tpm (always hardware: the TPM, or a Mac's Secure Enclave; without it, "
+        "an error), secure-enclave (Macs only) or software (a file only the user can read). A "
+        "key that cannot be used is reported, never replaced, unless --new.",
     )
     _practices_option(device_key)
     device_key_action = device_key.add_mutually_exclusive_group()

@@ -241,6 +241,49 @@ class SoftwareDeviceKey(DeviceKey):
 # --- TPM 2.0 (Linux) ------------------------------------------------------------------------------
 
 
+DEB_LIB = "/opt/stethoscope-desktop/lib"  # where the .deb puts the app (build-deb.sh)
+TPM_GROUP = "tss"  # the group of /dev/tpmrm0 on Debian and Ubuntu (tpm-udev), and Fedora
+
+
+def tpm2_pytss_missing(error: ImportError, app_file: str = __file__) -> str:
+    """Say that tpm2-pytss is missing and how this installation of the app gets it.
+
+    The .deb packs it (build-deb.sh --tpm, unless it could not be built there); an app
+    installed with pip gets it with its `tpm` extra.
+    """
+    said = f"tpm2-pytss is not installed ({error}), so the device key cannot be kept in the TPM"
+    if Path(app_file).resolve().is_relative_to(DEB_LIB):
+        return (
+            f"{said}: this .deb was built without it (build-deb.sh --tpm yes packs it, and "
+            "needs libtss2-dev where it builds); ask IT for a package built with it"
+        )
+    return (
+        f"{said}: pip install 'stethoscope-desktop[tpm]' adds it (it builds against "
+        "libtss2-dev: sudo apt install libtss2-dev on Debian and Ubuntu)"
+    )
+
+
+def tpm_device_denied(device: str, key_path: Path, user: str | None = None) -> str:
+    """Say that this user may not open the TPM at `device`, and how IT lets them."""
+    import getpass
+
+    group = TPM_GROUP
+    if sys.platform != "win32":
+        import grp
+
+        with contextlib.suppress(KeyError, OSError):
+            group = grp.getgrgid(os.stat(device).st_gid).gr_name
+    if group == "root":  # no udev rule gave the TPM to a group: tpm-udev's is tss
+        group = TPM_GROUP
+    user = user or getpass.getuser()
+    return (
+        f"no permission to use the TPM at {device}, so the device key {key_path} cannot be kept "
+        f"there: the TPM is open to the members of the group {group} (on Debian and Ubuntu the "
+        f"tss group, from the tpm-udev package). IT adds this user to it with "
+        f"`sudo usermod -aG {group} {user}`; it counts from the next login"
+    )
+
+
 def _tpm2() -> Any:
     # The TSS library logs its errors on stderr; ours say the same with the file to act on.
     # TSS2_LOG set by the user is kept.
@@ -248,10 +291,7 @@ def _tpm2() -> Any:
     try:
         import tpm2_pytss
     except ImportError as error:
-        raise DeviceKeyError(
-            f"tpm2-pytss is not installed ({error}): pip install tpm2-pytss (it needs "
-            "libtss2-dev to build), or the Debian package python3-tpm2-pytss"
-        ) from None
+        raise DeviceKeyError(tpm2_pytss_missing(error)) from None
     return tpm2_pytss
 
 
@@ -381,6 +421,8 @@ def _esapi(tcti: str, path: Path) -> Iterator[Any]:
             f"no TPM: {device} does not exist (TPM2TOOLS_TCTI or TSS2_TCTI can name another), so "
             f"the device key {path} cannot be used"
         )
+    if tcti.startswith("device:") and not os.access(device, os.R_OK | os.W_OK):
+        raise DeviceKeyError(tpm_device_denied(device, path))
     try:
         ctx = tpm2.ESAPI(tcti)
     except Exception as error:  # TSS2_Exception, or the TCTI library missing

@@ -185,3 +185,20 @@ def test_device_key_with_a_tpm_as_config_asks(tmp_path: Path, tpm: SoftwareTpm) 
     assert _run(env, "device-key", "--practices", str(practices)).returncode == 1
     assert _key_file(tmp_path, "tpm-key.blob").exists()
     assert json.loads(result.stdout) == jwk
+
+
+def test_device_key_help_names_every_choice_of_device_key() -> None:
+    from stethoscope_desktop.cli import _parser
+    from stethoscope_desktop.core.config import AppConfig
+    from stethoscope_desktop.device_trust.keys import KEY_CHOICES
+
+    commands = next(
+        action
+        for action in _parser()._actions
+        if isinstance(action.choices, dict) and "device-key" in action.choices
+    )
+    text = " ".join(str(commands.choices["device-key"].description).split())  # type: ignore[index]
+    for choice in KEY_CHOICES:
+        assert f"{choice} (" in text
+    assert f"{AppConfig.device_key} (the default:" in text
+    assert "Secure Enclave on a Mac" in text and "TPM 2.0 on Linux" in text

@@ -19,6 +19,8 @@ from stethoscope_desktop.device_trust.keys import (
     device_key_folder,
     open_device_key,
     replace_device_key,
+    tpm2_pytss_missing,
+    tpm_device_denied,
     tpm_tcti,
     write_new_file,
 )
@@ -204,3 +206,72 @@ def test_new_keeps_the_old_key_in_force_when_no_new_one_can_be_made(tmp_path: Pa
         replace_device_key("tpm", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == [SOFTWARE_KEY_FILE]
     assert open_device_key("software", tmp_path).kid == old.kid
+
+
+# --- hints a person can act on ------------------------------------------------------------------
+
+
+def test_a_tpm_this_user_may_not_open_says_which_group_and_how_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = tmp_path / "tpmrm0"
+    device.write_bytes(b"")
+    monkeypatch.setenv("TSS2_TCTI", f"device:{device}")
+    real_access = os.access
+
+    def access(path: str, mode: int, **kwargs: bool) -> bool:
+        # Tests may run as root, who may open anything: this user may not open the device.
+        return False if str(path) == str(device) else real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(DeviceKeyError) as raised:
+        open_device_key("tpm", tmp_path / "keys")
+    message = str(raised.value)
+    assert message.startswith(f"no permission to use the TPM at {device}, so the device key ")
+    assert "on Debian and Ubuntu the tss group" in message
+    assert "sudo usermod -aG " in message and "it counts from the next login" in message
+    assert not (tmp_path / "keys" / TPM_KEY_FILE).exists()
+    # `auto` makes a software key instead, as where no TPM answers.
+    assert open_device_key("auto", tmp_path / "auto").protection == "software"
+
+
+def test_the_tpm_hint_names_the_devices_group_and_the_user(tmp_path: Path) -> None:
+    import grp
+
+    device = tmp_path / "tpmrm0"
+    device.write_bytes(b"")
+    if os.geteuid() == 0:  # give the device a group other than root's, as udev does
+        os.chown(device, -1, next(g for g in grp.getgrall() if g.gr_gid != 0).gr_gid)
+    group = grp.getgrgid(os.stat(device).st_gid).gr_name
+    expected_group = "tss" if group == "root" else group
+    message = tpm_device_denied(str(device), tmp_path / TPM_KEY_FILE, user="alice")
+    assert f"the TPM is open to the members of the group {expected_group} " in message
+    assert f"`sudo usermod -aG {expected_group} alice`" in message
+
+
+def test_a_tpm_owned_by_root_alone_points_to_the_tss_group(tmp_path: Path) -> None:
+    device = tmp_path / "tpmrm0"
+    device.write_bytes(b"")
+    if os.geteuid() == 0:
+        os.chown(device, 0, 0)
+    elif os.stat(device).st_gid != 0:
+        pytest.skip("only root can give a file to the root group")
+    message = tpm_device_denied(str(device), tmp_path / TPM_KEY_FILE, user="alice")
+    assert "`sudo usermod -aG tss alice`" in message
+
+
+def test_without_tpm2_pytss_the_hint_fits_how_the_app_was_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "tpm2_pytss", None)
+    with pytest.raises(DeviceKeyError) as raised:
+        open_device_key("tpm", tmp_path)
+    message = str(raised.value)
+    assert message.startswith("tpm2-pytss is not installed (")
+    assert "pip install 'stethoscope-desktop[tpm]' adds it" in message
+    deb = tpm2_pytss_missing(
+        ImportError("No module named 'tpm2_pytss'"),
+        "/opt/stethoscope-desktop/lib/stethoscope_desktop/device_trust/keys.py",
+    )
+    assert "this .deb was built without it (build-deb.sh --tpm yes packs it" in deb
+    assert "pip install" not in deb

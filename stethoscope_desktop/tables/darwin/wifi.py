@@ -6,7 +6,10 @@ entry per network ("wifi.network.ssid.<name>", with SSID and SupportedSecurityTy
 /Library/Preferences/SystemConfiguration/com.apple.airport.preferences.plist (SSIDString,
 SecurityType). The newer file is readable by root only, so for a normal user the table says it
 cannot tell rather than "no open networks" (osquery's wifi_networks returns no rows there, which
-reads as a pass). A security type we do not know leaves `open` NULL.
+reads as a pass). A security type we do not know leaves `open` NULL. OWE ("OWE", "OWE
+Transition", shown as Enhanced Open) counts as open, as on Linux and Windows: it encrypts the air
+link, but anyone may join and nothing proves who runs the access point, so a look-alike network
+with the same name is joined just as well.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from stethoscope_desktop.tables.darwin._common import macos_major
 KNOWN_NETWORKS = "/Library/Preferences/com.apple.wifi.known-networks.plist"
 AIRPORT_PREFERENCES = "/Library/Preferences/SystemConfiguration/com.apple.airport.preferences.plist"
 OPEN_TYPES = frozenset({"open", "none"})
-SECURE_MARKERS = ("wpa", "wep", "802.1x", "enterprise", "personal", "owe", "enhanced open")
+ENHANCED_OPEN_MARKERS = ("owe", "enhanced open")
+SECURE_MARKERS = ("wpa", "wep", "802.1x", "enterprise", "personal")
 _PREFIX = "wifi.network.ssid."
 
 
@@ -35,7 +39,7 @@ def is_open(security: str | None) -> int | None:
     if not security:
         return None
     text = security.strip().lower()
-    if text in OPEN_TYPES:
+    if text in OPEN_TYPES or any(marker in text for marker in ENHANCED_OPEN_MARKERS):
         return 1
     if any(marker in text for marker in SECURE_MARKERS):
         return 0

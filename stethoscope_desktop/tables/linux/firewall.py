@@ -13,8 +13,14 @@ table reads what any user can, and says in `detail` what it read and what it cou
   so where the file cannot be read, `firewall-cmd --get-default-zone` (allowed to every user)
   names the zone. The zone's `target` comes from /etc/firewalld/zones/<zone>.xml, else the
   shipped /usr/lib/firewalld/zones/<zone>.xml: ACCEPT (the `trusted` zone) is off, naming the
-  zone; default, %%REJECT%%, REJECT and DROP are on. Where /etc/firewalld/zones cannot be read, the
-  shipped zone is judged and the detail says a changed copy could not be seen. Zones that
+  zone; default, %%REJECT%%, REJECT and DROP are on, unless the zone's <port> (or <protocol>)
+  entries let in all or nearly all of the unprivileged ports 1025-65535 of TCP or UDP (all but
+  at most 1000): Fedora Workstation's default zone, FedoraWorkstation, opens 1025-65535 for both,
+  so any program listening there can be reached, and that is off, naming the zone and the
+  ranges. A readable zone bound to every source address (<source address="0.0.0.0/0"/> or
+  ::/0) gets every connection of that family ahead of the default zone, so one that accepts
+  everything or opens nearly every port is off too. Where /etc/firewalld/zones cannot be read,
+  the shipped zone is judged and the detail says a changed copy could not be seen. Zones that
   NetworkManager gives single connections cannot be read without root and are not judged.
 - nftables: nftables.service active with a ruleset file whose input hook drops or rejects new
   incoming connections for IPv4 and IPv6 (see `nft_ruleset`: base chains on the input hook,
@@ -33,6 +39,7 @@ state cannot be told, 0 when everything installed is off (or nothing is installe
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
@@ -167,11 +174,95 @@ def loaded_netfilter_modules(system: System) -> list[str] | None:
     return [name for name in names if _NETFILTER_MODULES.match(name)]
 
 
-def zone_target(text: str, path: str) -> str:
-    """Return the `target` of a firewalld zone file ("default" when it has none).
+@dataclass(frozen=True)
+class Zone:
+    """What a firewalld zone file says about incoming connections it is given.
+
+    `target` is what happens to a connection nothing in the zone allows; `open_ports` maps
+    "tcp" and "udp" to the merged port ranges its `<port>` entries let in (a `<protocol>` entry
+    for tcp or udp lets in every port, 1-65535). Services are not counted: each opens a few
+    named ports, never the most of a protocol.
+    """
+
+    target: str
+    open_ports: dict[str, tuple[tuple[int, int], ...]]
+    sources: tuple[str, ...] = ()
+
+    def open_verdict(self) -> str | None:
+        """Say how the zone lets (nearly) everything in, else None."""
+        if self.target == "ACCEPT":
+            return "accepts every incoming connection (target ACCEPT)"
+        wide_open = self.wide_open()
+        return None if wide_open is None else f"lets in {wide_open}"
+
+    def catch_all_source(self) -> str | None:
+        """Return a `<source address>` that covers every address (0.0.0.0/0, ::/0), else None.
+
+        firewalld gives a connection to the zone bound to its source address ahead of the zone
+        of its interface and the default zone, so such a zone takes every connection.
+        """
+        for address in self.sources:
+            try:
+                network = ipaddress.ip_network(address.strip(), strict=False)
+            except ValueError:  # a MAC address or an ipset: not every address
+                continue
+            if network.prefixlen == 0:
+                return address
+        return None
+
+    def wide_open(self) -> str | None:
+        """Say which protocols the zone lets in on (nearly) every unprivileged port, else None.
+
+        "Nearly every" is all but at most NEARLY_ALL_SLACK of the ports 1025-65535 (those a
+        program can listen on without root): Fedora Workstation's zone opens all of them for TCP
+        and UDP, and a range that starts at 2000 or ends at 65000 lets in just as much.
+        """
+        wide = {
+            protocol: ranges
+            for protocol, ranges in self.open_ports.items()
+            if _unprivileged_ports_closed(ranges) <= NEARLY_ALL_SLACK
+        }
+        if not wide:
+            return None
+        shown = {protocol: _show_ranges(ranges) for protocol, ranges in sorted(wide.items())}
+        if len(shown) == 2 and len(set(shown.values())) == 1:
+            return f"TCP and UDP ports {shown['tcp']}"
+        return " and ".join(f"{protocol.upper()} ports {text}" for protocol, text in shown.items())
+
+
+UNPRIVILEGED_PORTS = (1025, 65535)
+NEARLY_ALL_SLACK = 1000  # ports of 1025-65535 a zone may leave closed and still count as open
+MAX_ZONE_FILES = 256  # zone files read per folder when looking for a zone bound to every address
+_PORT_RANGE = re.compile(r"^\s*(\d{1,5})\s*(?:-\s*(\d{1,5})\s*)?$")
+
+
+def _merge_ranges(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], high))
+        else:
+            merged.append((low, high))
+    return tuple(merged)
+
+
+def _unprivileged_ports_closed(ranges: tuple[tuple[int, int], ...]) -> int:
+    first, last = UNPRIVILEGED_PORTS
+    opened = sum(max(0, min(high, last) - max(low, first) + 1) for low, high in ranges)
+    return (last - first + 1) - opened
+
+
+def _show_ranges(ranges: tuple[tuple[int, int], ...]) -> str:
+    return ", ".join(f"{low}-{high}" if low != high else str(low) for low, high in ranges)
+
+
+def read_zone(text: str, path: str) -> Zone:
+    """Read a firewalld zone file: its `target` ("default" when it has none) and open ports.
 
     Raise ValueError naming the file when it is not a zone (or declares entities, which a zone
-    file never needs and which are refused rather than expanded).
+    file never needs and which are refused rather than expanded). A `<port>` whose port is not
+    a number or a rising range of numbers within 1-65535 (firewalld also takes a service name,
+    one port) is skipped.
     """
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise ValueError(f"{path} declares a DOCTYPE or entities, which a zone file never has")
@@ -181,7 +272,28 @@ def zone_target(text: str, path: str) -> str:
         raise ValueError(f"{path} is not well-formed XML ({error})") from error
     if root.tag != "zone":
         raise ValueError(f"{path} is not a firewalld zone (its root element is <{root.tag}>)")
-    return root.get("target") or "default"
+    ranges: dict[str, list[tuple[int, int]]] = {"tcp": [], "udp": []}
+    sources: list[str] = []
+    for element in root:
+        if element.tag == "source" and element.get("address"):
+            sources.append(element.get("address", ""))
+        if element.tag == "protocol" and element.get("value", "").lower() in ranges:
+            ranges[element.get("value", "").lower()].append((1, 65535))
+        if element.tag != "port":
+            continue
+        protocol = element.get("protocol", "").lower()
+        found = _PORT_RANGE.match(element.get("port", ""))
+        if protocol not in ranges or found is None:
+            continue
+        low = int(found.group(1))
+        high = int(found.group(2) or low)
+        if low >= 1 and low <= high <= 65535:
+            ranges[protocol].append((low, high))
+    return Zone(
+        target=root.get("target") or "default",
+        open_ports={protocol: _merge_ranges(found) for protocol, found in ranges.items() if found},
+        sources=tuple(sources),
+    )
 
 
 class Firewall(MachineTable):
@@ -322,15 +434,25 @@ class Firewall(MachineTable):
                 f"does{caveat}",
             )
         try:
-            target = zone_target(text, path)
+            zone_read = read_zone(text, path)
         except ValueError as error:
             return Finding("firewalld", None, f"firewalld: {running} and {said}, but {error}")
+        target = zone_read.target
         if target == "ACCEPT":
             return Finding(
                 "firewalld",
                 False,
                 f"firewalld: {running}, but {said}, which accepts every incoming connection "
                 f"(target ACCEPT in {path}){caveat}",
+            )
+        wide_open = zone_read.wide_open()
+        if wide_open is not None:
+            return Finding(
+                "firewalld",
+                False,
+                f"firewalld: {running}, but {said}, and zone {zone} lets in {wide_open} (the "
+                f"<port> entries in {path}), so nearly any program can be reached from the "
+                f"network{caveat}",
             )
         verb = _ZONE_TARGETS.get(target)
         if verb is None:
@@ -340,12 +462,48 @@ class Firewall(MachineTable):
                 f"firewalld: {running} and {said}, whose target {target!r} in {path} is not "
                 f"one firewalld knows{caveat}",
             )
+        taken = self._zone_taking_every_address(zone)
+        if taken is not None:
+            return Finding("firewalld", False, f"firewalld: {running} and {said}, but {taken}")
         return Finding(
             "firewalld",
             True,
             f"firewalld: {running} and {said}, which {verb} incoming connections it does not "
             f"allow (target {target} in {path}){caveat}",
         )
+
+    def _zone_taking_every_address(self, default_zone: str) -> str | None:
+        """Say which readable zone takes every source address and lets everything in, else None.
+
+        A zone whose `<source address>` is 0.0.0.0/0 or ::/0 gets every connection of that family
+        ahead of the default zone. Zones in /etc/firewalld/zones override the shipped ones of the
+        same name; folders that cannot be read (root's only on Debian and Fedora) are skipped,
+        as the default zone's caveat already says.
+        """
+        seen: set[str] = {default_zone}
+        for folder in FIREWALLD_ZONE_DIRS:
+            try:
+                names = self._system.list_dir(folder)
+            except OSError:
+                continue
+            for name in names[:MAX_ZONE_FILES]:
+                zone = name.removesuffix(".xml")
+                if not name.endswith(".xml") or zone in seen:
+                    continue
+                seen.add(zone)
+                path = f"{folder}/{name}"
+                try:
+                    read = read_zone(self._system.read_text(path, limit=SMALL_FILE), path)
+                except (OSError, ValueError):
+                    continue
+                address = read.catch_all_source()
+                verdict = read.open_verdict() if address is not None else None
+                if verdict is not None:
+                    return (
+                        f"zone {zone} takes the connections from every address ({address} in "
+                        f"its <source> in {path}) ahead of {default_zone}, and {verdict}"
+                    )
+        return None
 
     # -- nftables --------------------------------------------------------------------------
 

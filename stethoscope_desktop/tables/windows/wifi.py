@@ -7,10 +7,14 @@ language ("Profil für alle Benutzer : Name", "Authentifizierung : WPA2-Personal
 here reads a label: profiles are the "label : name" lines under a dashed underline, and a
 profile's security is the third underlined section, whose first two labels are authentication and
 cipher. WPA, WEP and cipher names are the same in every language and mean "protected"; "open" and
-"none" are recognised in English, German and French. Anything else leaves `open` NULL, and the
-check then says it cannot tell, as it does when the WLAN service is not running, when Windows
-wants Location services on before netsh may list networks (Windows 11 24H2), or when netsh's
-output has no shape we know. A computer without a wireless interface has no saved networks.
+"none" are recognised in English, German and French. OWE (Wi-Fi Enhanced Open; "OWE" in the
+profile XML's authentication and in netsh, whose cipher then says CCMP or GCMP) counts as open,
+as on Linux and macOS: it encrypts the air link, but anyone may join and nothing proves who runs
+the access point, so a look-alike network with the same name is joined just as well. Anything
+else leaves `open` NULL, and the check then says it cannot tell, as it does when the WLAN service
+is not running, when Windows wants Location services on before netsh may list networks (Windows
+11 24H2), or when netsh's output has no shape we know. A computer without a wireless interface
+has no saved networks.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from stethoscope_desktop.tables.windows._common import WindowsTable
 
 SHOW_PROFILES = ["netsh", "wlan", "show", "profiles"]
 _SEPARATOR = re.compile(r"^\s*-{3,}\s*$")
-_SECURE_AUTH = re.compile(r"WPA|WEP|802\.1X|OWE", re.IGNORECASE)
+_SECURE_AUTH = re.compile(r"WPA|WEP|802\.1X", re.IGNORECASE)
+_ENHANCED_OPEN_AUTH = re.compile(r"\bOWE\b|enhanced open", re.IGNORECASE)
 _SECURE_CIPHER = re.compile(r"WEP|TKIP|CCMP|GCMP|AES", re.IGNORECASE)
 OPEN_WORDS = frozenset({"open", "offen", "ouvert", "ouverte", "ouvrir"})
 NONE_WORDS = frozenset({"none", "keine", "kein", "aucun", "aucune"})
@@ -106,6 +111,8 @@ def parse_profile_security(text: str) -> tuple[str | None, int | None]:
     auths = [value for label, value in entries if label == auth_label]
     ciphers = [value for label, value in entries if label == cipher_label]
     security = ", ".join(dict.fromkeys(f"{a}/{c}" for a, c in zip(auths, ciphers, strict=False)))
+    if any(_ENHANCED_OPEN_AUTH.search(a) for a in auths):
+        return security, 1
     if any(_SECURE_AUTH.search(a) for a in auths) or any(_SECURE_CIPHER.search(c) for c in ciphers):
         return security, 0
     if all(a.casefold() in OPEN_WORDS for a in auths) and all(

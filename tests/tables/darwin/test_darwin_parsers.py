@@ -180,7 +180,7 @@ def test_known_networks_plist_as_root_reads_it() -> None:
     assert {name: row["open"] for name, row in rows.items()} == {
         "Airport Free WiFi": 1,
         "Home": 0,
-        "Hotel Lobby": 0,  # OWE: anyone may join, but traffic is encrypted
+        "Hotel Lobby": 1,  # OWE: encrypted, but anyone may join, and run a look-alike
         "Office": 0,
     }
     assert rows["Office"]["security"] == "WPA2 Enterprise"
@@ -199,5 +199,8 @@ def test_airport_preferences_of_macos_12() -> None:
 def test_an_unknown_security_type_is_not_guessed() -> None:
     assert is_open("Open") == 1
     assert is_open("WPA3 Personal") == 0
+    assert is_open("OWE") == 1
+    assert is_open("OWE Transition") == 1
+    assert is_open("Enhanced Open") == 1
     assert is_open("Unknown") is None
     assert is_open(None) is None

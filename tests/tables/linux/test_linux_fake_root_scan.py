@@ -105,13 +105,16 @@ def test_fedora_40_workstation(tmp_path: Path) -> None:
         "applications/qbittorrent": "PASS",
         "diskEncryption": "PASS",
         "automaticUpdates": "PASS",
-        "firewall": "PASS",
+        "firewall": "FAIL",  # FedoraWorkstation lets in TCP and UDP 1025-65535
         "remoteLogin": "PASS",
         "screenLock": "PASS",
         "screenIdle": "PASS",
         "openWifiConnections": "PASS",
         "stethoscopeDesktopVersion": "PASS",
     }
+    assert "zone FedoraWorkstation lets in TCP and UDP ports 1025-65535" in observed(
+        report, "firewall"
+    )
     assert observed(report, "automaticUpdates") == (
         "ON (dnf-automatic.timer is enabled and apply_updates = yes in /etc/dnf/automatic.conf, "
         "so updates are installed)"

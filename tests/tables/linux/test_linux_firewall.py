@@ -593,3 +593,167 @@ def test_real_nft_reads_each_fixture_as_the_parser_does(tmp_path: Path, name: st
     }
     assert ours == real
     assert {key for key, table in ruleset.tables.items() if table.dormant} == dormant
+
+
+# -- a zone that lets in (nearly) every unprivileged port: Fedora Workstation's ----------------
+
+
+def test_fedora_workstations_zone_lets_nearly_everything_in(tmp_path: Path) -> None:
+    # FedoraWorkstation has no target (so "default", which rejects) but opens TCP and UDP
+    # 1025-65535: any program listening on an unprivileged port can be reached.
+    files = {
+        "/etc/firewalld/firewalld.conf": "DefaultZone=FedoraWorkstation\n",
+        "/usr/lib/firewalld/zones/FedoraWorkstation.xml": firewalld_file(
+            "zone-FedoraWorkstation.xml"
+        ),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row == {
+        "enabled": 0,
+        "source": "firewalld",
+        "detail": "firewalld: the firewalld unit is active, but its default zone is "
+        "FedoraWorkstation (DefaultZone in /etc/firewalld/firewalld.conf), and zone "
+        "FedoraWorkstation lets in TCP and UDP ports 1025-65535 (the <port> entries in "
+        "/usr/lib/firewalld/zones/FedoraWorkstation.xml), so nearly any program can be reached "
+        "from the network",
+    }
+
+
+def zone_with(*entries: str, target: str = "") -> str:
+    attribute = f' target="{target}"' if target else ""
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<zone{attribute}>\n'
+        + "".join(f"  {entry}\n" for entry in entries)
+        + "</zone>\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("entries", "opens"),
+    [
+        # Pieces that together cover the range count as the range.
+        (
+            (
+                '<port protocol="tcp" port="1025-30000"/>',
+                '<port protocol="tcp" port="30001-65535"/>',
+            ),
+            "TCP ports 1025-65535",
+        ),
+        # All but at most 1000 of the unprivileged ports is nearly all.
+        (('<port protocol="udp" port="2000-65535"/>',), "UDP ports 2000-65535"),
+        (('<port protocol="tcp" port="1-65535"/>',), "TCP ports 1-65535"),
+        # A <protocol> entry lets in every port of it.
+        (('<protocol value="tcp"/>',), "TCP ports 1-65535"),
+        (
+            ('<port protocol="tcp" port="1-65535"/>', '<port protocol="udp" port="1025-65535"/>'),
+            "TCP ports 1-65535 and UDP ports 1025-65535",
+        ),
+    ],
+)
+def test_zones_that_open_nearly_every_port_are_off(
+    tmp_path: Path, entries: tuple[str, ...], opens: str
+) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/public.xml": zone_with('<service name="ssh"/>', *entries),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 0
+    assert (
+        f"zone public lets in {opens} (the <port> entries in /etc/firewalld/zones/public.xml)"
+        in (str(row["detail"]))
+    )
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        # A few ports, or ranges leaving more than 1000 unprivileged ports closed, still filter.
+        ('<port protocol="tcp" port="8080"/>', '<port protocol="udp" port="5353"/>'),
+        ('<port protocol="tcp" port="1025-64000"/>',),
+        ('<port protocol="tcp" port="1025-40000"/>', '<port protocol="udp" port="40001-65535"/>'),
+        # Other protocols and ports that aren't numbers are not counted.
+        ('<port protocol="sctp" port="1-65535"/>', '<port protocol="tcp" port="http"/>'),
+    ],
+)
+def test_zones_that_open_some_ports_still_filter(tmp_path: Path, entries: tuple[str, ...]) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/public.xml": zone_with(*entries),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 1, row["detail"]
+
+
+def test_a_dropping_zone_with_wide_ports_is_still_off(tmp_path: Path) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/public.xml": zone_with(
+            '<port protocol="udp" port="1025-65535"/>', target="DROP"
+        ),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 0
+    assert "zone public lets in UDP ports 1025-65535" in str(row["detail"])
+
+
+# -- a zone bound to every source address takes every connection --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "zone_text", "says"),
+    [
+        ("0.0.0.0/0", zone_with('<source address="0.0.0.0/0"/>', target="ACCEPT"), "accepts every "
+         "incoming connection (target ACCEPT)"),
+        ("::/0", zone_with('<source address="::/0"/>', '<port protocol="tcp" port="1-65535"/>'),
+         "lets in TCP ports 1-65535"),
+    ],
+)  # fmt: skip
+def test_a_zone_bound_to_every_address_that_lets_everything_in_is_off(
+    tmp_path: Path, address: str, zone_text: str, says: str
+) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/everyone.xml": zone_text,
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 0
+    assert row["detail"] == (
+        "firewalld: the firewalld unit is active and its default zone is public (DefaultZone in "
+        "/etc/firewalld/firewalld.conf), but zone everyone takes the connections from every "
+        f"address ({address} in its <source> in /etc/firewalld/zones/everyone.xml) ahead of "
+        f"public, and {says}"
+    )
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        # A filtering zone bound to every address, or an open zone bound to one network.
+        ('<source address="0.0.0.0/0"/>', '<service name="ssh"/>'),
+        ('<source address="192.168.1.0/24"/>',),
+        ('<source address="52:54:00:12:34:56"/>', '<source ipset="office"/>'),
+    ],
+)
+def test_zones_bound_to_some_addresses_or_filtering_leave_the_verdict_on(
+    tmp_path: Path, entries: tuple[str, ...]
+) -> None:
+    target = "default" if '<service name="ssh"/>' in entries else "ACCEPT"
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/home.xml": zone_with(*entries, target=target),
+    }
+    row = one_row(Firewall(firewalld_machine(tmp_path, files)))
+    assert row["enabled"] == 1, row["detail"]
+
+
+def test_an_unreadable_zone_folder_is_not_searched_for_bindings(tmp_path: Path) -> None:
+    files = {
+        "/etc/firewalld/firewalld.conf": firewalld_file("firewalld.conf-public"),
+        "/etc/firewalld/zones/everyone.xml": zone_with(
+            '<source address="0.0.0.0/0"/>', target="ACCEPT"
+        ),
+    }
+    machine = firewalld_machine(tmp_path, files, denied=("/etc/firewalld/zones",))
+    row = one_row(Firewall(machine))
+    assert row["enabled"] == 1

@@ -115,6 +115,18 @@ def test_open_wep_is_not_an_open_network() -> None:
     assert parse_profile_security(text) == ("Open/WEP", 0)
 
 
+@pytest.mark.parametrize("authentication", ["OWE", "Enhanced Open"])
+def test_owe_is_an_open_network_although_its_cipher_is_ccmp(authentication: str) -> None:
+    # Enhanced Open encrypts the air link, but anyone may join and nothing proves who runs the
+    # access point: the same danger as an open network, as the Linux and macOS tables count it.
+    text = (
+        recorded("win10-22h2", "netsh-wlan-show-profile--Cafe Guest")
+        .replace("Authentication         : Open", f"Authentication         : {authentication}")
+        .replace("Cipher                 : None", "Cipher                 : CCMP")
+    )
+    assert parse_profile_security(text) == (f"{authentication}/CCMP", 1)
+
+
 def test_a_profile_in_a_language_we_do_not_know_is_unknown() -> None:
     text = recorded("win11-24h2-de", "netsh-wlan-show-profile--Hotel Gast")
     text = text.replace(": Offen", ": Aperta").replace(": Keine", ": Nessuna")
