@@ -14,7 +14,10 @@ the access point, so a look-alike network with the same name is joined just as w
 else leaves `open` NULL, and the check then says it cannot tell, as it does when the WLAN service
 is not running, when Windows wants Location services on before netsh may list networks (Windows
 11 24H2), or when netsh's output has no shape we know. A computer without a wireless interface
-has no saved networks.
+has no saved networks. `autoconnect` is the profile's connection mode ("Connect automatically" 1,
+"Connect manually" 0, by the value's words in English, German or French; NULL otherwise, which the
+check takes as automatic): an open profile set to connect manually is named and passes, as on
+Linux.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ _SEPARATOR = re.compile(r"^\s*-{3,}\s*$")
 _SECURE_AUTH = re.compile(r"WPA|WEP|802\.1X", re.IGNORECASE)
 _ENHANCED_OPEN_AUTH = re.compile(r"\bOWE\b|enhanced open", re.IGNORECASE)
 _SECURE_CIPHER = re.compile(r"WEP|TKIP|CCMP|GCMP|AES", re.IGNORECASE)
+_MANUAL_CONNECTION = re.compile(r"\bmanu(?:al|ally|ell|elle|ellement)\b", re.IGNORECASE)
+_AUTOMATIC_CONNECTION = re.compile(r"\bautomati(?:c|cally|sch|que|quement)\b", re.IGNORECASE)
 OPEN_WORDS = frozenset({"open", "offen", "ouvert", "ouverte", "ouvrir"})
 NONE_WORDS = frozenset({"none", "keine", "kein", "aucun", "aucune"})
 NO_INTERFACE = (
@@ -122,6 +127,23 @@ def parse_profile_security(text: str) -> tuple[str | None, int | None]:
     return security or None, None
 
 
+def parse_connection_mode(text: str) -> int | None:
+    """Return 1 if the profile connects automatically, 0 if only when picked, None if unknown.
+
+    The "Connection mode" line of the first section, by its value in English, German or French
+    ("Connect automatically", "Manuell verbinden", "Se connecter manuellement").
+    """
+    found = sections(text)
+    if not found:
+        return None
+    for _label, value in found[0].entries:
+        if _MANUAL_CONNECTION.search(value):
+            return 0
+        if _AUTOMATIC_CONNECTION.search(value):
+            return 1
+    return None
+
+
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
@@ -147,5 +169,13 @@ class WifiNetworks(WindowsTable):
                 rows.append({"name": name, "uuid": None, "security": None, "open": None})
                 continue
             security, is_open = parse_profile_security(shown.stdout)
-            rows.append({"name": name, "uuid": None, "security": security, "open": is_open})
+            rows.append(
+                {
+                    "name": name,
+                    "uuid": None,
+                    "security": security,
+                    "open": is_open,
+                    "autoconnect": parse_connection_mode(shown.stdout),
+                }
+            )
         return rows

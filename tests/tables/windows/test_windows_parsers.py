@@ -11,6 +11,7 @@ from stethoscope_desktop.tables.windows.os_version import windows_name
 from stethoscope_desktop.tables.windows.remote_login import parse_sc_state
 from stethoscope_desktop.tables.windows.updates import parse_iso_time
 from stethoscope_desktop.tables.windows.wifi import (
+    parse_connection_mode,
     parse_profile_names,
     parse_profile_security,
     sections,
@@ -236,3 +237,28 @@ def test_reg_export_values_of_every_type() -> None:
     assert values["Expand"].data == "%A%"
     assert values["Multi"].data == ("a", "b")
     assert values["Binary"].data == bytes.fromhex("deadbeef")
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [
+        ("Connect automatically", 1),
+        ("Connect manually", 0),
+        ("Automatisch verbinden", 1),
+        ("Manuell verbinden", 0),
+        ("Se connecter automatiquement", 1),
+        ("Se connecter manuellement", 0),
+        ("Connettiti automaticamente", None),  # Italian: not a language we know
+    ],
+)
+def test_netsh_profile_connection_mode(value: str, mode: int | None) -> None:
+    text = recorded("win10-22h2", "netsh-wlan-show-profile--Cafe Guest").replace(
+        "Connect automatically", value
+    )
+    assert parse_connection_mode(text) == mode
+
+
+def test_the_recorded_german_profile_connects_automatically() -> None:
+    assert (
+        parse_connection_mode(recorded("win11-24h2-de", "netsh-wlan-show-profile--Hotel Gast")) == 1
+    )

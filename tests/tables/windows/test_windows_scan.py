@@ -7,12 +7,14 @@ Windows 10 22H2, Windows 11 23H2 (domain-joined), and Windows 11 24H2 in German.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from stethoscope_desktop.core.report import AppState
 from stethoscope_desktop.core.status import Status
+from stethoscope_desktop.tables.system import CommandResult
 from tests.tables.scanning import assert_ranked, scan, statuses
 from tests.tables.windows.helpers import machine_tables
 
@@ -149,3 +151,18 @@ def test_windows_10_and_11_get_their_own_directions(
     assert path in updates.directions
     in_json = {p["key"]: p for p in report.to_dict()["practices"]}
     assert in_json["automaticUpdates"]["directions_platform"] == key
+
+
+def test_an_open_profile_set_to_connect_manually_passes_and_is_named(tmp_path: Path) -> None:
+    # The Windows directions say to untick "Connect automatically": doing so must pass, as an
+    # open network with automatic connection off does on Linux.
+    tables, system, _ = machine_tables("win10-22h2", tmp_path)
+    argv = ("netsh", "wlan", "show", "profile", "name=Cafe Guest")
+    shown = system.commands[argv]
+    assert isinstance(shown, CommandResult)
+    system.commands[argv] = replace(
+        shown, stdout=shown.stdout.replace("Connect automatically", "Connect manually")
+    )
+    wifi = scan("windows", tables).practice("openWifiConnections")
+    assert wifi is not None and wifi.status is Status.PASS
+    assert "joined only when picked (Connect manually): Cafe Guest" in wifi.observed
