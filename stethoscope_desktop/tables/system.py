@@ -31,6 +31,8 @@ DEFAULT_TIMEOUT_S = 5.0
 DEFAULT_OUTPUT_LIMIT = 4 * 1024 * 1024
 DEFAULT_FILE_LIMIT = 4 * 1024 * 1024
 READ_PIECE = 256 * 1024
+# Symbolic links followed while resolving one path inside a fake root (as Linux allows).
+MAX_SYMLINK_HOPS = 40
 NETLINK_TIMEOUT_S = 2.0
 NETLINK_MAX_MESSAGES = 200_000  # a dump longer than this is refused, not collected
 _NLMSG_HEADER = struct.Struct("=IHHII")  # length, type, flags, sequence, port id
@@ -265,15 +267,42 @@ class LocalSystem:
         """The process environment."""
         return self._env
 
-    def _path(self, path: str) -> Path:
+    def _path(self, path: str, *, follow_last: bool = True) -> Path:
+        """Return where `path` is: as it is on the real root, else inside the fake root.
+
+        Inside a fake root the path is resolved as in a chroot: every symbolic link on the way
+        (and the last one, unless `follow_last` is False) is followed by hand, an absolute target
+        from the fake root and `..` never above it, so a link the root holds (as `systemctl
+        enable` makes: /etc/…/x.timer -> /usr/lib/systemd/system/x.timer) names the root's own
+        file and never one of this machine. Raise OSError(ELOOP) after MAX_SYMLINK_HOPS links.
+        """
         if self._root == Path("/"):
             return Path(path)
-        relative = (
-            PurePosixPath(path.replace("\\", "/")).relative_to("/")
-            if path.startswith(("/", "\\"))
-            else PurePosixPath(path)
-        )
-        return self._root / relative
+        # A rooted path may use either separator; a Windows drive path ("C:\\x") stays one name.
+        rooted = path.replace("\\", "/") if path.startswith(("/", "\\")) else path
+        pending = list(PurePosixPath(rooted).parts)
+        resolved: list[str] = []
+        hops = 0
+        while pending:
+            name = pending.pop(0)
+            if name in ("/", "", "."):
+                continue
+            if name == "..":
+                if resolved:
+                    resolved.pop()
+                continue
+            candidate = self._root.joinpath(*resolved, name)
+            if (pending or follow_last) and candidate.is_symlink():
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    raise OSError(errno.ELOOP, "too many levels of symbolic links", path)
+                target = PurePosixPath(os.readlink(candidate))
+                if target.is_absolute():
+                    resolved = []
+                pending = list(target.parts) + pending
+                continue
+            resolved.append(name)
+        return self._root.joinpath(*resolved)
 
     def run(self, argv: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT_S) -> CommandResult:
         """Run a command (argv list, no shell) with LC_ALL=C, a timeout and bounded output."""
@@ -357,11 +386,17 @@ class LocalSystem:
 
     def exists(self, path: str) -> bool:
         """Return True if `path` exists."""
-        return self._path(path).exists()
+        try:
+            return self._path(path).exists()
+        except OSError:
+            return False
 
     def is_dir(self, path: str) -> bool:
         """Return True if `path` is a directory."""
-        return self._path(path).is_dir()
+        try:
+            return self._path(path).is_dir()
+        except OSError:
+            return False
 
     def list_dir(self, path: str) -> list[str]:
         """Return the sorted entry names of a directory; raise OSError."""
@@ -402,21 +437,23 @@ class LocalSystem:
             inodes_free=result.f_ffree,
         )
 
-    def _os_path(self, path: str) -> str:
+    def _os_path(self, path: str, *, follow_last: bool = True) -> str:
         # pathlib drops a trailing separator, which changes what (l)stat means for a link to a
         # folder ("link/" is the folder), so it is put back.
-        mapped = os.fspath(self._path(path))
-        if path.endswith(("/", "\\")) and not mapped.endswith(os.sep):
+        trailing = path.endswith(("/", "\\"))
+        mapped = os.fspath(self._path(path, follow_last=follow_last or trailing))
+        if trailing and not mapped.endswith(os.sep):
             mapped += os.sep
         return mapped
 
     def stat(self, path: str, *, follow_symlinks: bool = True) -> FileStat:
         """Return stat(2) (or lstat(2) without following) of `path`; raise OSError."""
-        return FileStat.from_os(os.stat(self._os_path(path), follow_symlinks=follow_symlinks))
+        mapped = self._os_path(path, follow_last=follow_symlinks)
+        return FileStat.from_os(os.stat(mapped, follow_symlinks=follow_symlinks))
 
     def read_link(self, path: str) -> str:
         """Return the target a symbolic link names; raise OSError."""
-        return os.readlink(self._os_path(path))
+        return os.readlink(self._os_path(path, follow_last=False))
 
     def netlink_dump(self, protocol: int, message_type: int, request: bytes) -> list[bytes]:
         """Send one netlink dump request and return its answer's message payloads, in order.
