@@ -354,18 +354,23 @@ class Firewall(MachineTable):
                 return Finding("firewalld", False, f"firewalld: the firewalld unit is {state}")
         result = run_quiet(self._system, ["firewall-cmd", "--state"])
         if isinstance(result, str):
-            return Finding("firewalld", None, f"firewalld: state unknown: {result}")
+            return self._firewalld_state_unknown(f"state unknown: {result}")
         said = result.stdout.strip()
         if result.ok and said == "running":
             return self._firewalld_zone("firewall-cmd --state says running")
         # "not running" comes with exit status 252, printed as a warning (on stderr).
         if "not running" in f"{result.stdout}\n{result.stderr}".lower():
             return Finding("firewalld", False, "firewalld: firewall-cmd --state says not running")
-        return Finding(
-            "firewalld",
-            None,
-            f"firewalld: firewall-cmd --state failed: {command_reason(result)}",
+        return self._firewalld_state_unknown(
+            f"firewall-cmd --state failed: {command_reason(result)}"
         )
+
+    def _firewalld_state_unknown(self, why: str) -> Finding:
+        """Whether firewalld runs can't be told: OFF all the same if its zone lets all in."""
+        zone = self._firewalld_zone(f"whether it runs can't be told ({why})")
+        if zone.state is False:
+            return zone
+        return Finding("firewalld", None, f"firewalld: {why}")
 
     def _firewalld_default_zone(self) -> tuple[str | None, str]:
         """Return the default zone and where it was read, or None and why it could not be."""

@@ -447,6 +447,35 @@ def test_firewalld_without_systemd_is_judged_by_its_zone_too(tmp_path: Path) -> 
     )
 
 
+@pytest.mark.parametrize(("zone", "enabled"), [("trusted", 0), ("public", None)])
+def test_firewalld_whose_state_cannot_be_told_is_off_all_the_same_when_its_zone_lets_all_in(
+    tmp_path: Path, zone: str, enabled: int | None
+) -> None:
+    # No systemd to ask, and firewall-cmd cannot reach firewalld over D-Bus: whether it runs
+    # is unknown, but a trusted default zone lets everything in whether it runs or not.
+    root = make_root(
+        tmp_path,
+        {
+            FIREWALLD_UNIT: "[Unit]\n",
+            "/etc/firewalld/firewalld.conf": firewalld_file(f"firewalld.conf-{zone}"),
+            "/usr/lib/firewalld/zones/trusted.xml": firewalld_file("zone-trusted.xml"),
+            "/usr/lib/firewalld/zones/public.xml": firewalld_file("zone-public.xml"),
+        },
+    )
+    no_dbus = result(
+        ["firewall-cmd", "--state"],
+        stderr="Error: Failed to connect to the system bus\n",
+        returncode=1,
+    )
+    row = one_row(Firewall(FakeSystem(root, commands=dict([no_dbus]))))
+    assert row["enabled"] == enabled
+    detail = str(row["detail"])
+    assert "firewall-cmd --state failed" in detail
+    if zone == "trusted":
+        assert "but its default zone is trusted" in detail
+        assert "which accepts every incoming connection" in detail
+
+
 # -- the whole scan: the issue's flips give the right verdict (item 3's ufw among them) ----------
 
 
