@@ -333,13 +333,24 @@ def _osquery_extension_parser(commands: argparse._SubParsersAction[_Parser]) -> 
     extension.add_argument("--verbose", action="store_true", help="log what it does to stderr")
     extension.add_argument(
         "--stale-after",
-        type=float,
+        type=_positive_seconds,
         default=None,
         metavar="SECONDS",
         help="a report older than this is stale (stethoscope_status.stale = 1; default: "
         "reportStaleAfterHours of IT's config.yaml, else 86400)",
     )
     extension.add_argument("--root", default="/", help=argparse.SUPPRESS)
+
+
+def _positive_seconds(text: str) -> float:
+    """Parse a number of seconds that is greater than 0 (argparse then names the option)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return seconds
 
 
 def _scan_options(parser: argparse.ArgumentParser) -> None:

@@ -48,7 +48,7 @@ from stethoscope_desktop.core.practices import (
 )
 from stethoscope_desktop.core.query_corrections import CORRECTED_PREFIX
 from stethoscope_desktop.core.report import Report
-from stethoscope_desktop.core.report_store import save_last_report
+from stethoscope_desktop.core.report_store import last_report_path, save_last_report
 from stethoscope_desktop.core.scanner import Scanner
 from stethoscope_desktop.core.status import Status
 from stethoscope_desktop.core.stethoscope_instructions import ConversionNote, convert_stethoscope
@@ -140,7 +140,17 @@ def scan_command(args: argparse.Namespace, *, note: str = "") -> int:
         return EXIT_COULD_NOT_SCAN
     report, loader = outcome
     if getattr(args, "save", False):
-        save_last_report(report)  # a failure is logged; the scan's verdict stands
+        # On stderr, so `scan --save --json` still prints JSON alone; a failure does not change
+        # the exit status, which is the scan's verdict.
+        saved = save_last_report(report)
+        if saved is None:
+            print(
+                f"stethoscope-desktop: could not save the report to {last_report_path()} "
+                "(the log says why)",
+                file=sys.stderr,
+            )
+        else:
+            print(f"stethoscope-desktop: saved the report to {saved}", file=sys.stderr)
     if getattr(args, "json", False):
         print(report.to_json())
     else:

@@ -27,6 +27,9 @@ from stethoscope_desktop.tables.values import Row
 log = logging.getLogger(__name__)
 
 DEFAULT_STALE_AFTER_SECONDS = 86400
+# A report may be dated a little ahead of this clock (two clocks, a few seconds apart); one dated
+# further ahead counts as stale, or a clock that was once wrong would keep its verdict fresh.
+FUTURE_TOLERANCE_SECONDS = 300
 NO_REPORT = "NO_REPORT"
 UNREADABLE = "UNREADABLE"
 
@@ -177,6 +180,17 @@ class StatusTable(TablePlugin):
         counts = report.counts()
         when = checked_at_unix(report)
         age = None if when is None else int(now - when)
+        if when is None:
+            row["error"] = (
+                "started_at is not a time (ISO 8601 with a UTC offset): the report's age can't be "
+                "told, so it counts as stale"
+            )
+        elif age is not None and age < -FUTURE_TOLERANCE_SECONDS:
+            row["error"] = (
+                f"started_at is {-age} s in the future (a clock that was wrong when the scan ran, "
+                "or an edited report): it counts as stale until a new scan"
+            )
+        stale = age is None or age > self._stale_after or age < -FUTURE_TOLERANCE_SECONDS
         row.update(
             {
                 "status": str(report.status),
@@ -187,7 +201,7 @@ class StatusTable(TablePlugin):
                 "checked_at": report.started_at,
                 "checked_at_unix": when,
                 "age_seconds": age,
-                "stale": 1 if age is None or age > self._stale_after else 0,
+                "stale": 1 if stale else 0,
                 "engine": report.engine.name,
                 "app_version": report.device.app_version,
                 "policy_sha256": report.policy_sha256,

@@ -73,3 +73,14 @@ def test_the_stale_limit_comes_from_its_machine_wide_config(
     if text is not None:
         (tmp_path / "config.yaml").write_text(text)
     assert machine_stale_after(tmp_path) == hours * 3600
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "nan", "inf", "soon"])
+def test_a_stale_limit_that_is_not_a_positive_number_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["osquery-extension", "--socket", "/nonexistent/osquery.em", f"--stale-after={value}"]
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 64
+    assert "--stale-after" in capsys.readouterr().err

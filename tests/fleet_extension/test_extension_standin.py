@@ -118,6 +118,7 @@ def scan_and_save(machine: FakeMachine, name: str) -> Path:
     assert done.returncode in (0, 1, 2), done.stderr.decode()
     written = machine.report_path(user)
     assert written.is_file(), done.stderr.decode()
+    assert f"saved the report to {written}" in done.stderr.decode()
     assert oct(written.stat().st_mode & 0o777) == "0o600"
     assert oct(written.parent.stat().st_mode & 0o777) == "0o700"
     for path in (written, *[p for p in written.parents if user.home in p.parents]):

@@ -121,6 +121,34 @@ def test_a_report_older_than_the_limit_is_stale(machine: FakeMachine, report: Re
     assert [r["stale"] for r in table.generate(QueryContext())] == [0]
 
 
+def test_a_report_dated_in_the_future_is_stale_and_says_why(
+    machine: FakeMachine, report: Report
+) -> None:
+    # A clock that was wrong when the scan ran must not keep its verdict fresh for years.
+    bob = machine.add_user("bob")
+    machine.put_report(bob, report_json(report, started=NOW + timedelta(days=365)))
+    [row] = status_rows(machine)
+    assert row["stale"] == 1 and row["age_seconds"] == -365 * 86400
+    assert "in the future" in str(row["error"])
+    # A few seconds ahead (another clock) is fresh.
+    machine.put_report(bob, report_json(report, started=NOW + timedelta(seconds=30)))
+    [row] = status_rows(machine)
+    assert row["stale"] == 0 and row["error"] == ""
+
+
+def test_a_report_whose_start_is_not_a_time_is_stale_and_names_the_field(
+    machine: FakeMachine, report: Report
+) -> None:
+    bob = machine.add_user("bob")
+    data = json.loads(report_json(report))
+    data["started_at"] = "yesterday"
+    machine.put_report(bob, json.dumps(data).encode())
+    [row] = status_rows(machine)
+    assert row["status"] == "FAIL"  # the verdict is still shown, but counts as stale
+    assert row["stale"] == 1 and row["age_seconds"] is None
+    assert "started_at is not a time" in str(row["error"])
+
+
 def test_a_logged_in_user_without_a_report_has_a_no_report_row(machine: FakeMachine) -> None:
     machine.add_user("dave")
     machine.add_user("grace")  # no report, not logged in: no row
