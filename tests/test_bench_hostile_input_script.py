@@ -27,6 +27,18 @@ def test_every_item_names_tests_that_exist() -> None:
                 )
 
 
+# Figures whose target is a time: on a loaded machine they may miss in a quick run, which is a
+# figure for the benchmark to report, not a failure of this test (speed is shown by benchmarks,
+# never asserted by a timed test). The others are counts of crashes, hangs and wrong answers.
+TIMED_FIGURES = ("slowloris", "worst regex case")
+COUNTED_FIGURES = (
+    "generated files",
+    "generated API requests",
+    "generated worker protocol lines",
+    "kill -9 during writes",
+)
+
+
 def test_the_report_runs_small_and_prints_every_figure() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--quick", "--skip-tests", "--seed", "7"],
@@ -35,14 +47,15 @@ def test_the_report_runs_small_and_prints_every_figure() -> None:
         timeout=600,
         check=False,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    for figure in (
-        "generated files",
-        "generated API requests",
-        "generated worker protocol lines",
-        "slowloris",
-        "worst regex case",
-        "kill -9 during writes",
-    ):
-        assert re.search(rf"^ok\s+{figure}\s", result.stdout, re.M), result.stdout
-    assert "all targets met" in result.stdout
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    for figure in COUNTED_FIGURES:
+        assert re.search(rf"^ok\s+{figure}\s", result.stdout, re.M), output
+    missed = [
+        figure for figure in TIMED_FIGURES if re.search(rf"^MISS\s+{figure}\s", result.stdout, re.M)
+    ]
+    for figure in TIMED_FIGURES:
+        assert re.search(rf"^(ok|MISS)\s+{figure}\s", result.stdout, re.M), output
+    # The exit status says whether a target was missed, and only the timed ones may be.
+    assert result.returncode == (1 if missed else 0), output
+    assert ("all targets met" in result.stdout) == (not missed), output
