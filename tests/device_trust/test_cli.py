@@ -154,29 +154,11 @@ def test_verify_token_exits_0_for_a_valid_token_and_1_naming_the_check(
     assert other.returncode == 1 and "audience" in other.stderr
     # The origin in another spelling of the same origin verifies; one that is no origin is the
     # server's mistake, said as such.
-    spelled = _run(
-        env,
-        "verify-token",
-        token,
-        "--key",
-        str(jwk_file),
-        "--nonce",
-        NONCE,
-        "--origin",
-        "HTTPS://Login.Example.COM:443/",
+    spelled, path = (
+        _run(env, "verify-token", token, "--key", str(jwk_file), "--nonce", NONCE, "--origin", o)
+        for o in ("HTTPS://Login.Example.COM:443/", ORIGIN + "/login")
     )
     assert spelled.returncode == 0, spelled.stderr
-    path = _run(
-        env,
-        "verify-token",
-        token,
-        "--key",
-        str(jwk_file),
-        "--nonce",
-        NONCE,
-        "--origin",
-        ORIGIN + "/login",
-    )
     assert path.returncode == 1 and "is not an origin" in path.stderr
     missing = _run(
         env,
