@@ -25,7 +25,10 @@ Secure Enclave), `secure-enclave` (macOS only) or `software`. A key that exists 
 `auto` would pick now; one that cannot be used (TPM gone, blob refused by the Secure Enclave,
 file corrupt, permissions too open, another kind than config.yaml asks) raises DeviceKeyError
 naming the file, and is never replaced silently: only `replace_device_key` (`stethoscope-desktop
-device-key --new`) replaces it, keeping the old files under a dated name.
+device-key --new`) replaces it, keeping the old files under a dated name (they still sign:
+`replaced_key_notice` says so, and how to delete them). With `auto`, a TPM that does not answer
+when the first key is made gives a software key that stays until `--new`: a warning where a TPM
+was expected (`tpm_expected`: a TCTI variable set, or /dev/tpmrm0 there).
 """
 
 from __future__ import annotations
