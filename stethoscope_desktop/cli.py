@@ -66,7 +66,7 @@ EXIT_STATUS: dict[str, tuple[tuple[int, str], ...]] = {
         (1, "the device key cannot be made or used (the message names the file)"),
     ),
     "verify-token": (
-        (0, "the token is genuine: its payload is printed (check its status: not a verdict)"),
+        (0, "the token is genuine, its payload printed; the device may still fail: check status"),
         (1, "the token is not valid: the check that failed is printed"),
     ),
     "osquery-extension": (
