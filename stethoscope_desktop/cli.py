@@ -66,7 +66,7 @@ EXIT_STATUS: dict[str, tuple[tuple[int, str], ...]] = {
         (1, "the device key cannot be made or used (the message names the file)"),
     ),
     "verify-token": (
-        (0, "the token is valid: its payload is printed"),
+        (0, "the token is genuine, its payload printed; the device may still fail: check status"),
         (1, "the token is not valid: the check that failed is printed"),
     ),
     "osquery-extension": (
@@ -246,8 +246,12 @@ def _parser() -> argparse.ArgumentParser:
         "picks where a new key is made: auto (the default: a TPM 2.0 on Linux, the Platform "
         "Crypto Provider's TPM on Windows or the Secure Enclave on a Mac where one answers, "
         "else software), tpm (always hardware: the TPM, or a Mac's Secure Enclave; without it, "
-        "an error), secure-enclave (Macs only) or software (a file only the user can read). A "
-        "key that cannot be used is reported, never replaced, unless --new.",
+        "an error), secure-enclave (Macs only) or software (a file only the user can read). On "
+        "Linux the TPM is the one TPM2TOOLS_TCTI or TSS2_TCTI names, else /dev/tpmrm0. A key "
+        "that exists is kept: one of another kind than deviceKey asks for is refused, and one "
+        "that cannot be used is reported, never replaced, unless --new. With auto, a TPM that "
+        "does not answer when the first key is made gives a software key, which stays until "
+        "--new (a warning says so where a TPM was expected).",
     )
     _practices_option(device_key)
     device_key_action = device_key.add_mutually_exclusive_group()
@@ -259,15 +263,20 @@ def _parser() -> argparse.ArgumentParser:
     device_key_action.add_argument(
         "--new",
         action="store_true",
-        help="replace the device key with a new one (the old key's files are kept under a "
-        "dated name); login servers must enroll the new key",
+        help="replace the device key with a new one; login servers must enroll the new key. "
+        "The old key's files are kept under a dated name (.replaced-<time>) and still sign "
+        "tokens that servers which enrolled the old key accept: delete them once IT has the "
+        "new key (the command says how)",
     )
     verify = commands.add_parser(
         "verify-token",
         help="verify a device token as a login server does",
         description="Check a device token (compact JWS, ES256) against the device's public key: "
-        "the algorithm, kid, signature, nonce, audience (the login page's origin) and expiry. "
-        "Exit 0 and print the payload when it is valid, else 1 and the check that failed.",
+        "the algorithm, kid, signature, nonce, audience (the login page's origin, compared in "
+        "its RFC 6454 form: without case, default port or trailing slash) and expiry. Exit 0 "
+        "and print the payload when the token is genuine, else 1 and the check that failed. "
+        "Exit 0 does not mean the device passes: a device that fails gets a genuine token "
+        "too, so the server must check the payload's status (and policySha256).",
     )
     verify.add_argument("token", metavar="TOKEN", help="the token (compact JWS)")
     verify.add_argument(

@@ -519,6 +519,7 @@ def device_key_command(args: argparse.Namespace, *, csr: bool = False, new: bool
         DeviceKeyError,
         open_device_key,
         replace_device_key,
+        replaced_key_notice,
     )
     from stethoscope_desktop.device_trust.public_key import remember_public_key
 
@@ -527,7 +528,7 @@ def device_key_command(args: argparse.Namespace, *, csr: bool = False, new: bool
         if new:
             key, backups = replace_device_key(choice)
             for backup in backups:
-                print(f"the old device key is kept as {backup}", file=sys.stderr)
+                print(replaced_key_notice(backup), file=sys.stderr)
         else:
             key = open_device_key(choice)
         remember_public_key(key)  # the window's About reads the kid from it

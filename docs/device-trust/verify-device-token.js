@@ -2,7 +2,8 @@
 // package needed). The same checks as `stethoscope-desktop verify-token` and the Python
 // verifier (stethoscope_desktop/device_trust/verify.py): ES256 only, kid = the enrolled key's
 // RFC 7638 thumbprint, the signature, the nonce this server issued, the audience (the login
-// page's origin), iat/exp (exp at most 300 s after iat, 30 s of clock skew allowed).
+// page's origin, compared in its RFC 6454 serialisation: scheme and host in lower case, no
+// default port, no trailing slash), iat/exp (exp at most 300 s after iat, 30 s of clock skew allowed).
 //
 //   const { verifyDeviceToken } = require('./verify-device-token');
 //   const payload = verifyDeviceToken(token, enrolledJwk, { nonce, origin });
@@ -56,12 +57,39 @@ function thumbprint(jwk) {
   return crypto.createHash('sha256').update(canonical).digest('base64url');
 }
 
-function sameOrigin(a, b) {
-  const normal = (origin) => origin.trim().replace(/\/+$/, '').toLowerCase();
-  return typeof a === 'string' && normal(a) === normal(b);
+// An origin in its RFC 6454 serialisation, as the app signs `aud` (and as the Python verifier's
+// serialize_origin): scheme and host in lower case, the scheme's default port left out, no
+// trailing slash; null for text that is no origin (a path, a user name, a port above 65535).
+const ORIGIN_SHAPE = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)(?::([0-9]{1,5}))?\/?$/;
+const DEFAULT_PORTS = { http: 80, https: 443, ws: 80, wss: 443, ftp: 21 };
+
+function serializeOrigin(origin) {
+  if (typeof origin !== 'string') return null;
+  const text = origin.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+  if (text === 'local') return text;
+  const match = ORIGIN_SHAPE.exec(text);
+  if (match === null) return null;
+  const scheme = match[1].toLowerCase();
+  const host = match[2].toLowerCase();
+  if (match[3] === undefined) return `${scheme}://${host}`;
+  const port = Number(match[3]);
+  if (port > 65535) return null;
+  if (Object.prototype.hasOwnProperty.call(DEFAULT_PORTS, scheme) && DEFAULT_PORTS[scheme] === port) {
+    return `${scheme}://${host}`;
+  }
+  return `${scheme}://${host}:${port}`;
+}
+
+function sameOrigin(audience, origin) {
+  const expected = serializeOrigin(origin);
+  return expected !== null && serializeOrigin(audience) === expected;
 }
 
 function verifyDeviceToken(token, jwk, { nonce, origin, now = Date.now() / 1000, leewaySeconds = 30 }) {
+  if (serializeOrigin(origin) === null) {
+    // The server's own mistake, whatever the token: an Error without `check`.
+    throw new TypeError(`${JSON.stringify(origin)} is not an origin (scheme://host[:port]) nor local`);
+  }
   if (typeof token !== 'string' || token.length > 16384) {
     throw reject('malformed', 'a token is text of at most 16384 characters');
   }
@@ -102,4 +130,4 @@ function verifyDeviceToken(token, jwk, { nonce, origin, now = Date.now() / 1000,
   return payload;
 }
 
-module.exports = { verifyDeviceToken, thumbprint };
+module.exports = { verifyDeviceToken, thumbprint, serializeOrigin };

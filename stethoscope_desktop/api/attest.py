@@ -17,7 +17,13 @@ changed, or another key file appeared), the next token opens the new key and is 
 and `public-key.json` (the window's About line) follows. A key that cannot be opened (TPM gone,
 file corrupt, another kind than config.yaml's `deviceKey`) is `DeviceKeyUnusable`, whose
 message names the key file, and is tried again at the next request: it is never replaced here
-(only `device-key --new` does). Opening and signing run on the request's handler thread, never
+(only `device-key --new` does). What a web page reads of these errors holds no path (a key
+file, the ledger, the key folder are in the user's home folder, which is none of a page's
+business, as the device's identifiers are not for every origin): it says what is wrong and that
+`stethoscope-desktop device-key` on this device tells the rest; a local program (audience
+"local") and the log get the whole message with the file. An origin that is no RFC 6454 origin
+(an `allowRegex` may match one a browser never sends) gets no token (`OriginRefused`, 400).
+Opening and signing run on the request's handler thread, never
 on the accept loop; signatures are made one at a time (the Attester's lock).
 
 Nothing from `device_trust` (and so no `cryptography`) is imported until a token is asked for.
@@ -61,6 +67,24 @@ class AttestationUnavailable(ApiError):
     """This server signs no tokens."""
 
     code = "ATTESTATION_UNAVAILABLE"
+
+
+class OriginRefused(ApiError):
+    """The request's origin is not one a token can name (scheme://host[:port])."""
+
+    code = "BAD_REQUEST"
+
+
+# What a web page reads when the key cannot be used or cannot sign: no path (see the module's
+# docstring); a local program reads the whole message.
+WEB_KEY_UNUSABLE = (
+    "this device's key cannot sign a token now; `stethoscope-desktop device-key` on this device "
+    "says why and what to do (or ask IT)"
+)
+WEB_LEDGER_UNUSABLE = (
+    "the app cannot sign device tokens now: its nonce ledger cannot be read or written whole; "
+    "the app's log names the file and until when (or ask IT)"
+)
 
 
 def check_nonce(nonce: object) -> str:
@@ -168,9 +192,20 @@ class DeviceTrust:
     ) -> Attestation:
         """Return the token for `report` (see `token.Attester.attest`), as an ApiError if not."""
         from stethoscope_desktop.device_trust.keys import DeviceKeyError
-        from stethoscope_desktop.device_trust.token import AttestationRefused, NonceLedgerUnusable
+        from stethoscope_desktop.device_trust.token import (
+            LOCAL_AUDIENCE,
+            AttestationRefused,
+            AudienceRefused,
+            NonceLedgerUnusable,
+        )
 
-        attester = self.attester()
+        local = audience == LOCAL_AUDIENCE
+        try:
+            attester = self.attester()
+        except DeviceKeyUnusable:
+            if local:
+                raise
+            raise DeviceKeyUnusable(WEB_KEY_UNUSABLE) from None  # the log has the whole message
         try:
             attestation = attester.attest(
                 report,
@@ -180,14 +215,17 @@ class DeviceTrust:
                 policy_version=policy_version,
                 now=self._clock(),
             )
+        except AudienceRefused as error:
+            raise OriginRefused(str(error)) from None
         except AttestationRefused as error:
             raise NonceRefused(str(error)) from None
         except NonceLedgerUnusable as error:
             log.error("no device token: %s", error)
-            raise AttestationUnavailable(str(error)) from None
+            raise AttestationUnavailable(str(error) if local else WEB_LEDGER_UNUSABLE) from None
         except DeviceKeyError as error:
             log.error("no device token: %s", error)
-            raise DeviceKeyUnusable(f"the device key cannot sign: {error}") from None
+            message = f"the device key cannot sign: {error}" if local else WEB_KEY_UNUSABLE
+            raise DeviceKeyUnusable(message) from None
         with self._lock:
             self._last_token_at = self._clock()
         return attestation

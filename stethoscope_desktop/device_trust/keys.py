@@ -25,7 +25,10 @@ Secure Enclave), `secure-enclave` (macOS only) or `software`. A key that exists 
 `auto` would pick now; one that cannot be used (TPM gone, blob refused by the Secure Enclave,
 file corrupt, permissions too open, another kind than config.yaml asks) raises DeviceKeyError
 naming the file, and is never replaced silently: only `replace_device_key` (`stethoscope-desktop
-device-key --new`) replaces it, keeping the old files under a dated name.
+device-key --new`) replaces it, keeping the old files under a dated name (they still sign:
+`replaced_key_notice` says so, and how to delete them). With `auto`, a TPM that does not answer
+when the first key is made gives a software key that stays until `--new`: a warning where a TPM
+was expected (`tpm_expected`: a TCTI variable set, or /dev/tpmrm0 there).
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ TCTI_VARIABLES = ("TPM2TOOLS_TCTI", "TSS2_TCTI")
 _TPM_BLOB_MAGIC = b"stethoscope-desktop tpm2 key 1\n"
 _MAX_KEY_FILE_BYTES = 16_384
 _REPLACE_HINT = "stethoscope-desktop device-key --new makes a new one (the server must enroll it)"
+# What to do when no TPM answers (the key may be fine: the TPM is off, or another one is named).
+_TPM_UNREACHABLE_HINT = (
+    "start the TPM (or the TPM simulator TPM2TOOLS_TCTI or TSS2_TCTI names; check that variable), "
+    "or ask IT; if this TPM is gone for good, " + _REPLACE_HINT
+)
 
 
 class DeviceKeyError(Exception):
@@ -419,7 +427,8 @@ def _esapi(tcti: str, path: Path) -> Iterator[Any]:
     if tcti.startswith("device:") and not os.path.exists(device):
         raise DeviceKeyError(
             f"no TPM: {device} does not exist (TPM2TOOLS_TCTI or TSS2_TCTI can name another), so "
-            f"the device key {path} cannot be used"
+            f"the device key {path} cannot be used: enable the TPM in the firmware settings, "
+            f"or ask IT; if this TPM is gone for good, {_REPLACE_HINT}"
         )
     if tcti.startswith("device:") and not os.access(device, os.R_OK | os.W_OK):
         raise DeviceKeyError(tpm_device_denied(device, path))
@@ -428,7 +437,7 @@ def _esapi(tcti: str, path: Path) -> Iterator[Any]:
     except Exception as error:  # TSS2_Exception, or the TCTI library missing
         raise DeviceKeyError(
             f"no TPM answers at {tcti} (TPM2TOOLS_TCTI or TSS2_TCTI name another), so the device "
-            f"key {path} cannot be used: {error}"
+            f"key {path} cannot be used: {error}; {_TPM_UNREACHABLE_HINT}"
         ) from None
     try:
         yield ctx
@@ -541,13 +550,39 @@ def _create(choice: str, folder: Path) -> DeviceKey:
         except DeviceKeyError as error:
             if choice == "tpm":
                 raise
-            logger.info("no TPM for the device key, making a software key: %s", error)
+            _log_software_fallback(error)
     elif choice == "tpm":
         raise DeviceKeyError(
             f"deviceKey: tpm, but this version keeps keys in hardware on Linux and Windows (a "
             f"TPM) and macOS (the Secure Enclave) only, not on {sys.platform}"
         )
     return SoftwareDeviceKey.create(folder / SOFTWARE_KEY_FILE)
+
+
+def tpm_expected(environ: Mapping[str, str] | None = None) -> bool:
+    """Return True where a TPM should answer on Linux: a TCTI variable is set or /dev/tpmrm0 is."""
+    environ = os.environ if environ is None else environ
+    named = any(environ.get(name, "").strip() for name in TCTI_VARIABLES)
+    return named or os.path.exists(DEFAULT_TCTI.removeprefix("device:"))
+
+
+def _log_software_fallback(error: DeviceKeyError) -> None:
+    """Log why `auto` made a software key: a warning where a TPM should have answered.
+
+    The software key stays until `device-key --new` (an existing key is never replaced), so a
+    TPM that was only busy or not yet started at the first key's creation costs this device
+    its hardware key; the log (and device-key's stderr) says so.
+    """
+    if sys.platform == "linux" and tpm_expected():
+        logger.warning(
+            "a TPM seems to be here (%s) but did not make the device key, so it is a software "
+            "key, kept until `stethoscope-desktop device-key --new` makes another (in the TPM, "
+            "once it answers): %s",
+            tpm_tcti(),
+            error,
+        )
+    else:
+        logger.info("no TPM for the device key, making a software key: %s", error)
 
 
 def _cng_key(path: Path) -> DeviceKey:
@@ -589,3 +624,28 @@ def replace_device_key(
                 os.rename(backup, path)
         raise
     return key, [backup for _, backup in moved]
+
+
+def replaced_key_notice(backup: Path) -> str:
+    """Say what the old key kept as `backup` by `replace_device_key` still does, and how to end it.
+
+    The backup is kept (a key IT has not enrolled yet must not cost the person their logins),
+    but it is still a private key (or, for a TPM or Secure Enclave key, the blob its hardware
+    signs with): any login server that enrolled it still accepts what it signs, so it is deleted
+    once IT has the new key.
+    """
+    if backup.name.startswith(CNG_KEY_FILE):
+        deletion = (
+            "delete the key it names from the Platform Crypto Provider (certutil -csp "
+            '"Microsoft Platform Crypto Provider" -delkey <name>), then this file'
+        )
+    elif sys.platform == "win32":
+        deletion = f'delete it (del "{backup}")'
+    else:
+        import shlex
+
+        deletion = f"delete it (rm {shlex.quote(str(backup))})"
+    return (
+        f"the old device key is kept as {backup}: it can still sign device tokens, which login "
+        f"servers that enrolled the old key accept; once IT has enrolled the new key, {deletion}"
+    )

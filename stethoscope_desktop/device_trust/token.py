@@ -4,7 +4,9 @@ The payload (a JSON object, signed as a compact JWS with ES256 by the device key
 
 - `nonce`: the login server's nonce, as the page passed it (`validate_nonce`: 16 to 256 URL-safe
   characters, A-Z a-z 0-9 - _ . ~);
-- `aud`: the page's origin as the browser sent it, or "local" for a local program;
+- `aud`: the page's origin in its RFC 6454 serialisation (`verify.serialize_origin`: scheme and
+  host in lower case, no default port, no trailing slash; what browsers send), or "local" for a
+  local program;
 - `iat`, `exp`: seconds since the epoch; `exp` is `iat` + `TOKEN_LIFETIME_SECONDS` (300);
 - `status`: the device's overall status (PASS, NUDGE, FAIL), `practices`: each practice's key
   and status;
@@ -18,7 +20,9 @@ page sends: object members sorted by name, no whitespace, UTF-8 (characters beyo
 they are), numbers as JavaScript writes them (`JSON.stringify`: 2.0 is `2`). A page computes
 the same bytes with `JSON.stringify` of the policy with sorted keys.
 
-A nonce is signed once per origin: a ledger remembers each (origin, nonce) with its token for
+A nonce is signed once per origin: a ledger remembers each (origin, nonce), the origin in the
+same serialisation as `aud` (so `HTTPS://LOGIN.EXAMPLE.COM` is the same origin as
+`https://login.example.com`, and gets the same token), with its token for
 the token's lifetime and a clock-skew margin (`NONCE_KEEP_SECONDS`, six minutes), and gives the
 same token again when asked again, never a second, different one; it holds a bounded number of
 nonces (then it refuses new ones until some expire).
@@ -67,6 +71,8 @@ from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomi
 from stethoscope_desktop.core.report import Report
 from stethoscope_desktop.device_trust.jws import sign_compact
 from stethoscope_desktop.device_trust.keys import DeviceKey
+from stethoscope_desktop.device_trust.verify import LOCAL_AUDIENCE as LOCAL_AUDIENCE
+from stethoscope_desktop.device_trust.verify import serialize_origin
 
 TOKEN_LIFETIME_SECONDS = 300
 # How long past a token's exp its nonce is still remembered (a verifier's clock-skew leeway).
@@ -78,7 +84,6 @@ MAX_FILE_REMEMBERED = 1_000
 MAX_LEDGER_FILE_BYTES = 8 * 1024 * 1024
 LEDGER_FILE = "nonce-ledger.json"
 _LEDGER_FORMAT = 1
-LOCAL_AUDIENCE = "local"
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9._~-]{16,256}")
 
 
@@ -87,6 +92,22 @@ log = logging.getLogger(__name__)
 
 class AttestationRefused(ValueError):
     """A request the app does not sign (a bad nonce, too many at once); the message says why."""
+
+
+class AudienceRefused(AttestationRefused):
+    """The audience is not an origin (scheme://host[:port]) nor "local"."""
+
+
+def token_audience(origin: str) -> str:
+    """Return the `aud` of a token for `origin` (and its nonce ledger key); AudienceRefused.
+
+    The RFC 6454 serialisation of the origin (`verify.serialize_origin`), "local" as it is: one
+    origin has one spelling, so two spellings of it never get two tokens for one nonce.
+    """
+    audience = serialize_origin(origin)
+    if audience is None:
+        raise AudienceRefused(f"{origin!r} is not an origin (scheme://host[:port]) nor local")
+    return audience
 
 
 class NonceLedgerUnusable(Exception):
@@ -491,9 +512,13 @@ class Attester:
     ) -> Attestation:
         """Return the token for this nonce and audience (the same one if asked again).
 
-        AttestationRefused for a bad nonce or too many; DeviceKeyError if the key cannot sign.
+        `audience` is the page's origin as it came, or "local": the token's `aud` and the
+        ledger's key are its serialisation (`token_audience`). AttestationRefused for a bad
+        nonce or too many (AudienceRefused for an audience that is no origin); DeviceKeyError
+        if the key cannot sign.
         """
         validate_nonce(nonce)
+        audience = token_audience(audience)
         now = time.time() if now is None else now
         # One signature at a time: a TPM signs one after another anyway, and two requests with
         # the same nonce then get the same token without signing twice.

@@ -13,8 +13,10 @@ holds, else raises `TokenRejected` whose `check` names the one that failed:
 - `signature`: the signature does not verify with that key (another key, an edited header or
   payload);
 - `nonce`: not the nonce the server issued for this login;
-- `audience`: `aud` is not the origin of the login page (compared without case and trailing
-  slash);
+- `audience`: `aud` is not the origin of the login page: both are compared in their RFC 6454
+  serialisation (`serialize_origin`: scheme and host in lower case, the scheme's default port
+  left out, no trailing slash), the form the app signs; an `aud` that is no origin never
+  matches, and an `origin` argument that is no origin (a path, a user name) is a ValueError;
 - `expired`, `not-yet-valid`, `lifetime`: `exp` has passed, `iat` is in the future, or `exp` is
   more than `MAX_LIFETIME_SECONDS` after `iat` (each with `leeway_seconds` of clock skew).
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,6 +48,15 @@ from stethoscope_desktop.device_trust.jws import (
 
 MAX_LIFETIME_SECONDS = 300
 DEFAULT_LEEWAY_SECONDS = 30
+LOCAL_AUDIENCE = "local"
+# scheme://host[:port][/]: a host name (RFC 3986 reg-name, ASCII) or a bracketed IPv6 address.
+_ORIGIN_SHAPE = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*)://"
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%!$&'()*+,;=-]+)"
+    r"(?::([0-9]{1,5}))?/?"
+)
+# The default port of each special scheme (WHATWG URL), left out of a serialised origin.
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "ftp": 21}
 
 
 class TokenRejected(ValueError):
@@ -89,7 +101,15 @@ def verify_token(
     now: float | None = None,
     leeway_seconds: float = DEFAULT_LEEWAY_SECONDS,
 ) -> dict[str, Any]:
-    """Return the payload of `token` if it verifies; TokenRejected naming the failed check."""
+    """Return the payload of `token` if it verifies; TokenRejected naming the failed check.
+
+    ValueError (not TokenRejected) if `origin` is not an origin nor `local`: the server's own
+    mistake, whatever the token.
+    """
+    if serialize_origin(origin) is None:
+        raise ValueError(
+            f"{origin!r} is not an origin (scheme://host[:port], as a browser sends it) nor local"
+        )
     try:
         jws = parse_compact(token)
     except JwsError as error:
@@ -139,7 +159,7 @@ def _check_claims(
     ):
         raise TokenRejected("nonce", "the token's nonce is not the one issued for this login")
     audience = payload.get("aud")
-    if not isinstance(audience, str) or _origin(audience) != _origin(origin):
+    if not isinstance(audience, str) or serialize_origin(audience) != serialize_origin(origin):
         raise TokenRejected("audience", f"the token is for {audience!r}, not {origin!r}")
     issued, expires = payload.get("iat"), payload.get("exp")
     for name, value in (("iat", issued), ("exp", expires)):
@@ -159,5 +179,28 @@ def _check_claims(
         raise TokenRejected("not-yet-valid", f"iat is {issued - now:.0f} s in the future")
 
 
-def _origin(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
+def serialize_origin(origin: str) -> str | None:
+    """Return `origin` in its RFC 6454 serialisation, or None if it is not an origin.
+
+    The scheme and host in lower case (ASCII), the port without leading zeros and left out
+    where it is the scheme's default (`DEFAULT_PORTS`), no trailing slash: `HTTPS://Login.
+    Example.COM:443/` is `https://login.example.com`. Spaces and tabs around it are ignored. A
+    path, query, user name or a port above 65535 is not an origin (None); `local` (a program on
+    the device) is itself. The app signs `aud` in this form and keys its nonce ledger on it, and
+    the Node.js verifier (docs/device-trust/verify-device-token.js) does the same.
+    """
+    text = origin.strip(" \t\r\n")
+    if text == LOCAL_AUDIENCE:
+        return text
+    match = _ORIGIN_SHAPE.fullmatch(text)
+    if match is None:
+        return None
+    scheme, host, port_text = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if port_text is None:
+        return f"{scheme}://{host}"
+    port = int(port_text)
+    if port > 65535:
+        return None
+    if DEFAULT_PORTS.get(scheme) == port:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"

@@ -30,6 +30,7 @@ from tests.api.helpers import (
     FOREIGN_ORIGIN,
     CountingSource,
     RecordingObserver,
+    app_practices,
     make_service,
     post_json,
     request,
@@ -45,9 +46,13 @@ ATTEST_GRAPHQL = (
 
 @contextmanager
 def attesting_server(
-    folder: Path, *, observer: RecordingObserver | None = None, trust: DeviceTrust | None = None
+    folder: Path,
+    *,
+    observer: RecordingObserver | None = None,
+    trust: DeviceTrust | None = None,
+    allow_hosts: tuple[str, ...] = (ALLOWED_ORIGIN,),
 ) -> Iterator[tuple[ApiServer, CountingSource]]:
-    service, source = make_service()
+    service, source = make_service(practices=app_practices(allow_hosts=allow_hosts))
     server = ApiServer(
         service,
         port=0,
@@ -132,6 +137,26 @@ def test_a_nonce_gets_one_token_per_origin(tmp_path: Path) -> None:
         verify_token(other.body["token"], key, nonce=NONCE, origin=ALLOWED_ORIGIN)
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    ["HTTPS://LOGIN.EXAMPLE.COM", "https://Login.Example.com", "https://login.example.com:443"],
+)
+def test_another_spelling_of_the_origin_gets_the_same_token_never_a_second(
+    tmp_path: Path, spelling: str
+) -> None:
+    # The app allows the origin in any case; the port 443 spelled out is allowed here too.
+    allowed = (ALLOWED_ORIGIN, "https://login.example.com:443")
+    with attesting_server(tmp_path, allow_hosts=allowed) as (server, _source):
+        first = post_attest(server.port, {"nonce": NONCE})
+        again = post_attest(server.port, {"nonce": NONCE}, origin=spelling)
+    assert first.status == again.status == 200, again.body
+    assert again.body["token"] == first.body["token"]
+    payload = verify_token(
+        first.body["token"], enrolled(tmp_path), nonce=NONCE, origin=ALLOWED_ORIGIN
+    )
+    assert payload["aud"] == ALLOWED_ORIGIN == "https://login.example.com"
+
+
 @pytest.mark.parametrize("nonce", ["short", "x" * 257, "has space in it 123456", 12345678901234567])
 def test_a_bad_nonce_is_refused_clearly_before_any_scan(tmp_path: Path, nonce: object) -> None:
     with attesting_server(tmp_path) as (server, source):
@@ -176,13 +201,26 @@ def test_an_unusable_key_is_a_clear_error_and_is_not_replaced(tmp_path: Path) ->
     os.chmod(key_file, 0o600)
     with attesting_server(tmp_path) as (server, _source):
         answer = post_attest(server.port, {"nonce": NONCE})
+        local = post_attest(server.port, {"nonce": NONCE}, origin=None)
         graphql = post_json(server.port, {"query": ATTEST_GRAPHQL, "variables": {"nonce": NONCE}})
-    assert answer.status == 503
-    [error] = answer.body["errors"]
+        graphql_page = post_json(
+            server.port,
+            {"query": ATTEST_GRAPHQL, "variables": {"nonce": NONCE}},
+            headers={"Origin": ALLOWED_ORIGIN},
+        )
+    # A local program reads the key file and what to do.
+    assert local.status == 503
+    [error] = local.body["errors"]
     assert error["extensions"]["code"] == "DEVICE_KEY_UNUSABLE"
     assert str(key_file) in error["message"]
     assert "device-key --new" in error["message"]
-    assert graphql.body["errors"][0]["extensions"]["code"] == "DEVICE_KEY_UNUSABLE"
+    assert str(key_file) in graphql.body["errors"][0]["message"]
+    # A web page reads what is wrong and what to do, but no path of the user's home folder.
+    assert answer.status == 503
+    for page_error in (answer.body["errors"][0], graphql_page.body["errors"][0]):
+        assert page_error["extensions"]["code"] == "DEVICE_KEY_UNUSABLE"
+        assert str(tmp_path) not in page_error["message"] and "/" not in page_error["message"]
+        assert "`stethoscope-desktop device-key` on this device" in page_error["message"]
     assert key_file.read_bytes() == b"not a key"
     assert sorted(p.name for p in tmp_path.iterdir()) == [SOFTWARE_KEY_FILE]
 
@@ -307,11 +345,14 @@ def test_a_key_folder_that_cannot_be_made_is_a_clear_error_not_a_500(tmp_path: P
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the key's folder should be")
     with attesting_server(blocker / "device-key") as (server, _source):
-        answer = post_attest(server.port, {"nonce": NONCE})
-    assert answer.status == 503, answer.body
+        answer = post_attest(server.port, {"nonce": NONCE}, origin=None)
+        page = post_attest(server.port, {"nonce": NONCE})
+    assert answer.status == page.status == 503, answer.body
     [error] = answer.body["errors"]
     assert error["extensions"]["code"] == "DEVICE_KEY_UNUSABLE"
     assert str(blocker / "device-key") in error["message"]
+    assert page.body["errors"][0]["extensions"]["code"] == "DEVICE_KEY_UNUSABLE"
+    assert str(blocker) not in page.body["errors"][0]["message"]
 
 
 def test_a_failing_device_is_told_once_per_session_as_with_validate(tmp_path: Path) -> None:

@@ -68,8 +68,14 @@ def test_device_key_prints_the_public_jwk_and_keeps_the_key(
     assert jwk["kid"] == jwk_thumbprint(jwk)
     assert "d" not in jwk
     assert os.stat(_key_file(tmp_path)).st_mode & 0o777 == 0o600
-    assert first.stderr == f"a software key: {_key_file(tmp_path)}\n"
+    # A TCTI variable names a TPM that does not answer: `auto` makes a software key, and says
+    # on stderr that it stays until --new.
+    warning, made = first.stderr.splitlines()
+    assert warning.startswith("WARNING ") and "a TPM seems to be here (swtpm:" in warning
+    assert "so it is a software key, kept until `stethoscope-desktop device-key --new`" in warning
+    assert made == f"a software key: {_key_file(tmp_path)}"
     second = _run(env, "device-key")
+    assert second.stderr == f"a software key: {_key_file(tmp_path)}\n"  # no warning: it exists
     assert json.loads(second.stdout) == jwk
     # The window's About reads the kid from beside the key.
     kept = json.loads(_key_file(tmp_path, "public-key.json").read_text())
@@ -110,7 +116,12 @@ def test_a_corrupt_key_is_reported_and_replaced_only_by_new(
     assert new["kid"] != old["kid"]
     backups = list(path.parent.glob("software-key.pem.replaced-*"))
     assert len(backups) == 1 and backups[0].read_bytes() == b"corrupt"
-    assert str(backups[0]) in replaced.stderr
+    # The backup is kept, and the person is told it still signs and how to delete it.
+    assert (
+        f"the old device key is kept as {backups[0]}: it can still sign device tokens, which "
+        "login servers that enrolled the old key accept; once IT has enrolled the new key, "
+        f"delete it (rm {backups[0]})"
+    ) in replaced.stderr
 
 
 def test_csr_and_new_go_not_together(env: dict[str, str]) -> None:
@@ -141,6 +152,14 @@ def test_verify_token_exits_0_for_a_valid_token_and_1_naming_the_check(
         env, "verify-token", token, "--key", str(jwk_file), "--nonce", NONCE, "--origin", "local"
     )
     assert other.returncode == 1 and "audience" in other.stderr
+    # The origin in another spelling of the same origin verifies; one that is no origin is the
+    # server's mistake, said as such.
+    spelled, path = (
+        _run(env, "verify-token", token, "--key", str(jwk_file), "--nonce", NONCE, "--origin", o)
+        for o in ("HTTPS://Login.Example.COM:443/", ORIGIN + "/login")
+    )
+    assert spelled.returncode == 0, spelled.stderr
+    assert path.returncode == 1 and "is not an origin" in path.stderr
     missing = _run(
         env,
         "verify-token",
@@ -179,6 +198,7 @@ def test_device_key_with_a_tpm_as_config_asks(tmp_path: Path, tpm: SoftwareTpm) 
     tpm.stop()
     gone = _run(env, "device-key", "--practices", str(practices))
     assert gone.returncode == 1 and "no TPM answers" in gone.stderr
+    assert "start the TPM" in gone.stderr and "device-key --new" in gone.stderr
     assert str(_key_file(tmp_path, "tpm-key.blob")) in gone.stderr
     # config.yaml asking for a software key does not replace the TPM key silently either.
     (practices / "config.yaml").write_text("deviceKey: software\n")

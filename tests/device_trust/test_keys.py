@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -19,8 +21,10 @@ from stethoscope_desktop.device_trust.keys import (
     device_key_folder,
     open_device_key,
     replace_device_key,
+    replaced_key_notice,
     tpm2_pytss_missing,
     tpm_device_denied,
+    tpm_expected,
     tpm_tcti,
     write_new_file,
 )
@@ -62,8 +66,41 @@ def test_a_software_key_is_made_once_in_a_0600_file(tmp_path: Path) -> None:
     assert len(signature) == 64 and _verifies(key, b"data", signature)
 
 
-def test_auto_makes_a_software_key_where_no_tpm_answers(tmp_path: Path) -> None:
+@pytest.mark.allow_warnings
+def test_auto_makes_a_software_key_where_no_tpm_answers(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     assert open_device_key("auto", tmp_path).protection == "software"
+    if sys.platform == "linux":
+        # TSS2_TCTI names a TPM, which did not answer: the software key stays until --new.
+        [warning] = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert "a TPM seems to be here (swtpm:host=127.0.0.1" in warning.getMessage()
+        assert "kept until `stethoscope-desktop device-key --new`" in warning.getMessage()
+        assert "no TPM answers" in warning.getMessage()
+
+
+def test_auto_falls_back_quietly_where_no_tpm_is_expected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("TSS2_TCTI")
+    real_exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda path: path != "/dev/tpmrm0" and real_exists(path))
+    caplog.set_level(logging.INFO, logger="stethoscope_desktop.device_trust.keys")
+    assert open_device_key("auto", tmp_path).protection == "software"
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("making a software key" in r.getMessage() for r in caplog.records)
+
+
+def test_a_tpm_is_expected_where_a_tcti_is_named_or_the_device_is_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert tpm_expected({"TPM2TOOLS_TCTI": "swtpm:port=2321"})
+    assert tpm_expected({"TSS2_TCTI": "device:/dev/tpm0"})
+    real_exists = os.path.exists
+    monkeypatch.setattr(os.path, "exists", lambda path: path != "/dev/tpmrm0" and real_exists(path))
+    assert not tpm_expected({"TSS2_TCTI": "  "})
+    monkeypatch.setattr(os.path, "exists", lambda path: path == "/dev/tpmrm0" or real_exists(path))
+    assert tpm_expected({})
 
 
 def test_tpm_without_a_tpm_is_an_error_and_no_key_is_made(tmp_path: Path) -> None:
@@ -128,10 +165,25 @@ def test_new_replaces_the_key_and_keeps_the_old_one_dated(tmp_path: Path) -> Non
     assert open_device_key("software", tmp_path).kid != new.kid
 
 
+@pytest.mark.allow_warnings  # auto, with a TCTI named that does not answer
 def test_new_replaces_a_corrupt_key(tmp_path: Path) -> None:
     write_new_file(tmp_path / SOFTWARE_KEY_FILE, b"corrupt")
     key, backups = replace_device_key("auto", tmp_path)
     assert key.protection == "software" and backups[0].read_bytes() == b"corrupt"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the POSIX command")
+def test_the_notice_of_a_kept_key_says_it_still_signs_and_how_to_delete_it(tmp_path: Path) -> None:
+    old = SoftwareDeviceKey.create(tmp_path / SOFTWARE_KEY_FILE)
+    _new, [backup] = replace_device_key("software", tmp_path)
+    notice = replaced_key_notice(backup)
+    assert notice.startswith(f"the old device key is kept as {backup}: it can still sign")
+    assert "login servers that enrolled the old key accept" in notice
+    assert notice.endswith(f"once IT has enrolled the new key, delete it (rm {backup})")
+    # What it says is so: the backup still signs, with the old key.
+    assert SoftwareDeviceKey.load(backup).kid == old.kid
+    odd = tmp_path / "it's here" / "software-key.pem.replaced-20260101T000000Z"
+    assert f"(rm '{tmp_path}/it'\"'\"'s here/software-key.pem.replaced-" in replaced_key_notice(odd)
 
 
 def test_a_key_file_is_never_overwritten(tmp_path: Path) -> None:
@@ -211,6 +263,7 @@ def test_new_keeps_the_old_key_in_force_when_no_new_one_can_be_made(tmp_path: Pa
 # --- hints a person can act on ------------------------------------------------------------------
 
 
+@pytest.mark.allow_warnings  # auto falls back where a TPM is named
 def test_a_tpm_this_user_may_not_open_says_which_group_and_how_it_is_given(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

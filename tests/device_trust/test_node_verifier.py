@@ -18,7 +18,7 @@ import pytest
 
 from stethoscope_desktop.device_trust.jws import b64url_decode, b64url_encode, sign_compact
 from stethoscope_desktop.device_trust.keys import SoftwareDeviceKey
-from stethoscope_desktop.device_trust.verify import TokenRejected, verify_token
+from stethoscope_desktop.device_trust.verify import TokenRejected, serialize_origin, verify_token
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPET = ROOT / "docs" / "device-trust" / "verify-device-token.js"
@@ -104,6 +104,15 @@ def _cases(tmp_path: Path) -> list[dict[str, Any]]:
         case(_signed_as_written(header, b64url_encode(b'{"nonce":"\xff"}'), key)),
         case(good, jwk={**jwk, "x": _with_spare_bit(jwk["x"])}),
         case(good, jwk={**jwk, "y": f"{jwk['y']}="}),
+        # The audience in its RFC 6454 serialisation, on both sides: spellings of one origin are
+        # one origin; another port, a path or a user name are not it.
+        case(sign_compact(payload(aud="HTTPS://LOGIN.EXAMPLE.COM:443"), key.kid, key.sign)),
+        case(good, origin="https://login.example.com:443"),
+        case(sign_compact(payload(aud="https://login.example.com:8443"), key.kid, key.sign)),
+        case(sign_compact(payload(aud="https://login.example.com/login"), key.kid, key.sign)),
+        case(sign_compact(payload(aud="https://u@login.example.com"), key.kid, key.sign)),
+        case(sign_compact(payload(aud="local"), key.kid, key.sign), origin="local"),
+        case(sign_compact(payload(aud="LOCAL"), key.kid, key.sign), origin="local"),
     ]
 
 
@@ -126,21 +135,26 @@ def _python(case: dict[str, Any]) -> str:
     return "valid"
 
 
-def test_node_verifier_agrees_with_the_python_one(tmp_path: Path) -> None:
+def _node(script: str, data: Any) -> Any:
+    """Run `script` on node with the snippet's path as its argument and `data` as JSON input."""
     try:
         subprocess.run(["node", "--version"], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("node is not installed: the Node.js verifier cannot run")
-    cases = _cases(tmp_path)
     node = subprocess.run(
-        ["node", "-e", RUNNER, "--", str(SNIPPET)],
-        input=json.dumps(cases),
+        ["node", "-e", script, "--", str(SNIPPET)],
+        input=json.dumps(data),
         capture_output=True,
         text=True,
         check=True,
         timeout=60,
     )
-    results = json.loads(node.stdout)
+    return json.loads(node.stdout)
+
+
+def test_node_verifier_agrees_with_the_python_one(tmp_path: Path) -> None:
+    cases = _cases(tmp_path)
+    results = _node(RUNNER, cases)
     expected = [
         "valid",
         "valid",
@@ -166,6 +180,89 @@ def test_node_verifier_agrees_with_the_python_one(tmp_path: Path) -> None:
         "malformed",
         "key",
         "key",
+        "valid",
+        "valid",
+        "audience",
+        "audience",
+        "audience",
+        "valid",
+        "audience",
     ]
     assert [_python(case) for case in cases] == expected
     assert results == expected
+
+
+SERIALIZE_RUNNER = """
+const { serializeOrigin } = require(process.argv[1]);
+const texts = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+process.stdout.write(JSON.stringify(texts.map((text) => serializeOrigin(text))));
+"""
+
+ORIGIN_SPELLINGS = [
+    "https://login.example.com",
+    "HTTPS://LOGIN.EXAMPLE.COM",
+    "https://login.example.com/",
+    " https://login.example.com\t",
+    "https://login.example.com:443",
+    "https://login.example.com:0443",
+    "https://login.example.com:8443",
+    "http://intranet.example.com:80",
+    "http://intranet.example.com:443",
+    "WSS://Chat.Example.com:443",
+    "ftp://files.example.com:21",
+    "http://[::1]:37370",
+    "http://[FE80::1]",
+    "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+    "Tauri://LocalHost:443",
+    "local",
+    "LOCAL",
+    "https://login.example.com//",
+    "https://login.example.com/login",
+    "https://login.example.com?x=1",
+    "https://user@login.example.com",
+    "https://login.example.com:65536",
+    "https://login.example.com:",
+    "https://xn--bcher-kva.example",
+    "https://bücher.example",
+    "login.example.com",
+    "null",
+    "",
+]
+
+
+def test_node_and_python_serialise_origins_alike() -> None:
+    node = _node(SERIALIZE_RUNNER, ORIGIN_SPELLINGS)
+    python = [serialize_origin(text) for text in ORIGIN_SPELLINGS]
+    assert node == python
+    assert python[:6] == ["https://login.example.com"] * 6
+    assert python[6:16] == [
+        "https://login.example.com:8443",
+        "http://intranet.example.com",
+        "http://intranet.example.com:443",
+        "wss://chat.example.com",
+        "ftp://files.example.com",
+        "http://[::1]:37370",
+        "http://[fe80::1]",
+        "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+        "tauri://localhost:443",
+        "local",
+    ]
+    assert python[16:] == [None] * 7 + ["https://xn--bcher-kva.example", None, None, None, None]
+
+
+def test_an_origin_argument_that_is_no_origin_is_the_servers_mistake_in_both(
+    tmp_path: Path,
+) -> None:
+    key = SoftwareDeviceKey.create(tmp_path / "a.pem")
+    token = sign_compact(
+        {"nonce": NONCE, "aud": ORIGIN, "iat": NOW, "exp": NOW + 300}, key.kid, key.sign
+    )
+    with pytest.raises(ValueError, match="is not an origin") as raised:
+        verify_token(token, key.public_jwk, nonce=NONCE, origin=ORIGIN + "/login", now=NOW)
+    assert not isinstance(raised.value, TokenRejected)
+    lenient = RUNNER.replace(
+        "if (!error.check) throw error;", "if (!error.check) return error.message;"
+    )
+    case = {"token": token, "jwk": key.public_jwk, "nonce": NONCE, "now": NOW}
+    [result] = _node(lenient, [{**case, "origin": ORIGIN + "/login"}])
+    assert "is not an origin" in result

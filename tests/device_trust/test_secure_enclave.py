@@ -170,18 +170,21 @@ def test_a_token_from_attest_verifies_with_the_keys_jwk(
         verify_token(attestation.token, other.public_jwk, nonce=NONCE, origin=ORIGIN, now=NOW + 1)
 
 
-def _post_attest(folder: Path, nonce: str) -> Response:
+def _post_attest(folder: Path, nonce: str, origin: str | None = ALLOWED_ORIGIN) -> Response:
     """POST /attest to a fresh API server whose key is the Secure Enclave key of `folder`."""
     service, _ = make_service()
     trust = DeviceTrust(lambda: "secure-enclave", folder=folder)
     server = ApiServer(service, port=0, device_trust=trust)
     server.start()
+    headers = {"Content-Type": "application/json"}
+    if origin is not None:
+        headers["Origin"] = origin
     try:
         return request(
             server.port,
             "POST",
             "/attest",
-            headers={"Content-Type": "application/json", "Origin": ALLOWED_ORIGIN},
+            headers=headers,
             body=json.dumps({"nonce": nonce}).encode(),
         )
     finally:
@@ -198,12 +201,17 @@ def test_post_attest_answers_with_a_token_of_the_enclave_key(
     jwk = open_device_key("secure-enclave", folder).public_jwk
     payload = verify_token(answer.body["token"], jwk, nonce=NONCE, origin=ALLOWED_ORIGIN)
     assert payload["keyProtection"] == "secure-enclave"
-    # On another Mac the key file is refused: 503, naming the file, and no token.
+    # On another Mac the key file is refused: 503 and no token; a local program reads the file,
+    # a web page what to do without the path.
     enclave.move_to_another_mac()
-    refused = _post_attest(folder, NONCE + "-2")
+    refused = _post_attest(folder, NONCE + "-2", origin=None)
     assert refused.status == 503, refused.body
     assert "DEVICE_KEY_UNUSABLE" in json.dumps(refused.body)
     assert str(folder / SECURE_ENCLAVE_KEY_FILE) in json.dumps(refused.body)
+    for_the_page = _post_attest(folder, NONCE + "-3")
+    assert for_the_page.status == 503, for_the_page.body
+    assert "DEVICE_KEY_UNUSABLE" in json.dumps(for_the_page.body)
+    assert str(folder) not in json.dumps(for_the_page.body)
 
 
 def test_a_certificate_request_is_signed_by_the_enclave_key(

@@ -17,6 +17,7 @@ from stethoscope_desktop.device_trust.token import (
     MAX_REMEMBERED,
     AttestationRefused,
     Attester,
+    AudienceRefused,
     NonceLedger,
     canonical_policy,
     policy_files_version,
@@ -191,4 +192,39 @@ def test_a_bad_nonce_is_refused_before_signing(report: Report, key: SoftwareDevi
     attester = Attester(key)
     with pytest.raises(AttestationRefused):
         attester.attest(report, nonce="short", audience=ORIGIN)
+    assert len(attester.ledger) == 0
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "HTTPS://LOGIN.EXAMPLE.COM",
+        "https://Login.Example.Com/",
+        "https://login.example.com:443",
+        " https://login.example.com",
+    ],
+)
+def test_one_origin_spelled_otherwise_gets_the_same_token(
+    report: Report, key: SoftwareDeviceKey, spelling: str
+) -> None:
+    attester = Attester(key)
+    first = attester.attest(report, nonce=NONCE, audience=ORIGIN, now=NOW)
+    again = attester.attest(report, nonce=NONCE, audience=spelling, now=NOW + 1)
+    assert again.token == first.token
+    assert len(attester.ledger) == 1
+    # Asked first in the other spelling, the aud is still the serialised origin.
+    fresh = Attester(key).attest(report, nonce=NONCE, audience=spelling, now=NOW)
+    payload = verify_token(fresh.token, key.public_jwk, nonce=NONCE, origin=ORIGIN, now=NOW + 1)
+    assert payload["aud"] == "https://login.example.com"
+
+
+@pytest.mark.parametrize(
+    "audience", ["https://login.example.com/login", "https://u@login.example.com", "null", ""]
+)
+def test_an_audience_that_is_no_origin_gets_no_token(
+    report: Report, key: SoftwareDeviceKey, audience: str
+) -> None:
+    attester = Attester(key)
+    with pytest.raises(AudienceRefused, match="is not an origin"):
+        attester.attest(report, nonce=NONCE, audience=audience, now=NOW)
     assert len(attester.ledger) == 0

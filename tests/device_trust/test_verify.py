@@ -57,9 +57,9 @@ def test_a_valid_token_returns_its_payload(keys: tuple[SoftwareDeviceKey, ...]) 
     key = keys[0]
     payload = verify_token(_token(key), key.public_jwk, nonce=NONCE, origin=ORIGIN, now=NOW + 10)
     assert payload == _payload()
-    # The origin compares without case and a trailing slash.
+    # The origin compares in its serialisation: without case, trailing slash, default port.
     verify_token(
-        _token(key), key.public_jwk, nonce=NONCE, origin="HTTPS://login.example.com/", now=NOW
+        _token(key), key.public_jwk, nonce=NONCE, origin="HTTPS://login.example.com:443/", now=NOW
     )
 
 

@@ -46,7 +46,7 @@ complete -c stethoscope-desktop -n '__fish_seen_subcommand_from import-fleet' -F
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from device-key' -s h -l help -d 'show this help message and exit'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from device-key' -l practices -x -a '(__fish_complete_directories)' -d 'a practices folder layered over the installed ones (also STETHOSCOPE_PRACTICES)'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from device-key' -l csr -d 'print a PKCS#10 certificate request (PEM) signed by the device key, for IT\'s CA'
-complete -c stethoscope-desktop -n '__fish_seen_subcommand_from device-key' -l new -d 'replace the device key with a new one (the old key\'s files are kept under a dated name); login servers must enroll the new key'
+complete -c stethoscope-desktop -n '__fish_seen_subcommand_from device-key' -l new -d 'replace the device key with a new one; login servers must enroll the new key. The old key\'s files are kept under a dated name (.replaced-<time>) and still sign tokens that servers which enrolled the old key accept: delete them once IT has the new key (the command says how)'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from verify-token' -s h -l help -d 'show this help message and exit'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from verify-token' -l key -x -d 'the device\'s public key: a JWK as JSON text, or a file holding one'
 complete -c stethoscope-desktop -n '__fish_seen_subcommand_from verify-token' -l nonce -x -d 'the nonce issued for this login'
