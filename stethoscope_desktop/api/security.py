@@ -56,6 +56,7 @@ from graphql import (
 )
 
 from stethoscope_desktop.core.config import AppConfig
+from stethoscope_desktop.core.origins import serialize_origin
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 ALLOWED_METHODS = ("GET", "POST")
@@ -167,15 +168,18 @@ def is_serialized_origin(origin: str) -> bool:
 
 
 def _normalized(origin: str) -> str:
-    return origin.strip().rstrip("/").lower()
+    # One form for the allow-list and the device tokens' audience (core/origins.py); text that
+    # is not an origin is compared as written, in lower case, as before.
+    return serialize_origin(origin) or origin.strip().rstrip("/").lower()
 
 
 def origin_allowed(origin: str, config: AppConfig) -> str | None:
     """Return the label to show for an allowed origin, or None if it is not allowed.
 
-    Allowed: an exact `allowHosts` entry (case-insensitive, a trailing slash ignored), or a whole
-    match of a `hostLabels`/`allowRegex` pattern. The label is the first matching named pattern's
-    name, else the origin's host name.
+    Allowed: an exact `allowHosts` entry (compared in the origin's one form, core/origins.py:
+    case, a default port and a trailing slash do not matter), or a whole match of a
+    `hostLabels`/`allowRegex` pattern. The label is the first matching named pattern's name, else
+    the origin's host name.
     """
     if not is_serialized_origin(origin):
         return None

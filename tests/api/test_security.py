@@ -30,7 +30,13 @@ from stethoscope_desktop.core.config import AppConfig, HostLabel
 from tests.api.helpers import FakeClock
 
 CONFIG = AppConfig(
-    allow_hosts=("https://login.example.com", "HTTP://Portal.Example.com:8443/", "*", "null"),
+    allow_hosts=(
+        "https://login.example.com",
+        "HTTP://Portal.Example.com:8443/",
+        "https://sso.example.com:443",  # written with its default port, which browsers leave out
+        "*",
+        "null",
+    ),
     host_labels=(
         HostLabel(r"https://[a-z0-9-]+\.intranet\.example\.com", "Intranet"),
         HostLabel(r"https://login\.example\.com", "Example Login"),
@@ -85,6 +91,7 @@ def test_host_must_be_a_loopback_name_with_our_port(
         ("https://x.hr.intranet.example.com@evil.example", None),
         ("http://login.example.com", None),  # another scheme is another origin
         ("https://login.example.com:444", None),  # another port too
+        ("https://sso.example.com", "sso.example.com"),  # the entry's :443 is the default port
         ("https://evil.example", None),
         ("null", None),  # sandboxed frames and file: pages, even though IT listed "null"
         ("*", None),  # a wildcard in allowHosts never matches anything
