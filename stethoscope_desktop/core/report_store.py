@@ -97,14 +97,14 @@ def policy_sha256(files: Iterable[str]) -> str:
             digest.update(b"url\0" + name.encode("utf-8", "surrogateescape") + b"\0")
             continue
         try:
-            digest.update(_file_sha256(name))
+            digest.update(file_sha256(name))
         except OSError as error:
             unreadable = f"unreadable\0{name}\0{error.strerror or error}\0"
             digest.update(unreadable.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
-def _file_sha256(name: str) -> bytes:
+def file_sha256(name: str) -> bytes:
     """Return the SHA-256 of a regular file's first POLICY_FILE_LIMIT bytes, never blocking.
 
     A named pipe (or any file that is not regular) raises OSError instead of being read.

@@ -68,11 +68,12 @@ from typing import Any
 
 from stethoscope_desktop import __version__
 from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
+from stethoscope_desktop.core.origins import LOCAL_AUDIENCE as LOCAL_AUDIENCE
+from stethoscope_desktop.core.origins import serialize_origin
 from stethoscope_desktop.core.report import Report
+from stethoscope_desktop.core.report_store import file_sha256
 from stethoscope_desktop.device_trust.jws import sign_compact
 from stethoscope_desktop.device_trust.keys import DeviceKey
-from stethoscope_desktop.device_trust.verify import LOCAL_AUDIENCE as LOCAL_AUDIENCE
-from stethoscope_desktop.device_trust.verify import serialize_origin
 
 TOKEN_LIFETIME_SECONDS = 300
 # How long past a token's exp its nonce is still remembered (a verifier's clock-skew leeway).
@@ -171,12 +172,14 @@ def policy_files_version(paths: Iterable[str | Path]) -> str:
     """Return "sha256:<hex>" over IT's policy files in force (their names and contents).
 
     A file that cannot be read counts by its name and the error, so a version is always given.
+    Each file is read as the report's `policy_sha256` reads it (`report_store.file_sha256`:
+    bounded, and a named pipe is an error instead of a wait).
     """
     digest = hashlib.sha256()
     for path in paths:
         digest.update(str(path).encode("utf-8", "surrogateescape") + b"\0")
         try:
-            digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+            digest.update(file_sha256(str(path)))
         except OSError as error:
             digest.update(f"unreadable: {error.strerror}".encode())
     return f"sha256:{digest.hexdigest()}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import threading
 from pathlib import Path
@@ -133,6 +134,23 @@ def test_the_policy_files_version_changes_with_their_contents(tmp_path: Path) ->
     policy.write_text("firewall: NEVER\n")
     assert policy_files_version([policy]) != first
     assert policy_files_version([tmp_path / "gone"]).startswith("sha256:")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_the_policy_files_version_never_waits_on_a_named_pipe(tmp_path: Path) -> None:
+    # A policy file swapped for a FIFO must not hold a login page's attest request for ever.
+    pipe = tmp_path / "policy.yaml"
+    os.mkfifo(pipe)
+    answer: list[str] = []
+    reader = threading.Thread(target=lambda: answer.append(policy_files_version([pipe])))
+    reader.start()
+    reader.join(30)
+    if reader.is_alive():  # unblock the reader so the test run can end, then fail
+        with open(pipe, "wb"):
+            pass
+        reader.join()
+        pytest.fail("policy_files_version waited on a named pipe")
+    assert answer[0].startswith("sha256:")
 
 
 def test_an_attestation_verifies_and_a_nonce_gets_one_token(
