@@ -371,7 +371,7 @@ class _Child:
 # --- the Thrift connection ---------------------------------------------------------------------
 
 
-class _Client:
+class ManagerClient:
     """One Thrift connection to osqueryd's extension manager, with a timeout on every call."""
 
     def __init__(self, path: str, timeout: float) -> None:
@@ -487,7 +487,7 @@ class OsquerydInstance:
         self.tables: frozenset[str] = frozenset()
         self.start_seconds = 0.0
         self._child: _Child | None = None
-        self._client: _Client | None = None
+        self._client: ManagerClient | None = None
         self._server: ExtensionServer | None = None
         self._call_lock = threading.Lock()
         self._state_lock = threading.Lock()
@@ -550,15 +550,15 @@ class OsquerydInstance:
             self._tables.serve_what_osquery_lacks(self.tables)
         self._register_extension()
 
-    def _connect_when_ready(self, child: _Child, deadline: float) -> _Client:
+    def _connect_when_ready(self, child: _Child, deadline: float) -> ManagerClient:
         delay = 0.002
         while True:
             if child.exited:
                 raise OsqueryFailure(self._exit_reason("did not start"))
             remaining = deadline - time.monotonic()
-            client: _Client | None = None
+            client: ManagerClient | None = None
             with contextlib.suppress(OSError):
-                client = _Client(self.socket_path, self._query_timeout)
+                client = ManagerClient(self.socket_path, self._query_timeout)
             if client is not None:
                 try:
                     status = client.call("ping")

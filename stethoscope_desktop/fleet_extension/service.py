@@ -40,8 +40,12 @@ from stethoscope_desktop.core.config import AppConfig, parse_config
 from stethoscope_desktop.core.platforms import current_platform, running_as_admin
 from stethoscope_desktop.core.practices import machine_folder
 from stethoscope_desktop.core.yamlfile import YamlFileError, load_yaml
-from stethoscope_desktop.engines.osquery import MIN_SDK_VERSION, SDK_VERSION, OsqueryFailure
-from stethoscope_desktop.engines.osquery import _Client as ManagerClient
+from stethoscope_desktop.engines.osquery import (
+    MIN_SDK_VERSION,
+    SDK_VERSION,
+    ManagerClient,
+    OsqueryFailure,
+)
 from stethoscope_desktop.engines.osquery_extension import (
     ExtensionHandler,
     ExtensionServer,

@@ -28,8 +28,7 @@ from thrift.protocol import TBinaryProtocol
 from thrift.transport import TSocket, TTransport
 
 import stethoscope_desktop
-from stethoscope_desktop.engines.osquery import OsqueryFailure
-from stethoscope_desktop.engines.osquery import _Client as ManagerClient
+from stethoscope_desktop.engines.osquery import ManagerClient, OsqueryFailure
 from stethoscope_desktop.fleet_extension.reading import MAX_REPORT_BYTES
 from stethoscope_desktop.fleet_extension.service import EXTENSION_NAME
 from stethoscope_desktop.fleet_extension.tables import PRACTICES_COLUMNS, STATUS_COLUMNS
