@@ -155,6 +155,11 @@ def link_kind(missing: str = "") -> Converted:
     )
 
 
+# An https:// URL the app connects to (policyServer, enrollmentUrl); empty or null: none.
+_HTTPS_URL_OR_NONE = OrNull(
+    Text(pattern="^(?:https://|$)", pattern_message="must be an https:// URL"), ""
+)
+
 _HOST_LABEL = Converted(
     Record(
         [
@@ -361,7 +366,7 @@ CONFIG = Record(
         ),
         Field(
             "enrollmentUrl",
-            OrNull(Text(pattern="^(?:https://|$)", pattern_message="must be an https:// URL"), ""),
+            _HTTPS_URL_OR_NONE,
             "An https:// URL the app posts the device key's public part to once per key (JSON: "
             "jwk, kid, keyProtection, user and the device's identifiers), so that IT's login "
             "servers know the key. A failed post is tried again at a later start. Empty: none "
@@ -438,7 +443,7 @@ CONFIG = Record(
         ),
         Field(
             "policyServer",
-            OrNull(Text(pattern="^(?:https://|$)", pattern_message="must be an https:// URL"), ""),
+            _HTTPS_URL_OR_NONE,
             "An https:// URL the app fetches a policy from on a schedule (TLS verified, last "
             "good copy cached for offline use). It layers below IT's machine-wide folder, which "
             "wins any key both set. Empty: none. (Stethoscope 1.0 fetched policy.yaml, "
