@@ -60,6 +60,17 @@ def write_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
     sync_directory(directory)
 
 
+def make_private_folder(folder: Path) -> None:
+    """Make `folder` (and its parents) if missing; make it 0700 where the OS has modes.
+
+    A folder that exists with other modes is made private too: what goes in it (the last report,
+    the nonce ledger, the device key) is the user's alone. Raise OSError.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix" and (folder.stat().st_mode & 0o777) != 0o700:
+        folder.chmod(0o700)
+
+
 def sync_directory(directory: Path) -> None:
     """Make the rename itself durable where the OS allows fsync on a folder (POSIX)."""
     if not hasattr(os, "O_DIRECTORY"):

@@ -24,7 +24,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path, PurePath
 from typing import Protocol
 
-from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
+from stethoscope_desktop.core.files import (
+    make_private_folder,
+    remove_stale_temporaries,
+    write_atomically,
+)
 from stethoscope_desktop.core.report import Report
 
 log = logging.getLogger(__name__)
@@ -138,7 +142,7 @@ def save_last_report(report: Report, path: Path | None = None) -> Path | None:
     target = last_report_path() if path is None else path
     try:
         data = with_policy_sha256(report).to_json().encode("utf-8")
-        _private_folder(target.parent)
+        make_private_folder(target.parent)
         remove_stale_temporaries(target)  # what a writer killed mid-write left
         write_atomically(target, data, mode=0o600)
     except (OSError, ValueError) as error:
@@ -146,10 +150,3 @@ def save_last_report(report: Report, path: Path | None = None) -> Path | None:
         return None
     log.debug("wrote the last report to %s", target)
     return target
-
-
-def _private_folder(folder: Path) -> None:
-    """Make `folder` (and its parents) if missing; make it 0700 where the OS has modes."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if os.name == "posix" and (folder.stat().st_mode & 0o777) != 0o700:
-        folder.chmod(0o700)

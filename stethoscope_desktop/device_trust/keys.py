@@ -46,7 +46,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from stethoscope_desktop.core.files import sync_directory
+from stethoscope_desktop.core.files import make_private_folder, sync_directory
 from stethoscope_desktop.device_trust.jws import ec_jwk, jwk_from_public_key
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def write_new_file(path: Path, data: bytes) -> bool:
     name, which fails if the name exists: a key file is never overwritten, nor seen half-written.
     """
     folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_folder(folder)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as file:

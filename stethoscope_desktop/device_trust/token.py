@@ -67,7 +67,11 @@ from pathlib import Path
 from typing import Any
 
 from stethoscope_desktop import __version__
-from stethoscope_desktop.core.files import remove_stale_temporaries, write_atomically
+from stethoscope_desktop.core.files import (
+    make_private_folder,
+    remove_stale_temporaries,
+    write_atomically,
+)
 from stethoscope_desktop.core.origins import LOCAL_AUDIENCE as LOCAL_AUDIENCE
 from stethoscope_desktop.core.origins import serialize_origin
 from stethoscope_desktop.core.report import Report
@@ -362,7 +366,7 @@ class FileNonceLedger(NonceLedger):
         with self._lock:
             lock_path = self.path.with_name(f"{self.path.name}.lock")
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                make_private_folder(self.path.parent)
                 fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as error:
                 raise NonceLedgerUnusable(
